@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both set everything up themselves.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test unit deps system-deps clean bench
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+deps: $(BIN)/.installed system-deps
+
+# packer and etcd are real parts of infra and of its tests; install them where missing.
+system-deps:
+	@scripts/system-deps.sh
+
+test: deps
+	$(BIN)/pytest -q
+
+unit: $(BIN)/.installed
+	$(BIN)/pytest -q tests/unit
+
+demo: deps
+	scripts/demo.sh
+
+bench: deps
+	$(BIN)/python benchmarks/plan_scale.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,104 @@
+"""The typer app, its global options, and the one place errors become a one-line message."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from enum import Enum
+from typing import Optional
+
+import click
+import typer
+from rich.console import Console
+
+from infra.errors import InfraError
+
+app = typer.Typer(
+    name="infra",
+    help="Run a fleet of EC2 node groups from one nodes.json, the way Terraform runs infrastructure.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+class Output(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class ReportOutput(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+@dataclass
+class Options:
+    """Options every command shares, set once by the app callback."""
+
+    config: str = "nodes.json"
+    region: Optional[str] = None
+    profile: Optional[str] = None
+    endpoint_url: Optional[str] = None
+    debug: bool = False
+
+
+options = Options()
+
+
+@app.callback()
+def _global_options(
+    config: str = typer.Option("nodes.json", "--config", "-c", envvar="INFRA_CONFIG",
+                               help="Path of nodes.json."),
+    region: Optional[str] = typer.Option(None, "--region", envvar="AWS_DEFAULT_REGION",
+                                         help="AWS region (default: each group's region)."),
+    profile: Optional[str] = typer.Option(None, "--profile", envvar="AWS_PROFILE", help="AWS profile."),
+    endpoint_url: Optional[str] = typer.Option(None, "--endpoint-url", envvar="AWS_ENDPOINT_URL",
+                                               help="Any AWS-compatible endpoint (the sandbox prints one)."),
+    debug: bool = typer.Option(False, "--debug", envvar="INFRA_DEBUG", help="Show tracebacks."),
+) -> None:
+    options.config, options.region, options.profile = config, region, profile
+    options.endpoint_url, options.debug = endpoint_url, debug
+
+
+def fail(message: str, code: int = 1) -> "typer.Exit":
+    """Print one error line and leave with `code`."""
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app; every error ends as one line on stderr, exit 1."""
+    debug = "--debug" in (argv or sys.argv) or os.environ.get("INFRA_DEBUG") not in (None, "", "0")
+    try:
+        code = app(args=argv, standalone_mode=False, prog_name="infra")
+    except InfraError as exc:
+        if debug:
+            raise
+        _print_error(str(exc))
+        code = 1
+    except click.exceptions.Abort:
+        _print_error("aborted")
+        code = 130
+    except KeyboardInterrupt:
+        _print_error("interrupted")
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except Exception as exc:  # a bug or an unexpected library error: still one line unless --debug
+        if debug:
+            raise
+        _print_error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _print_error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)

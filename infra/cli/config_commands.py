@@ -1,0 +1,42 @@
+"""Commands that read nodes.json and change nothing: validate, show, schema."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from infra.cli.app import Output, app, options, out
+from infra.config import load_config
+from infra.config.schema import nodes_json_schema
+
+
+@app.command()
+def validate() -> None:
+    """Check nodes.json: syntax, keys, types, names, references. Exit 1 with the first problem."""
+    config = load_config(options.config)
+    out.print(f"{config.path} is valid: {len(config.groups)} group(s): {', '.join(config.groups) or 'none'}")
+
+
+@app.command()
+def show(group: str = typer.Argument(..., help="Group name."),
+         output: Output = typer.Option(Output.text, "--output", "-o")) -> None:
+    """Show GROUP as it reads after inheriting from __base__."""
+    merged = load_config(options.config).group(group)
+    settings = merged.model_dump(mode="json", exclude={"name"})
+    settings["autoscale"] = settings["autoscale"] or False
+    if output is Output.json:
+        out.print_json(json.dumps(settings))
+        return
+    out.print(f"[bold]{group}[/]", markup=True)
+    for key, value in settings.items():
+        out.print(f"  {key} = {json.dumps(value)}", markup=False)
+    out.print(f"  role run_list = {json.dumps(merged.role_run_list)}", markup=False)
+    if merged.services:
+        out.print(f"  services = {json.dumps(merged.services)}", markup=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of nodes.json, for editors."""
+    out.print_json(json.dumps(nodes_json_schema()))

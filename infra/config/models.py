@@ -1,0 +1,135 @@
+"""The shape of nodes.json, as pydantic models.
+
+`GroupSettings` is every key a group (or `__base__`) may set; `Group` is one group after it
+inherited from `__base__`, with its name and the values derived from its settings.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
+
+GROUP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+SOURCE_AMI = re.compile(r"^(ami-[0-9a-f]{8,17}|@[A-Za-z0-9_-]+)$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Autoscale(Strict):
+    """How a group runs as an autoscaling group. Sane defaults where the seed left them open."""
+
+    node_min: int = Field(1, ge=0, description="Smallest number of instances.")
+    node_max: int = Field(1, ge=0, description="Largest number of instances.")
+    desired: int | None = Field(None, ge=0, description="Desired capacity; node_min when unset.")
+    timeout: int = Field(120, ge=0, description="Seconds the old ASG keeps running after a blue/green roll, so other nodes notice.")
+    healthy_deadline: int = Field(600, ge=1, description="Seconds a new ASG has to become healthy before the roll is undone.")
+    zones: list[str] = Field(default_factory=list, description="Availability zones; every zone of the region when empty.")
+    subnets: list[str] = Field(default_factory=list, description="VPC subnet ids; when set, zones are taken from them.")
+    health_check_type: Literal["EC2", "ELB"] = "EC2"
+    health_check_grace: int = Field(300, ge=0, description="Seconds after launch before health checks count.")
+    termination_policies: list[str] = Field(default_factory=lambda: ["OldestLaunchTemplate", "OldestInstance"])
+
+    @model_validator(mode="after")
+    def _sizes_agree(self) -> "Autoscale":
+        if self.node_min > self.node_max:
+            raise ValueError(f"node_min ({self.node_min}) is larger than node_max ({self.node_max})")
+        if self.desired is not None and not self.node_min <= self.desired <= self.node_max:
+            raise ValueError(f"desired ({self.desired}) is outside node_min..node_max ({self.node_min}..{self.node_max})")
+        return self
+
+    @property
+    def desired_capacity(self) -> int:
+        return self.node_min if self.desired is None else self.desired
+
+
+class GroupSettings(Strict):
+    """Every key a node group, or `__base__`, may set in nodes.json."""
+
+    description: str = Field("", description="Free text; becomes the Chef role's description.")
+    autoscale: Autoscale | None = Field(None, description="false, or the autoscaling group settings.")
+    type: Literal["amazon-ebs"] = Field("amazon-ebs", description="Packer builder type.")
+    region: str = Field("us-east-1", description="AWS region of the group's AMIs and instances.")
+    instance_type: str = Field(..., description="EC2 instance type.", min_length=1)
+    source_ami: str = Field(..., description="AMI to build from (ami-...), or @group to build from another group's newest AMI.")
+    ssh_username: str = Field("ubuntu", description="User packer connects as.")
+    security_groups: list[str] = Field(default_factory=list, description="Security group names or ids.")
+    key_name: str | None = Field(None, description="EC2 key pair for the group's instances.")
+    iam_instance_profile: str | None = Field(None, description="Instance profile name (needed for SSM deploys).")
+    default_attributes: dict[str, Any] = Field(default_factory=dict, description="Chef role default attributes.")
+    override_attributes: dict[str, Any] = Field(default_factory=dict, description="Chef role override attributes.")
+    run_list: list[str] = Field(default_factory=list, description="Chef run list.")
+    post_run_list: list[str] = Field(default_factory=list, description="Run after the whole run_list.")
+    packer: bool = Field(True, description="Build an AMI with packer; false uses source_ami as it is.")
+    ami_keep: int | None = Field(None, ge=1, description="Keep this many newest AMIs; apply deregisters older ones.")
+    depends_on: list[str] = Field(default_factory=list, description="Services this group consumes.")
+    services_cookbook: str | None = Field(None, description="Cookbook whose recipes are services; any *-service cookbook when unset.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on everything the group owns.")
+    protect: bool = Field(False, description="Refuse plans that delete or replace the group's ASG or AMIs.")
+
+    @field_validator("autoscale", mode="before")
+    @classmethod
+    def _autoscale_off(cls, value: Any) -> Any:
+        if value is False or value is None:
+            return None
+        if value is True:
+            raise ValueError("true is not enough: give the settings, e.g. {\"node_min\": 2, \"node_max\": 4}")
+        return value
+
+    @field_validator("run_list", "post_run_list")
+    @classmethod
+    def _run_list_items(cls, items: list[str]) -> list[str]:
+        for item in items:
+            if not is_valid_run_list_item(item):
+                raise ValueError(f"{item!r} is not a run-list item; write recipe[cookbook::recipe] or role[name]")
+        return items
+
+    @field_validator("source_ami")
+    @classmethod
+    def _source_ami(cls, value: str) -> str:
+        if not SOURCE_AMI.match(value):
+            raise ValueError(f"{value!r} is neither an AMI id (ami-0123abcd) nor a group reference (@group)")
+        return value
+
+
+class Group(GroupSettings):
+    """One node group after inheriting from `__base__`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
+
+    name: str
+
+    @cached_property
+    def role_run_list(self) -> list[str]:
+        """The role's run list: run_list then post_run_list, in Chef's normal form."""
+        return normalize_run_list([*self.run_list, *self.post_run_list])
+
+    @cached_property
+    def services(self) -> list[str]:
+        return services_in_run_list(self.role_run_list, self.services_cookbook)
+
+    @property
+    def source_group(self) -> str | None:
+        """The group whose AMI this one builds from, for `"source_ami": "@group"`."""
+        return self.source_ami[1:] if self.source_ami.startswith("@") else None
+
+
+class StateSettings(Strict):
+    backend: Literal["local", "s3"] = "local"
+    path: str = ".infra/state.json"
+    bucket: str | None = None
+    key: str = "infra/state.json"
+    region: str | None = None
+    lock_table: str | None = None
+
+
+class Settings(Strict):
+    """The optional `__settings__` block: where state lives."""
+
+    state: StateSettings = Field(default_factory=StateSettings)

@@ -1,0 +1,39 @@
+"""One exception hierarchy, caught once at the CLI edge and printed as one line."""
+
+from __future__ import annotations
+
+
+class InfraError(Exception):
+    """Base of every error infra reports to a user; its message is the whole story."""
+
+
+class ConfigError(InfraError):
+    """nodes.json is missing, malformed or describes something infra cannot build."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 column: int | None = None) -> None:
+        self.path, self.line, self.column = path, line, column
+        where = path or ""
+        if path and line:
+            where = f"{path}:{line}" + (f":{column}" if column else "")
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class StateError(InfraError):
+    """The state file is unreadable, from a newer infra, or locked by someone else."""
+
+
+class StateLockedError(StateError):
+    """Another apply holds the state lock."""
+
+
+class StalePlanError(InfraError):
+    """A saved plan no longer matches the state or nodes.json it was made against."""
+
+
+class ProviderError(InfraError):
+    """An outside system (AWS, packer, etcd, the file system) refused or failed an action."""
+
+
+class ApplyFailedError(InfraError):
+    """One or more actions of an apply failed; the others finished and are recorded."""
