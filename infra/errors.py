@@ -37,3 +37,7 @@ class ProviderError(InfraError):
 
 class ApplyFailedError(InfraError):
     """One or more actions of an apply failed; the others finished and are recorded."""
+
+
+class RegistryError(InfraError):
+    """The service registry (etcd) is unreachable, refused a change, or holds something unreadable."""

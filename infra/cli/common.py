@@ -1,0 +1,52 @@
+"""What the command modules share: the workspace from global options, and apply progress lines."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich.markup import escape
+
+from infra.cli.app import err, options, out
+from infra.errors import ApplyFailedError
+from infra.reconciler.executor import ApplyResult
+from infra.reconciler.plan import Action
+from infra.workspace import AwsOptions, Workspace
+
+
+def workspace() -> Workspace:
+    return Workspace(Path(options.config), AwsOptions(region=options.region, profile=options.profile,
+                                                      endpoint_url=options.endpoint_url))
+
+
+class ConsoleListener:
+    """Apply progress on stderr-free stdout: one line when an action starts and one when it ends."""
+
+    def started(self, action: Action) -> None:
+        out.print(f"[dim]{escape(action.address)}: {action.action.name.lower()}...[/]")
+
+    def progress(self, action: Action, message: str) -> None:
+        out.print(f"[dim]{escape(action.address)}: {escape(message)}[/]")
+
+    def finished(self, action: Action, seconds: float) -> None:
+        out.print(f"[green]{escape(action.address)}: {action.action.verb.split(' (')[0]}[/] [dim]({seconds:.1f}s)[/]")
+
+    def failed(self, action: Action, error: str, seconds: float) -> None:
+        err.print(f"[red]{escape(action.address)}: failed after {seconds:.1f}s: {escape(error)}[/]")
+
+    def skipped(self, action: Action, because: str) -> None:
+        err.print(f"[yellow]{escape(action.address)}: skipped: {escape(because)}[/]")
+
+
+def report_result(result: ApplyResult) -> None:
+    """Close an apply with one summary line; raise (exit 1) naming what failed."""
+    if result.failed or result.skipped:
+        failed = ", ".join(result.failed) or "none"
+        raise ApplyFailedError(f"apply incomplete: {len(result.applied)} done, failed: {failed}"
+                               + (f", skipped: {len(result.skipped)}" if result.skipped else "")
+                               + "; fix the cause and run the same command again to resume")
+    out.print(f"[bold green]Apply complete: {len(result.applied)} action(s) done.[/]")
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()

@@ -1,0 +1,109 @@
+"""The declarative commands: plan, apply, drift, graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from infra import engine
+from infra.cli.app import ReportOutput, app, out
+from infra.cli.common import ConsoleListener, report_result, stdin_is_terminal, workspace
+from infra.errors import InfraError
+from infra.reconciler import render
+from infra.reconciler.graph import desired_graph
+from infra.reconciler.plan import Plan
+
+
+def print_plan(plan: Plan, output: ReportOutput) -> None:
+    if output is ReportOutput.json:
+        print(render.plan_json(plan))
+    elif output is ReportOutput.markdown:
+        print(render.plan_markdown(plan))
+    else:
+        out.print(render.plan_text(plan))
+
+
+@app.command()
+def plan(
+    groups: Optional[List[str]] = typer.Argument(None, help="Only these groups (and what they depend on)."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Save the plan to apply it later."),
+    detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
+                                           help="Exit 0 when there are no changes, 2 when there are."),
+    output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o"),
+) -> None:
+    """Show what apply would change to make the world match nodes.json."""
+    result = engine.make_plan(workspace(), engine.Selection(groups or ()))
+    print_plan(result, output)
+    if out_file is not None:
+        engine.save_plan(result, out_file)
+        if output is ReportOutput.text:
+            out.print(f"Saved the plan to {out_file}; apply it with: infra apply {out_file}")
+    if detailed_exitcode and result.changes:
+        raise typer.Exit(2)
+
+
+@app.command()
+def apply(
+    targets: Optional[List[str]] = typer.Argument(None, help="A saved plan file, or groups to apply."),
+    auto_approve: bool = typer.Option(False, "--auto-approve", help="Apply without asking."),
+    parallelism: int = typer.Option(10, "--parallelism", min=1, help="Actions at once."),
+    allow_destroy: bool = typer.Option(False, "--allow-destroy", help="Allow destroying protected resources."),
+) -> None:
+    """Make the world match nodes.json (or apply a saved plan)."""
+    ws = workspace()
+    targets = targets or []
+    saved = len(targets) == 1 and Path(targets[0]).is_file()
+    if saved:
+        the_plan = engine.load_plan(Path(targets[0]))
+    else:
+        the_plan = engine.make_plan(ws, engine.Selection(targets))
+        out.print(render.plan_text(the_plan))
+        if not the_plan.changes:
+            return
+        if not auto_approve:
+            if not stdin_is_terminal():
+                raise InfraError("apply needs confirmation: run it on a terminal, or pass --auto-approve")
+            if not typer.confirm("Apply these changes?", default=False):
+                out.print("Apply cancelled; nothing was changed.")
+                return
+    result = engine.apply_plan(ws, the_plan, parallelism=parallelism, listener=ConsoleListener(), saved=saved,
+                               allow_destroy=allow_destroy)
+    report_result(result)
+
+
+@app.command()
+def drift(
+    groups: Optional[List[str]] = typer.Argument(None, help="Only these groups."),
+    output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o"),
+) -> None:
+    """Compare what infra last applied with what exists now. Exit 0 none, 2 drift found."""
+    report = engine.drift(workspace(), groups or ())
+    if output is ReportOutput.json:
+        print(render.drift_json(report))
+    elif output is ReportOutput.markdown:
+        print(render.drift_markdown(report))
+    else:
+        out.print(render.drift_text(report))
+    if report.has_drift:
+        raise typer.Exit(2)
+
+
+@app.command()
+def graph(fmt: str = typer.Option("dot", "--format", "-f", help="dot or mermaid.")) -> None:
+    """Print the desired resources and their dependencies (Graphviz DOT or Mermaid)."""
+    if fmt not in ("dot", "mermaid"):
+        raise InfraError(f"unknown --format {fmt!r}; use dot or mermaid")
+    ws = workspace()
+    desired = desired_graph(ws.config, ws.root)
+    if fmt == "dot":
+        lines = ["digraph infra {", "  rankdir=LR;"]
+        lines += [f'  "{r.address}";' for r in desired]
+        lines += [f'  "{d}" -> "{r.address}";' for r in desired for d in r.depends_on]
+        lines.append("}")
+    else:
+        ident = {r.address: f"n{i}" for i, r in enumerate(desired)}
+        lines = ["graph LR"] + [f'  {ident[r.address]}["{r.address}"]' for r in desired]
+        lines += [f"  {ident[d]} --> {ident[r.address]}" for r in desired for d in r.depends_on if d in ident]
+    print("\n".join(lines))

@@ -1,0 +1,106 @@
+"""The seed's `namespace:action [GROUP]` commands, each a targeted apply of the same engine."""
+
+from __future__ import annotations
+
+from typing import Iterable, List, Optional
+
+import typer
+
+from infra import engine
+from infra.cli.app import app, out
+from infra.cli.common import ConsoleListener, report_result, workspace
+from infra.errors import InfraError
+from infra.reconciler.actions import ActionKind
+from infra.reconciler.plan import Plan
+
+GROUPS = typer.Argument(None, help="Groups (every group when none is given).")
+CREATE_OR_UPDATE = {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.BUILD}
+
+
+def _run(groups: Iterable[str], kinds: set[str], allowed: set[ActionKind] | None, *, forced_kind: str | None = None,
+         with_dependencies: bool = True, autoscaling_only: bool = False, parallelism: int = 10) -> Plan:
+    ws = workspace()
+    groups = list(groups or ())
+    if autoscaling_only:
+        groups = _autoscaling_groups(ws, groups)
+        if not groups:
+            out.print("No group has an autoscale block; nothing to do.")
+            return Plan()
+    selection = engine.Selection(groups, kinds, with_dependencies=with_dependencies)
+    forced = [f"{forced_kind}.{g}" for g in groups] if forced_kind else []
+    full, applied, result = engine.targeted_apply(ws, selection, allowed=allowed, forced=forced,
+                                                  parallelism=parallelism, listener=ConsoleListener())
+    held_back = [a for a in full.changes if a not in applied.changes]
+    for action in held_back:
+        out.print(f"[yellow]{action.address}: not {action.action.verb.split(' (')[0]} by this command "
+                  f"({action.reason})[/]")
+    if not applied.changes:
+        out.print("Nothing to do: everything asked for is up to date.")
+        return full
+    report_result(result)
+    return full
+
+
+def _autoscaling_groups(ws, groups: list[str]) -> list[str]:
+    chosen = ws.config.select(groups)
+    without = [g.name for g in chosen if g.autoscale is None]
+    if groups and without:
+        raise InfraError(f"group {without[0]!r} has no autoscale block in {ws.config.path}; add one, e.g. "
+                         f"\"autoscale\": {{\"node_min\": 2, \"node_max\": 2}}")
+    return [g.name for g in chosen if g.autoscale is not None]
+
+
+@app.command("role:create")
+def role_create(groups: Optional[List[str]] = GROUPS) -> None:
+    """Write roles/role-GROUP.json for groups that have none yet."""
+    _run(groups, {"role"}, {ActionKind.CREATE})
+
+
+@app.command("role:update")
+def role_update(groups: Optional[List[str]] = GROUPS) -> None:
+    """Write roles/role-GROUP.json, creating or updating it to match nodes.json."""
+    _run(groups, {"role"}, {ActionKind.CREATE, ActionKind.UPDATE})
+
+
+app.command("roles:create", help="Same as role:create.")(role_create)
+app.command("roles:update", help="Same as role:update.")(role_update)
+
+
+@app.command("packer:create")
+def packer_create(groups: Optional[List[str]] = GROUPS) -> None:
+    """Write packer/GROUP.json, the Packer template of each group."""
+    _run(groups, {"packer_template"}, {ActionKind.CREATE, ActionKind.UPDATE})
+
+
+@app.command("packer:run")
+def packer_run(groups: Optional[List[str]] = GROUPS,
+               parallelism: int = typer.Option(10, "--parallelism", min=1, help="Builds at once.")) -> None:
+    """Build each group's AMI with packer when what it is built from changed (role and template too)."""
+    _run(groups, {"role", "packer_template", "ami"}, CREATE_OR_UPDATE, parallelism=parallelism)
+
+
+@app.command("autoscale:create")
+def autoscale_create(groups: Optional[List[str]] = GROUPS) -> None:
+    """Write dna/asg/GROUP.json and the group's role."""
+    _run(groups, {"dna", "role"}, {ActionKind.CREATE, ActionKind.UPDATE}, autoscaling_only=True)
+
+
+@app.command("autoscale:run")
+def autoscale_run(groups: Optional[List[str]] = GROUPS) -> None:
+    """Create the autoscaling group (and its launch template); an error if it exists."""
+    ws = workspace()
+    names = _autoscaling_groups(ws, list(groups or ()))
+    existing = engine.make_plan(ws, engine.Selection(names, {"asg"}, with_dependencies=False))
+    present = [a.address for a in existing.actions if a.kind == "asg" and a.action is not ActionKind.CREATE
+               and a.after is not None]
+    if present:
+        raise InfraError(f"{', '.join(present)} already exists; use autoscale:update to roll it")
+    _run(names, {"launch_template", "asg"}, {ActionKind.CREATE, ActionKind.UPDATE}, autoscaling_only=True,
+         with_dependencies=False)
+
+
+@app.command("autoscale:update")
+def autoscale_update(groups: Optional[List[str]] = GROUPS) -> None:
+    """Roll the autoscaling group blue/green: new ASG, wait until healthy, remove the old one."""
+    _run(groups, {"launch_template", "asg"}, {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE},
+         forced_kind="asg", autoscaling_only=True, with_dependencies=False)

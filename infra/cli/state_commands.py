@@ -1,0 +1,62 @@
+"""`infra state ...`: look at and repair the state file."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from infra.cli.app import Output, app, out
+from infra.cli.common import workspace
+from infra.errors import StateError
+from infra.reconciler.render import masked
+from infra.state.backend import locked
+
+state_app = typer.Typer(help="Inspect and repair infra's state.", no_args_is_help=True)
+app.add_typer(state_app, name="state")
+
+
+@state_app.command("list")
+def state_list(output: Output = typer.Option(Output.text, "--output", "-o")) -> None:
+    """Every address recorded in state."""
+    state = workspace().backend.read()
+    if output is Output.json:
+        print(json.dumps(sorted(state.resources)))
+        return
+    for address in state.resources:
+        print(address)
+
+
+@state_app.command("show")
+def state_show(address: str, output: Output = typer.Option(Output.text, "--output", "-o")) -> None:
+    """What state records for ADDRESS."""
+    state = workspace().backend.read()
+    if address not in state.resources:
+        raise StateError(f"{address} is not in state; infra state list shows what is")
+    data = masked(state.resources[address].model_dump(mode="json"))
+    if output is Output.json:
+        print(json.dumps(data, indent=2))
+        return
+    out.print(f"[bold]{address}[/]")
+    for key, value in data.items():
+        out.print(f"  {key} = {json.dumps(value)}", markup=False)
+
+
+@state_app.command("rm")
+def state_rm(address: str) -> None:
+    """Forget ADDRESS without touching what it names (infra will plan to create it again)."""
+    ws = workspace()
+    with locked(ws.backend, "state rm"):
+        state = ws.backend.read()
+        if state.resources.pop(address, None) is None:
+            raise StateError(f"{address} is not in state; infra state list shows what is")
+        state.next_version()
+        ws.backend.write(state)
+    out.print(f"Removed {address} from state; nothing else was changed.")
+
+
+@state_app.command("unlock")
+def state_unlock(lock_id: str) -> None:
+    """Remove a lock left by an apply that died. Only when no apply is running."""
+    holder = workspace().backend.force_unlock(lock_id)
+    out.print(f"Unlocked: the lock held by {holder.describe()} is gone.")

@@ -1,0 +1,149 @@
+"""The engine: observe, plan, apply and detect drift for a workspace. The CLI's one entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from infra.errors import InfraError, StalePlanError
+from infra.fsutil import atomic_write_text
+from infra.reconciler.actions import ActionKind
+from infra.reconciler.drift import DriftReport, detect_drift
+from infra.reconciler.executor import ApplyResult, Executor, Listener
+from infra.reconciler.graph import Graph, desired_graph
+from infra.reconciler.plan import MadeAgainst, Plan
+from infra.reconciler.planner import plan as compute_plan
+from infra.reconciler.resources import Resource, split_address
+from infra.state.backend import locked
+from infra.state.model import State
+from infra.workspace import Workspace
+
+
+class Selection:
+    """Which resources a command is about: some groups, some kinds, or everything."""
+
+    def __init__(self, groups: Iterable[str] = (), kinds: Iterable[str] = (), *, with_dependencies: bool = True):
+        self.groups, self.kinds = set(groups), set(kinds)
+        self.with_dependencies = with_dependencies
+
+    @property
+    def everything(self) -> bool:
+        return not self.groups and not self.kinds
+
+    def matches(self, address: str) -> bool:
+        kind, group, _ = split_address(address)
+        return (not self.groups or group in self.groups) and (not self.kinds or kind in self.kinds)
+
+    def scope(self, desired: Graph, addresses: Iterable[str]) -> set[str] | None:
+        if self.everything:
+            return None
+        chosen = {a for a in addresses if self.matches(a)}
+        if self.with_dependencies:
+            stack = [a for a in chosen if a in desired]
+            while stack:
+                for dependency in desired[stack.pop()].depends_on:
+                    kind = split_address(dependency)[0]
+                    if dependency not in chosen and dependency in desired and (not self.kinds or kind in self.kinds):
+                        chosen.add(dependency)
+                        stack.append(dependency)
+        return chosen
+
+
+def observe(workspace: Workspace, desired: Graph, state: State, selection: Selection):
+    """Ask the providers about every resource in the selection, desired or recorded."""
+    wanted: dict[str, Resource] = {r.address: r for r in desired}
+    for address, recorded in state.resources.items():
+        if address not in wanted:
+            kind, group, name = split_address(address)
+            wanted[address] = Resource(kind=kind, group=group, name=name, attributes=recorded.attributes,
+                                       depends_on=tuple(recorded.depends_on))
+    scope = selection.scope(desired, wanted)
+    asked = [r for a, r in wanted.items() if scope is None or a in scope]
+    kinds = selection.kinds or None
+    return workspace.providers.observe(asked, kinds=kinds)
+
+
+def make_plan(workspace: Workspace, selection: Selection | None = None, *, forced: Iterable[str] = ()) -> Plan:
+    selection = selection or Selection()
+    config = workspace.config
+    for group in selection.groups:
+        config.group(group)  # unknown names are an error, with a suggestion
+    desired = desired_graph(config, workspace.root)
+    state = workspace.backend.read()
+    observed = observe(workspace, desired, state, selection)
+    scope = selection.scope(desired, {*desired.resources, *state.resources, *observed})
+    return compute_plan(desired, observed, state, scope=scope, forced=forced,
+                        made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
+                                                 config_digest=config.digest))
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    atomic_write_text(path, plan.model_dump_json(indent=2) + "\n")
+
+
+def load_plan(path: Path) -> Plan:
+    try:
+        return Plan.model_validate_json(Path(path).read_text())
+    except FileNotFoundError:
+        raise InfraError(f"{path}: no such plan file") from None
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise InfraError(f"{path}: not a plan file made by infra plan --out ({str(exc).splitlines()[0]})") from None
+
+
+def check_fresh(workspace: Workspace, plan: Plan, state: State) -> None:
+    """Refuse a saved plan when what it was made against has changed since."""
+    against = plan.made_against
+    if against.lineage != state.lineage and (against.serial or state.serial):
+        raise StalePlanError("the saved plan is stale: it was made against another state (lineage "
+                             f"{against.lineage}, now {state.lineage}); run infra plan again")
+    if against.serial != state.serial:
+        raise StalePlanError(f"the saved plan is stale: the state changed since it was made (serial "
+                             f"{against.serial}, now {state.serial}); run infra plan again")
+    if against.config_digest != workspace.config.digest:
+        raise StalePlanError(f"the saved plan is stale: {workspace.config.path} changed since it was made; "
+                             f"run infra plan again")
+
+
+def apply_plan(workspace: Workspace, plan: Plan, *, parallelism: int = 10, listener: Listener | None = None,
+               saved: bool = False, allow_destroy: bool = False) -> ApplyResult:
+    """Apply `plan` under the state lock, recording state after each step."""
+    protected = [a.address for a in plan.changes if a.protected]
+    if protected and not allow_destroy:
+        raise InfraError(f"the plan destroys or replaces protected resources ({', '.join(protected)}); "
+                         f"pass --allow-destroy if that is intended")
+    backend = workspace.backend
+    with locked(backend, "apply"):
+        state = backend.read()
+        if saved:
+            check_fresh(workspace, plan, state)
+        elif (plan.made_against.lineage, plan.made_against.serial) != (state.lineage, state.serial):
+            raise StalePlanError("the state changed while planning (another apply?); run the command again")
+        return Executor(workspace.providers, backend, state, parallelism=parallelism, listener=listener).run(plan)
+
+
+def drift(workspace: Workspace, groups: Iterable[str] = ()) -> DriftReport:
+    selection = Selection(groups)
+    config = workspace.config
+    for group in selection.groups:
+        config.group(group)
+    state = workspace.backend.read()
+    desired = desired_graph(config, workspace.root)
+    observed = observe(workspace, desired, state, selection)
+    return detect_drift(state, observed, scope=selection.scope(desired, state.resources))
+
+
+def targeted_apply(workspace: Workspace, selection: Selection, *, allowed: Iterable[ActionKind] | None = None,
+                   forced: Iterable[str] = (), parallelism: int = 10, listener: Listener | None = None,
+                   allow_destroy: bool = False) -> tuple[Plan, Plan, ApplyResult]:
+    """Plan the selection, keep only the allowed kinds of action, and apply that at once.
+
+    This is how the seed's `namespace:action` commands run: the same planner and executor as
+    `infra apply`, on a slice of the graph. Returns the full plan, what was applied, and the result.
+    """
+    full = make_plan(workspace, selection, forced=forced)
+    kept = set(allowed) if allowed is not None else None
+    sliced = full.model_copy(update={"actions": [a for a in full.actions
+                                                  if not a.action.is_change or kept is None or a.action in kept]})
+    result = apply_plan(workspace, sliced, parallelism=parallelism, listener=listener, allow_destroy=allow_destroy)
+    return full, sliced, result

@@ -1,0 +1,63 @@
+"""The provider interface: observe many resources in few calls, apply one action.
+
+Core code (reconciler/) only sees this interface; it never knows AWS, packer or the file system.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Protocol
+
+from infra.errors import ProviderError
+from infra.reconciler.plan import Action
+from infra.reconciler.resources import Observed, Resource
+
+Progress = Callable[[str], None]
+
+
+class Provider(Protocol):
+    kinds: frozenset[str]
+
+    def observe(self, resources: list[Resource]) -> dict[str, Observed]:
+        """What exists of `resources` (absent ones are left out), in batches, never one call each.
+
+        May also return managed resources it found that nobody asked about (orphans)."""
+
+    def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        """Carry out one action with fully resolved `attributes`; return the outputs to record."""
+
+
+class Providers:
+    """The providers of one run, by the kinds they handle."""
+
+    def __init__(self, providers: Iterable[Provider]) -> None:
+        self.by_kind: dict[str, Provider] = {}
+        for provider in providers:
+            for kind in provider.kinds:
+                self.by_kind[kind] = provider
+
+    def for_kind(self, kind: str) -> Provider:
+        try:
+            return self.by_kind[kind]
+        except KeyError:
+            raise ProviderError(f"no provider handles {kind} resources") from None
+
+    def observe(self, resources: Iterable[Resource], kinds: set[str] | None = None) -> dict[str, Observed]:
+        """Ask each provider once, all providers at the same time, about the resources it handles."""
+        batches: dict[int, tuple[Provider, list[Resource]]] = {}
+        for resource in resources:
+            provider = self.for_kind(resource.kind)
+            batches.setdefault(id(provider), (provider, []))[1].append(resource)
+        if kinds:
+            for kind in kinds:
+                provider = self.for_kind(kind)
+                batches.setdefault(id(provider), (provider, []))
+        if not batches:
+            return {}
+        observed: dict[str, Observed] = {}
+        with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+            for found in pool.map(lambda batch: batch[0].observe(batch[1]), batches.values()):
+                observed.update(found)
+        if kinds is not None:
+            observed = {a: o for a, o in observed.items() if a.split(".", 1)[0] in kinds}
+        return observed

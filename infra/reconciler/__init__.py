@@ -1,0 +1,1 @@
+"""The reconcile engine: desired graph, pure planner, executor, drift, rendering."""

@@ -1,0 +1,56 @@
+"""Drift: where the world no longer matches what infra last applied. Pure, like the planner."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from infra.reconciler.diff import attribute_changes
+from infra.reconciler.kinds import KINDS
+from infra.reconciler.plan import AttributeChange
+from infra.reconciler.refs import digest
+from infra.reconciler.resources import Observed
+from infra.state.model import State
+
+
+class Drifted(BaseModel):
+    address: str
+    kind: str
+    group: str
+    status: str  # "changed" or "missing"
+    changes: list[AttributeChange] = Field(default_factory=list)
+
+
+class DriftReport(BaseModel):
+    checked: int = 0
+    drifted: list[Drifted] = Field(default_factory=list)
+
+    @property
+    def has_drift(self) -> bool:
+        return bool(self.drifted)
+
+
+def detect_drift(state: State, observed: dict[str, Observed], scope: set[str] | None = None) -> DriftReport:
+    """Compare each recorded resource with what is observed now.
+
+    Attribute by attribute, recorded value against actual value; a recorded resource that is
+    gone is drift too.
+    """
+    report = DriftReport()
+    for address, recorded in state.resources.items():
+        if scope is not None and address not in scope:
+            continue
+        report.checked += 1
+        found = observed.get(address)
+        if found is None:
+            report.drifted.append(Drifted(address=address, kind=recorded.kind, group=recorded.group, status="missing"))
+            continue
+        if KINDS[recorded.kind].by_digest:
+            wanted = {"source_hash": digest(recorded.attributes)}
+        else:
+            wanted = {k: v for k, v in recorded.attributes.items() if k in found.attributes}
+        changes = [AttributeChange(path=c.path, before=c.after, after=c.before)
+                   for c in attribute_changes(found.attributes, wanted)]
+        if changes:
+            report.drifted.append(Drifted(address=address, kind=recorded.kind, group=recorded.group,
+                                          status="changed", changes=changes))
+    return report

@@ -1,0 +1,143 @@
+"""The desired graph: from validated config, every resource each group needs and their edges.
+
+    role ─┐
+          ├─► ami ─► launch_template ─► asg
+    packer_template ─┘        ▲
+                        dna ──┘
+A group built from `"source_ami": "@other"` also depends on `ami.other`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from infra.chef import dna_document, role_document, role_name
+from infra.config import Config, Group
+from infra.errors import ConfigError
+from infra.reconciler.refs import digest, parse_ref, ref
+from infra.reconciler.resources import Resource, address_of
+from infra.rendering import render_json, render_text
+
+MANAGED_TAG = "infra:managed"
+HASH_TAG = "infra:source_hash"
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Resources by address, in a topological order (dependencies first)."""
+
+    resources: dict[str, Resource]
+
+    def __iter__(self):
+        return iter(self.resources.values())
+
+    def __contains__(self, address: str) -> bool:
+        return address in self.resources
+
+    def __getitem__(self, address: str) -> Resource:
+        return self.resources[address]
+
+
+def desired_graph(config: Config, root: Path | str = ".") -> Graph:
+    resources: list[Resource] = []
+    for group in config.groups.values():
+        resources.extend(group_resources(group, root))
+    return Graph(topological(resources))
+
+
+def group_tags(group: Group) -> dict[str, str]:
+    """Tags on every AWS resource a group owns: the seed's `group` tag and the ownership mark."""
+    return {**group.tags, "Name": group.name, "group": group.name, MANAGED_TAG: "true"}
+
+
+def group_resources(group: Group, root: Path | str) -> list[Resource]:
+    name = group.name
+    role = role_document(name, group.description, group.default_attributes, group.override_attributes,
+                         group.role_run_list)
+    resources = [Resource(kind="role", group=name, attributes={"path": f"roles/{role_name(name)}.json",
+                                                                  "document": role})]
+    image: str = group.source_ami
+    if group.source_group is not None:
+        image = ref(address_of("ami", group.source_group), "image_id")
+    if group.packer:
+        template = render_json(root, "packer.json.j2", group=group, role=role_name(name),
+                               source_ami="" if group.source_group else group.source_ami, tags=group_tags(group))
+        resources.append(Resource(kind="packer_template", group=name,
+                                  attributes={"path": f"packer/{name}.json", "document": template}))
+        depends = [address_of("packer_template", name), address_of("role", name)]
+        if group.source_group is not None:
+            depends.append(address_of("ami", group.source_group))
+        resources.append(Resource(kind="ami", group=name, depends_on=tuple(depends), protect=group.protect, attributes={
+            "region": group.region,
+            "source_image": image,
+            "template_digest": digest(template),
+            "role_digest": digest(role),
+        }))
+        image = ref(address_of("ami", name), "image_id")
+    if group.autoscale is not None:
+        resources.extend(_autoscaling(group, root, image))
+    return resources
+
+
+def _autoscaling(group: Group, root: Path | str, image: str) -> list[Resource]:
+    name, scale = group.name, group.autoscale
+    assert scale is not None
+    dna = dna_document(name, name)
+    user_data = render_text(root, "user-data.sh.j2", group=group, dna=dna)
+    source = parse_ref(image)
+    image_source = [source[0]] if source else []
+    template = Resource(kind="launch_template", group=name,
+                        depends_on=(*image_source, address_of("dna", name)), attributes={
+                            "region": group.region,
+                            "image_id": image,
+                            "instance_type": group.instance_type,
+                            "security_groups": group.security_groups,
+                            "key_name": group.key_name,
+                            "iam_instance_profile": group.iam_instance_profile,
+                            "user_data": user_data,
+                            "tags": group_tags(group),
+                        })
+    asg = Resource(kind="asg", group=name, depends_on=(template.address,), protect=group.protect, attributes={
+        "region": group.region,
+        "min_size": scale.node_min,
+        "max_size": scale.node_max,
+        "desired_capacity": scale.desired_capacity,
+        "zones": scale.zones,
+        "subnets": scale.subnets,
+        "health_check_type": scale.health_check_type,
+        "health_check_grace": scale.health_check_grace,
+        "termination_policies": scale.termination_policies,
+        "launch_template_id": ref(template.address, "id"),
+        "launch_template_version": ref(template.address, "version"),
+        "timeout": scale.timeout,
+        "healthy_deadline": scale.healthy_deadline,
+        "tags": group_tags(group),
+    })
+    dna_file = Resource(kind="dna", group=name, attributes={"path": f"dna/asg/{name}.json", "document": dna})
+    return [dna_file, template, asg]
+
+
+def topological(resources: Iterable[Resource]) -> dict[str, Resource]:
+    """Resources ordered so each comes after what it depends on; stable for equal inputs."""
+    by_address = {r.address: r for r in resources}
+    ordered: dict[str, Resource] = {}
+    visiting: list[str] = []
+
+    def visit(address: str) -> None:
+        if address in ordered:
+            return
+        if address in visiting:
+            cycle = " -> ".join([*visiting[visiting.index(address):], address])
+            raise ConfigError(f"dependency cycle: {cycle}")
+        visiting.append(address)
+        for dependency in by_address[address].depends_on:
+            if dependency in by_address:
+                visit(dependency)
+        visiting.pop()
+        ordered[address] = by_address[address]
+
+    for address in by_address:
+        visit(address)
+    return ordered

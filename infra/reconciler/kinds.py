@@ -1,0 +1,41 @@
+"""How the planner treats each kind of resource; the one table that knows the kinds apart.
+
+The planner stays generic: it asks this table which action a missing or different resource
+needs, and which attribute changes cannot be made in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from infra.reconciler.actions import ActionKind
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    description: str
+    create: ActionKind = ActionKind.CREATE
+    # Attribute changes that need a new resource; any other change is an in-place update.
+    replace_on: frozenset[str] = field(default_factory=frozenset)
+    # Compare by a digest of the desired attributes (recorded on the resource itself, e.g. as an
+    # AMI tag) instead of attribute by attribute.
+    by_digest: bool = False
+    # Only a local file: planning and applying it needs no cloud.
+    local: bool = False
+
+
+ROLE = Kind("role", "Chef role file", local=True)
+PACKER_TEMPLATE = Kind("packer_template", "Packer template file", local=True)
+DNA = Kind("dna", "chef-solo dna file", local=True)
+AMI = Kind("ami", "AMI built by packer", create=ActionKind.BUILD, by_digest=True)
+LAUNCH_TEMPLATE = Kind("launch_template", "EC2 launch template")
+ASG = Kind("asg", "autoscaling group", replace_on=frozenset({"launch_template_version"}))
+INSTANCE = Kind("instance", "one-off EC2 instance", replace_on=frozenset({"image_id", "instance_type"}))
+
+KINDS: dict[str, Kind] = {k.name: k for k in (ROLE, PACKER_TEMPLATE, DNA, AMI, LAUNCH_TEMPLATE, ASG, INSTANCE)}
+LOCAL_KINDS = frozenset(name for name, kind in KINDS.items() if kind.local)
+
+
+def kind_of(name: str) -> Kind:
+    return KINDS[name]

@@ -1,0 +1,70 @@
+"""A plan is data: the actions to take, in order, and what it was made against.
+
+It can be saved, read back, rendered and applied later; `made_against` lets apply refuse a plan
+whose state or nodes.json changed since.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from infra.reconciler.actions import ActionKind
+
+PLAN_FORMAT = 1
+
+
+class AttributeChange(BaseModel):
+    path: str
+    before: Any = None
+    after: Any = None
+
+
+class Action(BaseModel):
+    address: str
+    kind: str
+    group: str
+    action: ActionKind
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    changes: list[AttributeChange] = Field(default_factory=list)
+    reason: str = ""
+    depends_on: list[str] = Field(default_factory=list)
+    protected: bool = False
+    # For an unchanged resource: the outputs observed, recorded so references to it resolve.
+    outputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class MadeAgainst(BaseModel):
+    lineage: str | None = None
+    serial: int = 0
+    config_digest: str = ""
+
+
+class Plan(BaseModel):
+    format: int = PLAN_FORMAT
+    actions: list[Action] = Field(default_factory=list)
+    made_against: MadeAgainst = Field(default_factory=MadeAgainst)
+    targets: list[str] = Field(default_factory=list)
+
+    @property
+    def changes(self) -> list[Action]:
+        return [a for a in self.actions if a.action.is_change]
+
+    def summary(self) -> dict[str, int]:
+        """Counts the way Terraform's closing line does: a replace adds one and destroys one."""
+        counts = {"add": 0, "change": 0, "destroy": 0, "build": 0}
+        for action in self.actions:
+            if action.action is ActionKind.CREATE:
+                counts["add"] += 1
+            elif action.action is ActionKind.UPDATE:
+                counts["change"] += 1
+            elif action.action is ActionKind.DELETE:
+                counts["destroy"] += 1
+            elif action.action is ActionKind.REPLACE:
+                counts["add"] += 1
+                counts["destroy"] += 1
+            elif action.action is ActionKind.BUILD:
+                counts["build"] += 1
+        return counts

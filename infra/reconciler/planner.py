@@ -1,0 +1,144 @@
+"""The planner: a pure function (desired, observed, state) -> Plan. No I/O, no clock, no AWS.
+
+For each desired resource, in dependency order, it resolves references to what upstream
+resources output (unknown when the upstream is about to change), compares with what was
+observed, and picks the action the resource's kind calls for. What state or observation holds
+but the config no longer wants is planned for deletion, dependants first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from infra.reconciler.actions import ActionKind
+from infra.reconciler.diff import attribute_changes
+from infra.reconciler.graph import Graph
+from infra.reconciler.kinds import KINDS
+from infra.reconciler.plan import Action, MadeAgainst, Plan
+from infra.reconciler.refs import digest, resolve, unresolved
+from infra.reconciler.resources import Observed, Resource, split_address
+from infra.state.model import State
+
+# Outputs that stay the same when a resource of this kind is updated in place.
+STABLE_OUTPUTS = {"launch_template": {"id", "name"}, "asg": {"name"}}
+
+
+def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
+         scope: set[str] | None = None, made_against: MadeAgainst | None = None,
+         forced: Iterable[str] = ()) -> Plan:
+    """Compute the actions that make the world match `desired`.
+
+    `scope` limits the plan to those addresses (a targeted plan); resources outside it are
+    taken as they are observed. `forced` addresses are replaced even when unchanged (a
+    requested blue/green roll).
+    """
+    in_scope = (lambda address: True) if scope is None else scope.__contains__
+    forced = set(forced)
+    planned: dict[str, Action] = {}
+
+    def output(address: str, name: str) -> Any:
+        action = planned.get(address)
+        if action is not None and action.action.is_change:
+            if not (action.action is ActionKind.UPDATE and name in STABLE_OUTPUTS.get(action.kind, ())):
+                return None
+        found = observed.get(address)
+        if found is not None and name in found.outputs:
+            return found.outputs[name]
+        recorded = state.resources.get(address)
+        return recorded.outputs.get(name) if recorded is not None and found is not None else None
+
+    for resource in desired:
+        if not in_scope(resource.address):
+            continue
+        after = resolve(resource.attributes, output)
+        planned[resource.address] = _action_for(resource, after, observed.get(resource.address), state,
+                                                forced=resource.address in forced)
+
+    actions = list(planned.values())
+    actions.extend(_deletions(desired, observed, state, in_scope))
+    return Plan(actions=actions, made_against=made_against or MadeAgainst(lineage=state.lineage, serial=state.serial),
+                targets=sorted(scope) if scope is not None else [])
+
+
+def _action_for(resource: Resource, after: dict[str, Any], found: Observed | None, state: State,
+                *, forced: bool) -> Action:
+    kind = KINDS[resource.kind]
+    recorded = state.resources.get(resource.address)
+    base = dict(address=resource.address, kind=resource.kind, group=resource.group,
+                depends_on=list(resource.depends_on), after=after)
+    if found is None:
+        reason = "recorded in state but gone; will be made again" if recorded else "does not exist yet"
+        return Action(action=kind.create, reason=reason, **base)
+    before = found.attributes
+    if kind.by_digest:
+        return _by_digest(resource, after, found, recorded.attributes if recorded else None, base)
+    changes = attribute_changes(before, after)
+    if forced:
+        return Action(action=ActionKind.REPLACE, before=before, changes=changes, protected=resource.protect,
+                      reason="replacement requested", **base)
+    if not changes:
+        return Action(action=ActionKind.NOOP, before=before, reason="up to date", outputs=found.outputs, **base)
+    roots = sorted({c.path.split(".")[0].split("[")[0] for c in changes})
+    forcing = [r for r in roots if r in kind.replace_on]
+    if forcing:
+        pending = [r for r in forcing if unresolved(after.get(r))]
+        why = ("an upstream change gives it a new " if pending else "changed ") + ", ".join(forcing)
+        return Action(action=ActionKind.REPLACE, before=before, changes=changes, protected=resource.protect,
+                      reason=f"{why}, which cannot change in place", **base)
+    return Action(action=ActionKind.UPDATE, before=before, changes=changes, reason="changed: " + ", ".join(roots),
+                  **base)
+
+
+def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recorded: dict[str, Any] | None,
+               base: dict[str, Any]) -> Action:
+    """Artifacts like AMIs carry a digest of what they were built from; a new digest is a new build."""
+    pending = unresolved(after)
+    if not pending and found.attributes.get("source_hash") == digest(after):
+        return Action(action=ActionKind.NOOP, before=recorded or after, reason="built from the same inputs",
+                      outputs=found.outputs, **base)
+    changes = attribute_changes(recorded, after) if recorded is not None else []
+    if pending:
+        reason = "its source changes first: " + ", ".join(p[2:-1] for p in pending)
+    elif changes:
+        reason = "built from changed inputs: " + ", ".join(sorted({c.path.split(".")[0] for c in changes}))
+    else:
+        reason = "the newest AMI was built from other inputs"
+    return Action(action=ActionKind.BUILD, before=recorded, changes=changes, reason=reason, **base)
+
+
+def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_scope) -> list[Action]:
+    """Delete what is recorded or found but no longer desired, dependants before dependencies."""
+    unwanted = [a for a in (*state.resources, *observed) if a not in desired and in_scope(a)]
+    unwanted = list(dict.fromkeys(unwanted))
+    depends: dict[str, list[str]] = {a: (state.resources[a].depends_on if a in state.resources else [])
+                                     for a in unwanted}
+    actions: list[Action] = []
+    for address in reversed(_order(unwanted, depends)):
+        kind, group, _ = split_address(address)
+        dependants = [other for other in unwanted if address in depends[other]]
+        found = observed.get(address)
+        if found is None:
+            actions.append(Action(address=address, kind=kind, group=group, action=ActionKind.NOOP, after=None,
+                                  before=state.resources[address].attributes,
+                                  reason="no longer in nodes.json and already gone; forgotten from state"))
+            continue
+        actions.append(Action(address=address, kind=kind, group=group, action=ActionKind.DELETE,
+                              before=found.attributes, after=None, depends_on=dependants,
+                              reason="no longer in nodes.json" if group else "not in nodes.json"))
+    return actions
+
+
+def _order(addresses: list[str], depends: dict[str, list[str]]) -> list[str]:
+    ordered: dict[str, None] = {}
+
+    def visit(address: str, path: tuple[str, ...]) -> None:
+        if address in ordered or address in path:
+            return
+        for dependency in depends.get(address, []):
+            if dependency in depends:
+                visit(dependency, (*path, address))
+        ordered[address] = None
+
+    for address in addresses:
+        visit(address, ())
+    return list(ordered)

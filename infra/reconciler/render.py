@@ -1,0 +1,164 @@
+"""Plans and drift reports as text (like Terraform's), JSON, and Markdown for pull requests.
+
+Values under secret-looking keys are masked in every format.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from rich.markup import escape
+
+from infra.reconciler.actions import ActionKind
+from infra.reconciler.drift import DriftReport
+from infra.reconciler.plan import Action, Plan
+from infra.reconciler.refs import parse_ref
+
+SECRET_KEY = re.compile(r"(password|passwd|secret|token|private_key|api_key|access_key|credential)", re.I)
+MASK = "(sensitive)"
+UNKNOWN = "(known after apply)"
+_STYLE = {ActionKind.CREATE: "green", ActionKind.BUILD: "cyan", ActionKind.UPDATE: "yellow",
+          ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim"}
+_MAX_VALUE = 100
+
+
+def masked(value: Any, path: str = "") -> Any:
+    """`value` with every value under a secret-looking key replaced by a mark."""
+    if path and SECRET_KEY.search(path.rsplit(".", 1)[-1]):
+        return MASK
+    if isinstance(value, dict):
+        return {k: MASK if SECRET_KEY.search(str(k)) else masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value
+
+
+def show_value(value: Any, path: str = "", limit: int = _MAX_VALUE) -> str:
+    value = masked(value, path)
+    if parse_ref(value) is not None:
+        return UNKNOWN
+    text = json.dumps(value, default=str)
+    for reference in re.findall(r'"\$\{[a-z_]+\.[A-Za-z0-9_.-]+\}"', text):
+        text = text.replace(reference, UNKNOWN)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.summary()
+    if not plan.changes:
+        return "No changes. The infrastructure matches nodes.json."
+    return (f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy, "
+            f"{counts['build']} to build.")
+
+
+def _attribute_lines(action: Action) -> list[str]:
+    if action.action in (ActionKind.CREATE,) or (action.action is ActionKind.BUILD and not action.changes):
+        return [f"    + {key} = {show_value(value, key)}" for key, value in (action.after or {}).items()]
+    if action.action is ActionKind.DELETE:
+        return []
+    return [f"    ~ {c.path}: {show_value(c.before, c.path)} -> {show_value(c.after, c.path)}" for c in action.changes]
+
+
+def plan_text(plan: Plan, *, color: bool = True) -> str:
+    """Terraform-like text; `color` adds rich markup (the console strips it when not a terminal)."""
+    lines: list[str] = []
+    for action in plan.changes:
+        mark = action.action.mark
+        style = _STYLE[action.action]
+        head = f"  # {action.address} will be {action.action.verb}: {action.reason}"
+        if action.protected:
+            head += " [PROTECTED: needs --allow-destroy]"
+        lines.append(f"[bold]{escape(head)}[/]" if color else head)
+        entry = f"{mark:>3} {action.address}"
+        lines.append(f"[{style}]{escape(entry)}[/]" if color else entry)
+        for line in _attribute_lines(action):
+            lines.append(escape(line) if color else line)
+        lines.append("")
+    deletions = [a for a in plan.changes if a.action.destroys]
+    if deletions:
+        warn = f"  ! {len(deletions)} resource(s) will be destroyed or replaced: " + ", ".join(a.address for a in deletions)
+        lines.append(f"[bold red]{escape(warn)}[/]" if color else warn)
+    lines.append(f"[bold]{summary_line(plan)}[/]" if color else summary_line(plan))
+    return "\n".join(lines)
+
+
+def plan_json(plan: Plan) -> str:
+    data = plan.model_dump(mode="json")
+    for action in data["actions"]:
+        action["action"] = ActionKind(action["action"]).name.lower()
+        for key in ("before", "after"):
+            if action[key] is not None:
+                action[key] = masked(action[key])
+        for change in action["changes"]:
+            change["before"], change["after"] = masked(change["before"], change["path"]), masked(change["after"], change["path"])
+    data["summary"] = plan.summary()
+    data["has_changes"] = bool(plan.changes)
+    return json.dumps(data, indent=2)
+
+
+def plan_markdown(plan: Plan) -> str:
+    """A pull-request comment: headline, a table of changes, and the attribute diffs folded."""
+    lines = [f"### infra plan: {summary_line(plan)}", ""]
+    if not plan.changes:
+        return "\n".join(lines)
+    lines += ["| | address | action | reason |", "|---|---|---|---|"]
+    for action in plan.changes:
+        reason = action.reason.replace("|", "\\|") + (" **(protected)**" if action.protected else "")
+        lines.append(f"| `{action.action.mark}` | `{action.address}` | {action.action.name.lower()} | {reason} |")
+    destroyed = [a.address for a in plan.changes if a.action.destroys]
+    if destroyed:
+        lines += ["", f"> **Warning:** destroys or replaces {', '.join(f'`{a}`' for a in destroyed)}"]
+    lines += ["", "<details><summary>Attribute changes</summary>", "", "```diff"]
+    for action in plan.changes:
+        lines.append(f"# {action.address}: {action.action.name.lower()}")
+        for line in _attribute_lines(action):
+            stripped = line.strip()
+            lines.append(("+ " if stripped.startswith("+") else "! ") + stripped[2:])
+    lines += ["```", "", "</details>"]
+    return "\n".join(lines)
+
+
+def drift_text(report: DriftReport, *, color: bool = True) -> str:
+    if not report.has_drift:
+        return f"No drift: {report.checked} resource(s) match what infra last applied."
+    lines = [f"Drift in {len(report.drifted)} of {report.checked} resource(s):"]
+    for item in report.drifted:
+        if item.status == "missing":
+            line = f"  - {item.address}: deleted outside infra"
+            lines.append(f"[red]{escape(line)}[/]" if color else line)
+            continue
+        line = f"  ~ {item.address}: changed outside infra"
+        lines.append(f"[yellow]{escape(line)}[/]" if color else line)
+        for change in item.changes:
+            detail = (f"      {change.path}: recorded {show_value(change.before, change.path)}, "
+                      f"actual {show_value(change.after, change.path)}")
+            lines.append(escape(detail) if color else detail)
+    lines.append("Run infra plan to see how apply would put it back.")
+    return "\n".join(lines)
+
+
+def drift_json(report: DriftReport) -> str:
+    data = report.model_dump(mode="json")
+    for item in data["drifted"]:
+        for change in item["changes"]:
+            change["recorded"] = masked(change.pop("before"), change["path"])
+            change["actual"] = masked(change.pop("after"), change["path"])
+    data["has_drift"] = report.has_drift
+    return json.dumps(data, indent=2)
+
+
+def drift_markdown(report: DriftReport) -> str:
+    if not report.has_drift:
+        return f"### infra drift: none\n\n{report.checked} resource(s) match what infra last applied."
+    lines = [f"### infra drift: {len(report.drifted)} of {report.checked} resource(s) changed outside infra", "",
+             "| address | attribute | recorded | actual |", "|---|---|---|---|"]
+    for item in report.drifted:
+        if item.status == "missing":
+            lines.append(f"| `{item.address}` | (whole resource) | exists | **deleted** |")
+        for change in item.changes:
+            recorded = show_value(change.before, change.path, 60).replace("|", "\\|")
+            actual = show_value(change.after, change.path, 60).replace("|", "\\|")
+            lines.append(f"| `{item.address}` | `{change.path}` | `{recorded}` | `{actual}` |")
+    return "\n".join(lines)

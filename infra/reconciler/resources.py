@@ -1,0 +1,44 @@
+"""Resources: one thing a group needs, with a stable address and the addresses it depends on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Resource(BaseModel):
+    """A desired resource. `attributes` may hold references (`${ami.web.image_id}`) to outputs
+    of the resources it depends on; they are resolved when those outputs are known."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    group: str
+    name: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+    protect: bool = False
+
+    @property
+    def address(self) -> str:
+        return address_of(self.kind, self.group, self.name)
+
+
+class Observed(BaseModel):
+    """What a provider found: attributes comparable with the desired ones, and outputs
+    (ids, versions) that other resources refer to."""
+
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+
+
+def address_of(kind: str, group: str, name: str | None = None) -> str:
+    """`kind.group`, or `kind.group.name` for one of several of a kind (one-off instances)."""
+    return f"{kind}.{group}" if name is None else f"{kind}.{group}.{name}"
+
+
+def split_address(address: str) -> tuple[str, str, str | None]:
+    kind, _, rest = address.partition(".")
+    group, _, name = rest.partition(".")
+    return kind, group, name or None

@@ -1,0 +1,65 @@
+"""Where the registry keeps things in etcd: one key per (service, node).
+
+    <root>/services/<service>/<node>   ->  {"group": ..., "address": ..., "state": "up" | "leaving"}
+
+The service comes first because every reader asks "where does X run?": consumers read or
+watch one prefix per service. A node's own entries (for notify and decommission) are found by
+filtering the services range, which is small next to one etcd request. The root (default
+`/infra`) lets several fleets or test runs share one etcd without seeing each other.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from infra.errors import RegistryError
+
+DEFAULT_ROOT = "/infra"
+NODE_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,253}$")
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+ROOT = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
+
+
+def check_node_id(node: str) -> str:
+    """A node id becomes the last part of a key, so it may not hold '/' or spaces."""
+    if not NODE_ID.match(node):
+        raise RegistryError(f"node id {node!r} can't be used as a registry key; use letters, digits and "
+                            f"'.', '_', ':', '@', '-' (an instance id or a hostname)")
+    return node
+
+
+def check_root(root: str) -> str:
+    root = root.rstrip("/") or "/"
+    if not ROOT.match(root):
+        raise RegistryError(f"registry prefix {root!r} must look like /infra or /infra/staging")
+    return root
+
+
+@dataclass(frozen=True)
+class KeyLayout:
+    """Builds and parses registry keys under one root."""
+
+    root: str = DEFAULT_ROOT
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", check_root(self.root))
+
+    @property
+    def services_prefix(self) -> str:
+        return f"{self.root}/services/"
+
+    def service_prefix(self, service: str) -> str:
+        return f"{self.services_prefix}{service}/"
+
+    def entry_key(self, service: str, node: str) -> str:
+        return f"{self.service_prefix(service)}{node}"
+
+    def parse(self, key: str) -> tuple[str, str] | None:
+        """(service, node) for an entry key; None for anything else under the root."""
+        if not key.startswith(self.services_prefix):
+            return None
+        parts = key[len(self.services_prefix):].split("/")
+        if len(parts) != 2 or not SERVICE_NAME.match(parts[0]) or not NODE_ID.match(parts[1]):
+            return None
+        return parts[0], parts[1]

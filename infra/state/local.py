@@ -1,0 +1,66 @@
+"""Local state: `.infra/state.json`, the previous version beside it, and a lock file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from infra.errors import StateError, StateLockedError
+from infra.fsutil import atomic_write_text
+from infra.state.lock import LockInfo
+from infra.state.model import State
+
+
+class LocalBackend:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.backup = self.path.with_name(self.path.name + ".backup")
+        self.lock_path = self.path.with_name(self.path.name.removesuffix(".json") + ".lock")
+        self.description = str(self.path)
+
+    def read(self) -> State:
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return State()
+        return State.from_json(text, str(self.path))
+
+    def write(self, state: State) -> None:
+        atomic_write_text(self.path, state.to_json(), keep_backup=self.backup)
+
+    def acquire(self, info: LockInfo) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = self._holder()
+            hint = f"; if that process is gone, run: infra state unlock {holder.id}" if holder else \
+                f"; if no apply is running, remove {self.lock_path}"
+            described = holder.describe() if holder else "an unknown process"
+            raise StateLockedError(f"state {self.path} is locked by {described}{hint}") from None
+        with os.fdopen(fd, "w") as handle:
+            handle.write(info.model_dump_json())
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def release(self, info: LockInfo) -> None:
+        holder = self._holder()
+        if holder is not None and holder.id == info.id:
+            self.lock_path.unlink(missing_ok=True)
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        holder = self._holder()
+        if holder is None:
+            raise StateError(f"state {self.path} is not locked")
+        if holder.id != lock_id:
+            raise StateError(f"lock id {lock_id} does not match the lock held by {holder.describe()}")
+        self.lock_path.unlink(missing_ok=True)
+        return holder
+
+    def _holder(self) -> LockInfo | None:
+        try:
+            return LockInfo.model_validate_json(self.lock_path.read_text())
+        except (FileNotFoundError, ValidationError, ValueError):
+            return None

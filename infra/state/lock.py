@@ -1,0 +1,29 @@
+"""Who holds the state lock: the record shown when a second apply is refused."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import uuid
+from datetime import datetime, timezone
+
+from pydantic import BaseModel, Field
+
+
+class LockInfo(BaseModel):
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    operation: str = ""
+    who: str = Field(default_factory=lambda: f"{_user()}@{socket.gethostname()}")
+    pid: int = Field(default_factory=os.getpid)
+    created: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def describe(self) -> str:
+        return f"{self.who} (pid {self.pid}) since {self.created} for {self.operation or 'an operation'}, lock id {self.id}"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (e.g. a container without /etc/passwd entry)
+        return str(os.getuid())

@@ -1,0 +1,63 @@
+"""A workspace: the ops repository infra runs in, its config, state backend and providers.
+
+This is where the pieces meet; the CLI builds one and calls the engine with it, and so do tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Optional
+
+from infra.config import Config, load_config
+from infra.providers.base import Provider, Providers
+from infra.providers.files import FilesProvider
+from infra.state.backend import StateBackend
+from infra.state.local import LocalBackend
+
+
+@dataclass(frozen=True)
+class AwsOptions:
+    region: Optional[str] = None
+    profile: Optional[str] = None
+    endpoint_url: Optional[str] = None
+
+
+@dataclass
+class Workspace:
+    config_path: Path
+    aws: AwsOptions = field(default_factory=AwsOptions)
+    extra_providers: tuple[Provider, ...] = ()
+
+    @property
+    def root(self) -> Path:
+        return self.config_path.resolve().parent
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(self.config_path)
+
+    @cached_property
+    def backend(self) -> StateBackend:
+        settings = self.config.settings.state
+        if settings.backend == "s3":
+            from infra.state.s3 import S3Backend  # only teams that use it pay for the import
+
+            return S3Backend(settings, self.aws)
+        return LocalBackend(self.root / settings.path)
+
+    @cached_property
+    def providers(self) -> Providers:
+        providers: list[Provider] = [FilesProvider(self.root)]
+        providers.extend(_cloud_providers(self))
+        providers.extend(self.extra_providers)
+        return Providers(providers)
+
+
+def _cloud_providers(workspace: Workspace) -> list[Provider]:
+    try:
+        from infra.providers.aws import aws_providers
+    except ImportError:  # the AWS provider is not part of this build yet
+        return []
+    return aws_providers(workspace)
