@@ -6,6 +6,7 @@ Each module here registers its commands on the one `app`; no logic lives in a co
 from infra.cli.app import app, main
 
 # Importing the command modules registers their commands on `app`.
-from infra.cli import config_commands, engine_commands, seed_commands, state_commands  # noqa: E402,F401
+from infra.cli import (config_commands, engine_commands, fleet_commands, image_commands,  # noqa: E402,F401
+                       sandbox_commands, seed_commands, state_commands)
 
 __all__ = ["app", "main"]

@@ -56,8 +56,8 @@ options = Options()
 def _global_options(
     config: str = typer.Option("nodes.json", "--config", "-c", envvar="INFRA_CONFIG",
                                help="Path of nodes.json."),
-    region: Optional[str] = typer.Option(None, "--region", envvar="AWS_DEFAULT_REGION",
-                                         help="AWS region (default: each group's region)."),
+    region: Optional[str] = typer.Option(None, "--region",
+                                         help="Use this AWS region for every group instead of each group's own."),
     profile: Optional[str] = typer.Option(None, "--profile", envvar="AWS_PROFILE", help="AWS profile."),
     endpoint_url: Optional[str] = typer.Option(None, "--endpoint-url", envvar="AWS_ENDPOINT_URL",
                                                help="Any AWS-compatible endpoint (the sandbox prints one)."),

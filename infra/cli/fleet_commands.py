@@ -1,0 +1,1 @@
+"""Fleet commands: one-off instances (instance:create) and deploys (instance:deploy)."""

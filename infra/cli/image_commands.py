@@ -1,0 +1,1 @@
+"""AMI commands that are not plain targeted applies: packer:clean, packer:delete."""

@@ -1,0 +1,43 @@
+"""`infra sandbox start|stop|status`: the local AWS (a moto server) for trying infra safely."""
+
+from __future__ import annotations
+
+import typer
+
+from infra.cli.app import app, out
+from infra.cli.common import workspace
+from infra.sandbox import Sandbox, exports
+
+sandbox_app = typer.Typer(help="Run a local AWS (moto server) seeded with nodes.json's source AMIs.",
+                          no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.command("start")
+def sandbox_start(port: int = typer.Option(0, "--port", help="Port on 127.0.0.1 (a free one when 0).")) -> None:
+    """Start the sandbox in the background and print the line that points infra at it."""
+    ws = workspace()
+    amis = [g.source_ami for g in ws.config.groups.values() if g.source_group is None]
+    server, started = Sandbox(ws.root).start(amis, port=port)
+    out.print(("Started" if started else "Already running:") + f" sandbox at {server.endpoint_url} "
+              f"(pid {server.pid}), seeded with {', '.join(sorted(set(amis))) or 'no AMIs'}", highlight=False)
+    out.print("Point infra at it with:")
+    print(exports(server))
+
+
+@sandbox_app.command("stop")
+def sandbox_stop() -> None:
+    """Stop the sandbox; everything in it is gone."""
+    stopped = Sandbox(workspace().root).stop()
+    out.print("Stopped the sandbox." if stopped else "The sandbox was not running.")
+
+
+@sandbox_app.command("status")
+def sandbox_status() -> None:
+    """Whether the sandbox runs, and where. Exit 1 when it does not."""
+    server = Sandbox(workspace().root).running()
+    if server is None:
+        out.print("The sandbox is not running; start it with: infra sandbox start")
+        raise typer.Exit(1)
+    out.print(f"The sandbox runs at {server.endpoint_url} (pid {server.pid}).", highlight=False)
+    print(exports(server))

@@ -1,0 +1,102 @@
+"""One place that makes boto3 clients: credentials chain, region, profile, endpoint, retries.
+
+Clients are made once per (service, region) and shared; boto3 clients are thread-safe, the
+session that makes them is not, hence the lock.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+from urllib.parse import urlparse
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config as BotoConfig
+
+from infra.errors import ProviderError
+
+RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10, read_timeout=60)
+SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def is_local_endpoint(endpoint_url: str | None) -> bool:
+    """A loopback endpoint is the sandbox (moto): it gets dummy credentials when none are set."""
+    if not endpoint_url:
+        return False
+    host = urlparse(endpoint_url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+class AwsClients:
+    def __init__(self, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None):
+        self.region, self.profile, self.endpoint_url = region, profile, endpoint_url
+        self._lock = threading.Lock()
+        self._session: boto3.session.Session | None = None
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    @property
+    def is_sandbox(self) -> bool:
+        return is_local_endpoint(self.endpoint_url)
+
+    def session(self) -> boto3.session.Session:
+        with self._lock:
+            if self._session is None:
+                try:
+                    self._session = boto3.session.Session(profile_name=self.profile)
+                except botocore.exceptions.ProfileNotFound:
+                    raise ProviderError(f"AWS profile {self.profile!r} is not in your AWS config; check --profile "
+                                        f"or AWS_PROFILE") from None
+            return self._session
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        region = self.region or region or "us-east-1"
+        key = (service, region)
+        session = self.session()
+        with self._lock:
+            if key not in self._clients:
+                extra: dict[str, Any] = {}
+                if self.is_sandbox and session.get_credentials() is None:
+                    extra = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+                self._clients[key] = session.client(service, region_name=region, endpoint_url=self.endpoint_url,
+                                                    config=RETRIES, **extra)
+            return self._clients[key]
+
+    def environment(self) -> dict[str, str]:
+        """Environment for a subprocess (packer) that must reach the same AWS: never written to disk."""
+        env = dict(os.environ)
+        if self.profile:
+            env["AWS_PROFILE"] = self.profile
+        if self.region:
+            env["AWS_DEFAULT_REGION"] = self.region
+        if self.is_sandbox and self.session().get_credentials() is None:
+            env.update(SANDBOX_CREDENTIALS)
+        return env
+
+
+def paginate(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item under `key` across all pages of `operation`."""
+    with aws_errors(operation):
+        for page in client.get_paginator(operation).paginate(**kwargs):
+            yield from page.get(key, [])
+
+
+@contextmanager
+def aws_errors(what: str) -> Iterator[None]:
+    """Turn botocore's exceptions into one-line ProviderErrors that say what to do."""
+    try:
+        yield
+    except botocore.exceptions.NoCredentialsError:
+        raise ProviderError("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+                            "or use the local sandbox (infra sandbox start)") from None
+    except botocore.exceptions.EndpointConnectionError as exc:
+        raise ProviderError(f"cannot reach AWS at {exc.kwargs.get('endpoint_url', 'the endpoint')}: is the "
+                            f"endpoint right (AWS_ENDPOINT_URL / --endpoint-url), or the sandbox running "
+                            f"(infra sandbox status)?") from None
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise ProviderError(f"{what}: {error.get('Code', 'error')}: {error.get('Message', exc)}") from None
+    except botocore.exceptions.BotoCoreError as exc:
+        raise ProviderError(f"{what}: {exc}") from None
