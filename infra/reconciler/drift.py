@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from infra.reconciler.diff import attribute_changes
-from infra.reconciler.kinds import KINDS
+from infra.reconciler.kinds import kind_of
 from infra.reconciler.plan import AttributeChange
 from infra.reconciler.refs import digest
 from infra.reconciler.resources import Observed
@@ -44,7 +44,7 @@ def detect_drift(state: State, observed: dict[str, Observed], scope: set[str] | 
         if found is None:
             report.drifted.append(Drifted(address=address, kind=recorded.kind, group=recorded.group, status="missing"))
             continue
-        if KINDS[recorded.kind].by_digest:
+        if kind_of(recorded.kind).by_digest:
             wanted = {"source_hash": digest(recorded.attributes)}
         else:
             wanted = {k: v for k, v in recorded.attributes.items() if k in found.attributes}

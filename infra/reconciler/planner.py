@@ -13,7 +13,7 @@ from typing import Any, Iterable
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.diff import attribute_changes
 from infra.reconciler.graph import Graph
-from infra.reconciler.kinds import KINDS
+from infra.reconciler.kinds import kind_of
 from infra.reconciler.plan import Action, MadeAgainst, Plan
 from infra.reconciler.refs import digest, resolve, unresolved
 from infra.reconciler.resources import Observed, Resource, split_address
@@ -62,7 +62,7 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
 
 def _action_for(resource: Resource, after: dict[str, Any], found: Observed | None, state: State,
                 *, forced: bool) -> Action:
-    kind = KINDS[resource.kind]
+    kind = kind_of(resource.kind)
     recorded = state.resources.get(resource.address)
     base = dict(address=resource.address, kind=resource.kind, group=resource.group,
                 depends_on=list(resource.depends_on), after=after)

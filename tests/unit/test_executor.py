@@ -1,0 +1,148 @@
+"""The executor: order, bounded parallelism, failure containment, state after every step, resume."""
+
+import threading
+import time
+
+import pytest
+
+from infra.errors import ConfigError, ProviderError, StateLockedError
+from infra.providers.base import Providers
+from infra.reconciler.graph import Graph, topological
+from infra.reconciler.executor import Executor
+from infra.reconciler.planner import plan
+from infra.reconciler.refs import ref
+from infra.reconciler.resources import Observed, Resource
+from infra.state.backend import locked
+from infra.state.local import LocalBackend
+from infra.state.model import State
+
+
+class World:
+    """An in-memory outside system: what exists, and a record of every call."""
+
+    kinds = frozenset({"thing"})
+
+    def __init__(self, fail=(), delay=0.0):
+        self.things: dict[str, dict] = {}
+        self.fail, self.delay = set(fail), delay
+        self.calls: list[str] = []
+        self.running = 0
+        self.most_at_once = 0
+        self.lock = threading.Lock()
+
+    def observe(self, resources):
+        """Everything it holds, asked about or not, as a provider that finds orphans does."""
+        return {address: Observed(attributes=attributes, outputs={"id": address})
+                for address, attributes in self.things.items()}
+
+    def apply(self, action, attributes, progress):
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            self.calls.append(action.address)
+        try:
+            time.sleep(self.delay)
+            if action.address in self.fail:
+                raise ProviderError(f"{action.address} refused")
+            if action.after is None:
+                self.things.pop(action.address, None)
+            else:
+                self.things[action.address] = attributes
+            return {"id": action.address}
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+class RecordingBackend(LocalBackend):
+    def __init__(self, path):
+        super().__init__(path)
+        self.writes: list[set[str]] = []
+
+    def write(self, state):
+        super().write(state)
+        self.writes.append(set(state.resources))
+
+
+def thing(name, *deps, **attributes):
+    return Resource(kind="thing", group=name, depends_on=tuple(f"thing.{d}" for d in deps),
+                    attributes={"value": 1, **attributes})
+
+
+def run(resources, world, backend, parallelism=10):
+    desired = Graph(topological(resources))
+    state = backend.read()
+    the_plan = plan(desired, world.observe(list(desired)), state)
+    return Executor(Providers([world]), backend, state, parallelism=parallelism).run(the_plan)
+
+
+def test_applies_in_dependency_order_and_records_state_after_each_step(tmp_path):
+    world, backend = World(), RecordingBackend(tmp_path / "state.json")
+    result = run([thing("a"), thing("b", "a"), thing("c", "b")], world, backend)
+    assert result.ok and world.calls == ["thing.a", "thing.b", "thing.c"]
+    assert backend.writes == [{"thing.a"}, {"thing.a", "thing.b"}, {"thing.a", "thing.b", "thing.c"}]
+    assert backend.read().serial == 3
+
+
+def test_references_resolve_to_outputs_recorded_by_earlier_steps(tmp_path):
+    world, backend = World(), RecordingBackend(tmp_path / "state.json")
+    run([thing("a"), thing("b", "a", parent=ref("thing.a", "id"))], world, backend)
+    assert world.things["thing.b"]["parent"] == "thing.a"
+
+
+def test_a_failure_stops_its_dependants_and_nothing_else(tmp_path):
+    world, backend = World(fail={"thing.b"}), RecordingBackend(tmp_path / "state.json")
+    result = run([thing("a"), thing("b", "a"), thing("c", "b"), thing("d")], world, backend)
+    assert set(result.failed) == {"thing.b"} and "refused" in result.failed["thing.b"]
+    assert set(result.skipped) == {"thing.c"}
+    assert set(backend.read().resources) == {"thing.a", "thing.d"}
+
+
+def test_a_rerun_resumes_where_the_failed_one_stopped(tmp_path):
+    world, backend = World(fail={"thing.b"}), RecordingBackend(tmp_path / "state.json")
+    run([thing("a"), thing("b", "a"), thing("c", "b")], world, backend)
+    world.fail.clear()
+    world.calls.clear()
+    result = run([thing("a"), thing("b", "a"), thing("c", "b")], world, backend)
+    assert result.ok and world.calls == ["thing.b", "thing.c"]
+
+
+def test_parallelism_bounds_how_many_run_at_once(tmp_path):
+    world, backend = World(delay=0.05), RecordingBackend(tmp_path / "state.json")
+    run([thing(f"n{i}") for i in range(8)], world, backend, parallelism=3)
+    assert world.most_at_once == 3
+    world2 = World(delay=0.05)
+    run([thing(f"n{i}") for i in range(8)], world2, RecordingBackend(tmp_path / "s2.json"), parallelism=1)
+    assert world2.most_at_once == 1
+
+
+def test_deletions_remove_from_state(tmp_path):
+    world, backend = World(), RecordingBackend(tmp_path / "state.json")
+    run([thing("a"), thing("b")], world, backend)
+    result = run([thing("a")], world, backend)
+    assert result.ok and set(world.things) == {"thing.a"} and set(backend.read().resources) == {"thing.a"}
+
+
+def test_adopts_what_already_exists_without_calling_the_provider(tmp_path):
+    world, backend = World(), RecordingBackend(tmp_path / "state.json")
+    world.things["thing.a"] = {"value": 1}
+    result = run([thing("a")], world, backend)
+    assert result.ok and world.calls == []
+    assert backend.read().resources["thing.a"].outputs == {"id": "thing.a"}
+
+
+def test_a_second_apply_is_refused_naming_the_holder(tmp_path):
+    backend = LocalBackend(tmp_path / "state.json")
+    with locked(backend, "apply"):
+        with pytest.raises(StateLockedError) as caught:
+            with locked(LocalBackend(tmp_path / "state.json"), "apply"):
+                pass
+    message = str(caught.value)
+    assert "is locked by" in message and "pid" in message and "for apply" in message and "infra state unlock" in message
+    with locked(backend, "apply"):  # released after use
+        pass
+
+
+def test_a_dependency_cycle_is_a_config_error():
+    with pytest.raises(ConfigError, match="cycle: thing.a -> thing.b -> thing.a"):
+        topological([thing("a", "b"), thing("b", "a")])

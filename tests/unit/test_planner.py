@@ -1,0 +1,188 @@
+"""The planner is pure: every action kind, ordering, references, deletions, scope. No I/O."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from infra.reconciler.actions import ActionKind
+from infra.reconciler.graph import Graph, topological
+from infra.reconciler.planner import plan
+from infra.reconciler.refs import digest, ref
+from infra.reconciler.resources import Observed, Resource
+from infra.state.model import ResourceState, State
+
+
+def graph(*resources: Resource) -> Graph:
+    return Graph(topological(resources))
+
+
+def role(group="web", run_list=("recipe[a::default]",)):
+    return Resource(kind="role", group=group, attributes={"path": f"roles/role-{group}.json",
+                                                          "document": {"run_list": list(run_list)}})
+
+
+def ami(group="web", template="t1", source="ami-1ebb2077"):
+    return Resource(kind="ami", group=group, depends_on=(f"role.{group}",),
+                    attributes={"source_image": source, "template_digest": template})
+
+
+def launch_template(group="web", instance_type="m1.large"):
+    return Resource(kind="launch_template", group=group, depends_on=(f"ami.{group}",),
+                    attributes={"image_id": ref(f"ami.{group}", "image_id"), "instance_type": instance_type})
+
+
+def asg(group="web", max_size=2):
+    return Resource(kind="asg", group=group, depends_on=(f"launch_template.{group}",), attributes={
+        "max_size": max_size, "launch_template_version": ref(f"launch_template.{group}", "version")})
+
+
+def seen(resource: Resource, **outputs) -> Observed:
+    return Observed(attributes=dict(resource.attributes), outputs=outputs)
+
+
+def built(resource: Resource, image_id="ami-0000aaaa") -> Observed:
+    return Observed(attributes={"source_hash": digest(resource.attributes)}, outputs={"image_id": image_id})
+
+
+def kinds(result):
+    return {a.address: a.action for a in result.actions}
+
+
+def test_missing_resources_are_created_and_amis_built():
+    result = plan(graph(role(), ami()), {}, State())
+    assert kinds(result) == {"role.web": ActionKind.CREATE, "ami.web": ActionKind.BUILD}
+    assert result.summary() == {"add": 1, "change": 0, "destroy": 0, "build": 1}
+
+
+def test_nothing_to_do_when_everything_matches():
+    r, a, lt = role(), ami(), launch_template()
+    observed = {"role.web": seen(r), "ami.web": built(a, "ami-0000aaaa"),
+                "launch_template.web": Observed(attributes={"image_id": "ami-0000aaaa", "instance_type": "m1.large"},
+                                                outputs={"id": "lt-1", "version": "1"})}
+    result = plan(graph(r, a, lt), observed, State())
+    assert not result.changes
+    assert all(a.action is ActionKind.NOOP for a in result.actions)
+
+
+def test_a_changed_attribute_is_an_update_naming_the_path():
+    r = role(run_list=["recipe[a::default]", "recipe[b::default]"])
+    result = plan(graph(r), {"role.web": seen(role())}, State())
+    action = result.actions[0]
+    assert action.action is ActionKind.UPDATE
+    assert [(c.path, c.before, c.after) for c in action.changes] == [("document.run_list[1]", None, "recipe[b::default]")]
+
+
+def test_new_inputs_rebuild_the_ami_and_roll_what_uses_it():
+    old_ami, new_ami = ami(template="t1"), ami(template="t2")
+    lt, group = launch_template(), asg()
+    observed = {
+        "role.web": seen(role()),
+        "ami.web": built(old_ami, "ami-0000aaaa"),
+        "launch_template.web": Observed(attributes={"image_id": "ami-0000aaaa", "instance_type": "m1.large"},
+                                        outputs={"id": "lt-1", "version": "3"}),
+        "asg.web": Observed(attributes={"max_size": 2, "launch_template_version": "3"}, outputs={"name": "web-1"}),
+    }
+    state = State(resources={"ami.web": ResourceState(kind="ami", group="web", attributes=old_ami.attributes)})
+    result = plan(graph(role(), new_ami, lt, group), observed, state)
+    assert kinds(result) == {"role.web": ActionKind.NOOP, "ami.web": ActionKind.BUILD,
+                             "launch_template.web": ActionKind.UPDATE, "asg.web": ActionKind.REPLACE}
+    by = {a.address: a for a in result.actions}
+    assert "template_digest" in by["ami.web"].reason
+    assert by["launch_template.web"].after["image_id"] == ref("ami.web", "image_id")  # known after apply
+    assert "launch_template_version" in by["asg.web"].reason
+
+
+def test_a_size_change_alone_is_an_in_place_update():
+    lt = launch_template()
+    observed = {"launch_template.web": Observed(attributes={"image_id": "ami-0000aaaa", "instance_type": "m1.large"},
+                                                outputs={"id": "lt-1", "version": "3"}),
+                "asg.web": Observed(attributes={"max_size": 2, "launch_template_version": "3"})}
+    result = plan(graph(lt, asg(max_size=5)), observed, State(), scope={"asg.web"})
+    assert kinds(result) == {"asg.web": ActionKind.UPDATE}
+
+
+def test_forced_replacement_is_a_roll_even_without_changes():
+    observed = {"launch_template.web": Observed(outputs={"id": "lt-1", "version": "3"}),
+                "asg.web": Observed(attributes={"max_size": 2, "launch_template_version": "3"})}
+    result = plan(graph(launch_template(), asg()), observed, State(), scope={"asg.web"}, forced=["asg.web"])
+    assert kinds(result) == {"asg.web": ActionKind.REPLACE}
+
+
+def test_an_ami_from_an_upstream_group_waits_for_its_rebuild():
+    base = ami("base", template="new")
+    child = ami("child", source=ref("ami.base", "image_id"))
+    child = child.model_copy(update={"depends_on": ("role.child", "ami.base")})
+    resolved_child = {**child.attributes, "source_image": "ami-0000base"}
+    observed = {"ami.base": Observed(attributes={"source_hash": "old"}, outputs={"image_id": "ami-0000base"}),
+                "ami.child": Observed(attributes={"source_hash": digest(resolved_child)}, outputs={"image_id": "x"})}
+    result = plan(graph(base, child), observed, State())
+    assert kinds(result) == {"ami.base": ActionKind.BUILD, "ami.child": ActionKind.BUILD}
+    assert "ami.base.image_id" in result.actions[1].reason
+    # once base is up to date, the child is too
+    observed["ami.base"] = built(base, "ami-0000base")
+    assert not plan(graph(base, child), observed, State()).changes
+
+
+def test_what_the_config_no_longer_has_is_deleted_dependants_first():
+    state = State(resources={
+        "ami.old": ResourceState(kind="ami", group="old", depends_on=["role.old"]),
+        "role.old": ResourceState(kind="role", group="old", attributes={"path": "roles/role-old.json"}),
+        "asg.old": ResourceState(kind="asg", group="old", depends_on=["ami.old"]),
+    })
+    observed = {a: Observed() for a in state.resources}
+    result = plan(graph(), observed, state)
+    assert [a.address for a in result.actions] == ["asg.old", "ami.old", "role.old"]
+    assert all(a.action is ActionKind.DELETE for a in result.actions)
+    assert result.actions[1].depends_on == ["asg.old"]
+
+
+def test_recorded_but_already_gone_is_forgotten_not_deleted():
+    state = State(resources={"role.old": ResourceState(kind="role", group="old")})
+    result = plan(graph(), {}, state)
+    assert [(a.address, a.action, a.after) for a in result.actions] == [("role.old", ActionKind.NOOP, None)]
+
+
+def test_orphans_found_by_a_provider_are_deleted():
+    result = plan(graph(), {"asg.gone": Observed()}, State())
+    assert kinds(result) == {"asg.gone": ActionKind.DELETE}
+
+
+def test_scope_limits_the_plan_and_takes_the_rest_as_observed():
+    result = plan(graph(role("a"), role("b")), {}, State(), scope={"role.b"})
+    assert kinds(result) == {"role.b": ActionKind.CREATE}
+
+
+def test_protected_resources_are_marked_when_destroyed():
+    guarded = asg().model_copy(update={"protect": True})
+    observed = {"launch_template.web": Observed(outputs={"id": "lt-1", "version": "4"}),
+                "asg.web": Observed(attributes={"max_size": 2, "launch_template_version": "3"})}
+    result = plan(graph(launch_template(), guarded), observed, State(), scope={"asg.web"})
+    assert result.actions[0].action is ActionKind.REPLACE and result.actions[0].protected
+
+
+@st.composite
+def dags(draw):
+    size = draw(st.integers(1, 12))
+    resources = []
+    for i in range(size):
+        deps = draw(st.sets(st.integers(0, i - 1), max_size=3)) if i else set()
+        resources.append(Resource(kind="role", group=f"g{i}", depends_on=tuple(f"role.g{d}" for d in sorted(deps)),
+                                  attributes={"path": f"r{i}", "n": draw(st.integers(0, 2))}))
+    order = draw(st.permutations(resources))
+    present = draw(st.sets(st.integers(0, size - 1)))
+    return order, {f"role.g{i}": Observed(attributes={"path": f"r{i}", "n": 0}) for i in present}
+
+
+@given(dags())
+def test_actions_come_after_everything_they_depend_on(case):
+    resources, observed = case
+    result = plan(graph(*resources), observed, State())
+    position = {a.address: i for i, a in enumerate(result.actions)}
+    for action in result.actions:
+        assert all(position[d] < position[action.address] for d in action.depends_on)
+
+
+@given(dags())
+def test_planning_against_the_desired_world_finds_nothing_to_do(case):
+    resources, _ = case
+    observed = {r.address: Observed(attributes=dict(r.attributes)) for r in resources}
+    assert not plan(graph(*resources), observed, State()).changes

@@ -1,0 +1,64 @@
+"""State files: atomic writes with the previous version kept, and clear errors for bad files."""
+
+import json
+
+import pytest
+
+from infra.errors import StateError
+from infra.state.local import LocalBackend
+from infra.state.model import ResourceState, State
+
+
+def test_no_state_yet_reads_as_empty_and_gets_a_lineage_on_first_write(tmp_path):
+    backend = LocalBackend(tmp_path / ".infra" / "state.json")
+    state = backend.read()
+    assert state.serial == 0 and state.lineage == "" and not state.resources
+    state.next_version()
+    backend.write(state)
+    again = backend.read()
+    assert again.serial == 1 and again.lineage and again.lineage == state.lineage
+
+
+def test_each_write_keeps_the_previous_version_and_leaves_no_temp_files(tmp_path):
+    backend = LocalBackend(tmp_path / "state.json")
+    state = State()
+    for serial in (1, 2):
+        state.next_version()
+        state.resources[f"role.g{serial}"] = ResourceState(kind="role", group=f"g{serial}")
+        backend.write(state)
+    assert json.loads(backend.backup.read_text())["serial"] == 1
+    assert json.loads(backend.path.read_text())["serial"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.backup"]
+
+
+def test_a_failed_write_leaves_the_old_state_whole(tmp_path, monkeypatch):
+    backend = LocalBackend(tmp_path / "state.json")
+    state = State()
+    state.next_version()
+    backend.write(state)
+    before = backend.path.read_text()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("infra.fsutil.os.replace", broken_replace)
+    state.next_version()
+    with pytest.raises(OSError):
+        backend.write(state)
+    assert backend.path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("{not json", "state is not valid JSON"),
+    ('{"format": 99, "serial": 1}', "format 99 is newer than this infra understands"),
+    ('{"serial": "many"}', "state is damaged at serial"),
+    ("[]", "must be a JSON object"),
+])
+def test_damaged_or_newer_state_is_a_clear_error_and_the_backup_is_untouched(tmp_path, content, expected):
+    backend = LocalBackend(tmp_path / "state.json")
+    backend.path.write_text(content)
+    backend.backup.write_text('{"serial": 1}')
+    with pytest.raises(StateError, match=expected):
+        backend.read()
+    assert backend.backup.read_text() == '{"serial": 1}'
