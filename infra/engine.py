@@ -94,7 +94,7 @@ def load_plan(path: Path) -> Plan:
 def check_fresh(workspace: Workspace, plan: Plan, state: State) -> None:
     """Refuse a saved plan when what it was made against has changed since."""
     against = plan.made_against
-    if against.lineage != state.lineage and (against.serial or state.serial):
+    if against.lineage and state.lineage and against.lineage != state.lineage:
         raise StalePlanError("the saved plan is stale: it was made against another state (lineage "
                              f"{against.lineage}, now {state.lineage}); run infra plan again")
     if against.serial != state.serial:

@@ -60,17 +60,17 @@ def apply(
     else:
         the_plan = engine.make_plan(ws, engine.Selection(targets))
         out.print(render.plan_text(the_plan))
-        if not the_plan.changes:
-            return
-        if not auto_approve:
+        if the_plan.changes and not auto_approve:
             if not stdin_is_terminal():
                 raise InfraError("apply needs confirmation: run it on a terminal, or pass --auto-approve")
             if not typer.confirm("Apply these changes?", default=False):
                 out.print("Apply cancelled; nothing was changed.")
                 return
+    # Even with no changes, apply records what already matches (adopting it into state).
     result = engine.apply_plan(ws, the_plan, parallelism=parallelism, listener=ConsoleListener(), saved=saved,
                                allow_destroy=allow_destroy)
-    report_result(result)
+    if the_plan.changes:
+        report_result(result)
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable, List, Optional
 
 import typer
+from rich.markup import escape
 
 from infra import engine
 from infra.cli.app import app, out
@@ -18,7 +19,8 @@ CREATE_OR_UPDATE = {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.BUILD}
 
 
 def _run(groups: Iterable[str], kinds: set[str], allowed: set[ActionKind] | None, *, forced_kind: str | None = None,
-         with_dependencies: bool = True, autoscaling_only: bool = False, parallelism: int = 10) -> Plan:
+         with_dependencies: bool = True, autoscaling_only: bool = False, parallelism: int = 10,
+         hint: str = "") -> Plan:
     ws = workspace()
     groups = list(groups or ())
     if autoscaling_only:
@@ -32,10 +34,10 @@ def _run(groups: Iterable[str], kinds: set[str], allowed: set[ActionKind] | None
                                                   parallelism=parallelism, listener=ConsoleListener())
     held_back = [a for a in full.changes if a not in applied.changes]
     for action in held_back:
-        out.print(f"[yellow]{action.address}: not {action.action.verb.split(' (')[0]} by this command "
-                  f"({action.reason})[/]")
+        out.print(f"[yellow]{escape(action.address)}: left as it is: {escape(action.reason)}"
+                  f"{'; ' + hint if hint else ''}[/]")
     if not applied.changes:
-        out.print("Nothing to do: everything asked for is up to date.")
+        out.print("Nothing else to do." if held_back else "Nothing to do: everything asked for is up to date.")
         return full
     report_result(result)
     return full
@@ -53,7 +55,7 @@ def _autoscaling_groups(ws, groups: list[str]) -> list[str]:
 @app.command("role:create")
 def role_create(groups: Optional[List[str]] = GROUPS) -> None:
     """Write roles/role-GROUP.json for groups that have none yet."""
-    _run(groups, {"role"}, {ActionKind.CREATE})
+    _run(groups, {"role"}, {ActionKind.CREATE}, hint="role:update changes existing roles")
 
 
 @app.command("role:update")

@@ -23,7 +23,7 @@ def state_list(output: Output = typer.Option(Output.text, "--output", "-o")) -> 
     if output is Output.json:
         print(json.dumps(sorted(state.resources)))
         return
-    for address in state.resources:
+    for address in sorted(state.resources):
         print(address)
 
 
@@ -44,7 +44,7 @@ def state_show(address: str, output: Output = typer.Option(Output.text, "--outpu
 
 @state_app.command("rm")
 def state_rm(address: str) -> None:
-    """Forget ADDRESS without touching what it names (infra will plan to create it again)."""
+    """Forget ADDRESS without touching what it names; a later apply adopts it again if it still exists."""
     ws = workspace()
     with locked(ws.backend, "state rm"):
         state = ws.backend.read()
