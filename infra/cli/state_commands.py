@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -11,6 +12,7 @@ from infra.cli.common import workspace
 from infra.errors import StateError
 from infra.reconciler.render import masked
 from infra.state.backend import locked
+from infra.state.model import State
 
 state_app = typer.Typer(help="Inspect and repair infra's state.", no_args_is_help=True)
 app.add_typer(state_app, name="state")
@@ -60,3 +62,32 @@ def state_unlock(lock_id: str) -> None:
     """Remove a lock left by an apply that died. Only when no apply is running."""
     holder = workspace().backend.force_unlock(lock_id)
     out.print(f"Unlocked: the lock held by {holder.describe()} is gone.")
+
+
+@state_app.command("pull")
+def state_pull() -> None:
+    """Print the current state as JSON (e.g. to keep a copy, or before a migration)."""
+    print(workspace().backend.read().to_json(), end="")
+
+
+@state_app.command("push")
+def state_push(path: Path = typer.Argument(..., help="A state file, e.g. .infra/state.json."),
+               force: bool = typer.Option(False, "--force", help="Overwrite even another lineage or a newer serial.")) -> None:
+    """Replace the backend's state with PATH (migrating from the local file to S3, for instance)."""
+    ws = workspace()
+    try:
+        incoming = State.from_json(path.read_text(), str(path))
+    except FileNotFoundError:
+        raise StateError(f"{path}: no such state file") from None
+    with locked(ws.backend, "state push"):
+        current = ws.backend.read()
+        if not force and current.lineage and incoming.lineage and current.lineage != incoming.lineage:
+            raise StateError(f"{path} is another state (lineage {incoming.lineage}, backend has {current.lineage}); "
+                             f"pass --force to overwrite it")
+        if not force and current.serial > incoming.serial:
+            raise StateError(f"the backend's state is newer (serial {current.serial} > {incoming.serial}); "
+                             f"pass --force to overwrite it")
+        incoming.serial = max(incoming.serial, current.serial)
+        incoming.next_version()
+        ws.backend.write(incoming)
+    out.print(f"Pushed {path} ({len(incoming.resources)} resource(s)) to {ws.backend.description}.")
