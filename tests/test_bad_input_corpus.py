@@ -1,0 +1,78 @@
+"""A corpus of malformed nodes.json files: each gives one clear error line and writes nothing."""
+
+import json
+
+import pytest
+
+from tests.cli_helpers import run_infra
+
+BASE = '"__base__": {"instance_type": "m1.large", "source_ami": "ami-1ebb2077"}'
+
+CORPUS = {
+    "empty file": ("", "nodes.json:1:1: invalid JSON"),
+    "not an object": ("[]", "the top level must be an object"),
+    "single quotes": ("{" + BASE + ",\n 'web': {}}", "nodes.json:2:2: invalid JSON"),
+    "trailing comma": ("{" + BASE + ",\n}", "is there a trailing comma?"),
+    "unclosed": ("{" + BASE, "invalid JSON"),
+    "comment": ("{" + BASE + ", // web\n}", "invalid JSON"),
+    "duplicate group": ("{" + BASE + ',\n"web": {},\n"web": {}}', "nodes.json:3:1: key 'web' appears twice"),
+    "unknown key": ("{" + BASE + ',\n"web": {"instance_tpye": "m1.small"}}', "did you mean 'instance_type'?"),
+    "unknown top-level dunder": ("{" + BASE + ',\n"__defaults__": {}}', "unknown top-level key '__defaults__'"),
+    "unknown settings key": ('{"__settings__": {"sate": {}}, ' + BASE + "}", "__settings__: unknown key 'sate'"),
+    "wrong type list": ("{" + BASE + ',\n"web": {"run_list": "recipe[a]"}}', "key 'run_list': should be a valid list"),
+    "wrong type number": ("{" + BASE + ',\n"web": {"ami_keep": "ten"}}', "key 'ami_keep'"),
+    "negative size": ("{" + BASE + ',\n"web": {"autoscale": {"node_min": -1}}}', "autoscale.node_min"),
+    "min above max": ("{" + BASE + ',\n"web": {"autoscale": {"node_min": 4, "node_max": 2}}}', "node_min (4) is larger"),
+    "desired outside": ("{" + BASE + ',\n"web": {"autoscale": {"node_min": 1, "node_max": 2, "desired": 5}}}',
+                        "desired (5) is outside"),
+    "bad name space": ("{" + BASE + ',\n"web server": {}}', "can't be used by AWS or Chef"),
+    "bad name slash": ("{" + BASE + ',\n"web/1": {}}', "can't be used by AWS or Chef"),
+    "bad name too long": ("{" + BASE + ',\n"' + "w" * 101 + '": {}}', "can't be used by AWS or Chef"),
+    "bad run list item": ("{" + BASE + ',\n"web": {"run_list": ["recipe[]"]}}', "is not a run-list item"),
+    "bad ami": ("{" + BASE + ',\n"web": {"source_ami": "ubuntu-22.04"}}', "neither an AMI id"),
+    "missing instance type": ('{"__base__": {"source_ami": "ami-1ebb2077"}, "web": {}}', "has no 'instance_type'"),
+    "unknown source group": ("{" + BASE + ',\n"web": {"source_ami": "@bsae"}, "base": {}}', "did you mean 'base'?"),
+    "self source": ("{" + BASE + ',\n"web": {"source_ami": "@web"}}', "cycle: web -> web"),
+    "source cycle": ("{" + BASE + ',\n"a": {"source_ami": "@b"}, "b": {"source_ami": "@c"}, "c": {"source_ami": "@a"}}',
+                     "cycle: a -> b -> c -> a"),
+    "unknown service": ("{" + BASE + ',\n"web": {"depends_on": ["api"]}}', "depends_on 'api', which no group"),
+    "deeply nested": ('{"__base__": {"default_attributes": ' + "[" * 50000 + "]" * 50000 + "}}", "nested too deeply"),
+    "autoscale true": ("{" + BASE + ',\n"web": {"autoscale": true}}', "true is not enough"),
+    "base not object": ('{"__base__": [], "web": {}}', "__base__ must be an object"),
+}
+
+
+@pytest.mark.parametrize("name", list(CORPUS))
+def test_each_bad_file_gives_one_clear_line_and_writes_nothing(name, tmp_path, monkeypatch, capsys):
+    text, expected = CORPUS[name]
+    (tmp_path / "nodes.json").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    result = run_infra(capsys, "role:create")
+    assert result.code == 1
+    assert result.err.startswith("error: ") and result.err.count("\n") == 1, result.err
+    assert expected in result.err
+    assert "Traceback" not in result.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nodes.json"]
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "nodes.json"
+    with path.open("wb") as handle:
+        handle.truncate(65 * 1024 * 1024)
+    monkeypatch.chdir(tmp_path)
+    result = run_infra(capsys, "validate")
+    assert result.code == 1 and "larger than 64 MiB" in result.err
+
+
+def test_not_utf8_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    (tmp_path / "nodes.json").write_bytes(b'{"web": "\xff"}')
+    monkeypatch.chdir(tmp_path)
+    result = run_infra(capsys, "validate")
+    assert result.code == 1 and "is not UTF-8" in result.err
+
+
+def test_many_groups_are_fine(tmp_path, monkeypatch, capsys):
+    config = {"__base__": json.loads("{" + BASE + "}")["__base__"], **{f"g{i}": {} for i in range(500)}}
+    (tmp_path / "nodes.json").write_text(json.dumps(config))
+    monkeypatch.chdir(tmp_path)
+    assert "500 group(s)" in run_infra(capsys, "validate").out
