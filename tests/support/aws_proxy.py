@@ -1,0 +1,94 @@
+"""A loopback HTTP proxy in front of the moto server: counts AWS requests, and injects faults.
+
+Requests are counted at the endpoint, not inside infra, so the figure includes every retry and
+every page a paginator fetched. `fail_next` answers the next requests with an error (throttling,
+a 5xx) to show that infra retries them. Used by the failure tests and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+
+class CountingProxy:
+    def __init__(self, upstream_port: int) -> None:
+        self.counts: Counter[str] = Counter()
+        self._faults: list[tuple[int, str, bytes]] = []
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                proxy.count(self.headers, body, self.path)
+                fault = proxy.next_fault()
+                if fault is not None:
+                    status, content_type, payload = fault
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=120)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                response = upstream.getresponse()
+                data = response.read()
+                self.send_response(response.status)
+                for key, value in response.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def count(self, headers, body: bytes, path: str) -> None:
+        target = headers.get("X-Amz-Target")
+        if target:
+            action = target.split(".")[-1]
+        else:
+            action = (parse_qs(body.decode(errors="replace")).get("Action") or [path.split("?")[0]])[0]
+        with self._lock:
+            self.counts[action] += 1
+
+    def fail_next(self, times: int, status: int = 503, code: str = "ServiceUnavailable") -> None:
+        """Answer the next `times` requests with an AWS-style error instead of forwarding them."""
+        payload = (f"<Response><Errors><Error><Code>{code}</Code><Message>injected by the test proxy</Message>"
+                   f"</Error></Errors><RequestID>test</RequestID></Response>").encode()
+        with self._lock:
+            self._faults.extend([(status, "text/xml", payload)] * times)
+
+    def next_fault(self) -> tuple[int, str, bytes] | None:
+        with self._lock:
+            return self._faults.pop(0) if self._faults else None
+
+    def reset(self) -> Counter[str]:
+        with self._lock:
+            counts, self.counts = self.counts, Counter()
+        return counts
+
+    def close(self) -> None:
+        self.server.shutdown()
