@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Literal, Sequence
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import etcd3gw
 import requests
 from etcd3gw import exceptions as etcd_exceptions
+from urllib3.exceptions import ReadTimeoutError
 
 from infra.errors import RegistryError
 
@@ -30,6 +32,10 @@ API_PATH = "/v3/"  # etcd >= 3.4; 3.3 served /v3beta/
 
 class EtcdUnreachable(RegistryError):
     """etcd did not answer: not running, restarting, or the wrong --etcd URL."""
+
+
+class WatchIdle(EtcdUnreachable):
+    """A watch stream saw nothing for its idle timeout: maybe a quiet registry, maybe a dead link."""
 
 
 class LeaseNotFound(RegistryError):
@@ -80,14 +86,15 @@ class Etcd:
         with self._calls():
             result = self._client.post(self._client.get_url("/kv/range"),
                                        json={"key": _b64(prefix), "range_end": _b64(_prefix_end(prefix))})
-        kvs = [KeyValue(key=_unb64(kv["key"]).decode(), value=_unb64(kv.get("value", "")),
-                        lease=int(kv.get("lease", 0)), mod_revision=int(kv.get("mod_revision", 0)))
-               for kv in result.get("kvs", [])]
-        return kvs, int(result["header"]["revision"])
+            kvs = [KeyValue(key=_unb64(kv["key"]).decode(), value=_unb64(kv.get("value", "")),
+                            lease=int(kv.get("lease", 0)), mod_revision=int(kv.get("mod_revision", 0)))
+                   for kv in result.get("kvs", [])]
+            return kvs, int(result["header"]["revision"])
 
     def put_all(self, puts: Sequence[Put]) -> int:
         """Write every key in one transaction (one revision, one burst for watchers); its revision."""
-        ops = [{"request_put": {"key": _b64(put.key), "value": _b64(put.value), **({"lease": put.lease} if put.lease else {})}}
+        ops = [{"request_put": {"key": _b64(put.key), "value": _b64(put.value),
+                                **({"lease": put.lease} if put.lease else {})}}
                for put in puts]
         return self._txn([], ops)[1]
 
@@ -118,7 +125,7 @@ class Etcd:
     def _txn(self, compare: list[dict[str, Any]], success: list[dict[str, Any]]) -> tuple[bool, int]:
         with self._calls():
             result = self._client.transaction({"compare": compare, "success": success, "failure": []})
-        return bool(result.get("succeeded", False)), int(result["header"]["revision"])
+            return bool(result.get("succeeded", False)), int(result["header"]["revision"])
 
     @contextmanager
     def _calls(self) -> Iterator[None]:
@@ -129,6 +136,10 @@ class Etcd:
             raise self.unreachable(exc) from None
         except etcd_exceptions.Etcd3Exception as exc:
             message = _gateway_message(exc.detail_text)
+            if message is None:
+                reason = " ".join(str(arg) for arg in exc.args) or "an error"
+                raise RegistryError(f"{self.url} answered {reason!r}, not like etcd; is it etcd's client "
+                                    f"URL (etcd 3.4 or newer)?") from None
             if "lease not found" in message:
                 raise LeaseNotFound(f"etcd at {self.url}: {message}") from None
             raise RegistryError(f"etcd at {self.url} refused the request: {message}") from None
@@ -139,34 +150,40 @@ class Etcd:
                                 f"is it etcd 3.4 or newer?") from None
 
     def unreachable(self, exc: BaseException | str) -> EtcdUnreachable:
-        text = str(exc)
+        text = str(getattr(exc, "detail_text", None) or exc)
+        return EtcdUnreachable(f"cannot reach etcd at {self.url}: {self._reason(exc, text)} "
+                               f"(is etcd running? set --etcd URL or INFRA_ETCD)")
+
+    def _reason(self, exc: BaseException | str, text: str) -> str:
+        gateway = _gateway_message(text)  # etcd answered, but is stopping: "etcdserver: server stopped"
+        if gateway is not None:
+            return gateway
+        if isinstance(exc, str):
+            return exc
         if isinstance(exc, (etcd_exceptions.ConnectionTimeoutError, requests.Timeout)) or "timed out" in text:
-            reason = f"no answer within {self.timeout:g}s"
-        elif "refused" in text:
-            reason = "connection refused"
-        elif "resolve" in text or "Name or service not known" in text or "nodename nor servname" in text:
-            reason = "unknown host"
-        elif isinstance(exc, str):
-            reason = exc
-        else:
-            reason = "connection failed"
-        return EtcdUnreachable(f"cannot reach etcd at {self.url}: {reason} (is etcd running? set --etcd URL or INFRA_ETCD)")
+            return f"no answer within {self.timeout:g}s"
+        if "refused" in text:
+            return "connection refused"
+        if "resolve" in text or "Name or service not known" in text or "nodename nor servname" in text:
+            return "unknown host"
+        return "connection failed"
 
 
 class WatchStream:
     """The events under a prefix from `start_revision` on, as batches (one per etcd revision).
 
-    Iterating raises `EtcdUnreachable` when the connection drops, when etcd is silent for
-    `idle_timeout` seconds (a half-open connection looks exactly like a quiet registry), or when
-    etcd cancels the watch (its start revision was compacted). The caller then re-reads the
-    registry and watches again; nothing is lost because the re-read sees the current state.
+    Iterating raises `EtcdUnreachable` when the connection drops or etcd cancels the watch (its
+    start revision was compacted), and `WatchIdle` when etcd is silent for `idle_timeout`
+    seconds, because a half-open connection looks exactly like a quiet registry. Either way the
+    caller re-reads the registry and watches again; nothing is lost, as the re-read sees the
+    current state.
     """
 
     def __init__(self, etcd: Etcd, prefix: str, start_revision: int, idle_timeout: float) -> None:
-        self._etcd = etcd
+        self._etcd, self._idle_timeout = etcd, idle_timeout
         self._session = requests.Session()
-        body = {"create_request": {"key": _b64(prefix), "range_end": _b64(_prefix_end(prefix)),
-                                   "start_revision": start_revision}}
+        body: dict[str, Any] = {"create_request": {"key": _b64(prefix), "range_end": _b64(_prefix_end(prefix)),
+                                                   "start_revision": start_revision}}
         try:
             self._response = self._session.post(etcd.url + API_PATH + "watch", json=body, stream=True,
                                                  timeout=(etcd.timeout, idle_timeout))
@@ -179,13 +196,15 @@ class WatchStream:
 
     def __iter__(self) -> Iterator[list[WatchEvent]]:
         try:
-            for line in self._response.iter_lines(chunk_size=None):
+            # chunk_size=None: hand over each message as it arrives, not once 512 bytes are in.
+            for line in self._response.iter_lines(chunk_size=None):  # type: ignore[call-overload]
                 if not line.strip():
                     continue
                 message = json.loads(line)
                 result = message.get("result")
                 if result is None:
-                    raise self._etcd.unreachable(f"watch failed: {_gateway_message(line)}")
+                    detail = _gateway_message(line) or line[:200].decode(errors="replace")
+                    raise self._etcd.unreachable(f"watch failed: {detail}")
                 if result.get("canceled"):
                     raise self._etcd.unreachable(f"etcd cancelled the watch (compacted at revision "
                                                  f"{result.get('compact_revision', '?')})")
@@ -194,11 +213,26 @@ class WatchStream:
                     yield events
         except RegistryError:
             raise
+        except requests.ConnectionError as exc:
+            if exc.args and isinstance(exc.args[0], ReadTimeoutError):
+                raise WatchIdle(f"no event for {self._idle_timeout:g}s") from None
+            raise self._etcd.unreachable(exc) from None
         except Exception as exc:  # a dropped or closed connection surfaces as many exception types
             raise self._etcd.unreachable(exc) from None
         raise self._etcd.unreachable("etcd closed the watch stream")
 
     def close(self) -> None:
+        """Stop the stream, also when another thread is blocked reading it.
+
+        Closing the response alone would wait for that read (up to `idle_timeout`), so the
+        socket is shut down first, which makes the read return at once.
+        """
+        try:
+            fd = self._response.raw._fp.fileno()  # http.client's response: the one place the socket shows
+            with socket.fromfd(fd, socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.shutdown(socket.SHUT_RDWR)
+        except (AttributeError, OSError, ValueError):
+            pass  # already closed
         try:
             self._response.close()
         finally:
@@ -211,12 +245,18 @@ def _event(raw: dict[str, Any]) -> WatchEvent:
                       value=_unb64(kv.get("value", "")), revision=int(kv.get("mod_revision", 0)))
 
 
-def _gateway_message(detail: Any) -> str:
+def _gateway_message(detail: Any) -> str | None:
+    """The message of a gateway error body ({"error": ..., "message": ..., "code": ...}); None if not one."""
     try:
         data = json.loads(detail)
-        return str(data.get("message") or data.get("error") or detail)
-    except (TypeError, ValueError, AttributeError):
-        return str(detail or "unknown error")
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    found = data.get("message") or data.get("error")
+    if isinstance(found, dict):  # a watch stream's {"error": {"message": ..., "grpc_code": ...}}
+        found = found.get("message")
+    return str(found) if found else None
 
 
 def _b64(text: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
@@ -49,7 +49,6 @@ class WatchRecord:
     path: Path
     digests: dict[str, str] | None = None
     ran_at: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> "WatchRecord":
@@ -67,4 +66,13 @@ class WatchRecord:
     def save(self, digests: dict[str, str]) -> None:
         self.digests = dict(digests)
         self.ran_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        atomic_write_json(self.path, {"digests": self.digests, "ran_at": self.ran_at, **self.extra})
+        try:
+            atomic_write_json(self.path, {"digests": self.digests, "ran_at": self.ran_at})
+        except OSError as exc:
+            raise RegistryError(f"{self.path}: cannot write the watch record ({exc.strerror or exc}); "
+                                f"pass --record PATH somewhere writable") from None
+
+
+def default_record_path(group: str, node: str) -> Path:
+    """Per group and node, so agents for several groups on one machine keep separate records."""
+    return Path(".infra") / "watch" / f"{group}-{node}.json"

@@ -1,0 +1,207 @@
+"""The service registry commands (services:*): parse, call infra.registry, render. See docs/registry.md."""
+
+from __future__ import annotations
+
+import json
+import signal
+from datetime import datetime, timezone
+from pathlib import Path
+from types import FrameType
+from typing import Callable, Optional
+
+import typer
+
+from infra.cli.app import Output, app, err, options, out
+from infra.config import load_config
+from infra.providers.etcd import DEFAULT_URL
+from infra.registry import ATTRIBUTE, DEFAULT_ROOT, Address, Registry, collect
+from infra.registry.agent import check_watch, run_agent
+from infra.registry.fingerprint import WatchRecord, default_record_path
+from infra.registry.render import parse_variables, render
+from infra.registry.watcher import Watcher
+
+ETCD = typer.Option(DEFAULT_URL, "--etcd", envvar="INFRA_ETCD", help="etcd client URL (its v3 JSON gateway).")
+PREFIX = typer.Option(DEFAULT_ROOT, "--etcd-prefix", envvar="INFRA_ETCD_PREFIX",
+                      help="Key root of this fleet's registry in etcd.")
+NODE = typer.Option(..., "--node", help="This node's id (instance id or hostname).")
+
+
+@app.command("services:notify")
+def notify(group: str = typer.Argument(..., help="Group the node belongs to."),
+           node: str = NODE,
+           address: str = typer.Option(..., "--address", help="HOST[:PORT] consumers reach this node at."),
+           ttl: Optional[int] = typer.Option(None, "--ttl", min=1, help="Expire the entries unless renewed "
+                                                                         "within S seconds."),
+           etcd: str = ETCD, prefix: str = PREFIX) -> None:
+    """Register this node for every service GROUP runs. Idempotent."""
+    merged = load_config(options.config).group(group)
+    if not merged.services:
+        _say(f"group {group} runs no services; nothing to register")
+        return
+    result = Registry.connect(etcd, prefix).notify(group=group, services=merged.services, node=node,
+                                                   address=Address.parse(address), ttl=ttl)
+    lease = f" on lease {result.lease:x} (ttl {result.ttl}s)" if result.lease else ""
+    what = f"registered {', '.join(result.written)}" if result.written else "already registered"
+    _say(f"{node} at {result.address}: {what}{lease}")
+
+
+@app.command("services:decommission")
+def decommission(group: str = typer.Argument(..., help="Group the node belongs to now."),
+                 node: str = NODE,
+                 everything: bool = typer.Option(False, "--all", help="Withdraw every service: the node is "
+                                                                       "going away."),
+                 grace: float = typer.Option(10.0, "--grace", min=0, help="Seconds between marking entries "
+                                                                          "leaving and removing them."),
+                 etcd: str = ETCD, prefix: str = PREFIX) -> None:
+    """Withdraw what the node registered but GROUP no longer runs: mark leaving, wait, remove."""
+    merged = load_config(options.config).group(group)
+
+    def announced(services: list[str]) -> None:
+        _say(f"{node}: {', '.join(services)} marked leaving; removing in {grace:g}s")
+
+    result = Registry.connect(etcd, prefix).decommission(node=node, keep=[] if everything else merged.services,
+                                                         grace=grace, announced=announced)
+    if result.removed:
+        _say(f"{node}: withdrew {', '.join(result.removed)}")
+    if result.reregistered:
+        _say(f"{node}: kept {', '.join(result.reregistered)} (registered again meanwhile)")
+    if not result.removed and not result.reregistered:
+        _say(f"{node}: nothing to withdraw")
+
+
+@app.command("services:collect")
+def collect_command(group: str = typer.Argument(..., help="Group the node belongs to."),
+                    node: Optional[str] = typer.Option(None, "--node", help="This node's id."),
+                    address: Optional[str] = typer.Option(None, "--address", help="This node's HOST[:PORT], "
+                                                                                   "when not registered yet."),
+                    attribute: str = typer.Option(ATTRIBUTE, "--attribute", help="Top-level dna key."),
+                    output: Output = typer.Option(Output.text, "--output", "-o"),
+                    etcd: str = ETCD, prefix: str = PREFIX) -> None:
+    """The seed's collect-services attributes: what runs here, and where every service runs."""
+    config = load_config(options.config)
+    merged = config.group(group)
+    snapshot = Registry.connect(etcd, prefix).snapshot()
+    _warn_unreadable(snapshot.unreadable)
+    known = [service for other in config.groups.values() for service in other.services]
+    data = collect(snapshot.entries, group=group, runs=merged.services, known=known, node=node,
+                   address=Address.parse(address) if address else None, attribute=attribute)
+    if output is Output.json:
+        out.print_json(json.dumps(data))
+        return
+    available = data[attribute]["available"]
+    _say(f"available here: {', '.join(s for s, on in available.items() if on) or 'none'}")
+    if any(not on for on in available.values()):
+        _say(f"no longer run here: {', '.join(s for s, on in available.items() if not on)}")
+    for service, where in data[attribute]["services"].items():
+        _say(f"{service}: {', '.join(w['node'] + ' ' + w['address'] for w in where) or '-'}")
+
+
+@app.command("services:list")
+def list_command(service: Optional[str] = typer.Argument(None, help="Only this service."),
+                 output: Output = typer.Option(Output.text, "--output", "-o"),
+                 etcd: str = ETCD, prefix: str = PREFIX) -> None:
+    """Where services run, leaving nodes included."""
+    snapshot = Registry.connect(etcd, prefix).snapshot()
+    _warn_unreadable(snapshot.unreadable)
+    by_service = snapshot.by_service()
+    if service is not None:
+        by_service = {service: by_service.get(service, [])}
+    if output is Output.json:
+        out.print_json(json.dumps({name: [e.describe() for e in entries] for name, entries in by_service.items()}))
+        return
+    rows = [["SERVICE", "NODE", "ADDRESS", "GROUP", "STATE", "LEASE"]]
+    rows += [[e.service, e.node, str(e.address), e.group, e.state.value, f"{e.lease:x}" if e.lease else "-"]
+             for entries in by_service.values() for e in entries]
+    if len(rows) == 1:
+        _say(f"no node runs {service}" if service else "the registry is empty")
+        return
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        _say("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@app.command("services:watch")
+def watch(group: str = typer.Argument(..., help="Group the node belongs to; its depends_on is watched."),
+          node: str = NODE,
+          exec_cmd: str = typer.Option(..., "--exec", help="Command to run on change (split like a shell "
+                                                           "would, run without one)."),
+          debounce: float = typer.Option(2.0, "--debounce", min=0, help="Seconds of quiet before CMD runs."),
+          once: bool = typer.Option(False, "--once", help="Look once: run CMD if anything changed since "
+                                                          "the last recorded run, then exit."),
+          ttl: Optional[int] = typer.Option(None, "--ttl", min=1, help="Also keep this node registered "
+                                                                        "with a lease of S seconds."),
+          address: Optional[str] = typer.Option(None, "--address", help="HOST[:PORT] to register (with --ttl)."),
+          record: Optional[Path] = typer.Option(None, "--record", help="Where the last run is recorded "
+                                                                       "[default: .infra/watch/GROUP-NODE.json]."),
+          retry: float = typer.Option(30.0, "--retry", min=0, help="Seconds before retrying a failed CMD."),
+          etcd: str = ETCD, prefix: str = PREFIX) -> None:
+    """Run CMD once per burst of changes to the services GROUP depends on; --once for cron."""
+    merged = load_config(options.config).group(group)
+    at = Address.parse(address) if address else None
+    check_watch(group, merged.depends_on, ttl, at, once=once)
+    watcher = Watcher(lambda: Registry.connect(etcd, prefix), merged.depends_on, exec_cmd,
+                      WatchRecord.load(record or default_record_path(group, node)), debounce=debounce,
+                      retry=retry, log=_log)
+    if once:
+        result = watcher.once()
+        _say(f"ran {exec_cmd} ({', '.join(result.changed)} changed)" if result.ran
+                  else "nothing changed since the last run")
+        return
+    with _stop_on(signal.SIGTERM):
+        run_agent(watcher, lambda: Registry.connect(etcd, prefix), group=group,
+                  services=lambda: load_config(options.config).group(group).services,
+                  node=node, address=at, ttl=ttl, log=_log)
+
+
+@app.command("services:render")
+def render_command(template: str = typer.Argument(..., help="jinja2 template, or a shipped one: haproxy.cfg.j2."),
+                   out_file: Path = typer.Option(..., "--out", help="File to write."),
+                   exec_cmd: Optional[str] = typer.Option(None, "--exec", help="Run when the file changed "
+                                                                               "(e.g. a reload)."),
+                   group: Optional[str] = typer.Option(None, "--group", help="Only the services GROUP depends on."),
+                   variables: list[str] = typer.Option([], "--var", help="NAME=VALUE for the template; repeat."),
+                   etcd: str = ETCD, prefix: str = PREFIX) -> None:
+    """Render TEMPLATE from the registry to FILE atomically; run CMD only when FILE changed."""
+    services = load_config(options.config).group(group).depends_on if group else None
+    result = render(Registry.connect(etcd, prefix).snapshot(), template, out_file, exec_cmd=exec_cmd,
+                    services=services, variables=parse_variables(variables))
+    if not result.changed:
+        _say(f"{out_file} unchanged" + (f"; not running {exec_cmd}" if exec_cmd else ""))
+    else:
+        _say(f"wrote {out_file}" + (f"; ran {exec_cmd}" if result.command else ""))
+
+
+def _say(text: str) -> None:
+    """Print plain text: node ids and addresses hold ':' and '[', which rich would read as markup or emoji."""
+    out.print(text, markup=False, emoji=False, highlight=False)
+
+
+def _log(message: str) -> None:
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    err.print(f"{stamp} services:watch: {message}", markup=False, emoji=False, highlight=False)
+
+
+def _warn_unreadable(keys: list[str]) -> None:
+    if keys:
+        err.print(f"warning: skipped {len(keys)} unreadable registry key(s): {', '.join(keys)}", markup=False,
+                  emoji=False, highlight=False)
+
+
+class _Stopped(Exception):
+    """Raised in the main thread by SIGTERM, so the agent unwinds (closing streams) and exits 0."""
+
+
+class _stop_on:
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self._previous: Callable[..., object] | int | None = None
+
+    def __enter__(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            raise _Stopped()
+
+        self._previous = signal.signal(self.signum, handler)
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> bool:
+        signal.signal(self.signum, self._previous)
+        return kind is _Stopped
