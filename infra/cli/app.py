@@ -11,6 +11,7 @@ from typing import Optional
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from infra.errors import InfraError
 
@@ -23,8 +24,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
+out = Console(soft_wrap=True, highlight=False, emoji=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 
 
 class Output(str, Enum):
@@ -69,7 +70,7 @@ def _global_options(
 
 def fail(message: str, code: int = 1) -> "typer.Exit":
     """Print one error line and leave with `code`."""
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    _print_error(message)
     return typer.Exit(code)
 
 
@@ -101,4 +102,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _print_error(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
