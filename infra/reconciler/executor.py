@@ -64,7 +64,7 @@ class Executor:
             raise InfraError("--parallelism must be at least 1")
         self.providers, self.backend, self.state = providers, backend, state
         self.parallelism = parallelism
-        self.listener = listener or QuietListener()
+        self.listener = _Guarded(listener or QuietListener())
 
     def run(self, plan: Plan) -> ApplyResult:
         result = ApplyResult()
@@ -174,6 +174,25 @@ class Executor:
                     result.skipped[address] = f"depends on {failed}, which failed"
                     self.listener.skipped(action, result.skipped[address])
                     grew = True
+
+
+class _Guarded:
+    """Calls the listener, but never lets it stop an apply: progress output may fail (a closed
+    pipe, a full disk) while actions are running, and their results must still be recorded."""
+
+    def __init__(self, listener: Listener) -> None:
+        self._listener: Listener | None = listener
+
+    def __getattr__(self, name: str):
+        def call(*args: Any) -> None:
+            if self._listener is None:
+                return
+            try:
+                getattr(self._listener, name)(*args)
+            except Exception:
+                self._listener = None  # stop reporting; keep applying
+
+        return call
 
 
 def _is_running(address: str, running: dict[Future, tuple[Action, float]]) -> bool:

@@ -146,3 +146,22 @@ def test_a_second_apply_is_refused_naming_the_holder(tmp_path):
 def test_a_dependency_cycle_is_a_config_error():
     with pytest.raises(ConfigError, match="cycle: thing.a -> thing.b -> thing.a"):
         topological([thing("a", "b"), thing("b", "a")])
+
+
+class BrokenOutput:
+    """A listener whose output has gone away (say, `infra apply | head` after head exited)."""
+
+    def __getattr__(self, name):
+        def call(*args):
+            raise BrokenPipeError("stdout closed")
+
+        return call
+
+
+def test_a_broken_progress_output_does_not_stop_or_lose_an_apply(tmp_path):
+    world, backend = World(), RecordingBackend(tmp_path / "state.json")
+    desired = Graph(topological([thing("a"), thing("b", "a")]))
+    state = backend.read()
+    result = Executor(Providers([world]), backend, state, listener=BrokenOutput()).run(
+        plan(desired, {}, state))
+    assert result.ok and set(backend.read().resources) == {"thing.a", "thing.b"}
