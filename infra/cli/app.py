@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> None:
             raise
         _print_error(str(exc))
         code = 1
+    except BrokenPipeError:  # `infra plan | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 141
     except click.exceptions.Abort:
         _print_error("aborted")
         code = 130
