@@ -20,6 +20,7 @@ from typing import Iterable
 
 from infra.errors import InfraError
 from infra.fsutil import atomic_write_json
+from infra.sandbox_server import SECURITY_GROUPS_ENV
 
 SANDBOX_DIR = ".infra/sandbox"
 SANDBOX_OWNER = "099720109477"
@@ -53,14 +54,17 @@ class MotoServer:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, amis: Iterable[str], timeout: float = 30.0) -> "MotoServer":
+    def start(self, amis: Iterable[str], timeout: float = 30.0, security_groups: Iterable[str] = ()) -> "MotoServer":
         self.directory.mkdir(parents=True, exist_ok=True)
         amis_path = self.directory / "amis.json"
         atomic_write_json(amis_path, [source_image(a) for a in sorted(set(amis))])
         self.port = self.port or free_port()
-        env = {**os.environ, "MOTO_AMIS_PATH": str(amis_path)}
+        env = {**os.environ, "MOTO_AMIS_PATH": str(amis_path),
+               SECURITY_GROUPS_ENV: json.dumps(sorted(set(security_groups)))}
         log = open(self.directory / "moto.log", "ab")
-        process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+        # moto, with the fixes in infra/sandbox_server.py (ebs AMIs, seeded security groups)
+        process = subprocess.Popen([sys.executable, "-m", "infra.sandbox_server", "-H", "127.0.0.1",
+                                    "-p", str(self.port)],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                    start_new_session=True)
         log.close()
@@ -126,12 +130,13 @@ class Sandbox:
         server = MotoServer(self.directory, port=int(data["port"]), pid=int(data["pid"]))
         return server if _alive(server.pid) and server.responds() else None
 
-    def start(self, amis: Iterable[str], port: int = 0) -> tuple[MotoServer, bool]:
+    def start(self, amis: Iterable[str], port: int = 0,
+              security_groups: Iterable[str] = ()) -> tuple[MotoServer, bool]:
         """Start the sandbox unless it runs; returns the server and whether it was started now."""
         current = self.running()
         if current is not None:
             return current, False
-        server = MotoServer(self.directory, port=port).start(amis)
+        server = MotoServer(self.directory, port=port).start(amis, security_groups=security_groups)
         atomic_write_json(self.record, {"port": server.port, "pid": server.pid})
         return server, True
 

@@ -1,1 +1,44 @@
 """AMI commands that are not plain targeted applies: packer:clean, packer:delete."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+from rich.markup import escape
+
+from infra.cli.app import app, out
+from infra.cli.common import workspace
+
+
+def _say(message: str) -> None:
+    out.print(f"[dim]{escape(message)}[/]")
+
+
+@app.command("packer:clean")
+def packer_clean(
+    groups: Optional[List[str]] = typer.Argument(None, help="Groups (every group when none is given)."),
+    keep: Optional[int] = typer.Option(None, "-n", "--keep", help="Newest AMIs to keep per group (default: the "
+                                                                  "group's ami_keep)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be removed."),
+) -> None:
+    """Keep each group's newest KEEP AMIs; deregister older ones nothing uses, and delete their snapshots."""
+    from infra.providers.aws import images
+
+    decision = images.clean(workspace(), groups or [], keep, _say, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    held = f"; {len(decision.held)} older one(s) kept because they are in use" if decision.held else ""
+    out.print(f"[bold green]packer:clean: kept {len(decision.kept)} newest AMI(s){held}; {verb} "
+              f"{len(decision.removed)}.[/]")
+
+
+@app.command("packer:delete")
+def packer_delete(
+    group: str = typer.Argument(..., help="The group whose AMIs and packer template go."),
+    allow_destroy: bool = typer.Option(False, "--allow-destroy", help="Also for a group with protect: true."),
+) -> None:
+    """Remove all of GROUP's AMIs, their snapshots and packer/GROUP.json; refuse while any AMI is in use."""
+    from infra.providers.aws import images
+
+    removed = images.delete(workspace(), group, _say, allow_destroy=allow_destroy)
+    out.print(f"[bold green]packer:delete: removed {len(removed)} AMI(s) of {escape(group)}.[/]")

@@ -18,7 +18,8 @@ def sandbox_start(port: int = typer.Option(0, "--port", help="Port on 127.0.0.1 
     """Start the sandbox in the background and print the line that points infra at it."""
     ws = workspace()
     amis = [g.source_ami for g in ws.config.groups.values() if g.source_group is None]
-    server, started = Sandbox(ws.root).start(amis, port=port)
+    security_groups = sorted({sg for g in ws.config.groups.values() for sg in g.security_groups})
+    server, started = Sandbox(ws.root).start(amis, port=port, security_groups=security_groups)
     out.print(("Started" if started else "Already running:") + f" sandbox at {server.endpoint_url} "
               f"(pid {server.pid}), seeded with {', '.join(sorted(set(amis))) or 'no AMIs'}", highlight=False)
     out.print("Point infra at it with:")

@@ -155,6 +155,10 @@ def _check_references(groups: dict[str, Group], locator: "_Locator") -> None:
         if source is not None and source not in groups:
             raise locator.error([name, "source_ami"], _unknown(f"group {name!r}: source_ami @{source}: group "
                                                                 f"{source!r}", source, groups))
+        if source is not None and not groups[source].packer:
+            raise locator.error([name, "source_ami"], f"group {name!r}: source_ami @{source}: group {source!r} has "
+                                                      f"\"packer\": false, so it has no AMI to build from; name "
+                                                      f"an AMI id, or let {source!r} build one")
         seen = [name]
         while source is not None:
             if source in seen:

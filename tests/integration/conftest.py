@@ -12,11 +12,13 @@ from infra.sandbox import MotoServer
 
 # Source images every test may build from; the example nodes.json names the first.
 SOURCE_AMIS = ["ami-1ebb2077", "ami-0a1b2c3d", "ami-0badc0de"]
+# Security groups every region starts with (the example nodes.json names them).
+SECURITY_GROUPS = ["bee", "external", "internal", "www"]
 
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory):
-    server = MotoServer(tmp_path_factory.mktemp("moto")).start(SOURCE_AMIS)
+    server = MotoServer(tmp_path_factory.mktemp("moto")).start(SOURCE_AMIS, security_groups=SECURITY_GROUPS)
     yield server
     server.stop()
 

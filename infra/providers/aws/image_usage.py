@@ -1,0 +1,85 @@
+"""What uses an AMI: launch templates, autoscaling groups and instances. Retention asks first.
+
+A handful of paginated calls per region whatever the number of images: every launch
+template's latest and default versions at once, every autoscaling group (and the launch
+template version or launch configuration each one launches from), and the live instances
+started from the images in question.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable
+
+from infra.providers.aws.session import AwsClients, paginate
+
+# Instances that still need their image: a stopped instance boots from it again.
+LIVE_STATES = ["pending", "running", "stopping", "stopped"]
+FILTER_VALUES = 195  # EC2 takes at most 200 values in one filter
+SHORTCUTS = ("$Latest", "$Default")
+
+
+def images_in_use(clients: AwsClients, region: str, image_ids: Iterable[str]) -> dict[str, list[str]]:
+    """For each of `image_ids` that something uses: who, in words ("launch template web (version 3)")."""
+    ids = set(image_ids)
+    if not ids:
+        return {}
+    users: dict[str, list[str]] = defaultdict(list)
+    ec2 = clients.client("ec2", region)
+    for image, user in (*_instances(ec2, ids), *_launch_templates(ec2, ids),
+                        *_autoscaling_groups(ec2, clients.client("autoscaling", region), ids)):
+        if user not in users[image]:
+            users[image].append(user)
+    return dict(users)
+
+
+def _instances(ec2: Any, ids: set[str]) -> Iterable[tuple[str, str]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), FILTER_VALUES):
+        filters = [{"Name": "image-id", "Values": ordered[start:start + FILTER_VALUES]},
+                   {"Name": "instance-state-name", "Values": LIVE_STATES}]
+        for reservation in paginate(ec2, "describe_instances", "Reservations", Filters=filters):
+            for instance in reservation.get("Instances", []):
+                if instance.get("ImageId") in ids:
+                    state = instance.get("State", {}).get("Name", "?")
+                    yield instance["ImageId"], f"instance {instance['InstanceId']} ({state})"
+
+
+def _launch_templates(ec2: Any, ids: set[str]) -> Iterable[tuple[str, str]]:
+    """The latest and default version of every launch template in the region, in one listing."""
+    for version in paginate(ec2, "describe_launch_template_versions", "LaunchTemplateVersions",
+                            Versions=list(SHORTCUTS), PaginationConfig={"PageSize": 200}):
+        image = (version.get("LaunchTemplateData") or {}).get("ImageId")
+        if image in ids:
+            yield image, f"launch template {version.get('LaunchTemplateName')} (version {version.get('VersionNumber')})"
+
+
+def _autoscaling_groups(ec2: Any, autoscaling: Any, ids: set[str]) -> Iterable[tuple[str, str]]:
+    configurations: dict[str, list[str]] = defaultdict(list)  # launch configuration -> groups
+    templates: dict[tuple[str, str, str], list[str]] = defaultdict(list)  # (id, name, version) -> groups
+    for group in paginate(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups"):
+        name = group["AutoScalingGroupName"]
+        if group.get("LaunchConfigurationName"):
+            configurations[group["LaunchConfigurationName"]].append(name)
+        spec = group.get("LaunchTemplate") or (((group.get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {})
+                                               .get("LaunchTemplateSpecification"))
+        if spec:
+            version = spec.get("Version") or "$Default"  # an ASG without a version launches the default
+            key = (spec.get("LaunchTemplateId", ""), spec.get("LaunchTemplateName", ""), version)
+            templates[key].append(name)
+    if configurations:
+        for configuration in paginate(autoscaling, "describe_launch_configurations", "LaunchConfigurations",
+                                      LaunchConfigurationNames=sorted(configurations)):
+            if configuration.get("ImageId") in ids:
+                for name in configurations[configuration["LaunchConfigurationName"]]:
+                    yield configuration["ImageId"], (f"autoscaling group {name} (launch configuration "
+                                                     f"{configuration['LaunchConfigurationName']})")
+    for (template_id, template_name, version), groups in templates.items():
+        which = {"LaunchTemplateId": template_id} if template_id else {"LaunchTemplateName": template_name}
+        for found in paginate(ec2, "describe_launch_template_versions", "LaunchTemplateVersions", Versions=[version],
+                              **which):
+            image = (found.get("LaunchTemplateData") or {}).get("ImageId")
+            if image in ids:
+                for name in groups:
+                    yield image, (f"autoscaling group {name} (launch template {found.get('LaunchTemplateName')} "
+                                  f"version {found.get('VersionNumber')})")

@@ -1,0 +1,362 @@
+"""AMIs: found in bulk by their tags, built by packer, removed together with their snapshots.
+
+Every AMI infra builds carries the tags `group`, `infra:managed=true` and `infra:source_hash`
+(the digest of the inputs it was built from). A group's newest AMI is its image; the planner
+asks for a build when that AMI's hash is not the digest of the inputs nodes.json wants now.
+Older AMIs stay until retention (`ami_keep`, `packer:clean`) removes them, never while
+something still uses them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from urllib.parse import urlparse
+
+import botocore.exceptions
+
+from infra.errors import InfraError, ProviderError
+from infra.providers import packer
+from infra.providers.aws.image_usage import images_in_use
+from infra.providers.aws.session import AwsClients, aws_errors, paginate
+from infra.providers.base import Progress
+from infra.reconciler.actions import ActionKind
+from infra.reconciler.graph import HASH_TAG, MANAGED_TAG
+from infra.reconciler.plan import Action
+from infra.reconciler.refs import digest
+from infra.reconciler.resources import Observed, Resource, address_of
+from infra.retention import Decision, Image, choose, newest_by_group
+from infra.state.backend import locked
+
+if TYPE_CHECKING:
+    from infra.workspace import Workspace
+
+GROUP_TAG = "group"
+USABLE_STATES = ("available", "pending")  # a failed or deregistered AMI is not a group's image
+AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+
+
+def is_aws_endpoint(endpoint_url: str) -> bool:
+    """An endpoint of AWS itself (a VPC or FIPS endpoint), as opposed to moto, LocalStack and the like."""
+    host = urlparse(endpoint_url).hostname or ""
+    return any(host.endswith(domain) for domain in AWS_DOMAINS)
+
+
+class ImagesProvider:
+    kinds = frozenset({"ami"})
+
+    def __init__(self, workspace: "Workspace", clients: AwsClients) -> None:
+        self.workspace, self.clients = workspace, clients
+        self._lock = threading.Lock()
+        self._seen: dict[str, set[str]] = defaultdict(set)  # group -> regions its AMIs were found in
+
+    @property
+    def root(self) -> Path:
+        return self.workspace.root
+
+    def region(self, wanted: str | None) -> str:
+        """The region the clients really use for `wanted` (`--region` wins over the group's)."""
+        return self.clients.region or wanted or "us-east-1"
+
+    # -- observe ---------------------------------------------------------------------------------
+
+    def observe(self, resources: list[Resource]) -> dict[str, Observed]:
+        """Each group's newest AMI: one paginated, tag-filtered describe_images per region.
+
+        AMIs of groups nobody asked about (a group removed from nodes.json) are returned too,
+        so the planner removes them."""
+        asked = {r.address: self.region(r.attributes.get("region")) for r in resources}
+        observed: dict[str, Observed] = {}
+        for region in sorted(set(asked.values())):
+            for group, image in newest_by_group(self.images(region)).items():
+                address = address_of("ami", group)
+                if asked.get(address, region) == region:
+                    observed[address] = Observed(attributes={"source_hash": image.source_hash},
+                                                 outputs={"image_id": image.id, "name": image.name})
+        return observed
+
+    def images(self, region: str, group: str | None = None) -> list[Image]:
+        """The usable AMIs infra made in `region` (of one group, or of all), in one paginated call."""
+        filters = [{"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]}]
+        if group is not None:
+            filters.append({"Name": f"tag:{GROUP_TAG}", "Values": [group]})
+        ec2 = self.clients.client("ec2", region)
+        found = [_image(raw) for raw in paginate(ec2, "describe_images", "Images", Owners=["self"], Filters=filters)
+                 if raw.get("State") in USABLE_STATES]
+        images = [image for image in found if image.group and (group is None or image.group == group)]
+        with self._lock:
+            for image in images:
+                self._seen[image.group].add(region)
+        return images
+
+    # -- apply -----------------------------------------------------------------------------------
+
+    def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        if action.action is ActionKind.BUILD:
+            return self.build(action.group, attributes, progress)
+        if action.action is ActionKind.DELETE:
+            self.delete_group(action.group, self.regions_of(action.group), progress)
+            return {}
+        raise ProviderError(f"{action.address}: an AMI is built or deleted, never {action.action.verb}")
+
+    def build(self, group: str, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        """Build the group's AMI with packer from packer/GROUP.json; prune by `ami_keep` after."""
+        region = self.region(attributes.get("region"))
+        path = self.root / "packer" / f"{group}.json"
+        if not path.is_file():
+            raise ProviderError(f"packer/{group}.json does not exist; write it with: infra packer:create {group}")
+        template = packer.load_template(path)
+        variables = self._variables(group, template, attributes, region, progress)
+        try:
+            result = self._run_packer(path, template, variables, progress)
+        except ProviderError as exc:
+            source = attributes.get("source_image", "?")
+            raise ProviderError(f"packer/{group}.json (from {source} in {region}): {exc}") from None
+        image_id = _image_in(result.artifacts, region)
+        ec2 = self.clients.client("ec2", region)
+        with aws_errors(f"describe the new AMI {image_id}"):
+            found = ec2.describe_images(ImageIds=[image_id]).get("Images", [])
+        name = found[0].get("Name", "") if found else ""
+        with self._lock:
+            self._seen[group].add(region)
+        progress(f"built {image_id} ({name}) in {region}")
+        settings = self.workspace.config.groups.get(group)
+        if settings is not None and settings.ami_keep:
+            self._prune(group, region, settings.ami_keep, progress)
+        return {"image_id": image_id, "name": name}
+
+    def _variables(self, group: str, template: Mapping[str, Any], attributes: Mapping[str, Any], region: str,
+                   progress: Progress) -> dict[str, str]:
+        """The -var values infra knows, for the variables the template declares."""
+        declared = packer.declared_variables(template)
+        if "source_hash" not in declared:
+            progress(f"warning: packer/{group}.json declares no source_hash variable: the AMI gets no "
+                     f"{HASH_TAG} tag, so every apply builds it again")
+        values = {"source_ami": str(attributes.get("source_image", "")), "source_hash": digest(dict(attributes)),
+                  "region": region}
+        if "security_group_ids" in declared:
+            settings = self.workspace.config.groups.get(group)
+            names = settings.security_groups if settings is not None else []
+            values["security_group_ids"] = ",".join(self.security_group_ids(group, names, region))
+            if not names:
+                progress("no security_groups: the build instance uses packer's temporary security group")
+        return {name: value for name, value in values.items() if name in declared}
+
+    def security_group_ids(self, group: str, names: Iterable[str], region: str) -> list[str]:
+        """Ids for the group's security groups (names or ids): packer 1.6 launches with ids only."""
+        names = list(dict.fromkeys(names))
+        wanted = [n for n in names if not n.startswith("sg-")]
+        found: dict[str, list[str]] = defaultdict(list)
+        if wanted:
+            ec2 = self.clients.client("ec2", region)
+            for sg in paginate(ec2, "describe_security_groups", "SecurityGroups",
+                               Filters=[{"Name": "group-name", "Values": wanted}]):
+                found[sg["GroupName"]].append(sg["GroupId"])
+        missing = [n for n in wanted if n not in found]
+        if missing:
+            raise ProviderError(f"group {group}: security group(s) {', '.join(missing)} not found in {region}; "
+                                f"create them, or change security_groups in nodes.json")
+        several = [f"{n} ({', '.join(found[n])})" for n in wanted if len(found[n]) > 1]
+        if several:
+            raise ProviderError(f"group {group}: security group name(s) match several groups in {region}: "
+                                f"{'; '.join(several)}; write the id (sg-...) in security_groups instead")
+        return list(dict.fromkeys(n if n.startswith("sg-") else found[n][0] for n in names))
+
+    def _run_packer(self, path: Path, template: Mapping[str, Any], variables: Mapping[str, str],
+                    progress: Progress) -> packer.BuildResult:
+        """Run packer on the template, or on a temporary copy of it set up for a custom endpoint."""
+        env = self.clients.environment()
+        endpoint = self.clients.endpoint_url
+        if not endpoint:
+            return packer.build(path, variables, cwd=self.root, env=env, progress=progress)
+        derived, notes = packer.for_endpoint(template, endpoint, offline=not is_aws_endpoint(endpoint))
+        for note in notes:
+            progress(note)
+        handle, name = tempfile.mkstemp(prefix=f"infra-packer-{path.stem}-", suffix=".json")
+        try:
+            with os.fdopen(handle, "w") as file:
+                json.dump(derived, file, indent=2)
+            return packer.build(Path(name), variables, cwd=self.root, env=env, progress=progress)
+        finally:
+            Path(name).unlink(missing_ok=True)
+
+    # -- retention -------------------------------------------------------------------------------
+
+    def regions_of(self, group: str) -> list[str]:
+        """Where a group's AMIs may be: where they were seen, the regions nodes.json uses, the default."""
+        with self._lock:
+            seen = set(self._seen.get(group, ()))
+        configured = {self.region(g.region) for g in self.workspace.config.groups.values()}
+        return sorted(seen | configured | {self.region(None)})
+
+    def retain(self, region: str, images: list[Image], keep: int | Mapping[str, int], progress: Progress, *,
+               dry_run: bool = False) -> Decision:
+        """Keep the newest `keep` of each group's `images`, hold those in use, remove the rest."""
+        candidates = choose(images, keep, {}).removed
+        in_use = images_in_use(self.clients, region, [i.id for i in candidates]) if candidates else {}
+        decision = choose(images, keep, in_use)
+        for held in decision.held:
+            progress(f"kept {held.image.id} ({held.image.name}): in use by {', '.join(held.users)}")
+        if dry_run:
+            for image in decision.removed:
+                progress(f"would deregister {image.id} ({image.name}) and delete {_snapshots(image)}")
+        else:
+            self.remove(region, decision.removed, progress)
+        return decision
+
+    def delete_group(self, group: str, regions: Iterable[str], progress: Progress) -> list[Image]:
+        """Remove every AMI of `group` and their snapshots; nothing at all when one is in use."""
+        found = {region: self.images(region, group) for region in regions}
+        users: list[str] = []
+        for region, images in found.items():
+            ids = [i.id for i in images]
+            for image_id, used_by in images_in_use(self.clients, region, ids).items():
+                users.append(f"{image_id} is used by {', '.join(used_by)}")
+        if users:
+            raise ProviderError(f"refusing to remove the AMIs of {group}, nothing was removed: {'; '.join(users)}; "
+                                f"move those off the AMIs first")
+        removed: list[Image] = []
+        for region, images in found.items():
+            self.remove(region, images, progress)
+            removed.extend(images)
+        if not removed:
+            progress(f"no AMIs of {group} found in {', '.join(found)}")
+        return removed
+
+    def remove(self, region: str, images: Iterable[Image], progress: Progress) -> None:
+        """Deregister each image, then delete its EBS snapshots (they outlive the AMI otherwise)."""
+        ec2 = self.clients.client("ec2", region)
+        for image in images:
+            with aws_errors(f"deregister {image.id}"):
+                try:
+                    ec2.deregister_image(ImageId=image.id)
+                except botocore.exceptions.ClientError as exc:
+                    if _code(exc) not in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
+                        raise
+            for snapshot in image.snapshots:
+                _delete_snapshot(ec2, snapshot)
+            progress(f"deregistered {image.id} ({image.name}) and deleted {_snapshots(image)}")
+
+    def _prune(self, group: str, region: str, keep: int, progress: Progress) -> None:
+        """`ami_keep` after a build: failing to prune does not fail the build, it is said."""
+        try:
+            decision = self.retain(region, self.images(region, group), keep, progress)
+        except ProviderError as exc:
+            progress(f"warning: could not remove old AMIs (ami_keep {keep}): {exc}")
+            return
+        if decision.removed:
+            progress(f"ami_keep {keep}: removed {len(decision.removed)} older AMI(s)")
+
+
+def _image(raw: Mapping[str, Any]) -> Image:
+    tags = {t["Key"]: t["Value"] for t in raw.get("Tags", []) if "Key" in t}
+    snapshots = tuple(m["Ebs"]["SnapshotId"] for m in raw.get("BlockDeviceMappings", [])
+                      if m.get("Ebs", {}).get("SnapshotId"))
+    return Image(id=raw["ImageId"], group=tags.get(GROUP_TAG, ""), created=raw.get("CreationDate", ""),
+                 name=raw.get("Name", ""), snapshots=snapshots, source_hash=tags.get(HASH_TAG, ""))
+
+
+def _image_in(artifacts: list[str], region: str) -> str:
+    """The AMI id for `region` from packer's artifact ids ("us-east-1:ami-1,eu-west-1:ami-2")."""
+    pairs = [part.split(":", 1) for artifact in artifacts for part in artifact.split(",") if ":" in part]
+    for where, image_id in pairs:
+        if where.strip() == region:
+            return image_id.strip()
+    if pairs:
+        return pairs[0][1].strip()
+    raise ProviderError(f"packer named no AMI in its output (artifacts: {', '.join(artifacts) or 'none'})")
+
+
+def _snapshots(image: Image) -> str:
+    return f"snapshot(s) {', '.join(image.snapshots)}" if image.snapshots else "no snapshots"
+
+
+def _code(exc: botocore.exceptions.ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def _delete_snapshot(ec2: Any, snapshot: str, attempts: int = 5) -> None:
+    """Delete a snapshot; right after deregistration AWS may still call it in use for a moment."""
+    for attempt in range(attempts):
+        with aws_errors(f"delete snapshot {snapshot}"):
+            try:
+                ec2.delete_snapshot(SnapshotId=snapshot)
+                return
+            except botocore.exceptions.ClientError as exc:
+                if _code(exc) == "InvalidSnapshot.NotFound":
+                    return
+                if _code(exc) != "InvalidSnapshot.InUse" or attempt == attempts - 1:
+                    raise
+        time.sleep(2 * (attempt + 1))
+
+
+# -- the packer:clean and packer:delete commands ----------------------------------------------------
+
+
+def clean(workspace: "Workspace", groups: Iterable[str], keep: int | None, progress: Progress, *,
+          dry_run: bool = False) -> Decision:
+    """Keep the newest `keep` AMIs of each group (or its `ami_keep`), remove the older unused ones."""
+    if keep is not None and keep < 1:
+        raise InfraError(f"-n {keep}: keep at least 1 AMI; to remove every AMI of a group use packer:delete GROUP")
+    config = workspace.config
+    chosen = config.select(list(groups))
+    counts = {g.name: keep if keep is not None else g.ami_keep for g in chosen}
+    without = sorted(name for name, count in counts.items() if count is None)
+    if len(without) == len(counts):
+        raise InfraError("how many AMIs to keep? give -n KEEP, or set ami_keep on the group in nodes.json")
+    if without:
+        progress(f"skipped {', '.join(without)}: no -n KEEP given and no ami_keep in nodes.json")
+    provider = _provider(workspace)
+    by_region: dict[str, dict[str, int]] = defaultdict(dict)
+    for name, count in counts.items():
+        if count is not None:
+            by_region[provider.region(config.groups[name].region)][name] = count
+    total = Decision()
+    with locked(workspace.backend, "packer:clean"):
+        for region, wanted in sorted(by_region.items()):
+            images = [image for image in provider.images(region) if image.group in wanted]
+            decision = provider.retain(region, images, wanted, progress, dry_run=dry_run)
+            total.kept.extend(decision.kept)
+            total.held.extend(decision.held)
+            total.removed.extend(decision.removed)
+    return total
+
+
+def delete(workspace: "Workspace", group: str, progress: Progress, *, allow_destroy: bool = False) -> list[Image]:
+    """Remove every AMI of `group`, their snapshots and packer/GROUP.json; nothing else."""
+    config = workspace.config
+    settings = config.groups.get(group)
+    if settings is not None and settings.protect and not allow_destroy:
+        raise InfraError(f"group {group} is protected (protect: true in nodes.json); pass --allow-destroy to "
+                         f"remove its AMIs")
+    provider = _provider(workspace)
+    regions = provider.regions_of(group)
+    template = workspace.root / "packer" / f"{group}.json"
+    with locked(workspace.backend, "packer:delete"):
+        if settings is None and not template.exists() and not any(provider.images(r, group) for r in regions):
+            config.group(group)  # neither in nodes.json nor left over: the unknown-group error
+        removed = provider.delete_group(group, regions, progress)
+        if template.exists():
+            template.unlink()
+            progress(f"removed packer/{group}.json")
+        state = workspace.backend.read()
+        forgotten = [a for a in (address_of("ami", group), address_of("packer_template", group))
+                     if state.resources.pop(a, None) is not None]
+        if forgotten:
+            state.next_version()
+            workspace.backend.write(state)
+            progress(f"forgot {', '.join(forgotten)} from the state")
+    return removed
+
+
+def _provider(workspace: "Workspace") -> ImagesProvider:
+    provider = workspace.providers.for_kind("ami")
+    if not isinstance(provider, ImagesProvider):
+        raise InfraError("AMIs are handled by another provider here; packer:clean and packer:delete need AWS")
+    return provider

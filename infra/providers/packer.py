@@ -1,0 +1,218 @@
+"""Runs the packer binary: validate and build templates, read its machine-readable output.
+
+Packer's `-machine-readable` output is one event a line, `timestamp,target,type,data...`, with
+commas inside data written as `%!(PACKER_COMMA)` and newlines as a literal `\\n`. A build's
+`ui` events are what packer would have printed (they become progress lines); its `artifact`
+events name what it made (`us-east-1:ami-0123...`); its `error` events say why it failed.
+
+Every call starts its own process, so builds of several groups can run at the same time.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from infra.errors import ProviderError
+
+Progress = Callable[[str], None]
+INSTALL_HINT = "install it (Debian/Ubuntu: apt-get install packer; or https://developer.hashicorp.com/packer)"
+# Packer templates that build in AWS; the endpoint settings below apply to these builders.
+AMAZON_BUILDERS = ("amazon-ebs", "amazon-ebssurrogate", "amazon-ebsvolume", "amazon-instance", "amazon-chroot")
+# What a builder needs to talk to an AWS-compatible endpoint that is not AWS (moto, LocalStack).
+OFFLINE_SETTINGS = {"skip_region_validation": True, "skip_credential_validation": True,
+                    "skip_metadata_api_check": True, "communicator": "none"}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of machine-readable output."""
+
+    timestamp: str
+    target: str
+    type: str
+    data: tuple[str, ...]
+
+
+@dataclass
+class BuildResult:
+    artifacts: list[str] = field(default_factory=list)  # artifact ids, e.g. "us-east-1:ami-0123abcd"
+    errors: list[str] = field(default_factory=list)
+    output: list[str] = field(default_factory=list)  # the ui lines, for a failure's context
+
+
+def unescape(value: str) -> str:
+    return value.replace("%!(PACKER_COMMA)", ",").replace("\\n", "\n").replace("\\r", "\r")
+
+
+def parse_event(line: str) -> Event | None:
+    """An Event from one machine-readable line; None for anything else (log lines, blank lines)."""
+    fields = line.rstrip("\r\n").split(",")
+    if len(fields) < 3 or not fields[0].isdigit():
+        return None
+    return Event(fields[0], fields[1], fields[2], tuple(unescape(f) for f in fields[3:]))
+
+
+def ui_lines(event: Event) -> list[str]:
+    """The lines a `ui` event shows a person (packer's say/message/error), without blank ones."""
+    if event.type != "ui" or len(event.data) < 2:
+        return []
+    return [line.rstrip() for line in event.data[1].splitlines() if line.strip()]
+
+
+def binary() -> str:
+    found = shutil.which("packer")
+    if found is None:
+        raise ProviderError(f"packer is not installed or not on PATH: {INSTALL_HINT}")
+    return found
+
+
+def build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: Mapping[str, str],
+          progress: Progress) -> BuildResult:
+    """Run `packer build` on `template`, showing its progress; raise ProviderError when it fails."""
+    command = [binary(), "build", "-machine-readable", *_var_args(variables), str(template)]
+    result = BuildResult()
+    try:
+        process = subprocess.Popen(command, cwd=cwd, env=_quiet(env), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    except OSError as exc:
+        raise ProviderError(f"cannot run packer: {exc.strerror}; {INSTALL_HINT}") from None
+    assert process.stdout is not None
+    show = _Shown(progress)
+    with process:
+        try:
+            for line in process.stdout:
+                _take(line, result, show)
+        except BaseException:
+            _stop(process)  # packer cleans up (instance, key pair, half-made AMI) on an interrupt
+            raise
+    if process.returncode != 0:
+        raise ProviderError(f"packer build failed: {failure(result)}")
+    if not result.artifacts:
+        raise ProviderError(f"packer build of {template.name} finished but named no artifact; does the template "
+                            f"have a builder?")
+    return result
+
+
+def validate(template: Path, variables: Mapping[str, str] = {}, *, cwd: Path,
+             env: Mapping[str, str] | None = None) -> None:
+    """Run `packer validate`; raise ProviderError with packer's complaints when the template is invalid."""
+    command = [binary(), "validate", *_var_args(variables), str(template)]
+    try:
+        done = subprocess.run(command, cwd=cwd, env=_quiet(env), stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True)
+    except OSError as exc:
+        raise ProviderError(f"cannot run packer: {exc.strerror}; {INSTALL_HINT}") from None
+    if done.returncode != 0:
+        problems = [line.lstrip("* ").strip() for line in (done.stdout + done.stderr).splitlines()
+                    if line.strip().startswith("* ")]
+        detail = "; ".join(problems) or " ".join((done.stdout + done.stderr).split())
+        raise ProviderError(f"{template}: packer validate failed: {detail}")
+
+
+def failure(result: BuildResult) -> str:
+    """The clearest one-line reason a build failed: packer's first error, without AWS request noise."""
+    errors = result.errors or [line for line in result.output if "error" in line.lower()] or result.output[-3:]
+    if not errors:
+        return "packer exited with an error and printed nothing"
+    first = errors[0].strip().splitlines()
+    return first[0].strip() if first else errors[0]
+
+
+def declared_variables(template: Mapping[str, Any]) -> set[str]:
+    variables = template.get("variables")
+    return set(variables) if isinstance(variables, dict) else set()
+
+
+def for_endpoint(template: Mapping[str, Any], endpoint_url: str, *, offline: bool) -> tuple[dict[str, Any], list[str]]:
+    """A copy of `template` whose AWS builders call `endpoint_url`, and notes saying what changed.
+
+    `offline` (the endpoint is not AWS itself, e.g. the moto sandbox): no instance really boots,
+    so the builders use `communicator: none` and the provisioners, which need one, are removed.
+    """
+    derived = copy.deepcopy(dict(template))
+    builders = [b for b in derived.get("builders", []) if isinstance(b, dict) and b.get("type") in AMAZON_BUILDERS]
+    for builder in builders:
+        builder["custom_endpoint_ec2"] = endpoint_url
+        if offline:
+            builder.update(OFFLINE_SETTINGS)
+    notes = [f"the EC2 endpoint is {endpoint_url}: building from a temporary copy of the template with "
+             f"custom_endpoint_ec2" + (", communicator none and the skip_* validation flags" if offline else "")]
+    provisioners = derived.get("provisioners") or []
+    if offline and provisioners:
+        kinds = ", ".join(sorted({str(p.get("type", "?")) for p in provisioners if isinstance(p, dict)}))
+        notes.append(f"that endpoint is not AWS, so nothing boots: the {len(provisioners)} provisioner(s) "
+                     f"({kinds}) are left out of this build")
+        del derived["provisioners"]
+    return derived, notes
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ProviderError(f"{path}: no such packer template") from None
+    except json.JSONDecodeError as exc:
+        raise ProviderError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(document, dict):
+        raise ProviderError(f"{path}: a packer template is a JSON object")
+    return document
+
+
+def _take(line: str, result: BuildResult, progress: Progress) -> None:
+    event = parse_event(line)
+    if event is None:
+        if line.strip():
+            result.output.append(line.strip())
+            progress(line.strip())
+        return
+    for shown in ui_lines(event):
+        result.output.append(shown)
+        progress(shown)
+    if event.type == "artifact" and len(event.data) >= 3 and event.data[1] == "id":
+        result.artifacts.append(event.data[2])
+    elif event.type == "error" and event.target and event.data:
+        result.errors.append(event.data[0])
+
+
+class _Shown:
+    """Progress that cannot stop a build: when showing fails (a closed terminal), packer still finishes
+    and tags its AMI; an AMI left untagged would be invisible to infra."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress, self.broken = progress, False
+
+    def __call__(self, message: str) -> None:
+        if self.broken:
+            return
+        try:
+            self.progress(message)
+        except Exception:
+            self.broken = True
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _var_args(variables: Mapping[str, str]) -> Iterable[str]:
+    for name, value in variables.items():
+        yield from ("-var", f"{name}={value}")
+
+
+def _quiet(env: Mapping[str, str] | None) -> dict[str, str]:
+    """No update check against checkpoint.hashicorp.com on every run; no colour codes in output."""
+    return {**(os.environ if env is None else env), "CHECKPOINT_DISABLE": "1", "PACKER_NO_COLOR": "1"}

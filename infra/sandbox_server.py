@@ -1,0 +1,77 @@
+"""The sandbox's moto server: moto, made a little closer to AWS where infra's builds need it.
+
+Run as `python -m infra.sandbox_server [moto.server options]`. Three differences from plain moto:
+
+- An image made by CreateImage has root device type `ebs`, as in AWS (CreateImage only works
+  on EBS-backed instances); moto says `standard`, and packer's amazon-ebs builder refuses to
+  build from such an image, so a group built `"source_ami": "@base"` could not build in moto.
+- Every region starts with the security groups named in `INFRA_SANDBOX_SECURITY_GROUPS` (a
+  JSON list) in its default VPC, as the source AMIs of MOTO_AMIS_PATH are there; both survive
+  a reset of the server's state.
+- A launch template version made by CreateLaunchTemplateVersion keeps its user data the way
+  CreateLaunchTemplate does; plain moto fails to launch instances from such a version, so an
+  ASG could not roll to a new version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+SECURITY_GROUPS_ENV = "INFRA_SANDBOX_SECURITY_GROUPS"
+
+
+def patch_moto(security_groups: list[str]) -> None:
+    _decode_launch_template_version_user_data()
+    from moto.ec2.models import EC2Backend
+    from moto.ec2.models.amis import AmiBackend
+
+    create_image = AmiBackend.create_image
+
+    def create_ebs_image(self: Any, *args: Any, **kwargs: Any) -> Any:
+        image = create_image(self, *args, **kwargs)
+        image.root_device_type = "ebs"
+        return image
+
+    AmiBackend.create_image = create_ebs_image  # type: ignore[method-assign]
+    if not security_groups:
+        return
+    init = EC2Backend.__init__
+
+    def init_with_groups(self: Any, region_name: str, account_id: str) -> None:
+        init(self, region_name, account_id)
+        for name in security_groups:
+            self.create_security_group(name, "seeded by infra sandbox (named in nodes.json)",
+                                       vpc_id=self.default_vpc.id)
+
+    EC2Backend.__init__ = init_with_groups  # type: ignore[method-assign]
+
+
+def _decode_launch_template_version_user_data() -> None:
+    """CreateLaunchTemplateVersion keeps UserData as a plain string (CreateLaunchTemplate wraps it),
+    so an ASG launching from version 2 or later fails an assertion in moto: wrap it the same way."""
+    from moto.ec2.models.launch_templates import LaunchTemplate
+    from moto.ec2.utils import parse_user_data
+
+    create_version = LaunchTemplate.create_version
+
+    def create_version_with_user_data(self: Any, data: dict[str, Any], description: str) -> Any:
+        if isinstance(data.get("UserData"), str):
+            data = {**data, "UserData": parse_user_data(data["UserData"])}
+        return create_version(self, data, description)
+
+    LaunchTemplate.create_version = create_version_with_user_data  # type: ignore[method-assign]
+
+
+def main(argv: list[str] | None = None) -> None:
+    groups = json.loads(os.environ.get(SECURITY_GROUPS_ENV) or "[]")
+    patch_moto([str(g) for g in groups if not str(g).startswith("sg-")])
+    from moto.server import main as moto_main
+
+    moto_main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
