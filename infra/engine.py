@@ -11,9 +11,10 @@ from infra.fsutil import atomic_write_text
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.drift import DriftReport, detect_drift
 from infra.reconciler.executor import ApplyResult, Executor, Listener
-from infra.reconciler.graph import Graph, desired_graph
+from infra.reconciler.graph import Graph, desired_graph, topological, with_recorded
 from infra.reconciler.plan import MadeAgainst, Plan
 from infra.reconciler.planner import plan as compute_plan
+from infra.reconciler.refs import unresolved
 from infra.reconciler.resources import Resource, split_address
 from infra.state.backend import locked
 from infra.state.model import State
@@ -69,8 +70,8 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
     config = workspace.config
     for group in selection.groups:
         config.group(group)  # unknown names are an error, with a suggestion
-    desired = desired_graph(config, workspace.root)
     state = workspace.backend.read()
+    desired = with_recorded(desired_graph(config, workspace.root), state, config.groups)
     observed = observe(workspace, desired, state, selection)
     scope = selection.scope(desired, {*desired.resources, *state.resources, *observed})
     return compute_plan(desired, observed, state, scope=scope, forced=forced,
@@ -147,3 +148,27 @@ def targeted_apply(workspace: Workspace, selection: Selection, *, allowed: Itera
                                                   if not a.action.is_change or kept is None or a.action in kept]})
     result = apply_plan(workspace, sliced, parallelism=parallelism, listener=listener, allow_destroy=allow_destroy)
     return full, sliced, result
+
+
+def create_resource(workspace: Workspace, resource: Resource, *, listener: Listener | None = None) -> ApplyResult:
+    """Plan and apply one resource made on request, not from nodes.json (a one-off instance).
+
+    It is planned with the desired graph around it, so references to what it is made from
+    (the group's AMI) resolve; it is an error when it exists already.
+    """
+    config = workspace.config
+    state = workspace.backend.read()
+    desired = desired_graph(config, workspace.root)
+    upstream = [desired[a] for a in resource.depends_on if a in desired]
+    observed = workspace.providers.observe([resource, *upstream])
+    if resource.address in observed:
+        raise InfraError(f"{resource.address} already exists; pick another name")
+    the_plan = compute_plan(Graph(topological([*desired, resource])), observed, state, scope={resource.address},
+                            made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
+                                                     config_digest=config.digest))
+    for action in the_plan.changes:
+        missing = unresolved(action.after)
+        if missing:
+            raise InfraError(f"{action.address} needs {', '.join(m[2:-1] for m in missing)}, which does not exist "
+                             f"yet; make it first (infra apply {action.group})")
+    return apply_plan(workspace, the_plan, listener=listener)

@@ -1,1 +1,79 @@
 """Fleet commands: one-off instances (instance:create) and deploys (instance:deploy)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.markup import escape
+
+from infra import fleet
+from infra.cli.app import Output, app, out
+from infra.cli.common import ConsoleListener, report_result, workspace
+from infra.errors import ProviderError
+
+
+def _say(message: str) -> None:
+    out.print(f"[dim]{escape(message)}[/]")
+
+
+@app.command("instance:create")
+def instance_create(
+    group: Optional[str] = typer.Argument(None, help="The group the instance belongs to."),
+    key: Optional[Path] = typer.Option(None, "--key", help="Private key file; the key pair is named after it (no "
+                                                           "extension) and imported from it when AWS lacks it."),
+    name: Optional[str] = typer.Option(None, "--name", help="The instance's name (its Name tag and state address)."),
+    zone: Optional[str] = typer.Option(None, "--zone", help="Availability zone (random when not given)."),
+) -> None:
+    """Launch a one-off instance of GROUP and write dna/GROUP-INSTANCE_ID.json."""
+    ws = workspace()
+    result = fleet.create_instance(ws, group, key, name, zone, listener=ConsoleListener(), progress=_say)
+    report_result(result)
+    recorded = ws.backend.read().resources.get(f"instance.{group}.{name}")
+    if recorded is not None:
+        outputs = recorded.outputs
+        out.print(f"instance.{escape(group)}.{escape(name)}: {outputs.get('id')} in {outputs.get('zone')}; "
+                  f"dna file {outputs.get('dna')}")
+
+
+@app.command("instance:deploy")
+def instance_deploy(
+    groups: Optional[List[str]] = typer.Argument(None, help="Groups (every group when none is given)."),
+    batch: int = typer.Option(1, "-n", "--batch", help="Nodes provisioned at once."),
+    max_errors: str = typer.Option("0", "--max-errors",
+                                   help="Failed nodes (or a percentage) after which SSM stops; 0 stops at the first."),
+    timeout: int = typer.Option(3600, "--timeout", help="Seconds to wait for the deploy to finish."),
+    output: Output = typer.Option(Output.text, "--output", "-o"),
+) -> None:
+    """Re-run chef-solo on the groups' running nodes through SSM Run Command, BATCH at a time."""
+    reports = fleet.deploy(workspace(), groups or [], batch, max_errors=max_errors, deadline=timeout,
+                           progress=_say if output is Output.text else (lambda message: None))
+    if output is Output.json:
+        print(json.dumps([{**asdict(r), "ok": r.ok} for r in reports], indent=2))
+    else:
+        for report in reports:
+            _print_region(report)
+    failed = [r for r in reports if not r.ok]
+    if failed:
+        raise ProviderError("deploy failed in " + ", ".join(f"{r.region} (command {r.command_id}: {r.status}, "
+                                                             f"{r.errors} node(s) failed)" for r in failed))
+
+
+def _print_region(report) -> None:
+    if not report.command_id:
+        out.print(f"{report.region}: {escape(', '.join(report.groups))}: no running nodes; nothing deployed.")
+        return
+    for node in report.nodes or []:
+        style = "green" if node.status == "Success" else "red"
+        code = f" (exit {node.response_code})" if node.response_code not in (None, 0) else ""
+        out.print(f"[{style}]{node.instance_id}[/] {escape(node.group)}: {escape(node.status)}{code}")
+        if node.output and node.status != "Success":
+            out.print(escape(node.output), style="dim")
+    if report.note:
+        out.print(f"[dim]{escape(report.note)}[/]")
+    style = "bold green" if report.ok else "bold red"
+    out.print(f"[{style}]{report.region}: deploy {escape(report.status)}: {report.completed}/{report.targets} "
+              f"node(s) done, {report.errors} failed (command {report.command_id}).[/]")

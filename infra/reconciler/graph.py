@@ -16,9 +16,11 @@ from typing import Iterable
 from infra.chef import dna_document, role_document, role_name
 from infra.config import Config, Group
 from infra.errors import ConfigError
+from infra.reconciler.kinds import KINDS
 from infra.reconciler.refs import digest, parse_ref, ref
-from infra.reconciler.resources import Resource, address_of
+from infra.reconciler.resources import Resource, address_of, split_address
 from infra.rendering import render_json, render_text
+from infra.state.model import State
 
 MANAGED_TAG = "infra:managed"
 HASH_TAG = "infra:source_hash"
@@ -58,9 +60,7 @@ def group_resources(group: Group, root: Path | str) -> list[Resource]:
                          group.role_run_list)
     resources = [Resource(kind="role", group=name, attributes={"path": f"roles/{role_name(name)}.json",
                                                                   "document": role})]
-    image: str = group.source_ami
-    if group.source_group is not None:
-        image = ref(address_of("ami", group.source_group), "image_id")
+    image = source_image(group)
     if group.packer:
         template = render_json(root, "packer.json.j2", group=group, role=role_name(name),
                                source_ami="" if group.source_group else group.source_ami, tags=group_tags(group))
@@ -75,10 +75,37 @@ def group_resources(group: Group, root: Path | str) -> list[Resource]:
             "template_digest": digest(template),
             "role_digest": digest(role),
         }))
-        image = ref(address_of("ami", name), "image_id")
     if group.autoscale is not None:
-        resources.extend(_autoscaling(group, root, image))
+        resources.extend(_autoscaling(group, root, image_of(group)))
     return resources
+
+
+def source_image(group: Group) -> str:
+    """What the group's AMI is built from: an AMI id, or a reference to another group's AMI."""
+    if group.source_group is not None:
+        return ref(address_of("ami", group.source_group), "image_id")
+    return group.source_ami
+
+
+def image_of(group: Group) -> str:
+    """The image the group's instances boot: its own AMI, or (without packer) its source image."""
+    return ref(address_of("ami", group.name), "image_id") if group.packer else source_image(group)
+
+
+def with_recorded(graph: Graph, state: State, groups: Iterable[str]) -> Graph:
+    """The graph plus what infra made on request (one-off instances), as recorded, while its group exists.
+
+    Such resources are not in nodes.json, so without this the planner would delete them.
+    """
+    groups = set(groups)
+    carried = [Resource(kind=recorded.kind, group=recorded.group, name=split_address(address)[2],
+                        attributes=recorded.attributes, depends_on=tuple(recorded.depends_on))
+               for address, recorded in state.resources.items()
+               if address not in graph and recorded.group in groups and recorded.kind in KINDS
+               and KINDS[recorded.kind].on_request]
+    if not carried:
+        return graph
+    return Graph(topological([*graph, *carried]))
 
 
 def _autoscaling(group: Group, root: Path | str, image: str) -> list[Resource]:

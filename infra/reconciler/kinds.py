@@ -23,6 +23,8 @@ class Kind:
     by_digest: bool = False
     # Only a local file: planning and applying it needs no cloud.
     local: bool = False
+    # Made on request (instance:create), not from nodes.json: kept as recorded while its group exists.
+    on_request: bool = False
 
 
 ROLE = Kind("role", "Chef role file", local=True)
@@ -31,7 +33,8 @@ DNA = Kind("dna", "chef-solo dna file", local=True)
 AMI = Kind("ami", "AMI built by packer", create=ActionKind.BUILD, by_digest=True)
 LAUNCH_TEMPLATE = Kind("launch_template", "EC2 launch template")
 ASG = Kind("asg", "autoscaling group", replace_on=frozenset({"launch_template_version"}))
-INSTANCE = Kind("instance", "one-off EC2 instance", replace_on=frozenset({"image_id", "instance_type"}))
+INSTANCE = Kind("instance", "one-off EC2 instance", on_request=True,
+                replace_on=frozenset({"image_id", "instance_type", "zone", "key_name", "iam_instance_profile"}))
 
 KINDS: dict[str, Kind] = {k.name: k for k in (ROLE, PACKER_TEMPLATE, DNA, AMI, LAUNCH_TEMPLATE, ASG, INSTANCE)}
 LOCAL_KINDS = frozenset(name for name, kind in KINDS.items() if kind.local)

@@ -1,0 +1,217 @@
+"""Autoscaling groups: one live ASG per group, named `<group>-<short id>`, rolled blue/green.
+
+A group's ASG is found by its tags (`group`, `infra:managed`), never by name, because a roll
+makes a new ASG beside the old one. The timings that cannot be read from AWS (the roll's
+`timeout` and `healthy_deadline`) are kept as tags on the ASG, so they are observed like
+everything else. While a roll runs, the new ASG carries `infra:roll=pending`; if infra dies
+mid-roll, the next plan sees the old ASG as the group's one and the pending one as an orphan
+to delete, and rolls again.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any, Callable
+
+from infra.errors import ProviderError
+from infra.providers.aws.common import (GROUP_TAG, MANAGED, available_zones, in_wanted_order, managed_tags,
+                                        regions_of, tag_dict, wanted_by_address)
+from infra.providers.aws.rollout import Health, Rollout, RollFailed
+from infra.providers.aws.session import AwsClients, aws_errors, paginate
+from infra.providers.base import Progress
+from infra.reconciler.actions import ActionKind
+from infra.reconciler.plan import Action
+from infra.reconciler.resources import Observed, Resource, address_of
+
+ROLL_TAG = "infra:roll"
+TIMEOUT_TAG = "infra:timeout"
+DEADLINE_TAG = "infra:healthy_deadline"
+
+
+class AutoscalingProvider:
+    kinds = frozenset({"asg"})
+
+    def __init__(self, workspace: Any, clients: AwsClients, *, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.clients = clients
+        self.sleep, self.clock = sleep, clock
+
+    # -- observe -----------------------------------------------------------------------------
+
+    def observe(self, resources: list[Resource]) -> dict[str, Observed]:
+        wanted = wanted_by_address(resources)
+        observed: dict[str, Observed] = {}
+        for region in regions_of(resources, self.clients):
+            observed.update(self._observe_region(region, wanted))
+        return observed
+
+    def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
+        client = self.clients.client("autoscaling", region)
+        by_group: dict[str, list[dict[str, Any]]] = {}
+        for group in paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups", Filters=[MANAGED]):
+            name = tag_dict(group.get("Tags")).get(GROUP_TAG)
+            if name and not group.get("Status"):  # "Delete in progress" is as good as gone
+                by_group.setdefault(name, []).append(group)
+        zones: list[str] | None = None
+        observed: dict[str, Observed] = {}
+        for name, found in by_group.items():
+            current, extras = _current(found)
+            address = address_of("asg", name)
+            want = wanted.get(address, {})
+            if zones is None and "zones" in want and not want["zones"]:
+                zones = available_zones(self.clients, region)
+            observed[address] = _observed(region, current, want, zones or [])
+            for extra in extras:  # left over from an interrupted roll: planned for deletion
+                observed[address_of("asg", name, extra["AutoScalingGroupName"])] = _observed(region, extra, {}, [])
+        return observed
+
+    # -- apply -------------------------------------------------------------------------------
+
+    def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        before = action.before or {}
+        region = attributes.get("region") or before.get("region")
+        client = self.clients.client("autoscaling", region)
+        if action.action is ActionKind.DELETE:
+            self._delete(client, before["name"], progress)
+            return {}
+        if action.action is ActionKind.UPDATE:
+            self._update(client, region, before["name"], attributes, before.get("tags") or {})
+            progress(f"updated {before['name']} in place: " + ", ".join(sorted({c.path.split('.')[0].split('[')[0]
+                                                                                for c in action.changes})))
+            return {"name": before["name"]}
+        old = before.get("name") if action.action is ActionKind.REPLACE else None
+        return {"name": self._roll(client, region, action.group, attributes, old, progress)}
+
+    def _roll(self, client: Any, region: str, group: str, attributes: dict[str, Any], old: str | None,
+              progress: Progress) -> str:
+        """Create a new ASG, wait until it is healthy, then (after `timeout`) remove the old one."""
+        new = f"{group}-{secrets.token_hex(4)}"
+        self._create(client, region, new, attributes, pending=old is not None)
+        progress(f"created {new} ({attributes['min_size']}..{attributes['max_size']}, desired "
+                 f"{attributes['desired_capacity']}); waiting up to {attributes['healthy_deadline']}s for its "
+                 f"instances to be InService and Healthy")
+        rollout = Rollout(Health(lambda: self._health(client, new), attributes["desired_capacity"]),
+                          sleep=self.sleep, clock=self.clock, progress=progress)
+        try:
+            rollout.wait_healthy(new, attributes["healthy_deadline"])
+            if old is not None:
+                rollout.hold(new, old, attributes["timeout"])
+        except RollFailed as failure:
+            if old is None:
+                raise ProviderError(f"{failure}; {new} is kept: see why with aws autoscaling "
+                                    f"describe-scaling-activities --auto-scaling-group-name {new}") from None
+            self._delete(client, new, progress)
+            raise ProviderError(f"{failure}: rolled back, deleted {new} and kept {old}") from None
+        if old is not None:
+            with aws_errors(f"promote {new}"):
+                client.delete_tags(Tags=[_tag(new, ROLL_TAG, "")])
+            self._delete(client, old, progress)
+        return new
+
+    def _create(self, client: Any, region: str, name: str, attributes: dict[str, Any], *, pending: bool) -> None:
+        extra = {ROLL_TAG: "pending"} if pending else {}
+        with aws_errors(f"create autoscaling group {name}"):
+            client.create_auto_scaling_group(AutoScalingGroupName=name, **self._settings(region, attributes),
+                                             Tags=_tags(name, attributes, extra))
+
+    def _update(self, client: Any, region: str, name: str, attributes: dict[str, Any],
+                tags_before: dict[str, str]) -> None:
+        with aws_errors(f"update autoscaling group {name}"):
+            client.update_auto_scaling_group(AutoScalingGroupName=name, **self._settings(region, attributes))
+            gone = [k for k in tags_before if k not in attributes["tags"]]
+            if gone:
+                client.delete_tags(Tags=[_tag(name, k, "") for k in gone])
+            client.create_or_update_tags(Tags=_tags(name, attributes, {}))
+
+    def _settings(self, region: str, attributes: dict[str, Any]) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "MinSize": attributes["min_size"],
+            "MaxSize": attributes["max_size"],
+            "DesiredCapacity": attributes["desired_capacity"],
+            "LaunchTemplate": {"LaunchTemplateId": attributes["launch_template_id"],
+                               "Version": str(attributes["launch_template_version"])},
+            "HealthCheckType": attributes["health_check_type"],
+            "HealthCheckGracePeriod": attributes["health_check_grace"],
+            "TerminationPolicies": attributes["termination_policies"],
+        }
+        if attributes.get("subnets"):
+            settings["VPCZoneIdentifier"] = ",".join(attributes["subnets"])
+        else:
+            settings["AvailabilityZones"] = attributes.get("zones") or available_zones(self.clients, region)
+        return settings
+
+    def _health(self, client: Any, name: str) -> int:
+        """How many of the ASG's instances are InService and Healthy."""
+        with aws_errors(f"describe autoscaling group {name}"):
+            groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+        return sum(1 for group in groups for i in group.get("Instances", [])
+                   if i.get("LifecycleState") == "InService" and i.get("HealthStatus") == "Healthy")
+
+    def _delete(self, client: Any, name: str, progress: Progress) -> None:
+        try:
+            with aws_errors(f"delete autoscaling group {name}"):
+                client.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+        except ProviderError as exc:
+            if "not found" not in str(exc):
+                raise
+        progress(f"deleted {name} (its instances terminate)")
+
+
+def _current(found: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The group's live ASG (newest one not mid-roll) and any others."""
+    settled = [g for g in found if ROLL_TAG not in tag_dict(g.get("Tags"))] or found
+    current = max(settled, key=lambda g: (str(g.get("CreatedTime", "")), g["AutoScalingGroupName"]))
+    return current, [g for g in found if g is not current]
+
+
+def _observed(region: str, group: dict[str, Any], wanted: dict[str, Any], all_zones: list[str]) -> Observed:
+    tags = tag_dict(group.get("Tags"))
+    template = group.get("LaunchTemplate") or {}
+    subnets = [s for s in (group.get("VPCZoneIdentifier") or "").split(",") if s]
+    attributes = {
+        "region": region,
+        "min_size": group["MinSize"],
+        "max_size": group["MaxSize"],
+        "desired_capacity": group["DesiredCapacity"],
+        "zones": _zones(group.get("AvailabilityZones", []), bool(subnets), wanted, all_zones),
+        "subnets": in_wanted_order(subnets, wanted.get("subnets")),
+        "health_check_type": group.get("HealthCheckType"),
+        "health_check_grace": group.get("HealthCheckGracePeriod"),
+        "termination_policies": group.get("TerminationPolicies", []),
+        "launch_template_id": template.get("LaunchTemplateId"),
+        "launch_template_version": template.get("Version"),
+        "timeout": _int(tags.get(TIMEOUT_TAG)),
+        "healthy_deadline": _int(tags.get(DEADLINE_TAG)),
+        "tags": managed_tags(tags),
+        "name": group["AutoScalingGroupName"],  # not desired, so never compared; apply needs it
+    }
+    return Observed(attributes=attributes, outputs={"name": group["AutoScalingGroupName"]})
+
+
+def _zones(actual: list[str], in_subnets: bool, wanted: dict[str, Any], all_zones: list[str]) -> list[str]:
+    """Zones in the config's terms: [] means every zone of the region."""
+    if in_subnets and wanted.get("subnets"):
+        return list(wanted.get("zones", []))  # the subnets decide the zones; they are compared instead
+    if "zones" in wanted and not wanted["zones"] and sorted(actual) == sorted(all_zones):
+        return []
+    return in_wanted_order(list(actual), wanted.get("zones"))
+
+
+def _tags(name: str, attributes: dict[str, Any], extra: dict[str, str]) -> list[dict[str, Any]]:
+    """The group's tags (propagated to instances) and infra's bookkeeping tags (kept on the ASG)."""
+    own = {TIMEOUT_TAG: str(attributes["timeout"]), DEADLINE_TAG: str(attributes["healthy_deadline"]), **extra}
+    return ([_tag(name, k, v, propagate=True) for k, v in attributes["tags"].items()]
+            + [_tag(name, k, v) for k, v in own.items()])
+
+
+def _tag(name: str, key: str, value: str, *, propagate: bool = False) -> dict[str, Any]:
+    return {"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": key, "Value": value,
+            "PropagateAtLaunch": propagate}
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,90 @@
+"""What the EC2-side providers share: tags, regions to scan, zones, and security group names.
+
+Each helper answers for many resources in one call, so observation stays one describe per
+resource kind per region.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from infra.errors import ProviderError
+from infra.providers.aws.session import AwsClients, aws_errors, paginate
+from infra.reconciler.graph import MANAGED_TAG
+from infra.reconciler.resources import Resource
+
+GROUP_TAG = "group"
+MANAGED = {"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]}
+# Tags infra keeps for itself on a resource; not part of the `tags` attribute users manage.
+INTERNAL_TAGS = frozenset({"infra:timeout", "infra:healthy_deadline", "infra:roll", "infra:name", "infra:source_hash"})
+
+
+def tag_dict(tags: Iterable[dict[str, Any]] | None) -> dict[str, str]:
+    return {t["Key"]: t.get("Value", "") for t in tags or ()}
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def managed_tags(tags: dict[str, str]) -> dict[str, str]:
+    """The tags a user manages: without AWS's own (aws:...) and infra's bookkeeping tags."""
+    return {k: v for k, v in tags.items() if not k.startswith("aws:") and k not in INTERNAL_TAGS}
+
+
+def regions_of(resources: Iterable[Resource], clients: AwsClients) -> list[str]:
+    """The regions to scan: those of the resources asked about, or the default region."""
+    found = sorted({r.attributes["region"] for r in resources if isinstance(r.attributes.get("region"), str)})
+    return found or [clients.region or "us-east-1"]
+
+
+def wanted_by_address(resources: Iterable[Resource]) -> dict[str, dict[str, Any]]:
+    return {r.address: r.attributes for r in resources}
+
+
+def available_zones(clients: AwsClients, region: str) -> list[str]:
+    """Every availability zone of `region` that takes instances now (no local or wavelength zones)."""
+    with aws_errors(f"describe availability zones of {region}"):
+        zones = clients.client("ec2", region).describe_availability_zones(
+            Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]
+    return sorted(z["ZoneName"] for z in zones if z.get("ZoneType", "availability-zone") == "availability-zone")
+
+
+def in_wanted_order(found: list[str], wanted: Any) -> list[str]:
+    """`found` in the order the config gave, when it holds the same items (AWS does not keep order)."""
+    if isinstance(wanted, list) and sorted(found) == sorted(wanted):
+        return list(wanted)
+    return found
+
+
+def security_group_ids(clients: AwsClients, region: str, groups: list[str]) -> list[str]:
+    """Security group ids for names or ids (ids pass through); a missing name is a clear error."""
+    names = [g for g in groups if not g.startswith("sg-")]
+    if not names:
+        return list(groups)
+    found: dict[str, str] = {}
+    for group in paginate(clients.client("ec2", region), "describe_security_groups", "SecurityGroups",
+                          Filters=[{"Name": "group-name", "Values": names}]):
+        found.setdefault(group["GroupName"], group["GroupId"])
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ProviderError(f"security group(s) {', '.join(missing)} not found in {region}; create them, or fix "
+                            f"security_groups in nodes.json")
+    return [g if g.startswith("sg-") else found[g] for g in groups]
+
+
+def security_group_names(clients: AwsClients, region: str, ids: Iterable[str]) -> dict[str, str]:
+    """Names of the security groups with these ids, in one call; deleted ones are left out."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    return {g["GroupId"]: g["GroupName"] for g in paginate(clients.client("ec2", region), "describe_security_groups",
+                                                           "SecurityGroups",
+                                                           Filters=[{"Name": "group-id", "Values": ids}])}
+
+
+def as_config_names(ids: list[str], names: dict[str, str], wanted: Any) -> list[str]:
+    """Security groups in the config's own words: an id where the config gave an id, else the name."""
+    wanted = wanted if isinstance(wanted, list) else []
+    spoken = [i if i in wanted else names.get(i, i) for i in ids]
+    return in_wanted_order(spoken, wanted)

@@ -1,0 +1,182 @@
+"""One-off EC2 instances (`instance:create`): `instance.<group>.<name>`, each with its own dna file.
+
+An instance is infra's when it carries `infra:managed=true` and `infra:name`; the name tag of
+infra (not `Name`, which users may edit) gives its address. Instances an ASG launched carry the
+group's tags too, but never `infra:name`, so they are not mistaken for one-off instances.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from infra.chef import dna_document
+from infra.errors import ProviderError
+from infra.fsutil import atomic_write_json
+from infra.providers.aws.common import (GROUP_TAG, MANAGED, as_config_names, available_zones, managed_tags,
+                                        regions_of, security_group_ids, security_group_names, tag_dict, tag_list,
+                                        wanted_by_address)
+from infra.providers.aws.session import AwsClients, aws_errors, paginate
+from infra.providers.base import Progress
+from infra.reconciler.actions import ActionKind
+from infra.reconciler.plan import Action
+from infra.reconciler.resources import Observed, Resource, address_of, split_address
+
+NAME_TAG = "infra:name"
+LIVE_STATES = ["pending", "running", "stopping", "stopped"]
+
+
+def dna_path(group: str, instance_id: str) -> str:
+    return f"dna/{group}-{instance_id}.json"
+
+
+class InstancesProvider:
+    kinds = frozenset({"instance"})
+
+    def __init__(self, workspace: Any, clients: AwsClients) -> None:
+        self.root = Path(workspace.root)
+        self.clients = clients
+
+    def observe(self, resources: list[Resource]) -> dict[str, Observed]:
+        wanted = wanted_by_address(resources)
+        observed: dict[str, Observed] = {}
+        for region in regions_of(resources, self.clients):
+            observed.update(self._observe_region(region, wanted))
+        return observed
+
+    def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
+        ec2 = self.clients.client("ec2", region)
+        found: dict[str, dict[str, Any]] = {}
+        for reservation in paginate(ec2, "describe_instances", "Reservations", Filters=[
+                MANAGED, {"Name": "tag-key", "Values": [NAME_TAG]},
+                {"Name": "instance-state-name", "Values": LIVE_STATES}]):
+            for instance in reservation.get("Instances", []):
+                tags = tag_dict(instance.get("Tags"))
+                if not tags.get(GROUP_TAG):
+                    continue
+                address = address_of("instance", tags[GROUP_TAG], tags[NAME_TAG])
+                if address not in found or str(instance.get("LaunchTime")) > str(found[address].get("LaunchTime")):
+                    found[address] = instance
+        ids = [g["GroupId"] for i in found.values() for g in i.get("SecurityGroups", [])]
+        names = security_group_names(self.clients, region, ids)
+        return {address: _observed(region, instance, names, wanted.get(address, {}))
+                for address, instance in found.items()}
+
+    # -- helpers for instance:create ---------------------------------------------------------
+
+    def zones(self, region: str) -> list[str]:
+        return available_zones(self.clients, region)
+
+    def ensure_key_pair(self, region: str, name: str, public_key: str) -> bool:
+        """Import the key pair `name` from `public_key` unless AWS has it; True when imported."""
+        ec2 = self.clients.client("ec2", region)
+        try:
+            with aws_errors(f"describe key pair {name}"):
+                ec2.describe_key_pairs(KeyNames=[name])
+            return False
+        except ProviderError as exc:
+            if "InvalidKeyPair.NotFound" not in str(exc):
+                raise
+        with aws_errors(f"import key pair {name}"):
+            ec2.import_key_pair(KeyName=name, PublicKeyMaterial=public_key.encode(),
+                                TagSpecifications=[{"ResourceType": "key-pair",
+                                                    "Tags": [{"Key": "infra:managed", "Value": "true"}]}])
+        return True
+
+    # -- apply -------------------------------------------------------------------------------
+
+    def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        before = action.before or {}
+        region = attributes.get("region") or before.get("region")
+        ec2 = self.clients.client("ec2", region)
+        name = split_address(action.address)[2] or action.group
+        if action.action is ActionKind.DELETE:
+            self._terminate(ec2, action.group, before["id"], progress)
+            return {}
+        if action.action is ActionKind.UPDATE:
+            self._update(ec2, region, before, attributes, action)
+            progress(f"updated {before['id']} in place")
+            return {"id": before["id"], "zone": before.get("zone"), "dna": dna_path(action.group, before["id"])}
+        outputs = self._launch(ec2, region, action.group, name, attributes, progress)
+        if action.action is ActionKind.REPLACE and before.get("id"):
+            self._terminate(ec2, action.group, before["id"], progress)
+        return outputs
+
+    def _launch(self, ec2: Any, region: str, group: str, name: str, attributes: dict[str, Any],
+                progress: Progress) -> dict[str, Any]:
+        tags = tag_list({**attributes["tags"], NAME_TAG: name})
+        request: dict[str, Any] = {
+            "ImageId": attributes["image_id"], "InstanceType": attributes["instance_type"],
+            "MinCount": 1, "MaxCount": 1, "Placement": {"AvailabilityZone": attributes["zone"]},
+            "UserData": attributes.get("user_data") or "",
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": tags},
+                                  {"ResourceType": "volume", "Tags": tags}],
+        }
+        if attributes.get("key_name"):
+            request["KeyName"] = attributes["key_name"]
+        if attributes.get("security_groups"):
+            request["SecurityGroupIds"] = security_group_ids(self.clients, region, attributes["security_groups"])
+        if attributes.get("iam_instance_profile"):
+            request["IamInstanceProfile"] = {"Name": attributes["iam_instance_profile"]}
+        with aws_errors(f"launch instance {name}"):
+            instance = ec2.run_instances(**request)["Instances"][0]
+        instance_id = instance["InstanceId"]
+        progress(f"launched {instance_id} ({attributes['instance_type']}) in {attributes['zone']}; waiting until "
+                 f"it runs")
+        with aws_errors(f"wait for {instance_id} to run"):
+            ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id],
+                                                    WaiterConfig={"Delay": 5, "MaxAttempts": 120})
+        path = dna_path(group, instance_id)
+        try:
+            atomic_write_json(self.root / path, dna_document(name, group))
+        except OSError as exc:
+            raise ProviderError(f"{path}: cannot write: {exc.strerror}") from None
+        progress(f"{instance_id} is running; wrote {path}")
+        return {"id": instance_id, "zone": attributes["zone"], "dna": path}
+
+    def _update(self, ec2: Any, region: str, before: dict[str, Any], attributes: dict[str, Any],
+                action: Action) -> None:
+        changed = {c.path.split(".")[0].split("[")[0] for c in action.changes}
+        fixed = changed - {"tags", "security_groups"}
+        if fixed:
+            raise ProviderError(f"{action.address}: cannot change {', '.join(sorted(fixed))} of a running "
+                                f"instance; terminate it and run instance:create again")
+        instance_id = before["id"]
+        with aws_errors(f"update {instance_id}"):
+            if "security_groups" in changed:
+                ec2.modify_instance_attribute(InstanceId=instance_id, Groups=security_group_ids(
+                    self.clients, region, attributes["security_groups"]))
+            if "tags" in changed:
+                gone = [k for k in before.get("tags", {}) if k not in attributes["tags"]]
+                if gone:
+                    ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": k} for k in gone])
+                ec2.create_tags(Resources=[instance_id], Tags=tag_list(attributes["tags"]))
+
+    def _terminate(self, ec2: Any, group: str, instance_id: str, progress: Progress) -> None:
+        with aws_errors(f"terminate {instance_id}"):
+            ec2.terminate_instances(InstanceIds=[instance_id])
+        (self.root / dna_path(group, instance_id)).unlink(missing_ok=True)
+        progress(f"terminated {instance_id}; removed {dna_path(group, instance_id)}")
+
+
+def _observed(region: str, instance: dict[str, Any], names: dict[str, str], wanted: dict[str, Any]) -> Observed:
+    tags = tag_dict(instance.get("Tags"))
+    ids = [g["GroupId"] for g in instance.get("SecurityGroups", [])]
+    profile = (instance.get("IamInstanceProfile") or {}).get("Arn")
+    zone = instance.get("Placement", {}).get("AvailabilityZone")
+    attributes = {
+        "region": region,
+        "image_id": instance.get("ImageId"),
+        "instance_type": instance.get("InstanceType"),
+        "zone": zone,
+        "key_name": instance.get("KeyName"),
+        "security_groups": as_config_names(ids, names, wanted.get("security_groups")),
+        "iam_instance_profile": profile.rsplit("/", 1)[-1] if profile else None,
+        # User data is read only at first boot and cannot be described in bulk: what was asked for.
+        "user_data": wanted.get("user_data"),
+        "tags": managed_tags(tags),
+        "id": instance["InstanceId"],  # not desired, so never compared; apply needs it
+        "state": instance.get("State", {}).get("Name"),
+    }
+    return Observed(attributes=attributes, outputs={"id": instance["InstanceId"], "zone": zone,
+                                                    "dna": dna_path(tags[GROUP_TAG], instance["InstanceId"])})

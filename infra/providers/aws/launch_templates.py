@@ -1,0 +1,153 @@
+"""EC2 launch templates: one per group, named after it, a new version whenever what boots changes.
+
+Observation is two calls per region for every group: the managed templates (tag filter), and
+the latest version of every template in the account (`$Latest` without a template id).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from infra.providers.aws.common import (GROUP_TAG, MANAGED, as_config_names, managed_tags, regions_of,
+                                        security_group_ids, security_group_names, tag_dict, tag_list,
+                                        wanted_by_address)
+from infra.providers.aws.session import AwsClients, aws_errors, paginate
+from infra.providers.base import Progress
+from infra.reconciler.actions import ActionKind
+from infra.reconciler.plan import Action
+from infra.reconciler.resources import Observed, Resource, address_of
+
+# Attributes that live in a template version; a change to any of them makes a new version.
+VERSIONED = ("image_id", "instance_type", "security_groups", "key_name", "iam_instance_profile", "user_data")
+
+
+class LaunchTemplatesProvider:
+    kinds = frozenset({"launch_template"})
+
+    def __init__(self, workspace: Any, clients: AwsClients) -> None:
+        self.clients = clients
+
+    def observe(self, resources: list[Resource]) -> dict[str, Observed]:
+        wanted = wanted_by_address(resources)
+        observed: dict[str, Observed] = {}
+        for region in regions_of(resources, self.clients):
+            observed.update(self._observe_region(region, wanted))
+        return observed
+
+    def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
+        ec2 = self.clients.client("ec2", region)
+        templates = [t for t in paginate(ec2, "describe_launch_templates", "LaunchTemplates", Filters=[MANAGED])
+                     if tag_dict(t.get("Tags")).get(GROUP_TAG)]
+        if not templates:
+            return {}
+        ids = {t["LaunchTemplateId"] for t in templates}
+        latest = {v["LaunchTemplateId"]: v for v in paginate(ec2, "describe_launch_template_versions",
+                                                             "LaunchTemplateVersions", Versions=["$Latest"])
+                  if v["LaunchTemplateId"] in ids}
+        group_ids = [g for v in latest.values() for g in v.get("LaunchTemplateData", {}).get("SecurityGroupIds", [])]
+        names = security_group_names(self.clients, region, group_ids)
+        observed: dict[str, Observed] = {}
+        for template in templates:
+            version = latest.get(template["LaunchTemplateId"])
+            if version is None:
+                continue
+            tags = tag_dict(template.get("Tags"))
+            address = address_of("launch_template", tags[GROUP_TAG])
+            observed[address] = _observed(region, template, version, tags, names, wanted.get(address, {}))
+        return observed
+
+    def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        before = action.before or {}
+        region = attributes.get("region") or before.get("region")
+        ec2 = self.clients.client("ec2", region)
+        if action.action is ActionKind.DELETE:
+            with aws_errors(f"delete launch template {before.get('name', action.group)}"):
+                ec2.delete_launch_template(LaunchTemplateId=before["id"])
+            progress(f"deleted launch template {before.get('name', action.group)}")
+            return {}
+        data = self._template_data(region, attributes)
+        if action.action is ActionKind.CREATE:
+            with aws_errors(f"create launch template {action.group}"):
+                made = ec2.create_launch_template(
+                    LaunchTemplateName=action.group, LaunchTemplateData=data,
+                    TagSpecifications=[{"ResourceType": "launch-template", "Tags": tag_list(attributes["tags"])}],
+                )["LaunchTemplate"]
+            progress(f"created launch template {made['LaunchTemplateName']} ({made['LaunchTemplateId']}), version 1")
+            return {"id": made["LaunchTemplateId"], "name": made["LaunchTemplateName"], "version": "1"}
+        template_id = before["id"]
+        version = str(before.get("version", ""))
+        changed = {c.path.split(".")[0].split("[")[0] for c in action.changes}
+        if changed & set(VERSIONED) or action.action is ActionKind.REPLACE:
+            with aws_errors(f"create a version of launch template {action.group}"):
+                made = ec2.create_launch_template_version(LaunchTemplateId=template_id, LaunchTemplateData=data,
+                                                          VersionDescription="infra apply")["LaunchTemplateVersion"]
+                version = str(made["VersionNumber"])
+                ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion=version)
+            progress(f"launch template {action.group}: new version {version} "
+                     f"({', '.join(sorted(changed & set(VERSIONED))) or 'replacement requested'})")
+        if "tags" in changed:
+            self._retag(ec2, template_id, before.get("tags") or {}, attributes["tags"])
+            progress(f"launch template {action.group}: tags updated")
+        return {"id": template_id, "name": before.get("name", action.group), "version": version}
+
+    def _template_data(self, region: str, attributes: dict[str, Any]) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "ImageId": attributes["image_id"],
+            "InstanceType": attributes["instance_type"],
+            "UserData": base64.b64encode(attributes["user_data"].encode()).decode(),
+        }
+        if attributes.get("security_groups"):
+            data["SecurityGroupIds"] = security_group_ids(self.clients, region, attributes["security_groups"])
+        if attributes.get("key_name"):
+            data["KeyName"] = attributes["key_name"]
+        if attributes.get("iam_instance_profile"):
+            data["IamInstanceProfile"] = {"Name": attributes["iam_instance_profile"]}
+        return data
+
+    @staticmethod
+    def _retag(ec2: Any, resource_id: str, before: dict[str, str], after: dict[str, str]) -> None:
+        gone = [k for k in before if k not in after]
+        with aws_errors(f"tag {resource_id}"):
+            if gone:
+                ec2.delete_tags(Resources=[resource_id], Tags=[{"Key": k} for k in gone])
+            ec2.create_tags(Resources=[resource_id], Tags=tag_list(after))
+
+
+def _observed(region: str, template: dict[str, Any], version: dict[str, Any], tags: dict[str, str],
+              names: dict[str, str], wanted: dict[str, Any]) -> Observed:
+    data = version.get("LaunchTemplateData", {})
+    groups = as_config_names(data.get("SecurityGroupIds", []), names, wanted.get("security_groups"))
+    groups = groups or list(data.get("SecurityGroups", []))
+    profile = data.get("IamInstanceProfile") or {}
+    number = str(version["VersionNumber"])
+    attributes = {
+        "region": region,
+        "image_id": data.get("ImageId"),
+        "instance_type": data.get("InstanceType"),
+        "security_groups": groups,
+        "key_name": data.get("KeyName"),
+        "iam_instance_profile": profile.get("Name") or _profile_name(profile.get("Arn")),
+        "user_data": _decoded(data.get("UserData")),
+        "tags": managed_tags(tags),
+        # Not in the desired attributes, so never compared; apply needs them to change or delete it.
+        "id": template["LaunchTemplateId"],
+        "name": template["LaunchTemplateName"],
+        "version": number,
+    }
+    return Observed(attributes=attributes, outputs={"id": template["LaunchTemplateId"],
+                                                    "name": template["LaunchTemplateName"], "version": number})
+
+
+def _decoded(user_data: str | None) -> str | None:
+    if user_data is None:
+        return None
+    try:
+        return base64.b64decode(user_data).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return user_data
+
+
+def _profile_name(arn: str | None) -> str | None:
+    return arn.rsplit("/", 1)[-1] if arn else None

@@ -1,0 +1,269 @@
+"""Launch templates and autoscaling groups on moto: apply, blue/green rolls, roll back, drift, orphans."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.cli_helpers import run_infra
+
+BEE = "12_04-bee"
+
+
+@pytest.fixture
+def autoscaling(aws: str):
+    return boto3.client("autoscaling", region_name="us-east-1", endpoint_url=aws)
+
+
+def example(repo: Path, *, packer: bool = False, **autoscale) -> dict:
+    """The example nodes.json, with small roll timings (and without AMI builds unless `packer`)."""
+    nodes = json.loads((Path(__file__).resolve().parents[2] / "nodes.json").read_text())
+    if not packer:
+        nodes["__base__"]["packer"] = False
+    nodes[BEE]["autoscale"].update({"timeout": 1, "healthy_deadline": 3, **autoscale})
+    write(repo, nodes)
+    return nodes
+
+
+def write(repo: Path, nodes: dict) -> None:
+    (repo / "nodes.json").write_text(json.dumps(nodes, indent=2))
+
+
+@pytest.fixture
+def repo(aws, ops_repo: Path) -> Path:
+    example(ops_repo)
+    return ops_repo
+
+
+def asgs(autoscaling, group: str | None = None) -> list[dict]:
+    found = autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+    return [g for g in found if group is None or tags(g).get("group") == group]
+
+
+def tags(resource: dict) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+
+
+def applied(capsys, *args: str):
+    result = run_infra(capsys, "apply", "--auto-approve", *args)
+    assert result.code == 0, result.err + result.out
+    return result
+
+
+def no_changes(capsys) -> None:
+    result = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert result.code == 0, result.out
+    assert "No changes" in result.out
+
+
+def test_apply_creates_the_bee_asg_and_none_for_www(repo, capsys, autoscaling, ec2):
+    applied(capsys)
+    [group] = asgs(autoscaling)
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (2, 2, 2)
+    assert group["AutoScalingGroupName"].startswith(f"{BEE}-")
+    assert {"group": BEE, "infra:managed": "true", "Name": BEE}.items() <= tags(group).items()
+    assert group["HealthCheckType"] == "EC2" and group["HealthCheckGracePeriod"] == 300
+    assert sorted(group["AvailabilityZones"]) == sorted(
+        z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"])
+    assert len(group["Instances"]) == 2
+    [template] = ec2.describe_launch_templates()["LaunchTemplates"]
+    assert template["LaunchTemplateName"] == BEE and tags(template)["group"] == BEE
+    assert group["LaunchTemplate"]["LaunchTemplateId"] == template["LaunchTemplateId"]
+    assert asgs(autoscaling, "12_04-www") == []
+    no_changes(capsys)
+
+
+@pytest.mark.skipif(shutil.which("packer") is None, reason="needs the packer binary")
+def test_example_with_ami_builds_runs_the_asg_from_the_new_ami(aws, ops_repo, capsys, autoscaling, ec2):
+    example(ops_repo, packer=True)
+    applied(capsys)
+    [image] = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:group", "Values": [BEE]}])["Images"]
+    [group] = asgs(autoscaling)
+    version = ec2.describe_launch_template_versions(LaunchTemplateId=group["LaunchTemplate"]["LaunchTemplateId"],
+                                                    Versions=["$Latest"])["LaunchTemplateVersions"][0]
+    assert version["LaunchTemplateData"]["ImageId"] == image["ImageId"]
+    no_changes(capsys)
+
+
+def test_instance_type_change_rolls_to_a_new_asg(repo, capsys, autoscaling, ec2):
+    applied(capsys)
+    [old] = asgs(autoscaling)
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[BEE]["instance_type"] = "m3.large"
+    write(repo, nodes)
+
+    plan = run_infra(capsys, "plan")
+    assert "+/- asg.12_04-bee" in plan.out and "~ launch_template.12_04-bee" in plan.out
+    result = applied(capsys)
+    assert f"keeping {old['AutoScalingGroupName']} for 1s" in result.out
+
+    [new] = asgs(autoscaling)
+    assert new["AutoScalingGroupName"] != old["AutoScalingGroupName"]
+    assert new["LaunchTemplate"]["Version"] == "2"
+    assert {i["InstanceType"] for i in new["Instances"]} == {"m3.large"}
+    assert "infra:roll" not in tags(new)
+    no_changes(capsys)
+
+
+def test_an_unhealthy_new_asg_is_rolled_back(repo, capsys, autoscaling):
+    applied(capsys)
+    [old] = asgs(autoscaling)
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[BEE]["instance_type"] = "m3.large"
+    write(repo, nodes)
+
+    with instances_going_unhealthy(autoscaling):
+        result = run_infra(capsys, "apply", "--auto-approve")
+
+    assert result.code == 1
+    assert f"rolled back, deleted {BEE}-" in result.err and f"kept {old['AutoScalingGroupName']}" in result.err
+    assert "Traceback" not in result.err
+    [kept] = asgs(autoscaling)
+    assert kept["AutoScalingGroupName"] == old["AutoScalingGroupName"]
+    assert kept["LaunchTemplate"]["Version"] == "1"
+    plan = run_infra(capsys, "plan")
+    assert "+/- asg.12_04-bee" in plan.out  # the roll is still to do
+
+
+class instances_going_unhealthy:
+    """Marks every instance of an ASG that is mid-roll (infra:roll=pending) unhealthy, as AWS would a
+    node whose health checks fail."""
+
+    def __init__(self, autoscaling) -> None:
+        self.autoscaling = autoscaling
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            pending = self.autoscaling.describe_auto_scaling_groups(
+                Filters=[{"Name": "tag:infra:roll", "Values": ["pending"]}])["AutoScalingGroups"]
+            for group in pending:
+                for instance in group["Instances"]:
+                    if instance["HealthStatus"] == "Healthy":
+                        self.autoscaling.set_instance_health(InstanceId=instance["InstanceId"],
+                                                             HealthStatus="Unhealthy")
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+def test_a_size_change_updates_the_asg_in_place(repo, capsys, autoscaling):
+    applied(capsys)
+    [old] = asgs(autoscaling)
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[BEE]["autoscale"].update({"node_max": 4, "desired": 3})
+    write(repo, nodes)
+
+    plan = run_infra(capsys, "plan")
+    assert "~ asg.12_04-bee" in plan.out and "+/-" not in plan.out
+    assert "max_size: 2 -> 4" in plan.out
+    applied(capsys)
+    [group] = asgs(autoscaling)
+    assert group["AutoScalingGroupName"] == old["AutoScalingGroupName"]
+    assert (group["MaxSize"], group["DesiredCapacity"]) == (4, 3)
+    no_changes(capsys)
+
+
+def test_a_new_timeout_is_kept_on_the_asg_in_place(repo, capsys, autoscaling):
+    applied(capsys)
+    example(repo, timeout=7)
+    applied(capsys)
+    [group] = asgs(autoscaling)
+    assert tags(group)["infra:timeout"] == "7"
+    no_changes(capsys)
+
+
+def test_drift_names_a_hand_changed_max_size_and_apply_puts_it_back(repo, capsys, autoscaling):
+    applied(capsys)
+    [group] = asgs(autoscaling)
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName=group["AutoScalingGroupName"], MaxSize=5)
+
+    drift = run_infra(capsys, "drift")
+    assert drift.code == 2
+    assert "asg.12_04-bee" in drift.out and "max_size: recorded 2, actual 5" in drift.out
+    applied(capsys)
+    assert asgs(autoscaling)[0]["MaxSize"] == 2
+    assert run_infra(capsys, "drift").code == 0
+
+
+def test_autoscale_run_creates_the_asg_and_refuses_when_it_exists(repo, capsys, autoscaling):
+    first = run_infra(capsys, "autoscale:run", BEE)
+    assert first.code == 0, first.err
+    [group] = asgs(autoscaling)
+    assert tags(group)["group"] == BEE
+
+    again = run_infra(capsys, "autoscale:run", BEE)
+    assert again.code == 1
+    assert "asg.12_04-bee already exists; use autoscale:update" in again.err
+    assert len(asgs(autoscaling)) == 1
+
+    www = run_infra(capsys, "autoscale:run", "12_04-www")
+    assert www.code == 1 and "has no autoscale block" in www.err
+
+
+def test_autoscale_update_rolls_blue_green(repo, capsys, autoscaling):
+    assert run_infra(capsys, "autoscale:run", BEE).code == 0
+    [old] = asgs(autoscaling)
+    result = run_infra(capsys, "autoscale:update", BEE)
+    assert result.code == 0, result.err
+    assert "2/2 instances InService and Healthy" in result.out
+    [new] = asgs(autoscaling)
+    assert new["AutoScalingGroupName"] != old["AutoScalingGroupName"]
+
+
+def test_autoscale_create_writes_the_dna_file_and_the_role(repo, capsys):
+    assert run_infra(capsys, "autoscale:create", BEE).code == 0
+    assert json.loads((repo / "dna/asg/12_04-bee.json").read_text()) == {
+        "id": BEE, "run_list": ["role[role-12_04-bee]"]}
+    assert (repo / "roles/role-12_04-bee.json").is_file()
+
+
+def test_an_asg_left_by_an_interrupted_roll_is_deleted(repo, capsys, autoscaling):
+    applied(capsys)
+    [live] = asgs(autoscaling)
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=f"{BEE}-leftover", MinSize=0, MaxSize=0, AvailabilityZones=["us-east-1a"],
+        LaunchTemplate={"LaunchTemplateId": live["LaunchTemplate"]["LaunchTemplateId"], "Version": "1"},
+        Tags=[{"Key": "group", "Value": BEE}, {"Key": "infra:managed", "Value": "true"},
+              {"Key": "infra:roll", "Value": "pending"}])
+
+    plan = run_infra(capsys, "plan")
+    assert f"- asg.12_04-bee.{BEE}-leftover" in plan.out
+    assert "+/- asg.12_04-bee" not in plan.out and "~ asg.12_04-bee" not in plan.out
+    applied(capsys)
+    assert [g["AutoScalingGroupName"] for g in asgs(autoscaling)] == [live["AutoScalingGroupName"]]
+
+
+def test_a_group_without_autoscale_loses_its_asg_and_launch_template(repo, capsys, autoscaling, ec2):
+    applied(capsys)
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[BEE]["autoscale"] = False
+    write(repo, nodes)
+    plan = run_infra(capsys, "plan")
+    assert "- asg.12_04-bee" in plan.out and "- launch_template.12_04-bee" in plan.out
+    applied(capsys)
+    assert asgs(autoscaling) == []
+    assert ec2.describe_launch_templates()["LaunchTemplates"] == []
+    no_changes(capsys)
+
+
+def test_an_unknown_security_group_is_a_clear_error(repo, capsys):
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[BEE]["security_groups"] = ["no-such-group"]
+    write(repo, nodes)
+    result = run_infra(capsys, "apply", "--auto-approve")
+    assert result.code == 1
+    assert "security group(s) no-such-group not found in us-east-1" in result.err
