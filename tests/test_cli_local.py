@@ -203,3 +203,15 @@ def test_graph_prints_dot_and_mermaid(example, capsys):
     assert '"ami.12_04-bee" -> "launch_template.12_04-bee";' in dot
     assert infra(capsys, "graph", "--format", "mermaid").out.startswith("graph LR")
     assert infra(capsys, "graph", "--format", "png").code == 1
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["packer:delete"], "Missing argument 'group'. (see: infra packer:delete --help)"),
+    (["plan", "--output", "yaml"], "'yaml' is not one of 'text', 'json', 'markdown'"),
+    (["nosuch"], "No such command 'nosuch'"),
+    (["apply", "--parallelism", "0"], "Invalid value for '--parallelism'"),
+])
+def test_usage_errors_are_one_line_and_exit_1_never_2(example, capsys, args, expected):
+    result = infra(capsys, *args)
+    assert result.code == 1  # 2 means "changes" for plan and drift
+    assert result.err.count("\n") == 1 and expected in result.err

@@ -88,21 +88,30 @@ def main(argv: list[str] | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         code = 141
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         _print_error("aborted")
         code = 130
     except KeyboardInterrupt:
         _print_error("interrupted")
         code = 130
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
+    except (click.ClickException, typer.TyperException) as exc:  # usage errors: bad option, missing argument
+        # Always 1: plan and drift use 2 for "changes found", which a usage error must never look like.
+        code = 1
+        _print_error(_usage_message(exc))
     except Exception as exc:  # a bug or an unexpected library error: still one line unless --debug
         if debug:
             raise
         _print_error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_message(exc: Exception) -> str:
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    message = message.replace("Value error, ", "")
+    context = getattr(exc, "ctx", None)
+    command = getattr(context, "command_path", None) or "infra"
+    return f"{message} (see: {command} --help)"
 
 
 def _print_error(message: str) -> None:
