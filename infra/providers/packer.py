@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -46,6 +47,9 @@ class BuildResult:
     artifacts: list[str] = field(default_factory=list)  # artifact ids, e.g. "us-east-1:ami-0123abcd"
     errors: list[str] = field(default_factory=list)
     output: list[str] = field(default_factory=list)  # the ui lines, for a failure's context
+
+
+QUIET_DETAIL = re.compile(r"^\s+\S+: (Adding tag|Modifying|Stopping instance)")
 
 
 def unescape(value: str) -> str:
@@ -173,9 +177,11 @@ def _take(line: str, result: BuildResult, progress: Progress) -> None:
             result.output.append(line.strip())
             progress(line.strip())
         return
+    # Every ui line is kept for a failure's context; the tag-by-tag details are not shown.
     for shown in ui_lines(event):
         result.output.append(shown)
-        progress(shown)
+        if not QUIET_DETAIL.search(shown):
+            progress(shown)
     if event.type == "artifact" and len(event.data) >= 3 and event.data[1] == "id":
         result.artifacts.append(event.data[2])
     elif event.type == "error" and event.target and event.data:
