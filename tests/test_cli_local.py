@@ -174,15 +174,16 @@ def test_removing_a_group_plans_its_deletion_loudly(local, capsys):
 
 def test_state_commands(local, capsys):
     infra(capsys, "apply", "--auto-approve")
-    assert infra(capsys, "state", "list").out.split() == ["role.api", "role.web"]
+    assert infra(capsys, "state", "list").out.splitlines() == ["role.api  roles/role-api.json",
+                                                               "role.web  roles/role-web.json"]
     assert json.loads(infra(capsys, "state", "show", "role.api", "-o", "json").out)["kind"] == "role"
     missing = infra(capsys, "state", "show", "role.nope")
     assert missing.code == 1 and "not in state" in missing.err
     assert infra(capsys, "state", "rm", "role.api").code == 0
-    assert infra(capsys, "state", "list").out.split() == ["role.web"]
+    assert infra(capsys, "state", "list", "-o", "json").out.split() == ['["role.web"]']
     assert (local / "roles" / "role-api.json").exists()  # forgotten, not destroyed
     infra(capsys, "apply", "--auto-approve")  # the file still matches: adopted again, nothing written
-    assert infra(capsys, "state", "list").out.split() == ["role.api", "role.web"]
+    assert json.loads(infra(capsys, "state", "list", "-o", "json").out) == ["role.api", "role.web"]
 
 
 def test_a_held_lock_refuses_apply_and_unlock_clears_it(local, capsys):

@@ -14,6 +14,9 @@ from infra.reconciler.render import masked
 from infra.state.backend import locked
 from infra.state.model import State
 
+# The output that best names what an address stands for, in `state list`.
+IDENTIFYING_OUTPUTS = ("image_id", "instance_id", "name", "id", "path")
+
 state_app = typer.Typer(help="Inspect and repair infra's state.", no_args_is_help=True)
 app.add_typer(state_app, name="state")
 
@@ -25,8 +28,11 @@ def state_list(output: Output = typer.Option(Output.text, "--output", "-o")) -> 
     if output is Output.json:
         print(json.dumps(sorted(state.resources)))
         return
+    width = max((len(a) for a in state.resources), default=0)
     for address in sorted(state.resources):
-        print(address)
+        outputs = state.resources[address].outputs
+        ident = next((str(outputs[k]) for k in IDENTIFYING_OUTPUTS if outputs.get(k)), "")
+        print(f"{address:<{width}}  {ident}".rstrip())
 
 
 @state_app.command("show")
