@@ -56,8 +56,6 @@ class Workspace:
 
 
 def _cloud_providers(workspace: Workspace) -> list[Provider]:
-    try:
-        from infra.providers.aws import aws_providers
-    except ImportError:  # the AWS provider is not part of this build yet
-        return []
+    from infra.providers.aws import aws_providers  # boto3 loads only when a command needs AWS
+
     return aws_providers(workspace)

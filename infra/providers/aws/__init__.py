@@ -17,25 +17,12 @@ def clients_for(workspace: "Workspace") -> AwsClients:
 
 
 def aws_providers(workspace: "Workspace") -> list["Provider"]:
-    """The AWS providers of this build; each module adds itself here as it lands."""
+    """One provider per AWS resource kind, all on the same clients."""
+    from infra.providers.aws.autoscaling import AutoscalingProvider
+    from infra.providers.aws.images import ImagesProvider
+    from infra.providers.aws.instances import InstancesProvider
+    from infra.providers.aws.launch_templates import LaunchTemplatesProvider
+
     clients = clients_for(workspace)
-    providers: list["Provider"] = []
-    for factory in _factories():
-        providers.append(factory(workspace, clients))
-    return providers
-
-
-def _factories():
-    import importlib
-
-    found = []
-    for module, name in (("infra.providers.aws.images", "ImagesProvider"),
-                         ("infra.providers.aws.launch_templates", "LaunchTemplatesProvider"),
-                         ("infra.providers.aws.autoscaling", "AutoscalingProvider"),
-                         ("infra.providers.aws.instances", "InstancesProvider")):
-        try:
-            found.append(getattr(importlib.import_module(module), name))
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-    return found
+    return [cls(workspace, clients) for cls in (ImagesProvider, LaunchTemplatesProvider, AutoscalingProvider,
+                                                InstancesProvider)]
