@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test unit deps system-deps clean bench
+.PHONY: demo test unit deps system-deps clean bench docs
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ demo: deps
 
 bench: deps
 	$(BIN)/python benchmarks/plan_scale.py
+
+docs: $(BIN)/.installed
+	$(BIN)/python scripts/command_reference.py > docs/commands.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

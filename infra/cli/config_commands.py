@@ -20,7 +20,7 @@ def validate() -> None:
 
 @app.command()
 def show(group: str = typer.Argument(..., help="Group name."),
-         output: Output = typer.Option(Output.text, "--output", "-o")) -> None:
+         output: Output = typer.Option(Output.text, "--output", "-o", help="Output format.")) -> None:
     """Show GROUP as it reads after inheriting from __base__."""
     merged = load_config(options.config).group(group)
     settings = merged.model_dump(mode="json", exclude={"name"})

@@ -31,7 +31,7 @@ def plan(
     out_file: Optional[Path] = typer.Option(None, "--out", help="Save the plan to apply it later."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
                                            help="Exit 0 when there are no changes, 2 when there are."),
-    output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o"),
+    output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
 ) -> None:
     """Show what apply would change to make the world match nodes.json."""
     result = engine.make_plan(workspace(), engine.Selection(groups or ()))
@@ -76,7 +76,7 @@ def apply(
 @app.command()
 def drift(
     groups: Optional[List[str]] = typer.Argument(None, help="Only these groups."),
-    output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o"),
+    output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
 ) -> None:
     """Compare what infra last applied with what exists now. Exit 0 none, 2 drift found."""
     report = engine.drift(workspace(), groups or ())

@@ -46,7 +46,7 @@ def instance_deploy(
     max_errors: str = typer.Option("0", "--max-errors",
                                    help="Failed nodes (or a percentage) after which SSM stops; 0 stops at the first."),
     timeout: int = typer.Option(3600, "--timeout", help="Seconds to wait for the deploy to finish."),
-    output: Output = typer.Option(Output.text, "--output", "-o"),
+    output: Output = typer.Option(Output.text, "--output", "-o", help="Output format."),
 ) -> None:
     """Re-run chef-solo on the groups' running nodes through SSM Run Command, BATCH at a time."""
     reports = fleet.deploy(workspace(), groups or [], batch, max_errors=max_errors, deadline=timeout,

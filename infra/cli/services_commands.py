@@ -75,7 +75,7 @@ def collect_command(group: str = typer.Argument(..., help="Group the node belong
                     address: Optional[str] = typer.Option(None, "--address", help="This node's HOST[:PORT], "
                                                                                    "when not registered yet."),
                     attribute: str = typer.Option(ATTRIBUTE, "--attribute", help="Top-level dna key."),
-                    output: Output = typer.Option(Output.text, "--output", "-o"),
+                    output: Output = typer.Option(Output.text, "--output", "-o", help="Output format."),
                     etcd: str = ETCD, prefix: str = PREFIX) -> None:
     """The seed's collect-services attributes: what runs here, and where every service runs."""
     config = load_config(options.config)
@@ -98,7 +98,7 @@ def collect_command(group: str = typer.Argument(..., help="Group the node belong
 
 @app.command("services:list")
 def list_command(service: Optional[str] = typer.Argument(None, help="Only this service."),
-                 output: Output = typer.Option(Output.text, "--output", "-o"),
+                 output: Output = typer.Option(Output.text, "--output", "-o", help="Output format."),
                  etcd: str = ETCD, prefix: str = PREFIX) -> None:
     """Where services run, leaving nodes included."""
     snapshot = Registry.connect(etcd, prefix).snapshot()

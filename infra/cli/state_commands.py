@@ -22,7 +22,7 @@ app.add_typer(state_app, name="state")
 
 
 @state_app.command("list")
-def state_list(output: Output = typer.Option(Output.text, "--output", "-o")) -> None:
+def state_list(output: Output = typer.Option(Output.text, "--output", "-o", help="Output format.")) -> None:
     """Every address recorded in state."""
     state = workspace().backend.read()
     if output is Output.json:
@@ -36,7 +36,7 @@ def state_list(output: Output = typer.Option(Output.text, "--output", "-o")) -> 
 
 
 @state_app.command("show")
-def state_show(address: str, output: Output = typer.Option(Output.text, "--output", "-o")) -> None:
+def state_show(address: str, output: Output = typer.Option(Output.text, "--output", "-o", help="Output format.")) -> None:
     """What state records for ADDRESS."""
     state = workspace().backend.read()
     if address not in state.resources:
