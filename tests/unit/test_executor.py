@@ -14,7 +14,6 @@ from infra.reconciler.refs import ref
 from infra.reconciler.resources import Observed, Resource
 from infra.state.backend import locked
 from infra.state.local import LocalBackend
-from infra.state.model import State
 
 
 class World:

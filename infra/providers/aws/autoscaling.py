@@ -15,21 +15,21 @@ import time
 from typing import Any, Callable
 
 from infra.errors import ProviderError
-from infra.providers.aws.common import (GROUP_TAG, MANAGED, available_zones, in_wanted_order, managed_tags,
-                                        regions_of, tag_dict, wanted_by_address)
+from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, available_zones, in_wanted_order,
+                                        managed_tags, tag_dict)
 from infra.providers.aws.rollout import Health, Rollout, RollFailed
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action
-from infra.reconciler.resources import Observed, Resource, address_of
+from infra.reconciler.resources import Observed, address_of
 
 ROLL_TAG = "infra:roll"
 TIMEOUT_TAG = "infra:timeout"
 DEADLINE_TAG = "infra:healthy_deadline"
 
 
-class AutoscalingProvider:
+class AutoscalingProvider(ObservedPerRegion):
     kinds = frozenset({"asg"})
 
     def __init__(self, workspace: Any, clients: AwsClients, *, sleep: Callable[[float], None] = time.sleep,
@@ -38,13 +38,6 @@ class AutoscalingProvider:
         self.sleep, self.clock = sleep, clock
 
     # -- observe -----------------------------------------------------------------------------
-
-    def observe(self, resources: list[Resource]) -> dict[str, Observed]:
-        wanted = wanted_by_address(resources)
-        observed: dict[str, Observed] = {}
-        for region in regions_of(resources, self.clients):
-            observed.update(self._observe_region(region, wanted))
-        return observed
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
         client = self.clients.client("autoscaling", region)

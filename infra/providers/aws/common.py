@@ -42,6 +42,23 @@ def wanted_by_address(resources: Iterable[Resource]) -> dict[str, dict[str, Any]
     return {r.address: r.attributes for r in resources}
 
 
+class ObservedPerRegion:
+    """A provider that observes with one bulk scan per region: `_observe_region(region, wanted)`
+    gets the desired attributes by address and returns what it found there (orphans included)."""
+
+    clients: AwsClients
+
+    def observe(self, resources: list[Resource]) -> dict[str, Any]:
+        wanted = wanted_by_address(resources)
+        observed: dict[str, Any] = {}
+        for region in regions_of(resources, self.clients):
+            observed.update(self._observe_region(region, wanted))
+        return observed
+
+    def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
 def available_zones(clients: AwsClients, region: str) -> list[str]:
     """Every availability zone of `region` that takes instances now (no local or wavelength zones)."""
     with aws_errors(f"describe availability zones of {region}"):

@@ -13,14 +13,13 @@ from typing import Any
 from infra.chef import dna_document
 from infra.errors import ProviderError
 from infra.fsutil import atomic_write_json
-from infra.providers.aws.common import (GROUP_TAG, MANAGED, as_config_names, available_zones, managed_tags,
-                                        regions_of, security_group_ids, security_group_names, tag_dict, tag_list,
-                                        wanted_by_address)
+from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, as_config_names, available_zones,
+                                        managed_tags, security_group_ids, security_group_names, tag_dict, tag_list)
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action
-from infra.reconciler.resources import Observed, Resource, address_of, split_address
+from infra.reconciler.resources import Observed, address_of, split_address
 
 NAME_TAG = "infra:name"
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
@@ -30,19 +29,12 @@ def dna_path(group: str, instance_id: str) -> str:
     return f"dna/{group}-{instance_id}.json"
 
 
-class InstancesProvider:
+class InstancesProvider(ObservedPerRegion):
     kinds = frozenset({"instance"})
 
     def __init__(self, workspace: Any, clients: AwsClients) -> None:
         self.root = Path(workspace.root)
         self.clients = clients
-
-    def observe(self, resources: list[Resource]) -> dict[str, Observed]:
-        wanted = wanted_by_address(resources)
-        observed: dict[str, Observed] = {}
-        for region in regions_of(resources, self.clients):
-            observed.update(self._observe_region(region, wanted))
-        return observed
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
         ec2 = self.clients.client("ec2", region)

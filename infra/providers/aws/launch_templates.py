@@ -10,31 +10,23 @@ import base64
 import binascii
 from typing import Any
 
-from infra.providers.aws.common import (GROUP_TAG, MANAGED, as_config_names, managed_tags, regions_of,
-                                        security_group_ids, security_group_names, tag_dict, tag_list,
-                                        wanted_by_address)
+from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, as_config_names, managed_tags,
+                                        security_group_ids, security_group_names, tag_dict, tag_list)
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action
-from infra.reconciler.resources import Observed, Resource, address_of
+from infra.reconciler.resources import Observed, address_of
 
 # Attributes that live in a template version; a change to any of them makes a new version.
 VERSIONED = ("image_id", "instance_type", "security_groups", "key_name", "iam_instance_profile", "user_data")
 
 
-class LaunchTemplatesProvider:
+class LaunchTemplatesProvider(ObservedPerRegion):
     kinds = frozenset({"launch_template"})
 
     def __init__(self, workspace: Any, clients: AwsClients) -> None:
         self.clients = clients
-
-    def observe(self, resources: list[Resource]) -> dict[str, Observed]:
-        wanted = wanted_by_address(resources)
-        observed: dict[str, Observed] = {}
-        for region in regions_of(resources, self.clients):
-            observed.update(self._observe_region(region, wanted))
-        return observed
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
         ec2 = self.clients.client("ec2", region)
