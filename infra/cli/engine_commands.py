@@ -13,16 +13,23 @@ from infra.cli.common import ConsoleListener, report_result, stdin_is_terminal, 
 from infra.errors import InfraError
 from infra.reconciler import render
 from infra.reconciler.graph import desired_graph
-from infra.reconciler.plan import Plan
 
 
-def print_plan(plan: Plan, output: ReportOutput) -> None:
-    if output is ReportOutput.json:
-        print(render.plan_json(plan))
-    elif output is ReportOutput.markdown:
-        print(render.plan_markdown(plan))
+RENDERERS = {
+    "plan": {ReportOutput.text: render.plan_text, ReportOutput.json: render.plan_json,
+             ReportOutput.markdown: render.plan_markdown},
+    "drift": {ReportOutput.text: render.drift_text, ReportOutput.json: render.drift_json,
+              ReportOutput.markdown: render.drift_markdown},
+}
+
+
+def print_report(what: str, report: object, output: ReportOutput) -> None:
+    """Text goes through rich (colour on a terminal); JSON and Markdown are printed as they are."""
+    rendered = RENDERERS[what][output](report)
+    if output is ReportOutput.text:
+        out.print(rendered)
     else:
-        out.print(render.plan_text(plan))
+        print(rendered)
 
 
 @app.command()
@@ -35,7 +42,7 @@ def plan(
 ) -> None:
     """Show what apply would change to make the world match nodes.json."""
     result = engine.make_plan(workspace(), engine.Selection(groups or ()))
-    print_plan(result, output)
+    print_report("plan", result, output)
     if out_file is not None:
         engine.save_plan(result, out_file)
         if output is ReportOutput.text:
@@ -80,12 +87,7 @@ def drift(
 ) -> None:
     """Compare what infra last applied with what exists now. Exit 0 none, 2 drift found."""
     report = engine.drift(workspace(), groups or ())
-    if output is ReportOutput.json:
-        print(render.drift_json(report))
-    elif output is ReportOutput.markdown:
-        print(render.drift_markdown(report))
-    else:
-        out.print(render.drift_text(report))
+    print_report("drift", report, output)
     if report.has_drift:
         raise typer.Exit(2)
 
