@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from rich.markup import escape
 
@@ -46,6 +48,16 @@ def report_result(result: ApplyResult) -> None:
                                + (f", skipped: {len(result.skipped)}" if result.skipped else "")
                                + "; fix the cause and run the same command again to resume")
     out.print(f"[bold green]Apply complete: {len(result.applied)} action(s) done.[/]")
+
+
+@contextmanager
+def busy(message: str) -> Iterator[None]:
+    """A spinner on stderr while infra reads config and observes AWS; nothing when not a terminal."""
+    if err.is_terminal:
+        with err.status(message):
+            yield
+    else:
+        yield
 
 
 def stdin_is_terminal() -> bool:

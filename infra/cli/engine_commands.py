@@ -9,7 +9,7 @@ import typer
 
 from infra import engine
 from infra.cli.app import ReportOutput, app, out
-from infra.cli.common import ConsoleListener, report_result, stdin_is_terminal, workspace
+from infra.cli.common import ConsoleListener, busy, report_result, stdin_is_terminal, workspace
 from infra.errors import InfraError
 from infra.reconciler import render
 from infra.reconciler.graph import desired_graph
@@ -41,7 +41,8 @@ def plan(
     output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
 ) -> None:
     """Show what apply would change to make the world match nodes.json."""
-    result = engine.make_plan(workspace(), engine.Selection(groups or ()))
+    with busy("Planning: reading nodes.json and observing what exists..."):
+        result = engine.make_plan(workspace(), engine.Selection(groups or ()))
     print_report("plan", result, output)
     if out_file is not None:
         engine.save_plan(result, out_file)
@@ -65,7 +66,8 @@ def apply(
     if saved:
         the_plan = engine.load_plan(Path(targets[0]))
     else:
-        the_plan = engine.make_plan(ws, engine.Selection(targets))
+        with busy("Planning: reading nodes.json and observing what exists..."):
+            the_plan = engine.make_plan(ws, engine.Selection(targets))
         out.print(render.plan_text(the_plan))
         if the_plan.changes and not auto_approve:
             if not stdin_is_terminal():
@@ -86,7 +88,8 @@ def drift(
     output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
 ) -> None:
     """Compare what infra last applied with what exists now. Exit 0 none, 2 drift found."""
-    report = engine.drift(workspace(), groups or ())
+    with busy("Observing what exists..."):
+        report = engine.drift(workspace(), groups or ())
     print_report("drift", report, output)
     if report.has_drift:
         raise typer.Exit(2)
