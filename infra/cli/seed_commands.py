@@ -20,7 +20,7 @@ CREATE_OR_UPDATE = {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.BUILD}
 
 def _run(groups: Iterable[str], kinds: set[str], allowed: set[ActionKind] | None, *, forced_kind: str | None = None,
          with_dependencies: bool = True, autoscaling_only: bool = False, parallelism: int = 10,
-         hint: str = "") -> Plan:
+         hint: str = "", allow_destroy: bool = False) -> Plan:
     ws = workspace()
     groups = list(groups or ())
     if autoscaling_only:
@@ -31,7 +31,8 @@ def _run(groups: Iterable[str], kinds: set[str], allowed: set[ActionKind] | None
     selection = engine.Selection(groups, kinds, with_dependencies=with_dependencies)
     forced = [f"{forced_kind}.{g}" for g in groups] if forced_kind else []
     full, applied, result = engine.targeted_apply(ws, selection, allowed=allowed, forced=forced,
-                                                  parallelism=parallelism, listener=ConsoleListener())
+                                                  parallelism=parallelism, listener=ConsoleListener(),
+                                                  allow_destroy=allow_destroy)
     held_back = [a for a in full.changes if a not in applied.changes]
     for action in held_back:
         out.print(f"[yellow]{escape(action.address)}: left as it is: {escape(action.reason)}"
@@ -102,7 +103,9 @@ def autoscale_run(groups: Optional[List[str]] = GROUPS) -> None:
 
 
 @app.command("autoscale:update")
-def autoscale_update(groups: Optional[List[str]] = GROUPS) -> None:
+def autoscale_update(groups: Optional[List[str]] = GROUPS,
+                     allow_destroy: bool = typer.Option(False, "--allow-destroy",
+                                                        help="Allow rolling groups marked protect.")) -> None:
     """Roll the autoscaling group blue/green: new ASG, wait until healthy, remove the old one."""
     _run(groups, {"launch_template", "asg"}, {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE},
-         forced_kind="asg", autoscaling_only=True, with_dependencies=False)
+         forced_kind="asg", autoscaling_only=True, with_dependencies=False, allow_destroy=allow_destroy)

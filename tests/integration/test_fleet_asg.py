@@ -267,3 +267,24 @@ def test_an_unknown_security_group_is_a_clear_error(repo, capsys):
     result = run_infra(capsys, "apply", "--auto-approve")
     assert result.code == 1
     assert "security group(s) no-such-group not found in us-east-1" in result.err
+
+
+def test_a_protected_group_rolls_only_with_allow_destroy(repo, capsys, autoscaling):
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[BEE]["protect"] = True
+    write(repo, nodes)
+    assert run_infra(capsys, "autoscale:run", BEE).code == 0
+    [old] = asgs(autoscaling)
+
+    refused = run_infra(capsys, "autoscale:update", BEE)
+    assert refused.code == 1 and "protected" in refused.err and "--allow-destroy" in refused.err
+    assert asgs(autoscaling) == [old]
+
+    nodes[BEE]["instance_type"] = "m3.large"
+    write(repo, nodes)
+    assert run_infra(capsys, "apply", "--auto-approve").code == 1
+    assert [g["AutoScalingGroupName"] for g in asgs(autoscaling)] == [old["AutoScalingGroupName"]]
+
+    assert run_infra(capsys, "autoscale:update", BEE, "--allow-destroy").code == 0
+    [new] = asgs(autoscaling)
+    assert new["AutoScalingGroupName"] != old["AutoScalingGroupName"]
