@@ -9,6 +9,7 @@ import typer
 from infra.cli.app import Output, app, options, out
 from infra.config import load_config
 from infra.config.schema import nodes_json_schema
+from infra.reconciler.render import masked
 
 
 @app.command()
@@ -23,7 +24,7 @@ def show(group: str = typer.Argument(..., help="Group name."),
          output: Output = typer.Option(Output.text, "--output", "-o", help="Output format.")) -> None:
     """Show GROUP as it reads after inheriting from __base__."""
     merged = load_config(options.config).group(group)
-    settings = merged.model_dump(mode="json", exclude={"name"})
+    settings = masked(merged.model_dump(mode="json", exclude={"name"}))  # like plan: no secret on screen
     settings["autoscale"] = settings["autoscale"] or False
     if output is Output.json:
         out.print_json(json.dumps(settings))

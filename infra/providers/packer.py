@@ -13,10 +13,12 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
 import re
 import shutil
 import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -27,6 +29,13 @@ Progress = Callable[[str], None]
 INSTALL_HINT = "install it (Debian/Ubuntu: apt-get install packer; or https://developer.hashicorp.com/packer)"
 # Packer templates that build in AWS; the endpoint settings below apply to these builders.
 AMAZON_BUILDERS = ("amazon-ebs", "amazon-ebssurrogate", "amazon-ebsvolume", "amazon-instance", "amazon-chroot")
+# Packer's first EC2 calls (the AMI name check, the source AMI look-up) fail with this prefix; the
+# name check goes out with retries off. AWS error codes that mean "try again":
+EARLY_ERROR = "Error querying AMI: "
+TRANSIENT_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded", "RequestThrottled",
+                             "TooManyRequestsException", "ServiceUnavailable", "Unavailable", "InternalError",
+                             "InternalFailure"})
+EARLY_ATTEMPTS = 3
 # What a builder needs to talk to an AWS-compatible endpoint that is not AWS (moto, LocalStack).
 OFFLINE_SETTINGS = {"skip_region_validation": True, "skip_credential_validation": True,
                     "skip_metadata_api_check": True, "communicator": "none"}
@@ -80,7 +89,43 @@ def binary() -> str:
 
 def build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: Mapping[str, str],
           progress: Progress) -> BuildResult:
-    """Run `packer build` on `template`, showing its progress; raise ProviderError when it fails."""
+    """Run `packer build` on `template`, showing its progress; raise ProviderError when it fails.
+
+    Packer sends its first EC2 call (the AMI name check) with its retries turned off, so one
+    throttled or 5xx answer to it fails the build before anything is made; such a build is
+    started again after a pause, as an SDK would retry the call.
+    """
+    for attempt in range(1, EARLY_ATTEMPTS + 1):
+        result, returncode = _run_build(template, variables, cwd=cwd, env=env, progress=progress)
+        if returncode == 0 or attempt == EARLY_ATTEMPTS or not refused_before_making_anything(result):
+            break
+        delay = attempt * random.uniform(0.5, 1.5)
+        progress(f"packer's first AWS call was refused ({failure(result)}); nothing was made yet, "
+                 f"building again in {delay:.1f}s")
+        time.sleep(delay)
+    if returncode < 0:  # killed (the OOM killer, a kill -9): its last lines are not the reason
+        raise ProviderError(f"packer build was killed by {_signal_name(-returncode)} during: "
+                            f"{result.output[-1] if result.output else 'its start'}; what it had made so far "
+                            f"(a build instance, a key pair) may be left over")
+    if returncode != 0:
+        raise ProviderError(f"packer build failed: {failure(result)}")
+    if not result.artifacts:
+        raise ProviderError(f"packer build of {template.name} finished but named no artifact; does the template "
+                            f"have a builder?")
+    return result
+
+
+def refused_before_making_anything(result: BuildResult) -> bool:
+    """The build failed on its first look-up of AMIs, with an error AWS says to retry (throttling, 5xx)."""
+    first = result.errors[0] if result.errors else ""
+    if not first.startswith(EARLY_ERROR):
+        return False
+    code = first.removeprefix(EARLY_ERROR).split(":", 1)[0].strip()
+    return code in TRANSIENT_CODES or re.search(r"status code: 5\d\d", first) is not None
+
+
+def _run_build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: Mapping[str, str],
+               progress: Progress) -> tuple[BuildResult, int]:
     command = [binary(), "build", "-machine-readable", *_var_args(variables), str(template)]
     result = BuildResult()
     try:
@@ -97,12 +142,7 @@ def build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: Mappi
         except BaseException:
             _stop(process)  # packer cleans up (instance, key pair, half-made AMI) on an interrupt
             raise
-    if process.returncode != 0:
-        raise ProviderError(f"packer build failed: {failure(result)}")
-    if not result.artifacts:
-        raise ProviderError(f"packer build of {template.name} finished but named no artifact; does the template "
-                            f"have a builder?")
-    return result
+    return result, process.returncode
 
 
 def validate(template: Path, variables: Mapping[str, str] = {}, *, cwd: Path,
@@ -212,6 +252,13 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=120)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _var_args(variables: Mapping[str, str]) -> Iterable[str]:

@@ -36,8 +36,13 @@ class LocalBackend:
             fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             holder = self._holder()
-            hint = f"; if that process is gone, run: infra state unlock {holder.id}" if holder else \
-                f"; if no apply is running, remove {self.lock_path}"
+            if holder is None:
+                hint = f"; if no apply is running, remove {self.lock_path}"
+            elif holder.holder_is_gone():
+                hint = (f"; that process is no longer running on this host, so the lock is stale: run "
+                        f"infra state unlock {holder.id}")
+            else:
+                hint = f"; if that process is gone, run: infra state unlock {holder.id}"
             described = holder.describe() if holder else "an unknown process"
             raise StateLockedError(f"state {self.path} is locked by {described}{hint}") from None
         with os.fdopen(fd, "w") as handle:

@@ -21,6 +21,20 @@ class LockInfo(BaseModel):
     def describe(self) -> str:
         return f"{self.who} (pid {self.pid}) since {self.created} for {self.operation or 'an operation'}, lock id {self.id}"
 
+    def holder_is_gone(self) -> bool:
+        """True only when the holder ran on this host and its process no longer exists (it was killed,
+        or the machine rebooted). Anything else (another host, a pid we may not signal) is not known to
+        be gone; a reused pid reads as alive, so this never calls a live lock stale."""
+        if self.pid <= 0 or self.who.rpartition("@")[2] != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+
 
 def _user() -> str:
     try:

@@ -62,3 +62,22 @@ def test_damaged_or_newer_state_is_a_clear_error_and_the_backup_is_untouched(tmp
     with pytest.raises(StateError, match=expected):
         backend.read()
     assert backend.backup.read_text() == '{"serial": 1}'
+
+
+def test_a_lock_whose_process_is_gone_on_this_host_is_called_stale(tmp_path):
+    import subprocess
+    import sys
+
+    from infra.errors import StateLockedError
+    from infra.state.lock import LockInfo
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = LockInfo(operation="apply", pid=int(finished.stdout))
+    assert dead.holder_is_gone()
+    assert not LockInfo(operation="apply").holder_is_gone()  # this very process
+    assert not LockInfo(operation="apply", pid=dead.pid, who="ops@another-host").holder_is_gone()
+
+    backend = LocalBackend(tmp_path / "state.json")
+    backend.acquire(dead)
+    with pytest.raises(StateLockedError, match=f"lock is stale: run infra state unlock {dead.id}"):
+        backend.acquire(LockInfo(operation="apply"))

@@ -1,0 +1,396 @@
+"""The failure suite: what goes wrong in real runs leaves state whole and resumable, and loses nothing.
+
+Against the real parts: the moto server, the real packer (wrapped by tests/support/packer_wrapper.py
+where a test needs it to die or stall at a chosen point), and `infra` itself as a process where a
+test kills it or runs two at once. Already covered elsewhere, so not here: a held lock refused by
+name and `state unlock` (tests/test_cli_local.py), stale saved plans, damaged or newer state files
+(tests/unit/test_state.py), a failed action stopping only its dependants and the re-run resuming
+(tests/unit/test_executor.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+from urllib.parse import parse_qs
+
+import boto3
+import pytest
+
+from infra.providers import packer
+from infra.state.model import State
+from tests.cli_helpers import run_infra
+from tests.support import packer_wrapper
+from tests.support.aws_proxy import CountingProxy
+
+INFRA = Path(sys.executable).with_name("infra")
+BEE, WWW = "12_04-bee", "12_04-www"
+DEADLINE = 20.0
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def control(aws, ops_repo: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The packer wrapper first on PATH; returns its control folder (see tests/support/packer_wrapper.py)."""
+    real = packer.binary()  # fails (does not skip) when packer is missing
+    where = tmp_path_factory.mktemp("packer")
+    for name, value in packer_wrapper.install(where / "bin", where / "control").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("INFRA_TEST_REAL_PACKER", real)
+    return where / "control"
+
+
+def builds(control: Path) -> list[str]:
+    """The groups packer was asked to build, in order."""
+    log = control / "builds"
+    return log.read_text().split() if log.exists() else []
+
+
+def amis_per_group(ec2) -> Counter[str]:
+    images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:infra:managed", "Values": ["true"]}])
+    return Counter(tag["Value"] for image in images["Images"] for tag in image.get("Tags", []) if tag["Key"] == "group")
+
+
+def asgs_of(group: str, endpoint_url: str) -> list[str]:
+    client = boto3.client("autoscaling", region_name="us-east-1", endpoint_url=endpoint_url)
+    return [g["AutoScalingGroupName"] for g in client.describe_auto_scaling_groups()["AutoScalingGroups"]
+            if any(t["Key"] == "group" and t["Value"] == group for t in g["Tags"])]
+
+
+def state_on_disk(repo: Path) -> State:
+    """The state file as another infra would read it: whole, valid, of a sane version."""
+    path = repo / ".infra" / "state.json"
+    state = State.from_json(path.read_text(), str(path))
+    assert state.lineage and state.serial >= 1
+    return state
+
+
+def recorded(repo: Path) -> set[str]:
+    """Addresses in the state file right now, read the way a poller must: it may not exist yet."""
+    try:
+        return set(json.loads((repo / ".infra" / "state.json").read_text())["resources"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return set()
+
+
+def start_infra(repo: Path, logs: Path, name: str, *args: str) -> subprocess.Popen:
+    """`infra ARGS` as its own process group (so a test can kill it and its packer at once)."""
+    out, err = (logs / f"{name}.out").open("w"), (logs / f"{name}.err").open("w")
+    with out, err:
+        return subprocess.Popen([str(INFRA), *args], cwd=repo, env=dict(os.environ), stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=err, start_new_session=True)
+
+
+def wait_until(what: str, condition: Callable[[], bool], timeout: float = DEADLINE) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+# -- 1. throttling and 5xx ---------------------------------------------------------------------------
+
+
+class FaultProxy(CountingProxy):
+    """The counting proxy, noting which client (boto3, or packer's Go SDK) got each injected error,
+    and able to let some requests through before the injected errors start."""
+
+    def __init__(self, upstream_port: int) -> None:
+        super().__init__(upstream_port)
+        self.answered: list[tuple[str, str]] = []  # (client, AWS action) per injected error
+        self._request = threading.local()
+        self._let_through = 0
+
+    def fail_after(self, requests: int, times: int, status: int, code: str) -> None:
+        with self._lock:
+            self._let_through = requests
+        self.fail_next(times, status, code)
+
+    def count(self, headers, body: bytes, path: str) -> None:
+        super().count(headers, body, path)
+        agent = headers.get("User-Agent", "")
+        action = (headers.get("X-Amz-Target") or "").split(".")[-1] or \
+            (parse_qs(body.decode(errors="replace")).get("Action") or [path])[0]
+        self._request.who = ("packer" if "aws-sdk-go" in agent else "boto3" if "Boto3" in agent else agent, action)
+
+    def next_fault(self):
+        with self._lock:
+            if self._let_through:
+                self._let_through -= 1
+                return None
+        fault = super().next_fault()
+        if fault is not None:
+            with self._lock:
+                self.answered.append(self._request.who)
+        return fault
+
+
+@pytest.fixture
+def proxy(aws, moto_server, monkeypatch: pytest.MonkeyPatch):
+    proxy = FaultProxy(moto_server.port)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
+    yield proxy
+    proxy.close()
+
+
+def test_throttling_and_5xx_are_retried_by_infra_and_by_packer(proxy, ops_repo, ec2, capsys, monkeypatch):
+    """Errors are injected during `plan` (boto3's describes), at the start of `apply` (its observe) and
+    during each packer build (packer's own calls): each is retried, nothing fails.
+
+    Packer 1.6.6 sends its first call (the AMI name check) with its SDK's retries turned off, so a
+    throttled answer to it fails the build; infra starts such a build again (infra/providers/packer.py)."""
+    packer.binary()
+    assert run_infra(capsys, "plan").code == 0
+    calm = proxy.reset()
+
+    proxy.fail_next(1, 400, "Throttling")
+    proxy.fail_next(1, 400, "ThrottlingException")
+    proxy.fail_next(1, 503, "ServiceUnavailable")
+    planned = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert planned.code == 2, planned.err
+    assert "Plan: 7 to add, 0 to change, 0 to destroy, 2 to build." in planned.out
+    stormy = proxy.reset()
+    assert set(stormy) == set(calm) and sum(stormy.values()) == sum(calm.values()) + 3  # one retry per error
+    assert [who for who, _ in proxy.answered] == ["boto3"] * 3
+
+    real_build = packer.build
+    started: list[int] = []
+
+    def build_in_a_storm(*args, **kwargs):
+        # nothing else runs while packer builds (--parallelism 1): these errors reach packer, not boto3
+        started.append(1)
+        if len(started) == 1:  # packer's first call (the AMI name check) goes out with retries off...
+            proxy.fail_next(1, 400, "RequestLimitExceeded")  # (EC2's own throttling code)
+        else:  # ...its later calls are retried by its SDK
+            proxy.fail_after(1, 1, 400, "Throttling")
+            proxy.fail_next(1, 503, "Unavailable")
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(packer, "build", build_in_a_storm)
+    proxy.answered.clear()
+    proxy.fail_next(1, 500, "InternalError")
+    applied = run_infra(capsys, "apply", "--auto-approve", "--parallelism", "1")
+    assert applied.code == 0, applied.err
+    assert "Apply complete: 9 action(s) done." in applied.out
+    assert Counter(who for who, _ in proxy.answered) == {"boto3": 1, "packer": 3}, proxy.answered
+    assert (f"ami.{BEE}: packer's first AWS call was refused (Error querying AMI: RequestLimitExceeded: injected by "
+            f"the test proxy); nothing was made yet, building again in") in applied.out  # ...so infra does
+    assert "building again" not in applied.out.split(f"ami.{WWW}: build...")[1]
+
+    assert amis_per_group(ec2) == {BEE: 1, WWW: 1}
+    assert state_on_disk(ops_repo).resources.keys() >= {f"ami.{BEE}", f"ami.{WWW}", f"asg.{BEE}"}
+    monkeypatch.setattr(packer, "build", real_build)
+    assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
+
+
+# -- 2. packer failing mid-build ---------------------------------------------------------------------
+
+
+def test_packer_killed_mid_build_fails_its_group_only_and_a_rerun_builds_just_that(control, ops_repo, ec2,
+                                                                                  aws, capsys):
+    # killed once it has made something (a key pair), well before it could make and tag an AMI
+    (control / f"kill-{BEE}").write_text("Creating temporary keypair")
+    failed = run_infra(capsys, "apply", "--auto-approve")
+    assert failed.code == 1
+    assert (f"ami.{BEE}: failed after" in failed.err and "packer build was killed by SIGKILL during: ==> "
+            "amazon-ebs: Creating temporary keypair: packer_" in failed.err and "what it had made so far (a build "
+            "instance, a key pair) may be left over" in failed.err), failed.err
+    assert f"launch_template.{BEE}: skipped: depends on ami.{BEE}, which failed" in failed.err
+    assert f"ami.{WWW}: built (" in failed.out  # the other group finished
+    assert f"failed: ami.{BEE}" in failed.err and "run the same command again to resume" in failed.err
+    state = state_on_disk(ops_repo)
+    assert f"ami.{WWW}" in state.resources and f"dna.{BEE}" in state.resources
+    assert not {f"ami.{BEE}", f"launch_template.{BEE}", f"asg.{BEE}"} & state.resources.keys()
+    assert amis_per_group(ec2) == {WWW: 1}
+    assert not (ops_repo / ".infra" / "state.lock").exists()
+
+    (control / f"kill-{BEE}").unlink()
+    planned = run_infra(capsys, "plan")
+    assert re.findall(r"^  # (\S+) will be (\w+)", planned.out, re.M) == [
+        (f"ami.{BEE}", "built"), (f"launch_template.{BEE}", "created"), (f"asg.{BEE}", "created")]
+    resumed = run_infra(capsys, "apply", "--auto-approve")
+    assert resumed.code == 0, resumed.err
+    assert Counter(builds(control)) == {BEE: 2, WWW: 1} and builds(control)[-1] == BEE  # www was not rebuilt
+    assert amis_per_group(ec2) == {BEE: 1, WWW: 1} and len(asgs_of(BEE, aws)) == 1
+    assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
+
+
+def test_a_source_ami_that_does_not_exist_fails_that_build_with_packers_reason(control, ops_repo, ec2, capsys):
+    good = (ops_repo / "nodes.json").read_text()
+    nodes = json.loads(good)
+    nodes[WWW]["source_ami"] = "ami-deadbeef"
+    (ops_repo / "nodes.json").write_text(json.dumps(nodes))
+    failed = run_infra(capsys, "apply", "--auto-approve")
+    assert failed.code == 1
+    reason = failed.err.split(f"ami.{WWW}: failed after")[1].splitlines()[0]
+    assert f"packer/{WWW}.json (from ami-deadbeef in us-east-1): packer build failed: " in reason
+    assert "InvalidAMIID.NotFound" in reason and "ami-deadbeef" in reason.split("packer build failed")[1], reason
+    assert f"ami.{BEE}: built (" in failed.out and f"asg.{BEE}: created (" in failed.out
+    assert amis_per_group(ec2) == {BEE: 1}
+    assert f"ami.{WWW}" not in state_on_disk(ops_repo).resources
+
+    (ops_repo / "nodes.json").write_text(good)
+    resumed = run_infra(capsys, "apply", "--auto-approve")
+    assert resumed.code == 0, resumed.err
+    assert f"ami.{BEE}: build" not in resumed.out and builds(control).count(BEE) == 1
+    assert amis_per_group(ec2) == {BEE: 1, WWW: 1}
+    assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
+
+
+# -- 3. the process killed between two actions -------------------------------------------------------
+
+
+def test_an_apply_killed_between_two_actions_resumes_without_duplicates(control, ops_repo, ec2, aws, tmp_path_factory,
+                                                                        capsys):
+    """Killed (SIGKILL, with its packer) after packer made the second AMI but before infra recorded it."""
+    (control / f"hold-{WWW}").touch()
+    logs = tmp_path_factory.mktemp("logs")
+    apply = start_infra(ops_repo, logs, "apply", "apply", "--auto-approve", "--parallelism", "1")
+    try:
+        wait_until(f"ami.{BEE} in state and the {WWW} AMI built",
+                   lambda: f"ami.{BEE}" in recorded(ops_repo) and (control / f"built-{WWW}").exists()
+                   or apply.poll() is not None)
+        assert apply.poll() is None, (logs / "apply.err").read_text()
+    finally:
+        kill_group(apply)
+    assert apply.returncode == -signal.SIGKILL
+
+    infra_dir = ops_repo / ".infra"
+    state = state_on_disk(ops_repo)
+    backup = State.from_json((infra_dir / "state.json.backup").read_text(), "backup")
+    assert backup.lineage == state.lineage and backup.serial == state.serial - 1
+    assert {f"ami.{BEE}", f"asg.{BEE}", f"packer_template.{WWW}"} <= state.resources.keys()
+    assert f"ami.{WWW}" not in state.resources  # the action that was running is not recorded...
+    assert amis_per_group(ec2) == {BEE: 1, WWW: 1}  # ...though its AMI exists
+    assert sorted(p.name for p in infra_dir.iterdir()) == ["state.json", "state.json.backup", "state.lock"]
+
+    refused = run_infra(capsys, "apply", "--auto-approve")
+    assert refused.code == 1 and f"(pid {apply.pid})" in refused.err and "for apply" in refused.err
+    assert "no longer running on this host, so the lock is stale" in refused.err
+    lock_id = json.loads((infra_dir / "state.lock").read_text())["id"]
+    assert f"run infra state unlock {lock_id}" in refused.err
+    assert run_infra(capsys, "state", "unlock", lock_id).code == 0
+
+    planned = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert planned.code == 0, planned.out  # the unrecorded AMI is found by its hash tag and adopted
+    resumed = run_infra(capsys, "apply", "--auto-approve")
+    assert resumed.code == 0, resumed.err
+    assert builds(control) == [BEE, WWW]
+    assert amis_per_group(ec2) == {BEE: 1, WWW: 1} and len(asgs_of(BEE, aws)) == 1
+    after = state_on_disk(ops_repo)
+    assert after.lineage == state.lineage and after.serial > state.serial
+    www = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:group", "Values": [WWW]}])["Images"]
+    assert after.resources[f"ami.{WWW}"].outputs["image_id"] == www[0]["ImageId"]  # the AMI packer made, adopted
+
+
+# -- 4. two applies at once ----------------------------------------------------------------------------
+
+
+def test_two_applies_at_once_one_wins_and_the_other_is_refused_naming_it(control, ops_repo, ec2, aws,
+                                                                          tmp_path_factory, capsys):
+    (control / "gate").touch()  # every build waits for `release`: the winner holds the lock until then
+    logs = tmp_path_factory.mktemp("logs")
+    both = {name: start_infra(ops_repo, logs, name, "apply", "--auto-approve") for name in ("a", "b")}
+    try:
+        wait_until("one of the two applies to end", lambda: any(p.poll() is not None for p in both.values()))
+        loser = next(name for name, p in both.items() if p.poll() is not None)
+        winner = next(name for name in both if name != loser)
+        refused = (logs / f"{loser}.err").read_text()
+        assert both[loser].returncode == 1, refused
+        assert "is locked by" in refused and f"(pid {both[winner].pid})" in refused and "for apply" in refused
+        assert "if that process is gone, run: infra state unlock" in refused  # alive: not called stale
+        assert both[winner].poll() is None  # still building, holding the lock
+        (control / "release").touch()
+        assert both[winner].wait(timeout=DEADLINE) == 0, (logs / f"{winner}.err").read_text()
+    finally:
+        for process in both.values():
+            kill_group(process)
+    assert not (ops_repo / ".infra" / "state.lock").exists()
+    assert len(state_on_disk(ops_repo).resources) == 9
+    assert sorted(builds(control)) == [BEE, WWW]
+    assert amis_per_group(ec2) == {BEE: 1, WWW: 1} and len(asgs_of(BEE, aws)) == 1
+    assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
+
+
+# -- 5. secrets ----------------------------------------------------------------------------------------
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAFAILSUITE7Q2W9X", "AWS_SECRET_ACCESS_KEY": "fs/Secret+Key/9d8c7b6a5f4e3d2c1b0a",
+               "AWS_SESSION_TOKEN": "FailSuiteSessionToken//0042"}
+SECRETS = {"db_password": "pw-Hunter2-xyz", "api_token": "tok-7f3a9c-live"}
+NESTED = {"mysql": {"user": "app", "secret": "shh-nested-value"}}
+
+
+def test_no_credential_is_written_to_any_file_or_packers_command_line(control, ops_repo, monkeypatch, capsys):
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    planned = run_infra(capsys, "plan", "--out", "example.plan")
+    assert planned.code == 0, planned.err
+    applied = run_infra(capsys, "apply", "example.plan")
+    assert applied.code == 0, applied.err
+
+    written = [p for p in ops_repo.rglob("*") if p.is_file()]
+    names = {str(p.relative_to(ops_repo)) for p in written}
+    assert {f"packer/{BEE}.json", f"packer/{WWW}.json", f"dna/asg/{BEE}.json", f"roles/role-{BEE}.json",
+            "example.plan", ".infra/state.json", ".infra/state.json.backup"} <= names
+    seen_by_packer = sorted(control.glob("template-*.json")) + sorted(control.glob("args-*.txt"))
+    assert len(seen_by_packer) == 4  # the temporary templates packer built from, and its command lines
+    for path in written + seen_by_packer:
+        text = path.read_text()
+        for name, value in CREDENTIALS.items():
+            assert value not in text, f"{name} written to {path}"
+    for value in CREDENTIALS.values():
+        assert value not in planned.out + planned.err + applied.out + applied.err
+
+
+def test_secret_attributes_are_masked_in_plan_drift_show_and_state_show(aws, ops_repo, capsys):
+    nodes = json.loads((ops_repo / "nodes.json").read_text())
+    nodes[WWW]["packer"] = False  # no AMI needed to show masking
+    nodes[WWW]["default_attributes"] = {**SECRETS, **NESTED}
+    (ops_repo / "nodes.json").write_text(json.dumps(nodes))
+    values = [*SECRETS.values(), NESTED["mysql"]["secret"]]
+
+    def shows_no_secret(*args: str) -> str:
+        result = run_infra(capsys, *args)
+        assert result.code in (0, 2), result.err
+        for value in values + ["pw-changed-by-hand"]:
+            assert value not in result.out + result.err, f"infra {' '.join(args)} shows {value}"
+        return result.out
+
+    for output in ("text", "json", "markdown"):
+        shows_no_secret("plan", WWW, "--output", output)
+    assert "(sensitive)" in shows_no_secret("plan", WWW, "--output", "json")
+    for output in ("text", "json"):
+        assert "(sensitive)" in shows_no_secret("show", WWW, "--output", output)
+    assert json.loads(shows_no_secret("show", WWW, "-o", "json"))["default_attributes"] == {
+        "environment": "production", "key": "value", "db_password": "(sensitive)", "api_token": "(sensitive)",
+        "mysql": {"user": "app", "secret": "(sensitive)"}}
+
+    assert run_infra(capsys, "apply", "--auto-approve", WWW).code == 0
+    role = ops_repo / "roles" / f"role-{WWW}.json"
+    document = json.loads(role.read_text())
+    assert document["default_attributes"]["db_password"] == SECRETS["db_password"]  # chef needs it (docs/state.md)
+    document["default_attributes"]["db_password"] = "pw-changed-by-hand"
+    role.write_text(json.dumps(document))
+    for output in ("text", "json", "markdown"):
+        drifted = shows_no_secret("drift", WWW, "--output", output)
+        assert "db_password" in drifted and "(sensitive)" in drifted
+    assert "(sensitive)" in shows_no_secret("plan", WWW)
+    assert "(sensitive)" in shows_no_secret("state", "show", f"role.{WWW}")
