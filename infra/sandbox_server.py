@@ -1,6 +1,6 @@
 """The sandbox's moto server: moto, made a little closer to AWS where infra's builds need it.
 
-Run as `python -m infra.sandbox_server [moto.server options]`. Three differences from plain moto:
+Run as `python -m infra.sandbox_server [moto.server options]`. Five differences from plain moto:
 
 - An image made by CreateImage has root device type `ebs`, as in AWS (CreateImage only works
   on EBS-backed instances); moto says `standard`, and packer's amazon-ebs builder refuses to
@@ -11,6 +11,12 @@ Run as `python -m infra.sandbox_server [moto.server options]`. Three differences
 - A launch template version made by CreateLaunchTemplateVersion keeps its user data the way
   CreateLaunchTemplate does; plain moto fails to launch instances from such a version, so an
   ASG could not roll to a new version.
+- DescribeLaunchTemplates and DescribeLaunchTemplateVersions answer in pages with a NextToken, as
+  in AWS; plain moto answers with the first MaxResults (15 unless asked) and no token, so with
+  more than 15 ASGs infra would see only 15 launch templates and plan to make the others again.
+- An EC2 resource's tags are looked up by its id; plain moto scans every tag of every resource
+  for each one, so describing 1,000 tagged AMIs took seconds (it grows with the square of their
+  number) and the sandbox, not infra, set the pace of a plan. The answers are the same.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ SECURITY_GROUPS_ENV = "INFRA_SANDBOX_SECURITY_GROUPS"
 
 def patch_moto(security_groups: list[str]) -> None:
     _decode_launch_template_version_user_data()
+    _page_launch_templates()
+    _tags_by_id()
     from moto.ec2.models import EC2Backend
     from moto.ec2.models.amis import AmiBackend
 
@@ -63,6 +71,52 @@ def _decode_launch_template_version_user_data() -> None:
         return create_version(self, data, description)
 
     LaunchTemplate.create_version = create_version_with_user_data  # type: ignore[method-assign]
+
+
+def _tags_by_id() -> None:
+    from moto.ec2.models.core import TaggedEC2Resource
+    from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
+
+    get_tags = TaggedEC2Resource.get_tags
+
+    def tags_of(self: Any) -> list[dict[str, str]]:
+        resource_id = getattr(self, "id", None)
+        if not resource_id or any(c in resource_id for c in "*?["):  # a pattern: moto's own way
+            return get_tags(self)
+        found = self.ec2_backend.tags.get(resource_id, {})
+        kind = EC2_PREFIX_TO_RESOURCE.get(get_prefix(resource_id), "")
+        return [{"resource_id": resource_id, "key": k, "value": v, "resource_type": kind} for k, v in found.items()]
+
+    TaggedEC2Resource.get_tags = tags_of  # type: ignore[method-assign]
+
+
+def _page_launch_templates() -> None:
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    for operation, key in (("describe_launch_templates", "LaunchTemplates"),
+                           ("describe_launch_template_versions", "LaunchTemplateVersions")):
+        setattr(LaunchTemplates, operation, _paged(getattr(LaunchTemplates, operation), key))
+
+
+def _paged(describe: Any, key: str) -> Any:
+    """`describe` (which keeps only the first MaxResults items) answering one page at a time."""
+    from moto.core.responses import ActionResult
+
+    def paged(self: Any) -> Any:
+        size = self._get_int_param("MaxResults", 15)
+        token = str(self._get_param("NextToken") or "0")
+        start = int(token) if token.isdigit() else 0
+        get_int = self._get_int_param
+        # moto's own slice is by MaxResults: lift it, then cut the page asked for.
+        self._get_int_param = lambda name, *default: 10**9 if name == "MaxResults" else get_int(name, *default)
+        result = dict(describe(self).result)
+        items = result[key]
+        result[key] = items[start:start + size]
+        if start + size < len(items):
+            result["NextToken"] = str(start + size)
+        return ActionResult(result)
+
+    return paged
 
 
 def main(argv: list[str] | None = None) -> None:

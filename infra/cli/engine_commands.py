@@ -24,12 +24,16 @@ RENDERERS = {
 
 
 def print_report(what: str, report: object, output: ReportOutput) -> None:
-    """Text goes through rich (colour on a terminal); JSON and Markdown are printed as they are."""
-    rendered = RENDERERS[what][output](report)
-    if output is ReportOutput.text:
-        out.print(rendered)
+    """Text goes through rich (colour on a terminal); JSON and Markdown are printed as they are.
+
+    Without colour (not a terminal: a file, a pipe, CI) rich would print the plain text anyway,
+    after splitting it into a styled object per line: a second or more for a thousand groups."""
+    if output is ReportOutput.text and out.color_system is None:
+        print(RENDERERS[what][output](report, color=False))
+    elif output is ReportOutput.text:
+        out.print(RENDERERS[what][output](report))
     else:
-        print(rendered)
+        print(RENDERERS[what][output](report))
 
 
 @app.command()

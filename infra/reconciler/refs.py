@@ -19,7 +19,7 @@ def ref(address: str, output: str) -> str:
 
 
 def parse_ref(value: Any) -> tuple[str, str] | None:
-    if isinstance(value, str):
+    if isinstance(value, str) and value.startswith("${"):  # cheap test first: most strings are plain
         match = REFERENCE.match(value)
         if match:
             return match["address"], match["output"]
@@ -28,8 +28,10 @@ def parse_ref(value: Any) -> tuple[str, str] | None:
 
 def resolve(value: Any, lookup: Callable[[str, str], Any]) -> Any:
     """Replace every reference `lookup` knows (it returns None for unknown) with its value."""
-    target = parse_ref(value)
-    if target is not None:
+    if isinstance(value, str):  # most values are plain strings: one test, then done
+        target = parse_ref(value)
+        if target is None:
+            return value
         found = lookup(*target)
         return value if found is None else found
     if isinstance(value, dict):

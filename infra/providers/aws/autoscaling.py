@@ -42,7 +42,8 @@ class AutoscalingProvider(ObservedPerRegion):
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
         client = self.clients.client("autoscaling", region)
         by_group: dict[str, list[dict[str, Any]]] = {}
-        for group in paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups", Filters=[MANAGED]):
+        for group in paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups", Filters=[MANAGED],
+                              PaginationConfig={"PageSize": 100}):  # AWS's largest page (default 50)
             name = tag_dict(group.get("Tags")).get(GROUP_TAG)
             if name and not group.get("Status"):  # "Delete in progress" is as good as gone
                 by_group.setdefault(name, []).append(group)
