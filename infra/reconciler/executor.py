@@ -2,8 +2,9 @@
 
 An action starts once every changing action it depends on has finished. A failed action stops
 its dependants; everything else goes on. State is written (atomically, by the backend) after
-every completed action, so a crash loses at most the action that was running, and a re-run
-plans from what is recorded and observed.
+every completed action (once for actions that complete together), before anything new starts,
+so a crash loses at most the actions that were running, and a re-run plans from what is
+recorded and observed.
 """
 
 from __future__ import annotations
@@ -88,23 +89,27 @@ class Executor:
                     if not running:
                         break  # what is left waits on something that will never run
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        action, started = running.pop(future)
-                        self._settle(action, future, started, pending, result)
+                    self._settle_all([(future, *running.pop(future)) for future in done], pending, result)
             except KeyboardInterrupt:
                 for future in running:
                     future.cancel()
-                for future, (action, started) in list(running.items()):
-                    if not future.cancelled():
-                        self._settle(action, future, started, pending, result)
+                self._settle_all([(future, action, started) for future, (action, started) in running.items()
+                                  if not future.cancelled()], pending, result)
                 raise
         for address, action in pending.items():
             result.skipped[address] = "waits on an action that did not run"
             self.listener.skipped(action, result.skipped[address])
         return result
 
+    def _settle_all(self, finished: list[tuple[Future, Action, float]], pending: dict[str, Action],
+                    result: ApplyResult) -> None:
+        """Record every action that finished, then write state once, before anything new starts."""
+        recorded = [self._settle(action, future, started, pending, result) for future, action, started in finished]
+        if any(recorded):
+            self._write()
+
     def _settle(self, action: Action, future: Future, started: float, pending: dict[str, Action],
-                result: ApplyResult) -> None:
+                result: ApplyResult) -> bool:
         seconds = time.monotonic() - started
         try:
             attributes, outputs = future.result()
@@ -113,10 +118,11 @@ class Executor:
             result.failed[action.address] = message
             self.listener.failed(action, message, seconds)
             self._skip_dependants(action.address, pending, result)
-            return
+            return False
         self._record(action, attributes, outputs)
         result.applied.append(action.address)
         self.listener.finished(action, seconds)
+        return True
 
     def _apply_one(self, action: Action) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         attributes = resolve(action.after, self._output) if action.after is not None else None
@@ -139,7 +145,6 @@ class Executor:
             self.state.resources[action.address] = ResourceState(
                 kind=action.kind, group=action.group, attributes=attributes or {}, outputs=outputs,
                 depends_on=action.depends_on)
-        self._write()
 
     def _record_unchanged(self, plan: Plan) -> None:
         """Adopt what already matches (so references resolve) and forget what is gone, in one write."""

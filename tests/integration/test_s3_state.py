@@ -27,12 +27,23 @@ def team_repo(aws, tmp_path, monkeypatch):
     return s3
 
 
-def test_apply_keeps_state_in_s3_with_history(team_repo, capsys):
+def test_apply_keeps_state_in_s3_with_history(team_repo, tmp_path, capsys):
     assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    first = json.loads(team_repo.get_object(Bucket="ops-state", Key="prod/state.json")["Body"].read())
+    assert set(first["resources"]) == {"role.web", "role.api"}
+    config = json.loads((tmp_path / "nodes.json").read_text())
+    config["web"]["description"] = "the frontend"
+    (tmp_path / "nodes.json").write_text(json.dumps(config))
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+
     state = json.loads(team_repo.get_object(Bucket="ops-state", Key="prod/state.json")["Body"].read())
-    assert set(state["resources"]) == {"role.web", "role.api"}
+    assert state["serial"] > first["serial"] and state["lineage"] == first["lineage"]
     versions = team_repo.list_object_versions(Bucket="ops-state", Prefix="prod/state.json")["Versions"]
-    assert len(versions) == state["serial"] >= 2
+    assert len(versions) == state["serial"]  # every write is a version: the history
+    serials = sorted(json.loads(team_repo.get_object(Bucket="ops-state", Key="prod/state.json",
+                                                     VersionId=v["VersionId"])["Body"].read())["serial"]
+                     for v in versions)
+    assert serials == list(range(1, state["serial"] + 1))  # every earlier state can be read back
     assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
 
 
