@@ -20,6 +20,15 @@ class AttributeChange(BaseModel):
     before: Any = None
     after: Any = None
 
+    @property
+    def attribute(self) -> str:
+        """The top-level attribute the change is under: `document` for `document.run_list[2]`."""
+        return self.path.split(".")[0].split("[")[0]
+
+
+def changed_attributes(changes: list[AttributeChange]) -> list[str]:
+    return sorted({change.attribute for change in changes})
+
 
 class Action(BaseModel):
     address: str

@@ -14,7 +14,7 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.diff import attribute_changes
 from infra.reconciler.graph import Graph
 from infra.reconciler.kinds import kind_of
-from infra.reconciler.plan import Action, MadeAgainst, Plan
+from infra.reconciler.plan import Action, MadeAgainst, Plan, changed_attributes
 from infra.reconciler.refs import digest, resolve, unresolved
 from infra.reconciler.resources import Observed, Resource, split_address
 from infra.state.model import State
@@ -78,7 +78,7 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
                       reason="replacement requested", **base)
     if not changes:
         return Action(action=ActionKind.NOOP, before=before, reason="up to date", outputs=found.outputs, **base)
-    roots = sorted({c.path.split(".")[0].split("[")[0] for c in changes})
+    roots = changed_attributes(changes)
     forcing = [r for r in roots if r in kind.replace_on]
     if forcing:
         pending = [r for r in forcing if unresolved(after.get(r))]
@@ -100,7 +100,7 @@ def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recor
     if pending:
         reason = "its source changes first: " + ", ".join(p[2:-1] for p in pending)
     elif changes:
-        reason = "built from changed inputs: " + ", ".join(sorted({c.path.split(".")[0] for c in changes}))
+        reason = "built from changed inputs: " + ", ".join(changed_attributes(changes))
     else:
         reason = "the newest AMI was built from other inputs"
     return Action(action=ActionKind.BUILD, before=recorded, changes=changes, reason=reason, **base)

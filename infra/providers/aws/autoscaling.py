@@ -21,7 +21,7 @@ from infra.providers.aws.rollout import Health, Rollout, RollFailed
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
-from infra.reconciler.plan import Action
+from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.resources import Observed, address_of
 
 ROLL_TAG = "infra:roll"
@@ -71,8 +71,7 @@ class AutoscalingProvider(ObservedPerRegion):
             return {}
         if action.action is ActionKind.UPDATE:
             self._update(client, region, before["name"], attributes, before.get("tags") or {})
-            progress(f"updated {before['name']} in place: " + ", ".join(sorted({c.path.split('.')[0].split('[')[0]
-                                                                                for c in action.changes})))
+            progress(f"updated {before['name']} in place: " + ", ".join(changed_attributes(action.changes)))
             return {"name": before["name"]}
         old = before.get("name") if action.action is ActionKind.REPLACE else None
         return {"name": self._roll(client, region, action.group, attributes, old, progress)}

@@ -18,7 +18,7 @@ from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, a
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
-from infra.reconciler.plan import Action
+from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.resources import Observed, address_of, split_address
 
 NAME_TAG = "infra:name"
@@ -128,7 +128,7 @@ class InstancesProvider(ObservedPerRegion):
 
     def _update(self, ec2: Any, region: str, before: dict[str, Any], attributes: dict[str, Any],
                 action: Action) -> None:
-        changed = {c.path.split(".")[0].split("[")[0] for c in action.changes}
+        changed = set(changed_attributes(action.changes))
         fixed = changed - {"tags", "security_groups"}
         if fixed:
             raise ProviderError(f"{action.address}: cannot change {', '.join(sorted(fixed))} of a running "

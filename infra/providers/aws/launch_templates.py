@@ -15,7 +15,7 @@ from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, a
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
-from infra.reconciler.plan import Action
+from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.resources import Observed, address_of
 
 PAGE = {"PageSize": 200}  # the most AWS gives in one page; fewer requests with many groups
@@ -73,7 +73,7 @@ class LaunchTemplatesProvider(ObservedPerRegion):
             return {"id": made["LaunchTemplateId"], "name": made["LaunchTemplateName"], "version": "1"}
         template_id = before["id"]
         version = str(before.get("version", ""))
-        changed = {c.path.split(".")[0].split("[")[0] for c in action.changes}
+        changed = set(changed_attributes(action.changes))
         if changed & set(VERSIONED) or action.action is ActionKind.REPLACE:
             with aws_errors(f"create a version of launch template {action.group}"):
                 made = ec2.create_launch_template_version(LaunchTemplateId=template_id, LaunchTemplateData=data,
