@@ -10,6 +10,8 @@ recorded and observed.
 from __future__ import annotations
 
 import time
+import heapq
+from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -70,45 +72,37 @@ class Executor:
     def run(self, plan: Plan) -> ApplyResult:
         result = ApplyResult()
         self._record_unchanged(plan)
-        pending = {a.address: a for a in plan.actions if a.action.is_change}
-        order = list(pending)
+        schedule = _Schedule([a for a in plan.actions if a.action.is_change])
         running: dict[Future, tuple[Action, float]] = {}
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
             try:
-                while pending or running:
-                    for address in [a for a in order if a in pending]:
-                        if len(running) >= self.parallelism:
-                            break
-                        action = pending[address]
-                        blocked = [d for d in action.depends_on if d in pending or _is_running(d, running)]
-                        if blocked:
-                            continue
-                        del pending[address]
+                while schedule.pending or running:
+                    while len(running) < self.parallelism and (action := schedule.take()) is not None:
                         self.listener.started(action)
                         running[pool.submit(self._apply_one, action)] = (action, time.monotonic())
                     if not running:
                         break  # what is left waits on something that will never run
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    self._settle_all([(future, *running.pop(future)) for future in done], pending, result)
+                    self._settle_all([(future, *running.pop(future)) for future in done], schedule, result)
             except KeyboardInterrupt:
                 for future in running:
                     future.cancel()
                 self._settle_all([(future, action, started) for future, (action, started) in running.items()
-                                  if not future.cancelled()], pending, result)
+                                  if not future.cancelled()], schedule, result)
                 raise
-        for address, action in pending.items():
+        for address, action in schedule.pending.items():
             result.skipped[address] = "waits on an action that did not run"
             self.listener.skipped(action, result.skipped[address])
         return result
 
-    def _settle_all(self, finished: list[tuple[Future, Action, float]], pending: dict[str, Action],
+    def _settle_all(self, finished: list[tuple[Future, Action, float]], schedule: "_Schedule",
                     result: ApplyResult) -> None:
         """Record every action that finished, then write state once, before anything new starts."""
-        recorded = [self._settle(action, future, started, pending, result) for future, action, started in finished]
+        recorded = [self._settle(action, future, started, schedule, result) for future, action, started in finished]
         if any(recorded):
             self._write()
 
-    def _settle(self, action: Action, future: Future, started: float, pending: dict[str, Action],
+    def _settle(self, action: Action, future: Future, started: float, schedule: "_Schedule",
                 result: ApplyResult) -> bool:
         seconds = time.monotonic() - started
         try:
@@ -117,8 +111,11 @@ class Executor:
             message = str(exc) if isinstance(exc, InfraError) else f"{type(exc).__name__}: {exc}"
             result.failed[action.address] = message
             self.listener.failed(action, message, seconds)
-            self._skip_dependants(action.address, pending, result)
+            for dependant in schedule.drop_dependants(action.address):
+                result.skipped[dependant.address] = f"depends on {action.address}, which failed"
+                self.listener.skipped(dependant, result.skipped[dependant.address])
             return False
+        schedule.finished(action.address)
         self._record(action, attributes, outputs)
         result.applied.append(action.address)
         self.listener.finished(action, seconds)
@@ -167,18 +164,47 @@ class Executor:
         self.state.next_version()
         self.backend.write(self.state)
 
-    def _skip_dependants(self, failed: str, pending: dict[str, Action], result: ApplyResult) -> None:
-        blocked = {failed}
-        grew = True
-        while grew:
-            grew = False
-            for address, action in list(pending.items()):
-                if any(d in blocked for d in action.depends_on):
-                    blocked.add(address)
-                    del pending[address]
-                    result.skipped[address] = f"depends on {failed}, which failed"
-                    self.listener.skipped(action, result.skipped[address])
-                    grew = True
+
+
+class _Schedule:
+    """Which actions may start: those whose changing dependencies have all finished, in plan order
+    (so with --parallelism 1 an apply runs exactly in the order the plan shows)."""
+
+    def __init__(self, actions: list[Action]) -> None:
+        self.position = {a.address: i for i, a in enumerate(actions)}
+        self.pending = {a.address: a for a in actions}
+        self.waiting = {a.address: {d for d in a.depends_on if d in self.pending} for a in actions}
+        self.dependants: dict[str, list[str]] = defaultdict(list)
+        for action in actions:
+            for dependency in self.waiting[action.address]:
+                self.dependants[dependency].append(action.address)
+        self.ready = [self.position[a.address] for a in actions if not self.waiting[a.address]]
+        heapq.heapify(self.ready)
+        self.actions = actions
+
+    def take(self) -> Action | None:
+        while self.ready:
+            address = self.actions[heapq.heappop(self.ready)].address
+            if address in self.pending:
+                return self.pending.pop(address)
+        return None
+
+    def finished(self, address: str) -> None:
+        for dependant in self.dependants.get(address, ()):
+            waiting = self.waiting[dependant]
+            waiting.discard(address)
+            if not waiting and dependant in self.pending:
+                heapq.heappush(self.ready, self.position[dependant])
+
+    def drop_dependants(self, address: str) -> list[Action]:
+        """Everything that (transitively) waits on a failed action: it will not run."""
+        dropped, stack = [], list(self.dependants.get(address, ()))
+        while stack:
+            dependant = stack.pop()
+            if dependant in self.pending:
+                dropped.append(self.pending.pop(dependant))
+                stack.extend(self.dependants.get(dependant, ()))
+        return dropped
 
 
 class _Guarded:
@@ -198,7 +224,3 @@ class _Guarded:
                 self._listener = None  # stop reporting; keep applying
 
         return call
-
-
-def _is_running(address: str, running: dict[Future, tuple[Action, float]]) -> bool:
-    return any(action.address == address for action, _ in running.values())

@@ -164,3 +164,15 @@ def test_a_broken_progress_output_does_not_stop_or_lose_an_apply(tmp_path):
     result = Executor(Providers([world]), backend, state, listener=BrokenOutput()).run(
         plan(desired, {}, state))
     assert result.ok and set(backend.read().resources) == {"thing.a", "thing.b"}
+
+
+def test_one_at_a_time_runs_in_the_order_the_plan_shows(tmp_path):
+    world, backend = World(), RecordingBackend(tmp_path / "state.json")
+    run([thing("a"), thing("b", "a"), thing("c", "b"), thing("d")], world, backend, parallelism=1)
+    assert world.calls == ["thing.a", "thing.b", "thing.c", "thing.d"]
+
+
+def test_a_thousand_independent_actions_all_run(tmp_path):
+    world, backend = World(), RecordingBackend(tmp_path / "state.json")
+    result = run([thing(f"n{i}") for i in range(1000)], world, backend, parallelism=50)
+    assert result.ok and len(world.things) == 1000 and len(backend.read().resources) == 1000
