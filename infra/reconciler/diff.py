@@ -24,7 +24,8 @@ def attribute_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Att
         if isinstance(found, (dict, list)) and isinstance(wanted, type(found)):
             changes.extend(_deep(key, found, wanted))
         else:
-            changes.append(AttributeChange(path=key, before=None if found is _MISSING else found, after=wanted))
+            changes.append(AttributeChange(path=key, before=None if found is _MISSING else found, after=wanted,
+                                           before_absent=found is _MISSING))
     return changes
 
 
@@ -34,9 +35,14 @@ def _deep(key: str, before: Any, after: Any) -> list[AttributeChange]:
     for report in diff.values():
         for level in report:
             path = key + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in level.path(output_format="list"))
-            changes.append(AttributeChange(path=path, before=_value(level.t1), after=_value(level.t2)))
+            changes.append(AttributeChange(path=path, before=_value(level.t1), after=_value(level.t2),
+                                           before_absent=_absent(level.t1), after_absent=_absent(level.t2)))
     return sorted(changes, key=lambda c: c.path)
 
 
+def _absent(value: Any) -> bool:
+    return type(value).__name__ == "NotPresent"
+
+
 def _value(value: Any) -> Any:
-    return None if type(value).__name__ == "NotPresent" else value
+    return None if _absent(value) else value

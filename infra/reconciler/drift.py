@@ -48,8 +48,7 @@ def detect_drift(state: State, observed: dict[str, Observed], scope: set[str] | 
             wanted = {"source_hash": digest(recorded.attributes)}
         else:
             wanted = {k: v for k, v in recorded.attributes.items() if k in found.attributes}
-        changes = [AttributeChange(path=c.path, before=c.after, after=c.before)
-                   for c in attribute_changes(found.attributes, wanted)]
+        changes = [c.reversed() for c in attribute_changes(found.attributes, wanted)]
         if changes:
             report.drifted.append(Drifted(address=address, kind=recorded.kind, group=recorded.group,
                                           status="changed", changes=changes))

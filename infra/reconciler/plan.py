@@ -19,6 +19,14 @@ class AttributeChange(BaseModel):
     path: str
     before: Any = None
     after: Any = None
+    # A key or list item that is not there at all, as opposed to one whose value is null.
+    before_absent: bool = False
+    after_absent: bool = False
+
+    def reversed(self) -> "AttributeChange":
+        """The same change seen from the other side (drift compares actual against recorded)."""
+        return AttributeChange(path=self.path, before=self.after, after=self.before,
+                               before_absent=self.after_absent, after_absent=self.before_absent)
 
     @property
     def attribute(self) -> str:

@@ -13,12 +13,13 @@ from rich.markup import escape
 
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.drift import DriftReport
-from infra.reconciler.plan import Action, Plan
+from infra.reconciler.plan import Action, AttributeChange, Plan
 from infra.reconciler.refs import parse_ref
 
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|private_key|api_key|access_key|credential)", re.I)
 MASK = "(sensitive)"
 UNKNOWN = "(known after apply)"
+ABSENT = "(absent)"
 _STYLE = {ActionKind.CREATE: "green", ActionKind.BUILD: "cyan", ActionKind.UPDATE: "yellow",
           ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim"}
 _MAX_VALUE = 100
@@ -45,6 +46,13 @@ def show_value(value: Any, path: str = "", limit: int = _MAX_VALUE) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def show_side(change: AttributeChange, side: str, limit: int = _MAX_VALUE) -> str:
+    """One side (`before` or `after`) of a change as shown: a key that is not there reads `(absent)`."""
+    if getattr(change, f"{side}_absent"):
+        return ABSENT
+    return show_value(getattr(change, side), change.path, limit)
+
+
 def summary_line(plan: Plan) -> str:
     counts = plan.summary()
     if not plan.changes:
@@ -58,7 +66,7 @@ def _attribute_lines(action: Action) -> list[str]:
         return [f"    + {key} = {show_value(value, key)}" for key, value in (action.after or {}).items()]
     if action.action is ActionKind.DELETE:
         return []
-    return [f"    ~ {c.path}: {show_value(c.before, c.path)} -> {show_value(c.after, c.path)}" for c in action.changes]
+    return [f"    ~ {c.path}: {show_side(c, 'before')} -> {show_side(c, 'after')}" for c in action.changes]
 
 
 def plan_text(plan: Plan, *, color: bool = True) -> str:
@@ -132,8 +140,7 @@ def drift_text(report: DriftReport, *, color: bool = True) -> str:
         line = f"  ~ {item.address}: changed outside infra"
         lines.append(f"[yellow]{escape(line)}[/]" if color else line)
         for change in item.changes:
-            detail = (f"      {change.path}: recorded {show_value(change.before, change.path)}, "
-                      f"actual {show_value(change.after, change.path)}")
+            detail = f"      {change.path}: recorded {show_side(change, 'before')}, actual {show_side(change, 'after')}"
             lines.append(escape(detail) if color else detail)
     lines.append("Run infra plan to see how apply would put it back.")
     return "\n".join(lines)
@@ -145,6 +152,8 @@ def drift_json(report: DriftReport) -> str:
         for change in item["changes"]:
             change["recorded"] = masked(change.pop("before"), change["path"])
             change["actual"] = masked(change.pop("after"), change["path"])
+            change["recorded_absent"] = change.pop("before_absent")
+            change["actual_absent"] = change.pop("after_absent")
     data["has_drift"] = report.has_drift
     return json.dumps(data, indent=2)
 
@@ -158,7 +167,7 @@ def drift_markdown(report: DriftReport) -> str:
         if item.status == "missing":
             lines.append(f"| `{item.address}` | (whole resource) | exists | **deleted** |")
         for change in item.changes:
-            recorded = show_value(change.before, change.path, 60).replace("|", "\\|")
-            actual = show_value(change.after, change.path, 60).replace("|", "\\|")
+            recorded = show_side(change, "before", 60).replace("|", "\\|")
+            actual = show_side(change, "after", 60).replace("|", "\\|")
             lines.append(f"| `{item.address}` | `{change.path}` | `{recorded}` | `{actual}` |")
     return "\n".join(lines)
