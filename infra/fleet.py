@@ -164,5 +164,6 @@ def deploy(workspace: Workspace, groups: Iterable[str], batch: int, *, max_error
         report.targets = command.get("TargetCount", len(nodes))
         report.completed = command.get("CompletedCount", 0)
         report.errors = command.get("ErrorCount", 0)
-        report.nodes, report.note = deployer.results(region, report.command_id, nodes)
+        found, report.note = deployer.results(region, report.command_id, nodes)
+        report.count_nodes(found)
     return reports

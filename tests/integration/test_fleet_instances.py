@@ -153,9 +153,10 @@ def test_deploy_sends_one_batched_command_to_the_group(repo, key, capsys, ssm, e
     assert command["Parameters"]["commands"] == ["chef-solo -j /etc/chef/dna.json"]
     running = ec2.describe_instances(Filters=[{"Name": "tag:group", "Values": [BEE]},
                                               {"Name": "instance-state-name", "Values": ["running"]}])
-    for instance in (i for r in running["Reservations"] for i in r["Instances"]):
+    instances = [i for r in running["Reservations"] for i in r["Instances"]]
+    for instance in instances:
         assert f"{instance['InstanceId']} {BEE}: Success" in result.out
-    assert "deploy Success" in result.out
+    assert f"deploy Success: {len(instances)}/{len(instances)} node(s) done, 0 failed" in result.out
 
 
 def test_deploy_of_every_group_is_one_command_per_region(repo, key, capsys, ssm):

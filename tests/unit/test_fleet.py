@@ -173,3 +173,12 @@ def test_a_deploy_is_ok_only_when_ssm_and_every_node_say_so():
                                nodes=[NodeResult("i-1", "web", "Success"), NodeResult("i-2", "web", "Failed", 1)])
     assert not failed_node.ok
     assert RegionDeploy("us-east-1", ["web"]).ok  # nothing to deploy is not a failure
+
+
+def test_a_deploy_counts_the_nodes_results_over_ssms_own_counts():
+    report = RegionDeploy("us-east-1", ["web"], command_id="c", status="Success", targets=4, completed=4)
+    report.count_nodes([NodeResult("i-1", "web", "Success"), NodeResult("i-2", "web", "TimedOut")])
+    assert (report.targets, report.completed, report.errors) == (2, 2, 1) and not report.ok
+    unknown = RegionDeploy("us-east-1", ["web"], command_id="c", status="Success", targets=4, completed=4)
+    unknown.count_nodes(None)  # the endpoint cannot tell per node: SSM's counts stand
+    assert (unknown.targets, unknown.completed, unknown.errors) == (4, 4, 0) and unknown.ok

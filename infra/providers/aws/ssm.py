@@ -22,6 +22,7 @@ from infra.providers.base import Progress
 DOCUMENT = "AWS-RunShellScript"
 CHEF_SOLO = "chef-solo -j /etc/chef/dna.json"
 DONE = {"Success", "Cancelled", "Failed", "TimedOut"}
+FAILED = {"Failed", "TimedOut", "DeliveryTimedOut", "ExecutionTimedOut"}
 # A call that an endpoint may not implement is asked once, not retried for a minute.
 ONCE = BotoConfig(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=10, read_timeout=30)
 
@@ -46,6 +47,15 @@ class RegionDeploy:
     errors: int = 0
     nodes: list[NodeResult] | None = None  # None: the endpoint cannot tell per node
     note: str = ""
+
+    def count_nodes(self, nodes: list[NodeResult] | None) -> None:
+        """Take the nodes' own results as the counts when there are any: SSM's counts take in every
+        instance carrying the tag, which on some endpoints includes instances already terminated."""
+        self.nodes = nodes
+        if nodes is not None:
+            self.targets = len(nodes)
+            self.completed = sum(node.status in DONE for node in nodes)
+            self.errors = sum(node.status in FAILED for node in nodes)
 
     @property
     def ok(self) -> bool:
