@@ -1,4 +1,5 @@
-"""The command reference in docs/ is the command line's own: regenerate it when a command changes."""
+"""The docs keep up with the code: the command reference is the command line's own, the nodes.json
+reference names every key."""
 
 import subprocess
 import sys
@@ -20,3 +21,23 @@ def test_every_doc_the_readme_links_exists():
                  "performance"):
         assert f"docs/{name}.md" in readme
         assert (ROOT / "docs" / f"{name}.md").exists(), f"docs/{name}.md is linked from README.md but missing"
+
+
+def _keys(model, prefix=""):
+    """Every key of a settings model, nested ones as `parent.child`."""
+    for name, field in model.model_fields.items():
+        key = prefix + (field.alias or name)
+        yield key
+        for inner in (*getattr(field.annotation, "__args__", ()), field.annotation):
+            if hasattr(inner, "model_fields"):
+                yield from _keys(inner, key + ".")
+
+
+def test_the_nodes_json_reference_names_every_key():
+    from infra.config.schema import GroupSettings, Settings
+
+    reference = (ROOT / "docs" / "nodes-json.md").read_text()
+    undocumented = [key for key in [*_keys(GroupSettings), *_keys(Settings)]
+                    if f"`{key.rsplit('.', 1)[-1]}`" not in reference and f"`{key}`" not in reference
+                    and f"{key}`" not in reference and f"`{key}." not in reference]
+    assert not undocumented, f"docs/nodes-json.md does not name {', '.join(undocumented)}"
