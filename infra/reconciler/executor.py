@@ -141,7 +141,7 @@ class Executor:
         else:
             self.state.resources[action.address] = ResourceState(
                 kind=action.kind, group=action.group, attributes=attributes or {}, outputs=outputs,
-                depends_on=action.depends_on)
+                depends_on=action.depends_on, protect=action.protect)
 
     def _record_unchanged(self, plan: Plan) -> None:
         """Adopt what already matches (so references resolve) and forget what is gone, in one write."""
@@ -153,7 +153,7 @@ class Executor:
                 changed |= self.state.resources.pop(action.address, None) is not None
                 continue
             entry = ResourceState(kind=action.kind, group=action.group, attributes=action.after,
-                                  outputs=action.outputs, depends_on=action.depends_on)
+                                  outputs=action.outputs, depends_on=action.depends_on, protect=action.protect)
             if self.state.resources.get(action.address) != entry:
                 self.state.resources[action.address] = entry
                 changed = True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from infra.reconciler.actions import ActionKind
 
@@ -48,9 +48,17 @@ class Action(BaseModel):
     changes: list[AttributeChange] = Field(default_factory=list)
     reason: str = ""
     depends_on: list[str] = Field(default_factory=list)
-    protected: bool = False
+    # The resource is marked `protect` (in nodes.json, or in state once its group is gone).
+    protect: bool = False
     # For an unchanged resource: the outputs observed, recorded so references to it resolve.
     outputs: dict[str, Any] = Field(default_factory=dict)
+
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def protected(self) -> bool:
+        """This action would destroy a protected resource: apply refuses it without --allow-destroy."""
+        return self.protect and self.action.destroys
 
 
 class MadeAgainst(BaseModel):

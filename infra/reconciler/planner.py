@@ -65,7 +65,7 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
     kind = kind_of(resource.kind)
     recorded = state.resources.get(resource.address)
     base = dict(address=resource.address, kind=resource.kind, group=resource.group,
-                depends_on=list(resource.depends_on), after=after)
+                depends_on=list(resource.depends_on), after=after, protect=resource.protect)
     if found is None:
         reason = "recorded in state but gone; will be made again" if recorded else "does not exist yet"
         return Action(action=kind.create, reason=reason, **base)
@@ -74,8 +74,8 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
         return _by_digest(resource, after, found, recorded.attributes if recorded else None, base)
     changes = attribute_changes(before, after)
     if forced:
-        return Action(action=ActionKind.REPLACE, before=before, changes=changes, protected=resource.protect,
-                      reason="replacement requested", **base)
+        return Action(action=ActionKind.REPLACE, before=before, changes=changes, reason="replacement requested",
+                      **base)
     if not changes:
         return Action(action=ActionKind.NOOP, before=before, reason="up to date", outputs=found.outputs, **base)
     roots = changed_attributes(changes)
@@ -83,7 +83,7 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
     if forcing:
         pending = [r for r in forcing if unresolved(after.get(r))]
         why = ("an upstream change gives it a new " if pending else "changed ") + ", ".join(forcing)
-        return Action(action=ActionKind.REPLACE, before=before, changes=changes, protected=resource.protect,
+        return Action(action=ActionKind.REPLACE, before=before, changes=changes,
                       reason=f"{why}, which cannot change in place", **base)
     return Action(action=ActionKind.UPDATE, before=before, changes=changes, reason="changed: " + ", ".join(roots),
                   **base)
@@ -122,8 +122,10 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
                                   before=state.resources[address].attributes,
                                   reason="no longer in nodes.json and already gone; forgotten from state"))
             continue
+        recorded = state.resources.get(address)
         actions.append(Action(address=address, kind=kind, group=group, action=ActionKind.DELETE,
                               before=found.attributes, after=None, depends_on=dependants,
+                              protect=recorded is not None and recorded.protect,
                               reason="no longer in nodes.json" if group else "not in nodes.json"))
     return actions
 

@@ -19,6 +19,8 @@ class ResourceState(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
     outputs: dict[str, Any] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
+    # Marked `protect` in nodes.json when last applied: deleting it with its group needs --allow-destroy.
+    protect: bool = False
 
 
 class State(BaseModel):

@@ -288,3 +288,24 @@ def test_a_protected_group_rolls_only_with_allow_destroy(repo, capsys, autoscali
     assert run_infra(capsys, "autoscale:update", BEE, "--allow-destroy").code == 0
     [new] = asgs(autoscaling)
     assert new["AutoScalingGroupName"] != old["AutoScalingGroupName"]
+
+
+def test_a_protected_group_removed_from_nodes_json_is_destroyed_only_with_allow_destroy(repo, capsys, autoscaling):
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[BEE]["protect"] = True
+    write(repo, nodes)
+    assert run_infra(capsys, "autoscale:run", BEE).code == 0
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0  # the rest of the group
+    [kept] = asgs(autoscaling)
+
+    del nodes[BEE]
+    write(repo, nodes)
+    planned = run_infra(capsys, "plan")
+    assert "asg.12_04-bee will be destroyed" in planned.out and "PROTECTED" in planned.out
+    refused = run_infra(capsys, "apply", "--auto-approve")
+    assert refused.code == 1 and "asg.12_04-bee" in refused.err and "--allow-destroy" in refused.err
+    assert asgs(autoscaling) == [kept]
+    assert "asg.12_04-bee" in run_infra(capsys, "state", "list").out
+
+    assert run_infra(capsys, "apply", "--auto-approve", "--allow-destroy").code == 0
+    assert asgs(autoscaling) == []

@@ -135,6 +135,15 @@ def test_what_the_config_no_longer_has_is_deleted_dependants_first():
     assert result.actions[1].depends_on == ["asg.old"]
 
 
+def test_a_protected_resource_stays_protected_when_its_group_leaves_nodes_json():
+    state = State(resources={
+        "asg.old": ResourceState(kind="asg", group="old", protect=True),
+        "role.old": ResourceState(kind="role", group="old"),
+    })
+    result = plan(graph(), {a: Observed() for a in state.resources}, state)
+    assert {a.address: a.protected for a in result.actions} == {"asg.old": True, "role.old": False}
+
+
 def test_recorded_but_already_gone_is_forgotten_not_deleted():
     state = State(resources={"role.old": ResourceState(kind="role", group="old")})
     result = plan(graph(), {}, state)

@@ -332,8 +332,11 @@ def delete(workspace: "Workspace", group: str, progress: Progress, *, allow_dest
     """Remove every AMI of `group`, their snapshots and packer/GROUP.json; nothing else."""
     config = workspace.config
     settings = config.groups.get(group)
-    if settings is not None and settings.protect and not allow_destroy:
-        raise InfraError(f"group {group} is protected (protect: true in nodes.json); pass --allow-destroy to "
+    recorded = workspace.backend.read().resources.get(address_of("ami", group))
+    protected = settings.protect if settings is not None else recorded is not None and recorded.protect
+    if protected and not allow_destroy:
+        where = "nodes.json" if settings is not None else "nodes.json when it was last applied"
+        raise InfraError(f"group {group} is protected (protect: true in {where}); pass --allow-destroy to "
                          f"remove its AMIs")
     provider = _provider(workspace)
     regions = provider.regions_of(group)
