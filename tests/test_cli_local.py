@@ -216,3 +216,16 @@ def test_usage_errors_are_one_line_and_exit_1_never_2(example, capsys, args, exp
     result = infra(capsys, *args)
     assert result.code == 1  # 2 means "changes" for plan and drift
     assert result.err.count("\n") == 1 and expected in result.err
+
+
+def test_a_stopped_sandbox_is_one_line_at_once_not_a_minute_of_retries(example, capsys, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    result = infra(capsys, "plan")
+    assert result.code == 1 and len(result.err.strip().splitlines()) == 1
+    assert f"cannot reach AWS at http://127.0.0.1:{port}: nothing listens there" in result.err
+    assert "infra sandbox status" in result.err

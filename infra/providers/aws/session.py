@@ -7,6 +7,7 @@ session that makes them is not, hence the lock.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -36,6 +37,7 @@ class AwsClients:
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._clients: dict[tuple[str, str], Any] = {}
+        self._reachable = False
 
     @property
     def is_sandbox(self) -> bool:
@@ -56,6 +58,8 @@ class AwsClients:
         key = (service, region)
         session = self.session()
         with self._lock:
+            if self.is_sandbox and not self._reachable:
+                self._check_sandbox()
             if key not in self._clients:
                 extra: dict[str, Any] = {}
                 if self.is_sandbox and session.get_credentials() is None:
@@ -63,6 +67,18 @@ class AwsClients:
                 self._clients[key] = session.client(service, region_name=region, endpoint_url=self.endpoint_url,
                                                     config=RETRIES, **extra)
             return self._clients[key]
+
+    def _check_sandbox(self) -> None:
+        """A loopback endpoint that refuses connections is a stopped sandbox: say so at once, instead
+        of after a minute of retries that cannot help."""
+        address = urlparse(self.endpoint_url)
+        try:
+            socket.create_connection((address.hostname, address.port or (443 if address.scheme == "https" else 80)),
+                                     timeout=5).close()
+        except OSError:
+            raise ProviderError(f"cannot reach AWS at {self.endpoint_url}: nothing listens there; is the sandbox "
+                                f"running (infra sandbox status), or AWS_ENDPOINT_URL / --endpoint-url stale?") from None
+        self._reachable = True
 
     def environment(self) -> dict[str, str]:
         """Environment for a subprocess (packer) that must reach the same AWS: never written to disk."""
