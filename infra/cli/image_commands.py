@@ -28,8 +28,9 @@ def packer_clean(
     decision = images.clean(workspace(), groups or [], keep, _say, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     held = f"; {len(decision.held)} older one(s) kept because they are in use" if decision.held else ""
-    out.print(f"[bold green]packer:clean: kept {len(decision.kept)} newest AMI(s){held}; {verb} "
-              f"{len(decision.removed)}.[/]")
+    groups_kept = len({image.group for image in decision.kept})
+    out.print(f"[bold green]packer:clean: kept {len(decision.kept)} newest AMI(s) of {groups_kept} group(s){held}; "
+              f"{verb} {len(decision.removed)}.[/]")
 
 
 @app.command("packer:delete")
