@@ -12,23 +12,52 @@ from typing import Any
 def atomic_write_text(path: Path, text: str, *, keep_backup: Path | None = None) -> None:
     """Write `text` to `path` through a temp file in the same folder, fsync, then rename.
 
-    When `keep_backup` is given, the previous content (if any) is kept there first, also atomically.
+    When `keep_backup` is given, the previous content (if any) is kept there, also atomically: the
+    old file itself becomes the backup (a hard link, so nothing is copied), then the new one takes
+    its name. A crash in between leaves the old content under both names, never a half-written one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if keep_backup is not None and path.exists():
-        atomic_write_text(Path(keep_backup), path.read_text())
+    tmp = _write_temp(path, text)
+    try:
+        if keep_backup is not None and path.exists():
+            _keep_previous(path, Path(keep_backup))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _write_temp(path: Path, text: str) -> str:
+    """`text` in a new, fsynced temp file beside `path`; its name."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    return tmp
+
+
+def _keep_previous(path: Path, backup: Path) -> None:
+    """Make `backup` hold what `path` holds now: a hard link where the file system has them, a copy elsewhere."""
+    linked = backup.with_name(f".{backup.name}.{os.getpid()}.link")
+    try:
+        linked.unlink(missing_ok=True)
+        os.link(path, linked)
+    except OSError:
+        copy = _write_temp(backup, path.read_text())
+        os.replace(copy, backup)
+        return
+    try:
+        os.replace(linked, backup)
+    except BaseException:
+        linked.unlink(missing_ok=True)
+        raise
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -46,7 +46,24 @@ def test_a_failed_write_leaves_the_old_state_whole(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         backend.write(state)
     assert backend.path.read_text() == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temp file or link left behind
+
+
+def test_the_backup_is_a_copy_where_the_file_system_has_no_hard_links(tmp_path, monkeypatch):
+    backend = LocalBackend(tmp_path / "state.json")
+    state = State()
+    state.next_version()
+    backend.write(state)
+
+    def no_links(src, dst):
+        raise OSError("operation not permitted")
+
+    monkeypatch.setattr("infra.fsutil.os.link", no_links)
+    state.next_version()
+    backend.write(state)
+    assert json.loads(backend.backup.read_text())["serial"] == 1
+    assert json.loads(backend.path.read_text())["serial"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.backup"]
 
 
 @pytest.mark.parametrize("content, expected", [
