@@ -17,6 +17,7 @@ from infra.chef import dna_document, role_document, role_name
 from infra.config import Config, Group
 from infra.errors import ConfigError
 from infra.reconciler.kinds import KINDS
+from infra.reconciler.order import Cycle, dependencies_first
 from infra.reconciler.refs import digest, parse_ref, ref
 from infra.reconciler.resources import Resource, address_of, split_address
 from infra.rendering import render_json, render_text
@@ -149,22 +150,8 @@ def _autoscaling(group: Group, root: Path | str, image: str) -> list[Resource]:
 def topological(resources: Iterable[Resource]) -> dict[str, Resource]:
     """Resources ordered so each comes after what it depends on; stable for equal inputs."""
     by_address = {r.address: r for r in resources}
-    ordered: dict[str, Resource] = {}
-    visiting: list[str] = []
-
-    def visit(address: str) -> None:
-        if address in ordered:
-            return
-        if address in visiting:
-            cycle = " -> ".join([*visiting[visiting.index(address):], address])
-            raise ConfigError(f"dependency cycle: {cycle}")
-        visiting.append(address)
-        for dependency in by_address[address].depends_on:
-            if dependency in by_address:
-                visit(dependency)
-        visiting.pop()
-        ordered[address] = by_address[address]
-
-    for address in by_address:
-        visit(address)
-    return ordered
+    try:
+        order = dependencies_first(by_address, lambda address: by_address[address].depends_on)
+    except Cycle as cycle:
+        raise ConfigError(f"dependency cycle: {cycle}") from None
+    return {address: by_address[address] for address in order}

@@ -14,6 +14,7 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.diff import attribute_changes
 from infra.reconciler.graph import Graph
 from infra.reconciler.kinds import kind_of
+from infra.reconciler.order import dependencies_first
 from infra.reconciler.plan import Action, MadeAgainst, Plan, changed_attributes
 from infra.reconciler.refs import digest, resolve, unresolved
 from infra.reconciler.resources import Observed, Resource, split_address
@@ -113,7 +114,7 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
     depends: dict[str, list[str]] = {a: (state.resources[a].depends_on if a in state.resources else [])
                                      for a in unwanted}
     actions: list[Action] = []
-    for address in reversed(_order(unwanted, depends)):
+    for address in reversed(dependencies_first(unwanted, depends.__getitem__, ignore_cycles=True)):
         kind, group, _ = split_address(address)
         dependants = [other for other in unwanted if address in depends[other]]
         found = observed.get(address)
@@ -128,19 +129,3 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
                               protect=recorded is not None and recorded.protect,
                               reason="no longer in nodes.json" if group else "not in nodes.json"))
     return actions
-
-
-def _order(addresses: list[str], depends: dict[str, list[str]]) -> list[str]:
-    ordered: dict[str, None] = {}
-
-    def visit(address: str, path: tuple[str, ...]) -> None:
-        if address in ordered or address in path:
-            return
-        for dependency in depends.get(address, []):
-            if dependency in depends:
-                visit(dependency, (*path, address))
-        ordered[address] = None
-
-    for address in addresses:
-        visit(address, ())
-    return list(ordered)
