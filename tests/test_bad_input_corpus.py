@@ -32,6 +32,8 @@ CORPUS = {
     "bad ami": ("{" + BASE + ',\n"web": {"source_ami": "ubuntu-22.04"}}', "neither an AMI id"),
     "missing instance type": ('{"__base__": {"source_ami": "ami-1ebb2077"}, "web": {}}', "has no 'instance_type'"),
     "unknown source group": ("{" + BASE + ',\n"web": {"source_ami": "@bsae"}, "base": {}}', "did you mean 'base'?"),
+    "unknown source further down a chain": ("{" + BASE + ',\n"a": {"source_ami": "@b"}, "b": {"source_ami": "@x"}}',
+                                            "group 'b': source_ami @x: unknown group 'x'"),
     "self source": ("{" + BASE + ',\n"web": {"source_ami": "@web"}}', "cycle: web -> web"),
     "source cycle": ("{" + BASE + ',\n"a": {"source_ami": "@b"}, "b": {"source_ami": "@c"}, "c": {"source_ami": "@a"}}',
                      "cycle: a -> b -> c -> a"),

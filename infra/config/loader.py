@@ -153,20 +153,25 @@ def _check_references(groups: dict[str, Group], locator: "_Locator") -> None:
     for name, group in groups.items():
         source = group.source_group
         if source is not None and source not in groups:
-            raise locator.error([name, "source_ami"], _unknown(f"group {name!r}: source_ami @{source}: group "
-                                                                f"{source!r}", source, groups))
+            raise locator.error([name, "source_ami"], f"group {name!r}: source_ami @{source}: "
+                                                      + _unknown(f"group {source!r}", source, groups))
         if source is not None and not groups[source].packer:
             raise locator.error([name, "source_ami"], f"group {name!r}: source_ami @{source}: group {source!r} has "
                                                       f"\"packer\": false, so it has no AMI to build from; name "
                                                       f"an AMI id, or let {source!r} build one")
-        seen = [name]
-        while source is not None:
-            if source in seen:
+    acyclic: set[str] = set()  # groups whose chain of sources is known to end in an AMI id
+    for name, group in groups.items():
+        source = group.source_group
+        seen, on_chain = [name], {name}
+        while source is not None and source not in acyclic:
+            if source in on_chain:
                 cycle = " -> ".join([*seen[seen.index(source):], source])
                 raise locator.error([name, "source_ami"], f"source_ami references form a cycle: {cycle}; "
                                                           f"one group must build from an AMI id")
             seen.append(source)
+            on_chain.add(source)
             source = groups[source].source_group
+        acyclic.update(seen)
     provided = {service for group in groups.values() for service in group.services}
     for name, group in groups.items():
         for service in group.depends_on:
@@ -176,11 +181,17 @@ def _check_references(groups: dict[str, Group], locator: "_Locator") -> None:
                                                           f"run list provides (services: {known})")
 
 
+_LISTED = 10  # names listed in an error before "and N more"
+
+
 def _unknown(what: str, name: str, known: Any) -> str:
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     if close:
         return f"unknown {what}; did you mean {close[0]!r}?"
-    listed = ", ".join(repr(k) for k in known)
+    known = list(known)
+    listed = ", ".join(repr(k) for k in known[:_LISTED])
+    if len(known) > _LISTED:
+        listed += f" and {len(known) - _LISTED} more"
     return f"unknown {what}; known: {listed}" if listed else f"unknown {what}"
 
 
