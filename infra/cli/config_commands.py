@@ -11,12 +11,18 @@ from infra.config import load_config
 from infra.config.schema import nodes_json_schema
 from infra.reconciler.render import masked
 
+SHOWN_GROUPS = 20  # group names validate lists before "and N more"
+
 
 @app.command()
 def validate() -> None:
     """Check nodes.json: syntax, keys, types, names, references. Exit 1 with the first problem."""
     config = load_config(options.config)
-    out.print(f"{config.path} is valid: {len(config.groups)} group(s): {', '.join(config.groups) or 'none'}")
+    names = list(config.groups)
+    listed = ", ".join(names[:SHOWN_GROUPS]) or "none"
+    if len(names) > SHOWN_GROUPS:
+        listed += f" and {len(names) - SHOWN_GROUPS} more (infra graph lists every resource)"
+    out.print(f"{config.path} is valid: {len(names)} group(s): {listed}")
 
 
 @app.command()
