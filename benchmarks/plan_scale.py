@@ -1,6 +1,6 @@
 """Benchmarks: `infra plan` and `infra apply` at scale, against a local moto server.
 
-    .venv/bin/python benchmarks/plan_scale.py            # everything (about 6 minutes on 2 cores); writes docs/performance.md
+    .venv/bin/python benchmarks/plan_scale.py            # everything (about 4 minutes on 2 cores); writes docs/performance.md
     .venv/bin/python benchmarks/plan_scale.py --quick    # 10 and 100 groups, a small apply; writes nothing
 
 For each size (10, 100, 1,000 and 5,000 generated groups, see fleet.py) it runs the real CLI,
