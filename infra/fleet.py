@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 from infra import engine
 from infra.chef import dna_document
 from infra.config import Group
+from infra.config.models import MAX_NODES
 from infra.errors import InfraError
 from infra.providers.base import Progress
 from infra.reconciler.executor import ApplyResult, Listener
@@ -106,8 +107,11 @@ def create_instance(workspace: Workspace, group_name: str | None, key_path: Path
                     progress: Progress = lambda message: None,
                     choose: Callable[[list[str]], str] = random.choice) -> ApplyResult:
     """Launch one instance of a group: key pair from the key file, the zone given or a random one."""
-    if not group_name or key_path is None or not name:
-        raise FleetError("usage: instance:create GROUP --key PATH --name NAME [--zone ZONE]")
+    missing = [what for what, given in (("GROUP", group_name), ("--key PATH", key_path), ("--name NAME", name))
+               if not given]
+    if missing:
+        raise FleetError(f"instance:create needs {' and '.join(missing)} "
+                         f"(usage: instance:create GROUP --key PATH --name NAME [--zone ZONE])")
     group = workspace.config.group(group_name)
     if not INSTANCE_NAME.match(name):
         raise FleetError(f"--name {name!r}: use 1-64 letters, digits, '-' or '_'")
@@ -135,12 +139,12 @@ def deploy(workspace: Workspace, groups: Iterable[str], batch: int, *, max_error
     from infra.providers.aws import clients_for
     from infra.providers.aws.ssm import Deployer, RegionDeploy
 
-    if batch < 1:
-        raise FleetError(f"-n {batch}: the batch size must be at least 1")
+    if not 1 <= batch <= MAX_NODES:
+        raise FleetError(f"-n {batch}: the batch size must be from 1 to {MAX_NODES:,}")
     if deadline <= 0:
         raise FleetError(f"--timeout {deadline:g}: give the seconds to wait, at least 1")
-    if not MAX_ERRORS.match(max_errors):
-        raise FleetError(f"--max-errors {max_errors!r}: give a number of nodes (0) or a percentage (10%)")
+    if not MAX_ERRORS.match(max_errors) or int(max_errors.rstrip("%")) > (100 if max_errors.endswith("%") else MAX_NODES):
+        raise FleetError(f"--max-errors {max_errors!r}: give a number of nodes (0) or a percentage up to 100% (10%)")
     deployer = deployer or Deployer(clients_for(workspace))
     by_region: dict[str, list[str]] = defaultdict(list)
     for group in workspace.config.select(list(groups)):

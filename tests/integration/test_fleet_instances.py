@@ -89,7 +89,8 @@ def test_instance_create_picks_a_zone_and_reuses_a_key_pair_aws_has(repo, key, c
     (["--key", "missing.pem", "--name", "x"], "missing.pem: no such key file"),
     (["--key", "KEY", "--name", "x", "--zone", "us-east-1z"], "--zone us-east-1z: not an available zone of us-east-1"),
     (["--key", "KEY", "--name", "a.b"], "--name 'a.b': use 1-64 letters"),
-    (["--name", "x"], "usage: instance:create GROUP --key PATH --name NAME"),
+    (["--name", "x"], "instance:create needs --key PATH (usage: instance:create GROUP --key PATH --name NAME"),
+    (["--key", "KEY"], "instance:create needs --name NAME (usage:"),
 ])
 def test_instance_create_bad_input_is_one_clear_line(repo, key, capsys, ec2, args, message):
     args = [str(key) if a == "KEY" else a for a in args]
@@ -178,6 +179,13 @@ def test_deploy_without_running_nodes_sends_nothing(repo, capsys, ssm):
     assert ssm.list_commands()["Commands"] == []
 
 
-def test_deploy_bad_batch_is_one_clear_line(repo, capsys):
-    result = run_infra(capsys, "instance:deploy", "-n", "0")
-    assert result.code == 1 and "-n 0: the batch size must be at least 1" in result.err
+@pytest.mark.parametrize("args, message", [
+    (["-n", "0"], "-n 0: the batch size must be from 1 to 10,000"),
+    (["-n", "99999999"], "-n 99999999: the batch size must be from 1 to 10,000"),
+    (["--max-errors", "500%"], "--max-errors '500%': give a number of nodes (0) or a percentage up to 100%"),
+    (["--max-errors", "some"], "--max-errors 'some'"),
+])
+def test_deploy_bad_input_is_one_clear_line(repo, capsys, ssm, args, message):
+    result = run_infra(capsys, "instance:deploy", *args)
+    assert result.code == 1 and message in result.err and len(result.err.strip().splitlines()) == 1
+    assert ssm.list_commands()["Commands"] == []
