@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -16,6 +16,20 @@ from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_r
 
 GROUP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 SOURCE_AMI = re.compile(r"^(ami-[0-9a-f]{8,17}|@[A-Za-z0-9_-]+)$")
+# An AWS region name: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4, ...
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
+# Guards against typos, far above any account's instance quota (and moto would try to launch them).
+MAX_NODES = 10_000
+DAY = 86_400
+
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+def check_region(name: str) -> None:
+    """Raise ValueError unless `name` reads as an AWS region (the API would refuse it, less clearly)."""
+    if not REGION.match(name):
+        raise ValueError(f"{name!r} is not an AWS region name (like us-east-1 or eu-west-2)")
 
 
 class Strict(BaseModel):
@@ -25,15 +39,15 @@ class Strict(BaseModel):
 class Autoscale(Strict):
     """How a group runs as an autoscaling group. Sane defaults where the seed left them open."""
 
-    node_min: int = Field(1, ge=0, description="Smallest number of instances.")
-    node_max: int = Field(1, ge=0, description="Largest number of instances.")
-    desired: int | None = Field(None, ge=0, description="Desired capacity; node_min when unset.")
-    timeout: int = Field(120, ge=0, description="Seconds the old ASG keeps running after a blue/green roll, so other nodes notice.")
-    healthy_deadline: int = Field(600, ge=1, description="Seconds a new ASG has to become healthy before the roll is undone.")
-    zones: list[str] = Field(default_factory=list, description="Availability zones; every zone of the region when empty.")
-    subnets: list[str] = Field(default_factory=list, description="VPC subnet ids; when set, zones are taken from them.")
+    node_min: int = Field(1, ge=0, le=MAX_NODES, description="Smallest number of instances.")
+    node_max: int = Field(1, ge=0, le=MAX_NODES, description="Largest number of instances.")
+    desired: int | None = Field(None, ge=0, le=MAX_NODES, description="Desired capacity; node_min when unset.")
+    timeout: int = Field(120, ge=0, le=DAY, description="Seconds the old ASG keeps running after a blue/green roll, so other nodes notice.")
+    healthy_deadline: int = Field(600, ge=1, le=DAY, description="Seconds a new ASG has to become healthy before the roll is undone.")
+    zones: list[NonEmpty] = Field(default_factory=list, description="Availability zones; every zone of the region when empty.")
+    subnets: list[NonEmpty] = Field(default_factory=list, description="VPC subnet ids; when set, zones are taken from them.")
     health_check_type: Literal["EC2", "ELB"] = "EC2"
-    health_check_grace: int = Field(300, ge=0, description="Seconds after launch before health checks count.")
+    health_check_grace: int = Field(300, ge=0, le=DAY, description="Seconds after launch before health checks count.")
     termination_policies: list[str] = Field(default_factory=lambda: ["OldestLaunchTemplate", "OldestInstance"])
 
     @model_validator(mode="after")
@@ -59,7 +73,7 @@ class GroupSettings(Strict):
     instance_type: str = Field(..., description="EC2 instance type.", min_length=1)
     source_ami: str = Field(..., description="AMI to build from (ami-...), or @group to build from another group's newest AMI.")
     ssh_username: str = Field("ubuntu", description="User packer connects as.")
-    security_groups: list[str] = Field(default_factory=list, description="Security group names or ids.")
+    security_groups: list[NonEmpty] = Field(default_factory=list, description="Security group names or ids.")
     key_name: str | None = Field(None, description="EC2 key pair for the group's instances.")
     iam_instance_profile: str | None = Field(None, description="Instance profile name (needed for SSM deploys).")
     default_attributes: dict[str, Any] = Field(default_factory=dict, description="Chef role default attributes.")
@@ -72,6 +86,12 @@ class GroupSettings(Strict):
     services_cookbook: str | None = Field(None, description="Cookbook whose recipes are services; any *-service cookbook when unset.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on everything the group owns.")
     protect: bool = Field(False, description="Refuse plans that delete or replace the group's ASG or AMIs.")
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        check_region(value)
+        return value
 
     @field_validator("autoscale", mode="before")
     @classmethod
