@@ -9,8 +9,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Optional
+from urllib.parse import urlparse
 
 from infra.config import Config, load_config
+from infra.config.models import check_region
+from infra.errors import InfraError
 from infra.providers.base import Provider, Providers
 from infra.providers.files import FilesProvider
 from infra.state.backend import StateBackend
@@ -22,6 +25,23 @@ class AwsOptions:
     region: Optional[str] = None
     profile: Optional[str] = None
     endpoint_url: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        """Bad options are one clear line here, not a botocore error on the first AWS call."""
+        if self.region is not None:
+            try:
+                check_region(self.region)
+            except ValueError as exc:
+                raise InfraError(f"--region: {exc}") from None
+        if self.endpoint_url is not None:
+            try:
+                url = urlparse(self.endpoint_url)
+                url.port  # noqa: B018 (parses the port: a bad one raises here)
+            except ValueError as exc:
+                raise InfraError(f"endpoint {self.endpoint_url!r} (--endpoint-url / AWS_ENDPOINT_URL): {exc}") from None
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise InfraError(f"endpoint {self.endpoint_url!r} (--endpoint-url / AWS_ENDPOINT_URL) is not an "
+                                 f"http(s) URL like http://127.0.0.1:5000 (infra sandbox start prints one)")
 
 
 @dataclass

@@ -229,3 +229,86 @@ def test_a_stopped_sandbox_is_one_line_at_once_not_a_minute_of_retries(example, 
     assert result.code == 1 and len(result.err.strip().splitlines()) == 1
     assert f"cannot reach AWS at http://127.0.0.1:{port}: nothing listens there" in result.err
     assert "infra sandbox status" in result.err
+
+
+def test_infra_alone_and_state_alone_print_their_help(local, capsys):
+    for args in ((), ("state",)):
+        result = infra(capsys, *args)
+        assert result.code == 0 and result.out.startswith("Usage: infra") and result.err == ""
+    assert "unlock" in infra(capsys, "state").out
+
+
+def test_plan_out_to_a_directory_is_refused_before_planning(local, capsys):
+    result = infra(capsys, "plan", "--out", str(local))
+    assert result.code == 1 and "is a directory; give the file to save the plan in" in result.err
+    assert result.out == ""  # no plan printed first
+
+
+def test_apply_refuses_what_is_not_a_plan_or_is_from_a_newer_infra(local, capsys):
+    result = infra(capsys, "apply", "nodes.json", "--auto-approve")
+    assert result.code == 1 and "nodes.json: not a plan file made by infra plan --out" in result.err
+    assert infra(capsys, "plan", "--out", "saved.plan").code == 0
+    saved = json.loads((local / "saved.plan").read_text())
+    (local / "saved.plan").write_text(json.dumps({**saved, "format": 99}))
+    result = infra(capsys, "apply", "saved.plan", "--auto-approve")
+    assert result.code == 1 and "plan format 99 is newer than this infra understands" in result.err
+    assert not (local / "roles").exists()
+
+
+def test_state_push_refuses_a_file_that_is_not_a_state(local, capsys):
+    infra(capsys, "apply", "--auto-approve")
+    result = infra(capsys, "state", "push", "nodes.json", "--force")
+    assert result.code == 1 and "nodes.json: not a state file written by infra" in result.err
+    assert len(json.loads(infra(capsys, "state", "list", "-o", "json").out)) == 2
+
+
+def test_a_damaged_lock_file_is_named_by_unlock_too(local, capsys):
+    (local / ".infra").mkdir()
+    (local / ".infra" / "state.lock").write_text("garbage")
+    assert "remove .infra/state.lock" in infra(capsys, "apply", "--auto-approve").err.replace(str(local) + "/", "")
+    result = infra(capsys, "state", "unlock", "anything")
+    assert result.code == 1 and "names no holder (damaged); if no apply is running, remove it" in result.err
+
+
+def test_a_file_system_refusal_names_the_path_in_one_line(local, capsys):
+    (local / ".infra").write_text("a file where infra keeps its state folder")
+    result = infra(capsys, "apply", "--auto-approve")
+    assert result.code == 1 and len(result.err.strip().splitlines()) == 1
+    assert ".infra" in result.err and "check the path and its permissions" in result.err
+    assert "unexpected" not in result.err
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--region", "nope-1", "--region: 'nope-1' is not an AWS region name"),
+    ("--endpoint-url", "notaurl", "endpoint 'notaurl' (--endpoint-url / AWS_ENDPOINT_URL) is not an http(s) URL"),
+    ("--endpoint-url", "http://[::1", "Invalid IPv6 URL"),
+])
+def test_bad_aws_options_are_one_line_before_any_call(local, capsys, option, value, message):
+    result = infra(capsys, option, value, "plan")
+    assert result.code == 1 and message in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_sigterm_stops_an_apply_like_ctrl_c_recording_what_finished_and_releasing_the_lock(local, capsys,
+                                                                                          monkeypatch):
+    import signal
+    import time
+
+    from infra.providers.files import FilesProvider
+
+    write = FilesProvider.apply
+
+    def terminated_while_writing(self, action, attributes, progress):
+        os.kill(os.getpid(), signal.SIGTERM)  # as `timeout` or a cancelled CI job would
+        time.sleep(0.2)  # still running when the signal arrives: the apply waits for it
+        return write(self, action, attributes, progress)
+
+    monkeypatch.setattr(FilesProvider, "apply", terminated_while_writing)
+    handler_before = signal.getsignal(signal.SIGTERM)
+    result = infra(capsys, "apply", "--auto-approve", "--parallelism", "1")
+    assert result.code == 143 and "terminated" in result.err
+    assert not (local / ".infra" / "state.lock").exists()
+    recorded = json.loads(infra(capsys, "state", "list", "-o", "json").out)
+    assert recorded and all((local / "roles" / f"role-{a.split('.')[1]}.json").exists() for a in recorded)
+    assert signal.getsignal(signal.SIGTERM) == handler_before  # infra's handler lives only while it runs
+    monkeypatch.setattr(FilesProvider, "apply", write)
+    assert infra(capsys, "apply", "--auto-approve").code == 0  # a re-run finishes the rest

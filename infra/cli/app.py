@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from enum import Enum
@@ -77,8 +78,12 @@ def fail(message: str, code: int = 1) -> "typer.Exit":
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app; every error ends as one line on stderr, exit 1."""
     debug = "--debug" in (argv or sys.argv) or os.environ.get("INFRA_DEBUG") not in (None, "", "0")
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    _terminated.clear()
     try:
         code = app(args=argv, standalone_mode=False, prog_name="infra")
+        if code == 130:  # typer turns an interrupt into exit code 130 without a word: say which it was
+            raise Terminated() if _terminated else KeyboardInterrupt()
     except InfraError as exc:
         if debug:
             raise
@@ -88,22 +93,51 @@ def main(argv: list[str] | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         code = 141
+    except OSError as exc:  # the file system said no: which file, and why
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        _print_error(f"{where}{exc.strerror or exc}; check the path and its permissions")
+        code = 1
     except (click.exceptions.Abort, typer.Abort):
         _print_error("aborted")
         code = 130
+    except Terminated:
+        _print_error("terminated; what finished is recorded in state, the lock is released")
+        code = 143
     except KeyboardInterrupt:
         _print_error("interrupted")
         code = 130
     except (click.ClickException, typer.TyperException) as exc:  # usage errors: bad option, missing argument
-        # Always 1: plan and drift use 2 for "changes found", which a usage error must never look like.
-        code = 1
-        _print_error(_usage_message(exc))
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `infra`, `infra state`: the help, as asked
+            context = getattr(exc, "ctx", None)
+            out.print(context.get_help() if context else str(exc), markup=False)
+            code = 0
+        else:
+            # Always 1: plan and drift use 2 for "changes found", which a usage error must never look like.
+            code = 1
+            _print_error(_usage_message(exc))
     except Exception as exc:  # a bug or an unexpected library error: still one line unless --debug
         if debug:
             raise
         _print_error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         code = 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled, `timeout`, `kill`): stop the way Ctrl-C does, so running
+    actions are recorded and the state lock is released, instead of dying holding it."""
+
+
+_terminated: list[int] = []  # the SIGTERM received while a command ran, if any
+
+
+def _terminate(signum: int, frame: object) -> None:
+    _terminated.append(signum)
+    raise Terminated()
 
 
 def _usage_message(exc: Exception) -> str:

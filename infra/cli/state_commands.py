@@ -85,6 +85,9 @@ def state_push(path: Path = typer.Argument(..., help="A state file, e.g. .infra/
         incoming = State.from_json(path.read_text(), str(path))
     except FileNotFoundError:
         raise StateError(f"{path}: no such state file") from None
+    if not incoming.lineage:  # every state infra writes has one: this is some other JSON file
+        raise StateError(f"{path}: not a state file written by infra (it has no lineage); infra state pull "
+                         f"prints one")
     with locked(ws.backend, "state push"):
         current = ws.backend.read()
         if not force and current.lineage and incoming.lineage and current.lineage != incoming.lineage:

@@ -9,12 +9,15 @@ recorded and observed.
 
 from __future__ import annotations
 
-import time
 import heapq
+import signal
+import threading
+import time
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 
 from infra.errors import InfraError
 from infra.providers.base import Providers
@@ -77,9 +80,13 @@ class Executor:
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
             try:
                 while schedule.pending or running:
-                    while len(running) < self.parallelism and (action := schedule.take()) is not None:
-                        self.listener.started(action)
-                        running[pool.submit(self._apply_one, action)] = (action, time.monotonic())
+                    while len(running) < self.parallelism:
+                        with _signals_held():
+                            action = schedule.take()
+                            if action is None:
+                                break
+                            self.listener.started(action)
+                            running[pool.submit(self._apply_one, action)] = (action, time.monotonic())
                     if not running:
                         break  # what is left waits on something that will never run
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -164,6 +171,21 @@ class Executor:
         self.state.next_version()
         self.backend.write(self.state)
 
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while an action starts: an interrupt then never falls between the
+    start of an action and the executor knowing of it, so every started action is waited for and
+    recorded before the interrupt ends the apply."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 class _Schedule:

@@ -57,6 +57,9 @@ class LocalBackend:
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         holder = self._holder()
+        if holder is None and self.lock_path.exists():
+            raise StateError(f"the lock file {self.lock_path} names no holder (damaged); if no apply is running, "
+                             f"remove it")
         if holder is None:
             raise StateError(f"state {self.path} is not locked")
         if holder.id != lock_id:

@@ -114,5 +114,6 @@ def aws_errors(what: str) -> Iterator[None]:
     except botocore.exceptions.ClientError as exc:
         error = exc.response.get("Error", {})
         raise ProviderError(f"{what}: {error.get('Code', 'error')}: {error.get('Message', exc)}") from None
-    except botocore.exceptions.BotoCoreError as exc:
-        raise ProviderError(f"{what}: {exc}") from None
+    except botocore.exceptions.BotoCoreError as exc:  # one line: a parser error carries the whole response body
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ProviderError(f"{what}: {first}") from None
