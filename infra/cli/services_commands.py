@@ -17,6 +17,8 @@ from infra.providers.etcd import DEFAULT_URL
 from infra.registry import ATTRIBUTE, DEFAULT_ROOT, Address, Registry, collect
 from infra.registry.agent import check_watch, run_agent
 from infra.registry.fingerprint import WatchRecord, default_record_path
+from infra.registry.keys import check_service_name
+from infra.registry.options import check_seconds, check_ttl
 from infra.registry.render import parse_variables, render
 from infra.registry.watcher import Watcher
 
@@ -30,10 +32,11 @@ NODE = typer.Option(..., "--node", help="This node's id (instance id or hostname
 def notify(group: str = typer.Argument(..., help="Group the node belongs to."),
            node: str = NODE,
            address: str = typer.Option(..., "--address", help="HOST[:PORT] consumers reach this node at."),
-           ttl: Optional[int] = typer.Option(None, "--ttl", min=1, help="Expire the entries unless renewed "
-                                                                         "within S seconds."),
+           ttl: Optional[int] = typer.Option(None, "--ttl", help="Expire the entries unless renewed "
+                                                                  "within S seconds."),
            etcd: str = ETCD, prefix: str = PREFIX) -> None:
     """Register this node for every service GROUP runs. Idempotent."""
+    check_ttl(ttl)
     merged = load_config(options.config).group(group)
     if not merged.services:
         _say(f"group {group} runs no services; nothing to register")
@@ -50,10 +53,11 @@ def decommission(group: str = typer.Argument(..., help="Group the node belongs t
                  node: str = NODE,
                  everything: bool = typer.Option(False, "--all", help="Withdraw every service: the node is "
                                                                        "going away."),
-                 grace: float = typer.Option(10.0, "--grace", min=0, help="Seconds between marking entries "
-                                                                          "leaving and removing them."),
+                 grace: float = typer.Option(10.0, "--grace", help="Seconds between marking entries "
+                                                                   "leaving and removing them."),
                  etcd: str = ETCD, prefix: str = PREFIX) -> None:
     """Withdraw what the node registered but GROUP no longer runs: mark leaving, wait, remove."""
+    check_seconds("--grace", grace)
     merged = load_config(options.config).group(group)
 
     def announced(services: list[str]) -> None:
@@ -101,6 +105,8 @@ def list_command(service: Optional[str] = typer.Argument(None, help="Only this s
                  output: Output = typer.Option(Output.text, "--output", "-o", help="Output format."),
                  etcd: str = ETCD, prefix: str = PREFIX) -> None:
     """Where services run, leaving nodes included."""
+    if service is not None:
+        check_service_name(service)
     snapshot = Registry.connect(etcd, prefix).snapshot()
     _warn_unreadable(snapshot.unreadable)
     by_service = snapshot.by_service()
@@ -125,17 +131,20 @@ def watch(group: str = typer.Argument(..., help="Group the node belongs to; its 
           node: str = NODE,
           exec_cmd: str = typer.Option(..., "--exec", help="Command to run on change (split like a shell "
                                                            "would, run without one)."),
-          debounce: float = typer.Option(2.0, "--debounce", min=0, help="Seconds of quiet before CMD runs."),
+          debounce: float = typer.Option(2.0, "--debounce", help="Seconds of quiet before CMD runs."),
           once: bool = typer.Option(False, "--once", help="Look once: run CMD if anything changed since "
                                                           "the last recorded run, then exit."),
-          ttl: Optional[int] = typer.Option(None, "--ttl", min=1, help="Also keep this node registered "
-                                                                        "with a lease of S seconds."),
+          ttl: Optional[int] = typer.Option(None, "--ttl", help="Also keep this node registered "
+                                                                 "with a lease of S seconds."),
           address: Optional[str] = typer.Option(None, "--address", help="HOST[:PORT] to register (with --ttl)."),
           record: Optional[Path] = typer.Option(None, "--record", help="Where the last run is recorded "
                                                                        "[default: .infra/watch/GROUP-NODE.json]."),
-          retry: float = typer.Option(30.0, "--retry", min=0, help="Seconds before retrying a failed CMD."),
+          retry: float = typer.Option(30.0, "--retry", help="Seconds before retrying a failed CMD."),
           etcd: str = ETCD, prefix: str = PREFIX) -> None:
     """Run CMD once per burst of changes to the services GROUP depends on; --once for cron."""
+    check_seconds("--debounce", debounce)
+    check_seconds("--retry", retry)
+    check_ttl(ttl)
     merged = load_config(options.config).group(group)
     at = Address.parse(address) if address else None
     check_watch(group, merged.depends_on, ttl, at, once=once)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -35,6 +36,17 @@ def split_command(cmd: str) -> list[str]:
         raise RegistryError(f"--exec {cmd!r}: {exc}") from None
     if not argv:
         raise RegistryError("--exec needs a command, e.g. --exec 'chef-solo -j /etc/chef/dna.json'")
+    return argv
+
+
+def check_command(cmd: str) -> list[str]:
+    """CMD split, and its program found, so a missing command fails before anything happens:
+    before the watch agent starts, before render writes a file it could not reload."""
+    argv = split_command(cmd)
+    if shutil.which(argv[0]) is None:
+        if os.sep in argv[0] and os.path.isfile(argv[0]):
+            raise RegistryError(f"--exec: {argv[0]!r} is not executable")
+        raise RegistryError(f"--exec: {argv[0]!r} not found on PATH")
     return argv
 
 

@@ -29,6 +29,14 @@ def check_node_id(node: str) -> str:
     return node
 
 
+def check_service_name(service: str) -> str:
+    """A service name is a key part too; one the layout could not parse back would never be listed."""
+    if not SERVICE_NAME.match(service):
+        raise RegistryError(f"service name {service!r} can't be used as a registry key; use 1 to 200 letters, "
+                            f"digits, '_' and '-' (the recipe of a *-service cookbook, e.g. api-workers)")
+    return service
+
+
 def check_root(root: str) -> str:
     root = root.rstrip("/") or "/"
     if not ROOT.match(root):

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import jinja2
 
 from infra.errors import RegistryError
 from infra.fsutil import atomic_write_text
-from infra.registry.command import CommandResult, run_command
+from infra.registry.command import CommandResult, check_command, run_command
 from infra.registry.registry import Snapshot
 
 
@@ -60,8 +60,21 @@ def find_template(name: str | Path) -> Path:
     raise RegistryError(f"template {str(name)!r} not found (infra ships: haproxy.cfg.j2)")
 
 
+class _Utf8Loader(jinja2.FileSystemLoader):
+    """jinja2 reads templates as UTF-8 and lets a bare UnicodeDecodeError out, naming no file;
+    this names the file (the template or one it includes)."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        try:
+            return super().get_source(environment, template)
+        except UnicodeDecodeError as exc:
+            path = Path(self.searchpath[0]) / template
+            raise RegistryError(f"{path}: is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                                f"{exc.start}); save the template as UTF-8") from None
+
+
 def render_template(template: Path, context: dict[str, Any]) -> str:
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template.parent)),
+    environment = jinja2.Environment(loader=_Utf8Loader(str(template.parent)),
                                      undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                                      trim_blocks=True, lstrip_blocks=True, autoescape=False)
     try:
@@ -86,9 +99,12 @@ def render(snapshot: Snapshot, template: str | Path, out: Path, *, exec_cmd: str
 
     When CMD fails (haproxy refused the new file), the previous file is put back, so haproxy's
     file and haproxy agree and the next render tries the change again instead of finding
-    nothing to do.
+    nothing to do. A CMD that cannot be found fails before anything is written: a file written
+    without its reload would read as "unchanged" next time, and the reload would never happen.
     """
     out = Path(out)
+    if exec_cmd is not None:
+        check_command(exec_cmd)
     text = render_template(find_template(template), template_context(snapshot, services, variables))
     before = read_text(out)
     if before == text:

@@ -22,7 +22,7 @@ from typing import Callable, Iterable
 
 from infra.errors import RegistryError
 from infra.providers.etcd import EtcdUnreachable, WatchEvent, WatchIdle, WatchStream
-from infra.registry.command import run_command, split_command
+from infra.registry.command import check_command, run_command
 from infra.registry.debounce import Debouncer
 from infra.registry.fingerprint import WatchRecord, changed, digests
 from infra.registry.registry import Registry, Snapshot
@@ -52,7 +52,7 @@ class Watcher:
     def __init__(self, make_registry: Callable[[], Registry], services: Iterable[str], cmd: str,
                  record: WatchRecord, *, debounce: float = 2.0, retry: float = 30.0,
                  idle_timeout: float = 60.0, log: Callable[[str], None] = print) -> None:
-        split_command(cmd)  # a bad CMD fails now, not at the first change
+        check_command(cmd)  # a bad or missing CMD fails now, not at the first change
         self._make_registry = make_registry
         self.services = sorted(set(services))
         self.cmd, self.record, self.debounce, self.retry = cmd, record, debounce, retry

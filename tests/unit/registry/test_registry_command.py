@@ -3,7 +3,9 @@ import sys
 import pytest
 
 from infra.errors import RegistryError
-from infra.registry.command import run_command, split_command
+from infra.registry.command import check_command, run_command, split_command
+from infra.registry.fingerprint import WatchRecord
+from infra.registry.watcher import Watcher
 
 
 def test_cmd_is_split_like_a_shell_but_never_run_by_one():
@@ -28,3 +30,19 @@ def test_run_reports_the_exit_code_and_passes_the_environment(tmp_path):
 def test_a_missing_program_is_a_one_line_error():
     with pytest.raises(RegistryError, match="'no-such-program-xyz' not found"):
         run_command("no-such-program-xyz --flag")
+
+
+def test_check_command_finds_the_program_before_anything_runs(tmp_path):
+    assert check_command(f"{sys.executable} -V") == [sys.executable, "-V"]
+    assert check_command("true --flag") == ["true", "--flag"]
+    with pytest.raises(RegistryError, match="^--exec: '/no/such' not found on PATH$"):
+        check_command("/no/such --reload")
+    script = tmp_path / "reload.sh"
+    script.write_text("#!/bin/sh\n")
+    with pytest.raises(RegistryError, match="is not executable"):
+        check_command(str(script))
+
+
+def test_the_watch_agent_refuses_a_missing_cmd_at_start_not_at_the_first_change(tmp_path):
+    with pytest.raises(RegistryError, match="'no-such-program-xyz' not found on PATH"):
+        Watcher(lambda: None, ["api"], "no-such-program-xyz", WatchRecord(tmp_path / "record.json"))

@@ -1,7 +1,7 @@
 import pytest
 
 from infra.errors import RegistryError
-from infra.registry.keys import KeyLayout, check_node_id
+from infra.registry.keys import KeyLayout, check_node_id, check_service_name
 
 
 def test_entry_keys_put_the_service_first_so_one_prefix_answers_where_it_runs():
@@ -28,3 +28,10 @@ def test_node_ids_that_would_break_the_key_layout_are_refused(node):
 def test_a_bad_root_is_refused():
     with pytest.raises(RegistryError, match="must look like /infra"):
         KeyLayout("infra")
+
+
+@pytest.mark.parametrize("service", ["", "a/b", "has space", "x" * 201])
+def test_service_names_that_would_break_the_key_layout_are_refused(service):
+    with pytest.raises(RegistryError, match="service name .* can't be used as a registry key"):
+        check_service_name(service)
+    assert check_service_name("api-workers") == "api-workers"

@@ -71,3 +71,26 @@ def test_variables_are_name_value_pairs():
     assert parse_variables(["a=1", "b=x=y"]) == {"a": "1", "b": "x=y"}
     with pytest.raises(RegistryError, match="not NAME=VALUE"):
         parse_variables(["novalue"])
+
+
+def test_a_missing_reload_command_writes_nothing_so_the_next_render_still_reloads(tmp_path):
+    out = tmp_path / "haproxy.cfg"
+    with pytest.raises(RegistryError, match="'/no/such' not found on PATH"):
+        render(SNAPSHOT, "haproxy.cfg.j2", out, exec_cmd="/no/such reload")
+    assert not out.exists()
+    out.write_text("old\n")
+    with pytest.raises(RegistryError, match="not found on PATH"):
+        render(SNAPSHOT, "haproxy.cfg.j2", out, exec_cmd="/no/such reload")
+    assert out.read_text() == "old\n"
+    assert render(SNAPSHOT, "haproxy.cfg.j2", out, exec_cmd="true").command.ok  # the reload is not lost
+
+
+def test_a_template_that_is_not_utf8_is_a_one_line_error_naming_the_file(tmp_path):
+    latin1 = tmp_path / "latin1.j2"
+    latin1.write_bytes("café {{ vars.x }}\n".encode("latin-1"))
+    with pytest.raises(RegistryError, match=rf"^{latin1}: is not UTF-8 text \(byte 0xe9 at offset 3\)"):
+        render_template(latin1, {"vars": {"x": 1}})
+    main = tmp_path / "main.j2"
+    main.write_text("{% include 'latin1.j2' %}")
+    with pytest.raises(RegistryError, match=rf"^{latin1}: is not UTF-8 text"):
+        render_template(main, {"vars": {"x": 1}})
