@@ -39,5 +39,10 @@ class ApplyFailedError(InfraError):
     """One or more actions of an apply failed; the others finished and are recorded."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled, `timeout`, `kill`): stop the way Ctrl-C does, so running
+    actions end and are recorded and the state lock is released, instead of dying holding it."""
+
+
 class RegistryError(InfraError):
     """The service registry (etcd) is unreachable, refused a change, or holds something unreadable."""

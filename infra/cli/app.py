@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from infra.errors import InfraError
+from infra.errors import InfraError, Terminated
 
 app = typer.Typer(
     name="infra",
@@ -125,11 +125,6 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a CI job cancelled, `timeout`, `kill`): stop the way Ctrl-C does, so running
-    actions are recorded and the state lock is released, instead of dying holding it."""
 
 
 _terminated: list[int] = []  # the SIGTERM received while a command ran, if any

@@ -26,6 +26,9 @@ class Provider(Protocol):
     def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         """Carry out one action with fully resolved `attributes`; return the outputs to record."""
 
+    # Optional: `interrupt()` stops what the provider runs outside this process (packer) when
+    # infra is terminated, so that running actions end soon; see Providers.interrupt.
+
 
 class Providers:
     """The providers of one run, by the kinds they handle."""
@@ -35,6 +38,13 @@ class Providers:
         for provider in providers:
             for kind in provider.kinds:
                 self.by_kind[kind] = provider
+
+    def interrupt(self) -> None:
+        """Ask providers that run something long outside this process (packer) to stop it now."""
+        for provider in {id(p): p for p in self.by_kind.values()}.values():
+            stop = getattr(provider, "interrupt", None)
+            if stop is not None:
+                stop()
 
     def for_kind(self, kind: str) -> Provider:
         try:

@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,20 @@ def refused_before_making_anything(result: BuildResult) -> bool:
     return code in TRANSIENT_CODES or re.search(r"status code: 5\d\d", first) is not None
 
 
+_live: set[subprocess.Popen] = set()  # the packer builds running now, for interrupt_builds()
+_live_lock = threading.Lock()
+
+
+def interrupt_builds() -> None:
+    """Interrupt every running build the way Ctrl-C would: packer then removes what it made so far
+    (build instance, key pair) and exits. For a SIGTERM, which reaches infra but not packer."""
+    with _live_lock:
+        running = list(_live)
+    for process in running:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+
+
 def _run_build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: Mapping[str, str],
                progress: Progress) -> tuple[BuildResult, int]:
     command = [binary(), "build", "-machine-readable", *_var_args(variables), str(template)]
@@ -135,13 +150,19 @@ def _run_build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: 
         raise ProviderError(f"cannot run packer: {exc.strerror}; {INSTALL_HINT}") from None
     assert process.stdout is not None
     show = _Shown(progress)
-    with process:
-        try:
-            for line in process.stdout:
-                _take(line, result, show)
-        except BaseException:
-            _stop(process)  # packer cleans up (instance, key pair, half-made AMI) on an interrupt
-            raise
+    with _live_lock:
+        _live.add(process)
+    try:
+        with process:
+            try:
+                for line in process.stdout:
+                    _take(line, result, show)
+            except BaseException:
+                _stop(process)  # packer cleans up (instance, key pair, half-made AMI) on an interrupt
+                raise
+    finally:
+        with _live_lock:
+            _live.discard(process)
     return result, process.returncode
 
 

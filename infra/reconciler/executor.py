@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol
 
-from infra.errors import InfraError
+from infra.errors import InfraError, Terminated
 from infra.providers.base import Providers
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action, Plan
@@ -91,9 +91,11 @@ class Executor:
                         break  # what is left waits on something that will never run
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     self._settle_all([(future, *running.pop(future)) for future in done], schedule, result)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as interrupt:
                 for future in running:
                     future.cancel()
+                if isinstance(interrupt, Terminated):  # Ctrl-C reaches packer itself; SIGTERM only infra
+                    self.providers.interrupt()
                 self._settle_all([(future, action, started) for future, (action, started) in running.items()
                                   if not future.cancelled()], schedule, result)
                 raise

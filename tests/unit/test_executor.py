@@ -1,11 +1,12 @@
 """The executor: order, bounded parallelism, failure containment, state after every step, resume."""
 
+import signal
 import threading
 import time
 
 import pytest
 
-from infra.errors import ConfigError, ProviderError, StateLockedError
+from infra.errors import ConfigError, ProviderError, StateLockedError, Terminated
 from infra.providers.base import Providers
 from infra.reconciler.graph import Graph, topological
 from infra.reconciler.executor import Executor
@@ -176,3 +177,53 @@ def test_a_thousand_independent_actions_all_run(tmp_path):
     world, backend = World(), RecordingBackend(tmp_path / "state.json")
     result = run([thing(f"n{i}") for i in range(1000)], world, backend, parallelism=50)
     assert result.ok and len(world.things) == 1000 and len(backend.read().resources) == 1000
+
+
+class LongRunning(World):
+    """A provider whose actions run until interrupted, as packer builds do."""
+
+    def __init__(self):
+        super().__init__()
+        self.stop = threading.Event()
+        self.started = threading.Event()
+        self.interrupted = False
+
+    def apply(self, action, attributes, progress):
+        self.calls.append(action.address)
+        self.started.set()
+        if not self.stop.wait(timeout=30):
+            raise AssertionError("never interrupted")
+        raise ProviderError(f"{action.address}: build was cancelled")
+
+    def interrupt(self):
+        self.interrupted = True
+        self.stop.set()
+
+
+@pytest.mark.parametrize("signum, interrupt", [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)])
+def test_an_interrupt_waits_for_running_actions_and_sigterm_passes_it_on(tmp_path, signum, interrupt):
+    """Ctrl-C reaches packer itself (same terminal); SIGTERM reaches only infra, which passes it on.
+    Either way the executor waits for the running action before the interrupt ends the apply."""
+    world, backend = LongRunning(), RecordingBackend(tmp_path / "state.json")
+    main = threading.get_ident()
+
+    def interrupt_main_thread():
+        world.started.wait(timeout=30)
+        signal.pthread_kill(main, signum)
+        if interrupt is KeyboardInterrupt:
+            threading.Timer(0.3, world.stop.set).start()  # the terminal's Ctrl-C stops the build itself
+
+    def handler(*_):
+        raise interrupt()
+
+    previous = signal.signal(signum, handler)
+    threading.Thread(target=interrupt_main_thread, daemon=True).start()
+    try:
+        with pytest.raises(interrupt):
+            run([thing("a"), thing("b", "a")], world, backend)
+    finally:
+        signal.signal(signum, previous)
+    assert world.stop.is_set()  # returned only once the running action had ended
+    assert world.interrupted is (interrupt is Terminated)
+    assert world.calls == ["thing.a"]  # nothing new started after the interrupt
+    assert backend.read().resources == {}  # the interrupted action failed: nothing recorded for it

@@ -1,6 +1,7 @@
 """Packer's machine-readable output, the template infra renders, and its copy for other endpoints. No packer run."""
 
 import json
+import os
 
 import pytest
 
@@ -178,3 +179,37 @@ def test_a_group_cannot_build_from_a_group_that_builds_no_ami(tmp_path):
     (tmp_path / "nodes.json").write_text(json.dumps({**NODES, "base": {"packer": False}}))
     with pytest.raises(ConfigError, match="group 'base' has \"packer\": false, so it has no AMI to build from"):
         load_config(tmp_path / "nodes.json")
+
+
+def test_interrupting_the_builds_stops_a_running_packer_the_way_ctrl_c_would(tmp_path, monkeypatch):
+    """For SIGTERM, which reaches infra but not packer: packer gets its interrupt and cleans up."""
+    import threading
+
+    fake = tmp_path / "bin" / "packer"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\n"
+                    "trap 'echo \"1,amazon-ebs,error,Build was cancelled.\"; exit 1' INT\n"
+                    "echo '1,,ui,say,building'\n"
+                    "i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    template = tmp_path / "web.json"
+    template.write_text("{}")
+    raised: list[BaseException] = []
+    said: list[str] = []
+
+    def run() -> None:
+        try:
+            packer.build(template, {}, cwd=tmp_path, env=dict(os.environ), progress=said.append)
+        except BaseException as exc:  # noqa: BLE001 - the test reads it
+            raised.append(exc)
+
+    builder = threading.Thread(target=run)
+    builder.start()
+    while "building" not in said and builder.is_alive():
+        threading.Event().wait(0.05)
+    packer.interrupt_builds()
+    builder.join(timeout=30)
+    assert not builder.is_alive(), "packer was not interrupted"
+    assert raised and isinstance(raised[0], ProviderError)
+    assert "Build was cancelled" in str(raised[0])

@@ -97,6 +97,9 @@ class ImagesProvider:
 
     # -- apply -----------------------------------------------------------------------------------
 
+    def interrupt(self) -> None:
+        packer.interrupt_builds()
+
     def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         if action.action is ActionKind.BUILD:
             return self.build(action.group, attributes, progress)
