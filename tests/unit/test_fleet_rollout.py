@@ -163,3 +163,19 @@ def test_a_first_asg_that_never_gets_healthy_is_kept_and_reported():
     with pytest.raises(ProviderError, match="is kept: see why with aws autoscaling describe-scaling-activities"):
         provider.apply(create, ATTRIBUTES, messages.append)
     assert len(autoscaling.groups) == 2
+
+
+def test_a_roll_interrupted_while_it_waits_is_undone_and_keeps_the_old_asg():
+    provider, action, autoscaling, clock, messages = replace(healthy=1)
+    waited: list[float] = []
+
+    def terminated_during_the_wait(seconds: float) -> None:
+        waited.append(seconds)
+        clock.sleep(seconds)
+        provider.interrupt()  # SIGTERM reached infra while the new ASG was not healthy yet
+
+    provider.sleep = terminated_during_the_wait
+    with pytest.raises(ProviderError, match=r"infra was terminated while waiting: rolled back, deleted "
+                                            r"web-[0-9a-f]{8} and kept web-old"):
+        provider.apply(action, ATTRIBUTES, messages.append)
+    assert len(waited) == 1 and list(autoscaling.groups) == ["web-old"]

@@ -11,6 +11,7 @@ to delete, and rolls again.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from typing import Any, Callable
 
@@ -32,10 +33,20 @@ DEADLINE_TAG = "infra:healthy_deadline"
 class AutoscalingProvider(ObservedPerRegion):
     kinds = frozenset({"asg"})
 
-    def __init__(self, workspace: Any, clients: AwsClients, *, sleep: Callable[[float], None] = time.sleep,
+    def __init__(self, workspace: Any, clients: AwsClients, *, sleep: Callable[[float], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.clients = clients
-        self.sleep, self.clock = sleep, clock
+        self._interrupted = threading.Event()
+        self.sleep, self.clock = sleep or self._interrupted.wait, clock
+
+    def interrupt(self) -> None:
+        """infra is terminated: a roll that is waiting stops waiting and is undone (see _roll)."""
+        self._interrupted.set()
+
+    def _pause(self, seconds: float) -> None:
+        self.sleep(seconds)
+        if self._interrupted.is_set():
+            raise RollFailed("infra was terminated while waiting")
 
     # -- observe -----------------------------------------------------------------------------
 
@@ -85,7 +96,7 @@ class AutoscalingProvider(ObservedPerRegion):
                  f"{attributes['desired_capacity']}); waiting up to {attributes['healthy_deadline']}s for its "
                  f"instances to be InService and Healthy")
         rollout = Rollout(Health(lambda: self._health(client, new), attributes["desired_capacity"]),
-                          sleep=self.sleep, clock=self.clock, progress=progress)
+                          sleep=self._pause, clock=self.clock, progress=progress)
         try:
             rollout.wait_healthy(new, attributes["healthy_deadline"])
             if old is not None:
