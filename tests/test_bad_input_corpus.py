@@ -41,6 +41,8 @@ CORPUS = {
     "unknown source group": ("{" + BASE + ',\n"web": {"source_ami": "@bsae"}, "base": {}}', "did you mean 'base'?"),
     "unknown source further down a chain": ("{" + BASE + ',\n"a": {"source_ami": "@b"}, "b": {"source_ami": "@x"}}',
                                             "group 'b': source_ami @x: unknown group 'x'"),
+    "source in another region": ("{" + BASE + ',\n"base": {}, "api": {"source_ami": "@base", "region": "eu-west-1"}}',
+                                 "group 'base' builds in us-east-1, 'api' in eu-west-1"),
     "self source": ("{" + BASE + ',\n"web": {"source_ami": "@web"}}', "cycle: web -> web"),
     "source cycle": ("{" + BASE + ',\n"a": {"source_ami": "@b"}, "b": {"source_ami": "@c"}, "c": {"source_ami": "@a"}}',
                      "cycle: a -> b -> c -> a"),

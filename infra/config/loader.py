@@ -155,6 +155,10 @@ def _check_references(groups: dict[str, Group], locator: "_Locator") -> None:
         if source is not None and source not in groups:
             raise locator.error([name, "source_ami"], f"group {name!r}: source_ami @{source}: "
                                                       + _unknown(f"group {source!r}", source, groups))
+        if source is not None and groups[source].region != group.region:
+            raise locator.error([name, "source_ami"], f"group {name!r}: source_ami @{source}: group {source!r} builds "
+                                                      f"in {groups[source].region}, {name!r} in {group.region}; "
+                                                      f"an AMI is used in its own region only, so put both in one")
         if source is not None and not groups[source].packer:
             raise locator.error([name, "source_ami"], f"group {name!r}: source_ami @{source}: group {source!r} has "
                                                       f"\"packer\": false, so it has no AMI to build from; name "

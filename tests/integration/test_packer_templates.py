@@ -14,7 +14,8 @@ NODES = {
                  "run_list": ["recipe[seatgeek::base-server]"], "tags": {"team": "ops"}},
     "base": {"description": "the base image", "ami_keep": 3},
     "web": {"source_ami": "@base", "instance_type": "c5.large", "security_groups": ["www"]},
-    "api": {"source_ami": "@web", "region": "eu-west-1"},
+    "api": {"source_ami": "@web"},
+    "eu": {"region": "eu-west-1"},
     "plain": {"packer": False},
 }
 
@@ -40,7 +41,7 @@ def test_every_rendered_template_passes_packer_validate(repo, capsys):
     result = run_infra(capsys, "packer:create")
     assert result.code == 0, result.err
     assert run_infra(capsys, "role:create").code == 0  # chef-solo's roles_path
-    assert validate_all(repo) == ["api.json", "base.json", "web.json"]  # "packer": false renders none
+    assert validate_all(repo) == ["api.json", "base.json", "eu.json", "web.json"]  # "packer": false renders none
 
 
 def test_the_example_nodes_json_validates_too(repo, capsys):
