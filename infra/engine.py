@@ -139,7 +139,9 @@ def drift(workspace: Workspace, groups: Iterable[str] = ()) -> DriftReport:
         config.group(group)
     state = workspace.backend.read()
     desired = desired_graph(config, workspace.root)
-    observed = observe(workspace, desired, state, selection)
+    # Looked for as recorded (its region, its attributes), not as nodes.json wants it now: drift is
+    # about what was applied; an unapplied edit of nodes.json is what plan shows.
+    observed = observe(workspace, Graph({}), state, selection)
     return detect_drift(state, observed, scope=selection.scope(desired, state.resources))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from infra.errors import ConfigError
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.diff import attribute_changes
 from infra.reconciler.graph import Graph
@@ -18,7 +19,7 @@ from infra.reconciler.order import dependencies_first
 from infra.reconciler.plan import Action, MadeAgainst, Plan, changed_attributes
 from infra.reconciler.refs import digest, resolve, unresolved
 from infra.reconciler.resources import Observed, Resource, split_address
-from infra.state.model import State
+from infra.state.model import ResourceState, State
 
 # Outputs that stay the same when a resource of this kind is updated in place.
 STABLE_OUTPUTS = {"launch_template": {"id", "name"}, "asg": {"name"}}
@@ -65,6 +66,7 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
                 *, forced: bool) -> Action:
     kind = kind_of(resource.kind)
     recorded = state.resources.get(resource.address)
+    _refuse_region_move(resource, after, recorded)
     base = dict(address=resource.address, kind=resource.kind, group=resource.group,
                 depends_on=list(resource.depends_on), after=after, protect=resource.protect)
     if found is None:
@@ -88,6 +90,19 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
                       reason=f"{why}, which cannot change in place", **base)
     return Action(action=ActionKind.UPDATE, before=before, changes=changes, reason="changed: " + ", ".join(roots),
                   **base)
+
+
+def _refuse_region_move(resource: Resource, after: dict[str, Any], recorded: ResourceState | None) -> None:
+    """infra looks for a resource in the region nodes.json names; one recorded in another region
+    would be made again there and the old one left running, unseen. So a move is refused, with
+    the way to do it."""
+    was = recorded.attributes.get("region") if recorded is not None else None
+    now = after.get("region")
+    if was and now and was != now:
+        raise ConfigError(f"group {resource.group} moves from {was} to {now} ({resource.address} is in {was}): "
+                          f"infra does not move a group between regions; put region back to {was}, or add the "
+                          f"group under a new name in {now}, apply, then remove the old one (apply deletes it "
+                          f"in {was})")
 
 
 def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recorded: dict[str, Any] | None,

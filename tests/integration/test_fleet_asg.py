@@ -309,3 +309,16 @@ def test_a_protected_group_removed_from_nodes_json_is_destroyed_only_with_allow_
 
     assert run_infra(capsys, "apply", "--auto-approve", "--allow-destroy").code == 0
     assert asgs(autoscaling) == []
+
+
+def test_a_region_move_is_refused_by_plan_and_is_no_drift_until_applied(repo, capsys, autoscaling):
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[BEE]["region"] = "us-west-2"
+    write(repo, nodes)
+    assert run_infra(capsys, "drift").code == 0  # what was applied is still there, as recorded
+    refused = run_infra(capsys, "plan")
+    assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1
+    assert f"group {BEE} moves from us-east-1 to us-west-2" in refused.err and "new name" in refused.err
+    assert run_infra(capsys, "apply", "--auto-approve").code == 1
+    assert len(asgs(autoscaling)) == 1  # nothing made in us-west-2, nothing left behind in us-east-1

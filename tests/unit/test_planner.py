@@ -1,8 +1,10 @@
 """The planner is pure: every action kind, ordering, references, deletions, scope. No I/O."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from infra.errors import ConfigError
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import Graph, topological
 from infra.reconciler.planner import plan
@@ -142,6 +144,14 @@ def test_a_protected_resource_stays_protected_when_its_group_leaves_nodes_json()
     })
     result = plan(graph(), {a: Observed() for a in state.resources}, state)
     assert {a.address: a.protected for a in result.actions} == {"asg.old": True, "role.old": False}
+
+
+def test_a_group_moved_to_another_region_is_refused_with_the_way_to_move_it():
+    moved = launch_template().model_copy(update={"attributes": {"region": "us-west-2", "instance_type": "m1.large"}})
+    state = State(resources={"launch_template.web": ResourceState(kind="launch_template", group="web",
+                                                                  attributes={"region": "us-east-1"})})
+    with pytest.raises(ConfigError, match=r"group web moves from us-east-1 to us-west-2 .*under a new name"):
+        plan(graph(moved), {}, state)
 
 
 def test_recorded_but_already_gone_is_forgotten_not_deleted():
