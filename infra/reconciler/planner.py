@@ -123,15 +123,22 @@ def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recor
 
 
 def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_scope) -> list[Action]:
-    """Delete what is recorded or found but no longer desired, dependants before dependencies."""
+    """Delete what is recorded or found but no longer desired, dependants before dependencies.
+
+    A deletion also waits for the desired resources that were built on what it deletes (an AMI
+    waits for the launch template and the ASG roll that stop using it). A one-off instance found
+    but not recorded, whose group still exists, is adopted, never deleted: it was made on request
+    and the state lost track of it (`state rm`, a lost state file).
+    """
     unwanted = [a for a in (*state.resources, *observed) if a not in desired and in_scope(a)]
     unwanted = list(dict.fromkeys(unwanted))
     depends: dict[str, list[str]] = {a: (state.resources[a].depends_on if a in state.resources else [])
                                      for a in unwanted}
+    built_on = _recorded_dependants(state)
+    groups = {resource.group for resource in desired}
     actions: list[Action] = []
     for address in reversed(dependencies_first(unwanted, depends.__getitem__, ignore_cycles=True)):
         kind, group, _ = split_address(address)
-        dependants = [other for other in unwanted if address in depends[other]]
         found = observed.get(address)
         if found is None:
             actions.append(Action(address=address, kind=kind, group=group, action=ActionKind.NOOP, after=None,
@@ -139,8 +146,35 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
                                   reason="no longer in nodes.json and already gone; forgotten from state"))
             continue
         recorded = state.resources.get(address)
+        if recorded is None and kind_of(kind).on_request and group in groups:
+            actions.append(Action(address=address, kind=kind, group=group, action=ActionKind.NOOP,
+                                  before=found.attributes, after=found.attributes, outputs=found.outputs,
+                                  reason="made on request but not in state: adopted"))
+            continue
+        dependants = [other for other in unwanted if address in depends[other]]
+        dependants += [user for user in built_on(address) if user in desired and user not in dependants]
         actions.append(Action(address=address, kind=kind, group=group, action=ActionKind.DELETE,
                               before=found.attributes, after=None, depends_on=dependants,
                               protect=recorded is not None and recorded.protect,
                               reason="no longer in nodes.json" if group else "not in nodes.json"))
     return actions
+
+
+def _recorded_dependants(state: State):
+    """address -> every recorded resource built on it, directly or through others."""
+    direct: dict[str, list[str]] = {}
+    for address, recorded in state.resources.items():
+        for dependency in recorded.depends_on:
+            direct.setdefault(dependency, []).append(address)
+
+    def built_on(address: str) -> list[str]:
+        found: dict[str, None] = {}
+        stack = list(direct.get(address, ()))
+        while stack:
+            user = stack.pop()
+            if user not in found:
+                found[user] = None
+                stack.extend(direct.get(user, ()))
+        return list(found)
+
+    return built_on

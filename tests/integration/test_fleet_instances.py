@@ -142,6 +142,21 @@ def test_a_renamed_one_off_instance_gets_its_name_back(repo, key, capsys, ec2):
     assert same["InstanceId"] == instance["InstanceId"] and tags(same)["Name"] == "web1"
 
 
+def test_a_one_off_instance_the_state_lost_is_adopted_not_terminated(repo, key, capsys, ec2):
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    assert run_infra(capsys, "instance:create", WWW, "--key", str(key), "--name", "w-1").code == 0
+    assert run_infra(capsys, "state", "rm", f"instance.{WWW}.w-1").code == 0
+    assert run_infra(capsys, "instance:create", WWW, "--key", str(key), "--name", "w-2").code == 0
+
+    planned = run_infra(capsys, "plan")
+    assert "will be destroyed" not in planned.out and "No changes" in planned.out
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    assert sorted(tags(i)["Name"] for i in one_off(ec2)) == ["w-1", "w-2"]
+    recorded = run_infra(capsys, "state", "list").out
+    assert f"instance.{WWW}.w-1" in recorded and f"instance.{WWW}.w-2" in recorded
+    assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
+
+
 def test_deploy_sends_one_batched_command_to_the_group(repo, key, capsys, ssm, ec2):
     assert run_infra(capsys, "apply", "--auto-approve").code == 0
     result = run_infra(capsys, "instance:deploy", BEE, "-n", "1")

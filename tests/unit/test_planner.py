@@ -154,6 +154,35 @@ def test_a_group_moved_to_another_region_is_refused_with_the_way_to_move_it():
         plan(graph(moved), {}, state)
 
 
+def test_a_deletion_waits_for_what_was_built_on_it_to_stop_using_it():
+    """"packer": false on an ASG group: its AMI goes only after the launch template and the roll."""
+    state = State(resources={
+        "ami.web": ResourceState(kind="ami", group="web"),
+        "launch_template.web": ResourceState(kind="launch_template", group="web", depends_on=["ami.web"]),
+        "asg.web": ResourceState(kind="asg", group="web", depends_on=["launch_template.web"]),
+    })
+    without_ami = launch_template().model_copy(update={"depends_on": (), "attributes": {
+        "image_id": "ami-1ebb2077", "instance_type": "m1.large"}})
+    observed = {"ami.web": Observed(),
+                "launch_template.web": Observed(attributes={"image_id": "ami-0000old", "instance_type": "m1.large"},
+                                                outputs={"id": "lt-1", "version": "1"}),
+                "asg.web": Observed(attributes={"max_size": 2, "launch_template_version": "1"})}
+    result = plan(graph(without_ami, asg()), observed, state)
+    actions = {a.address: a for a in result.actions}
+    assert actions["asg.web"].action is ActionKind.REPLACE
+    assert actions["ami.web"].action is ActionKind.DELETE
+    assert set(actions["ami.web"].depends_on) == {"launch_template.web", "asg.web"}
+
+
+def test_a_one_off_instance_the_state_lost_is_adopted_while_its_group_exists():
+    found = Observed(attributes={"instance_type": "m1.large"}, outputs={"id": "i-1"})
+    kept = plan(graph(role("web")), {"instance.web.w-1": found, "instance.gone.g-1": found}, State())
+    actions = {a.address: a for a in kept.actions}
+    assert actions["instance.web.w-1"].action is ActionKind.NOOP
+    assert actions["instance.web.w-1"].after == {"instance_type": "m1.large"}  # recorded by apply
+    assert actions["instance.gone.g-1"].action is ActionKind.DELETE  # its group is gone
+
+
 def test_recorded_but_already_gone_is_forgotten_not_deleted():
     state = State(resources={"role.old": ResourceState(kind="role", group="old")})
     result = plan(graph(), {}, state)
