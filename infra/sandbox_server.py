@@ -1,6 +1,6 @@
 """The sandbox's moto server: moto, made a little closer to AWS where infra's builds need it.
 
-Run as `python -m infra.sandbox_server [moto.server options]`. Five differences from plain moto:
+Run as `python -m infra.sandbox_server [moto.server options]`. Six differences from plain moto:
 
 - An image made by CreateImage has root device type `ebs`, as in AWS (CreateImage only works
   on EBS-backed instances); moto says `standard`, and packer's amazon-ebs builder refuses to
@@ -14,6 +14,8 @@ Run as `python -m infra.sandbox_server [moto.server options]`. Five differences 
 - DescribeLaunchTemplates and DescribeLaunchTemplateVersions answer in pages with a NextToken, as
   in AWS; plain moto answers with the first MaxResults (15 unless asked) and no token, so with
   more than 15 ASGs infra would see only 15 launch templates and plan to make the others again.
+- A launch template's tags are those it has now, as in AWS; plain moto keeps the ones it was
+  created with, so tags added later never showed.
 - An EC2 resource's tags are looked up by its id; plain moto scans every tag of every resource
   for each one, so describing 1,000 tagged AMIs took seconds (it grows with the square of their
   number) and the sandbox, not infra, set the pace of a plan. The answers are the same.
@@ -30,6 +32,7 @@ SECURITY_GROUPS_ENV = "INFRA_SANDBOX_SECURITY_GROUPS"
 
 
 def patch_moto(security_groups: list[str]) -> None:
+    _live_launch_template_tags()
     _decode_launch_template_version_user_data()
     _page_launch_templates()
     _tags_by_id()
@@ -71,6 +74,14 @@ def _decode_launch_template_version_user_data() -> None:
         return create_version(self, data, description)
 
     LaunchTemplate.create_version = create_version_with_user_data  # type: ignore[method-assign]
+
+
+def _live_launch_template_tags() -> None:
+    """A launch template's tags as they are now: moto keeps those it was created with, so tags
+    added later (CreateTags) never showed and every plan wanted to add them again."""
+    from moto.ec2.models.launch_templates import LaunchTemplate
+
+    LaunchTemplate.tags = property(lambda self: self.get_tags(), lambda self, value: None)  # type: ignore
 
 
 def _tags_by_id() -> None:

@@ -25,14 +25,21 @@ class Kind:
     local: bool = False
     # Made on request (instance:create), not from nodes.json: kept as recorded while its group exists.
     on_request: bool = False
+    # Outputs an in-place update keeps (an id, a name): what refers to them need not wait for it.
+    kept_on_update: frozenset[str] = field(default_factory=frozenset)
+    # Attributes an in-place update changes without making a new version: an update of only these
+    # keeps every output (a launch template's tags do not make a new version).
+    outside_versions: frozenset[str] = field(default_factory=frozenset)
 
 
 ROLE = Kind("role", "Chef role file", local=True)
 PACKER_TEMPLATE = Kind("packer_template", "Packer template file", local=True)
 DNA = Kind("dna", "chef-solo dna file", local=True)
 AMI = Kind("ami", "AMI built by packer", create=ActionKind.BUILD, by_digest=True)
-LAUNCH_TEMPLATE = Kind("launch_template", "EC2 launch template")
-ASG = Kind("asg", "autoscaling group", replace_on=frozenset({"launch_template_version"}))
+LAUNCH_TEMPLATE = Kind("launch_template", "EC2 launch template", kept_on_update=frozenset({"id", "name"}),
+                       outside_versions=frozenset({"tags"}))
+ASG = Kind("asg", "autoscaling group", replace_on=frozenset({"launch_template_version"}),
+           kept_on_update=frozenset({"name"}))
 INSTANCE = Kind("instance", "one-off EC2 instance", on_request=True,
                 replace_on=frozenset({"image_id", "instance_type", "zone", "key_name", "iam_instance_profile"}))
 

@@ -21,10 +21,6 @@ from infra.reconciler.refs import digest, resolve, unresolved
 from infra.reconciler.resources import Observed, Resource, split_address
 from infra.state.model import ResourceState, State
 
-# Outputs that stay the same when a resource of this kind is updated in place.
-STABLE_OUTPUTS = {"launch_template": {"id", "name"}, "asg": {"name"}}
-
-
 def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
          scope: set[str] | None = None, made_against: MadeAgainst | None = None,
          forced: Iterable[str] = ()) -> Plan:
@@ -40,9 +36,8 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
 
     def output(address: str, name: str) -> Any:
         action = planned.get(address)
-        if action is not None and action.action.is_change:
-            if not (action.action is ActionKind.UPDATE and name in STABLE_OUTPUTS.get(action.kind, ())):
-                return None
+        if action is not None and action.action.is_change and not _keeps(action, name):
+            return None
         found = observed.get(address)
         if found is not None and name in found.outputs:
             return found.outputs[name]
@@ -60,6 +55,14 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
     actions.extend(_deletions(desired, observed, state, in_scope))
     return Plan(actions=actions, made_against=made_against or MadeAgainst(lineage=state.lineage, serial=state.serial),
                 targets=sorted(scope) if scope is not None else [])
+
+
+def _keeps(action: Action, output: str) -> bool:
+    """Whether `output` stays what it is now through `action` (known at plan time)."""
+    if action.action is not ActionKind.UPDATE:
+        return False
+    kind = kind_of(action.kind)
+    return output in kind.kept_on_update or set(changed_attributes(action.changes)) <= kind.outside_versions
 
 
 def _action_for(resource: Resource, after: dict[str, Any], found: Observed | None, state: State,

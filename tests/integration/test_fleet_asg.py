@@ -322,3 +322,19 @@ def test_a_region_move_is_refused_by_plan_and_is_no_drift_until_applied(repo, ca
     assert f"group {BEE} moves from us-east-1 to us-west-2" in refused.err and "new name" in refused.err
     assert run_infra(capsys, "apply", "--auto-approve").code == 1
     assert len(asgs(autoscaling)) == 1  # nothing made in us-west-2, nothing left behind in us-east-1
+
+
+def test_a_tag_change_updates_in_place_and_rolls_nothing(repo, capsys, autoscaling):
+    assert run_infra(capsys, "autoscale:run", BEE).code == 0
+    [before] = asgs(autoscaling)
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[BEE]["tags"] = {"team": "core"}
+    write(repo, nodes)
+    planned = run_infra(capsys, "plan", BEE)
+    assert f"~ launch_template.{BEE}" in planned.out and f"asg.{BEE}" in planned.out
+    assert f"+/- asg.{BEE}" not in planned.out
+    assert run_infra(capsys, "apply", BEE, "--auto-approve").code == 0
+    [after] = asgs(autoscaling)
+    assert after["AutoScalingGroupName"] == before["AutoScalingGroupName"]
+    assert {"Key": "team", "Value": "core"} in [{"Key": t["Key"], "Value": t["Value"]} for t in after["Tags"]]
+    assert run_infra(capsys, "plan", BEE, "--detailed-exitcode").code == 0

@@ -93,6 +93,22 @@ def test_new_inputs_rebuild_the_ami_and_roll_what_uses_it():
     assert "launch_template_version" in by["asg.web"].reason
 
 
+def test_a_tag_change_of_the_launch_template_rolls_nothing():
+    """Tags live outside the template's versions: the ASG keeps its version and is not rolled."""
+    tagged = launch_template().model_copy(update={"attributes": {**launch_template().attributes,
+                                                                 "tags": {"team": "core"}}})
+    observed = {"ami.web": Observed(outputs={"image_id": "ami-1"}),
+                "launch_template.web": Observed(attributes={"image_id": "ami-1", "instance_type": "m1.large",
+                                                            "tags": {}}, outputs={"id": "lt-1", "version": "3"}),
+                "asg.web": Observed(attributes={"max_size": 2, "launch_template_version": "3"})}
+    state = State(resources={"ami.web": ResourceState(kind="ami", group="web", outputs={"image_id": "ami-1"})})
+    result = plan(graph(tagged, asg()), observed, state, scope={"launch_template.web", "asg.web"})
+    assert kinds(result) == {"launch_template.web": ActionKind.UPDATE, "asg.web": ActionKind.NOOP}
+    retyped = launch_template(instance_type="m3.large")
+    result = plan(graph(retyped, asg()), observed, state, scope={"launch_template.web", "asg.web"})
+    assert kinds(result) == {"launch_template.web": ActionKind.UPDATE, "asg.web": ActionKind.REPLACE}
+
+
 def test_a_size_change_alone_is_an_in_place_update():
     lt = launch_template()
     observed = {"launch_template.web": Observed(attributes={"image_id": "ami-0000aaaa", "instance_type": "m1.large"},
