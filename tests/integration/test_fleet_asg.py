@@ -338,3 +338,19 @@ def test_a_tag_change_updates_in_place_and_rolls_nothing(repo, capsys, autoscali
     assert after["AutoScalingGroupName"] == before["AutoScalingGroupName"]
     assert {"Key": "team", "Value": "core"} in [{"Key": t["Key"], "Value": t["Value"]} for t in after["Tags"]]
     assert run_infra(capsys, "plan", BEE, "--detailed-exitcode").code == 0
+
+
+def test_a_launch_template_version_made_by_hand_is_drift_only_once_it_is_the_default(repo, capsys, autoscaling,
+                                                                                      aws):
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=aws)
+    [template] = ec2.describe_launch_templates(LaunchTemplateNames=[BEE])["LaunchTemplates"]
+    made = ec2.create_launch_template_version(LaunchTemplateId=template["LaunchTemplateId"], SourceVersion="1",
+                                              LaunchTemplateData={"InstanceType": "t2.micro"})
+    assert run_infra(capsys, "drift").code == 0  # beside the default: nothing boots from it
+    assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
+
+    ec2.modify_launch_template(LaunchTemplateId=template["LaunchTemplateId"],
+                               DefaultVersion=str(made["LaunchTemplateVersion"]["VersionNumber"]))
+    drifted = run_infra(capsys, "drift")
+    assert drifted.code == 2 and f"launch_template.{BEE}" in drifted.out and "instance_type" in drifted.out

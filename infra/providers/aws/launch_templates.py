@@ -1,7 +1,9 @@
 """EC2 launch templates: one per group, named after it, a new version whenever what boots changes.
 
 Observation is two calls per region for every group: the managed templates (tag filter), and
-the latest version of every template in the account (`$Latest` without a template id).
+the default version of every template in the account (`$Default` without a template id). infra
+makes each version it creates the default, so the default is what it applied; a version made by
+hand beside it changes nothing until someone makes it the default (then it is drift).
 """
 
 from __future__ import annotations
@@ -37,15 +39,15 @@ class LaunchTemplatesProvider(ObservedPerRegion):
         if not templates:
             return {}
         ids = {t["LaunchTemplateId"] for t in templates}
-        latest = {v["LaunchTemplateId"]: v for v in paginate(ec2, "describe_launch_template_versions",
-                                                             "LaunchTemplateVersions", Versions=["$Latest"],
-                                                             PaginationConfig=PAGE)
-                  if v["LaunchTemplateId"] in ids}
-        group_ids = [g for v in latest.values() for g in v.get("LaunchTemplateData", {}).get("SecurityGroupIds", [])]
+        default = {v["LaunchTemplateId"]: v for v in paginate(ec2, "describe_launch_template_versions",
+                                                              "LaunchTemplateVersions", Versions=["$Default"],
+                                                              PaginationConfig=PAGE)
+                   if v["LaunchTemplateId"] in ids}
+        group_ids = [g for v in default.values() for g in v.get("LaunchTemplateData", {}).get("SecurityGroupIds", [])]
         names = security_group_names(self.clients, region, group_ids)
         observed: dict[str, Observed] = {}
         for template in templates:
-            version = latest.get(template["LaunchTemplateId"])
+            version = default.get(template["LaunchTemplateId"])
             if version is None:
                 continue
             tags = tag_dict(template.get("Tags"))
