@@ -45,11 +45,22 @@ def detect_drift(state: State, observed: dict[str, Observed], scope: set[str] | 
             report.drifted.append(Drifted(address=address, kind=recorded.kind, group=recorded.group, status="missing"))
             continue
         if kind_of(recorded.kind).by_digest:
-            wanted = {"source_hash": digest(recorded.attributes)}
+            changes = _artifact_changes(recorded.attributes, recorded.outputs, found)
         else:
             wanted = {k: v for k, v in recorded.attributes.items() if k in found.attributes}
-        changes = [c.reversed() for c in attribute_changes(found.attributes, wanted)]
+            changes = [c.reversed() for c in attribute_changes(found.attributes, wanted)]
         if changes:
             report.drifted.append(Drifted(address=address, kind=recorded.kind, group=recorded.group,
                                           status="changed", changes=changes))
     return report
+
+
+def _artifact_changes(attributes: dict, outputs: dict, found: Observed) -> list[AttributeChange]:
+    """An artifact (an AMI) is found as the group's newest one. Another one than infra recorded
+    means the recorded one is gone (deregistered by hand) or another was made: say which AMI,
+    not only that the digest differs."""
+    recorded_id, found_id = outputs.get("image_id"), found.outputs.get("image_id")
+    if recorded_id and found_id and recorded_id != found_id:
+        return [AttributeChange(path="image_id", before=recorded_id, after=found_id)]
+    wanted = {"source_hash": digest(attributes)}
+    return [c.reversed() for c in attribute_changes(found.attributes, wanted)]

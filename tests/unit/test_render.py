@@ -47,3 +47,16 @@ def test_secrets_stay_masked_whichever_side_is_absent():
     report = detect_drift(state, observed)
     for rendered in (drift_text(report, color=False), drift_markdown(report), drift_json(report)):
         assert "hunter2" not in rendered
+
+
+def test_drift_of_an_ami_names_the_ami_found_instead_of_the_recorded_one():
+    from infra.reconciler.refs import digest
+
+    attributes = {"region": "us-east-1", "source_image": "ami-1ebb2077"}
+    state = State(resources={"ami.web": ResourceState(kind="ami", group="web", attributes=attributes,
+                                                      outputs={"image_id": "ami-0000new"})})
+    older = Observed(attributes={"source_hash": "0ld"}, outputs={"image_id": "ami-0000old"})
+    text = drift_text(detect_drift(state, {"ami.web": older}), color=False)
+    assert 'ami.web: changed outside infra' in text and 'image_id: recorded "ami-0000new", actual "ami-0000old"' in text
+    same = Observed(attributes={"source_hash": digest(attributes)}, outputs={"image_id": "ami-0000new"})
+    assert not detect_drift(state, {"ami.web": same}).has_drift
