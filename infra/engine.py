@@ -88,7 +88,7 @@ def load_plan(path: Path) -> Plan:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise InfraError(f"{path}: no such plan file") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # not JSON, or not text
         raise InfraError(f"{path}: not a plan file made by infra plan --out ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict) or not {"format", "actions", "made_against"} <= data.keys():
         raise InfraError(f"{path}: not a plan file made by infra plan --out (no format, actions and made_against)")

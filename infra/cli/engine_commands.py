@@ -46,7 +46,7 @@ def plan(
 ) -> None:
     """Show what apply would change to make the world match nodes.json."""
     if out_file is not None and out_file.is_dir():  # say so before planning, not after
-        raise InfraError(f"--out {str(out_file) or repr('')}: is a directory; give the file to save the plan in")
+        raise InfraError(f"--out {out_file}: is a directory; give the file to save the plan in")
     with busy("Planning: reading nodes.json and observing what exists..."):
         result = engine.make_plan(workspace(), engine.Selection(groups or ()))
     print_report("plan", result, output)

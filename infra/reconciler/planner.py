@@ -21,6 +21,7 @@ from infra.reconciler.refs import digest, resolve, unresolved
 from infra.reconciler.resources import Observed, Resource, split_address
 from infra.state.model import ResourceState, State
 
+
 def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
          scope: set[str] | None = None, made_against: MadeAgainst | None = None,
          forced: Iterable[str] = ()) -> Plan:
