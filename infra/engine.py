@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from infra.errors import InfraError, StalePlanError
 from infra.fsutil import atomic_write_text
@@ -161,11 +161,13 @@ def targeted_apply(workspace: Workspace, selection: Selection, *, allowed: Itera
     return full, sliced, result
 
 
-def create_resource(workspace: Workspace, resource: Resource, *, listener: Listener | None = None) -> ApplyResult:
+def create_resource(workspace: Workspace, resource: Resource, *, listener: Listener | None = None,
+                    prepare: Callable[[], None] = lambda: None) -> ApplyResult:
     """Plan and apply one resource made on request, not from nodes.json (a one-off instance).
 
     It is planned with the desired graph around it, so references to what it is made from
-    (the group's AMI) resolve; it is an error when it exists already.
+    (the group's AMI) resolve; it is an error when it exists already. `prepare` runs once the
+    plan is known to be possible, before anything is applied (instance:create imports its key).
     """
     config = workspace.config
     state = workspace.backend.read()
@@ -182,4 +184,5 @@ def create_resource(workspace: Workspace, resource: Resource, *, listener: Liste
         if missing:
             raise InfraError(f"{action.address} needs {', '.join(m[2:-1] for m in missing)}, which does not exist "
                              f"yet; make it first (infra apply {action.group})")
+    prepare()
     return apply_plan(workspace, the_plan, listener=listener)

@@ -127,10 +127,12 @@ def create_instance(workspace: Workspace, group_name: str | None, key_path: Path
         progress(f"zone {zone}, chosen at random among {', '.join(zones)}")
     elif zone not in zones:
         raise FleetError(f"--zone {zone}: not an available zone of {group.region} (zones: {', '.join(zones)})")
-    if provider.ensure_key_pair(group.region, key, material):
-        progress(f"imported key pair {key} from {key_path}")
+    def import_key() -> None:
+        if provider.ensure_key_pair(group.region, key, material):
+            progress(f"imported key pair {key} from {key_path}")
+
     return engine.create_resource(workspace, instance_resource(group, name, key, zone, workspace.root),
-                                  listener=listener)
+                                  listener=listener, prepare=import_key)
 
 
 def deploy(workspace: Workspace, groups: Iterable[str], batch: int, *, max_errors: str = "0",

@@ -110,6 +110,16 @@ def test_instance_create_refuses_an_unreadable_key_and_an_unknown_group(repo, tm
     assert result.code == 1 and "unknown group 'nope'" in result.err
 
 
+def test_instance_create_before_the_groups_ami_exists_says_so_and_imports_nothing(repo, key, capsys, ec2):
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[WWW]["packer"] = True  # its instances boot its own AMI, which is not built yet
+    (repo / "nodes.json").write_text(json.dumps(nodes))
+    result = run_infra(capsys, "instance:create", WWW, "--key", str(key), "--name", "early")
+    assert result.code == 1 and f"needs ami.{WWW}.image_id, which does not exist yet" in result.err
+    assert ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": ["deploy"]}])["KeyPairs"] == []
+    assert one_off(ec2) == []
+
+
 def test_instance_create_refuses_a_name_in_use(repo, key, capsys, ec2):
     assert run_infra(capsys, "instance:create", WWW, "--key", str(key), "--name", "web1").code == 0
     again = run_infra(capsys, "instance:create", WWW, "--key", str(key), "--name", "web1")
