@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,8 @@ def test_changing_a_groups_instance_type_rebuilds_that_group_only(repo, ec2, cap
     assert [i["ImageId"] for i in amis(ec2, "api")] == [first["api"]]
     web = amis(ec2, "web")
     assert len(web) == 2 and web[0]["ImageId"] == first["web"]  # the old one stays until retention
+    # both builds may fall in one second (CreationDate's precision): the name's milliseconds order them
+    assert all(re.fullmatch(r"web-\d{8}-\d{6}\.\d{3}-[0-9a-f]+", image["Name"]) for image in web), web
     assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
 
 
