@@ -30,6 +30,9 @@ class Kind:
     # Attributes an in-place update changes without making a new version: an update of only these
     # keeps every output (a launch template's tags do not make a new version).
     outside_versions: frozenset[str] = field(default_factory=frozenset)
+    # Runs a group's nodes: one that goes is deleted only once the nodes the same plan starts are
+    # up, so renaming a group (one group out, another in) never leaves nothing running.
+    serves: bool = False
 
 
 ROLE = Kind("role", "Chef role file", local=True)
@@ -39,8 +42,8 @@ AMI = Kind("ami", "AMI built by packer", create=ActionKind.BUILD, by_digest=True
 LAUNCH_TEMPLATE = Kind("launch_template", "EC2 launch template", kept_on_update=frozenset({"id", "name"}),
                        outside_versions=frozenset({"tags"}))
 ASG = Kind("asg", "autoscaling group", replace_on=frozenset({"launch_template_version"}),
-           kept_on_update=frozenset({"name"}))
-INSTANCE = Kind("instance", "one-off EC2 instance", on_request=True,
+           kept_on_update=frozenset({"name"}), serves=True)
+INSTANCE = Kind("instance", "one-off EC2 instance", on_request=True, serves=True,
                 replace_on=frozenset({"image_id", "instance_type", "zone", "key_name", "iam_instance_profile"}))
 
 KINDS: dict[str, Kind] = {k.name: k for k in (ROLE, PACKER_TEMPLATE, DNA, AMI, LAUNCH_TEMPLATE, ASG, INSTANCE)}

@@ -53,7 +53,7 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
                                                 forced=resource.address in forced)
 
     actions = list(planned.values())
-    actions.extend(_deletions(desired, observed, state, in_scope))
+    actions.extend(_deletions(desired, observed, state, in_scope, starting=_starting(actions)))
     return Plan(actions=actions, made_against=made_against or MadeAgainst(lineage=state.lineage, serial=state.serial),
                 targets=sorted(scope) if scope is not None else [])
 
@@ -126,13 +126,22 @@ def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recor
     return Action(action=ActionKind.BUILD, before=recorded, changes=changes, reason=reason, **base)
 
 
-def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_scope) -> list[Action]:
+def _starting(actions: list[Action]) -> list[str]:
+    """The plan's new or rolled resources that run nodes."""
+    return [a.address for a in actions
+            if kind_of(a.kind).serves and a.action in (ActionKind.CREATE, ActionKind.REPLACE)]
+
+
+def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_scope,
+               starting: list[str]) -> list[Action]:
     """Delete what is recorded or found but no longer desired, dependants before dependencies.
 
     A deletion also waits for the desired resources that were built on what it deletes (an AMI
-    waits for the launch template and the ASG roll that stop using it). A one-off instance found
-    but not recorded, whose group still exists, is adopted, never deleted: it was made on request
-    and the state lost track of it (`state rm`, a lost state file).
+    waits for the launch template and the ASG roll that stop using it), and one that runs nodes
+    waits for the nodes the plan is `starting`: a renamed group's old ASG goes once the new one
+    is in service, and stays when it never gets there. A one-off instance found but not
+    recorded, whose group still exists, is adopted, never deleted: it was made on request and
+    the state lost track of it (`state rm`, a lost state file).
     """
     unwanted = [a for a in (*state.resources, *observed) if a not in desired and in_scope(a)]
     unwanted = list(dict.fromkeys(unwanted))
@@ -157,11 +166,19 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
             continue
         dependants = [other for other in unwanted if address in depends[other]]
         dependants += [user for user in built_on(address) if user in desired and user not in dependants]
+        reason = "no longer in nodes.json" if group else "not in nodes.json"
+        if kind_of(kind).serves and starting:
+            dependants += [new for new in starting if new not in dependants]
+            reason += "; deleted once " + _listed(starting) + " " + ("is" if len(starting) == 1 else "are") + " up"
         actions.append(Action(address=address, kind=kind, group=group, action=ActionKind.DELETE,
                               before=found.attributes, after=None, depends_on=dependants,
-                              protect=recorded is not None and recorded.protect,
-                              reason="no longer in nodes.json" if group else "not in nodes.json"))
+                              protect=recorded is not None and recorded.protect, reason=reason))
     return actions
+
+
+def _listed(addresses: list[str], at_most: int = 3) -> str:
+    shown = ", ".join(addresses[:at_most])
+    return shown + (f" and {len(addresses) - at_most} more" if len(addresses) > at_most else "")
 
 
 def _recorded_dependants(state: State):

@@ -132,18 +132,18 @@ def test_an_unhealthy_new_asg_is_rolled_back(repo, capsys, autoscaling):
 
 
 class instances_going_unhealthy:
-    """Marks every instance of an ASG that is mid-roll (infra:roll=pending) unhealthy, as AWS would a
-    node whose health checks fail."""
+    """Marks every instance of an ASG that is mid-roll (infra:roll=pending), or of the ASGs with
+    `tag`, unhealthy, as AWS would a node whose health checks fail."""
 
-    def __init__(self, autoscaling) -> None:
+    def __init__(self, autoscaling, tag: tuple[str, str] = ("infra:roll", "pending")) -> None:
         self.autoscaling = autoscaling
+        self.filters = [{"Name": f"tag:{tag[0]}", "Values": [tag[1]]}]
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self.stop.is_set():
-            pending = self.autoscaling.describe_auto_scaling_groups(
-                Filters=[{"Name": "tag:infra:roll", "Values": ["pending"]}])["AutoScalingGroups"]
+            pending = self.autoscaling.describe_auto_scaling_groups(Filters=self.filters)["AutoScalingGroups"]
             for group in pending:
                 for instance in group["Instances"]:
                     if instance["HealthStatus"] == "Healthy":
@@ -158,6 +158,27 @@ class instances_going_unhealthy:
     def __exit__(self, *exc) -> None:
         self.stop.set()
         self.thread.join(timeout=5)
+
+
+def test_a_renamed_group_keeps_its_old_asg_until_the_new_one_is_in_service(repo, capsys, autoscaling):
+    applied(capsys)
+    [old] = asgs(autoscaling, BEE)
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes["bee-v2"] = nodes.pop(BEE)
+    nodes["bee-v2"]["autoscale"]["subnets"] = ["subnet-0000dead"]  # AWS refuses to make it
+    write(repo, nodes)
+    assert "deleted once asg.bee-v2 is up" in run_infra(capsys, "plan").out
+
+    failed = run_infra(capsys, "apply", "--auto-approve")
+    assert failed.code == 1 and "asg.bee-v2" in failed.err, failed.err
+    assert [g["AutoScalingGroupName"] for g in asgs(autoscaling, BEE)] == [old["AutoScalingGroupName"]]
+
+    del nodes["bee-v2"]["autoscale"]["subnets"]
+    write(repo, nodes)
+    done = applied(capsys)
+    assert done.out.index("asg.bee-v2: created") < done.out.index("asg.12_04-bee: destroyed")
+    assert asgs(autoscaling, BEE) == [] and len(asgs(autoscaling, "bee-v2")) == 1
+    no_changes(capsys)
 
 
 def test_a_size_change_updates_the_asg_in_place(repo, capsys, autoscaling):

@@ -250,3 +250,23 @@ def test_planning_against_the_desired_world_finds_nothing_to_do(case):
     resources, _ = case
     observed = {r.address: Observed(attributes=dict(r.attributes)) for r in resources}
     assert not plan(graph(*resources), observed, State()).changes
+
+
+def test_a_renamed_groups_old_asg_goes_only_once_the_new_one_is_up():
+    state = State(resources={"asg.old": ResourceState(kind="asg", group="old"),
+                             "role.old": ResourceState(kind="role", group="old")})
+    observed = {a: Observed() for a in state.resources}
+    result = plan(graph(role("new"), ami("new"), launch_template("new"), asg("new")), observed, state)
+    actions = {a.address: a for a in result.actions}
+    assert actions["asg.old"].depends_on == ["asg.new"]
+    assert "deleted once asg.new is up" in actions["asg.old"].reason
+    assert actions["role.old"].depends_on == []  # files and images need not wait
+
+
+def test_a_removed_asg_does_not_wait_when_nothing_starts():
+    state = State(resources={"asg.old": ResourceState(kind="asg", group="old")})
+    running = Resource(kind="asg", group="web", attributes={"max_size": 2})
+    result = plan(graph(running), {"asg.old": Observed(), "asg.web": seen(running)}, state)
+    actions = {a.address: a for a in result.actions}
+    assert actions["asg.web"].action is ActionKind.NOOP
+    assert actions["asg.old"].depends_on == [] and actions["asg.old"].reason == "no longer in nodes.json"
