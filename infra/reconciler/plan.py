@@ -50,7 +50,8 @@ class Action(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     # The resource is marked `protect` (in nodes.json, or in state once its group is gone).
     protect: bool = False
-    # For an unchanged resource: the outputs observed, recorded so references to it resolve.
+    # For an unchanged resource: the outputs observed, recorded so references to it resolve. For
+    # one recorded but found gone: the outputs it had, so its provider can clean up after it.
     outputs: dict[str, Any] = Field(default_factory=dict)
 
 

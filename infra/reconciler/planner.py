@@ -74,8 +74,10 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
     base = dict(address=resource.address, kind=resource.kind, group=resource.group,
                 depends_on=list(resource.depends_on), after=after, protect=resource.protect)
     if found is None:
-        reason = "recorded in state but gone; will be made again" if recorded else "does not exist yet"
-        return Action(action=kind.create, reason=reason, **base)
+        if recorded is None:
+            return Action(action=kind.create, reason="does not exist yet", **base)
+        return Action(action=kind.create, reason="recorded in state but gone; will be made again",
+                      outputs=recorded.outputs, **base)
     before = found.attributes
     if kind.by_digest:
         return _by_digest(resource, after, found, recorded.attributes if recorded else None, base)

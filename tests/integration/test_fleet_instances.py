@@ -152,6 +152,19 @@ def test_a_renamed_one_off_instance_gets_its_name_back(repo, key, capsys, ec2):
     assert same["InstanceId"] == instance["InstanceId"] and tags(same)["Name"] == "web1"
 
 
+def test_a_one_off_instance_terminated_by_hand_is_made_again_with_its_own_dna_file(repo, key, capsys, ec2):
+    assert run_infra(capsys, "instance:create", WWW, "--key", str(key), "--name", "web1").code == 0
+    [first] = one_off(ec2)
+    ec2.terminate_instances(InstanceIds=[first["InstanceId"]])
+
+    assert "recorded in state but gone" in run_infra(capsys, "plan").out
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    [again] = one_off(ec2)
+    assert tags(again)["Name"] == "web1" and again["InstanceId"] != first["InstanceId"]
+    assert sorted(p.name for p in (repo / "dna").glob(f"{WWW}-*.json")) == [f"{WWW}-{again['InstanceId']}.json"]
+    assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
+
+
 def test_a_one_off_instance_the_state_lost_is_adopted_not_terminated(repo, key, capsys, ec2):
     assert run_infra(capsys, "apply", "--auto-approve").code == 0
     assert run_infra(capsys, "instance:create", WWW, "--key", str(key), "--name", "w-1").code == 0

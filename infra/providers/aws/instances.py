@@ -92,6 +92,10 @@ class InstancesProvider(ObservedPerRegion):
         outputs = self._launch(ec2, region, action.group, name, attributes, progress)
         if action.action is ActionKind.REPLACE and before.get("id"):
             self._terminate(ec2, action.group, before["id"], progress)
+        gone = action.outputs.get("id")  # the instance this one stands in for, terminated by hand
+        if gone and gone != outputs["id"] and (self.root / dna_path(action.group, gone)).exists():
+            (self.root / dna_path(action.group, gone)).unlink()
+            progress(f"removed {dna_path(action.group, gone)}: {gone} is gone")
         return outputs
 
     def _launch(self, ec2: Any, region: str, group: str, name: str, attributes: dict[str, Any],
