@@ -5,9 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from infra.reconciler.diff import attribute_changes
-from infra.reconciler.kinds import kind_of
+from infra.reconciler.kinds import Kind, kind_of
 from infra.reconciler.plan import AttributeChange
-from infra.reconciler.refs import digest
 from infra.reconciler.resources import Observed
 from infra.state.model import State
 
@@ -45,7 +44,7 @@ def detect_drift(state: State, observed: dict[str, Observed], scope: set[str] | 
             report.drifted.append(Drifted(address=address, kind=recorded.kind, group=recorded.group, status="missing"))
             continue
         if kind_of(recorded.kind).by_digest:
-            changes = _artifact_changes(recorded.attributes, recorded.outputs, found)
+            changes = _artifact_changes(kind_of(recorded.kind), recorded.attributes, recorded.outputs, found)
         else:
             wanted = {k: v for k, v in recorded.attributes.items() if k in found.attributes}
             changes = [c.reversed() for c in attribute_changes(found.attributes, wanted)]
@@ -55,12 +54,14 @@ def detect_drift(state: State, observed: dict[str, Observed], scope: set[str] | 
     return report
 
 
-def _artifact_changes(attributes: dict, outputs: dict, found: Observed) -> list[AttributeChange]:
+def _artifact_changes(kind: Kind, attributes: dict, outputs: dict, found: Observed) -> list[AttributeChange]:
     """An artifact (an AMI) is found as the group's newest one. Another one than infra recorded
     means the recorded one is gone (deregistered by hand) or another was made: say which AMI,
     not only that the digest differs."""
     recorded_id, found_id = outputs.get("image_id"), found.outputs.get("image_id")
     if recorded_id and found_id and recorded_id != found_id:
         return [AttributeChange(path="image_id", before=recorded_id, after=found_id)]
-    wanted = {"source_hash": digest(attributes)}
-    return [c.reversed() for c in attribute_changes(found.attributes, wanted)]
+    wanted = {"source_hash": kind.build_digest(attributes),
+              **{k: v for k, v in attributes.items() if k in kind.outside_versions and k in found.attributes}}
+    seen = {k: found.attributes.get(k) for k in wanted}
+    return [c.reversed() for c in attribute_changes(seen, wanted)]

@@ -25,6 +25,7 @@ from infra.state.model import State
 
 MANAGED_TAG = "infra:managed"
 HASH_TAG = "infra:source_hash"
+BUILDER_TAGS = frozenset({"tags", "snapshot_tags", "run_tags", "run_volume_tags", "spot_tags"})
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,21 @@ def group_resources(group: Group, root: Path | str) -> list[Resource]:
         resources.append(Resource(kind="ami", group=name, depends_on=tuple(depends), protect=group.protect, attributes={
             "region": group.region,
             "source_image": image,
-            "template_digest": digest(template),
+            "template_digest": digest(untagged(template)),
             "role_digest": digest(role),
+            "tags": group_tags(group),
         }))
     if group.autoscale is not None:
         resources.extend(_autoscaling(group, root, image_of(group)))
     return resources
+
+
+def untagged(template: dict) -> dict:
+    """The Packer template without the tags its builders set: what an AMI is built from. Tags
+    are put on the AMI in place, so a changed tag does not build (and roll) anything."""
+    builders = [{k: v for k, v in builder.items() if k not in BUILDER_TAGS} if isinstance(builder, dict) else builder
+                for builder in template.get("builders", [])]
+    return {**template, "builders": builders}
 
 
 def source_image(group: Group) -> str:

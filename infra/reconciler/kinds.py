@@ -7,8 +7,10 @@ needs, and which attribute changes cannot be made in place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from infra.reconciler.actions import ActionKind
+from infra.reconciler.refs import digest
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,17 @@ class Kind:
     # up, so renaming a group (one group out, another in) never leaves nothing running.
     serves: bool = False
 
+    def build_digest(self, attributes: Mapping[str, Any]) -> str:
+        """What a `by_digest` kind is built from: every attribute but those outside versions (an
+        AMI's tags are set on the AMI in place, so a new tag is no new build)."""
+        return digest({k: v for k, v in attributes.items() if k not in self.outside_versions})
+
 
 ROLE = Kind("role", "Chef role file", local=True)
 PACKER_TEMPLATE = Kind("packer_template", "Packer template file", local=True)
 DNA = Kind("dna", "chef-solo dna file", local=True)
-AMI = Kind("ami", "AMI built by packer", create=ActionKind.BUILD, by_digest=True)
+AMI = Kind("ami", "AMI built by packer", create=ActionKind.BUILD, by_digest=True,
+           outside_versions=frozenset({"tags"}))
 LAUNCH_TEMPLATE = Kind("launch_template", "EC2 launch template", kept_on_update=frozenset({"id", "name"}),
                        outside_versions=frozenset({"tags"}))
 ASG = Kind("asg", "autoscaling group", replace_on=frozenset({"launch_template_version"}),

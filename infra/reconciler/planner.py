@@ -17,7 +17,7 @@ from infra.reconciler.graph import Graph
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.order import dependencies_first
 from infra.reconciler.plan import Action, MadeAgainst, Plan, changed_attributes
-from infra.reconciler.refs import digest, resolve, unresolved
+from infra.reconciler.refs import resolve, unresolved
 from infra.reconciler.resources import Observed, Resource, split_address
 from infra.state.model import ResourceState, State
 
@@ -113,16 +113,25 @@ def _refuse_region_move(resource: Resource, after: dict[str, Any], recorded: Res
 
 def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recorded: dict[str, Any] | None,
                base: dict[str, Any]) -> Action:
-    """Artifacts like AMIs carry a digest of what they were built from; a new digest is a new build."""
+    """Artifacts like AMIs carry a digest of what they were built from; a new digest is a new build.
+    Attributes outside the digest (an AMI's tags) are compared one by one and updated in place."""
+    kind = kind_of(resource.kind)
     pending = unresolved(after)
-    if not pending and found.attributes.get("source_hash") == digest(after):
+    if not pending and found.attributes.get("source_hash") == kind.build_digest(after):
+        wanted = {k: v for k, v in after.items() if k in kind.outside_versions}
+        seen = {k: found.attributes.get(k) for k in wanted}
+        changes = attribute_changes(seen, wanted)
+        if changes:
+            return Action(action=ActionKind.UPDATE, before={**(recorded or after), **seen}, changes=changes,
+                          reason="changed: " + ", ".join(changed_attributes(changes)), **base)
         return Action(action=ActionKind.NOOP, before=recorded or after, reason="built from the same inputs",
                       outputs=found.outputs, **base)
     changes = attribute_changes(recorded, after) if recorded is not None else []
     if pending:
         reason = "its source changes first: " + ", ".join(p[2:-1] for p in pending)
-    elif changes:
-        reason = "built from changed inputs: " + ", ".join(changed_attributes(changes))
+    elif [c for c in changes if c.attribute not in kind.outside_versions]:
+        reason = "built from changed inputs: " + ", ".join(
+            a for a in changed_attributes(changes) if a not in kind.outside_versions)
     else:
         reason = "the newest AMI was built from other inputs"
     return Action(action=ActionKind.BUILD, before=recorded, changes=changes, reason=reason, **base)

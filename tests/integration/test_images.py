@@ -124,6 +124,31 @@ def test_changing_a_groups_instance_type_rebuilds_that_group_only(repo, ec2, cap
     assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
 
 
+def test_a_tag_change_tags_the_ami_and_its_snapshots_in_place_and_builds_nothing(repo, ec2, capsys):
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    [before] = amis(ec2, "web")
+    write_nodes(repo, {**NODES, "web": {"security_groups": ["www"], "tags": {"team": "core"}}})
+    planned = run_infra(capsys, "plan")
+    assert "~ ami.web" in planned.out and "will be built" not in planned.out, planned.out
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+
+    [after] = amis(ec2, "web")
+    assert after["ImageId"] == before["ImageId"] and tags(after)["team"] == "core"
+    snapshot = ec2.describe_snapshots(SnapshotIds=snapshots(after))["Snapshots"][0]
+    assert tags(snapshot)["team"] == "core"
+    assert tags(after)["infra:source_hash"] == tags(before)["infra:source_hash"]
+    assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
+
+    write_nodes(repo, NODES)  # and taken off again
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    [untagged] = amis(ec2, "web")
+    assert untagged["ImageId"] == before["ImageId"] and "team" not in tags(untagged)
+    assert run_infra(capsys, "drift").code == 0
+    ec2.create_tags(Resources=[before["ImageId"]], Tags=[{"Key": "owner", "Value": "me"}])  # by hand
+    drift = run_infra(capsys, "drift")
+    assert drift.code == 2 and "tags.owner" in drift.out, drift.out
+
+
 def test_a_group_built_from_base_builds_after_it_from_its_newest_ami(repo, ec2, capsys):
     write_nodes(repo, {"__base__": BASE, "base": {}, "app": {"source_ami": "@base"}})
     result = run_infra(capsys, "packer:run")

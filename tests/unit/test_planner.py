@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from infra.errors import ConfigError
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import Graph, topological
+from infra.reconciler.kinds import AMI
 from infra.reconciler.planner import plan
 from infra.reconciler.refs import digest, ref
 from infra.reconciler.resources import Observed, Resource
@@ -107,6 +108,27 @@ def test_a_tag_change_of_the_launch_template_rolls_nothing():
     retyped = launch_template(instance_type="m3.large")
     result = plan(graph(retyped, asg()), observed, state, scope={"launch_template.web", "asg.web"})
     assert kinds(result) == {"launch_template.web": ActionKind.UPDATE, "asg.web": ActionKind.REPLACE}
+
+
+def test_a_tag_change_of_the_ami_tags_it_in_place_and_builds_nothing():
+    def tagged(tags):
+        return ami().model_copy(update={"attributes": {**ami().attributes, "tags": tags}})
+    lt = launch_template()
+    found = Observed(attributes={"source_hash": AMI.build_digest(tagged({}).attributes), "tags": {"group": "web"}},
+                     outputs={"image_id": "ami-0000aaaa"})
+    observed = {"role.web": seen(role()), "ami.web": found,
+                "launch_template.web": Observed(attributes={"image_id": "ami-0000aaaa", "instance_type": "m1.large"},
+                                                outputs={"id": "lt-1", "version": "1"})}
+    wanted = {"group": "web", "team": "core"}
+    result = plan(graph(role(), tagged(wanted), lt), observed, State())
+    by = {a.address: a for a in result.actions}
+    assert by["ami.web"].action is ActionKind.UPDATE and by["ami.web"].reason == "changed: tags"
+    assert [(c.path, c.after) for c in by["ami.web"].changes] == [("tags.team", "core")]
+    assert by["launch_template.web"].action is ActionKind.NOOP  # the image id is kept
+    assert plan(graph(role(), tagged(wanted), lt), {**observed, "ami.web": found.model_copy(
+        update={"attributes": {**found.attributes, "tags": wanted}})}, State()).changes == []
+    rebuilt = ami(template="t2").model_copy(update={"attributes": {**ami(template="t2").attributes, "tags": wanted}})
+    assert kinds(plan(graph(role(), rebuilt, lt), observed, State()))["ami.web"] is ActionKind.BUILD
 
 
 def test_a_size_change_alone_is_an_in_place_update():

@@ -29,7 +29,7 @@ from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import HASH_TAG, MANAGED_TAG
 from infra.reconciler.plan import Action
-from infra.reconciler.refs import digest
+from infra.reconciler.kinds import AMI
 from infra.reconciler.resources import Observed, Resource, address_of
 from infra.retention import Decision, Image, choose, newest_by_group
 from infra.state.backend import locked
@@ -77,7 +77,8 @@ class ImagesProvider:
             for group, image in newest_by_group(self.images(region)).items():
                 address = address_of("ami", group)
                 if asked.get(address, region) == region:
-                    observed[address] = Observed(attributes={"source_hash": image.source_hash},
+                    observed[address] = Observed(attributes={"source_hash": image.source_hash,
+                                                             "tags": dict(image.tags)},
                                                  outputs={"image_id": image.id, "name": image.name})
         return observed
 
@@ -106,6 +107,8 @@ class ImagesProvider:
         if action.action is ActionKind.DELETE:
             self.delete_group(action.group, self.regions_of(action.group), progress)
             return {}
+        if action.action is ActionKind.UPDATE:
+            return self.retag(action.group, attributes, progress)
         raise ProviderError(f"{action.address}: an AMI is built or deleted, never {action.action.verb}")
 
     def build(self, group: str, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
@@ -134,6 +137,24 @@ class ImagesProvider:
             self._prune(group, region, settings.ami_keep, progress)
         return {"image_id": image_id, "name": name}
 
+    def retag(self, group: str, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        """Give the group's newest AMI and its snapshots the tags nodes.json wants now, in place."""
+        region = self.region(attributes.get("region"))
+        images = newest_by_group(self.images(region, group))
+        if group not in images:
+            raise ProviderError(f"no AMI of {group} found in {region} to tag; plan again")
+        image, wanted = images[group], attributes["tags"]
+        gone = [key for key in dict(image.tags) if key not in wanted]
+        ec2 = self.clients.client("ec2", region)
+        with aws_errors(f"tag {image.id}"):
+            if gone:
+                ec2.delete_tags(Resources=[image.id, *image.snapshots], Tags=[{"Key": key} for key in gone])
+            ec2.create_tags(Resources=[image.id, *image.snapshots],
+                            Tags=[{"Key": key, "Value": value} for key, value in wanted.items()])
+        progress(f"tagged {image.id} ({image.name})" + (f" and {_snapshots(image)}" if image.snapshots else "")
+                 + " in place")
+        return {"image_id": image.id, "name": image.name}
+
     def _variables(self, group: str, template: Mapping[str, Any], attributes: Mapping[str, Any], region: str,
                    progress: Progress) -> dict[str, str]:
         """The -var values infra knows, for the variables the template declares."""
@@ -141,8 +162,8 @@ class ImagesProvider:
         if "source_hash" not in declared:
             progress(f"warning: packer/{group}.json declares no source_hash variable: the AMI gets no "
                      f"{HASH_TAG} tag, so every apply builds it again")
-        values = {"source_ami": str(attributes.get("source_image", "")), "source_hash": digest(dict(attributes)),
-                  "region": region}
+        values = {"source_ami": str(attributes.get("source_image", "")),
+                  "source_hash": AMI.build_digest(attributes), "region": region}
         if "security_group_ids" in declared:
             settings = self.workspace.config.groups.get(group)
             names = settings.security_groups if settings is not None else []
@@ -262,7 +283,8 @@ def _image(raw: Mapping[str, Any]) -> Image:
     snapshots = tuple(m["Ebs"]["SnapshotId"] for m in raw.get("BlockDeviceMappings", [])
                       if m.get("Ebs", {}).get("SnapshotId"))
     return Image(id=raw["ImageId"], group=tags.get(GROUP_TAG, ""), created=raw.get("CreationDate", ""),
-                 name=raw.get("Name", ""), snapshots=snapshots, source_hash=tags.get(HASH_TAG, ""))
+                 name=raw.get("Name", ""), snapshots=snapshots, source_hash=tags.get(HASH_TAG, ""),
+                 tags=tuple(sorted((k, v) for k, v in tags.items() if k != HASH_TAG)))
 
 
 def _image_in(artifacts: list[str], region: str) -> str:
