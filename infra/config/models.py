@@ -17,6 +17,8 @@ from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_r
 GROUP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 SOURCE_AMI = re.compile(r"^(ami-[0-9a-f]{8,17}|@[A-Za-z0-9_-]+)$")
 # An AWS region name: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4, ...
+RESERVED_TAGS = frozenset({"Name", "group"})
+RESERVED_TAG_PREFIXES = ("infra:", "aws:")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
 # Guards against typos, far above any account's instance quota (and moto would try to launch them).
 MAX_NODES = 10_000
@@ -109,6 +111,15 @@ class GroupSettings(Strict):
             if not is_valid_run_list_item(item):
                 raise ValueError(f"{item!r} is not a run-list item; write recipe[cookbook::recipe] or role[name]")
         return items
+
+    @field_validator("tags")
+    @classmethod
+    def _own_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key in tags:
+            if key in RESERVED_TAGS or key.startswith(RESERVED_TAG_PREFIXES):
+                raise ValueError(f"tag {key!r} is infra's own (it sets Name, group and the infra:... tags; AWS "
+                                 f"keeps aws:...); use another key")
+        return tags
 
     @field_validator("source_ami")
     @classmethod

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Protocol
 
 from infra.errors import ProviderError
+from infra.reconciler.kinds import LOCAL_KINDS
 from infra.reconciler.plan import Action
 from infra.reconciler.resources import Observed, Resource
 
@@ -53,15 +54,22 @@ class Providers:
             raise ProviderError(f"no provider handles {kind} resources") from None
 
     def observe(self, resources: Iterable[Resource], kinds: set[str] | None = None) -> dict[str, Observed]:
-        """Ask each provider once, all providers at the same time, about the resources it handles."""
+        """Ask each provider once, all providers at the same time, about the resources it handles.
+
+        Unless `kinds` narrows it, once the cloud is asked at all every cloud provider is, even
+        with nothing to ask about: it still scans for what infra made and nobody wants any more
+        (the ASG of a removed group when no group has one now). Local files alone need no cloud."""
         batches: dict[int, tuple[Provider, list[Resource]]] = {}
         for resource in resources:
             provider = self.for_kind(resource.kind)
             batches.setdefault(id(provider), (provider, []))[1].append(resource)
-        if kinds:
-            for kind in kinds:
-                provider = self.for_kind(kind)
-                batches.setdefault(id(provider), (provider, []))
+        also = kinds
+        if kinds is None:
+            cloud = any(not provider.kinds <= LOCAL_KINDS for provider, _ in batches.values())
+            also = {kind for kind in self.by_kind if kind not in LOCAL_KINDS} if cloud else set()
+        for kind in also:
+            provider = self.for_kind(kind)
+            batches.setdefault(id(provider), (provider, []))
         if not batches:
             return {}
         observed: dict[str, Observed] = {}

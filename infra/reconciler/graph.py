@@ -25,6 +25,7 @@ from infra.state.model import State
 
 MANAGED_TAG = "infra:managed"
 HASH_TAG = "infra:source_hash"
+PROTECT_TAG = "infra:protect"  # on every AWS resource of a protected group: protection outlives a lost state
 BUILDER_TAGS = frozenset({"tags", "snapshot_tags", "run_tags", "run_volume_tags", "spot_tags"})
 
 
@@ -53,7 +54,8 @@ def desired_graph(config: Config, root: Path | str = ".") -> Graph:
 
 def group_tags(group: Group) -> dict[str, str]:
     """Tags on every AWS resource a group owns: the seed's `group` tag and the ownership mark."""
-    return {**group.tags, "Name": group.name, "group": group.name, MANAGED_TAG: "true"}
+    protect = {PROTECT_TAG: "true"} if group.protect else {}
+    return {**group.tags, "Name": group.name, "group": group.name, MANAGED_TAG: "true", **protect}
 
 
 def group_resources(group: Group, root: Path | str) -> list[Resource]:

@@ -35,6 +35,8 @@ class Kind:
     # Runs a group's nodes: one that goes is deleted only once the nodes the same plan starts are
     # up, so renaming a group (one group out, another in) never leaves nothing running.
     serves: bool = False
+    # `"protect": true` covers it: deleting or replacing it needs --allow-destroy.
+    protectable: bool = False
 
     def build_digest(self, attributes: Mapping[str, Any]) -> str:
         """What a `by_digest` kind is built from: every attribute but those outside versions (an
@@ -46,11 +48,11 @@ ROLE = Kind("role", "Chef role file", local=True)
 PACKER_TEMPLATE = Kind("packer_template", "Packer template file", local=True)
 DNA = Kind("dna", "chef-solo dna file", local=True)
 AMI = Kind("ami", "AMI built by packer", create=ActionKind.BUILD, by_digest=True,
-           outside_versions=frozenset({"tags"}))
+           outside_versions=frozenset({"tags"}), protectable=True)
 LAUNCH_TEMPLATE = Kind("launch_template", "EC2 launch template", kept_on_update=frozenset({"id", "name"}),
                        outside_versions=frozenset({"tags"}))
 ASG = Kind("asg", "autoscaling group", replace_on=frozenset({"launch_template_version"}),
-           kept_on_update=frozenset({"name"}), serves=True)
+           kept_on_update=frozenset({"name"}), serves=True, protectable=True)
 INSTANCE = Kind("instance", "one-off EC2 instance", on_request=True, serves=True,
                 replace_on=frozenset({"image_id", "instance_type", "zone", "key_name", "iam_instance_profile"}))
 

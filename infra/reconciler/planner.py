@@ -13,7 +13,7 @@ from typing import Any, Iterable
 from infra.errors import ConfigError
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.diff import attribute_changes
-from infra.reconciler.graph import Graph
+from infra.reconciler.graph import PROTECT_TAG, Graph
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.order import dependencies_first
 from infra.reconciler.plan import Action, MadeAgainst, Plan, changed_attributes
@@ -183,8 +183,14 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
             reason += "; deleted once " + _listed(starting) + " " + ("is" if len(starting) == 1 else "are") + " up"
         actions.append(Action(address=address, kind=kind, group=group, action=ActionKind.DELETE,
                               before=found.attributes, after=None, depends_on=dependants,
-                              protect=recorded is not None and recorded.protect, reason=reason))
+                              protect=_protected(kind, recorded, found), reason=reason))
     return actions
+
+
+def _protected(kind: str, recorded: ResourceState | None, found: Observed) -> bool:
+    """Protected when it was applied so, or when it carries the protect tag (the state may be lost)."""
+    tagged = (found.attributes.get("tags") or {}).get(PROTECT_TAG) == "true"
+    return (recorded is not None and recorded.protect) or (kind_of(kind).protectable and tagged)
 
 
 def _listed(addresses: list[str], at_most: int = 3) -> str:

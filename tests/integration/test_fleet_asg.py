@@ -278,6 +278,18 @@ def test_a_group_without_autoscale_loses_its_asg_and_launch_template(repo, capsy
     applied(capsys)
     assert asgs(autoscaling) == []
     assert ec2.describe_launch_templates()["LaunchTemplates"] == []
+
+
+def test_after_a_lost_state_the_last_asg_is_found_though_no_group_has_one_now(aws, ops_repo, capsys, autoscaling):
+    nodes = example(ops_repo, packer=True)
+    applied(capsys)
+    shutil.rmtree(ops_repo / ".infra")
+    nodes[BEE]["autoscale"] = False
+    write(ops_repo, nodes)
+    plan = run_infra(capsys, "plan")
+    assert "- asg.12_04-bee" in plan.out and "- launch_template.12_04-bee" in plan.out, plan.out
+    applied(capsys)
+    assert asgs(autoscaling) == []
     no_changes(capsys)
 
 
@@ -330,6 +342,39 @@ def test_a_protected_group_removed_from_nodes_json_is_destroyed_only_with_allow_
 
     assert run_infra(capsys, "apply", "--auto-approve", "--allow-destroy").code == 0
     assert asgs(autoscaling) == []
+
+
+def test_protection_outlives_a_lost_state_through_the_protect_tag(repo, capsys, autoscaling):
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[BEE]["protect"] = True
+    write(repo, nodes)
+    applied(capsys)
+    [kept] = asgs(autoscaling)
+    assert tags(kept)["infra:protect"] == "true"
+    shutil.rmtree(repo / ".infra")  # the state is lost
+
+    del nodes[BEE]  # and the group goes: its ASG is an orphan now, found by its tags
+    nodes["12_04-www"]["autoscale"] = {"node_min": 1, "node_max": 1, "timeout": 1, "healthy_deadline": 3}
+    write(repo, nodes)
+    refused = run_infra(capsys, "apply", "--auto-approve")
+    assert refused.code == 1 and "asg.12_04-bee" in refused.err and "--allow-destroy" in refused.err
+    assert asgs(autoscaling) == [kept]
+    assert run_infra(capsys, "apply", "--auto-approve", "--allow-destroy").code == 0
+    assert asgs(autoscaling, BEE) == []
+
+
+def test_taking_protection_off_is_a_tag_change_in_place(repo, capsys, autoscaling):
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[BEE]["protect"] = True
+    write(repo, nodes)
+    applied(capsys)
+    nodes[BEE]["protect"] = False
+    write(repo, nodes)
+    planned = run_infra(capsys, "plan")
+    assert "~ asg.12_04-bee" in planned.out and "infra:protect" in planned.out and "+/-" not in planned.out
+    applied(capsys)
+    assert "infra:protect" not in tags(asgs(autoscaling)[0])
+    no_changes(capsys)
 
 
 def test_a_region_move_is_refused_by_plan_and_is_no_drift_until_applied(repo, capsys, autoscaling):

@@ -184,6 +184,13 @@ def test_a_protected_resource_stays_protected_when_its_group_leaves_nodes_json()
     assert {a.address: a.protected for a in result.actions} == {"asg.old": True, "role.old": False}
 
 
+def test_a_protected_orphan_stays_protected_by_its_tag_when_the_state_is_lost():
+    tagged = Observed(attributes={"tags": {"group": "old", "infra:protect": "true"}})
+    result = plan(graph(), {"asg.old": tagged, "launch_template.old": tagged, "ami.other": Observed()}, State())
+    assert {a.address: a.protected for a in result.actions} == {
+        "asg.old": True, "launch_template.old": False, "ami.other": False}
+
+
 def test_a_group_moved_to_another_region_is_refused_with_the_way_to_move_it():
     moved = launch_template().model_copy(update={"attributes": {"region": "us-west-2", "instance_type": "m1.large"}})
     state = State(resources={"launch_template.web": ResourceState(kind="launch_template", group="web",

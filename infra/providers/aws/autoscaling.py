@@ -35,7 +35,7 @@ class AutoscalingProvider(ObservedPerRegion):
 
     def __init__(self, workspace: Any, clients: AwsClients, *, sleep: Callable[[float], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.clients = clients
+        self.workspace, self.clients = workspace, clients
         self._interrupted = threading.Event()
         self.sleep, self.clock = sleep or self._interrupted.wait, clock
 

@@ -32,10 +32,17 @@ def managed_tags(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if not k.startswith("aws:") and k not in INTERNAL_TAGS}
 
 
-def regions_of(resources: Iterable[Resource], clients: AwsClients) -> list[str]:
-    """The regions to scan: those of the resources asked about, or the default region."""
-    found = sorted({r.attributes["region"] for r in resources if isinstance(r.attributes.get("region"), str)})
-    return found or [clients.region or "us-east-1"]
+def regions_of(resources: Iterable[Resource], clients: AwsClients, configured: Iterable[str | None] = ()) -> list[str]:
+    """The regions to scan: those of the resources asked about and the `configured` ones (every
+    group's: an orphan of a removed group may be in any of them), or the default region."""
+    found = {r.attributes["region"] for r in resources if isinstance(r.attributes.get("region"), str)}
+    found |= {region for region in configured if region}
+    return sorted(found) or [clients.region or "us-east-1"]
+
+
+def configured_regions(workspace: Any) -> list[str | None]:
+    """The regions nodes.json's groups name (None: the default)."""
+    return [group.region for group in workspace.config.groups.values()]
 
 
 def wanted_by_address(resources: Iterable[Resource]) -> dict[str, dict[str, Any]]:
@@ -47,11 +54,12 @@ class ObservedPerRegion:
     gets the desired attributes by address and returns what it found there (orphans included)."""
 
     clients: AwsClients
+    workspace: Any
 
     def observe(self, resources: list[Resource]) -> dict[str, Any]:
         wanted = wanted_by_address(resources)
         observed: dict[str, Any] = {}
-        for region in regions_of(resources, self.clients):
+        for region in regions_of(resources, self.clients, configured_regions(self.workspace)):
             observed.update(self._observe_region(region, wanted))
         return observed
 

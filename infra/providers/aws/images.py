@@ -23,6 +23,7 @@ import botocore.exceptions
 
 from infra.errors import InfraError, ProviderError
 from infra.providers import packer
+from infra.providers.aws.common import configured_regions, managed_tags
 from infra.providers.aws.image_usage import images_in_use
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
@@ -73,7 +74,7 @@ class ImagesProvider:
         so the planner removes them."""
         asked = {r.address: self.region(r.attributes.get("region")) for r in resources}
         observed: dict[str, Observed] = {}
-        for region in sorted(set(asked.values())):
+        for region in sorted({*asked.values(), *map(self.region, configured_regions(self.workspace))}):
             for group, image in newest_by_group(self.images(region)).items():
                 address = address_of("ami", group)
                 if asked.get(address, region) == region:
@@ -216,7 +217,7 @@ class ImagesProvider:
         """Where a group's AMIs may be: where they were seen, the regions nodes.json uses, the default."""
         with self._lock:
             seen = set(self._seen.get(group, ()))
-        configured = {self.region(g.region) for g in self.workspace.config.groups.values()}
+        configured = set(map(self.region, configured_regions(self.workspace)))
         return sorted(seen | configured | {self.region(None)})
 
     def retain(self, region: str, images: list[Image], keep: int | Mapping[str, int], progress: Progress, *,
@@ -284,7 +285,7 @@ def _image(raw: Mapping[str, Any]) -> Image:
                       if m.get("Ebs", {}).get("SnapshotId"))
     return Image(id=raw["ImageId"], group=tags.get(GROUP_TAG, ""), created=raw.get("CreationDate", ""),
                  name=raw.get("Name", ""), snapshots=snapshots, source_hash=tags.get(HASH_TAG, ""),
-                 tags=tuple(sorted((k, v) for k, v in tags.items() if k != HASH_TAG)))
+                 tags=tuple(sorted(managed_tags(tags).items())))
 
 
 def _image_in(artifacts: list[str], region: str) -> str:

@@ -34,7 +34,7 @@ class InstancesProvider(ObservedPerRegion):
 
     def __init__(self, workspace: Any, clients: AwsClients) -> None:
         self.root = Path(workspace.root)
-        self.clients = clients
+        self.workspace, self.clients = workspace, clients
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
         ec2 = self.clients.client("ec2", region)

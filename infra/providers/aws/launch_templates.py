@@ -29,7 +29,7 @@ class LaunchTemplatesProvider(ObservedPerRegion):
     kinds = frozenset({"launch_template"})
 
     def __init__(self, workspace: Any, clients: AwsClients) -> None:
-        self.clients = clients
+        self.workspace, self.clients = workspace, clients
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
         ec2 = self.clients.client("ec2", region)
