@@ -108,21 +108,22 @@ class ApplyRow:
 def expected_requests(groups: int, warm: bool) -> Counter:
     """The pages of one tag-filtered describe per resource kind that a plan of `groups` needs.
 
-    Cold, nothing is found, so each describe is one empty page and nothing more is asked. Warm,
-    the launch templates' latest versions are one more describe (of every template at once), and
-    the names of their security groups and the region's zones (for ASGs over every zone) one each."""
+    Every kind is scanned (orphans of a kind no group uses any more are found too). Cold, nothing
+    is found, so each describe is one empty page and nothing more is asked. Warm, the launch
+    templates' latest versions are one more describe (of every template at once), and the names of
+    their security groups and the region's zones (for ASGs over every zone) one each. The benchmark
+    makes no one-off instances, so DescribeInstances is one empty page."""
     shapes = fleet.mix(groups)
     asgs = shapes.get("packer+asg", 0) + shapes.get("asg, no packer", 0)  # as many launch templates
-    pages = Counter({"DescribeImages": 1})
-    if asgs and not warm:
-        pages.update({"DescribeLaunchTemplates": 1, "DescribeAutoScalingGroups": 1})
-    elif asgs:
+    pages = Counter({"DescribeImages": 1, "DescribeInstances": 1, "DescribeLaunchTemplates": 1,
+                     "DescribeAutoScalingGroups": 1})
+    if asgs and warm:
         pages.update({
-            "DescribeLaunchTemplates": math.ceil(asgs / PAGE["DescribeLaunchTemplates"]),
+            "DescribeLaunchTemplates": math.ceil(asgs / PAGE["DescribeLaunchTemplates"]) - 1,
             "DescribeLaunchTemplateVersions": math.ceil(asgs / PAGE["DescribeLaunchTemplateVersions"]),
-            "DescribeAutoScalingGroups": math.ceil(asgs / PAGE["DescribeAutoScalingGroups"]),
+            "DescribeAutoScalingGroups": math.ceil(asgs / PAGE["DescribeAutoScalingGroups"]) - 1,
             "DescribeSecurityGroups": 1, "DescribeAvailabilityZones": 1})
-    return pages
+    return +pages
 
 
 class Bench:
@@ -470,8 +471,9 @@ def render(info: dict[str, str], plans: list[PlanRow], applies: list[ApplyRow], 
         *plan_table(plans),
         "",
         "The AWS requests are the pages of one tag-filtered describe per resource kind, never one per",
-        "group: DescribeImages (one page), DescribeLaunchTemplates and DescribeAutoScalingGroups, and",
-        "when launch templates exist their latest versions (one describe for all of them), the names of",
+        "group: DescribeImages (one page), DescribeLaunchTemplates, DescribeAutoScalingGroups and",
+        "DescribeInstances (one-off instances; none here), and when launch templates exist their",
+        "latest versions (one describe for all of them), the names of",
         "their security groups and the region's zones. Pages are as large as AWS allows (200 launch",
         "templates, 100 ASGs). The benchmark checks each count against that and marks any other",
         "**unexpected**.",
