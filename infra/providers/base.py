@@ -29,6 +29,8 @@ class Provider(Protocol):
 
     # Optional: `interrupt()` stops what the provider runs outside this process (packer) when
     # infra is terminated, so that running actions end soon; see Providers.interrupt.
+    # Optional: `finish()` runs once an apply has walked its whole plan (not when interrupted):
+    # work that must wait for every action, like removing AMIs the rolls stopped using.
 
 
 class Providers:
@@ -46,6 +48,13 @@ class Providers:
             stop = getattr(provider, "interrupt", None)
             if stop is not None:
                 stop()
+
+    def finish(self) -> None:
+        """The apply walked its plan: let providers do what had to wait for all of it."""
+        for provider in {id(p): p for p in self.by_kind.values()}.values():
+            finish = getattr(provider, "finish", None)
+            if finish is not None:
+                finish()
 
     def for_kind(self, kind: str) -> Provider:
         try:

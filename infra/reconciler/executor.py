@@ -102,6 +102,7 @@ class Executor:
         for address, action in schedule.pending.items():
             result.skipped[address] = "waits on an action that did not run"
             self.listener.skipped(action, result.skipped[address])
+        self.providers.finish()
         return result
 
     def _settle_all(self, finished: list[tuple[Future, Action, float]], schedule: "_Schedule",

@@ -181,6 +181,23 @@ def test_a_renamed_group_keeps_its_old_asg_until_the_new_one_is_in_service(repo,
     no_changes(capsys)
 
 
+def test_ami_keep_1_leaves_only_the_ami_the_rolled_fleet_runs(aws, ops_repo, capsys, autoscaling, ec2):
+    nodes = example(ops_repo, packer=True)
+    nodes[BEE]["ami_keep"] = 1
+    write(ops_repo, nodes)
+    applied(capsys)
+    nodes[BEE]["instance_type"] = "m3.large"
+    write(ops_repo, nodes)
+    rolled = applied(capsys)
+    assert "ami.12_04-bee: ami_keep 1: removed 1 older AMI(s)" in rolled.out
+    images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:group", "Values": [BEE]}])["Images"]
+    [asg] = asgs(autoscaling, BEE)
+    version = ec2.describe_launch_template_versions(LaunchTemplateId=asg["LaunchTemplate"]["LaunchTemplateId"],
+                                                    Versions=[asg["LaunchTemplate"]["Version"]])
+    assert [i["ImageId"] for i in images] == [version["LaunchTemplateVersions"][0]["LaunchTemplateData"]["ImageId"]]
+    no_changes(capsys)
+
+
 def test_a_size_change_updates_the_asg_in_place(repo, capsys, autoscaling):
     applied(capsys)
     [old] = asgs(autoscaling)

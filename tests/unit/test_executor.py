@@ -29,6 +29,12 @@ class World:
         self.running = 0
         self.most_at_once = 0
         self.lock = threading.Lock()
+        self.finished = 0
+        self.calls_at_finish: list[str] | None = None
+
+    def finish(self):
+        self.finished += 1
+        self.calls_at_finish = list(self.calls)
 
     def observe(self, resources):
         """Everything it holds, asked about or not, as a provider that finds orphans does."""
@@ -82,6 +88,12 @@ def test_applies_in_dependency_order_and_records_state_after_each_step(tmp_path)
     assert result.ok and world.calls == ["thing.a", "thing.b", "thing.c"]
     assert backend.writes == [{"thing.a"}, {"thing.a", "thing.b"}, {"thing.a", "thing.b", "thing.c"}]
     assert backend.read().serial == 3
+
+
+def test_providers_finish_once_after_the_whole_plan_failures_included(tmp_path):
+    world, backend = World(fail={"thing.b"}), RecordingBackend(tmp_path / "state.json")
+    run([thing("a"), thing("b", "a"), thing("c")], world, backend)
+    assert world.finished == 1 and sorted(world.calls_at_finish) == ["thing.a", "thing.b", "thing.c"]
 
 
 def test_references_resolve_to_outputs_recorded_by_earlier_steps(tmp_path):
@@ -225,5 +237,6 @@ def test_an_interrupt_waits_for_running_actions_and_sigterm_passes_it_on(tmp_pat
         signal.signal(signum, previous)
     assert world.stop.is_set()  # returned only once the running action had ended
     assert world.interrupted is (interrupt is Terminated)
+    assert world.finished == 0  # an interrupted apply leaves the after-work undone
     assert world.calls == ["thing.a"]  # nothing new started after the interrupt
     assert backend.read().resources == {}  # the interrupted action failed: nothing recorded for it

@@ -56,6 +56,7 @@ class ImagesProvider:
         self.workspace, self.clients = workspace, clients
         self._lock = threading.Lock()
         self._seen: dict[str, set[str]] = defaultdict(set)  # group -> regions its AMIs were found in
+        self._built: dict[str, tuple[str, Progress]] = {}  # group -> where it was built this run, its progress
 
     @property
     def root(self) -> Path:
@@ -113,7 +114,7 @@ class ImagesProvider:
         raise ProviderError(f"{action.address}: an AMI is built or deleted, never {action.action.verb}")
 
     def build(self, group: str, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        """Build the group's AMI with packer from packer/GROUP.json; prune by `ami_keep` after."""
+        """Build the group's AMI with packer from packer/GROUP.json (`ami_keep` prunes at `finish`)."""
         region = self.region(attributes.get("region"))
         path = self.root / "packer" / f"{group}.json"
         if not path.is_file():
@@ -133,10 +134,19 @@ class ImagesProvider:
         with self._lock:
             self._seen[group].add(region)
         progress(f"built {image_id} ({name}) in {region}")
-        settings = self.workspace.config.groups.get(group)
-        if settings is not None and settings.ami_keep:
-            self._prune(group, region, settings.ami_keep, progress)
+        with self._lock:
+            self._built[group] = (region, progress)
         return {"image_id": image_id, "name": name}
+
+    def finish(self) -> None:
+        """`ami_keep` for the groups built in this apply, once the launch templates and rolls
+        that moved to the new AMIs are done: the AMI they left is no longer in use, so it goes."""
+        with self._lock:
+            built, self._built = self._built, {}
+        for group, (region, progress) in sorted(built.items()):
+            settings = self.workspace.config.groups.get(group)
+            if settings is not None and settings.ami_keep:
+                self._prune(group, region, settings.ami_keep, progress)
 
     def retag(self, group: str, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         """Give the group's newest AMI and its snapshots the tags nodes.json wants now, in place."""
@@ -269,10 +279,10 @@ class ImagesProvider:
             progress(f"deregistered {image.id} ({image.name}) and deleted {_snapshots(image)}")
 
     def _prune(self, group: str, region: str, keep: int, progress: Progress) -> None:
-        """`ami_keep` after a build: failing to prune does not fail the build, it is said."""
+        """`ami_keep` after a build: failing to prune does not fail the apply, it is said."""
         try:
             decision = self.retain(region, self.images(region, group), keep, progress)
-        except ProviderError as exc:
+        except (InfraError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             progress(f"warning: could not remove old AMIs (ami_keep {keep}): {exc}")
             return
         if decision.removed:
