@@ -299,3 +299,38 @@ def test_a_removed_asg_does_not_wait_when_nothing_starts():
     actions = {a.address: a for a in result.actions}
     assert actions["asg.web"].action is ActionKind.NOOP
     assert actions["asg.old"].depends_on == [] and actions["asg.old"].reason == "no longer in nodes.json"
+
+
+@st.composite
+def worlds(draw):
+    """Desired resources of several kinds, others only recorded in state (to be deleted), and a
+    random part of both found: the deletions' extra waits must never break the order."""
+    kinds = st.sampled_from(["role", "asg", "instance"])
+    desired, recorded = [], {}
+    for i in range(draw(st.integers(0, 8))):
+        kind = draw(kinds)
+        deps = draw(st.sets(st.sampled_from([r.address for r in desired]), max_size=2)) if desired else set()
+        desired.append(Resource(kind=kind, group=f"g{i}", name="n" if kind == "instance" else None,
+                                depends_on=tuple(sorted(deps)), attributes={"n": draw(st.integers(0, 1))}))
+    for i in range(draw(st.integers(0, 8))):
+        kind = draw(kinds)
+        address = f"{kind}.old{i}" + (".n" if kind == "instance" else "")
+        deps = draw(st.sets(st.sampled_from([*recorded, *(r.address for r in desired)]), max_size=2)) \
+            if recorded or desired else set()
+        recorded[address] = ResourceState(kind=kind, group=f"old{i}", depends_on=sorted(deps))
+    found = draw(st.sets(st.sampled_from([*recorded, *(r.address for r in desired)]))) if recorded or desired else set()
+    observed = {address: Observed(attributes={"n": 0}) for address in found}
+    return desired, State(resources=recorded), observed
+
+
+@given(worlds())
+def test_deletions_wait_for_what_starts_without_breaking_the_order(case):
+    desired, state, observed = case
+    result = plan(graph(*desired), observed, state)
+    position = {a.address: i for i, a in enumerate(result.actions)}
+    starting = {a.address for a in result.actions
+                if a.kind in ("asg", "instance") and a.action in (ActionKind.CREATE, ActionKind.REPLACE)}
+    for action in result.actions:
+        assert all(position[d] < position[action.address] for d in action.depends_on if d in position)
+        if action.action is ActionKind.DELETE and action.kind in ("asg", "instance"):
+            assert starting <= set(action.depends_on)
