@@ -16,9 +16,10 @@ from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_r
 
 GROUP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 SOURCE_AMI = re.compile(r"^(ami-[0-9a-f]{8,17}|@[A-Za-z0-9_-]+)$")
-# An AWS region name: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4, ...
+# Tag keys infra sets itself (AWS keeps aws:... for its own): refused in a group's `tags`.
 RESERVED_TAGS = frozenset({"Name", "group"})
 RESERVED_TAG_PREFIXES = ("infra:", "aws:")
+# An AWS region name: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4, ...
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
 # Guards against typos, far above any account's instance quota (and moto would try to launch them).
 MAX_NODES = 10_000
