@@ -1,4 +1,10 @@
-"""Local files in the ops repository: Chef roles, Packer templates and dna files."""
+"""Local files in the ops repository: Chef roles, Packer templates and dna files.
+
+Besides the files asked about, it finds the ones infra made that nobody asks about any more (a
+removed group's, after the state lost them): every `dna/asg/<group>.json` (that directory is
+infra's), and each `packer/<group>.json` whose builders carry the `infra:managed` tag. Roles are
+never taken for orphans: an ops repository may hold roles written by hand.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+from infra.config.models import GROUP_NAME
 from infra.errors import ProviderError
 from infra.fsutil import atomic_write_json
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
+from infra.reconciler.graph import MANAGED_TAG
 from infra.reconciler.plan import Action
-from infra.reconciler.resources import Observed, Resource
+from infra.reconciler.resources import Observed, Resource, address_of
+
+ORPHAN_DIRECTORIES = {"dna": "dna/asg", "packer_template": "packer"}
 
 
 class FilesProvider:
@@ -23,25 +33,44 @@ class FilesProvider:
 
     def observe(self, resources: list[Resource]) -> dict[str, Observed]:
         observed: dict[str, Observed] = {}
-        root = str(self.root)  # os.path, not pathlib: a thousand groups are thousands of files
         for resource in resources:
             path = resource.attributes.get("path")
-            if not path:
-                continue
-            try:
-                with open(os.path.join(root, path)) as file:
-                    text = file.read()
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise ProviderError(f"{path}: cannot read: {exc.strerror}") from None
-            try:
-                document: Any = json.loads(text)
-            except json.JSONDecodeError:
-                document = text  # not JSON any more: shows as a change of the whole document
-            observed[resource.address] = Observed(attributes={"path": path, "document": document},
-                                                  outputs={"path": path})
+            found = self._read(path) if path else None
+            if found is not None:
+                observed[resource.address] = found
+        asked = {resource.address for resource in resources}
+        for kind, directory in ORPHAN_DIRECTORIES.items():
+            for address, found in self._orphans(kind, directory, asked):
+                observed[address] = found
         return observed
+
+    def _read(self, path: str) -> Observed | None:
+        try:  # os.path, not pathlib: a thousand groups are thousands of files
+            with open(os.path.join(str(self.root), path)) as file:
+                text = file.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ProviderError(f"{path}: cannot read: {exc.strerror}") from None
+        try:
+            document: Any = json.loads(text)
+        except json.JSONDecodeError:
+            document = text  # not JSON any more: shows as a change of the whole document
+        return Observed(attributes={"path": path, "document": document}, outputs={"path": path})
+
+    def _orphans(self, kind: str, directory: str, asked: set[str]):
+        try:
+            names = sorted(os.listdir(os.path.join(str(self.root), directory)))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for name in names:
+            group, extension = os.path.splitext(name)
+            address = address_of(kind, group)
+            if extension != ".json" or not GROUP_NAME.match(group) or address in asked:
+                continue
+            found = self._read(f"{directory}/{name}")
+            if found is not None and (kind != "packer_template" or _made_by_infra(found.attributes["document"])):
+                yield address, found
 
     def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         if action.action is ActionKind.DELETE:
@@ -57,3 +86,10 @@ class FilesProvider:
             raise ProviderError(f"{path}: cannot write: {exc.strerror}") from None
         progress(f"wrote {path}")
         return {"path": path}
+
+
+def _made_by_infra(template: Any) -> bool:
+    """A Packer template infra rendered: a builder tags what it makes as infra's."""
+    builders = template.get("builders") if isinstance(template, dict) else None
+    return any(isinstance(b, dict) and isinstance(b.get("tags"), dict) and b["tags"].get(MANAGED_TAG) == "true"
+               for b in builders or [])

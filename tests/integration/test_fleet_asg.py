@@ -297,16 +297,25 @@ def test_a_group_without_autoscale_loses_its_asg_and_launch_template(repo, capsy
     assert ec2.describe_launch_templates()["LaunchTemplates"] == []
 
 
-def test_after_a_lost_state_the_last_asg_is_found_though_no_group_has_one_now(aws, ops_repo, capsys, autoscaling):
+def test_after_a_lost_state_what_infra_made_is_found_though_nothing_wants_its_kind(aws, ops_repo, capsys,
+                                                                                   autoscaling):
     nodes = example(ops_repo, packer=True)
     applied(capsys)
     shutil.rmtree(ops_repo / ".infra")
-    nodes[BEE]["autoscale"] = False
+    nodes[BEE]["autoscale"] = False  # no group has an ASG now
+    del nodes["12_04-www"]
     write(ops_repo, nodes)
     plan = run_infra(capsys, "plan")
-    assert "- asg.12_04-bee" in plan.out and "- launch_template.12_04-bee" in plan.out, plan.out
+    for gone in ("asg.12_04-bee", "launch_template.12_04-bee", "dna.12_04-bee", "packer_template.12_04-www",
+                 "ami.12_04-www"):
+        assert f"- {gone}" in plan.out, plan.out
+    assert "role.12_04-www" not in plan.out  # a role may be written by hand: never taken for an orphan
     applied(capsys)
     assert asgs(autoscaling) == []
+    assert not (ops_repo / "dna" / "asg" / f"{BEE}.json").exists()
+    assert not (ops_repo / "packer" / "12_04-www.json").exists()
+    assert (ops_repo / "roles" / "role-12_04-www.json").exists()
+    no_changes(capsys)
     no_changes(capsys)
 
 
