@@ -50,6 +50,9 @@ class Action(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     # The resource is marked `protect` (in nodes.json, or in state once its group is gone).
     protect: bool = False
+    # A deletion of nodes that new nodes of the same plan take over from: the provider keeps them
+    # for their group's `timeout` once the new ones are up, so other nodes notice the change.
+    hold: bool = False
     # For an unchanged resource: the outputs observed, recorded so references to it resolve. For
     # one recorded but found gone: the outputs it had, so its provider can clean up after it.
     outputs: dict[str, Any] = Field(default_factory=dict)

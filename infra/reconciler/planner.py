@@ -178,11 +178,14 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
         dependants = [other for other in unwanted if address in depends[other]]
         dependants += [user for user in built_on(address) if user in desired and user not in dependants]
         reason = "no longer in nodes.json" if group else "not in nodes.json"
-        if kind_of(kind).serves and starting:
+        hold = kind_of(kind).serves and bool(starting)
+        if hold:
             dependants += [new for new in starting if new not in dependants]
             reason += "; deleted once " + _listed(starting) + " " + ("is" if len(starting) == 1 else "are") + " up"
+            if found.attributes.get("timeout"):
+                reason += f", after its timeout ({found.attributes['timeout']}s)"
         actions.append(Action(address=address, kind=kind, group=group, action=ActionKind.DELETE,
-                              before=found.attributes, after=None, depends_on=dependants,
+                              before=found.attributes, after=None, depends_on=dependants, hold=hold,
                               protect=_protected(kind, recorded, found), reason=reason))
     return actions
 

@@ -167,7 +167,7 @@ def test_a_renamed_group_keeps_its_old_asg_until_the_new_one_is_in_service(repo,
     nodes["bee-v2"] = nodes.pop(BEE)
     nodes["bee-v2"]["autoscale"]["subnets"] = ["subnet-0000dead"]  # AWS refuses to make it
     write(repo, nodes)
-    assert "deleted once asg.bee-v2 is up" in run_infra(capsys, "plan").out
+    assert "deleted once asg.bee-v2 is up, after its timeout (1s)" in run_infra(capsys, "plan").out
 
     failed = run_infra(capsys, "apply", "--auto-approve")
     assert failed.code == 1 and "asg.bee-v2" in failed.err, failed.err
@@ -176,7 +176,8 @@ def test_a_renamed_group_keeps_its_old_asg_until_the_new_one_is_in_service(repo,
     del nodes["bee-v2"]["autoscale"]["subnets"]
     write(repo, nodes)
     done = applied(capsys)
-    assert done.out.index("asg.bee-v2: created") < done.out.index("asg.12_04-bee: destroyed")
+    assert done.out.index("asg.bee-v2: created") < done.out.index("asg.12_04-bee: keeping") \
+        < done.out.index("asg.12_04-bee: destroyed")
     assert asgs(autoscaling, BEE) == [] and len(asgs(autoscaling, "bee-v2")) == 1
     no_changes(capsys)
 

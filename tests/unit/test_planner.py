@@ -289,6 +289,7 @@ def test_a_renamed_groups_old_asg_goes_only_once_the_new_one_is_up():
     actions = {a.address: a for a in result.actions}
     assert actions["asg.old"].depends_on == ["asg.new"]
     assert "deleted once asg.new is up" in actions["asg.old"].reason
+    assert actions["asg.old"].hold and not actions["role.old"].hold
     assert actions["role.old"].depends_on == []  # files and images need not wait
 
 
@@ -299,6 +300,7 @@ def test_a_removed_asg_does_not_wait_when_nothing_starts():
     actions = {a.address: a for a in result.actions}
     assert actions["asg.web"].action is ActionKind.NOOP
     assert actions["asg.old"].depends_on == [] and actions["asg.old"].reason == "no longer in nodes.json"
+    assert not actions["asg.old"].hold  # a group simply removed goes at once
 
 
 @st.composite

@@ -78,6 +78,8 @@ class AutoscalingProvider(ObservedPerRegion):
         region = attributes.get("region") or before.get("region")
         client = self.clients.client("autoscaling", region)
         if action.action is ActionKind.DELETE:
+            if action.hold and before.get("timeout"):
+                self._hold_before_delete(before["name"], before["timeout"], progress)
             self._delete(client, before["name"], progress)
             return {}
         if action.action is ActionKind.UPDATE:
@@ -151,6 +153,16 @@ class AutoscalingProvider(ObservedPerRegion):
             groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
         return sum(1 for group in groups for i in group.get("Instances", [])
                    if i.get("LifecycleState") == "InService" and i.get("HealthStatus") == "Healthy")
+
+    def _hold_before_delete(self, name: str, timeout: float, progress: Progress) -> None:
+        """New nodes of the same apply take over (a renamed group): keep these for their `timeout`
+        so other nodes notice the new ones first, as a roll does."""
+        progress(f"keeping {name} for {timeout:g}s so other nodes notice the nodes that replace it")
+        try:
+            self._pause(timeout)
+        except RollFailed:
+            raise ProviderError(f"infra was terminated while keeping {name}; it is kept, apply again "
+                                f"to remove it") from None
 
     def _delete(self, client: Any, name: str, progress: Progress) -> None:
         try:
