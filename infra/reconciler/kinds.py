@@ -37,6 +37,9 @@ class Kind:
     serves: bool = False
     # `"protect": true` covers it: deleting or replacing it needs --allow-destroy.
     protectable: bool = False
+    # The kinds of its own group it is built on (the edges graph.py draws): an orphan found
+    # without a state entry is deleted before those, as a recorded one is.
+    built_on: frozenset[str] = field(default_factory=frozenset)
 
     def build_digest(self, attributes: Mapping[str, Any]) -> str:
         """What a `by_digest` kind is built from: every attribute but those outside versions (an
@@ -48,12 +51,13 @@ ROLE = Kind("role", "Chef role file", local=True)
 PACKER_TEMPLATE = Kind("packer_template", "Packer template file", local=True)
 DNA = Kind("dna", "chef-solo dna file", local=True)
 AMI = Kind("ami", "AMI built by packer", create=ActionKind.BUILD, by_digest=True,
-           outside_versions=frozenset({"tags"}), protectable=True)
+           outside_versions=frozenset({"tags"}), protectable=True, built_on=frozenset({"packer_template", "role"}))
 LAUNCH_TEMPLATE = Kind("launch_template", "EC2 launch template", kept_on_update=frozenset({"id", "name"}),
-                       outside_versions=frozenset({"tags"}))
+                       outside_versions=frozenset({"tags"}), built_on=frozenset({"ami", "dna"}))
 ASG = Kind("asg", "autoscaling group", replace_on=frozenset({"launch_template_version"}),
-           kept_on_update=frozenset({"name"}), serves=True, protectable=True)
-INSTANCE = Kind("instance", "one-off EC2 instance", on_request=True, serves=True,
+           kept_on_update=frozenset({"name"}), serves=True, protectable=True,
+           built_on=frozenset({"launch_template"}))
+INSTANCE = Kind("instance", "one-off EC2 instance", on_request=True, serves=True, built_on=frozenset({"ami"}),
                 replace_on=frozenset({"image_id", "instance_type", "zone", "key_name", "iam_instance_profile"}))
 
 KINDS: dict[str, Kind] = {k.name: k for k in (ROLE, PACKER_TEMPLATE, DNA, AMI, LAUNCH_TEMPLATE, ASG, INSTANCE)}

@@ -154,9 +154,10 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
     recorded, whose group still exists, is adopted, never deleted: it was made on request and
     the state lost track of it (`state rm`, a lost state file).
     """
-    unwanted = [a for a in (*state.resources, *observed) if a not in desired and in_scope(a)]
-    unwanted = list(dict.fromkeys(unwanted))
-    depends: dict[str, list[str]] = {a: (state.resources[a].depends_on if a in state.resources else [])
+    found_only = sorted(a for a in observed if a not in state.resources)  # in a stable order
+    unwanted = [a for a in (*state.resources, *found_only) if a not in desired and in_scope(a)]
+    inferred = _inferred_dependencies([a for a in unwanted if a not in state.resources], unwanted)
+    depends: dict[str, list[str]] = {a: (state.resources[a].depends_on if a in state.resources else inferred[a])
                                      for a in unwanted}
     built_on = _recorded_dependants(state)
     groups = {resource.group for resource in desired}
@@ -188,6 +189,17 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
                               before=found.attributes, after=None, depends_on=dependants, hold=hold,
                               protect=_protected(kind, recorded, found), reason=reason))
     return actions
+
+
+def _inferred_dependencies(orphans: list[str], unwanted: list[str]) -> dict[str, list[str]]:
+    """What each orphan (found, with no state entry) was built on: the unwanted resources of its
+    group of the kinds its kind is built on, so that an ASG goes before its launch template."""
+    of_group: dict[str, list[str]] = {}
+    for address in unwanted:
+        of_group.setdefault(split_address(address)[1], []).append(address)
+    return {orphan: [other for other in of_group[split_address(orphan)[1]]
+                     if split_address(other)[0] in kind_of(split_address(orphan)[0]).built_on]
+            for orphan in orphans}
 
 
 def _protected(kind: str, recorded: ResourceState | None, found: Observed) -> bool:

@@ -311,7 +311,8 @@ def test_after_a_lost_state_what_infra_made_is_found_though_nothing_wants_its_ki
                  "ami.12_04-www"):
         assert f"- {gone}" in plan.out, plan.out
     assert "role.12_04-www" not in plan.out  # a role may be written by hand: never taken for an orphan
-    applied(capsys)
+    done = applied(capsys)
+    assert done.out.index("asg.12_04-bee: destroyed") < done.out.index("launch_template.12_04-bee: delete")
     assert asgs(autoscaling) == []
     assert not (ops_repo / "dna" / "asg" / f"{BEE}.json").exists()
     assert not (ops_repo / "packer" / "12_04-www.json").exists()

@@ -336,3 +336,35 @@ def test_deletions_wait_for_what_starts_without_breaking_the_order(case):
         assert all(position[d] < position[action.address] for d in action.depends_on if d in position)
         if action.action is ActionKind.DELETE and action.kind in ("asg", "instance"):
             assert starting <= set(action.depends_on)
+
+
+def test_orphans_without_a_state_go_dependants_first_in_a_stable_order():
+    """A lost state: what a removed group left is found by its tags only, with no recorded edges."""
+    found = ["ami.old", "dna.old", "launch_template.old", "asg.old", "packer_template.old", "asg.old.leftover"]
+    orders = set()
+    for shuffled in (found, list(reversed(found)), sorted(found)):
+        result = plan(graph(), {address: Observed() for address in shuffled}, State())
+        orders.add(tuple(a.address for a in result.actions))
+        actions = {a.address: a for a in result.actions}
+        assert set(actions["launch_template.old"].depends_on) == {"asg.old", "asg.old.leftover"}
+        assert actions["ami.old"].depends_on == ["launch_template.old"]
+        assert actions["dna.old"].depends_on == ["launch_template.old"]
+        assert actions["packer_template.old"].depends_on == ["ami.old"]
+    assert len(orders) == 1
+
+
+def test_the_kinds_table_knows_every_edge_the_graph_draws_within_a_group():
+    from pathlib import Path
+
+    from infra.config import load_config
+    from infra.fleet import instance_resource
+    from infra.reconciler.graph import desired_graph
+    from infra.reconciler.kinds import kind_of
+    from infra.reconciler.resources import split_address
+
+    config = load_config(Path(__file__).resolve().parents[2] / "nodes.json")
+    resources = list(desired_graph(config))
+    resources.append(instance_resource(config.group("12_04-www"), "www-1", key="k", zone="us-east-1a", root="."))
+    for resource in resources:
+        same_group = {split_address(d)[0] for d in resource.depends_on if split_address(d)[1] == resource.group}
+        assert same_group <= kind_of(resource.kind).built_on, resource.address
