@@ -156,7 +156,7 @@ def watch(group: str = typer.Argument(..., help="Group the node belongs to; its 
         _say(f"ran {exec_cmd} ({', '.join(result.changed)} changed)" if result.ran
                   else "nothing changed since the last run")
         return
-    with _stop_on(signal.SIGTERM):
+    with _stop_on(signal.SIGTERM, signal.SIGINT):  # the way an agent is stopped: not an error
         run_agent(watcher, lambda: Registry.connect(etcd, prefix), group=group,
                   services=lambda: load_config(options.config).group(group).services,
                   node=node, address=at, ttl=ttl, log=_log)
@@ -197,20 +197,24 @@ def _warn_unreadable(keys: list[str]) -> None:
 
 
 class _Stopped(Exception):
-    """Raised in the main thread by SIGTERM, so the agent unwinds (closing streams) and exits 0."""
+    """Raised in the main thread by SIGTERM or Ctrl-C, so the agent unwinds (closing streams) and exits 0."""
 
 
 class _stop_on:
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        self._previous: Callable[..., object] | int | None = None
+    def __init__(self, *signals: int) -> None:
+        self.signals = signals
+        self._previous: dict[int, Callable[..., object] | int | None] = {}
 
     def __enter__(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
-            raise _Stopped()
+            raise _Stopped(signal.Signals(signum).name)
 
-        self._previous = signal.signal(self.signum, handler)
+        self._previous = {signum: signal.signal(signum, handler) for signum in self.signals}
 
-    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> bool:
-        signal.signal(self.signum, self._previous)
-        return kind is _Stopped
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, *rest: object) -> bool:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        if kind is _Stopped:
+            _log(f"stopped ({error})")
+            return True
+        return False

@@ -69,6 +69,17 @@ def test_watch_survives_an_etcd_restart(infra, own_etcd, spawn, recorder, wait_f
     assert agent.wait(timeout=5) == 0
 
 
+def test_ctrl_c_stops_the_agent_as_sigterm_does_not_as_an_error(infra, spawn, etcd_server, recorder, wait_for,
+                                                                 tmp_path):
+    infra("services:notify", "bee", "--node", "bee-1", "--address", "10.0.0.1:8080")
+    agent = spawn(*watch_args(recorder), etcd=etcd_server.url)
+    wait_for(lambda: recorder.lines()[-1:] == ["end"], what="the first run")
+    agent.send_signal(signal.SIGINT)
+    assert agent.wait(timeout=5) == 0
+    log = (tmp_path / "agent-0.log").read_text()
+    assert "services:watch: stopped (SIGINT)" in log and "error" not in log
+
+
 def test_watch_once_runs_cmd_only_when_something_changed_since_the_last_run(infra, recorder, tmp_path):
     record = str(tmp_path / "record.json")
     args = watch_args(recorder, "--once", "--record", record)
