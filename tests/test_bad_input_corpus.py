@@ -50,9 +50,10 @@ CORPUS = {
     "deeply nested": ('{"__base__": {"default_attributes": ' + "[" * 50000 + "]" * 50000 + "}}", "nested too deeply"),
     "autoscale true": ("{" + BASE + ',\n"web": {"autoscale": true}}', "true is not enough"),
     "base not object": ('{"__base__": [], "web": {}}', "__base__ must be an object"),
-    "infra's own tag": ("{" + BASE + ',\n"web": {"tags": {"infra:protect": "false"}}}',
-                        "nodes.json:2:9: group 'web': key 'tags': tag 'infra:protect' is infra's own"),
-    "group tag": ("{" + BASE + ',\n"web": {"tags": {"group": "other"}}}', "tag 'group' is infra's own"),
+    "infra's own tag": ("{" + BASE + ',\n"web": {"tags": {"team": "a",\n "infra:protect": "false"}}}',
+                        "nodes.json:3:2: group 'web': key 'tags.infra:protect': infra sets this tag itself"),
+    "group tag": ("{" + BASE + ',\n"web": {"tags": {"group": "other"}}}', "key 'tags.group': infra sets this tag"),
+    "aws tag": ("{" + BASE + ',\n"web": {"tags": {"aws:x": "y"}}}', "key 'tags.aws:x': aws: tag keys are AWS's own"),
 }
 
 

@@ -232,7 +232,7 @@ class _Locator:
     def from_errors(self, errors: list[Any], owner: str, raw: Any, merged: Any = None,
                     model: type[BaseModel] = GroupSettings) -> ConfigError:
         error = errors[0]
-        loc = [part for part in error["loc"] if part != "name"]
+        loc = [part for part in error["loc"] if part not in ("name", "[key]")]  # [key]: the dict key itself
         dotted = ".".join(str(part) for part in loc)
         what = "__settings__" if owner == SETTINGS_KEY else ("__base__" if owner == BASE_KEY else f"group {owner!r}")
         if error["type"] == "extra_forbidden":

@@ -10,15 +10,14 @@ import re
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
 
 GROUP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 SOURCE_AMI = re.compile(r"^(ami-[0-9a-f]{8,17}|@[A-Za-z0-9_-]+)$")
-# Tag keys infra sets itself (AWS keeps aws:... for its own): refused in a group's `tags`.
+# Tag keys infra sets itself, besides every infra:... key: refused in a group's `tags` (as aws:... are).
 RESERVED_TAGS = frozenset({"Name", "group"})
-RESERVED_TAG_PREFIXES = ("infra:", "aws:")
 # An AWS region name: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4, ...
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
 # Guards against typos, far above any account's instance quota (and moto would try to launch them).
@@ -27,6 +26,17 @@ DAY = 86_400
 
 
 NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+def _tag_key(key: str) -> str:
+    if key.startswith("aws:"):
+        raise ValueError("aws: tag keys are AWS's own; use another key")
+    if key in RESERVED_TAGS or key.startswith("infra:"):
+        raise ValueError("infra sets this tag itself (Name, group and the infra:... tags); use another key")
+    return key
+
+
+TagKey = Annotated[str, AfterValidator(_tag_key)]
 
 
 def check_region(name: str) -> None:
@@ -87,7 +97,7 @@ class GroupSettings(Strict):
     ami_keep: int | None = Field(None, ge=1, description="Keep this many newest AMIs; apply deregisters older ones.")
     depends_on: list[str] = Field(default_factory=list, description="Services this group consumes.")
     services_cookbook: str | None = Field(None, description="Cookbook whose recipes are services; any *-service cookbook when unset.")
-    tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on everything the group owns.")
+    tags: dict[TagKey, str] = Field(default_factory=dict, description="Extra tags on everything the group owns.")
     protect: bool = Field(False, description="Refuse plans that delete or replace the group's ASG or AMIs.")
 
     @field_validator("region")
@@ -112,15 +122,6 @@ class GroupSettings(Strict):
             if not is_valid_run_list_item(item):
                 raise ValueError(f"{item!r} is not a run-list item; write recipe[cookbook::recipe] or role[name]")
         return items
-
-    @field_validator("tags")
-    @classmethod
-    def _own_tags(cls, tags: dict[str, str]) -> dict[str, str]:
-        for key in tags:
-            if key in RESERVED_TAGS or key.startswith(RESERVED_TAG_PREFIXES):
-                raise ValueError(f"tag {key!r} is infra's own (it sets Name, group and the infra:... tags; AWS "
-                                 f"keeps aws:...); use another key")
-        return tags
 
     @field_validator("source_ami")
     @classmethod
