@@ -125,10 +125,24 @@ class Sandbox:
     def running(self) -> MotoServer | None:
         try:
             data = json.loads(self.record.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
-        server = MotoServer(self.directory, port=int(data["port"]), pid=int(data["pid"]))
-        return server if _alive(server.pid) and server.responds() else None
+            server: MotoServer | None = MotoServer(self.directory, port=int(data["port"]), pid=int(data["pid"]))
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            server = self._unrecorded()
+        return server if server is not None and _alive(server.pid) and server.responds() else None
+
+    def _unrecorded(self) -> MotoServer | None:
+        """This repository's sandbox, still running after its record went with a removed .infra/:
+        the server process that was given this directory's AMI list (found through /proc, Linux)."""
+        wanted = f"MOTO_AMIS_PATH={self.directory / 'amis.json'}".encode()
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+                if b"infra.sandbox_server" not in argv or wanted not in (proc / "environ").read_bytes().split(b"\0"):
+                    continue
+                return MotoServer(self.directory, port=int(argv[argv.index(b"-p") + 1]), pid=int(proc.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        return None
 
     def start(self, amis: Iterable[str], port: int = 0,
               security_groups: Iterable[str] = ()) -> tuple[MotoServer, bool]:

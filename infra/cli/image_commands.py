@@ -29,8 +29,8 @@ def packer_clean(
     verb = "would remove" if dry_run else "removed"
     held = f"; {len(decision.held)} older one(s) kept because they are in use" if decision.held else ""
     groups_kept = len({image.group for image in decision.kept})
-    out.print(f"[bold green]packer:clean: kept {len(decision.kept)} newest AMI(s) of {groups_kept} group(s){held}; "
-              f"{verb} {len(decision.removed)}.[/]")
+    out.print(f"[bold green]packer:clean: kept {len(decision.kept)} AMI(s) in all, each group's newest, across "
+              f"{groups_kept} group(s){held}; {verb} {len(decision.removed)}.[/]")
 
 
 @app.command("packer:delete")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from infra.cli.app import Output, app, out
+from infra.cli.app import Output, app, err, out
 from infra.cli.common import workspace
 from infra.errors import StateError
 from infra.reconciler.render import masked
@@ -27,6 +27,10 @@ def state_list(output: Output = typer.Option(Output.text, "--output", "-o", help
     state = workspace().backend.read()
     if output is Output.json:
         print(json.dumps(sorted(state.resources)))
+        return
+    if not state.resources:  # said on stderr: scripts reading stdout still see an empty list
+        err.print("No resources in state: nothing applied yet (or the state is elsewhere: see __settings__.state).",
+                  markup=False, highlight=False)
         return
     width = max((len(a) for a in state.resources), default=0)
     for address in sorted(state.resources):

@@ -204,7 +204,7 @@ def test_packer_clean_keeps_the_newest_and_removes_the_rest_with_their_snapshots
     assert gone and not gone & snapshot_ids(ec2)
     assert set(snapshots(old[3])) <= snapshot_ids(ec2)
     assert f"deregistered {old[0]['ImageId']} (web-20200101-000000)" in result.out
-    assert "kept 2 newest AMI(s) of 1 group(s); removed 3." in result.out
+    assert "kept 2 AMI(s) in all, each group's newest, across 1 group(s); removed 3." in result.out
     assert amis(ec2, "api") == other  # another group is untouched
 
 

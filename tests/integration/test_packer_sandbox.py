@@ -1,6 +1,7 @@
 """`infra sandbox start`, then builds against it, as the docs tell a newcomer to do, with no AWS credentials."""
 
 import re
+import shutil
 
 import boto3
 import pytest
@@ -36,6 +37,16 @@ def test_packer_run_builds_in_the_sandbox_started_by_infra(ops_repo, capsys, mon
         assert run_infra(capsys, "plan", "--detailed-exitcode", "12_04-www").code == 0
     finally:
         assert run_infra(capsys, "sandbox", "stop").code == 0
+    assert run_infra(capsys, "sandbox", "status").code == 1
+
+
+def test_a_sandbox_whose_record_went_with_infra_dir_is_still_found_and_stopped(ops_repo, capsys):
+    assert run_infra(capsys, "sandbox", "start").code == 0
+    shutil.rmtree(ops_repo / ".infra")  # e.g. to start over from a lost state
+    status = run_infra(capsys, "sandbox", "status")
+    assert status.code == 0 and "The sandbox runs at http://127.0.0.1:" in status.out
+    stopped = run_infra(capsys, "sandbox", "stop")
+    assert stopped.code == 0 and "Stopped the sandbox." in stopped.out
     assert run_infra(capsys, "sandbox", "status").code == 1
 
 
