@@ -53,7 +53,7 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
                                                 forced=resource.address in forced)
 
     actions = list(planned.values())
-    actions.extend(_deletions(desired, observed, state, in_scope, starting=_starting(actions)))
+    actions.extend(_deletions(desired, observed, state, in_scope, planned=actions))
     return Plan(actions=actions, made_against=made_against or MadeAgainst(lineage=state.lineage, serial=state.serial),
                 targets=sorted(scope) if scope is not None else [])
 
@@ -137,23 +137,28 @@ def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recor
     return Action(action=ActionKind.BUILD, before=recorded, changes=changes, reason=reason, **base)
 
 
-def _starting(actions: list[Action]) -> list[str]:
-    """The plan's new or rolled resources that run nodes."""
+def _new_groups_nodes(actions: list[Action], observed: dict[str, Observed], state: State) -> list[str]:
+    """The nodes (ASGs, one-off instances) the plan makes for groups that have nothing yet: what a
+    removed group's nodes make way for when a group is renamed."""
+    known = {split_address(address)[1] for address in (*state.resources, *observed)}
     return [a.address for a in actions
-            if kind_of(a.kind).serves and a.action in (ActionKind.CREATE, ActionKind.REPLACE)]
+            if kind_of(a.kind).serves and a.action is ActionKind.CREATE and a.group not in known]
 
 
 def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_scope,
-               starting: list[str]) -> list[Action]:
+               planned: list[Action]) -> list[Action]:
     """Delete what is recorded or found but no longer desired, dependants before dependencies.
 
     A deletion also waits for the desired resources that were built on what it deletes (an AMI
-    waits for the launch template and the ASG roll that stop using it), and one that runs nodes
-    waits for the nodes the plan is `starting`: a renamed group's old ASG goes once the new one
-    is in service, and stays when it never gets there. A one-off instance found but not
-    recorded, whose group still exists, is adopted, never deleted: it was made on request and
-    the state lost track of it (`state rm`, a lost state file).
+    waits for the launch template and the ASG roll that stop using it). The nodes of a group
+    gone from nodes.json wait for the nodes of the groups new in this plan, and are held for
+    their `timeout` after: a renamed group's old ASG goes once the new one is in service, and
+    stays when it never gets there. A one-off instance found but not recorded, whose group still
+    exists, is adopted, never deleted: it was made on request and the state lost track of it
+    (`state rm`, a lost state file).
     """
+    starting = _new_groups_nodes(planned, observed, state)
+    changing = {a.address for a in planned if a.action.is_change}
     found_only = sorted(a for a in observed if a not in state.resources)  # in a stable order
     unwanted = [a for a in (*state.resources, *found_only) if a not in desired and in_scope(a)]
     inferred = _inferred_dependencies([a for a in unwanted if a not in state.resources], unwanted)
@@ -177,9 +182,15 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
                                   reason="made on request but not in state: adopted"))
             continue
         dependants = [other for other in unwanted if address in depends[other]]
-        dependants += [user for user in built_on(address) if user in desired and user not in dependants]
-        reason = "no longer in nodes.json" if group else "not in nodes.json"
-        hold = kind_of(kind).serves and bool(starting)
+        users = built_on(address) if recorded is not None else _group_users(address, desired)
+        dependants += [user for user in users if user in desired and user in changing and user not in dependants]
+        if not group:
+            reason = "not in nodes.json"
+        elif group in groups:
+            reason = f"nodes.json no longer wants it (group {group} is still there, without a {kind})"
+        else:
+            reason = "no longer in nodes.json"
+        hold = kind_of(kind).serves and bool(starting) and group not in groups
         if hold:
             dependants += [new for new in starting if new not in dependants]
             reason += "; deleted once " + _listed(starting) + " " + ("is" if len(starting) == 1 else "are") + " up"
@@ -187,8 +198,16 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
                 reason += f", after its timeout ({found.attributes['timeout']}s)"
         actions.append(Action(address=address, kind=kind, group=group, action=ActionKind.DELETE,
                               before=found.attributes, after=None, depends_on=dependants, hold=hold,
-                              protect=_protected(kind, recorded, found), reason=reason))
+                              protect=_protected(kind, recorded, found, removed=group not in groups),
+                              reason=reason))
     return actions
+
+
+def _group_users(address: str, desired: Graph) -> list[str]:
+    """For an orphan (no state entry, so no recorded users): the desired resources of its group of
+    the kinds built on its kind (the launch template that stops using an AMI)."""
+    kind, group, _ = split_address(address)
+    return [r.address for r in desired if r.group == group and kind in kind_of(r.kind).built_on]
 
 
 def _inferred_dependencies(orphans: list[str], unwanted: list[str]) -> dict[str, list[str]]:
@@ -202,10 +221,12 @@ def _inferred_dependencies(orphans: list[str], unwanted: list[str]) -> dict[str,
             for orphan in orphans}
 
 
-def _protected(kind: str, recorded: ResourceState | None, found: Observed) -> bool:
-    """Protected when it was applied so, or when it carries the protect tag (the state may be lost)."""
+def _protected(kind: str, recorded: ResourceState | None, found: Observed, *, removed: bool) -> bool:
+    """Protected when it was applied so, or, for a group gone from nodes.json, when it carries the
+    protect tag (the state may be lost). A leftover of a group still there (an interrupted roll's
+    ASG) is not: nodes.json says what of that group is protected."""
     tagged = (found.attributes.get("tags") or {}).get(PROTECT_TAG) == "true"
-    return (recorded is not None and recorded.protect) or (kind_of(kind).protectable and tagged)
+    return (recorded is not None and recorded.protect) or (removed and kind_of(kind).protectable and tagged)
 
 
 def _listed(addresses: list[str], at_most: int = 3) -> str:

@@ -301,3 +301,13 @@ def test_packer_delete_cleans_up_a_group_already_gone_from_nodes_json(repo, ec2,
     result = run_infra(capsys, "packer:delete", "retired")
     assert result.code == 0, result.err
     assert amis(ec2, "retired") == [] and "removed 1 AMI(s) of retired." in result.out
+
+
+def test_packer_delete_of_a_removed_protected_group_needs_allow_destroy_even_without_a_state(repo, ec2, capsys):
+    image = make_ami(ec2, "retired", "retired-20200101-000000")
+    ec2.create_tags(Resources=[image["ImageId"]], Tags=[{"Key": "infra:protect", "Value": "true"}])
+    refused = run_infra(capsys, "packer:delete", "retired")
+    assert refused.code == 1 and "--allow-destroy" in refused.err and image["ImageId"] in refused.err
+    assert len(amis(ec2, "retired")) == 1
+    assert run_infra(capsys, "packer:delete", "retired", "--allow-destroy").code == 0
+    assert amis(ec2, "retired") == []

@@ -293,6 +293,40 @@ def test_a_renamed_groups_old_asg_goes_only_once_the_new_one_is_up():
     assert actions["role.old"].depends_on == []  # files and images need not wait
 
 
+def test_a_removed_group_does_not_wait_for_the_roll_of_a_group_that_stays():
+    state = State(resources={"asg.old": ResourceState(kind="asg", group="old"),
+                             "asg.web": ResourceState(kind="asg", group="web")})
+    rolled = Resource(kind="asg", group="web", attributes={"max_size": 2, "launch_template_version": "2"})
+    observed = {"asg.old": Observed(), "asg.web": Observed(attributes={"max_size": 2, "launch_template_version": "1"})}
+    actions = {a.address: a for a in plan(graph(rolled), observed, state).actions}
+    assert actions["asg.web"].action is ActionKind.REPLACE
+    assert actions["asg.old"].depends_on == [] and not actions["asg.old"].hold
+
+
+def test_a_leftover_asg_of_a_protected_group_that_stays_goes_without_allow_destroy():
+    tags = {"tags": {"group": "web", "infra:protect": "true"}}
+    kept = Resource(kind="asg", group="web", protect=True, attributes={"max_size": 2, **tags})
+    observed = {"asg.web": Observed(attributes={"max_size": 2, **tags}),
+                "asg.web.web-leftover": Observed(attributes=tags),
+                "asg.gone": Observed(attributes={"tags": {"group": "gone", "infra:protect": "true"}})}
+    actions = {a.address: a for a in plan(graph(kept), observed, State()).actions}
+    assert actions["asg.web.web-leftover"].action is ActionKind.DELETE and not actions["asg.web.web-leftover"].protected
+    assert "group web is still there" in actions["asg.web.web-leftover"].reason
+    assert actions["asg.gone"].protected  # its group is gone: the tag is all that says it is protected
+
+
+def test_an_orphan_ami_waits_for_the_launch_template_that_stops_using_it():
+    """A lost state, and the group turned to "packer": false: its AMI goes after the template moves off it."""
+    lt = launch_template().model_copy(update={"depends_on": (), "attributes": {
+        "image_id": "ami-1ebb2077", "instance_type": "m1.large"}})
+    observed = {"ami.web": Observed(outputs={"image_id": "ami-0000aaaa"}),
+                "launch_template.web": Observed(attributes={"image_id": "ami-0000aaaa", "instance_type": "m1.large"},
+                                                outputs={"id": "lt-1", "version": "1"})}
+    actions = {a.address: a for a in plan(graph(lt), observed, State()).actions}
+    assert actions["launch_template.web"].action is ActionKind.UPDATE
+    assert actions["ami.web"].action is ActionKind.DELETE and actions["ami.web"].depends_on == ["launch_template.web"]
+
+
 def test_a_removed_asg_does_not_wait_when_nothing_starts():
     state = State(resources={"asg.old": ResourceState(kind="asg", group="old")})
     running = Resource(kind="asg", group="web", attributes={"max_size": 2})
@@ -330,12 +364,16 @@ def test_deletions_wait_for_what_starts_without_breaking_the_order(case):
     desired, state, observed = case
     result = plan(graph(*desired), observed, state)
     position = {a.address: i for i, a in enumerate(result.actions)}
+    known = {address.split(".")[1] for address in (*state.resources, *observed)}
     starting = {a.address for a in result.actions
-                if a.kind in ("asg", "instance") and a.action in (ActionKind.CREATE, ActionKind.REPLACE)}
+                if a.kind in ("asg", "instance") and a.action is ActionKind.CREATE and a.group not in known}
+    groups = {r.group for r in desired}
     for action in result.actions:
         assert all(position[d] < position[action.address] for d in action.depends_on if d in position)
         if action.action is ActionKind.DELETE and action.kind in ("asg", "instance"):
-            assert starting <= set(action.depends_on)
+            removed = action.group not in groups
+            assert (starting <= set(action.depends_on)) if removed else not (starting & set(action.depends_on))
+            assert action.hold is (removed and bool(starting))
 
 
 def test_orphans_without_a_state_go_dependants_first_in_a_stable_order():

@@ -28,7 +28,7 @@ from infra.providers.aws.image_usage import images_in_use
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
-from infra.reconciler.graph import HASH_TAG, MANAGED_TAG
+from infra.reconciler.graph import HASH_TAG, MANAGED_TAG, PROTECT_TAG
 from infra.reconciler.plan import Action
 from infra.reconciler.kinds import AMI
 from infra.reconciler.resources import Observed, Resource, address_of
@@ -378,8 +378,13 @@ def delete(workspace: "Workspace", group: str, progress: Progress, *, allow_dest
     regions = provider.regions_of(group)
     template = workspace.root / "packer" / f"{group}.json"
     with locked(workspace.backend, "packer:delete"):
-        if settings is None and not template.exists() and not any(provider.images(r, group) for r in regions):
+        found = [image for region in regions for image in provider.images(region, group)]
+        if settings is None and not template.exists() and not found:
             config.group(group)  # neither in nodes.json nor left over: the unknown-group error
+        tagged = [image.id for image in found if dict(image.tags).get(PROTECT_TAG) == "true"]
+        if settings is None and tagged and not allow_destroy:  # a removed group, maybe with its state lost
+            raise InfraError(f"group {group} was protected: {', '.join(tagged)} carry {PROTECT_TAG}=true; pass "
+                             f"--allow-destroy to remove its AMIs")
         removed = provider.delete_group(group, regions, progress)
         if template.exists():
             template.unlink()
