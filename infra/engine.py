@@ -62,7 +62,7 @@ def observe(workspace: Workspace, desired: Graph, state: State, selection: Selec
     scope = selection.scope(desired, wanted)
     asked = [r for a, r in wanted.items() if scope is None or a in scope]
     kinds = selection.kinds or None
-    return workspace.providers.observe(asked, kinds=kinds)
+    return workspace.providers.observe(asked, kinds=kinds, orphans=selection.everything)
 
 
 def make_plan(workspace: Workspace, selection: Selection | None = None, *, forced: Iterable[str] = ()) -> Plan:

@@ -29,8 +29,9 @@ class Provider(Protocol):
 
     # Optional: `interrupt()` stops what the provider runs outside this process (packer) when
     # infra is terminated, so that running actions end soon; see Providers.interrupt.
-    # Optional: `finish()` runs once an apply has walked its whole plan (not when interrupted):
-    # work that must wait for every action, like removing AMIs the rolls stopped using.
+    # Optional: `finish(applied, report)` runs once an apply has walked its whole plan (not when
+    # interrupted), with the actions it applied and `report(action, message)` for progress: work
+    # that must wait for every action, like removing AMIs the rolls stopped using.
 
 
 class Providers:
@@ -49,12 +50,12 @@ class Providers:
             if stop is not None:
                 stop()
 
-    def finish(self) -> None:
+    def finish(self, applied: list[Action], report: Callable[[Action, str], None]) -> None:
         """The apply walked its plan: let providers do what had to wait for all of it."""
         for provider in {id(p): p for p in self.by_kind.values()}.values():
             finish = getattr(provider, "finish", None)
             if finish is not None:
-                finish()
+                finish(applied, report)
 
     def for_kind(self, kind: str) -> Provider:
         try:
@@ -62,20 +63,21 @@ class Providers:
         except KeyError:
             raise ProviderError(f"no provider handles {kind} resources") from None
 
-    def observe(self, resources: Iterable[Resource], kinds: set[str] | None = None) -> dict[str, Observed]:
+    def observe(self, resources: Iterable[Resource], kinds: set[str] | None = None, *,
+                orphans: bool = False) -> dict[str, Observed]:
         """Ask each provider once, all providers at the same time, about the resources it handles.
 
-        Unless `kinds` narrows it, once the cloud is asked at all every cloud provider is, even
-        with nothing to ask about: it still scans for what infra made and nobody wants any more
-        (the ASG of a removed group when no group has one now). Local files alone need no cloud."""
+        With `orphans` (a plan of everything), once the cloud is asked at all every cloud provider
+        is, even with nothing to ask about: it still scans for what infra made and nobody wants
+        any more (the ASG of a removed group when no group has one now). Local files alone need
+        no cloud."""
         batches: dict[int, tuple[Provider, list[Resource]]] = {}
         for resource in resources:
             provider = self.for_kind(resource.kind)
             batches.setdefault(id(provider), (provider, []))[1].append(resource)
-        also = kinds
-        if kinds is None:
-            cloud = any(not provider.kinds <= LOCAL_KINDS for provider, _ in batches.values())
-            also = {kind for kind in self.by_kind if kind not in LOCAL_KINDS} if cloud else set()
+        also = set(kinds or ())
+        if orphans and kinds is None and any(not p.kinds <= LOCAL_KINDS for p, _ in batches.values()):
+            also = {kind for kind in self.by_kind if kind not in LOCAL_KINDS}
         for kind in also:
             provider = self.for_kind(kind)
             batches.setdefault(id(provider), (provider, []))

@@ -66,9 +66,14 @@ class FilesProvider:
         for name in names:
             group, extension = os.path.splitext(name)
             address = address_of(kind, group)
-            if extension != ".json" or not GROUP_NAME.match(group) or address in asked:
+            path = f"{directory}/{name}"
+            if extension != ".json" or not GROUP_NAME.match(group) or address in asked \
+                    or not os.path.isfile(os.path.join(str(self.root), path)):
                 continue
-            found = self._read(f"{directory}/{name}")
+            try:
+                found = self._read(path)
+            except ProviderError:
+                continue  # one that cannot be read is no reason to fail: it is only a candidate
             if found is not None and (kind != "packer_template" or _made_by_infra(found.attributes["document"])):
                 yield address, found
 

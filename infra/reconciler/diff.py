@@ -46,3 +46,12 @@ def _absent(value: Any) -> bool:
 
 def _value(value: Any) -> Any:
     return None if _absent(value) else value
+
+
+def managed_part(found: Any, wanted: Any, recorded: Any = None) -> Any:
+    """Of a found mapping (an AMI's tags), the keys infra manages: those wanted now or applied
+    before. Keys something else added (a backup tool's tag) are not infra's to compare or remove."""
+    if not isinstance(found, dict) or not isinstance(wanted, dict):
+        return found
+    managed = set(wanted) | (set(recorded) if isinstance(recorded, dict) else set())
+    return {key: value for key, value in found.items() if key in managed}

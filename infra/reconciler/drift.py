@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from infra.reconciler.diff import attribute_changes
+from infra.reconciler.diff import attribute_changes, managed_part
 from infra.reconciler.kinds import Kind, kind_of
 from infra.reconciler.plan import AttributeChange
 from infra.reconciler.resources import Observed
@@ -63,5 +63,5 @@ def _artifact_changes(kind: Kind, attributes: dict, outputs: dict, found: Observ
         return [AttributeChange(path="image_id", before=recorded_id, after=found_id)]
     wanted = {"source_hash": kind.build_digest(attributes),
               **{k: v for k, v in attributes.items() if k in kind.outside_versions and k in found.attributes}}
-    seen = {k: found.attributes.get(k) for k in wanted}
+    seen = {k: managed_part(found.attributes.get(k), v, v) for k, v in wanted.items()}
     return [c.reversed() for c in attribute_changes(seen, wanted)]

@@ -102,7 +102,8 @@ class Executor:
         for address, action in schedule.pending.items():
             result.skipped[address] = "waits on an action that did not run"
             self.listener.skipped(action, result.skipped[address])
-        self.providers.finish()
+        done = set(result.applied)
+        self.providers.finish([a for a in plan.actions if a.address in done], self.listener.progress)
         return result
 
     def _settle_all(self, finished: list[tuple[Future, Action, float]], schedule: "_Schedule",

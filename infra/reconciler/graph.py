@@ -78,11 +78,21 @@ def group_resources(group: Group, root: Path | str) -> list[Resource]:
             "source_image": image,
             "template_digest": digest(untagged(template)),
             "role_digest": digest(role),
-            "tags": group_tags(group),
+            "tags": ami_tags(template),
         }))
     if group.autoscale is not None:
         resources.extend(_autoscaling(group, root, image_of(group)))
     return resources
+
+
+def ami_tags(template: dict) -> dict[str, str]:
+    """The tags the template puts on the AMI that are known before the build (a value packer
+    fills in, like the source hash or a timestamp, is not compared)."""
+    tags: dict[str, str] = {}
+    for builder in template.get("builders", []):
+        if isinstance(builder, dict) and isinstance(builder.get("tags"), dict):
+            tags.update({str(k): str(v) for k, v in builder["tags"].items() if k != HASH_TAG and "{{" not in str(v)})
+    return tags
 
 
 def untagged(template: dict) -> dict:

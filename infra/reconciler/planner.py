@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 from infra.errors import ConfigError
 from infra.reconciler.actions import ActionKind
-from infra.reconciler.diff import attribute_changes
+from infra.reconciler.diff import attribute_changes, managed_part
 from infra.reconciler.graph import PROTECT_TAG, Graph
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.order import dependencies_first
@@ -119,7 +119,7 @@ def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recor
     pending = unresolved(after)
     if not pending and found.attributes.get("source_hash") == kind.build_digest(after):
         wanted = {k: v for k, v in after.items() if k in kind.outside_versions}
-        seen = {k: found.attributes.get(k) for k in wanted}
+        seen = {k: managed_part(found.attributes.get(k), v, (recorded or {}).get(k)) for k, v in wanted.items()}
         changes = attribute_changes(seen, wanted)
         if changes:
             return Action(action=ActionKind.UPDATE, before={**(recorded or after), **seen}, changes=changes,
@@ -138,9 +138,11 @@ def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recor
 
 
 def _new_groups_nodes(actions: list[Action], observed: dict[str, Observed], state: State) -> list[str]:
-    """The nodes (ASGs, one-off instances) the plan makes for groups that have nothing yet: what a
-    removed group's nodes make way for when a group is renamed."""
-    known = {split_address(address)[1] for address in (*state.resources, *observed)}
+    """The nodes (ASGs, one-off instances) the plan makes for groups that have no nodes yet (a
+    failed first try may have left their files and launch template): what a removed group's
+    nodes make way for when a group is renamed."""
+    known = {split_address(address)[1] for address in (*state.resources, *observed)
+             if kind_of(split_address(address)[0]).serves}
     return [a.address for a in actions
             if kind_of(a.kind).serves and a.action is ActionKind.CREATE and a.group not in known]
 

@@ -198,6 +198,15 @@ def test_ami_keep_1_leaves_only_the_ami_the_rolled_fleet_runs(aws, ops_repo, cap
     assert [i["ImageId"] for i in images] == [version["LaunchTemplateVersions"][0]["LaunchTemplateData"]["ImageId"]]
     no_changes(capsys)
 
+    nodes[BEE]["instance_type"] = "m1.large"  # built and rolled in two steps: packer:run, then apply
+    write(ops_repo, nodes)
+    built = run_infra(capsys, "packer:run", BEE)
+    assert built.code == 0 and "launch template 12_04-bee (version 2)" in built.out  # the fleet still runs it
+    rolled = applied(capsys)
+    assert "ami_keep 1: removed 1 older AMI(s)" in rolled.out
+    images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:group", "Values": [BEE]}])["Images"]
+    assert len(images) == 1
+
 
 def test_a_size_change_updates_the_asg_in_place(repo, capsys, autoscaling):
     applied(capsys)

@@ -144,9 +144,13 @@ def test_a_tag_change_tags_the_ami_and_its_snapshots_in_place_and_builds_nothing
     [untagged] = amis(ec2, "web")
     assert untagged["ImageId"] == before["ImageId"] and "team" not in tags(untagged)
     assert run_infra(capsys, "drift").code == 0
-    ec2.create_tags(Resources=[before["ImageId"]], Tags=[{"Key": "owner", "Value": "me"}])  # by hand
+    ec2.create_tags(Resources=[before["ImageId"]], Tags=[{"Key": "owner", "Value": "me"},  # another tool's
+                                                         {"Key": "Name", "Value": "renamed"}])  # infra's, by hand
     drift = run_infra(capsys, "drift")
-    assert drift.code == 2 and "tags.owner" in drift.out, drift.out
+    assert drift.code == 2 and "tags.Name" in drift.out and "owner" not in drift.out, drift.out
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    [fixed] = amis(ec2, "web")
+    assert tags(fixed)["Name"] == "web" and tags(fixed)["owner"] == "me"  # infra's put back, the other left
 
 
 def test_a_group_built_from_base_builds_after_it_from_its_newest_ami(repo, ec2, capsys):
@@ -311,3 +315,19 @@ def test_packer_delete_of_a_removed_protected_group_needs_allow_destroy_even_wit
     assert len(amis(ec2, "retired")) == 1
     assert run_infra(capsys, "packer:delete", "retired", "--allow-destroy").code == 0
     assert amis(ec2, "retired") == []
+
+
+def test_tags_a_users_template_adds_to_the_ami_are_wanted_and_filled_in_ones_ignored(repo, ec2, capsys):
+    shipped = Path(packer.__file__).resolve().parents[1] / "templates" / "packer.json.j2"
+    extra = '"Team": "images", "BuiltAt": "{% raw %}{{timestamp}}{% endraw %}",'
+    override = shipped.read_text().replace('"tags": {', '"tags": {' + extra, 1)
+    (repo / "templates").mkdir()
+    (repo / "templates" / "packer.json.j2").write_text(override)
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    [web] = amis(ec2, "web")
+    assert tags(web)["Team"] == "images" and tags(web)["BuiltAt"].isdigit()
+    assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
+    assert run_infra(capsys, "drift").code == 0
+    ec2.create_tags(Resources=[web["ImageId"]], Tags=[{"Key": "Team", "Value": "nobody"}])
+    drift = run_infra(capsys, "drift")
+    assert drift.code == 2 and "tags.Team" in drift.out and "BuiltAt" not in drift.out

@@ -32,9 +32,10 @@ class World:
         self.finished = 0
         self.calls_at_finish: list[str] | None = None
 
-    def finish(self):
+    def finish(self, applied, report):
         self.finished += 1
         self.calls_at_finish = list(self.calls)
+        self.applied_at_finish = sorted(a.address for a in applied)
 
     def observe(self, resources):
         """Everything it holds, asked about or not, as a provider that finds orphans does."""
@@ -94,6 +95,7 @@ def test_providers_finish_once_after_the_whole_plan_failures_included(tmp_path):
     world, backend = World(fail={"thing.b"}), RecordingBackend(tmp_path / "state.json")
     run([thing("a"), thing("b", "a"), thing("c")], world, backend)
     assert world.finished == 1 and sorted(world.calls_at_finish) == ["thing.a", "thing.b", "thing.c"]
+    assert world.applied_at_finish == ["thing.a", "thing.c"]  # what was done, not what failed
 
 
 def test_references_resolve_to_outputs_recorded_by_earlier_steps(tmp_path):

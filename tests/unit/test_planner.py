@@ -364,7 +364,8 @@ def test_deletions_wait_for_what_starts_without_breaking_the_order(case):
     desired, state, observed = case
     result = plan(graph(*desired), observed, state)
     position = {a.address: i for i, a in enumerate(result.actions)}
-    known = {address.split(".")[1] for address in (*state.resources, *observed)}
+    known = {address.split(".")[1] for address in (*state.resources, *observed)
+             if address.split(".")[0] in ("asg", "instance")}
     starting = {a.address for a in result.actions
                 if a.kind in ("asg", "instance") and a.action is ActionKind.CREATE and a.group not in known}
     groups = {r.group for r in desired}

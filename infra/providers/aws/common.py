@@ -33,10 +33,11 @@ def managed_tags(tags: dict[str, str]) -> dict[str, str]:
 
 
 def regions_of(resources: Iterable[Resource], clients: AwsClients, configured: Iterable[str | None] = ()) -> list[str]:
-    """The regions to scan: those of the resources asked about and the `configured` ones (every
-    group's: an orphan of a removed group may be in any of them), or the default region."""
+    """The regions to scan: those of the resources asked about; asked about nothing (a scan for
+    orphans only), the `configured` ones (every group's); with `--region`, that one alone."""
     found = {r.attributes["region"] for r in resources if isinstance(r.attributes.get("region"), str)}
-    found |= {region for region in configured if region}
+    if not found and not clients.region:
+        found = {region for region in configured if region}
     return sorted(found) or [clients.region or "us-east-1"]
 
 

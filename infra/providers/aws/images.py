@@ -16,7 +16,7 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from urllib.parse import urlparse
 
 import botocore.exceptions
@@ -56,7 +56,6 @@ class ImagesProvider:
         self.workspace, self.clients = workspace, clients
         self._lock = threading.Lock()
         self._seen: dict[str, set[str]] = defaultdict(set)  # group -> regions its AMIs were found in
-        self._built: dict[str, tuple[str, Progress]] = {}  # group -> where it was built this run, its progress
 
     @property
     def root(self) -> Path:
@@ -75,7 +74,8 @@ class ImagesProvider:
         so the planner removes them."""
         asked = {r.address: self.region(r.attributes.get("region")) for r in resources}
         observed: dict[str, Observed] = {}
-        for region in sorted({*asked.values(), *map(self.region, configured_regions(self.workspace))}):
+        scanned = set(asked.values()) or set(map(self.region, configured_regions(self.workspace)))
+        for region in sorted(scanned):
             for group, image in newest_by_group(self.images(region)).items():
                 address = address_of("ami", group)
                 if asked.get(address, region) == region:
@@ -110,11 +110,11 @@ class ImagesProvider:
             self.delete_group(action.group, self.regions_of(action.group), progress)
             return {}
         if action.action is ActionKind.UPDATE:
-            return self.retag(action.group, attributes, progress)
+            return self.retag(action.group, attributes, (action.before or {}).get("tags") or {}, progress)
         raise ProviderError(f"{action.address}: an AMI is built or deleted, never {action.action.verb}")
 
     def build(self, group: str, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        """Build the group's AMI with packer from packer/GROUP.json (`ami_keep` prunes at `finish`)."""
+        """Build the group's AMI with packer from packer/GROUP.json (`ami_keep` prunes in `finish`)."""
         region = self.region(attributes.get("region"))
         path = self.root / "packer" / f"{group}.json"
         if not path.is_file():
@@ -134,28 +134,32 @@ class ImagesProvider:
         with self._lock:
             self._seen[group].add(region)
         progress(f"built {image_id} ({name}) in {region}")
-        with self._lock:
-            self._built[group] = (region, progress)
         return {"image_id": image_id, "name": name}
 
-    def finish(self) -> None:
-        """`ami_keep` for the groups built in this apply, once the launch templates and rolls
-        that moved to the new AMIs are done: the AMI they left is no longer in use, so it goes."""
-        with self._lock:
-            built, self._built = self._built, {}
-        for group, (region, progress) in sorted(built.items()):
+    def finish(self, applied: list[Action], report: Callable[[Action, str], None]) -> None:
+        """`ami_keep` for each group this apply changed (a build, a launch template moving to the
+        new AMI, a roll), once all of it is done: an AMI they left is no longer in use, so it goes.
+        Said under the group's AMI action, or its last one."""
+        last: dict[str, Action] = {}
+        for action in applied:
+            if action.kind == "ami" or last.get(action.group, action).kind != "ami":
+                last[action.group] = action
+        for group, action in sorted(last.items()):
             settings = self.workspace.config.groups.get(group)
-            if settings is not None and settings.ami_keep:
-                self._prune(group, region, settings.ami_keep, progress)
+            if settings is not None and settings.ami_keep and settings.packer:
+                self._prune(group, self.region(settings.region), settings.ami_keep,
+                            lambda message, action=action: report(action, message))
 
-    def retag(self, group: str, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        """Give the group's newest AMI and its snapshots the tags nodes.json wants now, in place."""
+    def retag(self, group: str, attributes: dict[str, Any], before: dict[str, str], progress: Progress
+              ) -> dict[str, Any]:
+        """Give the group's newest AMI and its snapshots the tags nodes.json wants now, in place;
+        of the others, take off only those infra put there (`before`)."""
         region = self.region(attributes.get("region"))
         images = newest_by_group(self.images(region, group))
         if group not in images:
             raise ProviderError(f"no AMI of {group} found in {region} to tag; plan again")
         image, wanted = images[group], attributes["tags"]
-        gone = [key for key in dict(image.tags) if key not in wanted]
+        gone = [key for key in dict(image.tags) if key in before and key not in wanted]
         ec2 = self.clients.client("ec2", region)
         with aws_errors(f"tag {image.id}"):
             if gone:
