@@ -51,8 +51,9 @@ class Selection:
         return chosen
 
 
-def observe(workspace: Workspace, desired: Graph, state: State, selection: Selection):
-    """Ask the providers about every resource in the selection, desired or recorded."""
+def observe(workspace: Workspace, desired: Graph, state: State, selection: Selection, *, orphans: bool = True):
+    """Ask the providers about every resource in the selection, desired or recorded (and, for a
+    plan of everything with `orphans`, for what infra made that neither names)."""
     wanted: dict[str, Resource] = {r.address: r for r in desired}
     for address, recorded in state.resources.items():
         if address not in wanted:
@@ -62,7 +63,7 @@ def observe(workspace: Workspace, desired: Graph, state: State, selection: Selec
     scope = selection.scope(desired, wanted)
     asked = [r for a, r in wanted.items() if scope is None or a in scope]
     kinds = selection.kinds or None
-    return workspace.providers.observe(asked, kinds=kinds, orphans=selection.everything)
+    return workspace.providers.observe(asked, kinds=kinds, orphans=orphans and selection.everything)
 
 
 def make_plan(workspace: Workspace, selection: Selection | None = None, *, forced: Iterable[str] = ()) -> Plan:
@@ -141,7 +142,7 @@ def drift(workspace: Workspace, groups: Iterable[str] = ()) -> DriftReport:
     desired = desired_graph(config, workspace.root)
     # Looked for as recorded (its region, its attributes), not as nodes.json wants it now: drift is
     # about what was applied; an unapplied edit of nodes.json is what plan shows.
-    observed = observe(workspace, Graph({}), state, selection)
+    observed = observe(workspace, Graph({}), state, selection, orphans=False)
     return detect_drift(state, observed, scope=selection.scope(desired, state.resources))
 
 

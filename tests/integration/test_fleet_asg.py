@@ -208,6 +208,31 @@ def test_ami_keep_1_leaves_only_the_ami_the_rolled_fleet_runs(aws, ops_repo, cap
     assert len(images) == 1
 
 
+def test_a_renamed_groups_old_asg_stays_when_the_new_one_turns_unhealthy_while_it_is_kept(repo, capsys,
+                                                                                          autoscaling):
+    example(repo, timeout=4)
+    applied(capsys)
+    [old] = asgs(autoscaling, BEE)
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes["bee-v2"] = nodes.pop(BEE)
+    write(repo, nodes)
+
+    def fail_new_nodes_soon_after_they_are_up():
+        while not asgs(autoscaling, "bee-v2"):
+            time.sleep(0.05)
+        time.sleep(1.5)  # healthy first (the create passes), then failing while the old ASG is kept (4 s)
+        for instance in asgs(autoscaling, "bee-v2")[0]["Instances"]:
+            autoscaling.set_instance_health(InstanceId=instance["InstanceId"], HealthStatus="Unhealthy")
+
+    saboteur = threading.Thread(target=fail_new_nodes_soon_after_they_are_up, daemon=True)
+    saboteur.start()
+    failed = run_infra(capsys, "apply", "--auto-approve")
+    saboteur.join(timeout=10)
+    assert failed.code == 1 and "became unhealthy" in failed.err and f"{old['AutoScalingGroupName']} is kept" \
+        in failed.err, failed.err
+    assert [g["AutoScalingGroupName"] for g in asgs(autoscaling, BEE)] == [old["AutoScalingGroupName"]]
+
+
 def test_a_size_change_updates_the_asg_in_place(repo, capsys, autoscaling):
     applied(capsys)
     [old] = asgs(autoscaling)

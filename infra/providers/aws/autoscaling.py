@@ -23,7 +23,7 @@ from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action, changed_attributes
-from infra.reconciler.resources import Observed, address_of
+from infra.reconciler.resources import Observed, address_of, split_address
 
 ROLL_TAG = "infra:roll"
 TIMEOUT_TAG = "infra:timeout"
@@ -79,7 +79,7 @@ class AutoscalingProvider(ObservedPerRegion):
         client = self.clients.client("autoscaling", region)
         if action.action is ActionKind.DELETE:
             if action.hold and before.get("timeout"):
-                self._hold_before_delete(before["name"], before["timeout"], progress)
+                self._hold_before_delete(client, action, before["name"], before["timeout"], progress)
             self._delete(client, before["name"], progress)
             return {}
         if action.action is ActionKind.UPDATE:
@@ -154,15 +154,29 @@ class AutoscalingProvider(ObservedPerRegion):
         return sum(1 for group in groups for i in group.get("Instances", [])
                    if i.get("LifecycleState") == "InService" and i.get("HealthStatus") == "Healthy")
 
-    def _hold_before_delete(self, name: str, timeout: float, progress: Progress) -> None:
+    def _hold_before_delete(self, client: Any, action: Action, name: str, timeout: float,
+                            progress: Progress) -> None:
         """New nodes of the same apply take over (a renamed group): keep these for their `timeout`
-        so other nodes notice the new ones first, as a roll does."""
-        progress(f"keeping {name} for {timeout:g}s so other nodes notice the nodes that replace it")
+        so other nodes notice the new ones first, while the new ASGs stay healthy, as a roll does."""
+        successors = self._successors(client, action)
+        health = Health(lambda: sum(min(self._health(client, new), wanted) for new, wanted in successors),
+                        sum(wanted for _, wanted in successors))
+        rollout = Rollout(health, sleep=self._pause, clock=self.clock, progress=progress)
         try:
-            self._pause(timeout)
-        except RollFailed:
-            raise ProviderError(f"infra was terminated while keeping {name}; it is kept, apply again "
-                                f"to remove it") from None
+            rollout.hold(", ".join(new for new, _ in successors) or "the nodes that replace it", name, timeout)
+        except RollFailed as failure:
+            raise ProviderError(f"{failure}; {name} is kept, apply again once the new nodes are healthy") from None
+
+    def _successors(self, client: Any, action: Action) -> list[tuple[str, int]]:
+        """The live ASGs (name, desired capacity) of the groups whose nodes this deletion waited for."""
+        groups = sorted({split_address(d)[1] for d in action.depends_on if split_address(d)[0] == "asg"})
+        if not groups:
+            return []
+        with aws_errors("describe the new autoscaling groups"):
+            found = paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups",
+                             Filters=[{"Name": f"tag:{GROUP_TAG}", "Values": groups}])
+            return [(g["AutoScalingGroupName"], g["DesiredCapacity"]) for g in found
+                    if ROLL_TAG not in tag_dict(g.get("Tags"))]
 
     def _delete(self, client: Any, name: str, progress: Progress) -> None:
         try:
