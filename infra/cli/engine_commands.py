@@ -84,8 +84,8 @@ def apply(
         with busy("Planning: reading nodes.json and observing what exists..."):
             the_plan = engine.make_plan(ws, engine.Selection(targets), adopt=adopt)
         out.print(render.plan_text(the_plan))
-        note_project(ws)
         engine.refuse_unadopted(the_plan)
+        note_project(ws)
         if the_plan.changes and not auto_approve:
             if not stdin_is_terminal():
                 raise InfraError("apply needs confirmation: run it on a terminal, or pass --auto-approve")
