@@ -5,6 +5,7 @@ before owner tags is adopted only when asked."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import boto3
@@ -201,3 +202,25 @@ def test_a_state_applied_under_another_project_name_is_refused(repos, aws, capsy
     assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1
     assert f"applied by project '{was}', but this is project 'renamed'" in refused.err
     assert f'"project": "{was}"' in refused.err  # what to write to keep it
+
+
+def test_one_off_instances_of_the_same_name_in_two_repositories_are_two_instances(repos, aws, capsys, monkeypatch,
+                                                                                  tmp_path):
+    key = tmp_path / "deploy.pem"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    for repo in ("a", "b"):
+        nodes = json.loads((repos[repo] / "nodes.json").read_text())
+        nodes["__base__"]["packer"] = False
+        (repos[repo] / "nodes.json").write_text(json.dumps(nodes))
+        made = infra(capsys, monkeypatch, repos[repo], "instance:create", "shared", "--key", str(key), "--name", "one")
+        assert made.code == 0, made.err
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=aws)
+    running = ec2.describe_instances(Filters=[{"Name": "tag:infra:name", "Values": ["one"]},
+                                              {"Name": "instance-state-name", "Values": ["running"]}])
+    owners = sorted(tags(i)["infra:owner"] for r in running["Reservations"] for i in r["Instances"])
+    assert owners == sorted([owner_of(repos["a"]), owner_of(repos["b"])])
+    for repo, other in (("a", "b"), ("b", "a")):  # each keeps exactly its own: nothing to adopt or delete
+        planned = infra(capsys, monkeypatch, repos[repo], "plan", "shared")
+        assert planned.code == 0 and " instance.shared.one\n" not in planned.out
+        assert f"! instance.shared.one: instance i-" in planned.out
+        assert f"belongs to project '{owner_of(repos[other])}'" in planned.out
