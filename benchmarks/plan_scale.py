@@ -112,11 +112,12 @@ def expected_requests(groups: int, warm: bool) -> Counter:
     is found, so each describe is one empty page and nothing more is asked. Warm, the launch
     templates' latest versions are one more describe (of every template at once), and the names of
     their security groups and the region's zones (for ASGs over every zone) one each. The benchmark
-    makes no one-off instances, so DescribeInstances is one empty page."""
+    makes no one-off instances, so DescribeInstances is one empty page; a second one, and
+    DescribeKeyPairs, look for what killed packer builds left (none here)."""
     shapes = fleet.mix(groups)
     asgs = shapes.get("packer+asg", 0) + shapes.get("asg, no packer", 0)  # as many launch templates
-    pages = Counter({"DescribeImages": 1, "DescribeInstances": 1, "DescribeLaunchTemplates": 1,
-                     "DescribeAutoScalingGroups": 1})
+    pages = Counter({"DescribeImages": 1, "DescribeInstances": 2, "DescribeLaunchTemplates": 1,
+                     "DescribeAutoScalingGroups": 1, "DescribeKeyPairs": 1})
     if asgs and warm:
         pages.update({
             "DescribeLaunchTemplates": math.ceil(asgs / PAGE["DescribeLaunchTemplates"]) - 1,

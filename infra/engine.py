@@ -12,6 +12,7 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.drift import DriftReport, detect_drift
 from infra.reconciler.executor import ApplyResult, Executor, Listener
 from infra.reconciler.graph import Graph, desired_graph, topological, with_recorded
+from infra.reconciler.kinds import kind_of
 from infra.reconciler.plan import PLAN_FORMAT, MadeAgainst, Plan
 from infra.reconciler.planner import plan as compute_plan
 from infra.reconciler.refs import unresolved
@@ -177,15 +178,16 @@ def drift(workspace: Workspace, groups: Iterable[str] = ()) -> DriftReport:
 def targeted_apply(workspace: Workspace, selection: Selection, *, allowed: Iterable[ActionKind] | None = None,
                    forced: Iterable[str] = (), parallelism: int = 10, listener: Listener | None = None,
                    allow_destroy: bool = False) -> tuple[Plan, Plan, ApplyResult]:
-    """Plan the selection, keep only the allowed kinds of action, and apply that at once.
+    """Plan the selection, keep only the allowed kinds of action (and the removal of leftovers,
+    such as a killed build's instance), and apply that at once.
 
     This is how the seed's `namespace:action` commands run: the same planner and executor as
     `infra apply`, on a slice of the graph. Returns the full plan, what was applied, and the result.
     """
     full = make_plan(workspace, selection, forced=forced)
     kept = set(allowed) if allowed is not None else None
-    sliced = full.model_copy(update={"actions": [a for a in full.actions
-                                                  if not a.action.is_change or kept is None or a.action in kept]})
+    sliced = full.model_copy(update={"actions": [a for a in full.actions if not a.action.is_change or kept is None
+                                                  or a.action in kept or kind_of(a.kind).leftover]})
     result = apply_plan(workspace, sliced, parallelism=parallelism, listener=listener, allow_destroy=allow_destroy)
     return full, sliced, result
 

@@ -79,7 +79,7 @@ def packer_create(groups: Optional[List[str]] = GROUPS) -> None:
 def packer_run(groups: Optional[List[str]] = GROUPS,
                parallelism: int = typer.Option(10, "--parallelism", min=1, help="Builds at once.")) -> None:
     """Build each group's AMI with packer when what it is built from changed (role and template too)."""
-    _run(groups, {"role", "packer_template", "ami"}, CREATE_OR_UPDATE, parallelism=parallelism)
+    _run(groups, {"role", "packer_template", "ami", "build_leftover"}, CREATE_OR_UPDATE, parallelism=parallelism)
 
 
 @app.command("autoscale:create")

@@ -96,6 +96,8 @@ class GroupSettings(Strict):
     post_run_list: list[str] = Field(default_factory=list, description="Run after the whole run_list.")
     packer: bool = Field(True, description="Build an AMI with packer; false uses source_ami as it is.")
     ami_keep: int | None = Field(None, ge=1, description="Keep this many newest AMIs; apply deregisters older ones.")
+    build_timeout: int = Field(3600, ge=1, le=DAY, description="Seconds a packer build may take before it is stopped "
+                                                               "(what it made so far is removed by the next apply).")
     depends_on: list[str] = Field(default_factory=list, description="Services this group consumes.")
     services_cookbook: str | None = Field(None, description="Cookbook whose recipes are services; any *-service cookbook when unset.")
     tags: dict[TagKey, str] = Field(default_factory=dict, description="Extra tags on everything the group owns.")

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Protocol
 
 from infra.errors import ProviderError
-from infra.reconciler.kinds import LOCAL_KINDS
+from infra.reconciler.kinds import KINDS, LOCAL_KINDS
 from infra.reconciler.plan import Action
 from infra.reconciler.resources import Observation, Resource
 
@@ -73,6 +73,7 @@ class Providers:
         is, even with nothing to ask about: it still scans for what infra made and nobody wants
         any more (the ASG of a removed group when no group has one now). Local files alone need
         no cloud."""
+        resources = list(resources)
         batches: dict[int, tuple[Provider, list[Resource]]] = {}
         for resource in resources:
             provider = self.for_kind(resource.kind)
@@ -80,6 +81,8 @@ class Providers:
         also = set(kinds or ())
         if orphans and kinds is None and any(not p.kinds <= LOCAL_KINDS for p, _ in batches.values()):
             also = {kind for kind in self.by_kind if kind not in LOCAL_KINDS}
+        asked = {resource.kind for resource in resources} | also
+        also |= {kind.name for kind in KINDS.values() if kind.found_with in asked and kind.name in self.by_kind}
         for kind in also:
             provider = self.for_kind(kind)
             batches.setdefault(id(provider), (provider, []))

@@ -5,7 +5,9 @@ commas inside data written as `%!(PACKER_COMMA)` and newlines as a literal `\\n`
 `ui` events are what packer would have printed (they become progress lines); its `artifact`
 events name what it made (`us-east-1:ami-0123...`); its `error` events say why it failed.
 
-Every call starts its own process, so builds of several groups can run at the same time.
+Every call starts its own process, so builds of several groups can run at the same time. Each
+runs in a process group of its own: packer is two processes (a monitor and the worker), and an
+interrupt or a kill must reach both. infra passes its own interrupts on (see interrupt_builds).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class BuildResult:
     artifacts: list[str] = field(default_factory=list)  # artifact ids, e.g. "us-east-1:ami-0123abcd"
     errors: list[str] = field(default_factory=list)
     output: list[str] = field(default_factory=list)  # the ui lines, for a failure's context
+    timed_out: bool = False
 
 
 QUIET_DETAIL = re.compile(r"^\s+\S+: (Adding tag|Modifying|Stopping instance)")
@@ -89,15 +92,22 @@ def binary() -> str:
 
 
 def build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: Mapping[str, str],
-          progress: Progress) -> BuildResult:
-    """Run `packer build` on `template`, showing its progress; raise ProviderError when it fails.
+          progress: Progress, timeout: float = 3600) -> BuildResult:
+    """Run `packer build` on `template`, showing its progress; raise ProviderError when it fails,
+    or when it has not finished within `timeout` seconds (then it is stopped).
 
     Packer sends its first EC2 call (the AMI name check) with its retries turned off, so one
     throttled or 5xx answer to it fails the build before anything is made; such a build is
     started again after a pause, as an SDK would retry the call.
     """
+    deadline = time.monotonic() + timeout
     for attempt in range(1, EARLY_ATTEMPTS + 1):
-        result, returncode = _run_build(template, variables, cwd=cwd, env=env, progress=progress)
+        result, returncode = _run_build(template, variables, cwd=cwd, env=env, progress=progress,
+                                        timeout=max(deadline - time.monotonic(), 0.0))
+        if result.timed_out:
+            raise ProviderError(f"packer build did not finish within {timeout:g}s (build_timeout), during: "
+                                f"{result.output[-1] if result.output else 'its start'}; it was stopped, and what "
+                                f"it had made so far is removed by the next apply")
         if returncode == 0 or attempt == EARLY_ATTEMPTS or not refused_before_making_anything(result):
             break
         delay = attempt * random.uniform(0.5, 1.5)
@@ -127,31 +137,55 @@ def refused_before_making_anything(result: BuildResult) -> bool:
 
 _live: set[subprocess.Popen] = set()  # the packer builds running now, for interrupt_builds()
 _live_lock = threading.Lock()
+# Seconds packer gets to clean up after an interrupt before it is killed. Against a dead endpoint
+# its clean-up retries for minutes; what it leaves is removed by the next apply (build leftovers).
+GRACE = 10.0
 
 
 def interrupt_builds() -> None:
-    """Interrupt every running build the way Ctrl-C would: packer then removes what it made so far
-    (build instance, key pair) and exits. For a SIGTERM, which reaches infra but not packer."""
+    """Interrupt every running build the way Ctrl-C would (packer then removes what it made so far:
+    build instance, key pair), and kill those still running GRACE seconds later."""
     with _live_lock:
         running = list(_live)
     for process in running:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
+        _interrupt(process)
+
+
+def _interrupt(process: subprocess.Popen) -> None:
+    """SIGINT to the build's process group now, SIGKILL to what is left of it after GRACE."""
+    if process.poll() is not None or not _signal(process, signal.SIGINT):
+        return
+    killer = threading.Timer(GRACE, lambda: _signal(process, signal.SIGKILL))
+    killer.daemon = True
+    killer.start()
+
+
+def _signal(process: subprocess.Popen, signum: int) -> bool:
+    """Send `signum` to the build's whole process group; False when there is none left."""
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _run_build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: Mapping[str, str],
-               progress: Progress) -> tuple[BuildResult, int]:
+               progress: Progress, timeout: float) -> tuple[BuildResult, int]:
     command = [binary(), "build", "-machine-readable", *_var_args(variables), str(template)]
     result = BuildResult()
     try:
         process = subprocess.Popen(command, cwd=cwd, env=_quiet(env), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                   start_new_session=True)
     except OSError as exc:
         raise ProviderError(f"cannot run packer: {exc.strerror}; {INSTALL_HINT}") from None
     assert process.stdout is not None
     show = _Shown(progress)
     with _live_lock:
         _live.add(process)
+    timer = threading.Timer(timeout, lambda: (setattr(result, "timed_out", True), _interrupt(process)))
+    timer.daemon = True
+    timer.start()
     try:
         with process:
             try:
@@ -161,6 +195,7 @@ def _run_build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: 
                 _stop(process)  # packer cleans up (instance, key pair, half-made AMI) on an interrupt
                 raise
     finally:
+        timer.cancel()
         with _live_lock:
             _live.discard(process)
     return result, process.returncode
@@ -268,11 +303,11 @@ class _Shown:
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is not None:
         return
-    process.send_signal(signal.SIGINT)
+    _signal(process, signal.SIGINT)
     try:
-        process.wait(timeout=120)
+        process.wait(timeout=GRACE)
     except subprocess.TimeoutExpired:
-        process.kill()
+        _signal(process, signal.SIGKILL)
 
 
 def _signal_name(number: int) -> str:

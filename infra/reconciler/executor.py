@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol
 
-from infra.errors import InfraError, Terminated
+from infra.errors import InfraError
 from infra.providers.base import Providers
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action, Plan
@@ -91,11 +91,12 @@ class Executor:
                         break  # what is left waits on something that will never run
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     self._settle_all([(future, *running.pop(future)) for future in done], schedule, result)
-            except KeyboardInterrupt as interrupt:
+            except KeyboardInterrupt:
                 for future in running:
                     future.cancel()
-                if isinstance(interrupt, Terminated):  # Ctrl-C reaches packer itself; SIGTERM only infra
-                    self.providers.interrupt()
+                # SIGTERM reaches infra alone, Ctrl-C the terminal's whole group, `kill -INT` infra alone:
+                # either way, what runs outside (packer) or waits (a roll) is stopped, so the apply ends soon.
+                self.providers.interrupt()
                 self._settle_all([(future, action, started) for future, (action, started) in running.items()
                                   if not future.cancelled()], schedule, result)
                 raise

@@ -40,6 +40,10 @@ class Kind:
     # The kinds of its own group it is built on (the edges graph.py draws): an orphan found
     # without a state entry is deleted before those, as a recorded one is.
     built_on: frozenset[str] = field(default_factory=frozenset)
+    # Never wanted: whatever of it is found is deleted, for this reason (debris of an interrupted build).
+    leftover: str = ""
+    # Looked for whenever this kind is: where its debris would be.
+    found_with: str = ""
 
     def build_digest(self, attributes: Mapping[str, Any]) -> str:
         """What a `by_digest` kind is built from: every attribute but those outside versions (an
@@ -60,7 +64,12 @@ ASG = Kind("asg", "autoscaling group", replace_on=frozenset({"launch_template_ve
 INSTANCE = Kind("instance", "one-off EC2 instance", on_request=True, serves=True, built_on=frozenset({"ami"}),
                 replace_on=frozenset({"image_id", "instance_type", "zone", "key_name", "iam_instance_profile"}))
 
-KINDS: dict[str, Kind] = {k.name: k for k in (ROLE, PACKER_TEMPLATE, DNA, AMI, LAUNCH_TEMPLATE, ASG, INSTANCE)}
+BUILD_LEFTOVER = Kind("build_leftover", "what a killed packer build left (instance, key pair)", found_with="ami",
+                      leftover="left by a packer build that is not running (no build of this project runs while "
+                               "an apply holds the lock)")
+
+KINDS: dict[str, Kind] = {k.name: k for k in (ROLE, PACKER_TEMPLATE, DNA, AMI, LAUNCH_TEMPLATE, ASG, INSTANCE,
+                                              BUILD_LEFTOVER)}
 LOCAL_KINDS = frozenset(name for name, kind in KINDS.items() if kind.local)
 
 

@@ -18,7 +18,7 @@ from infra.reconciler.kinds import kind_of
 from infra.reconciler.order import dependencies_first
 from infra.reconciler.plan import Action, MadeAgainst, Notice, Plan, changed_attributes
 from infra.reconciler.refs import resolve, unresolved
-from infra.reconciler.resources import Observed, Resource, Unowned, split_address
+from infra.reconciler.resources import Observed, Resource, Unowned, address_of, split_address
 from infra.state.model import ResourceState, State
 
 
@@ -230,7 +230,7 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
     groups = {resource.group for resource in desired}
     actions: list[Action] = []
     for address in reversed(dependencies_first(unwanted, depends.__getitem__, ignore_cycles=True)):
-        kind, group, _ = split_address(address)
+        kind, group, name = split_address(address)
         found = observed.get(address)
         if found is None:
             actions.append(Action(address=address, kind=kind, group=group, action=ActionKind.NOOP, after=None,
@@ -246,8 +246,12 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
         dependants = [other for other in unwanted if address in depends[other]]
         users = built_on(address) if recorded is not None else _group_users(address, desired)
         dependants += [user for user in users if user in desired and user in changing and user not in dependants]
-        if not group:
+        if kind_of(kind).leftover:
+            reason = kind_of(kind).leftover
+        elif not group:
             reason = "not in nodes.json"
+        elif name and address_of(kind, group) in desired:
+            reason = f"left beside {address_of(kind, group)} by an interrupted roll"
         elif group in groups:
             reason = f"nodes.json no longer wants it (group {group} is still there, without a {kind})"
         else:

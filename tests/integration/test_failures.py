@@ -100,9 +100,12 @@ def wait_until(what: str, condition: Callable[[], bool], timeout: float = DEADLI
         time.sleep(0.02)
 
 
-def kill_group(process: subprocess.Popen) -> None:
+def kill_group(process: subprocess.Popen, control: Path | None = None) -> None:
+    """kill -9 of infra's process group, and of its packer builds' (each runs in a group of its own)."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
+    if control is not None:
+        packer_wrapper.kill_builds(control)
     process.wait(timeout=10)
 
 
@@ -211,7 +214,7 @@ def test_packer_killed_mid_build_fails_its_group_only_and_a_rerun_builds_just_th
     failed = run_infra(capsys, "apply", "--auto-approve")
     assert failed.code == 1
     assert (f"ami.{BEE}: failed after" in failed.err and "packer build was killed by SIGKILL during: ==> "
-            "amazon-ebs: Creating temporary keypair: packer_" in failed.err and "what it had made so far (a build "
+            "amazon-ebs: Creating temporary keypair: infra." in failed.err and "what it had made so far (a build "
             "instance, a key pair) may be left over" in failed.err), failed.err
     assert f"launch_template.{BEE}: skipped: depends on ami.{BEE}, which failed" in failed.err
     assert f"ami.{WWW}: built (" in failed.out  # the other group finished
@@ -224,12 +227,15 @@ def test_packer_killed_mid_build_fails_its_group_only_and_a_rerun_builds_just_th
 
     (control / f"kill-{BEE}").unlink()
     planned = run_infra(capsys, "plan")
+    [key_pair] = [p["KeyName"] for p in ec2.describe_key_pairs()["KeyPairs"]]  # what the killed build left
     assert re.findall(r"^  # (\S+) will be (\w+)", planned.out, re.M) == [
-        (f"ami.{BEE}", "built"), (f"launch_template.{BEE}", "created"), (f"asg.{BEE}", "created")]
+        (f"ami.{BEE}", "built"), (f"launch_template.{BEE}", "created"), (f"asg.{BEE}", "created"),
+        (f"build_leftover.{BEE}.{key_pair}", "destroyed")]
     resumed = run_infra(capsys, "apply", "--auto-approve")
     assert resumed.code == 0, resumed.err
     assert Counter(builds(control)) == {BEE: 2, WWW: 1} and builds(control)[-1] == BEE  # www was not rebuilt
     assert amis_per_group(ec2) == {BEE: 1, WWW: 1} and len(asgs_of(BEE, aws)) == 1
+    assert ec2.describe_key_pairs()["KeyPairs"] == []
     assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
 
 
@@ -270,7 +276,7 @@ def test_an_apply_killed_between_two_actions_resumes_without_duplicates(control,
                    or apply.poll() is not None)
         assert apply.poll() is None, (logs / "apply.err").read_text()
     finally:
-        kill_group(apply)
+        kill_group(apply, control)
     assert apply.returncode == -signal.SIGKILL
 
     infra_dir = ops_repo / ".infra"
@@ -280,7 +286,8 @@ def test_an_apply_killed_between_two_actions_resumes_without_duplicates(control,
     assert {f"ami.{BEE}", f"asg.{BEE}", f"packer_template.{WWW}"} <= state.resources.keys()
     assert f"ami.{WWW}" not in state.resources  # the action that was running is not recorded...
     assert amis_per_group(ec2) == {BEE: 1, WWW: 1}  # ...though its AMI exists
-    assert sorted(p.name for p in infra_dir.iterdir()) == ["state.json", "state.json.backup", "state.lock"]
+    assert sorted(p.name for p in infra_dir.iterdir()) == ["state.json", "state.json.backup", "state.lock", "tmp"]
+    assert [p.name.startswith(f"infra-packer-{WWW}-") for p in (infra_dir / "tmp").iterdir()] == [True]
 
     refused = run_infra(capsys, "apply", "--auto-approve")
     assert refused.code == 1 and f"(pid {apply.pid})" in refused.err and "for apply" in refused.err
@@ -299,6 +306,7 @@ def test_an_apply_killed_between_two_actions_resumes_without_duplicates(control,
     assert after.lineage == state.lineage and after.serial > state.serial
     www = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:group", "Values": [WWW]}])["Images"]
     assert after.resources[f"ami.{WWW}"].outputs["image_id"] == www[0]["ImageId"]  # the AMI packer made, adopted
+    assert list((infra_dir / "tmp").iterdir()) == []  # the killed build's template copy is gone
 
 
 # -- 4. two applies at once ----------------------------------------------------------------------------
@@ -322,7 +330,7 @@ def test_two_applies_at_once_one_wins_and_the_other_is_refused_naming_it(control
         assert both[winner].wait(timeout=DEADLINE) == 0, (logs / f"{winner}.err").read_text()
     finally:
         for process in both.values():
-            kill_group(process)
+            kill_group(process, control)
     assert not (ops_repo / ".infra" / "state.lock").exists()
     assert len(state_on_disk(ops_repo).resources) == 9
     assert sorted(builds(control)) == [BEE, WWW]

@@ -12,6 +12,12 @@ made for the sandbox endpoint) and obeys files in the control folder
 |                      | the OOM killer took it)                                                           |
 | `hold-GROUP`         | after packer succeeded (the AMI exists and is tagged): touch `built-GROUP`, wait  |
 |                      | for `release` (a test kills the apply there)                                      |
+| `pause-GROUP` (text) | when packer prints a line holding that text: stop packer's processes (SIGSTOP)    |
+|                      | where they are, touch `paused-GROUP`, and wait (a test kills the apply there)      |
+
+infra runs packer (here: the wrapper, and packer under it) in a process group of its own and
+signals that group; each wrapper writes its group's id to `pgid-GROUP-N`, so a test that kills
+an apply can kill what is left of its builds (see kill_builds).
 
 Every build is logged: its group is appended to `builds`, the template it was given is copied
 to `template-GROUP-N.json` and its command line to `args-GROUP-N.txt`, so a test can look at
@@ -59,6 +65,33 @@ def touch(path: Path) -> None:
     path.write_text(str(os.getpid()))
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process under `pid` (packer's monitor and its worker), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, stack = [], list(children.get(pid, []))
+    while stack:
+        child = stack.pop()
+        found.append(child)
+        stack.extend(children.get(child, []))
+    return found
+
+
+def kill_builds(control: Path) -> None:
+    """SIGKILL every build's process group the wrapper ran (a test's kill -9 of an apply and its builds)."""
+    for record in control.glob("pgid-*"):
+        try:
+            os.killpg(int(record.read_text()), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, ValueError):
+            pass
+
+
 def main(args: list[str]) -> int:
     real = os.environ.get("INFRA_TEST_REAL_PACKER", REAL_PACKER)
     if not args or args[0] != "build":
@@ -74,9 +107,12 @@ def main(args: list[str]) -> int:
         touch(control / f"waiting-{group}")
         wait_for(control / "release")
 
-    kill_file = control / f"kill-{group}"
+    (control / f"pgid-{group}-{copies + 1}").write_text(str(os.getpgid(0)))
+    kill_file, pause_file = control / f"kill-{group}", control / f"pause-{group}"
     trigger = kill_file.read_text().strip() if kill_file.exists() else None
+    pause = pause_file.read_text().strip() if pause_file.exists() else None
     process = subprocess.Popen([real, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # packer, in the same group, gets it and decides
     assert process.stdout is not None
     for line in process.stdout:
         sys.stdout.write(line)
@@ -85,6 +121,11 @@ def main(args: list[str]) -> int:
             process.kill()
             process.wait()
             os.kill(os.getpid(), signal.SIGKILL)
+        if pause and pause in line:
+            for pid in _descendants(os.getpid()):
+                os.kill(pid, signal.SIGSTOP)
+            touch(control / f"paused-{group}")
+            time.sleep(WAIT_LIMIT)
     code = process.wait()
     if code == 0 and (control / f"hold-{group}").exists():
         touch(control / f"built-{group}")

@@ -215,17 +215,15 @@ class LongRunning(World):
 
 
 @pytest.mark.parametrize("signum, interrupt", [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)])
-def test_an_interrupt_waits_for_running_actions_and_sigterm_passes_it_on(tmp_path, signum, interrupt):
-    """Ctrl-C reaches packer itself (same terminal); SIGTERM reaches only infra, which passes it on.
-    Either way the executor waits for the running action before the interrupt ends the apply."""
+def test_an_interrupt_waits_for_running_actions_and_is_passed_on(tmp_path, signum, interrupt):
+    """SIGTERM reaches only infra, Ctrl-C maybe only infra too (`kill -INT`): either way infra passes
+    it on to what runs outside it, and waits for the running action before the interrupt ends the apply."""
     world, backend = LongRunning(), RecordingBackend(tmp_path / "state.json")
     main = threading.get_ident()
 
     def interrupt_main_thread():
         world.started.wait(timeout=30)
         signal.pthread_kill(main, signum)
-        if interrupt is KeyboardInterrupt:
-            threading.Timer(0.3, world.stop.set).start()  # the terminal's Ctrl-C stops the build itself
 
     def handler(*_):
         raise interrupt()
@@ -238,7 +236,7 @@ def test_an_interrupt_waits_for_running_actions_and_sigterm_passes_it_on(tmp_pat
     finally:
         signal.signal(signum, previous)
     assert world.stop.is_set()  # returned only once the running action had ended
-    assert world.interrupted is (interrupt is Terminated)
+    assert world.interrupted
     assert world.finished == 0  # an interrupted apply leaves the after-work undone
     assert world.calls == ["thing.a"]  # nothing new started after the interrupt
     assert backend.read().resources == {}  # the interrupted action failed: nothing recorded for it

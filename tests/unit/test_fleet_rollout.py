@@ -109,6 +109,9 @@ class FakeAutoscaling:
     def delete_tags(self, Tags: list[dict[str, Any]]) -> None:
         self.calls.append(("untag", Tags[0]["ResourceId"]))
 
+    def create_or_update_tags(self, Tags: list[dict[str, Any]]) -> None:
+        self.calls.append(("tag " + ",".join(f"{t['Key']}={t['Value']}" for t in Tags), Tags[0]["ResourceId"]))
+
 
 class FakeClients:
     region = None
@@ -142,7 +145,9 @@ def test_a_roll_creates_the_new_asg_waits_then_removes_the_old_one():
     outputs = provider.apply(action, ATTRIBUTES, messages.append)
     new = outputs["name"]
     assert new.startswith("web-") and new != "web-old"
-    assert autoscaling.calls == [("create", new), ("untag", new), ("delete", "web-old")]
+    # healthy, it is marked so before the hold: killed then, the next plan keeps it and drops the old one
+    assert autoscaling.calls == [("create", new), ("tag infra:roll=holding", new), ("untag", new),
+                                 ("delete", "web-old")]
     assert clock.now == pytest.approx(30)  # the old one stayed for the group's timeout
     pending = [t for t in autoscaling.groups[new]["Tags"] if t["Key"] == "infra:roll"]
     assert pending and pending[0]["PropagateAtLaunch"] is False

@@ -311,7 +311,7 @@ def test_a_leftover_asg_of_a_protected_group_that_stays_goes_without_allow_destr
                 "asg.gone": Observed(attributes={"tags": {"group": "gone", "infra:protect": "true"}})}
     actions = {a.address: a for a in plan(graph(kept), observed, State()).actions}
     assert actions["asg.web.web-leftover"].action is ActionKind.DELETE and not actions["asg.web.web-leftover"].protected
-    assert "group web is still there" in actions["asg.web.web-leftover"].reason
+    assert actions["asg.web.web-leftover"].reason == "left beside asg.web by an interrupted roll"
     assert actions["asg.gone"].protected  # its group is gone: the tag is all that says it is protected
 
 

@@ -19,10 +19,11 @@ def clients_for(workspace: "Workspace") -> AwsClients:
 def aws_providers(workspace: "Workspace") -> list["Provider"]:
     """One provider per AWS resource kind, all on the same clients."""
     from infra.providers.aws.autoscaling import AutoscalingProvider
+    from infra.providers.aws.build_leftovers import BuildLeftoversProvider
     from infra.providers.aws.images import ImagesProvider
     from infra.providers.aws.instances import InstancesProvider
     from infra.providers.aws.launch_templates import LaunchTemplatesProvider
 
     clients = clients_for(workspace)
     return [cls(workspace, clients) for cls in (ImagesProvider, LaunchTemplatesProvider, AutoscalingProvider,
-                                                InstancesProvider)]
+                                                InstancesProvider, BuildLeftoversProvider)]

@@ -3,9 +3,10 @@
 A group's ASG is found by its tags (`group`, `infra:managed`), never by name, because a roll
 makes a new ASG beside the old one. The timings that cannot be read from AWS (the roll's
 `timeout` and `healthy_deadline`) are kept as tags on the ASG, so they are observed like
-everything else. While a roll runs, the new ASG carries `infra:roll=pending`; if infra dies
-mid-roll, the next plan sees the old ASG as the group's one and the pending one as an orphan
-to delete, and rolls again.
+everything else. While a roll waits for the new ASG to be healthy, it carries `infra:roll=pending`;
+once healthy, while the old one is kept for `timeout`, `infra:roll=holding`. If infra dies mid-roll,
+the next plan takes a holding ASG for the group's one (it was healthy; the old one is a leftover
+to delete) and a pending one for a leftover (the old one stays the group's, and it rolls again).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.resources import Observation, Observed, address_of, split_address
 
 ROLL_TAG = "infra:roll"
+PENDING, HOLDING = "pending", "holding"  # a roll's new ASG: not yet healthy; healthy, the old one still kept
 TIMEOUT_TAG = "infra:timeout"
 DEADLINE_TAG = "infra:healthy_deadline"
 
@@ -101,6 +103,8 @@ class AutoscalingProvider(ObservedPerRegion):
         try:
             rollout.wait_healthy(new, attributes["healthy_deadline"])
             if old is not None:
+                with aws_errors(f"mark {new} healthy"):
+                    client.create_or_update_tags(Tags=[_tag(new, ROLL_TAG, HOLDING)])
                 rollout.hold(new, old, attributes["timeout"])
         except RollFailed as failure:
             if old is None:
@@ -115,7 +119,7 @@ class AutoscalingProvider(ObservedPerRegion):
         return new
 
     def _create(self, client: Any, region: str, name: str, attributes: dict[str, Any], *, pending: bool) -> None:
-        extra = {ROLL_TAG: "pending"} if pending else {}
+        extra = {ROLL_TAG: PENDING} if pending else {}
         with aws_errors(f"create autoscaling group {name}"):
             client.create_auto_scaling_group(AutoScalingGroupName=name, **self._settings(region, attributes),
                                              Tags=_tags(name, attributes, extra))
@@ -198,7 +202,7 @@ class AutoscalingProvider(ObservedPerRegion):
                              Filters=[{"Name": f"tag:{GROUP_TAG}", "Values": groups},
                                       {"Name": f"tag:{OWNER_TAG}", "Values": [self.owner]}])
             return [(g["AutoScalingGroupName"], g["DesiredCapacity"]) for g in found
-                    if ROLL_TAG not in tag_dict(g.get("Tags"))]
+                    if tag_dict(g.get("Tags")).get(ROLL_TAG) != PENDING]
 
     def _delete(self, client: Any, name: str, progress: Progress) -> None:
         try:
@@ -248,8 +252,8 @@ def _described(region: str, name: str) -> str:
 
 
 def _current(found: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The group's live ASG (newest one not mid-roll) and any others."""
-    settled = [g for g in found if ROLL_TAG not in tag_dict(g.get("Tags"))] or found
+    """The group's live ASG (the newest one that is not waiting to become healthy) and any others."""
+    settled = [g for g in found if tag_dict(g.get("Tags")).get(ROLL_TAG) != PENDING] or found
     current = max(settled, key=lambda g: (str(g.get("CreatedTime", "")), g["AutoScalingGroupName"]))
     return current, [g for g in found if g is not current]
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 GROUP_TAG = "group"
 USABLE_STATES = ("available", "pending")  # a failed or deregistered AMI is not a group's image
+_building: set[str] = set()  # the template copies this process's builds use now
 AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
 
 
@@ -138,8 +139,10 @@ class ImagesProvider:
             raise ProviderError(f"packer/{group}.json does not exist; write it with: infra packer:create {group}")
         template = packer.load_template(path)
         variables = self._variables(group, template, attributes, region, progress)
+        settings = self.workspace.config.groups.get(group)
         try:
-            result = self._run_packer(path, template, variables, progress)
+            result = self._run_packer(path, template, variables, progress,
+                                      timeout=settings.build_timeout if settings is not None else 3600)
         except ProviderError as exc:
             source = attributes.get("source_image", "?")
             raise ProviderError(f"packer/{group}.json (from {source} in {region}): {exc}") from None
@@ -168,7 +171,9 @@ class ImagesProvider:
     def finish(self, applied: list[Action], report: Callable[[Action, str], None]) -> None:
         """`ami_keep` for each group this apply changed (a build, a launch template moving to the
         new AMI, a roll), once all of it is done: an AMI they left is no longer in use, so it goes.
-        Said under the group's AMI action, or its last one."""
+        Said under the group's AMI action, or its last one. And the template copies of a killed
+        apply go."""
+        self.sweep_scratch()
         last: dict[str, Action] = {}
         for action in applied:
             if action.kind == "ami" or last.get(action.group, action).kind != "ami":
@@ -255,22 +260,40 @@ class ImagesProvider:
         return list(dict.fromkeys(n if n.startswith("sg-") else found[n][0] for n in names))
 
     def _run_packer(self, path: Path, template: Mapping[str, Any], variables: Mapping[str, str],
-                    progress: Progress) -> packer.BuildResult:
+                    progress: Progress, timeout: float) -> packer.BuildResult:
         """Run packer on the template, or on a temporary copy of it set up for a custom endpoint."""
         env = self.clients.environment()
         endpoint = self.clients.endpoint_url
         if not endpoint:
-            return packer.build(path, variables, cwd=self.root, env=env, progress=progress)
+            return packer.build(path, variables, cwd=self.root, env=env, progress=progress, timeout=timeout)
         derived, notes = packer.for_endpoint(template, endpoint, offline=not is_aws_endpoint(endpoint))
         for note in notes:
             progress(note)
-        handle, name = tempfile.mkstemp(prefix=f"infra-packer-{path.stem}-", suffix=".json")
+        scratch = self._scratch()
+        handle, name = tempfile.mkstemp(prefix=f"infra-packer-{path.stem}-", suffix=".json", dir=scratch)
+        _building.add(name)
         try:
             with os.fdopen(handle, "w") as file:
                 json.dump(derived, file, indent=2)
-            return packer.build(Path(name), variables, cwd=self.root, env=env, progress=progress)
+            return packer.build(Path(name), variables, cwd=self.root, env=env, progress=progress, timeout=timeout)
         finally:
             Path(name).unlink(missing_ok=True)
+            _building.discard(name)
+
+    def _scratch(self) -> Path:
+        """`.infra/tmp` of the ops repository: the templates handed to packer (see sweep_scratch)."""
+        scratch = self.root / ".infra" / "tmp"
+        scratch.mkdir(parents=True, exist_ok=True)
+        return scratch
+
+    def sweep_scratch(self) -> list[Path]:
+        """Remove the template copies of applies killed before they could (not this process's
+        builds'); only one apply of a repository runs at a time (the state lock)."""
+        stale = [path for path in (self.root / ".infra" / "tmp").glob("infra-packer-*.json")
+                 if str(path) not in _building]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return stale
 
     # -- retention -------------------------------------------------------------------------------
 
