@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         where = f"{exc.filename}: " if exc.filename else ""
         _print_error(f"{where}{exc.strerror or exc}; check the path and its permissions")
         code = 1
-    except (click.exceptions.Abort, typer.Abort):
+    except typer.Abort:
         _print_error("aborted")
         code = 130
     except Terminated:
@@ -108,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _print_error("interrupted")
         code = 130
-    except (click.ClickException, typer.TyperException) as exc:  # usage errors: bad option, missing argument
+    except typer.TyperException as exc:  # usage errors (typer's own click): bad option, missing argument
         if type(exc).__name__ == "NoArgsIsHelpError":  # `infra`, `infra state`: the help, as asked
             context = getattr(exc, "ctx", None)
             out.print(context.get_help() if context else str(exc), markup=False)
