@@ -207,7 +207,7 @@ def test_graph_prints_dot_and_mermaid(example, capsys):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["packer:delete"], "Missing argument 'group'. (see: infra packer:delete --help)"),
+    (["packer:delete"], "Missing argument 'GROUP'. (see: infra packer:delete --help)"),
     (["plan", "--output", "yaml"], "'yaml' is not one of 'text', 'json', 'markdown'"),
     (["nosuch"], "No such command 'nosuch'"),
     (["apply", "--parallelism", "0"], "Invalid value for '--parallelism'"),
