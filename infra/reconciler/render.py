@@ -14,6 +14,7 @@ from rich.markup import escape
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.drift import DriftReport
 from infra.reconciler.plan import Action, AttributeChange, Plan
+from infra.reconciler.plan_json import plan_document
 from infra.reconciler.refs import parse_ref
 
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|private_key|api_key|access_key|credential)", re.I)
@@ -93,17 +94,8 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
 
 
 def plan_json(plan: Plan) -> str:
-    data = plan.model_dump(mode="json")
-    for action in data["actions"]:
-        action["action"] = ActionKind(action["action"]).name.lower()
-        for key in ("before", "after"):
-            if action[key] is not None:
-                action[key] = masked(action[key])
-        for change in action["changes"]:
-            change["before"], change["after"] = masked(change["before"], change["path"]), masked(change["after"], change["path"])
-    data["summary"] = plan.summary()
-    data["has_changes"] = bool(plan.changes)
-    return json.dumps(data, indent=2)
+    """The plan's document (docs/plan-json.md), as a saved plan holds it, with secrets masked."""
+    return json.dumps(plan_document(plan, mask=masked), indent=2)
 
 
 def plan_markdown(plan: Plan) -> str:
