@@ -1,6 +1,6 @@
 """Real plans (moto, the real packer) keep the documented contract: `--output json` and `--out`
 files validate against docs/plan-json.md's schema, are the same document, and a saved plan with
-values unknown until apply applies."""
+values unknown until apply applies. Text and Markdown plans name what deletions remove."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
@@ -28,6 +29,25 @@ def _plans(capsys, repo: Path, name: str) -> dict:
     assert schema_errors(saved) == []
     assert saved == document  # the example holds no secret: nothing masked, the same document
     return document
+
+
+def _names_what_goes(capsys, endpoint: str) -> None:
+    """Text and Markdown plans name what a deletion or a roll removes: the AMI ids of a removed
+    group with their snapshots, the old ASG with its instances, the files."""
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=endpoint)
+    autoscaling = boto3.client("autoscaling", region_name="us-east-1", endpoint_url=endpoint)
+    [image] = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:group", "Values": [WWW]}])["Images"]
+    snapshots = [m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"] if "Ebs" in m]
+    [group] = autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+    instances = sorted(i["InstanceId"] for i in group["Instances"])
+    assert snapshots and len(instances) == 2
+    text = run_infra(capsys, "plan").out
+    markdown = run_infra(capsys, "plan", "--output", "markdown").out
+    for shown, mark in ((text, "    - "), (markdown, "- ")):
+        assert f"{mark}AMI {image['ImageId']} ({image['Name']}) and its snapshot(s) {', '.join(snapshots)}" in shown
+        assert (f"{mark}autoscaling group {group['AutoScalingGroupName']} and its 2 instance(s): "
+                f"{', '.join(instances)}") in shown
+        assert f"{mark}file roles/role-{WWW}.json" in shown and f"{mark}file packer/{WWW}.json" in shown
 
 
 def _nodes(repo: Path) -> dict:
@@ -51,6 +71,7 @@ def test_real_plans_validate_and_a_saved_plan_with_unknown_values_applies(aws, o
     nodes[BEE]["instance_type"] = "m3.large"
     del nodes[WWW]
     (ops_repo / "nodes.json").write_text(json.dumps(nodes))
+    _names_what_goes(capsys, aws)
     second = _plans(capsys, ops_repo, "second.plan")
     by_action = {}
     for action in second["actions"]:

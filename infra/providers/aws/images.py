@@ -76,11 +76,15 @@ class ImagesProvider:
         observed: dict[str, Observed] = {}
         scanned = set(asked.values()) or set(map(self.region, configured_regions(self.workspace)))
         for region in sorted(scanned):
-            for group, image in newest_by_group(self.images(region)).items():
+            found = self.images(region)
+            for group, image in newest_by_group(found).items():
                 address = address_of("ami", group)
                 if asked.get(address, region) == region:
+                    # Every AMI of the group here, newest first: what deleting `ami.GROUP` removes.
+                    every = [{"id": i.id, "name": i.name, "snapshots": list(i.snapshots)}
+                             for i in sorted(found, key=lambda i: i.created, reverse=True) if i.group == group]
                     observed[address] = Observed(attributes={"source_hash": image.source_hash,
-                                                             "tags": dict(image.tags)},
+                                                             "tags": dict(image.tags), "images": every},
                                                  outputs={"image_id": image.id, "name": image.name})
         return observed
 
