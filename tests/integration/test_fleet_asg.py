@@ -297,6 +297,22 @@ def test_autoscale_update_rolls_blue_green(repo, capsys, autoscaling):
     assert new["AutoScalingGroupName"] != old["AutoScalingGroupName"]
 
 
+@pytest.mark.skipif(shutil.which("packer") is None, reason="needs the packer binary")
+def test_autoscale_update_with_nothing_changed_rolls_on_the_same_launch_template_version(aws, ops_repo, capsys,
+                                                                                        autoscaling, ec2):
+    example(ops_repo, packer=True)  # the launch template refers to the group's AMI, outside what is planned
+    applied(capsys)
+    [old] = asgs(autoscaling)
+    result = run_infra(capsys, "autoscale:update", BEE)
+    assert result.code == 0, result.err
+    assert "new version" not in result.out and f"launch_template.{BEE}" not in result.out
+    [new] = asgs(autoscaling)
+    assert new["AutoScalingGroupName"] != old["AutoScalingGroupName"]
+    assert new["LaunchTemplate"] == old["LaunchTemplate"]
+    versions = ec2.describe_launch_template_versions(LaunchTemplateId=old["LaunchTemplate"]["LaunchTemplateId"])
+    assert len(versions["LaunchTemplateVersions"]) == 1
+
+
 def test_autoscale_create_writes_the_dna_file_and_the_role(repo, capsys):
     assert run_infra(capsys, "autoscale:create", BEE).code == 0
     assert json.loads((repo / "dna/asg/12_04-bee.json").read_text()) == {
