@@ -81,6 +81,7 @@ def test_the_sandbox_says_in_one_line_what_to_install_when_moto_is_missing(monke
 
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "moto" else find_spec(name, *a))
+    monkeypatch.setattr("infra.sandbox.subprocess.Popen", lambda *a, **k: pytest.fail("started a server"))
     with pytest.raises(InfraError) as raised:
         MotoServer(tmp_path / "sandbox").start(["ami-1ebb2077"])
     assert str(raised.value) == ("the sandbox needs moto's server, which is not installed; install it with: "
