@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +68,20 @@ def test_completion_completes_commands_options_and_choices(capsys, monkeypatch):
 def test_install_and_show_completion_are_offered(capsys):
     assert {"--install-completion", "--show-completion", "--version"} <= set(run_infra(capsys, "--help").out.split())
     assert run_infra(capsys, "completion", "tcsh").code == 1
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_install_completion_sets_up_bash_and_the_script_completes(tmp_path):
+    """--install-completion and --show-completion detect the shell they run in (here bash); the
+    script installed then completes infra's commands in a real bash."""
+    env = {**os.environ, "HOME": str(tmp_path), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", None)
+    installed = subprocess.run(["bash", "-c", "infra --install-completion"], env=env, capture_output=True, text=True)
+    assert installed.returncode == 0 and "bash completion installed" in installed.stdout, installed.stderr
+    assert "infra.sh" in (tmp_path / ".bashrc").read_text()
+    shown = subprocess.run(["bash", "-c", "infra --show-completion"], env=env, capture_output=True, text=True)
+    assert shown.returncode == 0 and "complete -o default -F _infra_completion infra" in shown.stdout
+    completed = subprocess.run(["bash", "-c", "source ~/.bash_completions/infra.sh; COMP_WORDS=(infra sandbox st); "
+                                "COMP_CWORD=2; _infra_completion infra; echo ${COMPREPLY[@]}"],
+                               env=env, capture_output=True, text=True)
+    assert set(completed.stdout.split()) == {"start", "status", "stop"}, completed.stderr
