@@ -10,7 +10,7 @@ import difflib
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +18,32 @@ from pydantic import BaseModel, ValidationError
 
 from infra.config.merge import merge_group
 from infra.config.models import GROUP_NAME, Autoscale, Group, GroupSettings, Settings
+from infra.config.project import SETTING, Project, default_project
 from infra.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "nodes.json"
 BASE_KEY = "__base__"
 SETTINGS_KEY = "__settings__"
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
+# The project of a nodes.json parsed from text alone (tests, tools); load_config derives a real default.
+UNNAMED = "default"
 
 
 @dataclass(frozen=True)
 class Config:
-    """The validated nodes.json: groups in file order, settings, and the digest of its text."""
+    """The validated nodes.json: groups in file order, settings, the project that owns what it
+    makes, and the digest of its text."""
 
     path: str
     groups: dict[str, Group]
     settings: Settings = field(default_factory=Settings)
     digest: str = ""
+    project: Project = field(default_factory=lambda: Project(UNNAMED, "no name given"))
+
+    @property
+    def owner(self) -> str:
+        """The value of the `infra:owner` tag on everything this nodes.json makes."""
+        return self.project.name
 
     def group(self, name: str) -> Group:
         if name not in self.groups:
@@ -64,7 +74,10 @@ def load_config(path: str | Path = DEFAULT_CONFIG_FILE) -> Config:
         raise ConfigError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})", path=str(path)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from None
-    return parse_config(text, str(path))
+    config = parse_config(text, str(path))
+    if config.project.explicit:
+        return config
+    return replace(config, project=default_project(path.parent))
 
 
 def parse_config(text: str, path: str = DEFAULT_CONFIG_FILE) -> Config:
@@ -97,7 +110,9 @@ def parse_config(text: str, path: str = DEFAULT_CONFIG_FILE) -> Config:
         except ValidationError as exc:
             raise locator.from_validation(exc, name, raw, merged) from None
     _check_references(groups, locator)
-    return Config(path=path, groups=groups, settings=settings, digest=hashlib.sha256(text.encode()).hexdigest())
+    project = Project(settings.project, SETTING) if settings.project else Project(UNNAMED, "no name given")
+    return Config(path=path, groups=groups, settings=settings, digest=hashlib.sha256(text.encode()).hexdigest(),
+                  project=project)
 
 
 def _parse_json(text: str, path: str) -> Any:
