@@ -23,7 +23,7 @@ from infra.reconciler.refs import parse_ref, ref
 
 FORMAT_VERSION = "2.0"
 MAJOR = 2
-NAMES = {kind: kind.name.lower() for kind in ActionKind}  # noop, create, update, replace, delete, build
+NAMES = {kind: kind.name.lower() for kind in ActionKind}  # noop, create, update, replace, delete, build, adopt
 KINDS = {name: kind for kind, name in NAMES.items()}
 LEADING = ("address", "kind", "group", "action", "reason", "depends_on", "protect", "protected", "hold")
 

@@ -45,7 +45,7 @@ def test_the_document_names_every_action_and_validates_against_the_schema():
         "role.web": "noop", "ami.web": "build", "launch_template.web": "update", "asg.web": "replace",
         "role.db": "create", "role.old": "delete"}
     assert document["format_version"] == FORMAT_VERSION and document["masked"] is False
-    assert document["summary"] == {"add": 2, "change": 1, "destroy": 2, "build": 1}
+    assert document["summary"] == {"add": 2, "change": 1, "destroy": 2, "build": 1, "adopt": 0}
     assert schema_errors(document) == []
 
 
@@ -105,7 +105,21 @@ def test_other_formats_are_refused_in_one_line(document, error):
 
 def test_a_minor_version_may_add_properties_the_reader_ignores():
     document = plan_document(plan(graph(role()), {}, State()))
-    document.update(format_version="2.7", notices=["something new"])
+    document.update(format_version="2.7", later=["something new"])
     document["actions"][0]["later"] = {"x": 1}
     assert read_plan(json.dumps(document), "tf.plan").actions[0].address == "role.web"
     assert schema_errors(document) == []
+
+
+def test_adoptions_and_notices_are_in_the_document_and_read_back():
+    from tests.unit.test_planner_ownership import fleet, legacy_fleet, theirs
+
+    adopting = plan(fleet(), {"role.web": seen(role())}, State(), unowned=legacy_fleet(), adopt=True)
+    document = plan_document(adopting)
+    assert {a["action"] for a in document["actions"]} == {"noop", "adopt"} and document["summary"]["adopt"] == 3
+    noticing = plan(fleet(), {"role.web": seen(role())}, State(), unowned=[theirs("asg.web")])
+    noticed = plan_document(noticing)
+    assert [(n["address"], n["owner"], n["blocking"]) for n in noticed["notices"]] == [("asg.web", "other-ops", False)]
+    for the_plan, document in ((adopting, document), (noticing, noticed)):
+        assert schema_errors(document) == []
+        assert read_plan(dump_plan(the_plan), "tf.plan") == the_plan
