@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test unit deps system-deps clean bench docs
+.PHONY: demo test unit install-check deps system-deps clean bench docs
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: deps
 
 unit: $(BIN)/.installed
 	$(BIN)/pytest -q tests/unit
+
+# Part of `make test` too: pip-install the package without extras into a fresh virtualenv and run infra from it.
+install-check: $(BIN)/.installed
+	$(BIN)/pytest -q tests/test_install.py
 
 demo: deps
 	scripts/demo.sh

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -13,7 +12,8 @@ from infra.reconciler.drift import DriftReport, detect_drift
 from infra.reconciler.executor import ApplyResult, Executor, Listener
 from infra.reconciler.graph import Graph, desired_graph, topological, with_recorded
 from infra.reconciler.kinds import kind_of
-from infra.reconciler.plan import PLAN_FORMAT, MadeAgainst, Plan
+from infra.reconciler.plan import MadeAgainst, Plan
+from infra.reconciler.plan_json import dump_plan, read_plan
 from infra.reconciler.planner import plan as compute_plan
 from infra.reconciler.refs import unresolved
 from infra.reconciler.resources import Resource, split_address
@@ -97,25 +97,17 @@ def read_state(workspace: Workspace) -> State:
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    atomic_write_text(path, plan.model_dump_json(indent=2) + "\n")
+    atomic_write_text(path, dump_plan(plan))
 
 
 def load_plan(path: Path) -> Plan:
     try:
-        data = json.loads(Path(path).read_text())
+        text = Path(path).read_text()
     except FileNotFoundError:
         raise InfraError(f"{path}: no such plan file") from None
-    except ValueError as exc:  # not JSON, or not text
-        raise InfraError(f"{path}: not a plan file made by infra plan --out ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict) or not {"format", "actions", "made_against"} <= data.keys():
-        raise InfraError(f"{path}: not a plan file made by infra plan --out (no format, actions and made_against)")
-    if not isinstance(data["format"], int) or data["format"] > PLAN_FORMAT:
-        raise InfraError(f"{path}: plan format {data['format']!r} is newer than this infra understands "
-                         f"({PLAN_FORMAT}); apply it with the infra that made it, or plan again")
-    try:
-        return Plan.model_validate(data)
-    except ValueError as exc:
-        raise InfraError(f"{path}: not a plan file made by infra plan --out ({str(exc).splitlines()[0]})") from None
+    except UnicodeDecodeError:
+        raise InfraError(f"{path}: not a plan file made by infra plan --out (not text)") from None
+    return read_plan(text, str(path))
 
 
 def check_fresh(workspace: Workspace, plan: Plan, state: State) -> None:

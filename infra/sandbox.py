@@ -6,6 +6,7 @@ background; its pid, port and log live in `.infra/sandbox/` of the ops repositor
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -24,6 +25,14 @@ from infra.sandbox_server import SECURITY_GROUPS_ENV
 
 SANDBOX_DIR = ".infra/sandbox"
 SANDBOX_OWNER = "099720109477"
+DISTRIBUTION = "infra-fleet"
+
+
+def check_moto() -> None:
+    """The sandbox is moto's server, which infra installs only as an extra: say how to get it."""
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
+        raise InfraError(f"the sandbox needs moto's server, which is not installed; install it with: "
+                         f"pip install '{DISTRIBUTION}[sandbox]'")
 
 
 def source_image(ami_id: str) -> dict:
@@ -55,6 +64,7 @@ class MotoServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, amis: Iterable[str], timeout: float = 30.0, security_groups: Iterable[str] = ()) -> "MotoServer":
+        check_moto()
         self.directory.mkdir(parents=True, exist_ok=True)
         amis_path = self.directory / "amis.json"
         atomic_write_json(amis_path, [source_image(a) for a in sorted(set(amis))])

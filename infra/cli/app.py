@@ -7,20 +7,21 @@ import signal
 import sys
 from dataclasses import dataclass
 from enum import Enum
-from typing import Optional
+from typing import Any, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from infra import __version__
+from infra.cli.value_names import name_values
 from infra.errors import InfraError, Terminated
 
 app = typer.Typer(
     name="infra",
     help="Run a fleet of EC2 node groups from one nodes.json, the way Terraform runs infrastructure.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion and --show-completion, for bash, zsh and fish
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -54,6 +55,12 @@ class Options:
 options = Options()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"infra {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     config: str = typer.Option("nodes.json", "--config", "-c", envvar="INFRA_CONFIG",
@@ -64,6 +71,8 @@ def _global_options(
     endpoint_url: Optional[str] = typer.Option(None, "--endpoint-url", envvar="AWS_ENDPOINT_URL",
                                                help="Any AWS-compatible endpoint (the sandbox prints one)."),
     debug: bool = typer.Option(False, "--debug", envvar="INFRA_DEBUG", help="Show tracebacks."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print infra's version and exit."),
 ) -> None:
     options.config, options.region, options.profile = config, region, profile
     options.endpoint_url, options.debug = endpoint_url, debug
@@ -75,13 +84,18 @@ def fail(message: str, code: int = 1) -> "typer.Exit":
     return typer.Exit(code)
 
 
+def command() -> Any:
+    """The command line as typer builds it from `app`, its help naming values rather than types."""
+    return name_values(typer.main.get_command(app))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app; every error ends as one line on stderr, exit 1."""
     debug = "--debug" in (argv or sys.argv) or os.environ.get("INFRA_DEBUG") not in (None, "", "0")
     previous = signal.signal(signal.SIGTERM, _terminate)
     _terminated.clear()
     try:
-        code = app(args=argv, standalone_mode=False, prog_name="infra")
+        code = command().main(args=argv, standalone_mode=False, prog_name="infra")
         if code == 130:  # typer turns an interrupt into exit code 130 without a word: say which it was
             raise Terminated() if _terminated else KeyboardInterrupt()
     except InfraError as exc:
@@ -99,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         where = f"{exc.filename}: " if exc.filename else ""
         _print_error(f"{where}{exc.strerror or exc}; check the path and its permissions")
         code = 1
-    except (click.exceptions.Abort, typer.Abort):
+    except typer.Abort:
         _print_error("aborted")
         code = 130
     except Terminated:
@@ -108,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _print_error("interrupted")
         code = 130
-    except (click.ClickException, typer.TyperException) as exc:  # usage errors: bad option, missing argument
+    except typer.TyperException as exc:  # usage errors (typer's own click): bad option, missing argument
         if type(exc).__name__ == "NoArgsIsHelpError":  # `infra`, `infra state`: the help, as asked
             context = getattr(exc, "ctx", None)
             out.print(context.get_help() if context else str(exc), markup=False)

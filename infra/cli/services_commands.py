@@ -116,7 +116,7 @@ def list_command(service: Optional[str] = typer.Argument(None, help="Only this s
         out.print_json(json.dumps({name: [e.describe() for e in entries] for name, entries in by_service.items()}))
         return
     rows = [["SERVICE", "NODE", "ADDRESS", "GROUP", "STATE", "LEASE"]]
-    rows += [[e.service, e.node, str(e.address), e.group, e.state.value, f"{e.lease:x}" if e.lease else "-"]
+    rows += [[e.service, e.node, str(e.address), e.group, e.state.value, e.lease_id or "-"]
              for entries in by_service.values() for e in entries]
     if len(rows) == 1:
         _say(f"no node runs {service}" if service else "the registry is empty")

@@ -1,7 +1,7 @@
 """A plan is data: the actions to take, in order, and what it was made against.
 
 It can be saved, read back, rendered and applied later; `made_against` lets apply refuse a plan
-whose state or nodes.json changed since.
+whose state or nodes.json changed since. Saved and printed as JSON by plan_json.py.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from typing import Any
 from pydantic import BaseModel, Field, computed_field
 
 from infra.reconciler.actions import ActionKind
-
-PLAN_FORMAT = 1
-
 
 class AttributeChange(BaseModel):
     path: str
@@ -89,7 +86,6 @@ class MadeAgainst(BaseModel):
 
 
 class Plan(BaseModel):
-    format: int = PLAN_FORMAT
     actions: list[Action] = Field(default_factory=list)
     made_against: MadeAgainst = Field(default_factory=MadeAgainst)
     targets: list[str] = Field(default_factory=list)

@@ -49,7 +49,10 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
         if found is not None and name in found.outputs:
             return found.outputs[name]
         recorded = state.resources.get(address)
-        return recorded.outputs.get(name) if recorded is not None and found is not None else None
+        # Outside a targeted plan a resource may not have been looked at (autoscale:update observes
+        # launch templates and ASGs only): it is taken as recorded, not as unknown.
+        seen_or_unasked = found is not None or not in_scope(address)
+        return recorded.outputs.get(name) if recorded is not None and seen_or_unasked else None
 
     for resource in desired:
         if not in_scope(resource.address):

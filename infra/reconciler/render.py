@@ -14,7 +14,9 @@ from rich.markup import escape
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.drift import DriftReport
 from infra.reconciler.plan import Action, AttributeChange, Plan
+from infra.reconciler.plan_json import plan_document
 from infra.reconciler.refs import parse_ref
+from infra.reconciler.removals import removed
 
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|private_key|api_key|access_key|credential)", re.I)
 MASK = "(sensitive)"
@@ -36,17 +38,18 @@ def masked(value: Any, path: str = "") -> Any:
     return value
 
 
-def show_value(value: Any, path: str = "", limit: int = _MAX_VALUE) -> str:
+def show_value(value: Any, path: str = "", limit: int | None = _MAX_VALUE) -> str:
+    """A value as a plan shows it: JSON, secrets masked, unknown ones said so, cut at `limit` (None: whole)."""
     value = masked(value, path)
     if parse_ref(value) is not None:
         return UNKNOWN
     text = json.dumps(value, default=str)
     for reference in re.findall(r'"\$\{[a-z_]+\.[A-Za-z0-9_.-]+\}"', text):
         text = text.replace(reference, UNKNOWN)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if limit is None or len(text) <= limit else text[:limit - 3] + "..."
 
 
-def show_side(change: AttributeChange, side: str, limit: int = _MAX_VALUE) -> str:
+def show_side(change: AttributeChange, side: str, limit: int | None = _MAX_VALUE) -> str:
     """One side (`before` or `after`) of a change as shown: a key that is not there reads `(absent)`."""
     if getattr(change, f"{side}_absent"):
         return ABSENT
@@ -67,12 +70,15 @@ def notice_lines(plan: Plan) -> list[str]:
     return [f"{notice.address}: {notice.description}: {notice.reason}" for notice in plan.notices]
 
 
-def _attribute_lines(action: Action) -> list[str]:
+def _attribute_lines(action: Action, limit: int | None = _MAX_VALUE) -> list[str]:
+    """What a change sets (`+`), changes (`~`) and removes (`-`, named: AMI ids, instance ids, files)."""
+    gone = [f"    - {line}" for line in removed(action)]
     if action.action in (ActionKind.CREATE,) or (action.action is ActionKind.BUILD and not action.changes):
-        return [f"    + {key} = {show_value(value, key)}" for key, value in (action.after or {}).items()]
+        return [f"    + {key} = {show_value(value, key, limit)}" for key, value in (action.after or {}).items()]
     if action.action is ActionKind.DELETE:
-        return []
-    return [f"    ~ {c.path}: {show_side(c, 'before')} -> {show_side(c, 'after')}" for c in action.changes]
+        return gone
+    return [f"    ~ {c.path}: {show_side(c, 'before', limit)} -> {show_side(c, 'after', limit)}"
+            for c in action.changes] + gone
 
 
 def plan_text(plan: Plan, *, color: bool = True) -> str:
@@ -102,17 +108,8 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
 
 
 def plan_json(plan: Plan) -> str:
-    data = plan.model_dump(mode="json")
-    for action in data["actions"]:
-        action["action"] = ActionKind(action["action"]).name.lower()
-        for key in ("before", "after"):
-            if action[key] is not None:
-                action[key] = masked(action[key])
-        for change in action["changes"]:
-            change["before"], change["after"] = masked(change["before"], change["path"]), masked(change["after"], change["path"])
-    data["summary"] = plan.summary()
-    data["has_changes"] = bool(plan.changes)
-    return json.dumps(data, indent=2)
+    """The plan's document (docs/plan-json.md), as a saved plan holds it, with secrets masked."""
+    return json.dumps(plan_document(plan, mask=masked), indent=2)
 
 
 def plan_markdown(plan: Plan) -> str:
@@ -131,11 +128,11 @@ def plan_markdown(plan: Plan) -> str:
     if destroyed:
         lines += ["", f"> **Warning:** destroys or replaces {', '.join(f'`{a}`' for a in destroyed)}"]
     lines += ["", "<details><summary>Attribute changes</summary>", "", "```diff"]
-    for action in plan.changes:
+    for action in plan.changes:  # whole values here: the details are where a reviewer reads them
         lines.append(f"# {action.address}: {action.action.name.lower()}")
-        for line in _attribute_lines(action):
+        for line in _attribute_lines(action, limit=None):
             stripped = line.strip()
-            lines.append(("+ " if stripped.startswith("+") else "! ") + stripped[2:])
+            lines.append({"+": "+ ", "-": "- "}.get(stripped[0], "! ") + stripped[2:])
     lines += ["```", "", "</details>"]
     return "\n".join(lines)
 

@@ -108,6 +108,11 @@ class Entry:
         return {"node": self.node, "group": self.group, "address": str(self.address),
                 "host": self.address.host, "port": self.address.port}
 
+    @property
+    def lease_id(self) -> str | None:
+        """The lease as etcd's own tools write it (hex, as `etcdctl lease list`); None: permanent."""
+        return f"{self.lease:x}" if self.lease else None
+
     def describe(self) -> dict[str, Any]:
-        """Everything about an entry, for `services:list`."""
-        return {**self.where(), "service": self.service, "state": self.state.value, "lease": self.lease}
+        """Everything about an entry, for `services:list` (the lease in hex there too, as in its text)."""
+        return {**self.where(), "service": self.service, "state": self.state.value, "lease": self.lease_id}

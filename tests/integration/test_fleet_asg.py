@@ -134,12 +134,13 @@ def test_an_unhealthy_new_asg_is_rolled_back(repo, capsys, autoscaling):
 
 
 class instances_going_unhealthy:
-    """Marks every instance of an ASG that is mid-roll (infra:roll=pending), or of the ASGs with
-    `tag`, unhealthy, as AWS would a node whose health checks fail."""
+    """Marks every instance of an ASG that is mid-roll (infra:roll=pending or holding), or of the
+    ASGs with `tag`, unhealthy, as AWS would a node whose health checks fail."""
 
-    def __init__(self, autoscaling, tag: tuple[str, str] = ("infra:roll", "pending")) -> None:
+    def __init__(self, autoscaling, tag: tuple[str, str] | None = None) -> None:
         self.autoscaling = autoscaling
-        self.filters = [{"Name": f"tag:{tag[0]}", "Values": [tag[1]]}]
+        key, values = (tag[0], [tag[1]]) if tag else ("infra:roll", ["pending", "holding"])
+        self.filters = [{"Name": f"tag:{key}", "Values": values}]
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -298,6 +299,22 @@ def test_autoscale_update_rolls_blue_green(repo, capsys, autoscaling):
     assert "2/2 instances InService and Healthy" in result.out
     [new] = asgs(autoscaling)
     assert new["AutoScalingGroupName"] != old["AutoScalingGroupName"]
+
+
+@pytest.mark.skipif(shutil.which("packer") is None, reason="needs the packer binary")
+def test_autoscale_update_with_nothing_changed_rolls_on_the_same_launch_template_version(aws, ops_repo, capsys,
+                                                                                        autoscaling, ec2):
+    example(ops_repo, packer=True)  # the launch template refers to the group's AMI, outside what is planned
+    applied(capsys)
+    [old] = asgs(autoscaling)
+    result = run_infra(capsys, "autoscale:update", BEE)
+    assert result.code == 0, result.err
+    assert "new version" not in result.out and f"launch_template.{BEE}" not in result.out
+    [new] = asgs(autoscaling)
+    assert new["AutoScalingGroupName"] != old["AutoScalingGroupName"]
+    assert new["LaunchTemplate"] == old["LaunchTemplate"]
+    versions = ec2.describe_launch_template_versions(LaunchTemplateId=old["LaunchTemplate"]["LaunchTemplateId"])
+    assert len(versions["LaunchTemplateVersions"]) == 1
 
 
 def test_autoscale_create_writes_the_dna_file_and_the_role(repo, capsys):

@@ -138,6 +138,8 @@ def test_a_one_off_instance_goes_with_its_group(repo, key, capsys, ec2):
 
     plan = run_infra(capsys, "plan")
     assert f"- instance.{WWW}.web1" in plan.out
+    assert f"    - instance {instance['InstanceId']} (running, {instance['Placement']['AvailabilityZone']})" in plan.out
+    assert f"    - file dna/{dna.name}" in plan.out
     assert run_infra(capsys, "apply", "--auto-approve").code == 0
     assert one_off(ec2) == [] and not dna.exists()
 
@@ -199,6 +201,7 @@ def test_deploy_sends_one_batched_command_to_the_group(repo, key, capsys, ssm, e
     for instance in instances:
         assert f"{instance['InstanceId']} {BEE}: Success" in result.out
     assert f"deploy Success: {len(instances)}/{len(instances)} node(s) done, 0 failed" in result.out
+    assert "command_invocation" not in result.out + result.err  # how results were gathered is infra's business
 
 
 def test_deploy_of_every_group_is_one_command_per_region(repo, key, capsys, ssm):
@@ -208,6 +211,7 @@ def test_deploy_of_every_group_is_one_command_per_region(repo, key, capsys, ssm)
     assert result.code == 0, result.err
     [report] = json.loads(result.out)
     assert report["ok"] and sorted(report["groups"]) == [BEE, WWW]
+    assert report["note"] == "" and "command_invocation" not in result.out + result.err  # no internal notes
     assert {n["group"] for n in report["nodes"]} == {BEE, WWW}
     [command] = ssm.list_commands()["Commands"]
     assert sorted(command["Targets"][0]["Values"]) == [BEE, WWW] and command["MaxConcurrency"] == "5"

@@ -82,6 +82,8 @@ def test_an_apply_killed_mid_build_leaves_nothing_once_applied_again(control, op
     # the instance it belongs to)
     assert set(found["build instances"]) <= listed <= set(found["build instances"] + found["key pairs"])
     assert "left by a packer build that is not running" in planned.out
+    for image in found["untagged AMIs"]:
+        assert f"unfinished AMI {image}" in planned.out  # named under the instance it was made from
     resumed = run_infra(capsys, "apply", "--auto-approve")
     assert resumed.code == 0, resumed.err
     for image in found["untagged AMIs"]:

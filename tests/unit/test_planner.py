@@ -244,6 +244,25 @@ def test_scope_limits_the_plan_and_takes_the_rest_as_observed():
     assert kinds(result) == {"role.b": ActionKind.CREATE}
 
 
+def test_a_reference_to_what_a_targeted_plan_did_not_look_at_is_taken_as_recorded():
+    """autoscale:update plans launch templates and ASGs only: the AMI is neither in scope nor
+    observed. Its recorded id is what the launch template already has, so nothing changes there
+    (the roll alone is forced), rather than an unknown image id and a new template version."""
+    a, lt, group = ami(), launch_template(), asg()
+    observed = {"launch_template.web": Observed(attributes={"image_id": "ami-0000aaaa", "instance_type": "m1.large"},
+                                                outputs={"id": "lt-1", "version": "1"}),
+                "asg.web": Observed(attributes={"max_size": 2, "launch_template_version": "1"}, outputs={"name": "w"})}
+    state = State(resources={"ami.web": ResourceState(kind="ami", group="web", attributes=a.attributes,
+                                                      outputs={"image_id": "ami-0000aaaa"})})
+    result = plan(graph(role(), a, lt, group), observed, state, scope={"launch_template.web", "asg.web"},
+                  forced=["asg.web"])
+    assert kinds(result) == {"launch_template.web": ActionKind.NOOP, "asg.web": ActionKind.REPLACE}
+    assert next(x for x in result.actions if x.address == "asg.web").changes == []
+    # In scope but gone, it is unknown: the AMI is built again, and what uses it waits for that.
+    rebuilt = plan(graph(role(), a, lt, group), observed, state)
+    assert kinds(rebuilt)["launch_template.web"] is ActionKind.UPDATE
+
+
 def test_protected_resources_are_marked_when_destroyed():
     guarded = asg().model_copy(update={"protect": True})
     observed = {"launch_template.web": Observed(outputs={"id": "lt-1", "version": "4"}),

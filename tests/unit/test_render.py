@@ -4,7 +4,7 @@ import json
 
 from infra.reconciler.drift import detect_drift
 from infra.reconciler.planner import plan
-from infra.reconciler.render import drift_json, drift_markdown, drift_text, plan_json, plan_text
+from infra.reconciler.render import drift_json, drift_markdown, drift_text, plan_json, plan_markdown, plan_text
 from infra.reconciler.resources import Observed
 from infra.state.model import ResourceState, State
 from tests.unit.test_planner import graph, role
@@ -60,3 +60,42 @@ def test_drift_of_an_ami_names_the_ami_found_instead_of_the_recorded_one():
     assert 'ami.web: changed outside infra' in text and 'image_id: recorded "ami-0000new", actual "ami-0000old"' in text
     same = Observed(attributes={"source_hash": digest(attributes)}, outputs={"image_id": "ami-0000new"})
     assert not detect_drift(state, {"ami.web": same}).has_drift
+
+
+def _deleted(kind: str, before: dict, action=None):
+    from infra.reconciler.actions import ActionKind
+    from infra.reconciler.plan import Action, Plan
+
+    return Plan(actions=[Action(address=f"{kind}.web", kind=kind, group="web", action=action or ActionKind.DELETE,
+                                before=before, reason="no longer in nodes.json")])
+
+
+def test_a_deletion_names_what_goes_in_text_and_markdown():
+    from infra.reconciler.actions import ActionKind
+
+    cases = [
+        (_deleted("ami", {"images": [{"id": "ami-0new", "name": "web-2", "snapshots": ["snap-1", "snap-2"]},
+                                     {"id": "ami-0old", "name": "web-1", "snapshots": []}]}),
+         ["AMI ami-0new (web-2) and its snapshot(s) snap-1, snap-2", "AMI ami-0old (web-1) (no snapshots)"]),
+        (_deleted("asg", {"name": "web-1a2b", "instances": ["i-1", "i-2"]}),
+         ["autoscaling group web-1a2b and its 2 instance(s): i-1, i-2"]),
+        (_deleted("asg", {"name": "web-1a2b", "instances": ["i-1"], "max_size": 1}, ActionKind.REPLACE),
+         ["autoscaling group web-1a2b and its 1 instance(s): i-1"]),
+        (_deleted("instance", {"id": "i-0abc", "state": "running", "zone": "us-east-1a", "dna": "dna/web-i-0abc.json"}),
+         ["instance i-0abc (running, us-east-1a)", "file dna/web-i-0abc.json"]),
+        (_deleted("launch_template", {"name": "web", "id": "lt-1", "version": "3"}),
+         ["launch template web (lt-1) and all its versions"]),
+        (_deleted("role", {"path": "roles/role-web.json", "document": {}}), ["file roles/role-web.json"]),
+    ]
+    for the_plan, named in cases:
+        text, markdown = plan_text(the_plan, color=False), plan_markdown(the_plan)
+        for line in named:
+            assert f"    - {line}\n" in text + "\n", text
+            assert f"\n- {line}\n" in markdown, markdown
+
+
+def test_markdown_shows_created_values_whole_while_text_cuts_them():
+    long = "x" * 300
+    the_plan = plan(graph(role(run_list=(f"recipe[{long}]",))), {}, State())
+    assert long not in plan_text(the_plan, color=False) and "..." in plan_text(the_plan, color=False)
+    assert long in plan_markdown(the_plan)

@@ -278,6 +278,7 @@ def _observed(region: str, group: dict[str, Any], wanted: dict[str, Any], all_zo
         "healthy_deadline": _int(tags.get(DEADLINE_TAG)),
         "tags": managed_tags(tags),
         "name": group["AutoScalingGroupName"],  # not desired, so never compared; apply needs it
+        "instances": sorted(i["InstanceId"] for i in group.get("Instances", [])),  # what deleting it ends
     }
     return Observed(attributes=attributes, outputs={"name": group["AutoScalingGroupName"]})
 

@@ -79,10 +79,13 @@ class ImagesProvider:
         scanned = set(asked.values()) or set(map(self.region, configured_regions(self.workspace)))
         for region in sorted(scanned):
             owners = self._scan(region)
+            of_group: dict[str, list[Image]] = defaultdict(list)
+            for image in owners.ours:
+                of_group[image.group].append(image)
             for group, image in newest_by_group(owners.ours).items():
                 address = address_of("ami", group)
                 if asked.get(address, region) == region:
-                    observation.found[address] = _observed(region, image)
+                    observation.found[address] = _observed(region, image, of_group[group])
             untagged = {address_of("ami", group): _observed(region, image)
                         for group, image in newest_by_group(owners.untagged).items()}
             theirs = [(address_of("ami", image.group), owner, _described(region, image.id, image.name))
@@ -372,8 +375,13 @@ def _image(raw: Mapping[str, Any]) -> Image:
                  tags=tuple(sorted(managed_tags(tags).items())))
 
 
-def _observed(region: str, image: Image) -> Observed:
-    return Observed(attributes={"region": region, "source_hash": image.source_hash, "tags": dict(image.tags)},
+def _observed(region: str, image: Image, every: Iterable[Image] = ()) -> Observed:
+    """The group's newest AMI `image`; `images` lists `every` AMI of the group here, newest first:
+    what deleting `ami.GROUP` removes, for the plan to name."""
+    images = [{"id": i.id, "name": i.name, "snapshots": list(i.snapshots)}
+              for i in sorted(every, key=lambda i: i.created, reverse=True)]
+    return Observed(attributes={"region": region, "source_hash": image.source_hash, "tags": dict(image.tags),
+                                "images": images},
                     outputs={"image_id": image.id, "name": image.name})
 
 

@@ -200,6 +200,7 @@ def _observed(region: str, instance: dict[str, Any], names: dict[str, str], want
         "tags": managed_tags(tags),
         "id": instance["InstanceId"],  # not desired, so never compared; apply needs it
         "state": instance.get("State", {}).get("Name"),
+        "dna": dna_path(tags[GROUP_TAG], instance["InstanceId"]),  # removed with it
     }
     return Observed(attributes=attributes, outputs={"id": instance["InstanceId"], "zone": zone,
                                                     "dna": dna_path(tags[GROUP_TAG], instance["InstanceId"])})

