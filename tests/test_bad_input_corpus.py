@@ -34,7 +34,14 @@ CORPUS = {
     "empty security group": ("{" + BASE + ',\n"web": {"security_groups": [""]}}', "key 'security_groups.0'"),
     "bad name space": ("{" + BASE + ',\n"web server": {}}', "can't be used by AWS or Chef"),
     "bad name slash": ("{" + BASE + ',\n"web/1": {}}', "can't be used by AWS or Chef"),
-    "bad name too long": ("{" + BASE + ',\n"' + "w" * 101 + '": {}}', "can't be used by AWS or Chef"),
+    "bad name too long": ("{" + BASE + ',\n"' + "w" * 65 + '": {}}', "is 65 characters; at most 64, because it names "
+                                                                  "the group's AMIs"),
+    "name with a final newline": ("{" + BASE + ',\n"web\\n": {}}', "group name 'web\\n' can't be used"),
+    "region with a final newline": ("{" + BASE + ',\n"web": {"region": "us-east-1\\n"}}',
+                                    "'us-east-1\\n' is not an AWS region name"),
+    "ami with a final newline": ("{" + BASE + ',\n"web": {"source_ami": "ami-1ebb2077\\n"}}', "neither an AMI id"),
+    "run list item with a final newline": ("{" + BASE + ',\n"web": {"run_list": ["recipe[a]\\n"]}}',
+                                           "is not a run-list item"),
     "bad run list item": ("{" + BASE + ',\n"web": {"run_list": ["recipe[]"]}}', "is not a run-list item"),
     "bad ami": ("{" + BASE + ',\n"web": {"source_ami": "ubuntu-22.04"}}', "neither an AMI id"),
     "missing instance type": ('{"__base__": {"source_ami": "ami-1ebb2077"}, "web": {}}', "has no 'instance_type'"),
@@ -91,3 +98,35 @@ def test_many_groups_are_fine(tmp_path, monkeypatch, capsys):
     (tmp_path / "nodes.json").write_text(json.dumps(config))
     monkeypatch.chdir(tmp_path)
     assert "500 group(s)" in run_infra(capsys, "validate").out
+
+
+GOOD = "{" + BASE + ',\n"api": {"packer": false, "run_list": ["recipe[acme-service::api]"]},\n' \
+                   '"web": {"packer": false, "depends_on": ["api"]}}'
+# Command-line values that name files, registry keys or AWS resources: each is refused in one
+# line before anything is written or asked (an unreachable etcd, so nothing could be anyway).
+ARGUMENTS = {
+    "watch node that climbs out": (["services:watch", "web", "--node", "../../../../x", "--exec", "true", "--once",
+                                    "--etcd", "http://127.0.0.1:9"], "node id '../../../../x' can't be used"),
+    "watch node of dots": (["services:watch", "web", "--node", "..", "--exec", "true", "--once",
+                            "--etcd", "http://127.0.0.1:9"], "node id '..' can't be used"),
+    "notify node with a final newline": (["services:notify", "api", "--node", "n1\n", "--address", "10.0.0.1",
+                                          "--etcd", "http://127.0.0.1:9"], "node id 'n1\\n' can't be used"),
+    "instance name with a final newline": (["instance:create", "web", "--key", "k.pem", "--name", "web-1\n"],
+                                           "--name 'web-1\\n': use 1-64 letters"),
+    "region option with a final newline": (["--region", "us-east-1\n", "plan"], "'us-east-1\\n' is not an AWS region"),
+    "packer:delete of a path": (["packer:delete", "../nodes"], "group name '../nodes' can't be used"),
+}
+
+
+@pytest.mark.parametrize("name", list(ARGUMENTS))
+def test_each_bad_argument_gives_one_clear_line_and_writes_nothing(name, tmp_path, monkeypatch, capsys):
+    args, expected = ARGUMENTS[name]
+    repository = tmp_path / "ops"
+    repository.mkdir()
+    (repository / "nodes.json").write_text(GOOD)
+    monkeypatch.chdir(repository)
+    result = run_infra(capsys, *args)
+    assert result.code == 1
+    assert result.err.startswith("error: ") and result.err.count("\n") == 1, result.err
+    assert expected in result.err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["nodes.json", "ops"]

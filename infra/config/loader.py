@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from infra.config.merge import merge_group
-from infra.config.models import GROUP_NAME, Autoscale, Group, GroupSettings, Settings
+from infra.config.models import Autoscale, Group, GroupSettings, Settings, check_group_name
 from infra.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "nodes.json"
@@ -85,9 +85,10 @@ def parse_config(text: str, path: str = DEFAULT_CONFIG_FILE) -> Config:
     for name, raw in document.items():
         if name in (BASE_KEY, SETTINGS_KEY):
             continue
-        if not GROUP_NAME.match(name):
-            raise locator.error([name], f"group name {name!r} can't be used by AWS or Chef; use letters, digits, "
-                                        f"'_' and '-' only (at most 100)")
+        try:
+            check_group_name(name)
+        except ValueError as exc:
+            raise locator.error([name], str(exc)) from None
         if not isinstance(raw, dict):
             raise locator.error([name], f"group {name!r} must be an object of settings, not {type(raw).__name__}")
         _check_settings(raw, name, locator)

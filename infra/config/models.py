@@ -14,12 +14,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
 
-GROUP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-SOURCE_AMI = re.compile(r"^(ami-[0-9a-f]{8,17}|@[A-Za-z0-9_-]+)$")
+# Checked with fullmatch everywhere: `$` would let a final newline through ("web\n").
+GROUP_NAME = re.compile(r"[A-Za-z0-9_-]+")
+# A group names its AMIs (`<group>-<yyyymmdd-hhmmss.mmm>-<16 hex digits>`, at most 128 characters)
+# and launch templates (`<project>.<group>`, project up to 40, at most 128): 64 leaves room for both.
+MAX_GROUP_NAME = 64
+SOURCE_AMI = re.compile(r"ami-[0-9a-f]{8,17}|@[A-Za-z0-9_-]+")
 # Tag keys infra sets itself, besides every infra:... key: refused in a group's `tags` (as aws:... are).
 RESERVED_TAGS = frozenset({"Name", "group"})
 # An AWS region name: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4, ...
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 # Guards against typos, far above any account's instance quota (and moto would try to launch them).
 MAX_NODES = 10_000
 DAY = 86_400
@@ -39,9 +43,20 @@ def _tag_key(key: str) -> str:
 TagKey = Annotated[str, AfterValidator(_tag_key)]
 
 
+def check_group_name(name: str) -> str:
+    """Raise ValueError unless `name` can name a group's AWS resources, files and Chef role."""
+    if not GROUP_NAME.fullmatch(name):
+        raise ValueError(f"group name {name!r} can't be used by AWS or Chef; use letters, digits, '_' and '-' only")
+    if len(name) > MAX_GROUP_NAME:
+        raise ValueError(f"group name {name[:20]!r}... is {len(name)} characters; at most {MAX_GROUP_NAME}, because "
+                         f"it names the group's AMIs (<group>-<timestamp>-<digest>, at most 128 characters) and "
+                         f"launch templates (<project>.<group>, at most 128)")
+    return name
+
+
 def check_region(name: str) -> None:
     """Raise ValueError unless `name` reads as an AWS region (the API would refuse it, less clearly)."""
-    if not REGION.match(name):
+    if not REGION.fullmatch(name):
         raise ValueError(f"{name!r} is not an AWS region name (like us-east-1 or eu-west-2)")
 
 
@@ -126,7 +141,7 @@ class GroupSettings(Strict):
     @field_validator("source_ami")
     @classmethod
     def _source_ami(cls, value: str) -> str:
-        if not SOURCE_AMI.match(value):
+        if not SOURCE_AMI.fullmatch(value):
             raise ValueError(f"{value!r} is neither an AMI id (ami-0123abcd) nor a group reference (@group)")
         return value
 

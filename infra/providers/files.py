@@ -67,7 +67,7 @@ class FilesProvider:
             group, extension = os.path.splitext(name)
             address = address_of(kind, group)
             path = f"{directory}/{name}"
-            if extension != ".json" or not GROUP_NAME.match(group) or address in asked \
+            if extension != ".json" or not GROUP_NAME.fullmatch(group) or address in asked \
                     or not os.path.isfile(os.path.join(str(self.root), path)):
                 continue
             try:

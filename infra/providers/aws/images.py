@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 import botocore.exceptions
 
+from infra.config.models import check_group_name
 from infra.errors import InfraError, ProviderError
 from infra.providers import packer
 from infra.providers.aws.common import configured_regions, managed_tags
@@ -370,6 +371,10 @@ def clean(workspace: "Workspace", groups: Iterable[str], keep: int | None, progr
 
 def delete(workspace: "Workspace", group: str, progress: Progress, *, allow_destroy: bool = False) -> list[Image]:
     """Remove every AMI of `group`, their snapshots and packer/GROUP.json; nothing else."""
+    try:
+        check_group_name(group)  # it names a file to delete: "../nodes" would be nodes.json
+    except ValueError as exc:
+        raise InfraError(f"packer:delete: {exc}") from None
     config = workspace.config
     settings = config.groups.get(group)
     recorded = workspace.backend.read().resources.get(address_of("ami", group))
