@@ -60,6 +60,13 @@ CORPUS = {
     "infra's own tag": ("{" + BASE + ',\n"web": {"tags": {"team": "a",\n "infra:protect": "false"}}}',
                         "nodes.json:3:2: group 'web': key 'tags.infra:protect': infra sets this tag itself"),
     "group tag": ("{" + BASE + ',\n"web": {"tags": {"group": "other"}}}', "key 'tags.group': infra sets this tag"),
+    "protect as a string": ("{" + BASE + ',\n"web": {"protect": "yes"}}',
+                            "nodes.json:2:9: group 'web': key 'protect': should be a valid boolean, got 'yes'"),
+    "packer as a string": ("{" + BASE + ',\n"web": {"packer": "false"}}', "key 'packer': should be a valid boolean"),
+    "size as a string": ("{" + BASE + ',\n"web": {"autoscale": {"node_min": "2"}}}',
+                         "nodes.json:2:23: group 'web': key 'autoscale.node_min': should be a valid integer, got '2'"),
+    "keep as a boolean": ("{" + BASE + ',\n"web": {"ami_keep": true}}', "key 'ami_keep': should be a valid integer"),
+    "tag value as a number": ("{" + BASE + ',\n"web": {"tags": {"team": 7}}}', "key 'tags.team': should be a valid string"),
     "aws tag": ("{" + BASE + ',\n"web": {"tags": {"aws:x": "y"}}}', "key 'tags.aws:x': aws: tag keys are AWS's own"),
 }
 
