@@ -1,12 +1,62 @@
-"""Atomic file writes: a reader sees the old content or the new, never half of either."""
+"""Files infra reads and writes: atomic writes (a reader sees the old content or the new, never
+half of either), and reads that end in one line naming the file, whatever is at the path."""
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from infra.errors import FileError
+
+MiB = 1024 * 1024
+
+
+def read_text(path: Path | str, *, limit: int, what: str) -> str:
+    """The UTF-8 text of the regular file at `path`, at most `limit` bytes.
+
+    A FIFO or a device (`--config /dev/zero`) would block or never end, a dangling symbolic link
+    would read as "no such file" somewhere else, and bytes that are not UTF-8 would surface as a
+    UnicodeDecodeError far from here: each is a FileError naming `path`. A file that is not
+    there raises FileNotFoundError, for the caller to say what is missing.
+    """
+    path = Path(path)
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileError(f"{path}: is {_file_type(info.st_mode)}, not a regular file; infra reads {what} "
+                            f"only from one")
+        if info.st_size > limit:
+            raise FileError(f"{path}: is larger than {limit // MiB} MiB; is this really {what}?")
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise FileError(f"{path}: is a symbolic link to {os.readlink(path)}, which does not exist") from None
+        raise
+    except OSError as exc:
+        raise FileError(f"{path}: cannot read: {exc.strerror or exc}; check the path and its permissions") from None
+    if len(data) > limit:
+        raise FileError(f"{path}: is larger than {limit // MiB} MiB; is this really {what}?")
+    return decode(data, str(path))
+
+
+def decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileError(f"{where}: is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a plain file"
 
 
 def atomic_write_text(path: Path, text: str, *, keep_backup: Path | None = None) -> None:

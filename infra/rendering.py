@@ -33,6 +33,9 @@ def render_text(root: Path | str, name: str, **context: Any) -> str:
         raise ConfigError(f"template syntax error: {exc.message}", path=exc.filename or name, line=exc.lineno) from None
     except jinja2.UndefinedError as exc:
         raise ConfigError(f"template {name}: {exc.message}") from None
+    except UnicodeDecodeError as exc:  # a template of the ops repository's: the shipped ones are UTF-8
+        raise ConfigError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                          path=str(Path(root) / "templates" / name)) from None
 
 
 def render_json(root: Path | str, name: str, **context: Any) -> Any:

@@ -1,6 +1,8 @@
 """A corpus of malformed nodes.json files: each gives one clear error line and writes nothing."""
 
 import json
+import os
+import signal
 
 import pytest
 
@@ -54,6 +56,19 @@ CORPUS = {
     "source cycle": ("{" + BASE + ',\n"a": {"source_ami": "@b"}, "b": {"source_ami": "@c"}, "c": {"source_ami": "@a"}}',
                      "cycle: a -> b -> c -> a"),
     "unknown service": ("{" + BASE + ',\n"web": {"depends_on": ["api"]}}', "depends_on 'api', which no group"),
+    "lone surrogate": ("{" + BASE + ',\n"web": {"description": "\\ud800"}}',
+                       "nodes.json:2:9: group 'web': key 'description': holds a lone UTF-16 surrogate"),
+    "lone surrogate in a key": ("{" + BASE + ',\n"web": {"default_attributes": {"\\udc00": 1}}}',
+                                "key 'default_attributes.\\udc00': holds a lone UTF-16 surrogate"),
+    "NaN": ("{" + BASE + ',\n"web": {"default_attributes": {"ratio": NaN}}}',
+            "nodes.json:2:32: group 'web': key 'default_attributes.ratio': is NaN, which is not a JSON number"),
+    "Infinity": ("{" + BASE + ',\n"web": {"default_attributes": {"x": [1, -Infinity]}}}',
+                 "key 'default_attributes.x[1]': is Infinity"),
+    "a number that is infinity": ("{" + BASE + ',\n"web": {"default_attributes": {"x": 1e999}}}', "is Infinity"),
+    "5000-digit integer": ("{" + BASE + ',\n"web": {"ami_keep": ' + "1" * 5000 + "}}",
+                           "nodes.json:2:21: a number has more than 4300 digits"),
+    "attributes 900 deep": ("{" + BASE + ',\n"web": {"default_attributes": ' + '{"a": ' * 900 + "1" + "}" * 900 + "}}",
+                            "group 'web': key 'default_attributes.a.a.<"),
     "deeply nested": ('{"__base__": {"default_attributes": ' + "[" * 50000 + "]" * 50000 + "}}", "nested too deeply"),
     "autoscale true": ("{" + BASE + ',\n"web": {"autoscale": true}}', "true is not enough"),
     "base not object": ('{"__base__": [], "web": {}}', "__base__ must be an object"),
@@ -137,3 +152,100 @@ def test_each_bad_argument_gives_one_clear_line_and_writes_nothing(name, tmp_pat
     assert result.err.startswith("error: ") and result.err.count("\n") == 1, result.err
     assert expected in result.err
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["nodes.json", "ops"]
+
+
+def _state(**fields) -> str:
+    state = {"format": 1, "lineage": "6f1c", "serial": 3, "resources": {}}
+    return json.dumps({**state, **fields})
+
+
+# A damaged state: each is one line naming the state file, and nothing is written.
+STATES = {
+    "binary": (b"\x00\xff\x10", "state.json: is not UTF-8 text (invalid start byte at byte 1)"),
+    "latin-1": ('{"format": 1, "lineage": "caf\xe9"}'.encode("latin-1"), "state.json: is not UTF-8 text"),
+    "format as a string": (_state(format="2").encode(), 'state.json: state format "2" is not a format number'),
+    "format as a float": (_state(format=999.0).encode(), "state.json: state format 999.0 is not a format number"),
+    "format as a boolean": (_state(format=True).encode(), "state format true is not a format number"),
+    "newer format": (_state(format=2).encode(), "state format 2 is newer than this infra understands"),
+    "5000-digit serial": (_state(serial=0).replace('"serial": 0', '"serial": ' + "9" * 5000).encode(),
+                          "state.json:1:44: a number has more than 4300 digits: the state is damaged"),
+    "NaN": (_state().replace('"serial": 3', '"serial": NaN').encode(), "state.json: at serial: is NaN"),
+    "lone surrogate": (_state(lineage="\ud800").encode(), "state.json: at lineage: holds a lone UTF-16 surrogate"),
+    "nested 900 deep": (_state().replace('{}', '{"a": ' * 900 + "1" + "}" * 900).encode(),
+                        "state.json: at resources.a.a.<"),
+    "nested beyond the parser": (_state().replace('{}', "[" * 50000 + "]" * 50000).encode(),
+                                 "state.json: is nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("name", list(STATES))
+def test_each_damaged_state_gives_one_line_naming_it_and_writes_nothing(name, tmp_path, monkeypatch, capsys):
+    data, expected = STATES[name]
+    (tmp_path / "nodes.json").write_text(GOOD)
+    (tmp_path / ".infra").mkdir()
+    (tmp_path / ".infra" / "state.json").write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    for command in (["plan"], ["apply", "--auto-approve"], ["state", "push", ".infra/state.json"]):
+        result = run_infra(capsys, *command)
+        assert result.code == 1 and result.err.count("\n") == 1, result.err
+        assert expected in result.err and "unexpected" not in result.err
+    assert (tmp_path / ".infra" / "state.json").read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".infra", "nodes.json"]
+
+
+# Files infra reads that are not what they should be: one line naming the file.
+FILES = {
+    "role file in latin-1": ("roles/role-web.json", '{"description": "caf\xe9"}'.encode("latin-1"),
+                             ["role:update"], "roles/role-web.json: is not UTF-8 text"),
+    "binary packer template": ("packer/web.json", b"\x00\xff", ["packer:create"], "packer/web.json: is not UTF-8 text"),
+    "user template in latin-1": ("templates/packer.json.j2", "{# caf\xe9 #}".encode("latin-1"), ["packer:create"],
+                                 "templates/packer.json.j2: is not UTF-8 text"),
+}
+
+
+@pytest.mark.parametrize("name", list(FILES))
+def test_each_bad_file_infra_reads_gives_one_line_naming_it(name, tmp_path, monkeypatch, capsys):
+    path, data, command, expected = FILES[name]
+    (tmp_path / "nodes.json").write_text("{" + BASE + ',\n"web": {}}')
+    (tmp_path / path).parent.mkdir(parents=True)
+    (tmp_path / path).write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    result = run_infra(capsys, *command)
+    assert result.code == 1 and result.err.count("\n") == 1, result.err
+    assert expected in result.err and "unexpected" not in result.err
+    assert (tmp_path / path).read_bytes() == data
+
+
+@pytest.fixture
+def never_hangs():
+    """A read that blocks (a FIFO with no writer) is interrupted, so a regression fails instead of hanging."""
+    def interrupt(signum, frame):
+        raise TimeoutError("blocked reading")
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("fifo", "nodes.json: is a FIFO, not a regular file; infra reads nodes.json only from one"),
+    ("device", "/dev/null: is a device, not a regular file"),  # /dev/zero would read until memory runs out
+    ("directory", "nodes.json: is a directory, not a regular file"),
+    ("dangling link", "nodes.json: is a symbolic link to gone.json, which does not exist"),
+])
+def test_nodes_json_that_is_no_regular_file_is_refused_at_once(kind, expected, tmp_path, monkeypatch, capsys,
+                                                              never_hangs):
+    monkeypatch.chdir(tmp_path)
+    config = "nodes.json"
+    if kind == "fifo":
+        os.mkfifo("nodes.json")
+    elif kind == "device":
+        config = "/dev/null"
+    elif kind == "directory":
+        os.mkdir("nodes.json")
+    else:
+        os.symlink("gone.json", "nodes.json")
+    result = run_infra(capsys, "--config", config, "validate")
+    assert result.code == 1 and result.err.count("\n") == 1, result.err
+    assert expected in result.err

@@ -13,9 +13,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from infra import jsontext
 from infra.config.models import GROUP_NAME
-from infra.errors import ProviderError
-from infra.fsutil import atomic_write_json
+from infra.errors import FileError, ProviderError
+from infra.fsutil import MiB, atomic_write_json, read_text
+from infra.jsontext import JsonProblem
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import MANAGED_TAG
@@ -23,6 +25,7 @@ from infra.reconciler.plan import Action
 from infra.reconciler.resources import Observed, Resource, address_of
 
 ORPHAN_DIRECTORIES = {"dna": "dna/asg", "packer_template": "packer"}
+MAX_FILE_BYTES = 64 * MiB
 
 
 class FilesProvider:
@@ -46,16 +49,15 @@ class FilesProvider:
 
     def _read(self, path: str) -> Observed | None:
         try:  # os.path, not pathlib: a thousand groups are thousands of files
-            with open(os.path.join(str(self.root), path)) as file:
-                text = file.read()
+            text = read_text(os.path.join(str(self.root), path), limit=MAX_FILE_BYTES, what="its files")
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            raise ProviderError(f"{path}: cannot read: {exc.strerror}") from None
+        except FileError as exc:
+            raise ProviderError(f"{exc}; fix or remove it") from None
         try:
-            document: Any = json.loads(text)
-        except json.JSONDecodeError:
-            document = text  # not JSON any more: shows as a change of the whole document
+            document: Any = jsontext.loads(text)
+        except (json.JSONDecodeError, JsonProblem):
+            document = text  # not JSON (infra could write) any more: shows as a change of the whole document
         return Observed(attributes={"path": path, "document": document}, outputs={"path": path})
 
     def _orphans(self, kind: str, directory: str, asked: set[str]):

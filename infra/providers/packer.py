@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from infra.errors import ProviderError
+from infra.errors import FileError, ProviderError
+from infra.fsutil import MiB, read_text
 
 Progress = Callable[[str], None]
 INSTALL_HINT = "install it (Debian/Ubuntu: apt-get install packer; or https://developer.hashicorp.com/packer)"
@@ -221,9 +222,11 @@ def for_endpoint(template: Mapping[str, Any], endpoint_url: str, *, offline: boo
 
 def load_template(path: Path) -> dict[str, Any]:
     try:
-        document = json.loads(Path(path).read_text())
+        document = json.loads(read_text(path, limit=64 * MiB, what="a packer template"))
     except FileNotFoundError:
         raise ProviderError(f"{path}: no such packer template") from None
+    except FileError as exc:
+        raise ProviderError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise ProviderError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from None
     if not isinstance(document, dict):

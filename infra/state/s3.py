@@ -12,6 +12,7 @@ import botocore.exceptions
 
 from infra.config.models import StateSettings
 from infra.errors import StateError, StateLockedError
+from infra.fsutil import decode
 from infra.providers.aws.session import AwsClients, aws_errors
 from infra.state.lock import LockInfo
 from infra.state.model import State
@@ -35,7 +36,7 @@ class S3Backend:
                 body = self.s3.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
             except self.s3.exceptions.NoSuchKey:
                 return State()
-        return State.from_json(body.decode(), self.description)
+        return State.from_json(decode(body, self.description), self.description)
 
     def write(self, state: State) -> None:
         with aws_errors(f"writing state {self.description}"):
