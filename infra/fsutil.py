@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import stat
 import tempfile
 from pathlib import Path
@@ -57,6 +58,17 @@ def _file_type(mode: int) -> str:
         if test(mode):
             return name
     return "not a plain file"
+
+
+def inside_repository(path: str) -> str:
+    """`path` when it names a file inside the repository: relative, and not leading out of it with
+    '..'. Anything else raises ValueError: a state entry or a setting (shared in S3, edited by hand)
+    must never make infra read, write or delete a file elsewhere."""
+    normal = posixpath.normpath(path) if path else ""
+    if not path or "\0" in path or posixpath.isabs(path) or normal in (".", "..") or normal.startswith("../"):
+        raise ValueError(f"{path!r} is outside the repository; infra reads and writes only files inside it "
+                         f"(a relative path that does not lead out with '..')")
+    return path
 
 
 def atomic_write_text(path: Path, text: str, *, keep_backup: Path | None = None) -> None:

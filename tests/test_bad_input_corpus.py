@@ -69,6 +69,10 @@ CORPUS = {
                            "nodes.json:2:21: a number has more than 4300 digits"),
     "attributes 900 deep": ("{" + BASE + ',\n"web": {"default_attributes": ' + '{"a": ' * 900 + "1" + "}" * 900 + "}}",
                             "group 'web': key 'default_attributes.a.a.<"),
+    "state path outside": ('{"__settings__": {"state": {"path": "../shared/state.json"}}, ' + BASE + "}",
+                           "__settings__: key 'state.path': '../shared/state.json' is outside the repository"),
+    "state path absolute": ('{"__settings__": {"state": {"path": "/var/lib/state.json"}}, ' + BASE + "}",
+                            "key 'state.path': '/var/lib/state.json' is outside the repository"),
     "deeply nested": ('{"__base__": {"default_attributes": ' + "[" * 50000 + "]" * 50000 + "}}", "nested too deeply"),
     "autoscale true": ("{" + BASE + ',\n"web": {"autoscale": true}}', "true is not enough"),
     "base not object": ('{"__base__": [], "web": {}}', "__base__ must be an object"),
@@ -191,6 +195,25 @@ def test_each_damaged_state_gives_one_line_naming_it_and_writes_nothing(name, tm
         assert expected in result.err and "unexpected" not in result.err
     assert (tmp_path / ".infra" / "state.json").read_bytes() == data
     assert sorted(p.name for p in tmp_path.iterdir()) == [".infra", "nodes.json"]
+
+
+@pytest.mark.parametrize("path", ["../VICTIM.txt", "ABSOLUTE"])
+def test_a_state_entry_never_deletes_a_file_outside_the_repository(path, tmp_path, monkeypatch, capsys):
+    repository = tmp_path / "ops"
+    (repository / ".infra").mkdir(parents=True)
+    victim = tmp_path / "VICTIM.txt"
+    victim.write_text("keep me")
+    path = str(victim) if path == "ABSOLUTE" else path
+    entry = {"kind": "dna", "group": "gone", "attributes": {"path": path, "document": {}}}
+    (repository / "nodes.json").write_text(GOOD)
+    (repository / ".infra" / "state.json").write_text(_state(resources={"dna.gone": entry}))
+    monkeypatch.chdir(repository)
+    for command in (["plan"], ["apply", "--auto-approve"]):
+        result = run_infra(capsys, *command)
+        assert result.code == 1 and result.err.count("\n") == 1, result.err
+        assert f"dna.gone: {path!r} is outside the repository" in result.err
+        assert "infra state rm dna.gone" in result.err
+    assert victim.read_text() == "keep me"
 
 
 # Files infra reads that are not what they should be: one line naming the file.

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
+from infra.fsutil import inside_repository
 
 # Checked with fullmatch everywhere: `$` would let a final newline through ("web\n").
 GROUP_NAME = re.compile(r"[A-Za-z0-9_-]+")
@@ -170,7 +171,7 @@ class Group(GroupSettings):
 
 class StateSettings(Strict):
     backend: Literal["local", "s3"] = "local"
-    path: str = ".infra/state.json"
+    path: Annotated[str, AfterValidator(inside_repository)] = ".infra/state.json"
     bucket: str | None = None
     key: str = "infra/state.json"
     region: str | None = None

@@ -16,7 +16,7 @@ from typing import Any
 from infra import jsontext
 from infra.config.models import GROUP_NAME
 from infra.errors import FileError, ProviderError
-from infra.fsutil import MiB, atomic_write_json, read_text
+from infra.fsutil import MiB, atomic_write_json, inside_repository, read_text
 from infra.jsontext import JsonProblem
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
@@ -38,7 +38,7 @@ class FilesProvider:
         observed: dict[str, Observed] = {}
         for resource in resources:
             path = resource.attributes.get("path")
-            found = self._read(path) if path else None
+            found = self._read(_inside(resource.address, path)) if path else None
             if found is not None:
                 observed[resource.address] = found
         asked = {resource.address for resource in resources}
@@ -83,16 +83,26 @@ class FilesProvider:
         if action.action is ActionKind.DELETE:
             path = (action.before or {}).get("path")
             if path:
-                (self.root / path).unlink(missing_ok=True)
+                (self.root / _inside(action.address, path)).unlink(missing_ok=True)
                 progress(f"removed {path}")
             return {}
-        path = attributes["path"]
+        path = _inside(action.address, attributes["path"])
         try:
             atomic_write_json(self.root / path, attributes["document"])
         except OSError as exc:
             raise ProviderError(f"{path}: cannot write: {exc.strerror}") from None
         progress(f"wrote {path}")
         return {"path": path}
+
+
+def _inside(address: str, path: Any) -> str:
+    """The file's path, refused when it is outside the repository (only a damaged or edited state,
+    or saved plan, can say so: nodes.json names files by group)."""
+    try:
+        return inside_repository(str(path))
+    except ValueError as exc:
+        raise ProviderError(f"{address}: {exc}; the state (or saved plan) is damaged or was edited: forget the "
+                            f"entry with infra state rm {address}") from None
 
 
 def _made_by_infra(template: Any) -> bool:

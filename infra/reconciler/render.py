@@ -64,8 +64,9 @@ def summary_line(plan: Plan) -> str:
 def _attribute_lines(action: Action) -> list[str]:
     if action.action in (ActionKind.CREATE,) or (action.action is ActionKind.BUILD and not action.changes):
         return [f"    + {key} = {show_value(value, key)}" for key, value in (action.after or {}).items()]
-    if action.action is ActionKind.DELETE:
-        return []
+    if action.action is ActionKind.DELETE:  # a file to delete shows which: the state names it, not nodes.json
+        path = (action.before or {}).get("path")
+        return [f"    - path = {show_value(path, 'path')}"] if path else []
     return [f"    ~ {c.path}: {show_side(c, 'before')} -> {show_side(c, 'after')}" for c in action.changes]
 
 
@@ -123,7 +124,7 @@ def plan_markdown(plan: Plan) -> str:
         lines.append(f"# {action.address}: {action.action.name.lower()}")
         for line in _attribute_lines(action):
             stripped = line.strip()
-            lines.append(("+ " if stripped.startswith("+") else "! ") + stripped[2:])
+            lines.append({"+": "+ ", "-": "- "}.get(stripped[:1], "! ") + stripped[2:])
     lines += ["```", "", "</details>"]
     return "\n".join(lines)
 
