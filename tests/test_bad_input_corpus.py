@@ -73,6 +73,19 @@ CORPUS = {
                            "__settings__: key 'state.path': '../shared/state.json' is outside the repository"),
     "state path absolute": ('{"__settings__": {"state": {"path": "/var/lib/state.json"}}, ' + BASE + "}",
                             "key 'state.path': '/var/lib/state.json' is outside the repository"),
+    "more tags than AWS allows": ('{"__base__": {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", '
+                                  '"tags": {"cost": "1"}},\n"web": {"tags": {'
+                                  + ", ".join(f'"t{i}": "v"' for i in range(44)) + "}}}",
+                                  "nodes.json:2:9: group 'web': key 'tags': 45 tags (with __base__'s); at most 44: "
+                                  "AWS takes 50 on a resource and infra sets 6 of its own"),
+    "tag key too long": ("{" + BASE + ',\n"web": {"tags": {"' + "k" * 129 + '": "v"}}}',
+                         "a tag key is 1 to 128 characters in AWS, this one 129"),
+    "tag value too long": ("{" + BASE + ',\n"web": {"tags": {"k": "' + "v" * 257 + '"}}}',
+                           "key 'tags.k': a tag value is at most 256 characters in AWS, this one 257"),
+    "s3 without a bucket": ('{"__settings__": {"state": {"backend": "s3", "lock_table": "locks"}}, ' + BASE + "}",
+                            "nodes.json:1:19: __settings__: key 'state': the s3 backend needs bucket"),
+    "s3 without a lock table": ('{"__settings__": {"state": {"backend": "s3", "bucket": "ops"}}, ' + BASE + "}",
+                                "key 'state': the s3 backend needs lock_table"),
     "deeply nested": ('{"__base__": {"default_attributes": ' + "[" * 50000 + "]" * 50000 + "}}", "nested too deeply"),
     "autoscale true": ("{" + BASE + ',\n"web": {"autoscale": true}}', "true is not enough"),
     "base not object": ('{"__base__": [], "web": {}}', "__base__ must be an object"),

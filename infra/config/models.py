@@ -23,6 +23,10 @@ MAX_GROUP_NAME = 64
 SOURCE_AMI = re.compile(r"ami-[0-9a-f]{8,17}|@[A-Za-z0-9_-]+")
 # Tag keys infra sets itself, besides every infra:... key: refused in a group's `tags` (as aws:... are).
 RESERVED_TAGS = frozenset({"Name", "group"})
+# AWS takes at most 50 tags on a resource, keys of 128 characters and values of 256; infra sets
+# these itself on some of a group's resources, so a group's own tags get what is left.
+INFRA_TAGS = ("Name", "group", "infra:managed", "infra:source_hash", "infra:protect", "infra:owner")
+MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 # An AWS region name: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4, ...
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 # Guards against typos, far above any account's instance quota (and moto would try to launch them).
@@ -34,6 +38,8 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 def _tag_key(key: str) -> str:
+    if not 1 <= len(key) <= MAX_TAG_KEY:
+        raise ValueError(f"a tag key is 1 to {MAX_TAG_KEY} characters in AWS, this one {len(key)}")
     if key.startswith("aws:"):
         raise ValueError("aws: tag keys are AWS's own; use another key")
     if key in RESERVED_TAGS or key.startswith("infra:"):
@@ -41,7 +47,22 @@ def _tag_key(key: str) -> str:
     return key
 
 
+def _tag_count(tags: dict[str, str]) -> dict[str, str]:
+    room = MAX_TAGS - len(INFRA_TAGS)
+    if len(tags) > room:
+        raise ValueError(f"{len(tags)} tags (with __base__'s); at most {room}: AWS takes {MAX_TAGS} on a resource "
+                         f"and infra sets {len(INFRA_TAGS)} of its own ({', '.join(INFRA_TAGS)})")
+    return tags
+
+
 TagKey = Annotated[str, AfterValidator(_tag_key)]
+def _tag_value(value: str) -> str:
+    if len(value) > MAX_TAG_VALUE:
+        raise ValueError(f"a tag value is at most {MAX_TAG_VALUE} characters in AWS, this one {len(value)}")
+    return value
+
+
+TagValue = Annotated[str, AfterValidator(_tag_value)]
 
 
 def check_group_name(name: str) -> str:
@@ -113,7 +134,8 @@ class GroupSettings(Strict):
     ami_keep: int | None = Field(None, ge=1, description="Keep this many newest AMIs; apply deregisters older ones.")
     depends_on: list[str] = Field(default_factory=list, description="Services this group consumes.")
     services_cookbook: str | None = Field(None, description="Cookbook whose recipes are services; any *-service cookbook when unset.")
-    tags: dict[TagKey, str] = Field(default_factory=dict, description="Extra tags on everything the group owns.")
+    tags: Annotated[dict[TagKey, TagValue], AfterValidator(_tag_count)] = Field(
+        default_factory=dict, description="Extra tags on everything the group owns.")
     protect: bool = Field(False, description="Refuse plans that delete or replace the group's ASG or AMIs.")
 
     @field_validator("region")
@@ -176,6 +198,13 @@ class StateSettings(Strict):
     key: str = "infra/state.json"
     region: str | None = None
     lock_table: str | None = None
+
+    @model_validator(mode="after")
+    def _s3_complete(self) -> "StateSettings":
+        missing = [key for key in ("bucket", "lock_table") if self.backend == "s3" and not getattr(self, key)]
+        if missing:
+            raise ValueError(f"the s3 backend needs {' and '.join(missing)} (see docs/state.md)")
+        return self
 
 
 class Settings(Strict):

@@ -20,9 +20,7 @@ from infra.state.model import State
 
 class S3Backend:
     def __init__(self, settings: StateSettings, aws: Any) -> None:
-        missing = [k for k in ("bucket", "lock_table") if not getattr(settings, k)]
-        if missing:
-            raise StateError(f"the s3 state backend needs __settings__.state.{missing[0]} in nodes.json")
+        """`settings` name a bucket and a lock table: nodes.json is refused without them."""
         self.bucket, self.key, self.table = settings.bucket, settings.key, settings.lock_table
         self.lock_id = f"{self.bucket}/{self.key}"
         self.description = f"s3://{self.bucket}/{self.key}"
