@@ -82,6 +82,8 @@ CORPUS = {
                          "a tag key is 1 to 128 characters in AWS, this one 129"),
     "tag value too long": ("{" + BASE + ',\n"web": {"tags": {"k": "' + "v" * 257 + '"}}}',
                            "key 'tags.k': a tag value is at most 256 characters in AWS, this one 257"),
+    "tag key packer would evaluate": ("{" + BASE + ',\n"web": {"tags": {"a{{b": "v"}}}',
+                                      "key 'tags.a{{b': packer reads '{{' in a tag key as the start of an expression"),
     "s3 without a bucket": ('{"__settings__": {"state": {"backend": "s3", "lock_table": "locks"}}, ' + BASE + "}",
                             "nodes.json:1:19: __settings__: key 'state': the s3 backend needs bucket"),
     "s3 without a lock table": ('{"__settings__": {"state": {"backend": "s3", "bucket": "ops"}}, ' + BASE + "}",

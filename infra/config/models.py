@@ -42,6 +42,8 @@ def _tag_key(key: str) -> str:
         raise ValueError(f"a tag key is 1 to {MAX_TAG_KEY} characters in AWS, this one {len(key)}")
     if key.startswith("aws:"):
         raise ValueError("aws: tag keys are AWS's own; use another key")
+    if "{{" in key:  # a value may hold it (infra tags the AMI after packer); a key would be another key
+        raise ValueError("packer reads '{{' in a tag key as the start of an expression; use another key")
     if key in RESERVED_TAGS or key.startswith("infra:"):
         raise ValueError("infra sets this tag itself (Name, group and the infra:... tags); use another key")
     return key

@@ -33,6 +33,7 @@ from infra.reconciler.graph import HASH_TAG, MANAGED_TAG, PROTECT_TAG
 from infra.reconciler.plan import Action
 from infra.reconciler.kinds import AMI
 from infra.reconciler.resources import Observed, Resource, address_of
+from infra.rendering import packer_literal
 from infra.retention import Decision, Image, choose, newest_by_group
 from infra.state.backend import locked
 
@@ -135,7 +136,18 @@ class ImagesProvider:
         with self._lock:
             self._seen[group].add(region)
         progress(f"built {image_id} ({name}) in {region}")
+        self._tag_literally(ec2, _image(found[0]) if found else None, attributes.get("tags") or {}, progress)
         return {"image_id": image_id, "name": name}
+
+    def _tag_literally(self, ec2: Any, image: Image | None, wanted: Mapping[str, str], progress: Progress) -> None:
+        """Tag values holding `{{`, which no Packer template can give an AMI (packer renders tags
+        until they stop changing: infra writes them with a word joiner), put on it as written."""
+        literal = [{"Key": key, "Value": value} for key, value in wanted.items() if packer_literal(value) != value]
+        if image is None or not literal:
+            return
+        with aws_errors(f"tag {image.id}"):
+            ec2.create_tags(Resources=[image.id, *image.snapshots], Tags=literal)
+        progress(f"tagged {image.id} with {', '.join(t['Key'] for t in literal)} as written in nodes.json")
 
     def finish(self, applied: list[Action], report: Callable[[Action, str], None]) -> None:
         """`ami_keep` for each group this apply changed (a build, a launch template moving to the
