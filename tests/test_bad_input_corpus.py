@@ -156,6 +156,14 @@ ARGUMENTS = {
                                            "--name 'web-1\\n': use 1-64 letters"),
     "region option with a final newline": (["--region", "us-east-1\n", "plan"], "'us-east-1\\n' is not an AWS region"),
     "packer:delete of a path": (["packer:delete", "../nodes"], "group name '../nodes' can't be used"),
+    "endpoint with a password": (["--endpoint-url", "http://admin:SECRETPW@127.0.0.1:9", "packer:clean", "-n", "1"],
+                                 "cannot reach AWS at http://127.0.0.1:9: nothing listens there"),
+    "endpoint with a password and a bad port": (["--endpoint-url", "http://admin:SECRETPW@127.0.0.1:99999", "plan"],
+                                                "endpoint 'http://127.0.0.1:99999'"),
+    "etcd with a password": (["services:list", "--etcd", "http://admin:SECRETPW@127.0.0.1:9"],
+                             "cannot reach etcd at http://127.0.0.1:9"),
+    "etcd URL with a password that is no etcd URL": (["services:list", "--etcd", "ftp://admin:SECRETPW@h"],
+                                                      "--etcd 'ftp://h' is not an etcd URL"),
 }
 
 
@@ -169,8 +177,8 @@ def test_each_bad_argument_gives_one_clear_line_and_writes_nothing(name, tmp_pat
     result = run_infra(capsys, *args)
     assert result.code == 1
     assert result.err.startswith("error: ") and result.err.count("\n") == 1, result.err
-    assert expected in result.err
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["nodes.json", "ops"]
+    assert expected in result.err and "SECRETPW" not in result.err
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if not p.is_dir()] == ["ops/nodes.json"]
 
 
 def _state(**fields) -> str:

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from infra.errors import InfraError, Terminated
+from infra.redact import mask_url_passwords
 
 app = typer.Typer(
     name="infra",
@@ -144,4 +145,5 @@ def _usage_message(exc: Exception) -> str:
 
 
 def _print_error(message: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+    """The one way an error reaches the user; a URL in it (from a library's message) shows no password."""
+    err.print(f"[bold red]error:[/] {escape(mask_url_passwords(message))}", markup=True, highlight=False)

@@ -11,7 +11,7 @@ from infra.cli.app import Output, app, err, out
 from infra.cli.common import workspace
 from infra.errors import StateError
 from infra.fsutil import read_text
-from infra.reconciler.render import masked
+from infra.redact import masked
 from infra.state.backend import locked
 from infra.state.local import MAX_STATE_BYTES
 from infra.state.model import State

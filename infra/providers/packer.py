@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from infra.errors import FileError, ProviderError
 from infra.fsutil import MiB, read_text
+from infra.redact import shown_url
 
 Progress = Callable[[str], None]
 INSTALL_HINT = "install it (Debian/Ubuntu: apt-get install packer; or https://developer.hashicorp.com/packer)"
@@ -209,7 +210,7 @@ def for_endpoint(template: Mapping[str, Any], endpoint_url: str, *, offline: boo
         builder["custom_endpoint_ec2"] = endpoint_url
         if offline:
             builder.update(OFFLINE_SETTINGS)
-    notes = [f"the EC2 endpoint is {endpoint_url}: building from a temporary copy of the template with "
+    notes = [f"the EC2 endpoint is {shown_url(endpoint_url)}: building from a temporary copy of the template with "
              f"custom_endpoint_ec2" + (", communicator none and the skip_* validation flags" if offline else "")]
     provisioners = derived.get("provisioners") or []
     if offline and provisioners:
