@@ -8,8 +8,9 @@ import os
 import posixpath
 import stat
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from infra.errors import FileError
 
@@ -79,16 +80,29 @@ def atomic_write_text(path: Path, text: str, *, keep_backup: Path | None = None)
     its name. A crash in between leaves the old content under both names, never a half-written one.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _write_temp(path, text)
-    try:
-        if keep_backup is not None and path.exists():
-            _keep_previous(path, Path(keep_backup))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with _naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _write_temp(path, text)
+        try:
+            if keep_backup is not None and path.exists():
+                _keep_previous(path, Path(keep_backup))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     _fsync_dir(path.parent)
+
+
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """A write that fails (a full disk) names the file it was for: an OSError of a temp file's
+    write carries no name, and "No space left on device" alone does not say where."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise
 
 
 def _write_temp(path: Path, text: str) -> str:

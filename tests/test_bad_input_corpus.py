@@ -1,11 +1,13 @@
 """A corpus of malformed nodes.json files: each gives one clear error line and writes nothing."""
 
+import errno
 import json
 import os
 import signal
 
 import pytest
 
+from infra import fsutil
 from tests.cli_helpers import run_infra
 
 BASE = '"__base__": {"instance_type": "m1.large", "source_ami": "ami-1ebb2077"}'
@@ -295,3 +297,22 @@ def test_nodes_json_that_is_no_regular_file_is_refused_at_once(kind, expected, t
     result = run_infra(capsys, "--config", config, "validate")
     assert result.code == 1 and result.err.count("\n") == 1, result.err
     assert expected in result.err
+
+
+def test_a_full_disk_names_the_file_it_could_not_write(tmp_path, monkeypatch, capsys):
+    """A write of a temp file fails with no name (errno 28 from write(2)); the error names the state."""
+    real = fsutil._write_temp
+
+    def full_for_state(path, text):
+        if path.name == "state.json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, text)
+
+    (tmp_path / "nodes.json").write_text(GOOD)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(fsutil, "_write_temp", full_for_state)
+    result = run_infra(capsys, "apply", "--auto-approve")
+    assert result.code == 1 and result.err.count("\n") == 1, result.err
+    assert result.err.startswith(f"error: {tmp_path / '.infra' / 'state.json'}: No space left on device; free some "
+                                 f"space and run the command again")
+    assert not (tmp_path / ".infra" / "state.lock").exists()

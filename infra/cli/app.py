@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -98,7 +99,9 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
-        _print_error(f"{where}{exc.strerror or exc}; check the path and its permissions")
+        hint = ("free some space and run the command again (files are written whole or not at all)"
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "check the path and its permissions")
+        _print_error(f"{where}{exc.strerror or exc}; {hint}")
         code = 1
     except (click.exceptions.Abort, typer.Abort):
         _print_error("aborted")
