@@ -34,7 +34,7 @@ from infra.reconciler.plan import Action
 from infra.reconciler.kinds import AMI
 from infra.reconciler.resources import Observed, Resource, address_of
 from infra.rendering import packer_literal
-from infra.retention import Decision, Image, choose, newest_by_group
+from infra.retention import Decision, Image, by_group, choose, newest_first
 from infra.state.backend import locked
 
 if TYPE_CHECKING:
@@ -70,7 +70,8 @@ class ImagesProvider:
     # -- observe ---------------------------------------------------------------------------------
 
     def observe(self, resources: list[Resource]) -> dict[str, Observed]:
-        """Each group's newest AMI: one paginated, tag-filtered describe_images per region.
+        """Each group's newest AMI, and the newest of each other digest it was built from: one
+        paginated, tag-filtered describe_images per region.
 
         AMIs of groups nobody asked about (a group removed from nodes.json) are returned too,
         so the planner removes them."""
@@ -78,12 +79,13 @@ class ImagesProvider:
         observed: dict[str, Observed] = {}
         scanned = set(asked.values()) or set(map(self.region, configured_regions(self.workspace)))
         for region in sorted(scanned):
-            for group, image in newest_by_group(self.images(region)).items():
+            for group, images in by_group(self.images(region)).items():
                 address = address_of("ami", group)
                 if asked.get(address, region) == region:
-                    observed[address] = Observed(attributes={"source_hash": image.source_hash,
-                                                             "tags": dict(image.tags)},
-                                                 outputs={"image_id": image.id, "name": image.name})
+                    newest, *older = images
+                    observed[address] = _observed(newest).model_copy(update={"earlier": {
+                        image.source_hash: _observed(image) for image in reversed(older)  # the newest of each wins
+                        if image.source_hash and image.source_hash != newest.source_hash}})
         return observed
 
     def images(self, region: str, group: str | None = None) -> list[Image]:
@@ -168,10 +170,11 @@ class ImagesProvider:
         """Give the group's newest AMI and its snapshots the tags nodes.json wants now, in place;
         of the others, take off only those infra put there (`before`)."""
         region = self.region(attributes.get("region"))
-        images = newest_by_group(self.images(region, group))
-        if group not in images:
+        images = newest_first(self.images(region, group))
+        if not images:
             raise ProviderError(f"no AMI of {group} found in {region} to tag; plan again")
-        image, wanted = images[group], attributes["tags"]
+        digest = AMI.build_digest(attributes)  # the group's AMI: the newest built from these inputs
+        image, wanted = next((i for i in images if i.source_hash == digest), images[0]), attributes["tags"]
         gone = [key for key in dict(image.tags) if key in before and key not in wanted]
         ec2 = self.clients.client("ec2", region)
         with aws_errors(f"tag {image.id}"):
@@ -249,9 +252,16 @@ class ImagesProvider:
 
     def retain(self, region: str, images: list[Image], keep: int | Mapping[str, int], progress: Progress, *,
                dry_run: bool = False) -> Decision:
-        """Keep the newest `keep` of each group's `images`, hold those in use, remove the rest."""
+        """Keep the newest `keep` of each group's `images`, hold those in use, remove the rest. The
+        AMI the state records for a group is in use by it, even when older (an earlier build reused)."""
         candidates = choose(images, keep, {}).removed
         in_use = images_in_use(self.clients, region, [i.id for i in candidates]) if candidates else {}
+        if candidates:
+            recorded = {r.outputs.get("image_id") for r in self.workspace.backend.read().resources.values()
+                        if r.kind == "ami"}
+            for image in candidates:
+                if image.id in recorded:
+                    in_use.setdefault(image.id, []).append(f"ami.{image.group} (the AMI infra applied for it)")
         decision = choose(images, keep, in_use)
         for held in decision.held:
             progress(f"kept {held.image.id} ({held.image.name}): in use by {', '.join(held.users)}")
@@ -304,6 +314,11 @@ class ImagesProvider:
             return
         if decision.removed:
             progress(f"ami_keep {keep}: removed {len(decision.removed)} older AMI(s)")
+
+
+def _observed(image: Image) -> Observed:
+    return Observed(attributes={"source_hash": image.source_hash, "tags": dict(image.tags)},
+                    outputs={"image_id": image.id, "name": image.name})
 
 
 def _image(raw: Mapping[str, Any]) -> Image:
