@@ -46,11 +46,11 @@ def main() -> None:
     desired = timed("desired graph (render templates, hash)",
                     lambda: with_recorded(desired_graph(config, workspace.root), state, config.groups))
     cpu_before = cpu()
-    observed = timed("observe (boto3 clients, AWS describes, local files)",
-                     lambda: engine.observe(workspace, desired, state, engine.Selection()))
+    observation = timed("observe (boto3 clients, AWS describes, local files)",
+                        lambda: engine.observe(workspace, desired, state, engine.Selection()))
     observe_cpu = cpu() - cpu_before
     result = timed("plan (resolve, compare, diff)",
-                   lambda: plan(desired, observed, state, made_against=MadeAgainst(
+                   lambda: plan(desired, observation.found, state, unowned=observation.unowned, made_against=MadeAgainst(
                        lineage=state.lineage, serial=state.serial, config_digest=config.digest)))
     text = timed("render the text report", lambda: render.plan_text(result, color=False))
     phases["total"] = time.perf_counter() - started

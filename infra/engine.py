@@ -66,18 +66,33 @@ def observe(workspace: Workspace, desired: Graph, state: State, selection: Selec
     return workspace.providers.observe(asked, kinds=kinds, orphans=orphans and selection.everything)
 
 
-def make_plan(workspace: Workspace, selection: Selection | None = None, *, forced: Iterable[str] = ()) -> Plan:
+def make_plan(workspace: Workspace, selection: Selection | None = None, *, forced: Iterable[str] = (),
+              adopt: bool = False) -> Plan:
     selection = selection or Selection()
     config = workspace.config
     for group in selection.groups:
         config.group(group)  # unknown names are an error, with a suggestion
-    state = workspace.backend.read()
+    state = read_state(workspace)
     desired = with_recorded(desired_graph(config, workspace.root), state, config.groups)
-    observed = observe(workspace, desired, state, selection)
-    scope = selection.scope(desired, {*desired.resources, *state.resources, *observed})
-    return compute_plan(desired, observed, state, scope=scope, forced=forced,
+    observation = observe(workspace, desired, state, selection)
+    scope = selection.scope(desired, {*desired.resources, *state.resources, *observation.found,
+                                      *(u.address for u in observation.unowned)})
+    return compute_plan(desired, observation.found, state, scope=scope, forced=forced,
+                        unowned=observation.unowned, adopt=adopt,
                         made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
                                                  config_digest=config.digest))
+
+
+def read_state(workspace: Workspace) -> State:
+    """The state, refused when another project applied it: its resources are tagged with that
+    project's name, so under this one's they would all look gone and be made a second time."""
+    state = workspace.backend.read()
+    project = workspace.config.project
+    if state.owner and state.owner != project.name:
+        raise InfraError(f"the state in {workspace.backend.description} was applied by project {state.owner!r}, but "
+                         f"this is project {project.name!r} (from {project.source}); to keep managing what it "
+                         f"made, set \"__settings__\": {{\"project\": \"{state.owner}\"}} in {workspace.config.path}")
+    return state
 
 
 def save_plan(plan: Plan, path: Path) -> None:
@@ -123,9 +138,11 @@ def apply_plan(workspace: Workspace, plan: Plan, *, parallelism: int = 10, liste
     if protected and not allow_destroy:
         raise InfraError(f"the plan destroys or replaces protected resources ({', '.join(protected)}); "
                          f"pass --allow-destroy if that is intended")
+    refuse_unadopted(plan)
     backend = workspace.backend
     with locked(backend, "apply"):
-        state = backend.read()
+        state = read_state(workspace)
+        state.owner = workspace.config.owner
         if saved:
             check_fresh(workspace, plan, state)
         elif (plan.made_against.lineage, plan.made_against.serial) != (state.lineage, state.serial):
@@ -133,17 +150,28 @@ def apply_plan(workspace: Workspace, plan: Plan, *, parallelism: int = 10, liste
         return Executor(workspace.providers, backend, state, parallelism=parallelism, listener=listener).run(plan)
 
 
+def refuse_unadopted(plan: Plan) -> None:
+    """An apply never makes a second fleet beside one infra made before owner tags: adopt it first."""
+    blocking = [notice for notice in plan.notices if notice.blocking]
+    if blocking:
+        shown = ", ".join(f"{n.address} ({n.description})" for n in blocking[:3])
+        more = f" and {len(blocking) - 3} more" if len(blocking) > 3 else ""
+        raise InfraError(f"found {len(blocking)} resource(s) infra made before owner tags for groups this project "
+                         f"names: {shown}{more}; if this repository made them, plan and apply with --adopt to tag "
+                         f"them as its own; if another repository did, apply --adopt there first")
+
+
 def drift(workspace: Workspace, groups: Iterable[str] = ()) -> DriftReport:
     selection = Selection(groups)
     config = workspace.config
     for group in selection.groups:
         config.group(group)
-    state = workspace.backend.read()
+    state = read_state(workspace)
     desired = desired_graph(config, workspace.root)
     # Looked for as recorded (its region, its attributes), not as nodes.json wants it now: drift is
     # about what was applied; an unapplied edit of nodes.json is what plan shows.
-    observed = observe(workspace, Graph({}), state, selection, orphans=False)
-    return detect_drift(state, observed, scope=selection.scope(desired, state.resources))
+    observation = observe(workspace, Graph({}), state, selection, orphans=False)
+    return detect_drift(state, observation.found, scope=selection.scope(desired, state.resources))
 
 
 def targeted_apply(workspace: Workspace, selection: Selection, *, allowed: Iterable[ActionKind] | None = None,
@@ -171,10 +199,10 @@ def create_resource(workspace: Workspace, resource: Resource, *, listener: Liste
     plan is known to be possible, before anything is applied (instance:create imports its key).
     """
     config = workspace.config
-    state = workspace.backend.read()
+    state = read_state(workspace)
     desired = desired_graph(config, workspace.root)
     upstream = [desired[a] for a in resource.depends_on if a in desired]
-    observed = workspace.providers.observe([resource, *upstream])
+    observed = workspace.providers.observe([resource, *upstream]).found
     if resource.address in observed:
         raise InfraError(f"{resource.address} already exists; pick another name")
     the_plan = compute_plan(Graph(topological([*desired, resource])), observed, state, scope={resource.address},

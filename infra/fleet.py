@@ -83,7 +83,7 @@ def _ssh_keygen_public(path: Path) -> str:
     return done.stdout.strip()
 
 
-def instance_resource(group: Group, name: str, key: str, zone: str, root: Path | str) -> Resource:
+def instance_resource(group: Group, name: str, key: str, zone: str, root: Path | str, owner: str) -> Resource:
     """The desired one-off instance: the group's image, type and security groups, booting its role."""
     image = image_of(group)
     source = parse_ref(image)
@@ -98,7 +98,7 @@ def instance_resource(group: Group, name: str, key: str, zone: str, root: Path |
                         "iam_instance_profile": group.iam_instance_profile,
                         "user_data": render_text(root, "user-data.sh.j2", group=group,
                                                  dna=dna_document(name, group.name)),
-                        "tags": {**group_tags(group), "Name": name},
+                        "tags": {**group_tags(group, owner), "Name": name},
                     })
 
 
@@ -131,7 +131,8 @@ def create_instance(workspace: Workspace, group_name: str | None, key_path: Path
         if provider.ensure_key_pair(group.region, key, material):
             progress(f"imported key pair {key} from {key_path}")
 
-    return engine.create_resource(workspace, instance_resource(group, name, key, zone, workspace.root),
+    return engine.create_resource(workspace, instance_resource(group, name, key, zone, workspace.root,
+                                                                    workspace.config.owner),
                                   listener=listener, prepare=import_key)
 
 
@@ -147,7 +148,7 @@ def deploy(workspace: Workspace, groups: Iterable[str], batch: int, *, max_error
         raise FleetError(f"--timeout {deadline:g}: give the seconds to wait, at least 1")
     if not MAX_ERRORS.fullmatch(max_errors) or int(max_errors.rstrip("%")) > (100 if max_errors.endswith("%") else MAX_NODES):
         raise FleetError(f"--max-errors {max_errors!r}: give a number of nodes (0) or a percentage up to 100% (10%)")
-    deployer = deployer or Deployer(clients_for(workspace))
+    deployer = deployer or Deployer(clients_for(workspace), workspace.config.owner)
     by_region: dict[str, list[str]] = defaultdict(list)
     for group in workspace.config.select(list(groups)):
         by_region[workspace.aws.region or group.region].append(group.name)

@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from infra import fsutil
+from infra.state.model import STATE_FORMAT
 from tests.cli_helpers import run_infra
 
 BASE = '"__base__": {"instance_type": "m1.large", "source_ami": "ami-1ebb2077"}'
@@ -143,8 +144,9 @@ def test_many_groups_are_fine(tmp_path, monkeypatch, capsys):
     assert "500 group(s)" in run_infra(capsys, "validate").out
 
 
-GOOD = "{" + BASE + ',\n"api": {"packer": false, "run_list": ["recipe[acme-service::api]"]},\n' \
-                   '"web": {"packer": false, "depends_on": ["api"]}}'
+GOOD = '{"__settings__": {"project": "ops"}, ' + BASE + ',\n' \
+       '"api": {"packer": false, "run_list": ["recipe[acme-service::api]"]},\n' \
+       '"web": {"packer": false, "depends_on": ["api"]}}'
 # Command-line values that name files, registry keys or AWS resources: each is refused in one
 # line before anything is written or asked (an unreachable etcd, so nothing could be anyway).
 ARGUMENTS = {
@@ -184,7 +186,7 @@ def test_each_bad_argument_gives_one_clear_line_and_writes_nothing(name, tmp_pat
 
 
 def _state(**fields) -> str:
-    state = {"format": 1, "lineage": "6f1c", "serial": 3, "resources": {}}
+    state = {"format": STATE_FORMAT, "lineage": "6f1c", "serial": 3, "resources": {}}
     return json.dumps({**state, **fields})
 
 
@@ -195,7 +197,8 @@ STATES = {
     "format as a string": (_state(format="2").encode(), 'state.json: state format "2" is not a format number'),
     "format as a float": (_state(format=999.0).encode(), "state.json: state format 999.0 is not a format number"),
     "format as a boolean": (_state(format=True).encode(), "state format true is not a format number"),
-    "newer format": (_state(format=2).encode(), "state format 2 is newer than this infra understands"),
+    "newer format": (_state(format=STATE_FORMAT + 1).encode(),
+                     f"state format {STATE_FORMAT + 1} is newer than this infra understands"),
     "5000-digit serial": (_state(serial=0).replace('"serial": 0', '"serial": ' + "9" * 5000).encode(),
                           "state.json:1:44: a number has more than 4300 digits: the state is damaged"),
     "NaN": (_state().replace('"serial": 3', '"serial": NaN').encode(), "state.json: at serial: is NaN"),

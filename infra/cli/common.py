@@ -22,6 +22,15 @@ def workspace() -> Workspace:
                                                       endpoint_url=options.endpoint_url))
 
 
+def note_project(ws: Workspace) -> None:
+    """Say, on stderr, which project owns what infra makes here when nodes.json does not name it."""
+    project = ws.config.project
+    if not project.explicit:
+        err.print(f"project {project.name} (from {project.source}); name it in nodes.json to pin it: "
+                  f"\"__settings__\": {{\"project\": \"{project.name}\"}}", style="dim", markup=False,
+                  highlight=False)
+
+
 class ConsoleListener:
     """Apply progress on stderr-free stdout: one line when an action starts and one when it ends."""
 

@@ -23,6 +23,7 @@ def validate() -> None:
     if len(names) > SHOWN_GROUPS:
         listed += f" and {len(names) - SHOWN_GROUPS} more (infra graph lists every resource)"
     out.print(f"{config.path} is valid: {len(names)} group(s): {listed}")
+    out.print(f"project {config.project.name} (from {config.project.source}): it owns what infra makes here")
 
 
 @app.command()

@@ -9,11 +9,14 @@ import typer
 
 from infra import engine
 from infra.cli.app import ReportOutput, app, out
-from infra.cli.common import ConsoleListener, busy, report_result, stdin_is_terminal, workspace
+from infra.cli.common import ConsoleListener, busy, note_project, report_result, stdin_is_terminal, workspace
 from infra.errors import InfraError
 from infra.reconciler import render
 from infra.reconciler.graph import desired_graph
 
+
+ADOPT_HELP = ("Adopt what infra made before owner tags, of the groups nodes.json or the state names: tag it as this "
+              "project's (see docs/state.md, Ownership).")
 
 RENDERERS = {
     "plan": {ReportOutput.text: render.plan_text, ReportOutput.json: render.plan_json,
@@ -43,13 +46,16 @@ def plan(
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
                                            help="Exit 0 when there are no changes, 2 when there are."),
     output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
+    adopt: bool = typer.Option(False, "--adopt", help=ADOPT_HELP),
 ) -> None:
     """Show what apply would change to make the world match nodes.json."""
     if out_file is not None and out_file.is_dir():  # say so before planning, not after
         raise InfraError(f"--out {out_file}: is a directory; give the file to save the plan in")
+    ws = workspace()
     with busy("Planning: reading nodes.json and observing what exists..."):
-        result = engine.make_plan(workspace(), engine.Selection(groups or ()))
+        result = engine.make_plan(ws, engine.Selection(groups or ()), adopt=adopt)
     print_report("plan", result, output)
+    note_project(ws)
     if out_file is not None:
         engine.save_plan(result, out_file)
         if output is ReportOutput.text:
@@ -64,17 +70,22 @@ def apply(
     auto_approve: bool = typer.Option(False, "--auto-approve", help="Apply without asking."),
     parallelism: int = typer.Option(10, "--parallelism", min=1, help="Actions at once."),
     allow_destroy: bool = typer.Option(False, "--allow-destroy", help="Allow destroying protected resources."),
+    adopt: bool = typer.Option(False, "--adopt", help=ADOPT_HELP),
 ) -> None:
     """Make the world match nodes.json (or apply a saved plan)."""
     ws = workspace()
     targets = targets or []
     saved = len(targets) == 1 and Path(targets[0]).is_file()
     if saved:
+        if adopt:
+            raise InfraError("--adopt is for planning: a saved plan adopts what it was planned to (plan --adopt)")
         the_plan = engine.load_plan(Path(targets[0]))
     else:
         with busy("Planning: reading nodes.json and observing what exists..."):
-            the_plan = engine.make_plan(ws, engine.Selection(targets))
+            the_plan = engine.make_plan(ws, engine.Selection(targets), adopt=adopt)
         out.print(render.plan_text(the_plan))
+        engine.refuse_unadopted(the_plan)
+        note_project(ws)
         if the_plan.changes and not auto_approve:
             if not stdin_is_terminal():
                 raise InfraError("apply needs confirmation: run it on a terminal, or pass --auto-approve")

@@ -10,7 +10,7 @@ import difflib
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from infra import jsontext
 from infra.config.merge import merge_group
 from infra.config.models import Autoscale, Group, GroupSettings, Settings, check_group_name
+from infra.config.project import SETTING, Project, default_project
 from infra.errors import ConfigError, FileError
 from infra.fsutil import read_text
 from infra.jsontext import JsonProblem
@@ -30,16 +31,25 @@ MAX_CONFIG_BYTES = 64 * 1024 * 1024
 # Levels of objects and lists, nodes.json's own included: far beyond any Chef attributes, and
 # below what infra reads back from what it writes (jsontext.MAX_DEPTH), values being deeper there.
 MAX_DEPTH = 64
+# The project of a nodes.json parsed from text alone (tests, tools); load_config derives a real default.
+UNNAMED = "default"
 
 
 @dataclass(frozen=True)
 class Config:
-    """The validated nodes.json: groups in file order, settings, and the digest of its text."""
+    """The validated nodes.json: groups in file order, settings, the project that owns what it
+    makes, and the digest of its text."""
 
     path: str
     groups: dict[str, Group]
     settings: Settings = field(default_factory=Settings)
     digest: str = ""
+    project: Project = field(default_factory=lambda: Project(UNNAMED, "no name given"))
+
+    @property
+    def owner(self) -> str:
+        """The value of the `infra:owner` tag on everything this nodes.json makes."""
+        return self.project.name
 
     def group(self, name: str) -> Group:
         if name not in self.groups:
@@ -65,7 +75,10 @@ def load_config(path: str | Path = DEFAULT_CONFIG_FILE) -> Config:
                           f"or pass --config PATH") from None
     except FileError as exc:
         raise ConfigError(str(exc)) from None
-    return parse_config(text, str(path))
+    config = parse_config(text, str(path))
+    if config.project.explicit:
+        return config
+    return replace(config, project=default_project(path.parent))
 
 
 def parse_config(text: str, path: str = DEFAULT_CONFIG_FILE) -> Config:
@@ -99,7 +112,9 @@ def parse_config(text: str, path: str = DEFAULT_CONFIG_FILE) -> Config:
         except ValidationError as exc:
             raise locator.from_validation(exc, name, raw, merged) from None
     _check_references(groups, locator)
-    return Config(path=path, groups=groups, settings=settings, digest=hashlib.sha256(text.encode()).hexdigest())
+    project = Project(settings.project, SETTING) if settings.project else Project(UNNAMED, "no name given")
+    return Config(path=path, groups=groups, settings=settings, digest=hashlib.sha256(text.encode()).hexdigest(),
+                  project=project)
 
 
 def _parse_json(text: str, path: str) -> Any:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
+from infra.config.project import check_project_name
 from infra.fsutil import inside_repository
 
 # Checked with fullmatch everywhere: `$` would let a final newline through ("web\n").
@@ -210,6 +211,14 @@ class StateSettings(Strict):
 
 
 class Settings(Strict):
-    """The optional `__settings__` block: where state lives."""
+    """The optional `__settings__` block: the project's name and where state lives."""
 
+    project: str | None = Field(None, description="The ops repository's name: everything infra makes is tagged "
+                                                  "infra:owner=<project>, and infra touches nothing of another "
+                                                  "project. Derived from the git remote when unset.")
     state: StateSettings = Field(default_factory=StateSettings)
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str | None) -> str | None:
+        return None if value is None else check_project_name(value)

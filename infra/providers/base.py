@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Protocol
 from infra.errors import ProviderError
 from infra.reconciler.kinds import LOCAL_KINDS
 from infra.reconciler.plan import Action
-from infra.reconciler.resources import Observed, Resource
+from infra.reconciler.resources import Observation, Resource
 
 Progress = Callable[[str], None]
 
@@ -19,10 +19,12 @@ Progress = Callable[[str], None]
 class Provider(Protocol):
     kinds: frozenset[str]
 
-    def observe(self, resources: list[Resource]) -> dict[str, Observed]:
+    def observe(self, resources: list[Resource]) -> Observation:
         """What exists of `resources` (absent ones are left out), in batches, never one call each.
 
-        May also return managed resources it found that nobody asked about (orphans)."""
+        May also return this project's resources it found that nobody asked about (orphans), and
+        what it found that is not this project's: look-alikes of what was asked about (another
+        project's group of the same name), and resources made before infra tagged an owner."""
 
     def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         """Carry out one action with fully resolved `attributes`; return the outputs to record."""
@@ -64,7 +66,7 @@ class Providers:
             raise ProviderError(f"no provider handles {kind} resources") from None
 
     def observe(self, resources: Iterable[Resource], kinds: set[str] | None = None, *,
-                orphans: bool = False) -> dict[str, Observed]:
+                orphans: bool = False) -> Observation:
         """Ask each provider once, all providers at the same time, about the resources it handles.
 
         With `orphans` (a plan of everything), once the cloud is asked at all every cloud provider
@@ -81,12 +83,13 @@ class Providers:
         for kind in also:
             provider = self.for_kind(kind)
             batches.setdefault(id(provider), (provider, []))
+        observation = Observation()
         if not batches:
-            return {}
-        observed: dict[str, Observed] = {}
+            return observation
         with ThreadPoolExecutor(max_workers=len(batches)) as pool:
             for found in pool.map(lambda batch: batch[0].observe(batch[1]), batches.values()):
-                observed.update(found)
+                observation.add(found)
         if kinds is not None:
-            observed = {a: o for a, o in observed.items() if a.split(".", 1)[0] in kinds}
-        return observed
+            observation.found = {a: o for a, o in observation.found.items() if a.split(".", 1)[0] in kinds}
+            observation.unowned = [u for u in observation.unowned if u.address.split(".", 1)[0] in kinds]
+        return observation

@@ -22,7 +22,7 @@ from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import MANAGED_TAG
 from infra.reconciler.plan import Action
-from infra.reconciler.resources import Observed, Resource, address_of
+from infra.reconciler.resources import Observation, Observed, Resource, address_of
 
 ORPHAN_DIRECTORIES = {"dna": "dna/asg", "packer_template": "packer"}
 MAX_FILE_BYTES = 64 * MiB
@@ -34,7 +34,7 @@ class FilesProvider:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
-    def observe(self, resources: list[Resource]) -> dict[str, Observed]:
+    def observe(self, resources: list[Resource]) -> Observation:
         observed: dict[str, Observed] = {}
         for resource in resources:
             path = resource.attributes.get("path")
@@ -45,7 +45,7 @@ class FilesProvider:
         for kind, directory in ORPHAN_DIRECTORIES.items():
             for address, found in self._orphans(kind, directory, asked):
                 observed[address] = found
-        return observed
+        return Observation(found=observed)
 
     def _read(self, path: str) -> Observed | None:
         try:  # os.path, not pathlib: a thousand groups are thousands of files

@@ -12,6 +12,7 @@ class ActionKind(str, Enum):
     REPLACE = "+/-"  # create the new one, then delete the old one: a blue/green roll
     DELETE = "-"
     BUILD = "*"  # a new artifact (an AMI) beside the old ones, which retention removes later
+    ADOPT = "@"  # made by infra before owner tags: tagged as this project's, nothing else changes
 
     @property
     def mark(self) -> str:
@@ -41,4 +42,5 @@ _VERBS = {
     ActionKind.REPLACE: "replaced (new one first, then the old one removed)",
     ActionKind.DELETE: "destroyed",
     ActionKind.BUILD: "built",
+    ActionKind.ADOPT: "adopted (tagged as this project's; nothing else changes)",
 }

@@ -24,6 +24,7 @@ from infra.rendering import packer_text, render_json, render_text
 from infra.state.model import State
 
 MANAGED_TAG = "infra:managed"
+OWNER_TAG = "infra:owner"  # the project (ops repository) that made it: infra touches nothing of another's
 HASH_TAG = "infra:source_hash"
 PROTECT_TAG = "infra:protect"  # on every AWS resource of a protected group: protection outlives a lost state
 BUILDER_TAGS = frozenset({"tags", "snapshot_tags", "run_tags", "run_volume_tags", "spot_tags"})
@@ -48,17 +49,18 @@ class Graph:
 def desired_graph(config: Config, root: Path | str = ".") -> Graph:
     resources: list[Resource] = []
     for group in config.groups.values():
-        resources.extend(group_resources(group, root))
+        resources.extend(group_resources(group, root, config.owner))
     return Graph(topological(resources))
 
 
-def group_tags(group: Group) -> dict[str, str]:
-    """Tags on every AWS resource a group owns: the seed's `group` tag and the ownership mark."""
+def group_tags(group: Group, owner: str) -> dict[str, str]:
+    """Tags on every AWS resource a group owns: the seed's `group` tag and the ownership marks
+    (made by infra, and by which project)."""
     protect = {PROTECT_TAG: "true"} if group.protect else {}
-    return {**group.tags, "Name": group.name, "group": group.name, MANAGED_TAG: "true", **protect}
+    return {**group.tags, "Name": group.name, "group": group.name, MANAGED_TAG: "true", OWNER_TAG: owner, **protect}
 
 
-def group_resources(group: Group, root: Path | str) -> list[Resource]:
+def group_resources(group: Group, root: Path | str, owner: str) -> list[Resource]:
     name = group.name
     role = role_document(name, group.description, group.default_attributes, group.override_attributes,
                          group.role_run_list)
@@ -67,7 +69,8 @@ def group_resources(group: Group, root: Path | str) -> list[Resource]:
     image = source_image(group)
     if group.packer:
         template = render_json(root, "packer.json.j2", group=group, role=role_name(name),
-                               source_ami="" if group.source_group else group.source_ami, tags=group_tags(group))
+                               source_ami="" if group.source_group else group.source_ami,
+                               tags=group_tags(group, owner), owner=owner)
         resources.append(Resource(kind="packer_template", group=name,
                                   attributes={"path": f"packer/{name}.json", "document": template}))
         depends = [address_of("packer_template", name), address_of("role", name)]
@@ -81,7 +84,7 @@ def group_resources(group: Group, root: Path | str) -> list[Resource]:
             "tags": ami_tags(template),
         }))
     if group.autoscale is not None:
-        resources.extend(_autoscaling(group, root, image_of(group)))
+        resources.extend(_autoscaling(group, root, image_of(group), owner))
     return resources
 
 
@@ -134,7 +137,7 @@ def with_recorded(graph: Graph, state: State, groups: Iterable[str]) -> Graph:
     return Graph(topological([*graph, *carried]))
 
 
-def _autoscaling(group: Group, root: Path | str, image: str) -> list[Resource]:
+def _autoscaling(group: Group, root: Path | str, image: str, owner: str) -> list[Resource]:
     name, scale = group.name, group.autoscale
     assert scale is not None
     dna = dna_document(name, name)
@@ -150,7 +153,7 @@ def _autoscaling(group: Group, root: Path | str, image: str) -> list[Resource]:
                             "key_name": group.key_name,
                             "iam_instance_profile": group.iam_instance_profile,
                             "user_data": user_data,
-                            "tags": group_tags(group),
+                            "tags": group_tags(group, owner),
                         })
     asg = Resource(kind="asg", group=name, depends_on=(template.address,), protect=group.protect, attributes={
         "region": group.region,
@@ -166,7 +169,7 @@ def _autoscaling(group: Group, root: Path | str, image: str) -> list[Resource]:
         "launch_template_version": ref(template.address, "version"),
         "timeout": scale.timeout,
         "healthy_deadline": scale.healthy_deadline,
-        "tags": group_tags(group),
+        "tags": group_tags(group, owner),
     })
     dna_file = Resource(kind="dna", group=name, attributes={"path": f"dna/asg/{name}.json", "document": dna})
     return [dna_file, template, asg]

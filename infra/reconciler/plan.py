@@ -65,6 +65,23 @@ class Action(BaseModel):
         return self.protect and self.action.destroys
 
 
+class Notice(BaseModel):
+    """Something the plan found that is not this project's and that it leaves alone: another
+    project's resource where this one's would be (`owner` names it), or one infra made before it
+    tagged owners (`owner` ""). A `blocking` one stops apply: it is of a group this project names and
+    the plan would make it a second time, so it is probably this project's own, to adopt (--adopt)."""
+
+    address: str
+    owner: str
+    description: str  # what it is: "autoscaling group web-1a2b3c4d in us-east-1"
+    reason: str  # why it is left alone, and what to do
+    blocking: bool = False
+
+    @property
+    def untagged(self) -> bool:
+        return not self.owner
+
+
 class MadeAgainst(BaseModel):
     lineage: str | None = None
     serial: int = 0
@@ -76,6 +93,7 @@ class Plan(BaseModel):
     actions: list[Action] = Field(default_factory=list)
     made_against: MadeAgainst = Field(default_factory=MadeAgainst)
     targets: list[str] = Field(default_factory=list)
+    notices: list[Notice] = Field(default_factory=list)
 
     @property
     def changes(self) -> list[Action]:
@@ -83,7 +101,7 @@ class Plan(BaseModel):
 
     def summary(self) -> dict[str, int]:
         """Counts the way Terraform's closing line does: a replace adds one and destroys one."""
-        counts = {"add": 0, "change": 0, "destroy": 0, "build": 0}
+        counts = {"add": 0, "change": 0, "destroy": 0, "build": 0, "adopt": 0}
         for action in self.actions:
             if action.action is ActionKind.CREATE:
                 counts["add"] += 1
@@ -96,4 +114,6 @@ class Plan(BaseModel):
                 counts["destroy"] += 1
             elif action.action is ActionKind.BUILD:
                 counts["build"] += 1
+            elif action.action is ActionKind.ADOPT:
+                counts["adopt"] += 1
         return counts

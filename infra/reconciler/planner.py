@@ -16,27 +16,33 @@ from infra.reconciler.diff import attribute_changes, managed_part
 from infra.reconciler.graph import PROTECT_TAG, Graph
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.order import dependencies_first
-from infra.reconciler.plan import Action, MadeAgainst, Plan, changed_attributes
+from infra.reconciler.plan import Action, MadeAgainst, Notice, Plan, changed_attributes
 from infra.reconciler.refs import resolve, unresolved
-from infra.reconciler.resources import Observed, Resource, split_address
+from infra.reconciler.resources import Observed, Resource, Unowned, split_address
 from infra.state.model import ResourceState, State
 
 
 def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
          scope: set[str] | None = None, made_against: MadeAgainst | None = None,
-         forced: Iterable[str] = ()) -> Plan:
+         forced: Iterable[str] = (), unowned: Iterable[Unowned] = (), adopt: bool = False) -> Plan:
     """Compute the actions that make the world match `desired`.
 
-    `scope` limits the plan to those addresses (a targeted plan); resources outside it are
-    taken as they are observed. `forced` addresses are replaced even when unchanged (a
-    requested blue/green roll).
+    `observed` is this project's resources. `scope` limits the plan to those addresses (a
+    targeted plan); resources outside it are taken as they are observed. `forced` addresses are
+    replaced even when unchanged (a requested blue/green roll). `unowned` is what was found that
+    is not this project's: it is never changed, only noticed, except that with `adopt` what infra
+    made before owner tags, of a group nodes.json or the state names, is adopted (tagged as this
+    project's; the next plan shows how it differs from nodes.json).
     """
     in_scope = (lambda address: True) if scope is None else scope.__contains__
     forced = set(forced)
     planned: dict[str, Action] = {}
+    adopted, notices = _unowned(unowned, desired, observed, state, in_scope, adopt=adopt)
 
     def output(address: str, name: str) -> Any:
         action = planned.get(address)
+        if action is not None and action.action is ActionKind.ADOPT:
+            return action.outputs.get(name)
         if action is not None and action.action.is_change and not _keeps(action, name):
             return None
         if action is not None and name in action.outputs:  # what it resolved to (an earlier AMI reused)
@@ -51,13 +57,67 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
         if not in_scope(resource.address):
             continue
         after = resolve(resource.attributes, output)
-        planned[resource.address] = _action_for(resource, after, observed.get(resource.address), state,
-                                                forced=resource.address in forced)
+        if resource.address in adopted:
+            planned[resource.address] = _adoption(adopted[resource.address], after, protect=resource.protect)
+        else:
+            planned[resource.address] = _action_for(resource, after, observed.get(resource.address), state,
+                                                    forced=resource.address in forced)
+    for address, item in adopted.items():
+        if address not in desired:  # recorded in state, no longer wanted: the next plan deletes it
+            recorded = state.resources.get(address)
+            planned[address] = _adoption(item, recorded.attributes if recorded else {},
+                                         protect=recorded is not None and recorded.protect)
 
     actions = list(planned.values())
-    actions.extend(_deletions(desired, observed, state, in_scope, planned=actions))
+    actions.extend(_deletions(desired, observed, state, in_scope, planned=actions, adopted=adopted))
     return Plan(actions=actions, made_against=made_against or MadeAgainst(lineage=state.lineage, serial=state.serial),
-                targets=sorted(scope) if scope is not None else [])
+                targets=sorted(scope) if scope is not None else [], notices=notices)
+
+
+def _unowned(unowned: Iterable[Unowned], desired: Graph, observed: dict[str, Observed], state: State, in_scope,
+             *, adopt: bool) -> tuple[dict[str, Unowned], list[Notice]]:
+    """What of `unowned` to adopt (by address), and what to say about the rest.
+
+    Only what infra made before owner tags can be adopted, and only for a group that nodes.json or
+    the state names (a group neither names may be another repository's), where nothing of this
+    project's stands at its address. Without `adopt`, those that the plan would otherwise make a
+    second time block the apply: a second fleet beside the first is never what was meant."""
+    named = {r.group for r in desired} | {r.group for r in state.resources.values()}
+    adopted: dict[str, Unowned] = {}
+    notices: list[Notice] = []
+    for item in unowned:
+        if not in_scope(item.address):
+            continue
+        blocking = False
+        if item.owner:
+            reason = f"belongs to project {item.owner!r}: left alone"
+        elif split_address(item.address)[1] not in named or item.observed is None:
+            reason = "made by infra before owner tags, for a group neither nodes.json nor the state names: left alone"
+        elif item.address in observed:
+            reason = "made by infra before owner tags, beside this project's own: left alone"
+        elif adopt:
+            adopted[item.address] = item
+            continue
+        elif item.address in desired or item.address in state.resources:
+            blocking = True
+            reason = ("made by infra before owner tags, where this project would make its own: apply refuses to "
+                      "run until it is adopted (plan and apply with --adopt) or the repository that made it adopts it")
+        else:
+            reason = "made by infra before owner tags: left alone; plan and apply with --adopt to adopt it"
+        notices.append(Notice(address=item.address, owner=item.owner, description=item.description, reason=reason,
+                              blocking=blocking))
+    return adopted, notices
+
+
+def _adoption(item: Unowned, wanted: dict[str, Any], *, protect: bool) -> Action:
+    """Adopt what infra made before owner tags: tag it, change nothing else. What is recorded is
+    what nodes.json wants when that is known now, else what was found."""
+    kind, group, _ = split_address(item.address)
+    found = item.observed or Observed()
+    return Action(address=item.address, kind=kind, group=group, action=ActionKind.ADOPT, before=found.attributes,
+                  after=wanted if wanted and not unresolved(wanted) else found.attributes, outputs=found.outputs,
+                  protect=protect,
+                  reason=f"{item.description}, made by infra before owner tags: adopted as this project's (--adopt)")
 
 
 def _keeps(action: Action, output: str) -> bool:
@@ -153,7 +213,7 @@ def _new_groups_nodes(actions: list[Action], observed: dict[str, Observed], stat
 
 
 def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_scope,
-               planned: list[Action]) -> list[Action]:
+               planned: list[Action], adopted: dict[str, Unowned]) -> list[Action]:
     """Delete what is recorded or found but no longer desired, dependants before dependencies.
 
     A deletion also waits for the desired resources that were built on what it deletes (an AMI
@@ -167,7 +227,7 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
     starting = _new_groups_nodes(planned, observed, state)
     changing = {a.address for a in planned if a.action.is_change}
     found_only = sorted(a for a in observed if a not in state.resources)  # in a stable order
-    unwanted = [a for a in (*state.resources, *found_only) if a not in desired and in_scope(a)]
+    unwanted = [a for a in (*state.resources, *found_only) if a not in desired and a not in adopted and in_scope(a)]
     inferred = _inferred_dependencies([a for a in unwanted if a not in state.resources], unwanted)
     depends: dict[str, list[str]] = {a: (state.resources[a].depends_on if a in state.resources else inferred[a])
                                      for a in unwanted}

@@ -20,7 +20,7 @@ from infra.redact import masked
 UNKNOWN = "(known after apply)"
 ABSENT = "(absent)"
 _STYLE = {ActionKind.CREATE: "green", ActionKind.BUILD: "cyan", ActionKind.UPDATE: "yellow",
-          ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim"}
+          ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim", ActionKind.ADOPT: "blue"}
 _MAX_VALUE = 100
 
 
@@ -45,8 +45,14 @@ def summary_line(plan: Plan) -> str:
     counts = plan.summary()
     if not plan.changes:
         return "No changes. The infrastructure matches nodes.json."
+    adopt = f", {counts['adopt']} to adopt" if counts["adopt"] else ""
     return (f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy, "
-            f"{counts['build']} to build.")
+            f"{counts['build']} to build{adopt}.")
+
+
+def notice_lines(plan: Plan) -> list[str]:
+    """What the plan found that is not this project's, and leaves alone."""
+    return [f"{notice.address}: {notice.description}: {notice.reason}" for notice in plan.notices]
 
 
 def _attribute_lines(action: Action) -> list[str]:
@@ -77,6 +83,9 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
     if deletions:
         warn = f"  ! {len(deletions)} resource(s) will be destroyed or replaced: " + ", ".join(a.address for a in deletions)
         lines.append(f"[bold red]{escape(warn)}[/]" if color else warn)
+    for notice in notice_lines(plan):
+        line = f"  ! {notice}"
+        lines.append(f"[yellow]{escape(line)}[/]" if color else line)
     lines.append(f"[bold]{summary_line(plan)}[/]" if color else summary_line(plan))
     return "\n".join(lines)
 
@@ -98,6 +107,9 @@ def plan_json(plan: Plan) -> str:
 def plan_markdown(plan: Plan) -> str:
     """A pull-request comment: headline, a table of changes, and the attribute diffs folded."""
     lines = [f"### infra plan: {summary_line(plan)}", ""]
+    notices = notice_lines(plan)
+    if notices:
+        lines += ["> **Found, not this project's:**", *(f"> - {line}" for line in notices), ""]
     if not plan.changes:
         return "\n".join(lines)
     lines += ["| | address | action | reason |", "|---|---|---|---|"]

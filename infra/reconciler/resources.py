@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,6 +41,34 @@ class Observed(BaseModel):
         if self.attributes.get("source_hash") == digest:
             return self
         return self.earlier.get(digest, self)
+
+
+class Unowned(BaseModel):
+    """Something infra made that is not this project's: another project's (`owner` is its name),
+    or made before infra tagged an owner (`owner` is ""; `observed` then says what it is, so it
+    can be adopted). Never changed or deleted; a plan says it is there."""
+
+    address: str
+    owner: str
+    description: str  # what it is, for people: "autoscaling group web-1a2b3c4d in us-east-1"
+    observed: Observed | None = None
+
+    @property
+    def untagged(self) -> bool:
+        return not self.owner
+
+
+@dataclass
+class Observation:
+    """What the providers found: this project's resources by address, and the others that matter
+    to it (look-alikes of its own resources, and what was made before owner tags)."""
+
+    found: dict[str, Observed] = field(default_factory=dict)
+    unowned: list[Unowned] = field(default_factory=list)
+
+    def add(self, other: "Observation") -> None:
+        self.found.update(other.found)
+        self.unowned.extend(other.unowned)
 
 
 def address_of(kind: str, group: str, name: str | None = None) -> str:

@@ -12,7 +12,9 @@ from infra import jsontext
 from infra.errors import StateError
 from infra.jsontext import JsonProblem
 
-STATE_FORMAT = 1
+# 2: the state names the project that applied it (`owner`); an infra of format 1 knows no owners and
+# would take other projects' resources for its own orphans, so it must refuse this file.
+STATE_FORMAT = 2
 
 
 class ResourceState(BaseModel):
@@ -29,6 +31,7 @@ class State(BaseModel):
     format: int = STATE_FORMAT
     lineage: str = ""  # given on the first write; the same for every later version of this state
     serial: int = 0
+    owner: str = ""  # the project that applied it (see docs/state.md, Ownership); "" before format 2
     resources: dict[str, ResourceState] = Field(default_factory=dict)
 
     def next_version(self) -> None:

@@ -48,3 +48,10 @@ def ops_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "nodes.json").write_text(example.read_text())
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def owner_of(repo: Path) -> str:
+    """The project that owns what infra makes from `repo` (its infra:owner tag)."""
+    from infra.config import load_config
+
+    return load_config(repo / "nodes.json").owner

@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
+from tests.integration.conftest import owner_of
 
 BEE = "12_04-bee"
 
@@ -73,7 +74,8 @@ def test_apply_creates_the_bee_asg_and_none_for_www(repo, capsys, autoscaling, e
         z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"])
     assert len(group["Instances"]) == 2
     [template] = ec2.describe_launch_templates()["LaunchTemplates"]
-    assert template["LaunchTemplateName"] == BEE and tags(template)["group"] == BEE
+    assert template["LaunchTemplateName"] == f"{owner_of(repo)}.{BEE}" and tags(template)["group"] == BEE
+    assert tags(template)["infra:owner"] == tags(group)["infra:owner"] == owner_of(repo)
     assert group["LaunchTemplate"]["LaunchTemplateId"] == template["LaunchTemplateId"]
     assert asgs(autoscaling, "12_04-www") == []
     no_changes(capsys)
@@ -201,7 +203,8 @@ def test_ami_keep_1_leaves_only_the_ami_the_rolled_fleet_runs(aws, ops_repo, cap
     nodes[BEE]["instance_type"] = "m1.large"  # built and rolled in two steps: packer:run, then apply
     write(ops_repo, nodes)
     built = run_infra(capsys, "packer:run", BEE)
-    assert built.code == 0 and "launch template 12_04-bee (version 2)" in built.out  # the fleet still runs it
+    # the fleet still runs it
+    assert built.code == 0 and f"launch template {owner_of(ops_repo)}.12_04-bee (version 2)" in built.out
     rolled = applied(capsys)
     assert "ami_keep 1: removed 1 older AMI(s)" in rolled.out
     images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:group", "Values": [BEE]}])["Images"]
@@ -311,7 +314,7 @@ def test_an_asg_left_by_an_interrupted_roll_is_deleted(repo, capsys, autoscaling
         AutoScalingGroupName=f"{BEE}-leftover", MinSize=0, MaxSize=0, AvailabilityZones=["us-east-1a"],
         LaunchTemplate={"LaunchTemplateId": live["LaunchTemplate"]["LaunchTemplateId"], "Version": "1"},
         Tags=[{"Key": "group", "Value": BEE}, {"Key": "infra:managed", "Value": "true"},
-              {"Key": "infra:roll", "Value": "pending"}])
+              {"Key": "infra:owner", "Value": owner_of(repo)}, {"Key": "infra:roll", "Value": "pending"}])
 
     plan = run_infra(capsys, "plan")
     assert f"- asg.12_04-bee.{BEE}-leftover" in plan.out
@@ -472,7 +475,7 @@ def test_a_launch_template_version_made_by_hand_is_drift_only_once_it_is_the_def
                                                                                       aws):
     assert run_infra(capsys, "apply", "--auto-approve").code == 0
     ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=aws)
-    [template] = ec2.describe_launch_templates(LaunchTemplateNames=[BEE])["LaunchTemplates"]
+    [template] = ec2.describe_launch_templates(LaunchTemplateNames=[f"{owner_of(repo)}.{BEE}"])["LaunchTemplates"]
     made = ec2.create_launch_template_version(LaunchTemplateId=template["LaunchTemplateId"], SourceVersion="1",
                                               LaunchTemplateData={"InstanceType": "t2.micro"})
     assert run_infra(capsys, "drift").code == 0  # beside the default: nothing boots from it

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
+from tests.integration.conftest import owner_of
 
 WWW, BEE = "12_04-www", "12_04-bee"
 
@@ -187,7 +188,9 @@ def test_deploy_sends_one_batched_command_to_the_group(repo, key, capsys, ssm, e
 
     [command] = ssm.list_commands()["Commands"]
     assert command["DocumentName"] == "AWS-RunShellScript"
-    assert command["Targets"] == [{"Key": "tag:group", "Values": [BEE]}]
+    # by group and owner: another project's group of the same name is not this deploy's
+    assert command["Targets"] == [{"Key": "tag:group", "Values": [BEE]},
+                                  {"Key": "tag:infra:owner", "Values": [owner_of(repo)]}]
     assert command["MaxConcurrency"] == "1" and command["MaxErrors"] == "0"
     assert command["Parameters"]["commands"] == ["chef-solo -j /etc/chef/dna.json"]
     running = ec2.describe_instances(Filters=[{"Name": "tag:group", "Values": [BEE]},

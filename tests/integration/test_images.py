@@ -10,6 +10,7 @@ import pytest
 
 from infra.providers import packer
 from tests.cli_helpers import run_infra
+from tests.integration.conftest import owner_of
 
 BASE = {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", "security_groups": ["internal"],
         "run_list": ["recipe[seatgeek::base-server]"]}
@@ -48,12 +49,14 @@ def snapshot_ids(ec2) -> set[str]:
     return {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
 
 
-def make_ami(ec2, group: str, name: str) -> dict:
-    """An AMI of `group` as an earlier build would have left it (quicker than packer for old ones)."""
+def make_ami(ec2, group: str, name: str, owner: str) -> dict:
+    """An AMI of `group` as an earlier build of project `owner` would have left it (quicker than packer
+    for old ones)."""
     instance = ec2.run_instances(ImageId="ami-1ebb2077", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     image_id = ec2.create_image(InstanceId=instance, Name=name)["ImageId"]
     ec2.create_tags(Resources=[image_id], Tags=[{"Key": "group", "Value": group},
                                                 {"Key": "infra:managed", "Value": "true"},
+                                                {"Key": "infra:owner", "Value": owner},
                                                 {"Key": "infra:source_hash", "Value": "old"}])
     ec2.terminate_instances(InstanceIds=[instance])
     return ec2.describe_images(ImageIds=[image_id])["Images"][0]
@@ -193,7 +196,7 @@ def test_a_broken_source_ami_fails_that_group_while_the_other_finishes(repo, ec2
 
 
 def test_packer_clean_keeps_the_newest_and_removes_the_rest_with_their_snapshots(repo, ec2, capsys):
-    old = [make_ami(ec2, "web", f"web-2020010{n}-000000") for n in range(1, 5)]
+    old = [make_ami(ec2, "web", f"web-2020010{n}-000000", owner_of(repo)) for n in range(1, 5)]
     assert run_infra(capsys, "packer:run").code == 0
     newest = amis(ec2, "web")[-1]
     other = amis(ec2, "api")
@@ -213,7 +216,7 @@ def test_packer_clean_keeps_the_newest_and_removes_the_rest_with_their_snapshots
 
 
 def test_packer_clean_never_removes_an_ami_in_use_and_says_so(repo, ec2, capsys):
-    old = [make_ami(ec2, "web", f"web-2020010{n}-000000") for n in range(1, 4)]
+    old = [make_ami(ec2, "web", f"web-2020010{n}-000000", owner_of(repo)) for n in range(1, 4)]
     template = launch_template_using(ec2, old[0]["ImageId"])
     instance = ec2.run_instances(ImageId=old[1]["ImageId"], MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     result = run_infra(capsys, "packer:clean", "web", "-n", "1")
@@ -226,7 +229,7 @@ def test_packer_clean_never_removes_an_ami_in_use_and_says_so(repo, ec2, capsys)
 
 
 def test_ami_keep_prunes_older_amis_after_a_build(repo, ec2, capsys):
-    old = [make_ami(ec2, "web", f"web-2020010{n}-000000") for n in range(1, 4)]
+    old = [make_ami(ec2, "web", f"web-2020010{n}-000000", owner_of(repo)) for n in range(1, 4)]
     launch_template_using(ec2, old[0]["ImageId"])
     write_nodes(repo, {**NODES, "web": {"security_groups": ["www"], "ami_keep": 2}})
     result = run_infra(capsys, "apply", "--auto-approve")
@@ -240,7 +243,7 @@ def test_ami_keep_prunes_older_amis_after_a_build(repo, ec2, capsys):
 
 def test_packer_delete_removes_one_groups_amis_snapshots_and_template_and_nothing_else(repo, ec2, capsys):
     assert run_infra(capsys, "apply", "--auto-approve").code == 0
-    make_ami(ec2, "web", "web-20200101-000000")
+    make_ami(ec2, "web", "web-20200101-000000", owner_of(repo))
     web, api = amis(ec2, "web"), amis(ec2, "api")
     result = run_infra(capsys, "packer:delete", "web")
     assert result.code == 0, result.err
@@ -293,7 +296,7 @@ def test_bad_input_is_one_clear_line(repo, capsys, args, message):
 
 def test_a_protected_group_needs_allow_destroy(repo, ec2, capsys):
     write_nodes(repo, {**NODES, "web": {"security_groups": ["www"], "protect": True}})
-    make_ami(ec2, "web", "web-20200101-000000")
+    make_ami(ec2, "web", "web-20200101-000000", owner_of(repo))
     refused = run_infra(capsys, "packer:delete", "web")
     assert refused.code == 1 and "pass --allow-destroy" in refused.err and len(amis(ec2, "web")) == 1
     assert run_infra(capsys, "packer:delete", "web", "--allow-destroy").code == 0
@@ -301,14 +304,14 @@ def test_a_protected_group_needs_allow_destroy(repo, ec2, capsys):
 
 
 def test_packer_delete_cleans_up_a_group_already_gone_from_nodes_json(repo, ec2, capsys):
-    make_ami(ec2, "retired", "retired-20200101-000000")
+    make_ami(ec2, "retired", "retired-20200101-000000", owner_of(repo))
     result = run_infra(capsys, "packer:delete", "retired")
     assert result.code == 0, result.err
     assert amis(ec2, "retired") == [] and "removed 1 AMI(s) of retired." in result.out
 
 
 def test_packer_delete_of_a_removed_protected_group_needs_allow_destroy_even_without_a_state(repo, ec2, capsys):
-    image = make_ami(ec2, "retired", "retired-20200101-000000")
+    image = make_ami(ec2, "retired", "retired-20200101-000000", owner_of(repo))
     ec2.create_tags(Resources=[image["ImageId"]], Tags=[{"Key": "infra:protect", "Value": "true"}])
     refused = run_infra(capsys, "packer:delete", "retired")
     assert refused.code == 1 and "--allow-destroy" in refused.err and image["ImageId"] in refused.err

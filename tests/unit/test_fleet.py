@@ -66,12 +66,12 @@ def test_nothing_recorded_leaves_the_graph_as_it_is(tmp_path):
 
 
 def test_an_instance_boots_the_groups_ami_or_its_source_image(tmp_path):
-    web = instance_resource(config().group("web"), "w1", "deploy", "us-east-1a", tmp_path)
+    web = instance_resource(config().group("web"), "w1", "deploy", "us-east-1a", tmp_path, "ops")
     assert web.address == "instance.web.w1" and web.depends_on == ()
     assert web.attributes["image_id"] == "ami-1ebb2077" and web.attributes["key_name"] == "deploy"
     assert web.attributes["tags"]["Name"] == "w1" and web.attributes["tags"]["group"] == "web"
     assert '"id": "w1"' in web.attributes["user_data"]
-    api = instance_resource(config().group("api"), "a1", "deploy", "us-east-1a", tmp_path)
+    api = instance_resource(config().group("api"), "a1", "deploy", "us-east-1a", tmp_path, "ops")
     assert api.attributes["image_id"] == ref("ami.api", "image_id") and api.depends_on == ("ami.api",)
 
 

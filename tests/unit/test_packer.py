@@ -125,6 +125,7 @@ def test_packer_missing_is_one_clear_error(monkeypatch):
 # -- the template infra renders -------------------------------------------------------------------
 
 NODES = {
+    "__settings__": {"project": "acme-ops"},
     "__base__": {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", "security_groups": ["internal"],
                  "run_list": ["recipe[base]"], "tags": {"team": "ops"}},
     "base": {},
@@ -148,10 +149,11 @@ def test_the_template_has_the_groups_builder_tags_and_chef_solo_with_its_role(tm
     assert builder["security_group_ids"] == "{{user `security_group_ids`}}"
     assert builder["ami_name"].startswith("base-{{isotime")
     assert builder["tags"] == {"team": "ops", "Name": "base", "group": "base", "infra:managed": "true",
-                               "infra:source_hash": "{{user `source_hash`}}"}
+                               "infra:owner": "acme-ops", "infra:source_hash": "{{user `source_hash`}}"}
     assert builder["snapshot_tags"] == builder["tags"]
-    # the build instance is not one of the group's nodes: no group or infra:managed tag on it
-    assert builder["run_tags"] == {"team": "ops", "Name": "packer build: base", "infra:build": "base"}
+    # the build instance is not one of the group's nodes: no group or infra:managed tag on it, but whose build it is
+    assert builder["run_tags"] == {"team": "ops", "Name": "packer build: base", "infra:build": "base",
+                                   "infra:owner": "acme-ops"}
     assert template["provisioners"] == [{"type": "chef-solo", "cookbook_paths": ["cookbooks"], "roles_path": "roles",
                                          "run_list": ["role[role-base]"]}]
     assert "source_ami_filter" not in builder
@@ -162,7 +164,7 @@ def test_a_group_built_from_another_finds_its_newest_ami_by_tags(tmp_path):
     builder = template["builders"][0]
     assert template["variables"]["source_ami"] == ""
     assert builder["source_ami_filter"] == {"filters": {"tag:group": "base", "tag:infra:managed": "true",
-                                                        "state": "available"},
+                                                        "tag:infra:owner": "acme-ops", "state": "available"},
                                             "owners": ["self"], "most_recent": True}
     assert builder["ssh_username"] == "admin"
 

@@ -53,7 +53,7 @@ def kinds(result):
 def test_missing_resources_are_created_and_amis_built():
     result = plan(graph(role(), ami()), {}, State())
     assert kinds(result) == {"role.web": ActionKind.CREATE, "ami.web": ActionKind.BUILD}
-    assert result.summary() == {"add": 1, "change": 0, "destroy": 0, "build": 1}
+    assert result.summary() == {"add": 1, "change": 0, "destroy": 0, "build": 1, "adopt": 0}
 
 
 def test_nothing_to_do_when_everything_matches():
@@ -403,7 +403,7 @@ def test_the_kinds_table_knows_every_edge_the_graph_draws_within_a_group():
 
     config = load_config(Path(__file__).resolve().parents[2] / "nodes.json")
     resources = list(desired_graph(config))
-    resources.append(instance_resource(config.group("12_04-www"), "www-1", key="k", zone="us-east-1a", root="."))
+    resources.append(instance_resource(config.group("12_04-www"), "www-1", key="k", zone="us-east-1a", root=".", owner="ops"))
     for resource in resources:
         same_group = {split_address(d)[0] for d in resource.depends_on if split_address(d)[1] == resource.group}
         assert same_group <= kind_of(resource.kind).built_on, resource.address

@@ -16,14 +16,15 @@ import time
 from typing import Any, Callable
 
 from infra.errors import ProviderError
-from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, available_zones, in_wanted_order,
-                                        managed_tags, tag_dict)
+from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, available_zones, by_owner,
+                                        in_wanted_order, managed_tags, tag_dict, tag_list, unowned_of)
 from infra.providers.aws.rollout import Health, Rollout, RollFailed
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
+from infra.reconciler.graph import OWNER_TAG
 from infra.reconciler.plan import Action, changed_attributes
-from infra.reconciler.resources import Observed, address_of, split_address
+from infra.reconciler.resources import Observation, Observed, address_of, split_address
 
 ROLL_TAG = "infra:roll"
 TIMEOUT_TAG = "infra:timeout"
@@ -50,26 +51,20 @@ class AutoscalingProvider(ObservedPerRegion):
 
     # -- observe -----------------------------------------------------------------------------
 
-    def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
+    def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
         client = self.clients.client("autoscaling", region)
-        by_group: dict[str, list[dict[str, Any]]] = {}
-        for group in paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups", Filters=[MANAGED],
-                              PaginationConfig={"PageSize": 100}):  # AWS's largest page (default 50)
-            name = tag_dict(group.get("Tags")).get(GROUP_TAG)
-            if name and not group.get("Status"):  # "Delete in progress" is as good as gone
-                by_group.setdefault(name, []).append(group)
-        zones: list[str] | None = None
-        observed: dict[str, Observed] = {}
-        for name, found in by_group.items():
-            current, extras = _current(found)
-            address = address_of("asg", name)
-            want = wanted.get(address, {})
-            if zones is None and "zones" in want and not want["zones"]:
-                zones = available_zones(self.clients, region)
-            observed[address] = _observed(region, current, want, zones or [])
-            for extra in extras:  # left over from an interrupted roll: planned for deletion
-                observed[address_of("asg", name, extra["AutoScalingGroupName"])] = _observed(region, extra, {}, [])
-        return observed
+        live = [group for group in paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups",
+                                            Filters=[MANAGED], PaginationConfig={"PageSize": 100})  # AWS's largest
+                if tag_dict(group.get("Tags")).get(GROUP_TAG) and not group.get("Status")]  # deleting: gone
+        owners = by_owner(live, lambda group: tag_dict(group.get("Tags")), self.owner)
+        zones = _Zones(self.clients, region)
+        theirs = [(address_of("asg", tag_dict(g.get("Tags"))[GROUP_TAG]), owner,
+                   _described(region, g["AutoScalingGroupName"])) for owner, g in owners.theirs]
+        ours = _by_address(region, owners.ours, wanted, zones)
+        untagged = _by_address(region, owners.untagged, wanted, zones, beside=ours)
+        return Observation(found=ours,
+                           unowned=unowned_of(untagged, lambda o: _described(region, o.attributes["name"]),
+                                              theirs, wanted))
 
     # -- apply -------------------------------------------------------------------------------
 
@@ -85,6 +80,10 @@ class AutoscalingProvider(ObservedPerRegion):
         if action.action is ActionKind.UPDATE:
             self._update(client, region, before["name"], attributes, before.get("tags") or {})
             progress(f"updated {before['name']} in place: " + ", ".join(changed_attributes(action.changes)))
+            return {"name": before["name"]}
+        if action.action is ActionKind.ADOPT:
+            tagged = self._adopt(client, region, before["name"])
+            progress(f"tagged {before['name']} and its {tagged} instance(s) {OWNER_TAG}={self.owner}")
             return {"name": before["name"]}
         old = before.get("name") if action.action is ActionKind.REPLACE else None
         return {"name": self._roll(client, region, action.group, attributes, old, progress)}
@@ -123,12 +122,34 @@ class AutoscalingProvider(ObservedPerRegion):
 
     def _update(self, client: Any, region: str, name: str, attributes: dict[str, Any],
                 tags_before: dict[str, str]) -> None:
+        gone = [k for k in tags_before if k not in attributes["tags"]]
         with aws_errors(f"update autoscaling group {name}"):
             client.update_auto_scaling_group(AutoScalingGroupName=name, **self._settings(region, attributes))
-            gone = [k for k in tags_before if k not in attributes["tags"]]
             if gone:
                 client.delete_tags(Tags=[_tag(name, k, "") for k in gone])
             client.create_or_update_tags(Tags=_tags(name, attributes, {}))
+        if attributes["tags"] != tags_before:
+            self._tag_instances(client, region, name, attributes["tags"], gone)
+
+    def _adopt(self, client: Any, region: str, name: str) -> int:
+        """Tag an ASG made before owner tags, and its instances, as this project's; how many instances."""
+        with aws_errors(f"tag autoscaling group {name}"):
+            client.create_or_update_tags(Tags=[_tag(name, OWNER_TAG, self.owner, propagate=True)])
+        return self._tag_instances(client, region, name, {OWNER_TAG: self.owner}, [])
+
+    def _tag_instances(self, client: Any, region: str, name: str, tags: dict[str, str], gone: list[str]) -> int:
+        """Give the instances the ASG runs now the tags it propagates: AWS tags instances only at
+        launch, so a changed tag (an owner, a cost centre) would otherwise miss the running ones."""
+        with aws_errors(f"describe autoscaling group {name}"):
+            groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+        instances = [i["InstanceId"] for g in groups for i in g.get("Instances", [])]
+        if instances:
+            ec2 = self.clients.client("ec2", region)
+            with aws_errors(f"tag the instances of {name}"):
+                if gone:
+                    ec2.delete_tags(Resources=instances, Tags=[{"Key": k} for k in gone])
+                ec2.create_tags(Resources=instances, Tags=tag_list(tags))
+        return len(instances)
 
     def _settings(self, region: str, attributes: dict[str, Any]) -> dict[str, Any]:
         settings: dict[str, Any] = {
@@ -174,7 +195,8 @@ class AutoscalingProvider(ObservedPerRegion):
             return []
         with aws_errors("describe the new autoscaling groups"):
             found = paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups",
-                             Filters=[{"Name": f"tag:{GROUP_TAG}", "Values": groups}])
+                             Filters=[{"Name": f"tag:{GROUP_TAG}", "Values": groups},
+                                      {"Name": f"tag:{OWNER_TAG}", "Values": [self.owner]}])
             return [(g["AutoScalingGroupName"], g["DesiredCapacity"]) for g in found
                     if ROLL_TAG not in tag_dict(g.get("Tags"))]
 
@@ -186,6 +208,43 @@ class AutoscalingProvider(ObservedPerRegion):
             if "not found" not in str(exc):
                 raise
         progress(f"deleted {name} (its instances terminate)")
+
+
+class _Zones:
+    """Every zone of a region, asked for once and only when a group wants them all (zones: [])."""
+
+    def __init__(self, clients: AwsClients, region: str) -> None:
+        self.clients, self.region, self._zones = clients, region, None
+
+    def all(self) -> list[str]:
+        if self._zones is None:
+            self._zones = available_zones(self.clients, self.region)
+        return self._zones
+
+
+def _by_address(region: str, groups: list[dict[str, Any]], wanted: dict[str, dict[str, Any]],
+                zones: _Zones, beside: dict[str, Observed] | None = None) -> dict[str, Observed]:
+    """Each group's live ASG at `asg.<group>`, and the ones an interrupted roll left beside it at
+    `asg.<group>.<name>` (planned for deletion). Groups that have their live ASG `beside` these
+    (this project's, where these were made before owner tags) get only leftovers."""
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for group in groups:
+        by_group.setdefault(tag_dict(group.get("Tags"))[GROUP_TAG], []).append(group)
+    observed: dict[str, Observed] = {}
+    for name, found in by_group.items():
+        address = address_of("asg", name)
+        current, extras = _current(found) if address not in (beside or {}) else (None, found)
+        want = wanted.get(address, {})
+        if current is not None:
+            every_zone = zones.all() if "zones" in want and not want["zones"] else []
+            observed[address] = _observed(region, current, want, every_zone)
+        for extra in extras:
+            observed[address_of("asg", name, extra["AutoScalingGroupName"])] = _observed(region, extra, {}, [])
+    return observed
+
+
+def _described(region: str, name: str) -> str:
+    return f"autoscaling group {name} in {region}"
 
 
 def _current(found: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:

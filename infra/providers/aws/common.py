@@ -6,12 +6,13 @@ resource kind per region.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, Iterable, TypeVar
 
 from infra.errors import ProviderError
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
-from infra.reconciler.graph import MANAGED_TAG
-from infra.reconciler.resources import Resource
+from infra.reconciler.graph import MANAGED_TAG, OWNER_TAG
+from infra.reconciler.resources import Observation, Observed, Resource, Unowned, split_address
 
 GROUP_TAG = "group"
 MANAGED = {"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]}
@@ -50,6 +51,45 @@ def wanted_by_address(resources: Iterable[Resource]) -> dict[str, dict[str, Any]
     return {r.address: r.attributes for r in resources}
 
 
+Item = TypeVar("Item")
+
+
+@dataclass
+class ByOwner(Generic[Item]):
+    """What one describe call found, sorted by its `infra:owner` tag: this project's, made before
+    owner tags (none), and other projects' (by owner)."""
+
+    ours: list[Item] = field(default_factory=list)
+    untagged: list[Item] = field(default_factory=list)
+    theirs: list[tuple[str, Item]] = field(default_factory=list)
+
+
+def by_owner(items: Iterable[Item], tags: Callable[[Item], dict[str, str]], owner: str) -> ByOwner[Item]:
+    sorted_out: ByOwner[Item] = ByOwner()
+    for item in items:
+        found = tags(item).get(OWNER_TAG)
+        if found == owner:
+            sorted_out.ours.append(item)
+        elif not found:
+            sorted_out.untagged.append(item)
+        else:
+            sorted_out.theirs.append((found, item))
+    return sorted_out
+
+
+def unowned_of(untagged: dict[str, Observed], describe: Callable[[Observed], str],
+               theirs: Iterable[tuple[str, str, str]], asked: Iterable[str]) -> list[Unowned]:
+    """What a provider reports beside its own: every resource made before owner tags (observed,
+    so it can be adopted), and other projects' (address, owner, description) look-alikes of the
+    groups it was asked about; other projects' other resources are none of this one's business."""
+    groups = {split_address(address)[1] for address in asked}
+    reported = [Unowned(address=address, owner="", description=describe(observed), observed=observed)
+                for address, observed in untagged.items()]
+    reported += [Unowned(address=address, owner=owner, description=description)
+                 for address, owner, description in theirs if split_address(address)[1] in groups]
+    return reported
+
+
 class ObservedPerRegion:
     """A provider that observes with one bulk scan per region: `_observe_region(region, wanted)`
     gets the desired attributes by address and returns what it found there (orphans included)."""
@@ -57,14 +97,19 @@ class ObservedPerRegion:
     clients: AwsClients
     workspace: Any
 
-    def observe(self, resources: list[Resource]) -> dict[str, Any]:
-        wanted = wanted_by_address(resources)
-        observed: dict[str, Any] = {}
-        for region in regions_of(resources, self.clients, configured_regions(self.workspace)):
-            observed.update(self._observe_region(region, wanted))
-        return observed
+    @property
+    def owner(self) -> str:
+        """This project's name: only resources tagged `infra:owner` with it are this provider's."""
+        return self.workspace.config.owner
 
-    def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def observe(self, resources: list[Resource]) -> Observation:
+        wanted = wanted_by_address(resources)
+        observation = Observation()
+        for region in regions_of(resources, self.clients, configured_regions(self.workspace)):
+            observation.add(self._observe_region(region, wanted))
+        return observation
+
+    def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
         raise NotImplementedError
 
 

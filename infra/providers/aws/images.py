@@ -24,17 +24,17 @@ import botocore.exceptions
 from infra.config.models import check_group_name
 from infra.errors import InfraError, ProviderError
 from infra.providers import packer
-from infra.providers.aws.common import configured_regions, managed_tags
+from infra.providers.aws.common import ByOwner, by_owner, configured_regions, managed_tags, tag_list, unowned_of
 from infra.providers.aws.image_usage import images_in_use
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
-from infra.reconciler.graph import HASH_TAG, MANAGED_TAG, PROTECT_TAG
+from infra.reconciler.graph import HASH_TAG, MANAGED_TAG, OWNER_TAG, PROTECT_TAG
 from infra.reconciler.plan import Action
 from infra.reconciler.kinds import AMI
-from infra.reconciler.resources import Observed, Resource, address_of
+from infra.reconciler.resources import Observation, Observed, Resource, address_of
 from infra.rendering import packer_literal
-from infra.retention import Decision, Image, by_group, choose, newest_first
+from infra.retention import Decision, Image, by_group, choose, newest_by_group, newest_first
 from infra.state.backend import locked
 
 if TYPE_CHECKING:
@@ -69,38 +69,54 @@ class ImagesProvider:
 
     # -- observe ---------------------------------------------------------------------------------
 
-    def observe(self, resources: list[Resource]) -> dict[str, Observed]:
+    def observe(self, resources: list[Resource]) -> Observation:
         """Each group's newest AMI, and the newest of each other digest it was built from: one
         paginated, tag-filtered describe_images per region.
 
         AMIs of groups nobody asked about (a group removed from nodes.json) are returned too,
-        so the planner removes them."""
+        so the planner removes them; so are AMIs made before owner tags, and other projects'
+        AMIs of the groups asked about, to say so."""
         asked = {r.address: self.region(r.attributes.get("region")) for r in resources}
-        observed: dict[str, Observed] = {}
+        observation = Observation()
         scanned = set(asked.values()) or set(map(self.region, configured_regions(self.workspace)))
         for region in sorted(scanned):
-            for group, images in by_group(self.images(region)).items():
+            owners = self._scan(region)
+            for group, (newest, *older) in by_group(owners.ours).items():
                 address = address_of("ami", group)
                 if asked.get(address, region) == region:
-                    newest, *older = images
-                    observed[address] = _observed(newest).model_copy(update={"earlier": {
-                        image.source_hash: _observed(image) for image in reversed(older)  # the newest of each wins
+                    observation.found[address] = _observed(region, newest).model_copy(update={"earlier": {
+                        image.source_hash: _observed(region, image) for image in reversed(older)  # newest of each
                         if image.source_hash and image.source_hash != newest.source_hash}})
-        return observed
+            untagged = {address_of("ami", group): _observed(region, image)
+                        for group, image in newest_by_group(owners.untagged).items()}
+            theirs = [(address_of("ami", image.group), owner, _described(region, image.id, image.name))
+                      for owner, image in owners.theirs]
+            observation.unowned += unowned_of(untagged, lambda o, region=region: _described(
+                region, o.outputs["image_id"], o.outputs["name"]), theirs, asked)
+        return observation
 
     def images(self, region: str, group: str | None = None) -> list[Image]:
-        """The usable AMIs infra made in `region` (of one group, or of all), in one paginated call."""
+        """This project's usable AMIs in `region` (of one group, or of all), in one paginated call."""
+        return self._scan(region, group).ours
+
+    def _scan(self, region: str, group: str | None = None) -> ByOwner[Image]:
+        """The usable AMIs infra made in `region` (of one group, or of all), by owner."""
         filters = [{"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]}]
         if group is not None:
             filters.append({"Name": f"tag:{GROUP_TAG}", "Values": [group]})
         ec2 = self.clients.client("ec2", region)
         found = [_image(raw) for raw in paginate(ec2, "describe_images", "Images", Owners=["self"], Filters=filters)
                  if raw.get("State") in USABLE_STATES]
-        images = [image for image in found if image.group and (group is None or image.group == group)]
+        images = by_owner([image for image in found if image.group and (group is None or image.group == group)],
+                          lambda image: dict(image.tags), self.owner)
         with self._lock:
-            for image in images:
+            for image in images.ours:
                 self._seen[image.group].add(region)
         return images
+
+    @property
+    def owner(self) -> str:
+        return self.workspace.config.owner
 
     # -- apply -----------------------------------------------------------------------------------
 
@@ -115,6 +131,8 @@ class ImagesProvider:
             return {}
         if action.action is ActionKind.UPDATE:
             return self.retag(action.group, attributes, (action.before or {}).get("tags") or {}, progress)
+        if action.action is ActionKind.ADOPT:
+            return self.adopt(action.group, self.region(attributes.get("region")), progress)
         raise ProviderError(f"{action.address}: an AMI is built or deleted, never {action.action.verb}")
 
     def build(self, group: str, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
@@ -135,21 +153,31 @@ class ImagesProvider:
         with aws_errors(f"describe the new AMI {image_id}"):
             found = ec2.describe_images(ImageIds=[image_id]).get("Images", [])
         name = found[0].get("Name", "") if found else ""
+        if found:
+            self._own(region, group, _image(found[0]), progress)
+            self._tag_literally(region, _image(found[0]), attributes.get("tags") or {}, progress)
         with self._lock:
             self._seen[group].add(region)
         progress(f"built {image_id} ({name}) in {region}")
-        self._tag_literally(ec2, _image(found[0]) if found else None, attributes.get("tags") or {}, progress)
         return {"image_id": image_id, "name": name}
 
-    def _tag_literally(self, ec2: Any, image: Image | None, wanted: Mapping[str, str], progress: Progress) -> None:
+    def _tag_literally(self, region: str, image: Image, wanted: Mapping[str, str], progress: Progress) -> None:
         """Tag values holding `{{`, which no Packer template can give an AMI (packer renders tags
         until they stop changing: infra writes them with a word joiner), put on it as written."""
-        literal = [{"Key": key, "Value": value} for key, value in wanted.items() if packer_literal(value) != value]
-        if image is None or not literal:
-            return
-        with aws_errors(f"tag {image.id}"):
-            ec2.create_tags(Resources=[image.id, *image.snapshots], Tags=literal)
-        progress(f"tagged {image.id} with {', '.join(t['Key'] for t in literal)} as written in nodes.json")
+        literal = {key: value for key, value in wanted.items() if packer_literal(value) != value}
+        if literal:
+            self._tag(region, [image], literal)
+            progress(f"tagged {image.id} with {', '.join(literal)} as written in nodes.json")
+
+    def _own(self, region: str, group: str, image: Image, progress: Progress) -> None:
+        """Make sure a new AMI carries the marks infra finds its own by: a template written by hand
+        (templates/packer.json.j2) may leave them out, and the AMI would be built again and again."""
+        marks = {GROUP_TAG: group, MANAGED_TAG: "true", OWNER_TAG: self.owner}
+        missing = {k: v for k, v in marks.items() if dict(image.tags).get(k) != v}
+        if missing:
+            self._tag(region, [image], missing)
+            progress(f"tagged {image.id} {', '.join(f'{k}={v}' for k, v in missing.items())}: the packer template "
+                     f"does not set them")
 
     def finish(self, applied: list[Action], report: Callable[[Action, str], None]) -> None:
         """`ami_keep` for each group this apply changed (a build, a launch template moving to the
@@ -167,8 +195,8 @@ class ImagesProvider:
 
     def retag(self, group: str, attributes: dict[str, Any], before: dict[str, str], progress: Progress
               ) -> dict[str, Any]:
-        """Give the group's newest AMI and its snapshots the tags nodes.json wants now, in place;
-        of the others, take off only those infra put there (`before`)."""
+        """Give the group's AMI (the newest built from these inputs) and its snapshots the tags
+        nodes.json wants now, in place; of the others, take off only those infra put there (`before`)."""
         region = self.region(attributes.get("region"))
         images = newest_first(self.images(region, group))
         if not images:
@@ -185,6 +213,24 @@ class ImagesProvider:
         progress(f"tagged {image.id} ({image.name})" + (f" and {_snapshots(image)}" if image.snapshots else "")
                  + " in place")
         return {"image_id": image.id, "name": image.name}
+
+    def adopt(self, group: str, region: str, progress: Progress) -> dict[str, Any]:
+        """Tag every AMI of `group` made before owner tags (and their snapshots) as this project's."""
+        untagged = self._scan(region, group).untagged
+        if not untagged:
+            raise ProviderError(f"no AMI of {group} without an owner found in {region} to adopt; plan again")
+        self._tag(region, untagged, {OWNER_TAG: self.owner})
+        newest = newest_by_group(untagged)[group]
+        progress(f"tagged {len(untagged)} AMI(s) of {group} {OWNER_TAG}={self.owner}, the newest {newest.id} "
+                 f"({newest.name})")
+        return {"image_id": newest.id, "name": newest.name}
+
+    def _tag(self, region: str, images: list[Image], tags: dict[str, str]) -> None:
+        ec2 = self.clients.client("ec2", region)
+        resources = [part for image in images for part in (image.id, *image.snapshots)]
+        with aws_errors(f"tag {', '.join(image.id for image in images)}"):
+            for start in range(0, len(resources), 1000):
+                ec2.create_tags(Resources=resources[start:start + 1000], Tags=tag_list(tags))
 
     def _variables(self, group: str, template: Mapping[str, Any], attributes: Mapping[str, Any], region: str,
                    progress: Progress) -> dict[str, str]:
@@ -316,11 +362,6 @@ class ImagesProvider:
             progress(f"ami_keep {keep}: removed {len(decision.removed)} older AMI(s)")
 
 
-def _observed(image: Image) -> Observed:
-    return Observed(attributes={"source_hash": image.source_hash, "tags": dict(image.tags)},
-                    outputs={"image_id": image.id, "name": image.name})
-
-
 def _image(raw: Mapping[str, Any]) -> Image:
     tags = {t["Key"]: t["Value"] for t in raw.get("Tags", []) if "Key" in t}
     snapshots = tuple(m["Ebs"]["SnapshotId"] for m in raw.get("BlockDeviceMappings", [])
@@ -328,6 +369,15 @@ def _image(raw: Mapping[str, Any]) -> Image:
     return Image(id=raw["ImageId"], group=tags.get(GROUP_TAG, ""), created=raw.get("CreationDate", ""),
                  name=raw.get("Name", ""), snapshots=snapshots, source_hash=tags.get(HASH_TAG, ""),
                  tags=tuple(sorted(managed_tags(tags).items())))
+
+
+def _observed(region: str, image: Image) -> Observed:
+    return Observed(attributes={"region": region, "source_hash": image.source_hash, "tags": dict(image.tags)},
+                    outputs={"image_id": image.id, "name": image.name})
+
+
+def _described(region: str, image_id: str, name: str) -> str:
+    return f"AMI {image_id} ({name}) in {region}"
 
 
 def _image_in(artifacts: list[str], region: str) -> str:

@@ -14,12 +14,14 @@ from infra.chef import dna_document
 from infra.errors import ProviderError
 from infra.fsutil import atomic_write_json
 from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, as_config_names, available_zones,
-                                        managed_tags, security_group_ids, security_group_names, tag_dict, tag_list)
+                                        by_owner, managed_tags, security_group_ids, security_group_names, tag_dict,
+                                        tag_list, unowned_of)
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action, changed_attributes
-from infra.reconciler.resources import Observed, address_of, split_address
+from infra.reconciler.graph import MANAGED_TAG, OWNER_TAG
+from infra.reconciler.resources import Observation, Observed, address_of, split_address
 
 NAME_TAG = "infra:name"
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
@@ -36,23 +38,24 @@ class InstancesProvider(ObservedPerRegion):
         self.root = Path(workspace.root)
         self.workspace, self.clients = workspace, clients
 
-    def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
+    def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
         ec2 = self.clients.client("ec2", region)
-        found: dict[str, dict[str, Any]] = {}
-        for reservation in paginate(ec2, "describe_instances", "Reservations", Filters=[
-                MANAGED, {"Name": "tag-key", "Values": [NAME_TAG]},
-                {"Name": "instance-state-name", "Values": LIVE_STATES}]):
-            for instance in reservation.get("Instances", []):
-                tags = tag_dict(instance.get("Tags"))
-                if not tags.get(GROUP_TAG):
-                    continue
-                address = address_of("instance", tags[GROUP_TAG], tags[NAME_TAG])
-                if address not in found or str(instance.get("LaunchTime")) > str(found[address].get("LaunchTime")):
-                    found[address] = instance
-        ids = [g["GroupId"] for i in found.values() for g in i.get("SecurityGroups", [])]
+        instances = [instance for reservation in paginate(ec2, "describe_instances", "Reservations", Filters=[
+            MANAGED, {"Name": "tag-key", "Values": [NAME_TAG]},
+            {"Name": "instance-state-name", "Values": LIVE_STATES}]) for instance in reservation.get("Instances", [])
+            if tag_dict(instance.get("Tags")).get(GROUP_TAG)]
+        owners = by_owner(instances, lambda instance: tag_dict(instance.get("Tags")), self.owner)
+        theirs = [(_address(i), owner, _described(region, i["InstanceId"])) for owner, i in owners.theirs]
+        ours, untagged = _newest(owners.ours), _newest(owners.untagged)
+        ids = [g["GroupId"] for i in (*ours.values(), *untagged.values()) for g in i.get("SecurityGroups", [])]
         names = security_group_names(self.clients, region, ids)
-        return {address: _observed(region, instance, names, wanted.get(address, {}))
-                for address, instance in found.items()}
+
+        def observed(found: dict[str, dict[str, Any]]) -> dict[str, Observed]:
+            return {address: _observed(region, instance, names, wanted.get(address, {}))
+                    for address, instance in found.items()}
+
+        return Observation(found=observed(ours), unowned=unowned_of(
+            observed(untagged), lambda o: _described(region, o.attributes["id"]), theirs, wanted))
 
     # -- helpers for instance:create ---------------------------------------------------------
 
@@ -71,8 +74,8 @@ class InstancesProvider(ObservedPerRegion):
                 raise
         with aws_errors(f"import key pair {name}"):
             ec2.import_key_pair(KeyName=name, PublicKeyMaterial=public_key.encode(),
-                                TagSpecifications=[{"ResourceType": "key-pair",
-                                                    "Tags": [{"Key": "infra:managed", "Value": "true"}]}])
+                                TagSpecifications=[{"ResourceType": "key-pair", "Tags": tag_list(
+                                    {MANAGED_TAG: "true", OWNER_TAG: self.owner})}])
         return True
 
     # -- apply -------------------------------------------------------------------------------
@@ -85,6 +88,11 @@ class InstancesProvider(ObservedPerRegion):
         if action.action is ActionKind.DELETE:
             self._terminate(ec2, action.group, before["id"], progress)
             return {}
+        if action.action is ActionKind.ADOPT:
+            with aws_errors(f"tag {before['id']}"):
+                ec2.create_tags(Resources=[before["id"]], Tags=tag_list({OWNER_TAG: self.owner}))
+            progress(f"tagged {before['id']} {OWNER_TAG}={self.owner}")
+            return dict(action.outputs)
         if action.action is ActionKind.UPDATE:
             self._update(ec2, region, before, attributes, action)
             progress(f"updated {before['id']} in place")
@@ -153,6 +161,25 @@ class InstancesProvider(ObservedPerRegion):
             ec2.terminate_instances(InstanceIds=[instance_id])
         (self.root / dna_path(group, instance_id)).unlink(missing_ok=True)
         progress(f"terminated {instance_id}; removed {dna_path(group, instance_id)}")
+
+
+def _address(instance: dict[str, Any]) -> str:
+    tags = tag_dict(instance.get("Tags"))
+    return address_of("instance", tags[GROUP_TAG], tags[NAME_TAG])
+
+
+def _newest(instances: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The newest live instance at each address (one made again after the first was lost)."""
+    found: dict[str, dict[str, Any]] = {}
+    for instance in instances:
+        address = _address(instance)
+        if address not in found or str(instance.get("LaunchTime")) > str(found[address].get("LaunchTime")):
+            found[address] = instance
+    return found
+
+
+def _described(region: str, instance_id: str) -> str:
+    return f"instance {instance_id} in {region}"
 
 
 def _observed(region: str, instance: dict[str, Any], names: dict[str, str], wanted: dict[str, Any]) -> Observed:

@@ -12,13 +12,15 @@ import base64
 import binascii
 from typing import Any
 
-from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, as_config_names, managed_tags,
-                                        security_group_ids, security_group_names, tag_dict, tag_list)
+from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, as_config_names, by_owner,
+                                        managed_tags, security_group_ids, security_group_names, tag_dict, tag_list,
+                                        unowned_of)
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action, changed_attributes
-from infra.reconciler.resources import Observed, address_of
+from infra.reconciler.graph import OWNER_TAG
+from infra.reconciler.resources import Observation, Observed, address_of
 
 PAGE = {"PageSize": 200}  # the most AWS gives in one page; fewer requests with many groups
 # Attributes that live in a template version; a change to any of them makes a new version.
@@ -31,29 +33,33 @@ class LaunchTemplatesProvider(ObservedPerRegion):
     def __init__(self, workspace: Any, clients: AwsClients) -> None:
         self.workspace, self.clients = workspace, clients
 
-    def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
+    def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
         ec2 = self.clients.client("ec2", region)
         templates = [t for t in paginate(ec2, "describe_launch_templates", "LaunchTemplates", Filters=[MANAGED],
                                           PaginationConfig=PAGE)
                      if tag_dict(t.get("Tags")).get(GROUP_TAG)]
-        if not templates:
-            return {}
-        ids = {t["LaunchTemplateId"] for t in templates}
+        owners = by_owner(templates, lambda t: tag_dict(t.get("Tags")), self.owner)
+        theirs = [(_address(t), owner, _described(region, t["LaunchTemplateName"], t["LaunchTemplateId"]))
+                  for owner, t in owners.theirs]
+        mine = owners.ours + owners.untagged
+        if not mine:
+            return Observation(unowned=unowned_of({}, str, theirs, wanted))
+        ids = {t["LaunchTemplateId"] for t in mine}
         default = {v["LaunchTemplateId"]: v for v in paginate(ec2, "describe_launch_template_versions",
                                                               "LaunchTemplateVersions", Versions=["$Default"],
                                                               PaginationConfig=PAGE)
                    if v["LaunchTemplateId"] in ids}
         group_ids = [g for v in default.values() for g in v.get("LaunchTemplateData", {}).get("SecurityGroupIds", [])]
         names = security_group_names(self.clients, region, group_ids)
-        observed: dict[str, Observed] = {}
-        for template in templates:
-            version = default.get(template["LaunchTemplateId"])
-            if version is None:
-                continue
-            tags = tag_dict(template.get("Tags"))
-            address = address_of("launch_template", tags[GROUP_TAG])
-            observed[address] = _observed(region, template, version, tags, names, wanted.get(address, {}))
-        return observed
+
+        def observed(found: list[dict[str, Any]]) -> dict[str, Observed]:
+            return {_address(t): _observed(region, t, default[t["LaunchTemplateId"]], tag_dict(t.get("Tags")), names,
+                                           wanted.get(_address(t), {}))
+                    for t in found if t["LaunchTemplateId"] in default}
+
+        return Observation(found=observed(owners.ours), unowned=unowned_of(
+            observed(owners.untagged), lambda o: _described(region, o.attributes["name"], o.attributes["id"]),
+            theirs, wanted))
 
     def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         before = action.before or {}
@@ -64,11 +70,15 @@ class LaunchTemplatesProvider(ObservedPerRegion):
                 ec2.delete_launch_template(LaunchTemplateId=before["id"])
             progress(f"deleted launch template {before.get('name', action.group)}")
             return {}
+        if action.action is ActionKind.ADOPT:
+            self._retag(ec2, before["id"], {}, {OWNER_TAG: self.owner})
+            progress(f"tagged launch template {before['name']} ({before['id']}) {OWNER_TAG}={self.owner}")
+            return {"id": before["id"], "name": before["name"], "version": before["version"]}
         data = self._template_data(region, attributes)
         if action.action is ActionKind.CREATE:
             with aws_errors(f"create launch template {action.group}"):
                 made = ec2.create_launch_template(
-                    LaunchTemplateName=action.group, LaunchTemplateData=data,
+                    LaunchTemplateName=f"{self.owner}.{action.group}", LaunchTemplateData=data,
                     TagSpecifications=[{"ResourceType": "launch-template", "Tags": tag_list(attributes["tags"])}],
                 )["LaunchTemplate"]
             progress(f"created launch template {made['LaunchTemplateName']} ({made['LaunchTemplateId']}), version 1")
@@ -110,6 +120,14 @@ class LaunchTemplatesProvider(ObservedPerRegion):
             if gone:
                 ec2.delete_tags(Resources=[resource_id], Tags=[{"Key": k} for k in gone])
             ec2.create_tags(Resources=[resource_id], Tags=tag_list(after))
+
+
+def _address(template: dict[str, Any]) -> str:
+    return address_of("launch_template", tag_dict(template.get("Tags"))[GROUP_TAG])
+
+
+def _described(region: str, name: str, template_id: str) -> str:
+    return f"launch template {name} ({template_id}) in {region}"
 
 
 def _observed(region: str, template: dict[str, Any], version: dict[str, Any], tags: dict[str, str],

@@ -1,6 +1,7 @@
 """Deploys through SSM Run Command: re-run chef-solo on a group's running nodes, BATCH at a time.
 
-One command per region reaches every chosen group by its `group` tag; SSM itself paces it
+One command per region reaches every chosen group by its `group` and `infra:owner` tags (another
+project's group of the same name is not this deploy's); SSM itself paces it
 (MaxConcurrency) and stops it when too many nodes fail (MaxErrors). Per-node results come from
 list_command_invocations; where an endpoint lacks it (moto), from get_command_invocation for
 each node, and failing that the command's own counts are all there is to report.
@@ -18,6 +19,7 @@ from botocore.config import Config as BotoConfig
 from infra.providers.aws.common import GROUP_TAG, MANAGED
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
+from infra.reconciler.graph import OWNER_TAG
 
 DOCUMENT = "AWS-RunShellScript"
 CHEF_SOLO = "chef-solo -j /etc/chef/dna.json"
@@ -66,6 +68,7 @@ class RegionDeploy:
 @dataclass
 class Deployer:
     clients: AwsClients
+    owner: str  # the project whose nodes these are
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     poll: float = 5.0
@@ -76,6 +79,7 @@ class Deployer:
         nodes: dict[str, str] = {}
         for reservation in paginate(self.clients.client("ec2", region), "describe_instances", "Reservations",
                                     Filters=[MANAGED, {"Name": f"tag:{GROUP_TAG}", "Values": groups},
+                                             {"Name": f"tag:{OWNER_TAG}", "Values": [self.owner]},
                                              {"Name": "instance-state-name", "Values": ["running"]}]):
             for instance in reservation.get("Instances", []):
                 group = next((t["Value"] for t in instance.get("Tags", []) if t["Key"] == GROUP_TAG), "")
@@ -86,7 +90,8 @@ class Deployer:
         with aws_errors("send the deploy command (SSM send_command)"):
             command = self.clients.client("ssm", region).send_command(
                 DocumentName=DOCUMENT,
-                Targets=[{"Key": f"tag:{GROUP_TAG}", "Values": groups}],
+                Targets=[{"Key": f"tag:{GROUP_TAG}", "Values": groups},
+                         {"Key": f"tag:{OWNER_TAG}", "Values": [self.owner]}],
                 Parameters={"commands": [CHEF_SOLO]},
                 MaxConcurrency=str(batch), MaxErrors=max_errors, TimeoutSeconds=timeout,
                 Comment=("infra instance:deploy " + " ".join(groups))[:100],
