@@ -8,17 +8,18 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-RUN_LIST_ITEM = re.compile(r"^(?:(recipe|role)\[([^\[\]\s]+)\]|([A-Za-z0-9_\-]+(?:::[A-Za-z0-9_\-]+)?(?:@[\w.]+)?))$")
-RECIPE = re.compile(r"^(?P<cookbook>[A-Za-z0-9_\-]+)(?:::(?P<recipe>[A-Za-z0-9_\-]+))?(?P<version>@[\w.]+)?$")
+# Matched whole (fullmatch): `$` would take "recipe[a]\n".
+RUN_LIST_ITEM = re.compile(r"(?:(recipe|role)\[([^\[\]\s]+)\]|([A-Za-z0-9_\-]+(?:::[A-Za-z0-9_\-]+)?(?:@[0-9A-Za-z_.]+)?))")
+RECIPE = re.compile(r"(?P<cookbook>[A-Za-z0-9_\-]+)(?:::(?P<recipe>[A-Za-z0-9_\-]+))?(?P<version>@[0-9A-Za-z_.]+)?")
 
 
 def is_valid_run_list_item(item: str) -> bool:
-    return bool(RUN_LIST_ITEM.match(item))
+    return bool(RUN_LIST_ITEM.fullmatch(item))
 
 
 def normalize_run_list_item(item: str) -> str:
     """Chef's normal form: `recipe[x]` and bare `x` become `recipe[x::default]`."""
-    match = RUN_LIST_ITEM.match(item)
+    match = RUN_LIST_ITEM.fullmatch(item)
     if not match:
         raise ValueError(f"not a run-list item: {item!r} (expected recipe[cookbook::recipe] or role[name])")
     kind, name, bare = match.groups()
@@ -26,7 +27,7 @@ def normalize_run_list_item(item: str) -> str:
         kind, name = "recipe", bare
     if kind == "role":
         return f"role[{name}]"
-    recipe = RECIPE.match(name)
+    recipe = RECIPE.fullmatch(name)
     if not recipe:
         return f"recipe[{name}]"
     return f"recipe[{recipe['cookbook']}::{recipe['recipe'] or 'default'}{recipe['version'] or ''}]"
@@ -73,7 +74,7 @@ def services_in_run_list(run_list: Iterable[str], cookbook: str | None = None) -
     for item in run_list:
         if not item.startswith("recipe["):
             continue
-        recipe = RECIPE.match(item[len("recipe["):-1])
+        recipe = RECIPE.fullmatch(item[len("recipe["):-1])
         if not recipe:
             continue
         book = recipe["cookbook"]

@@ -19,6 +19,10 @@ class ConfigError(InfraError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class FileError(InfraError):
+    """A file infra reads is not what it should be: not a regular file, too large, not UTF-8 text."""
+
+
 class StateError(InfraError):
     """The state file is unreadable, from a newer infra, or locked by someone else."""
 

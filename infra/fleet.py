@@ -27,8 +27,8 @@ from infra.reconciler.resources import Resource
 from infra.rendering import render_text
 from infra.workspace import Workspace
 
-INSTANCE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-MAX_ERRORS = re.compile(r"^(\d+%?)$")
+INSTANCE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch: `$` would take "web-1\n"
+MAX_ERRORS = re.compile(r"[0-9]+%?")
 
 
 class FleetError(InfraError):
@@ -113,7 +113,7 @@ def create_instance(workspace: Workspace, group_name: str | None, key_path: Path
         raise FleetError(f"instance:create needs {' and '.join(missing)} "
                          f"(usage: instance:create GROUP --key PATH --name NAME [--zone ZONE])")
     group = workspace.config.group(group_name)
-    if not INSTANCE_NAME.match(name):
+    if not INSTANCE_NAME.fullmatch(name):
         raise FleetError(f"--name {name!r}: use 1-64 letters, digits, '-' or '_'")
     key = key_name(key_path)
     material = public_key(key_path)
@@ -146,7 +146,7 @@ def deploy(workspace: Workspace, groups: Iterable[str], batch: int, *, max_error
         raise FleetError(f"-n {batch}: the batch size must be from 1 to {MAX_NODES:,}")
     if deadline <= 0:
         raise FleetError(f"--timeout {deadline:g}: give the seconds to wait, at least 1")
-    if not MAX_ERRORS.match(max_errors) or int(max_errors.rstrip("%")) > (100 if max_errors.endswith("%") else MAX_NODES):
+    if not MAX_ERRORS.fullmatch(max_errors) or int(max_errors.rstrip("%")) > (100 if max_errors.endswith("%") else MAX_NODES):
         raise FleetError(f"--max-errors {max_errors!r}: give a number of nodes (0) or a percentage up to 100% (10%)")
     deployer = deployer or Deployer(clients_for(workspace), workspace.config.owner)
     by_region: dict[str, list[str]] = defaultdict(list)

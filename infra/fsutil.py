@@ -1,12 +1,75 @@
-"""Atomic file writes: a reader sees the old content or the new, never half of either."""
+"""Files infra reads and writes: atomic writes (a reader sees the old content or the new, never
+half of either), and reads that end in one line naming the file, whatever is at the path."""
 
 from __future__ import annotations
 
 import json
 import os
+import posixpath
+import stat
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+from infra.errors import FileError
+
+MiB = 1024 * 1024
+
+
+def read_text(path: Path | str, *, limit: int, what: str) -> str:
+    """The UTF-8 text of the regular file at `path`, at most `limit` bytes.
+
+    A FIFO or a device (`--config /dev/zero`) would block or never end, a dangling symbolic link
+    would read as "no such file" somewhere else, and bytes that are not UTF-8 would surface as a
+    UnicodeDecodeError far from here: each is a FileError naming `path`. A file that is not
+    there raises FileNotFoundError, for the caller to say what is missing.
+    """
+    path = Path(path)
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileError(f"{path}: is {_file_type(info.st_mode)}, not a regular file; infra reads {what} "
+                            f"only from one")
+        if info.st_size > limit:
+            raise FileError(f"{path}: is larger than {limit // MiB} MiB; is this really {what}?")
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise FileError(f"{path}: is a symbolic link to {os.readlink(path)}, which does not exist") from None
+        raise
+    except OSError as exc:
+        raise FileError(f"{path}: cannot read: {exc.strerror or exc}; check the path and its permissions") from None
+    if len(data) > limit:
+        raise FileError(f"{path}: is larger than {limit // MiB} MiB; is this really {what}?")
+    return decode(data, str(path))
+
+
+def decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileError(f"{where}: is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def inside_repository(path: str) -> str:
+    """`path` when it names a file inside the repository: relative, and not leading out of it with
+    '..'. Anything else raises ValueError: a state entry or a setting (shared in S3, edited by hand)
+    must never make infra read, write or delete a file elsewhere."""
+    normal = posixpath.normpath(path) if path else ""
+    if not path or "\0" in path or posixpath.isabs(path) or normal in (".", "..") or normal.startswith("../"):
+        raise ValueError(f"{path!r} is outside the repository; infra reads and writes only files inside it "
+                         f"(a relative path that does not lead out with '..')")
+    return path
 
 
 def atomic_write_text(path: Path, text: str, *, keep_backup: Path | None = None) -> None:
@@ -17,16 +80,29 @@ def atomic_write_text(path: Path, text: str, *, keep_backup: Path | None = None)
     its name. A crash in between leaves the old content under both names, never a half-written one.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _write_temp(path, text)
-    try:
-        if keep_backup is not None and path.exists():
-            _keep_previous(path, Path(keep_backup))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with _naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _write_temp(path, text)
+        try:
+            if keep_backup is not None and path.exists():
+                _keep_previous(path, Path(keep_backup))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     _fsync_dir(path.parent)
+
+
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """A write that fails (a full disk) names the file it was for: an OSError of a temp file's
+    write carries no name, and "No space left on device" alone does not say where."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise
 
 
 def _write_temp(path: Path, text: str) -> str:

@@ -7,6 +7,7 @@ so users can change the Packer template or user data without forking infra.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,46 @@ import jinja2
 from infra.errors import ConfigError
 
 
+# Packer evaluates `{{ ... }}` in a template's strings, and renders AMI tags again and again until
+# they no longer change (packer 1.6): no escape like `{{"{{"}}` survives that, so no template can
+# give an AMI a literal `{{`. User text is written with a word joiner (U+2060, invisible) between
+# two braces: packer leaves it alone and it reads the same; infra puts the literal text on the
+# AMI's tags after the build.
+PACKER_OPEN, WORD_JOINER = "{{", "\u2060"
+_JOINED = re.compile(r"(?<=\{)\u2060(?=\{)")
+
+
+def packer_literal(text: Any) -> str:
+    """`text` as written into a Packer template: packer evaluates nothing in it."""
+    text = str(text)
+    while PACKER_OPEN in text:
+        text = text.replace(PACKER_OPEN, "{" + WORD_JOINER + "{")
+    return text
+
+
+def packer_json(value: Any) -> str:
+    """The jinja filter `packer_json`: a JSON string of `value` for a Packer template."""
+    return json.dumps(packer_literal(value))
+
+
+def packer_text(written: str) -> str | None:
+    """The text a string written into a template stands for, or None when packer fills it in
+    (it holds an expression, like `{{timestamp}}`)."""
+    if PACKER_OPEN in written:
+        return None
+    return _JOINED.sub("", written)
+
+
 @lru_cache(maxsize=8)
 def environment(root: str) -> jinja2.Environment:
     loader = jinja2.ChoiceLoader([
         jinja2.FileSystemLoader(str(Path(root) / "templates")),
         jinja2.PackageLoader("infra", "templates"),
     ])
-    return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              autoescape=False)
+    env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             autoescape=False)
+    env.filters["packer_json"] = packer_json
+    return env
 
 
 def render_text(root: Path | str, name: str, **context: Any) -> str:
@@ -33,6 +66,9 @@ def render_text(root: Path | str, name: str, **context: Any) -> str:
         raise ConfigError(f"template syntax error: {exc.message}", path=exc.filename or name, line=exc.lineno) from None
     except jinja2.UndefinedError as exc:
         raise ConfigError(f"template {name}: {exc.message}") from None
+    except UnicodeDecodeError as exc:  # a template of the ops repository's: the shipped ones are UTF-8
+        raise ConfigError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                          path=str(Path(root) / "templates" / name)) from None
 
 
 def render_json(root: Path | str, name: str, **context: Any) -> Any:

@@ -16,6 +16,7 @@ from infra.config.models import check_region
 from infra.errors import InfraError
 from infra.providers.base import Provider, Providers
 from infra.providers.files import FilesProvider
+from infra.redact import shown_url
 from infra.state.backend import StateBackend
 from infra.state.local import LocalBackend
 
@@ -38,10 +39,11 @@ class AwsOptions:
                 url = urlparse(self.endpoint_url)
                 url.port  # noqa: B018 (parses the port: a bad one raises here)
             except ValueError as exc:
-                raise InfraError(f"endpoint {self.endpoint_url!r} (--endpoint-url / AWS_ENDPOINT_URL): {exc}") from None
+                raise InfraError(f"endpoint {shown_url(self.endpoint_url)!r} (--endpoint-url / AWS_ENDPOINT_URL): "
+                                 f"{exc}") from None
             if url.scheme not in ("http", "https") or not url.hostname:
-                raise InfraError(f"endpoint {self.endpoint_url!r} (--endpoint-url / AWS_ENDPOINT_URL) is not an "
-                                 f"http(s) URL like http://127.0.0.1:5000 (infra sandbox start prints one)")
+                raise InfraError(f"endpoint {shown_url(self.endpoint_url)!r} (--endpoint-url / AWS_ENDPOINT_URL) is "
+                                 f"not an http(s) URL like http://127.0.0.1:5000 (infra sandbox start prints one)")
 
 
 @dataclass

@@ -137,6 +137,21 @@ def test_secrets_are_masked_in_plan_and_show_outputs(local, capsys):
     assert "hunter2" not in infra(capsys, "state", "show", "role.web").out
 
 
+def test_secrets_in_any_case_style_and_url_passwords_never_show(local, capsys):
+    secrets = {"privateKey": "S1", "ssl_key": "S2", "root_pw": "S3", "ssl": {"key": "S4"},
+               "db_url": "postgres://app:S5@db/app"}
+    config = json.loads((local / "nodes.json").read_text())
+    config["web"]["default_attributes"] = secrets
+    (local / "nodes.json").write_text(json.dumps(config))
+    shown = [infra(capsys, "plan", "--output", output).out for output in ("text", "json", "markdown")]
+    shown.append(infra(capsys, "show", "web").out)
+    infra(capsys, "apply", "--auto-approve")
+    shown.append(infra(capsys, "state", "show", "role.web").out)
+    for out in shown:
+        assert not any(f"S{i}" in out for i in range(1, 6)), out
+    assert "postgres://app:(sensitive)@db/app" in shown[-1]
+
+
 def test_a_saved_plan_applies_once_and_is_refused_when_stale(local, capsys):
     assert infra(capsys, "plan", "--out", "tf.plan").code == 0
     assert infra(capsys, "apply", "tf.plan").code == 0

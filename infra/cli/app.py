@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -16,6 +17,7 @@ from rich.markup import escape
 from infra import __version__
 from infra.cli.value_names import name_values
 from infra.errors import InfraError, Terminated
+from infra.redact import mask_url_passwords
 
 app = typer.Typer(
     name="infra",
@@ -111,7 +113,9 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
-        _print_error(f"{where}{exc.strerror or exc}; check the path and its permissions")
+        hint = ("free some space and run the command again (files are written whole or not at all)"
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "check the path and its permissions")
+        _print_error(f"{where}{exc.strerror or exc}; {hint}")
         code = 1
     except typer.Abort:
         _print_error("aborted")
@@ -158,4 +162,5 @@ def _usage_message(exc: Exception) -> str:
 
 
 def _print_error(message: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+    """The one way an error reaches the user; a URL in it (from a library's message) shows no password."""
+    err.print(f"[bold red]error:[/] {escape(mask_url_passwords(message))}", markup=True, highlight=False)

@@ -13,6 +13,7 @@ from infra.cli.app import err, options, out
 from infra.errors import ApplyFailedError
 from infra.reconciler.executor import ApplyResult
 from infra.reconciler.plan import Action
+from infra.redact import mask_url_passwords
 from infra.workspace import AwsOptions, Workspace
 
 
@@ -36,14 +37,14 @@ class ConsoleListener:
     def started(self, action: Action) -> None:
         out.print(f"[dim]{escape(action.address)}: {action.action.name.lower()}...[/]")
 
-    def progress(self, action: Action, message: str) -> None:
-        out.print(f"[dim]{escape(action.address)}: {escape(message)}[/]")
+    def progress(self, action: Action, message: str) -> None:  # packer's output may name an endpoint URL
+        out.print(f"[dim]{escape(action.address)}: {escape(mask_url_passwords(message))}[/]")
 
     def finished(self, action: Action, seconds: float) -> None:
         out.print(f"[green]{escape(action.address)}: {action.action.verb.split(' (')[0]}[/] [dim]({seconds:.1f}s)[/]")
 
     def failed(self, action: Action, error: str, seconds: float) -> None:
-        err.print(f"[red]{escape(action.address)}: failed after {seconds:.1f}s: {escape(error)}[/]")
+        err.print(f"[red]{escape(action.address)}: failed after {seconds:.1f}s: {escape(mask_url_passwords(error))}[/]")
 
     def skipped(self, action: Action, because: str) -> None:
         err.print(f"[yellow]{escape(action.address)}: skipped: {escape(because)}[/]")

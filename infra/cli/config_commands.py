@@ -9,7 +9,7 @@ import typer
 from infra.cli.app import Output, app, options, out
 from infra.config import load_config
 from infra.config.schema import nodes_json_schema
-from infra.reconciler.render import masked
+from infra.redact import masked
 
 SHOWN_GROUPS = 20  # group names validate lists before "and N more"
 

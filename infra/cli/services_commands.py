@@ -146,10 +146,11 @@ def watch(group: str = typer.Argument(..., help="Group the node belongs to; its 
     check_seconds("--retry", retry)
     check_ttl(ttl)
     merged = load_config(options.config).group(group)
+    record = record or default_record_path(group, node)
     at = Address.parse(address) if address else None
     check_watch(group, merged.depends_on, ttl, at, once=once)
     watcher = Watcher(lambda: Registry.connect(etcd, prefix), merged.depends_on, exec_cmd,
-                      WatchRecord.load(record or default_record_path(group, node)), debounce=debounce,
+                      WatchRecord.load(record), debounce=debounce,
                       retry=retry, log=_log)
     if once:
         result = watcher.once()

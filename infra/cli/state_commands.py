@@ -10,8 +10,10 @@ import typer
 from infra.cli.app import Output, app, err, out
 from infra.cli.common import workspace
 from infra.errors import StateError
-from infra.reconciler.render import masked
+from infra.fsutil import read_text
+from infra.redact import masked
 from infra.state.backend import locked
+from infra.state.local import MAX_STATE_BYTES
 from infra.state.model import State
 
 # The output that best names what an address stands for, in `state list`.
@@ -86,7 +88,7 @@ def state_push(path: Path = typer.Argument(..., help="A state file, e.g. .infra/
     """Replace the backend's state with PATH (migrating from the local file to S3, for instance)."""
     ws = workspace()
     try:
-        incoming = State.from_json(path.read_text(), str(path))
+        incoming = State.from_json(read_text(path, limit=MAX_STATE_BYTES, what="the state"), str(path))
     except FileNotFoundError:
         raise StateError(f"{path}: no such state file") from None
     if not incoming.lineage:  # every state infra writes has one: this is some other JSON file

@@ -16,15 +16,21 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from infra import jsontext
 from infra.config.merge import merge_group
-from infra.config.models import GROUP_NAME, Autoscale, Group, GroupSettings, Settings
+from infra.config.models import Autoscale, Group, GroupSettings, Settings, check_group_name
 from infra.config.project import SETTING, Project, default_project
-from infra.errors import ConfigError
+from infra.errors import ConfigError, FileError
+from infra.fsutil import read_text
+from infra.jsontext import JsonProblem
 
 DEFAULT_CONFIG_FILE = "nodes.json"
 BASE_KEY = "__base__"
 SETTINGS_KEY = "__settings__"
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
+# Levels of objects and lists, nodes.json's own included: far beyond any Chef attributes, and
+# below what infra reads back from what it writes (jsontext.MAX_DEPTH), values being deeper there.
+MAX_DEPTH = 64
 # The project of a nodes.json parsed from text alone (tests, tools); load_config derives a real default.
 UNNAMED = "default"
 
@@ -63,17 +69,12 @@ class Config:
 def load_config(path: str | Path = DEFAULT_CONFIG_FILE) -> Config:
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB; is this really nodes.json?",
-                              path=str(path))
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, limit=MAX_CONFIG_BYTES, what="nodes.json")
     except FileNotFoundError:
         raise ConfigError(f"no {path.name} in {path.resolve().parent}; run infra in your ops repository "
                           f"or pass --config PATH") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})", path=str(path)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    except FileError as exc:
+        raise ConfigError(str(exc)) from None
     config = parse_config(text, str(path))
     if config.project.explicit:
         return config
@@ -98,9 +99,10 @@ def parse_config(text: str, path: str = DEFAULT_CONFIG_FILE) -> Config:
     for name, raw in document.items():
         if name in (BASE_KEY, SETTINGS_KEY):
             continue
-        if not GROUP_NAME.match(name):
-            raise locator.error([name], f"group name {name!r} can't be used by AWS or Chef; use letters, digits, "
-                                        f"'_' and '-' only (at most 100)")
+        try:
+            check_group_name(name)
+        except ValueError as exc:
+            raise locator.error([name], str(exc)) from None
         if not isinstance(raw, dict):
             raise locator.error([name], f"group {name!r} must be an object of settings, not {type(raw).__name__}")
         _check_settings(raw, name, locator)
@@ -125,7 +127,13 @@ def _parse_json(text: str, path: str) -> Any:
         return result
 
     try:
-        return json.loads(text, object_pairs_hook=no_duplicates)
+        return jsontext.loads(text, max_depth=MAX_DEPTH, object_pairs_hook=no_duplicates)
+    except JsonProblem as exc:
+        if exc.keys:
+            owner, *keys = exc.keys
+            message = f"{_owner(owner)}: key {jsontext.dotted(keys)!r}: " if keys else f"key {owner!r}: "
+            raise _Locator(text, path).error(exc.keys, f"{message}{exc.message}; {exc.hint}") from None
+        raise ConfigError(f"{exc.message}; {exc.hint}", path=path, line=exc.line, column=exc.column) from None
     except json.JSONDecodeError as exc:
         hint = ""
         if exc.msg.startswith("Expecting") and text[exc.pos:exc.pos + 1] == "'":
@@ -135,11 +143,9 @@ def _parse_json(text: str, path: str) -> Any:
         raise ConfigError(f"invalid JSON: {exc.msg}{hint}", path=path, line=exc.lineno, column=exc.colno) from None
     except _DuplicateKey as exc:
         occurrences = [m.start() for m in re.finditer(re.escape(json.dumps(exc.key)) + r"\s*:", text)]
-        line, column = _line_col(text, occurrences[1]) if len(occurrences) > 1 else (None, None)
+        line, column = jsontext.line_column(text, occurrences[1]) if len(occurrences) > 1 else (None, None)
         raise ConfigError(f"key {exc.key!r} appears twice in the same object; JSON keeps only the last, "
                           f"so remove one", path=path, line=line, column=column) from None
-    except RecursionError:
-        raise ConfigError("is nested too deeply to be a nodes.json", path=path) from None
 
 
 class _DuplicateKey(Exception):
@@ -214,11 +220,6 @@ def _unknown(what: str, name: str, known: Any) -> str:
     return f"unknown {what}; known: {listed}" if listed else f"unknown {what}"
 
 
-def _line_col(text: str, pos: int) -> tuple[int, int]:
-    line = text.count("\n", 0, pos) + 1
-    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
-
-
 class _Locator:
     """Finds where in the text a group's key is written, to point errors at it."""
 
@@ -233,8 +234,8 @@ class _Locator:
             match = re.compile(re.escape(json.dumps(key)) + r"\s*:").search(self.text, pos)
             if not match:
                 break
-            pos = found = match.start()
-        return _line_col(self.text, found) if found is not None else (None, None)
+            found, pos = match.start(), match.end()  # the next key is further on, even one of the same name
+        return jsontext.line_column(self.text, found) if found is not None else (None, None)
 
     def error(self, keys: list[Any], message: str) -> ConfigError:
         line, column = self.position(keys)
@@ -249,7 +250,7 @@ class _Locator:
         error = errors[0]
         loc = [part for part in error["loc"] if part not in ("name", "[key]")]  # [key]: the dict key itself
         dotted = ".".join(str(part) for part in loc)
-        what = "__settings__" if owner == SETTINGS_KEY else ("__base__" if owner == BASE_KEY else f"group {owner!r}")
+        what = _owner(owner)
         if error["type"] == "extra_forbidden":
             message = f"{what}: {_unknown(f'key {dotted!r}', str(loc[-1]), _known_keys(model, loc[:-1]))}"
         elif error["type"] == "missing":
@@ -262,6 +263,10 @@ class _Locator:
         in_raw = isinstance(raw, dict) and loc and loc[0] in raw
         keys = [owner, *loc] if in_raw or owner == BASE_KEY else ([BASE_KEY, *loc] if loc else [owner])
         return self.error(keys, message)
+
+
+def _owner(owner: str) -> str:
+    return "__settings__" if owner == SETTINGS_KEY else ("__base__" if owner == BASE_KEY else f"group {owner!r}")
 
 
 def _known_keys(model: type[BaseModel], loc: list[Any]) -> list[str]:

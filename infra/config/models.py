@@ -14,13 +14,22 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
 from infra.config.project import check_project_name
+from infra.fsutil import inside_repository
 
-GROUP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-SOURCE_AMI = re.compile(r"^(ami-[0-9a-f]{8,17}|@[A-Za-z0-9_-]+)$")
+# Checked with fullmatch everywhere: `$` would let a final newline through ("web\n").
+GROUP_NAME = re.compile(r"[A-Za-z0-9_-]+")
+# A group names its AMIs (`<group>-<yyyymmdd-hhmmss.mmm>-<16 hex digits>`, at most 128 characters)
+# and launch templates (`<project>.<group>`, project up to 40, at most 128): 64 leaves room for both.
+MAX_GROUP_NAME = 64
+SOURCE_AMI = re.compile(r"ami-[0-9a-f]{8,17}|@[A-Za-z0-9_-]+")
 # Tag keys infra sets itself, besides every infra:... key: refused in a group's `tags` (as aws:... are).
 RESERVED_TAGS = frozenset({"Name", "group"})
+# AWS takes at most 50 tags on a resource, keys of 128 characters and values of 256; infra sets
+# these itself on some of a group's resources, so a group's own tags get what is left.
+INFRA_TAGS = ("Name", "group", "infra:managed", "infra:source_hash", "infra:protect", "infra:owner")
+MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 # An AWS region name: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4, ...
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 # Guards against typos, far above any account's instance quota (and moto would try to launch them).
 MAX_NODES = 10_000
 DAY = 86_400
@@ -30,24 +39,54 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 def _tag_key(key: str) -> str:
+    if not 1 <= len(key) <= MAX_TAG_KEY:
+        raise ValueError(f"a tag key is 1 to {MAX_TAG_KEY} characters in AWS, this one {len(key)}")
     if key.startswith("aws:"):
         raise ValueError("aws: tag keys are AWS's own; use another key")
+    if "{{" in key:  # a value may hold it (infra tags the AMI after packer); a key would be another key
+        raise ValueError("packer reads '{{' in a tag key as the start of an expression; use another key")
     if key in RESERVED_TAGS or key.startswith("infra:"):
         raise ValueError("infra sets this tag itself (Name, group and the infra:... tags); use another key")
     return key
 
 
+def _tag_count(tags: dict[str, str]) -> dict[str, str]:
+    room = MAX_TAGS - len(INFRA_TAGS)
+    if len(tags) > room:
+        raise ValueError(f"{len(tags)} tags (with __base__'s); at most {room}: AWS takes {MAX_TAGS} on a resource "
+                         f"and infra sets {len(INFRA_TAGS)} of its own ({', '.join(INFRA_TAGS)})")
+    return tags
+
+
 TagKey = Annotated[str, AfterValidator(_tag_key)]
+def _tag_value(value: str) -> str:
+    if len(value) > MAX_TAG_VALUE:
+        raise ValueError(f"a tag value is at most {MAX_TAG_VALUE} characters in AWS, this one {len(value)}")
+    return value
+
+
+TagValue = Annotated[str, AfterValidator(_tag_value)]
+
+
+def check_group_name(name: str) -> str:
+    """Raise ValueError unless `name` can name a group's AWS resources, files and Chef role."""
+    if not GROUP_NAME.fullmatch(name):
+        raise ValueError(f"group name {name!r} can't be used by AWS or Chef; use letters, digits, '_' and '-' only")
+    if len(name) > MAX_GROUP_NAME:
+        raise ValueError(f"group name {name[:20]!r}... is {len(name)} characters; at most {MAX_GROUP_NAME}, because "
+                         f"it names the group's AMIs (<group>-<timestamp>-<digest>, at most 128 characters) and "
+                         f"launch templates (<project>.<group>, at most 128)")
+    return name
 
 
 def check_region(name: str) -> None:
     """Raise ValueError unless `name` reads as an AWS region (the API would refuse it, less clearly)."""
-    if not REGION.match(name):
+    if not REGION.fullmatch(name):
         raise ValueError(f"{name!r} is not an AWS region name (like us-east-1 or eu-west-2)")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Autoscale(Strict):
@@ -100,7 +139,8 @@ class GroupSettings(Strict):
                                                                "(what it made so far is removed by the next apply).")
     depends_on: list[str] = Field(default_factory=list, description="Services this group consumes.")
     services_cookbook: str | None = Field(None, description="Cookbook whose recipes are services; any *-service cookbook when unset.")
-    tags: dict[TagKey, str] = Field(default_factory=dict, description="Extra tags on everything the group owns.")
+    tags: Annotated[dict[TagKey, TagValue], AfterValidator(_tag_count)] = Field(
+        default_factory=dict, description="Extra tags on everything the group owns.")
     protect: bool = Field(False, description="Refuse plans that delete or replace the group's ASG or AMIs.")
 
     @field_validator("region")
@@ -129,7 +169,7 @@ class GroupSettings(Strict):
     @field_validator("source_ami")
     @classmethod
     def _source_ami(cls, value: str) -> str:
-        if not SOURCE_AMI.match(value):
+        if not SOURCE_AMI.fullmatch(value):
             raise ValueError(f"{value!r} is neither an AMI id (ami-0123abcd) nor a group reference (@group)")
         return value
 
@@ -158,11 +198,18 @@ class Group(GroupSettings):
 
 class StateSettings(Strict):
     backend: Literal["local", "s3"] = "local"
-    path: str = ".infra/state.json"
+    path: Annotated[str, AfterValidator(inside_repository)] = ".infra/state.json"
     bucket: str | None = None
     key: str = "infra/state.json"
     region: str | None = None
     lock_table: str | None = None
+
+    @model_validator(mode="after")
+    def _s3_complete(self) -> "StateSettings":
+        missing = [key for key in ("bucket", "lock_table") if self.backend == "s3" and not getattr(self, key)]
+        if missing:
+            raise ValueError(f"the s3 backend needs {' and '.join(missing)} (see docs/state.md)")
+        return self
 
 
 class Settings(Strict):

@@ -19,6 +19,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.redact import shown_url
+
 # Letters, digits, '_' and '-': it is written into tag values and launch template names
 # (`<project>.<group>`, at most 128 characters with a 64-character group name).
 PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
@@ -53,7 +55,7 @@ def default_project(root: Path) -> Project:
     remote, prefix = _git(root, "config", "--get", "remote.origin.url"), _git(root, "rev-parse", "--show-prefix")
     if remote:
         parts = [*_repository_path(remote), *[p for p in (prefix or "").split("/") if p]]
-        return Project(slug(parts), f"git remote origin {_without_user_info(remote)}"
+        return Project(slug(parts), f"git remote origin {shown_url(remote)}"
                        + (f", folder {prefix.rstrip('/')}" if prefix else ""))
     digest = hashlib.sha256(str(root).encode()).hexdigest()[:6]
     return Project(slug([root.name or "root", digest]), f"the folder {root} (no git remote origin)")
@@ -79,10 +81,6 @@ def _repository_path(remote: str) -> list[str]:
         text = text.split(":", 1)[1]
     text = text.removesuffix(".git")
     return [p for p in text.split("/") if p][-2:]
-
-
-def _without_user_info(url: str) -> str:
-    return re.sub(r"://[^/@]*@", "://", url)
 
 
 def _git(root: Path, *args: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.config.models import GroupSettings, Settings
+from infra.config.models import MAX_GROUP_NAME, GroupSettings, Settings
 
 
 def nodes_json_schema() -> dict[str, Any]:
@@ -28,7 +28,7 @@ def nodes_json_schema() -> dict[str, Any]:
             "__base__": {"$ref": "#/$defs/BaseSettings"},
             "__settings__": {"$ref": "#/$defs/Settings"},
         },
-        "patternProperties": {"^[A-Za-z0-9_-]{1,100}$": {"$ref": "#/$defs/BaseSettings"}},
+        "patternProperties": {f"^[A-Za-z0-9_-]{{1,{MAX_GROUP_NAME}}}$": {"$ref": "#/$defs/BaseSettings"}},
         "additionalProperties": False,
         "$defs": defs,
     }

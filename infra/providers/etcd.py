@@ -25,6 +25,7 @@ from etcd3gw import exceptions as etcd_exceptions
 from urllib3.exceptions import ReadTimeoutError
 
 from infra.errors import RegistryError
+from infra.redact import shown_url
 
 DEFAULT_URL = "http://127.0.0.1:2379"
 API_PATH = "/v3/"  # etcd >= 3.4; 3.3 served /v3beta/
@@ -70,13 +71,14 @@ class Etcd:
 
     def __init__(self, url: str = DEFAULT_URL, timeout: float = 5.0) -> None:
         self.url = url.rstrip("/")
+        self.shown = shown_url(self.url)  # in messages: never the user info (a password) of the URL
         parts = urlsplit(self.url)
         try:
             port = parts.port
         except ValueError:
             port = -1
         if parts.scheme not in ("http", "https") or not parts.hostname or port == -1 or parts.path not in ("", "/"):
-            raise RegistryError(f"--etcd {url!r} is not an etcd URL like {DEFAULT_URL}")
+            raise RegistryError(f"--etcd {shown_url(url)!r} is not an etcd URL like {DEFAULT_URL}")
         self.timeout = timeout
         self._client = etcd3gw.client(host=parts.hostname, port=port or 2379, protocol=parts.scheme,
                                       timeout=timeout, api_path=API_PATH)
@@ -138,20 +140,20 @@ class Etcd:
             message = _gateway_message(exc.detail_text)
             if message is None:
                 reason = " ".join(str(arg) for arg in exc.args) or "an error"
-                raise RegistryError(f"{self.url} answered {reason!r}, not like etcd; is it etcd's client "
+                raise RegistryError(f"{self.shown} answered {reason!r}, not like etcd; is it etcd's client "
                                     f"URL (etcd 3.4 or newer)?") from None
             if "lease not found" in message:
-                raise LeaseNotFound(f"etcd at {self.url}: {message}") from None
-            raise RegistryError(f"etcd at {self.url} refused the request: {message}") from None
+                raise LeaseNotFound(f"etcd at {self.shown}: {message}") from None
+            raise RegistryError(f"etcd at {self.shown} refused the request: {message}") from None
         except requests.RequestException as exc:
             raise self.unreachable(exc) from None
         except (KeyError, ValueError) as exc:
-            raise RegistryError(f"etcd at {self.url} answered something unexpected ({exc}); "
+            raise RegistryError(f"etcd at {self.shown} answered something unexpected ({exc}); "
                                 f"is it etcd 3.4 or newer?") from None
 
     def unreachable(self, exc: BaseException | str) -> EtcdUnreachable:
         text = str(getattr(exc, "detail_text", None) or exc)
-        return EtcdUnreachable(f"cannot reach etcd at {self.url}: {self._reason(exc, text)} "
+        return EtcdUnreachable(f"cannot reach etcd at {self.shown}: {self._reason(exc, text)} "
                                f"(is etcd running? set --etcd URL or INFRA_ETCD)")
 
     def _reason(self, exc: BaseException | str, text: str) -> str:

@@ -13,9 +13,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from infra import jsontext
 from infra.config.models import GROUP_NAME
-from infra.errors import ProviderError
-from infra.fsutil import atomic_write_json
+from infra.errors import FileError, ProviderError
+from infra.fsutil import MiB, atomic_write_json, inside_repository, read_text
+from infra.jsontext import JsonProblem
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import MANAGED_TAG
@@ -23,6 +25,7 @@ from infra.reconciler.plan import Action
 from infra.reconciler.resources import Observation, Observed, Resource, address_of
 
 ORPHAN_DIRECTORIES = {"dna": "dna/asg", "packer_template": "packer"}
+MAX_FILE_BYTES = 64 * MiB
 
 
 class FilesProvider:
@@ -35,7 +38,7 @@ class FilesProvider:
         observed: dict[str, Observed] = {}
         for resource in resources:
             path = resource.attributes.get("path")
-            found = self._read(path) if path else None
+            found = self._read(_inside(resource.address, path)) if path else None
             if found is not None:
                 observed[resource.address] = found
         asked = {resource.address for resource in resources}
@@ -46,16 +49,15 @@ class FilesProvider:
 
     def _read(self, path: str) -> Observed | None:
         try:  # os.path, not pathlib: a thousand groups are thousands of files
-            with open(os.path.join(str(self.root), path)) as file:
-                text = file.read()
+            text = read_text(os.path.join(str(self.root), path), limit=MAX_FILE_BYTES, what="its files")
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            raise ProviderError(f"{path}: cannot read: {exc.strerror}") from None
+        except FileError as exc:
+            raise ProviderError(f"{exc}; fix or remove it") from None
         try:
-            document: Any = json.loads(text)
-        except json.JSONDecodeError:
-            document = text  # not JSON any more: shows as a change of the whole document
+            document: Any = jsontext.loads(text)
+        except (json.JSONDecodeError, JsonProblem):
+            document = text  # not JSON (infra could write) any more: shows as a change of the whole document
         return Observed(attributes={"path": path, "document": document}, outputs={"path": path})
 
     def _orphans(self, kind: str, directory: str, asked: set[str]):
@@ -67,7 +69,7 @@ class FilesProvider:
             group, extension = os.path.splitext(name)
             address = address_of(kind, group)
             path = f"{directory}/{name}"
-            if extension != ".json" or not GROUP_NAME.match(group) or address in asked \
+            if extension != ".json" or not GROUP_NAME.fullmatch(group) or address in asked \
                     or not os.path.isfile(os.path.join(str(self.root), path)):
                 continue
             try:
@@ -81,16 +83,26 @@ class FilesProvider:
         if action.action is ActionKind.DELETE:
             path = (action.before or {}).get("path")
             if path:
-                (self.root / path).unlink(missing_ok=True)
+                (self.root / _inside(action.address, path)).unlink(missing_ok=True)
                 progress(f"removed {path}")
             return {}
-        path = attributes["path"]
+        path = _inside(action.address, attributes["path"])
         try:
             atomic_write_json(self.root / path, attributes["document"])
         except OSError as exc:
             raise ProviderError(f"{path}: cannot write: {exc.strerror}") from None
         progress(f"wrote {path}")
         return {"path": path}
+
+
+def _inside(address: str, path: Any) -> str:
+    """The file's path, refused when it is outside the repository (only a damaged or edited state,
+    or saved plan, can say so: nodes.json names files by group)."""
+    try:
+        return inside_repository(str(path))
+    except ValueError as exc:
+        raise ProviderError(f"{address}: {exc}; the state (or saved plan) is damaged or was edited: forget the "
+                            f"entry with infra state rm {address}") from None
 
 
 def _made_by_infra(template: Any) -> bool:

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from infra.errors import ProviderError
+from infra.errors import FileError, ProviderError
+from infra.fsutil import MiB, read_text
+from infra.redact import shown_url
 
 Progress = Callable[[str], None]
 INSTALL_HINT = "install it (Debian/Ubuntu: apt-get install packer; or https://developer.hashicorp.com/packer)"
@@ -243,7 +245,7 @@ def for_endpoint(template: Mapping[str, Any], endpoint_url: str, *, offline: boo
         builder["custom_endpoint_ec2"] = endpoint_url
         if offline:
             builder.update(OFFLINE_SETTINGS)
-    notes = [f"the EC2 endpoint is {endpoint_url}: building from a temporary copy of the template with "
+    notes = [f"the EC2 endpoint is {shown_url(endpoint_url)}: building from a temporary copy of the template with "
              f"custom_endpoint_ec2" + (", communicator none and the skip_* validation flags" if offline else "")]
     provisioners = derived.get("provisioners") or []
     if offline and provisioners:
@@ -256,9 +258,11 @@ def for_endpoint(template: Mapping[str, Any], endpoint_url: str, *, offline: boo
 
 def load_template(path: Path) -> dict[str, Any]:
     try:
-        document = json.loads(Path(path).read_text())
+        document = json.loads(read_text(path, limit=64 * MiB, what="a packer template"))
     except FileNotFoundError:
         raise ProviderError(f"{path}: no such packer template") from None
+    except FileError as exc:
+        raise ProviderError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise ProviderError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from None
     if not isinstance(document, dict):

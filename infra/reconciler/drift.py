@@ -58,6 +58,7 @@ def _artifact_changes(kind: Kind, attributes: dict, outputs: dict, found: Observ
     """An artifact (an AMI) is found as the group's newest one. Another one than infra recorded
     means the recorded one is gone (deregistered by hand) or another was made: say which AMI,
     not only that the digest differs."""
+    found = found.built_from(kind.build_digest(attributes))  # an earlier AMI reused is no drift
     recorded_id, found_id = outputs.get("image_id"), found.outputs.get("image_id")
     if recorded_id and found_id and recorded_id != found_id:
         return [AttributeChange(path="image_id", before=recorded_id, after=found_id)]

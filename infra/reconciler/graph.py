@@ -20,7 +20,7 @@ from infra.reconciler.kinds import KINDS
 from infra.reconciler.order import Cycle, dependencies_first
 from infra.reconciler.refs import digest, parse_ref, ref
 from infra.reconciler.resources import Resource, address_of, split_address
-from infra.rendering import render_json, render_text
+from infra.rendering import packer_text, render_json, render_text
 from infra.state.model import State
 
 MANAGED_TAG = "infra:managed"
@@ -89,12 +89,15 @@ def group_resources(group: Group, root: Path | str, owner: str) -> list[Resource
 
 
 def ami_tags(template: dict) -> dict[str, str]:
-    """The tags the template puts on the AMI that are known before the build (a value packer
-    fills in, like the source hash or a timestamp, is not compared)."""
+    """The tags the template puts on the AMI that are known before the build, as packer writes
+    them (a value packer fills in, like the source hash or a timestamp, is not compared)."""
     tags: dict[str, str] = {}
     for builder in template.get("builders", []):
         if isinstance(builder, dict) and isinstance(builder.get("tags"), dict):
-            tags.update({str(k): str(v) for k, v in builder["tags"].items() if k != HASH_TAG and "{{" not in str(v)})
+            for written_key, written_value in builder["tags"].items():
+                key, value = packer_text(str(written_key)), packer_text(str(written_value))
+                if key is not None and value is not None and key != HASH_TAG:
+                    tags[key] = value
     return tags
 
 

@@ -45,6 +45,8 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
             return action.outputs.get(name)
         if action is not None and action.action.is_change and not _keeps(action, name):
             return None
+        if action is not None and name in action.outputs:  # what it resolved to (an earlier AMI reused)
+            return action.outputs[name]
         found = observed.get(address)
         if found is not None and name in found.outputs:
             return found.outputs[name]
@@ -180,14 +182,17 @@ def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recor
     Attributes outside the digest (an AMI's tags) are compared one by one and updated in place."""
     kind = kind_of(resource.kind)
     pending = unresolved(after)
+    newest, found = found, found.built_from(kind.build_digest(after)) if not pending else found
     if not pending and found.attributes.get("source_hash") == kind.build_digest(after):
         wanted = {k: v for k, v in after.items() if k in kind.outside_versions}
         seen = {k: managed_part(found.attributes.get(k), v, (recorded or {}).get(k)) for k, v in wanted.items()}
         changes = attribute_changes(seen, wanted)
+        reused = "" if found is newest else f"; reuses {found.outputs.get('image_id')}, an earlier build of them"
         if changes:
             return Action(action=ActionKind.UPDATE, before={**(recorded or after), **seen}, changes=changes,
-                          reason="changed: " + ", ".join(changed_attributes(changes)), **base)
-        return Action(action=ActionKind.NOOP, before=recorded or after, reason="built from the same inputs",
+                          reason="changed: " + ", ".join(changed_attributes(changes)) + reused,
+                          outputs=found.outputs, **base)
+        return Action(action=ActionKind.NOOP, before=recorded or after, reason="built from the same inputs" + reused,
                       outputs=found.outputs, **base)
     changes = attribute_changes(recorded, after) if recorded is not None else []
     if pending:

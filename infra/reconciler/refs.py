@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any, Callable
 
-REFERENCE = re.compile(r"^\$\{(?P<address>[a-z_]+\.[A-Za-z0-9_-]+)\.(?P<output>[a-z_]+)\}$")
+REFERENCE = re.compile(r"\$\{(?P<address>[a-z_]+\.[A-Za-z0-9_-]+)\.(?P<output>[a-z_]+)\}")
 
 
 def ref(address: str, output: str) -> str:
@@ -20,7 +20,7 @@ def ref(address: str, output: str) -> str:
 
 def parse_ref(value: Any) -> tuple[str, str] | None:
     if isinstance(value, str) and value.startswith("${"):  # cheap test first: most strings are plain
-        match = REFERENCE.match(value)
+        match = REFERENCE.fullmatch(value)
         if match:
             return match["address"], match["output"]
     return None

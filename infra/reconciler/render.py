@@ -1,6 +1,6 @@
 """Plans and drift reports as text (like Terraform's), JSON, and Markdown for pull requests.
 
-Values under secret-looking keys are masked in every format.
+Values under secret-looking keys, and URL passwords, are masked in every format (infra/redact.py).
 """
 
 from __future__ import annotations
@@ -17,25 +17,13 @@ from infra.reconciler.plan import Action, AttributeChange, Plan
 from infra.reconciler.plan_json import plan_document
 from infra.reconciler.refs import parse_ref
 from infra.reconciler.removals import removed
+from infra.redact import masked
 
-SECRET_KEY = re.compile(r"(password|passwd|secret|token|private_key|api_key|access_key|credential)", re.I)
-MASK = "(sensitive)"
 UNKNOWN = "(known after apply)"
 ABSENT = "(absent)"
 _STYLE = {ActionKind.CREATE: "green", ActionKind.BUILD: "cyan", ActionKind.UPDATE: "yellow",
           ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim", ActionKind.ADOPT: "blue"}
 _MAX_VALUE = 100
-
-
-def masked(value: Any, path: str = "") -> Any:
-    """`value` with every value under a secret-looking key replaced by a mark."""
-    if path and SECRET_KEY.search(path.rsplit(".", 1)[-1]):
-        return MASK
-    if isinstance(value, dict):
-        return {k: MASK if SECRET_KEY.search(str(k)) else masked(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [masked(v) for v in value]
-    return value
 
 
 def show_value(value: Any, path: str = "", limit: int | None = _MAX_VALUE) -> str:
@@ -132,7 +120,7 @@ def plan_markdown(plan: Plan) -> str:
         lines.append(f"# {action.address}: {action.action.name.lower()}")
         for line in _attribute_lines(action, limit=None):
             stripped = line.strip()
-            lines.append({"+": "+ ", "-": "- "}.get(stripped[0], "! ") + stripped[2:])
+            lines.append({"+": "+ ", "-": "- "}.get(stripped[:1], "! ") + stripped[2:])
     lines += ["```", "", "</details>"]
     return "\n".join(lines)
 

@@ -32,6 +32,15 @@ class Observed(BaseModel):
 
     attributes: dict[str, Any] = Field(default_factory=dict)
     outputs: dict[str, Any] = Field(default_factory=dict)
+    # An artifact built by digest (an AMI) is observed as its newest one; `earlier` holds the newest
+    # of each other digest it was once built from, so going back to earlier inputs reuses one.
+    earlier: dict[str, "Observed"] = Field(default_factory=dict)
+
+    def built_from(self, digest: str) -> "Observed":
+        """This one, or the earlier one built from `digest` when this one was built from other inputs."""
+        if self.attributes.get("source_hash") == digest:
+            return self
+        return self.earlier.get(digest, self)
 
 
 class Unowned(BaseModel):

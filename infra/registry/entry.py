@@ -16,8 +16,8 @@ from typing import Any
 from infra.errors import RegistryError
 
 LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(\.{LABEL})*$")
-IPV6 = re.compile(r"^[0-9A-Fa-f:.]+$")
+HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z){LABEL}(\.{LABEL})*")  # fullmatch, like every name check
+IPV6 = re.compile(r"[0-9A-Fa-f:.]+")
 
 
 class State(str, Enum):
@@ -40,7 +40,7 @@ class Address:
         host, port = text, None
         if text.startswith("["):
             end = text.find("]")
-            if end == -1 or not IPV6.match(text[1:end]):
+            if end == -1 or not IPV6.fullmatch(text[1:end]):
                 raise _bad_address(text)
             host, rest = text[1:end], text[end + 1:]
             if rest:
@@ -50,7 +50,7 @@ class Address:
         elif text.count(":") == 1:
             host, raw_port = text.split(":")
             port = _port(raw_port, text)
-        if not host or (not text.startswith("[") and not HOSTNAME.match(host)):
+        if not host or (not text.startswith("[") and not HOSTNAME.fullmatch(host)):
             raise _bad_address(text)
         return cls(host, port)
 
@@ -60,7 +60,7 @@ class Address:
 
 
 def _port(text: str, whole: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
         raise RegistryError(f"address {whole!r}: port must be a number from 1 to 65535")
     return int(text)
 

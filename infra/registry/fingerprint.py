@@ -18,6 +18,7 @@ from typing import Iterable
 from infra.errors import RegistryError
 from infra.fsutil import atomic_write_json
 from infra.registry.entry import Entry
+from infra.registry.keys import check_node_id
 
 
 def digests(entries: Iterable[Entry], services: Iterable[str]) -> dict[str, str]:
@@ -74,5 +75,7 @@ class WatchRecord:
 
 
 def default_record_path(group: str, node: str) -> Path:
-    """Per group and node, so agents for several groups on one machine keep separate records."""
-    return Path(".infra") / "watch" / f"{group}-{node}.json"
+    """Per group and node, so agents for several groups on one machine keep separate records. The
+    group is one of nodes.json and the node id a plain name ('../../x' is refused), so the record
+    stays in .infra/watch/."""
+    return Path(".infra") / "watch" / f"{group}-{check_node_id(node)}.json"

@@ -16,22 +16,24 @@ from dataclasses import dataclass
 from infra.errors import RegistryError
 
 DEFAULT_ROOT = "/infra"
-NODE_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,253}$")
-SERVICE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
-ROOT = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
+# Matched whole (fullmatch): `$` would take a final newline. A node id starts with a letter or digit,
+# so it is a plain name: never `.` or `..`, which it would be as part of a file name.
+NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,252}")
+SERVICE_NAME = re.compile(r"[A-Za-z0-9_-]{1,200}")
+ROOT = re.compile(r"(/[A-Za-z0-9_.-]+)+")
 
 
 def check_node_id(node: str) -> str:
-    """A node id becomes the last part of a key, so it may not hold '/' or spaces."""
-    if not NODE_ID.match(node):
+    """A node id becomes the last part of a key and of a file name: a plain name, no '/' or spaces."""
+    if not NODE_ID.fullmatch(node):
         raise RegistryError(f"node id {node!r} can't be used as a registry key; use letters, digits and "
-                            f"'.', '_', ':', '@', '-' (an instance id or a hostname)")
+                            f"'.', '_', ':', '@', '-', starting with a letter or digit (an instance id or a hostname)")
     return node
 
 
 def check_service_name(service: str) -> str:
     """A service name is a key part too; one the layout could not parse back would never be listed."""
-    if not SERVICE_NAME.match(service):
+    if not SERVICE_NAME.fullmatch(service):
         raise RegistryError(f"service name {service!r} can't be used as a registry key; use 1 to 200 letters, "
                             f"digits, '_' and '-' (the recipe of a *-service cookbook, e.g. api-workers)")
     return service
@@ -39,7 +41,7 @@ def check_service_name(service: str) -> str:
 
 def check_root(root: str) -> str:
     root = root.rstrip("/") or "/"
-    if not ROOT.match(root):
+    if not ROOT.fullmatch(root):
         raise RegistryError(f"registry prefix {root!r} must look like /infra or /infra/staging")
     return root
 
@@ -68,6 +70,6 @@ class KeyLayout:
         if not key.startswith(self.services_prefix):
             return None
         parts = key[len(self.services_prefix):].split("/")
-        if len(parts) != 2 or not SERVICE_NAME.match(parts[0]) or not NODE_ID.match(parts[1]):
+        if len(parts) != 2 or not SERVICE_NAME.fullmatch(parts[0]) or not NODE_ID.fullmatch(parts[1]):
             return None
         return parts[0], parts[1]

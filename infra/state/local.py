@@ -8,9 +8,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from infra.errors import StateError, StateLockedError
-from infra.fsutil import atomic_write_text
+from infra.fsutil import MiB, atomic_write_text, read_text
 from infra.state.lock import LockInfo
 from infra.state.model import State
+
+MAX_STATE_BYTES = 1024 * MiB  # thousands of groups take tens of MiB
 
 
 class LocalBackend:
@@ -22,7 +24,7 @@ class LocalBackend:
 
     def read(self) -> State:
         try:
-            text = self.path.read_text()
+            text = read_text(self.path, limit=MAX_STATE_BYTES, what="the state")
         except FileNotFoundError:
             return State()
         return State.from_json(text, str(self.path))

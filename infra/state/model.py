@@ -8,7 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from infra import jsontext
 from infra.errors import StateError
+from infra.jsontext import JsonProblem
 
 # 2: the state names the project that applied it (`owner`); an infra of format 1 knows no owners and
 # would take other projects' resources for its own orphans, so it must refuse this file.
@@ -44,14 +46,20 @@ class State(BaseModel):
     @classmethod
     def from_json(cls, text: str, where: str) -> "State":
         try:
-            data = json.loads(text)
+            data = jsontext.loads(text)
         except json.JSONDecodeError as exc:
             raise StateError(f"{where}:{exc.lineno}:{exc.colno}: state is not valid JSON ({exc.msg}); "
                              f"restore it from {where}.backup or your backend's history") from None
+        except JsonProblem as exc:
+            raise StateError(f"{exc.at(where)}: {exc.message}: the state is damaged; restore it from {where}.backup "
+                             f"or your backend's history") from None
         if not isinstance(data, dict):
             raise StateError(f"{where}: state must be a JSON object; restore it from {where}.backup")
-        found = data.get("format")
-        if isinstance(found, int) and found > STATE_FORMAT:
+        found = data.get("format", STATE_FORMAT)
+        if type(found) is not int:  # "2" or 999.0 would pass for a format, and lose what a newer one holds
+            raise StateError(f"{where}: state format {json.dumps(found)[:20]} is not a format number infra "
+                             f"writes; restore it from {where}.backup or your backend's history")
+        if found > STATE_FORMAT:
             raise StateError(f"{where}: state format {found} is newer than this infra understands "
                              f"({STATE_FORMAT}); upgrade infra")
         try:

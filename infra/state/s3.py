@@ -12,6 +12,7 @@ import botocore.exceptions
 
 from infra.config.models import StateSettings
 from infra.errors import StateError, StateLockedError
+from infra.fsutil import decode
 from infra.providers.aws.session import AwsClients, aws_errors
 from infra.state.lock import LockInfo
 from infra.state.model import State
@@ -19,9 +20,7 @@ from infra.state.model import State
 
 class S3Backend:
     def __init__(self, settings: StateSettings, aws: Any) -> None:
-        missing = [k for k in ("bucket", "lock_table") if not getattr(settings, k)]
-        if missing:
-            raise StateError(f"the s3 state backend needs __settings__.state.{missing[0]} in nodes.json")
+        """`settings` name a bucket and a lock table: nodes.json is refused without them."""
         self.bucket, self.key, self.table = settings.bucket, settings.key, settings.lock_table
         self.lock_id = f"{self.bucket}/{self.key}"
         self.description = f"s3://{self.bucket}/{self.key}"
@@ -35,7 +34,7 @@ class S3Backend:
                 body = self.s3.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
             except self.s3.exceptions.NoSuchKey:
                 return State()
-        return State.from_json(body.decode(), self.description)
+        return State.from_json(decode(body, self.description), self.description)
 
     def write(self, state: State) -> None:
         with aws_errors(f"writing state {self.description}"):

@@ -54,7 +54,7 @@ def test_the_example_nodes_json_validates_too(repo, capsys):
 
 def test_a_users_template_override_is_used_and_validated(repo, capsys):
     shipped = Path(packer.__file__).resolve().parents[1] / "templates" / "packer.json.j2"
-    override = shipped.read_text().replace('"ssh_username": {{ group.ssh_username | tojson }},',
+    override = shipped.read_text().replace('"ssh_username": {{ group.ssh_username | packer_json }},',
                                            '"ssh_username": "ec2-user", "ebs_optimized": true,')
     (repo / "templates").mkdir()
     (repo / "templates" / "packer.json.j2").write_text(override)

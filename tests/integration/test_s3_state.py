@@ -85,4 +85,4 @@ def test_missing_backend_settings_are_a_clear_error(aws, tmp_path, monkeypatch, 
                                                      "__base__": LOCAL_ONLY, "web": {}}))
     monkeypatch.chdir(tmp_path)
     result = run_infra(capsys, "plan")
-    assert result.code == 1 and "needs __settings__.state.lock_table" in result.err
+    assert result.code == 1 and "__settings__: key 'state': the s3 backend needs lock_table" in result.err

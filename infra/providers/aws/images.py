@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 import botocore.exceptions
 
+from infra.config.models import check_group_name
 from infra.errors import InfraError, ProviderError
 from infra.providers import packer
 from infra.providers.aws.common import ByOwner, by_owner, configured_regions, managed_tags, tag_list, unowned_of
@@ -32,7 +33,8 @@ from infra.reconciler.graph import HASH_TAG, MANAGED_TAG, OWNER_TAG, PROTECT_TAG
 from infra.reconciler.plan import Action
 from infra.reconciler.kinds import AMI
 from infra.reconciler.resources import Observation, Observed, Resource, address_of
-from infra.retention import Decision, Image, choose, newest_by_group
+from infra.rendering import packer_literal
+from infra.retention import Decision, Image, by_group, choose, newest_by_group, newest_first
 from infra.state.backend import locked
 
 if TYPE_CHECKING:
@@ -69,7 +71,8 @@ class ImagesProvider:
     # -- observe ---------------------------------------------------------------------------------
 
     def observe(self, resources: list[Resource]) -> Observation:
-        """Each group's newest AMI: one paginated, tag-filtered describe_images per region.
+        """Each group's newest AMI, and the newest of each other digest it was built from: one
+        paginated, tag-filtered describe_images per region.
 
         AMIs of groups nobody asked about (a group removed from nodes.json) are returned too,
         so the planner removes them; so are AMIs made before owner tags, and other projects'
@@ -79,13 +82,13 @@ class ImagesProvider:
         scanned = set(asked.values()) or set(map(self.region, configured_regions(self.workspace)))
         for region in sorted(scanned):
             owners = self._scan(region)
-            of_group: dict[str, list[Image]] = defaultdict(list)
-            for image in owners.ours:
-                of_group[image.group].append(image)
-            for group, image in newest_by_group(owners.ours).items():
+            for group, images in by_group(owners.ours).items():
+                newest, older = images[0], images[1:]
                 address = address_of("ami", group)
                 if asked.get(address, region) == region:
-                    observation.found[address] = _observed(region, image, of_group[group])
+                    observation.found[address] = _observed(region, newest, images).model_copy(update={"earlier": {
+                        image.source_hash: _observed(region, image) for image in reversed(older)  # newest of each
+                        if image.source_hash and image.source_hash != newest.source_hash}})
             untagged = {address_of("ami", group): _observed(region, image)
                         for group, image in newest_by_group(owners.untagged).items()}
             theirs = [(address_of("ami", image.group), owner, _described(region, image.id, image.name))
@@ -156,10 +159,19 @@ class ImagesProvider:
         name = found[0].get("Name", "") if found else ""
         if found:
             self._own(region, group, _image(found[0]), progress)
+            self._tag_literally(region, _image(found[0]), attributes.get("tags") or {}, progress)
         with self._lock:
             self._seen[group].add(region)
         progress(f"built {image_id} ({name}) in {region}")
         return {"image_id": image_id, "name": name}
+
+    def _tag_literally(self, region: str, image: Image, wanted: Mapping[str, str], progress: Progress) -> None:
+        """Tag values holding `{{`, which no Packer template can give an AMI (packer renders tags
+        until they stop changing: infra writes them with a word joiner), put on it as written."""
+        literal = {key: value for key, value in wanted.items() if packer_literal(value) != value}
+        if literal:
+            self._tag(region, [image], literal)
+            progress(f"tagged {image.id} with {', '.join(literal)} as written in nodes.json")
 
     def _own(self, region: str, group: str, image: Image, progress: Progress) -> None:
         """Make sure a new AMI carries the marks infra finds its own by: a template written by hand
@@ -189,13 +201,14 @@ class ImagesProvider:
 
     def retag(self, group: str, attributes: dict[str, Any], before: dict[str, str], progress: Progress
               ) -> dict[str, Any]:
-        """Give the group's newest AMI and its snapshots the tags nodes.json wants now, in place;
-        of the others, take off only those infra put there (`before`)."""
+        """Give the group's AMI (the newest built from these inputs) and its snapshots the tags
+        nodes.json wants now, in place; of the others, take off only those infra put there (`before`)."""
         region = self.region(attributes.get("region"))
-        images = newest_by_group(self.images(region, group))
-        if group not in images:
+        images = newest_first(self.images(region, group))
+        if not images:
             raise ProviderError(f"no AMI of {group} found in {region} to tag; plan again")
-        image, wanted = images[group], attributes["tags"]
+        digest = AMI.build_digest(attributes)  # the group's AMI: the newest built from these inputs
+        image, wanted = next((i for i in images if i.source_hash == digest), images[0]), attributes["tags"]
         gone = [key for key in dict(image.tags) if key in before and key not in wanted]
         ec2 = self.clients.client("ec2", region)
         with aws_errors(f"tag {image.id}"):
@@ -309,9 +322,16 @@ class ImagesProvider:
 
     def retain(self, region: str, images: list[Image], keep: int | Mapping[str, int], progress: Progress, *,
                dry_run: bool = False) -> Decision:
-        """Keep the newest `keep` of each group's `images`, hold those in use, remove the rest."""
+        """Keep the newest `keep` of each group's `images`, hold those in use, remove the rest. The
+        AMI the state records for a group is in use by it, even when older (an earlier build reused)."""
         candidates = choose(images, keep, {}).removed
         in_use = images_in_use(self.clients, region, [i.id for i in candidates]) if candidates else {}
+        if candidates:
+            recorded = {r.outputs.get("image_id") for r in self.workspace.backend.read().resources.values()
+                        if r.kind == "ami"}
+            for image in candidates:
+                if image.id in recorded:
+                    in_use.setdefault(image.id, []).append(f"ami.{image.group} (the AMI infra applied for it)")
         decision = choose(images, keep, in_use)
         for held in decision.held:
             progress(f"kept {held.image.id} ({held.image.name}): in use by {', '.join(held.users)}")
@@ -457,6 +477,10 @@ def clean(workspace: "Workspace", groups: Iterable[str], keep: int | None, progr
 
 def delete(workspace: "Workspace", group: str, progress: Progress, *, allow_destroy: bool = False) -> list[Image]:
     """Remove every AMI of `group`, their snapshots and packer/GROUP.json; nothing else."""
+    try:
+        check_group_name(group)  # it names a file to delete: "../nodes" would be nodes.json
+    except ValueError as exc:
+        raise InfraError(f"packer:delete: {exc}") from None
     config = workspace.config
     settings = config.groups.get(group)
     recorded = workspace.backend.read().resources.get(address_of("ami", group))

@@ -18,6 +18,7 @@ import botocore.exceptions
 from botocore.config import Config as BotoConfig
 
 from infra.errors import ProviderError
+from infra.redact import shown_url
 
 RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10, read_timeout=60)
 SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -76,8 +77,9 @@ class AwsClients:
             socket.create_connection((address.hostname, address.port or (443 if address.scheme == "https" else 80)),
                                      timeout=5).close()
         except OSError:
-            raise ProviderError(f"cannot reach AWS at {self.endpoint_url}: nothing listens there; is the sandbox "
-                                f"running (infra sandbox status), or AWS_ENDPOINT_URL / --endpoint-url stale?") from None
+            raise ProviderError(f"cannot reach AWS at {shown_url(self.endpoint_url or '')}: nothing listens there; is "
+                                f"the sandbox running (infra sandbox status), or AWS_ENDPOINT_URL / --endpoint-url "
+                                f"stale?") from None
         self._reachable = True
 
     def environment(self) -> dict[str, str]:
@@ -108,9 +110,9 @@ def aws_errors(what: str) -> Iterator[None]:
         raise ProviderError("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
                             "or use the local sandbox (infra sandbox start)") from None
     except botocore.exceptions.EndpointConnectionError as exc:
-        raise ProviderError(f"cannot reach AWS at {exc.kwargs.get('endpoint_url', 'the endpoint')}: is the "
-                            f"endpoint right (AWS_ENDPOINT_URL / --endpoint-url), or the sandbox running "
-                            f"(infra sandbox status)?") from None
+        where = shown_url(exc.kwargs.get("endpoint_url", "the endpoint"))
+        raise ProviderError(f"cannot reach AWS at {where}: is the endpoint right (AWS_ENDPOINT_URL / "
+                            f"--endpoint-url), or the sandbox running (infra sandbox status)?") from None
     except botocore.exceptions.ClientError as exc:
         error = exc.response.get("Error", {})
         raise ProviderError(f"{what}: {error.get('Code', 'error')}: {error.get('Message', exc)}") from None

@@ -1,0 +1,84 @@
+"""Secrets infra never shows: values under keys that look secret, and the user info of URLs.
+
+A key looks secret by its words, whatever its case style: `db_password`, `privateKey`,
+`ssl-key`, `SSL.Key`, `root_pw` and `{"ssl": {"key": ...}}` all do, while `key` alone does not
+(the seed's attributes use it for plain values). A URL shown in an error or a report keeps its
+host but never its password: `http://admin:SECRET@host` reads `http://admin:(sensitive)@host`
+in values, and infra's own messages name the endpoint without user info at all (`shown_url`).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+MASK = "(sensitive)"
+
+# Words that are secret on their own, anywhere in a word (`dbpassword`, `authToken`).
+SECRET_PARTS = ("password", "passwd", "passphrase", "secret", "token", "credential")
+# Words that are secret only when they are the whole word (`pw`, not `pwm`; `pass`, not `bypass`).
+SECRET_WORDS = frozenset({"pw", "pwd", "pass"})
+# `<word> key` (or `<word>key`) is secret for these words: `private_key`, `sslKey`, `apikey`.
+KEY_KINDS = frozenset({"private", "ssl", "tls", "api", "access", "secret", "signing", "encryption", "client",
+                       "ssh", "session", "auth", "master", "license"})
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")  # camelCase, SNAKE, kebab, dotted: all split
+_INDEX = re.compile(r"\[\d+\]$")
+# scheme://user:password@ -- the password ends at the last '@' before the host
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^/\s]*@")
+
+
+def words(key: str) -> list[str]:
+    """The words of a key, lower case: `privateKey` -> private, key; `SSL_KEY` -> ssl, key."""
+    return [word.lower() for word in _WORDS.findall(key)]
+
+
+@lru_cache(maxsize=4096)
+def is_secret_key(key: str, parent: str = "") -> bool:
+    """Whether a value under `key` (inside `parent`, for `{"ssl": {"key": ...}}`) is a secret."""
+    own = words(key)
+    if any(part in word for word in own for part in SECRET_PARTS) or SECRET_WORDS.intersection(own):
+        return True
+    if any(word.endswith("key") and word[:-3] in KEY_KINDS for word in own):
+        return True
+    sequence = (words(parent)[-1:] if parent else []) + own
+    return any(first in KEY_KINDS and second in ("key", "keys") for first, second in zip(sequence, sequence[1:]))
+
+
+def mask_url_passwords(text: str) -> str:
+    """`text` with the password of every URL in it replaced by the mark (the user name stays)."""
+    if "://" not in text or "@" not in text:
+        return text
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}:{MASK}@", text)
+
+
+def shown_url(url: str) -> str:
+    """`url` as infra shows it: without user info (`http://admin:pw@host:80/` -> `http://host:80/`)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return mask_url_passwords(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def masked(value: Any, path: str = "") -> Any:
+    """`value` with every value under a secret-looking key, and every URL password, masked.
+    `path` is where the value sits (`document.default_attributes.ssl.key`, `users[0].password`)."""
+    parts = [_INDEX.sub("", part) for part in path.split(".")] if path else []
+    if parts and is_secret_key(parts[-1], parts[-2] if len(parts) > 1 else ""):
+        return MASK
+    return _masked(value, parts[-1] if parts else "")
+
+
+def _masked(value: Any, parent: str) -> Any:
+    if isinstance(value, dict):
+        return {key: MASK if is_secret_key(str(key), parent) else _masked(item, str(key))
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item, parent) for item in value]
+    if isinstance(value, str):
+        return mask_url_passwords(value)
+    return value
