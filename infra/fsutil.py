@@ -29,6 +29,20 @@ def atomic_write_text(path: Path, text: str, *, keep_backup: Path | None = None)
     _fsync_dir(path.parent)
 
 
+def write_beside(path: Path, text: str) -> Path:
+    """`text` in a new, fsynced temp file in `path`'s folder: a candidate to check before it
+    takes `path`'s place with `replace_with` (same folder, so that rename is atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Path(_write_temp(path, text))
+
+
+def replace_with(path: Path, candidate: Path) -> None:
+    """Put `candidate` (from `write_beside`) in `path`'s place in one rename."""
+    os.replace(candidate, path)
+    _fsync_dir(Path(path).parent)
+
+
 def _write_temp(path: Path, text: str) -> str:
     """`text` in a new, fsynced temp file beside `path`; its name."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
