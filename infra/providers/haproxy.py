@@ -147,7 +147,7 @@ class MasterCLI:
             pass  # it may close before anything is read; the counters below tell what happened
         said = started
         while True:
-            time.sleep(0.02)
+            time.sleep(0.01)
             try:
                 now = self.processes()
             except HAProxyError:  # the master is re-executing and not listening yet
@@ -169,6 +169,11 @@ class MasterCLI:
         """The servers the current worker has, with their state (`show servers state`)."""
         answer = self.command("@1 show servers state" + (f" {backend}" if backend else ""))
         return parse_servers(answer)
+
+    def has_server(self, backend: str, name: str) -> bool:
+        """Whether the current worker has server NAME in BACKEND: one cheap question, for polling."""
+        answer = self.command(f"@1 get weight {backend}/{name}").strip()
+        return bool(answer) and answer[0].isdigit()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop haproxy: the master and its workers (SIGTERM), and wait for the master to go."""
