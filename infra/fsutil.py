@@ -31,10 +31,22 @@ def atomic_write_text(path: Path, text: str, *, keep_backup: Path | None = None)
 
 def write_beside(path: Path, text: str) -> Path:
     """`text` in a new, fsynced temp file in `path`'s folder: a candidate to check before it
-    takes `path`'s place with `replace_with` (same folder, so that rename is atomic)."""
+    takes `path`'s place with `replace_with` (same folder, so that rename is atomic).
+
+    The candidate gets the mode of the file it replaces, or a new file's usual mode (0666 less the
+    umask), not the temp file's 0600: a config file that other programs read must stay readable.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return Path(_write_temp(path, text))
+    candidate = Path(_write_temp(path, text))
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(candidate, mode)
+    return candidate
 
 
 def replace_with(path: Path, candidate: Path) -> None:

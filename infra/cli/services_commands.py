@@ -79,7 +79,7 @@ def notify(group: str = typer.Argument(..., help="Group the node belongs to."),
         if withdrawn.removed:
             _say(f"{node}: withdrew {', '.join(withdrawn.removed)}")
         reasons = "; ".join(f"{service}: {detail}" for service, detail in sorted(failing.items()))
-        raise RegistryError(f"not registered, the status check failed {fall} time(s) in a row: {reasons}")
+        raise RegistryError(f"not registered, failed {fall} status check{'s' if fall != 1 else ''} in a row: {reasons}")
 
 
 def _settle(checks: dict[str, HealthCheck], policy: CheckPolicy) -> dict[str, str]:

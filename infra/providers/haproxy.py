@@ -14,6 +14,7 @@ is reported.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -26,6 +27,7 @@ from typing import Callable
 from infra.errors import ProviderError
 
 PROGRESS_EVERY = 10.0  # seconds between "still waiting" lines
+ALERT_PREFIX = re.compile(r"^\[ALERT\]\s*\(\d+\)\s*:\s*(config\s*:\s*)?")  # "[ALERT]    (23026) : config : "
 REEXEC_WINDOW = 2.0  # seconds a refused master CLI connection is retried (a reload re-executes the master)
 
 
@@ -59,7 +61,7 @@ def check_config(path: Path, binary: str | None = None, timeout: float = 60.0) -
         return ConfigCheck(True, "")
     lines = [line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]
     alerts = [line for line in lines if "[ALERT]" in line] or lines or [f"exit {done.returncode}"]
-    return ConfigCheck(False, alerts[0][:400])
+    return ConfigCheck(False, ALERT_PREFIX.sub("", alerts[0])[:400])
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,7 @@ class MasterCLI:
 def start(config: Path, master_socket: Path, *, pidfile: Path | None = None, log: Path | None = None,
           binary: str | None = None, timeout: float = 30.0) -> MasterCLI:
     """Start haproxy in master-worker mode, in the background, and wait until a worker serves."""
+    master_socket = Path(master_socket).absolute()  # haproxy reads a relative one as HOST:PORT
     argv = [binary or find_binary(), "-W", "-D", "-S", str(master_socket), "-f", str(config)]
     if pidfile is not None:
         argv += ["-p", str(pidfile)]

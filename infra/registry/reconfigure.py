@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from infra.errors import InfraError, RegistryError
-from infra.fsutil import atomic_write_text, replace_with, write_beside
+from infra.fsutil import replace_with, write_beside
 from infra.providers.haproxy import MasterCLI, check_config, find_binary
 from infra.registry.command import check_command, run_command, split_command
 
@@ -154,7 +154,5 @@ def _with_file(cmd: str, path: str) -> list[str]:
 
 
 def _write(path: Path, text: str) -> None:
-    try:
-        atomic_write_text(path, text)
-    except OSError as exc:
-        raise RegistryError(f"cannot write {path}: {exc.strerror or exc}") from None
+    """Put the previous text back, keeping the file's mode."""
+    replace_with(path, _candidate(path, text))

@@ -102,11 +102,11 @@ class Registrar(threading.Thread):
 
     def _turned(self, service: str, health: Health, outcome: CheckOutcome) -> None:
         if health is Health.up:
-            self._log(f"{service}: check passed {self.policy.rise} time(s) in a row ({outcome.detail}): registering")
+            self._log(f"{service}: passed {_checks(self.policy.rise)} in a row ({outcome.detail}): registering")
             self._withdraw.discard(service)
             self._register_now = True
         else:
-            self._log(f"{service}: check failed {self.policy.fall} time(s) in a row ({outcome.detail})")
+            self._log(f"{service}: failed {_checks(self.policy.fall)} in a row ({outcome.detail})")
             self._withdraw.add(service)
 
     def _mark_leaving(self, registry: Registry, now: float) -> None:
@@ -151,3 +151,7 @@ class Registrar(threading.Thread):
                 self._log(f"{', '.join(removed)}: removed")
             if kept:
                 self._log(f"{', '.join(kept)}: registered again meanwhile; kept")
+
+
+def _checks(count: int) -> str:
+    return f"{count} check{'s' if count != 1 else ''}"

@@ -32,7 +32,7 @@ def test_notify_registers_only_the_services_whose_check_passes_and_withdraws_the
         assert second.code == 1
         assert "bee-1: api-workers marked leaving" in second.out and "withdrew api-workers" in second.out
         assert second.err.strip().splitlines() == [
-            "error: not registered, the status check failed 2 time(s) in a row: api-workers: HTTP 500 from "
+            "error: not registered, failed 2 status checks in a row: api-workers: HTTP 500 from "
             f"{backends.status_url('api')}"]
         assert sorted(infra("services:list", "--output", "json", config=config).json()) == ["cronq-workers"]
 

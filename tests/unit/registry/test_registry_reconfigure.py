@@ -64,3 +64,22 @@ def test_a_dry_run_says_what_would_change_and_run_and_touches_nothing(tmp_path):
     out.write_text("a\nc\nd\n")
     assert dry_run(out, "a\nb\n", how)[0] == f"{out} would change (1 line(s) added, 2 removed)"
     assert dry_run(out, "a\nc\nd\n", how) == [f"{out} is unchanged; nothing would run"]
+
+
+def test_the_new_file_keeps_the_mode_of_the_one_it_replaces_not_the_temp_file_s(tmp_path):
+    out = tmp_path / "haproxy.cfg"
+    apply_text(out, "first\n", Reconfigure())
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()  # readable by the program that loads it
+    out.chmod(0o640)
+    apply_text(out, "second\n", Reconfigure())
+    assert out.stat().st_mode & 0o777 == 0o640
+    with pytest.raises(RegistryError):
+        apply_text(out, "third\n", Reconfigure(exec_cmd="false"))  # undone: the old text, the old mode
+    assert out.read_text() == "second\n" and out.stat().st_mode & 0o777 == 0o640
+
+
+def _umask() -> int:
+    import os
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
