@@ -214,6 +214,11 @@ def report(rows: list[Row], info: dict[str, str], seconds: float) -> str:
         lines.append(f"| {row.nodes:,} | {row.wait} | {row.events} | {row.median() * 1000:.0f} ms | "
                      f"{row.p99() * 1000:.0f} ms | {row.requests:,} | {row.failed} | "
                      f"{row.failed / row.events:.2f} | {row.reloads} |")
+    failed, sent = sum(row.failed for row in rows), sum(row.requests for row in rows)
+    why = (": a reload hands haproxy's listening sockets to the new worker, the old one answers its keep-alive "
+           "clients' next request before closing, and a leaving node is dropped before it goes") if not failed else ""
+    lines += ["", f"{failed:,} of the {sent:,} requests sent during churn failed, over "
+              f"{sum(row.events for row in rows)} joins and graceful leaves{why}."]
     lines += phase_table([row for row in rows if row.wait == "0"] or rows)
     return "\n".join(lines) + "\n"
 
