@@ -3,6 +3,7 @@
 import pytest
 
 from infra.registry.risefall import Health, RiseFall, settle
+from tests.support.fake_clock import FakeClock
 
 
 def test_a_gate_decides_only_after_rise_passes_or_fall_failures_in_a_row():
@@ -37,19 +38,6 @@ def test_rise_and_fall_must_be_at_least_one():
         RiseFall(rise=0, fall=1)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def results(*passes: bool):
     """A check that answers `passes` in turn, taking 0.1 s of the fake clock each."""
     answers = iter(passes)
@@ -69,7 +57,7 @@ def test_settle_checks_each_service_until_it_is_decided_at_the_interval():
                       rise=2, fall=3, interval=1.0, clock=clock, sleep=clock.sleep)
     assert verdicts == {"api": (Health.up, "HTTP 200"), "cron": (Health.down, "HTTP 500")}
     # Rounds start one interval apart, whatever the checks took; api stops being checked once up.
-    assert clock.slept == pytest.approx([0.8, 0.8, 0.9, 0.9])
+    assert clock.sleeps == pytest.approx([0.8, 0.8, 0.9, 0.9])
 
 
 def test_settle_says_how_far_it_got_every_ten_seconds():
