@@ -35,11 +35,10 @@ class RunOnChange:
         check_command(cmd)  # a bad or missing CMD fails now, not at the first change
         self.services = sorted(set(services))
         self.cmd, self.record, self._log = cmd, record, log
-        self.last: CheckResult | None = None
 
     def __call__(self, snapshot: Snapshot) -> bool:
-        self.last = self.check(snapshot)
-        return not self.last.ran or self.last.returncode == 0
+        result = self.check(snapshot)
+        return not result.ran or result.returncode == 0
 
     def once(self, snapshot: Snapshot) -> CheckResult:
         """One look, for cron: run CMD if anything changed since the last recorded run."""
