@@ -40,6 +40,7 @@ class Backends:
             self.ports[name] = int(port)
             if time.monotonic() > deadline:
                 break
+        self.kill()
         raise RuntimeError(f"the backends {', '.join(self.names)} did not start; see {self.log}")
 
     def address(self, name: str) -> str:

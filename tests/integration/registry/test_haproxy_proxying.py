@@ -154,6 +154,6 @@ def test_haproxy_follows_the_registry_and_graceful_changes_drop_no_request(proxy
         assert traffic.failures(broken) == [] and set(traffic.served_by(checked)) == {"b2"}
         assert proxy.renderer.poll() is None  # the agent goes on
     finally:
-        traffic.stop()
         for process in backends.values():
             process.stop()
+        traffic.stop()
