@@ -46,6 +46,7 @@ ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
 import fleet  # noqa: E402
+from doc_sections import owned_sections  # noqa: E402
 from tests.support.aws_proxy import CountingProxy  # noqa: E402
 
 from infra.sandbox import MotoServer  # noqa: E402
@@ -572,7 +573,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Headline: {line}")
     if not args.no_write:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report)
+        kept = owned_sections(args.out.read_text()) if args.out.exists() else []  # other benchmarks' sections
+        args.out.write_text(report.rstrip("\n") + "".join(f"\n\n{section}" for section in kept).rstrip("\n") + "\n")
         print(f"wrote {args.out}")
     return 0
 

@@ -105,6 +105,32 @@ def _naming(path: Path) -> Iterator[None]:
         raise
 
 
+def write_beside(path: Path, text: str) -> Path:
+    """`text` in a new, fsynced temp file in `path`'s folder: a candidate to check before it
+    takes `path`'s place with `replace_with` (same folder, so that rename is atomic).
+
+    The candidate gets the mode of the file it replaces, or a new file's usual mode (0666 less the
+    umask), not the temp file's 0600: a config file that other programs read must stay readable.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidate = Path(_write_temp(path, text))
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(candidate, mode)
+    return candidate
+
+
+def replace_with(path: Path, candidate: Path) -> None:
+    """Put `candidate` (from `write_beside`) in `path`'s place in one rename."""
+    os.replace(candidate, path)
+    _fsync_dir(Path(path).parent)
+
+
 def _write_temp(path: Path, text: str) -> str:
     """`text` in a new, fsynced temp file beside `path`; its name."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

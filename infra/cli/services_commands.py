@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
@@ -13,19 +14,34 @@ import typer
 
 from infra.cli.app import Output, app, err, options, out
 from infra.config import load_config
+from infra.errors import RegistryError
 from infra.providers.etcd import DEFAULT_URL
 from infra.registry import ATTRIBUTE, DEFAULT_ROOT, Address, Registry, collect
 from infra.registry.agent import check_watch, run_agent
 from infra.registry.fingerprint import WatchRecord, default_record_path
+from infra.registry.health import CheckPolicy, HealthCheck, parse_checks
 from infra.registry.keys import check_service_name
-from infra.registry.options import check_seconds, check_ttl
-from infra.registry.render import parse_variables, render
+from infra.registry.on_change import RunOnChange
+from infra.registry.options import check_seconds, check_ttl, parse_wait
+from infra.registry.reconfigure import Reconfigure, dry_run
+from infra.registry.registrar import Node, Registrar
+from infra.registry.render import RenderOnChange, parse_variables, render, render_text
+from infra.registry.risefall import Health, settle
 from infra.registry.watcher import Watcher
 
 ETCD = typer.Option(DEFAULT_URL, "--etcd", envvar="INFRA_ETCD", help="etcd client URL (its v3 JSON gateway).")
 PREFIX = typer.Option(DEFAULT_ROOT, "--etcd-prefix", envvar="INFRA_ETCD_PREFIX",
                       help="Key root of this fleet's registry in etcd.")
 NODE = typer.Option(..., "--node", help="This node's id (instance id or hostname).")
+CHECK = typer.Option([], "--check", help="Register a service only while this status check passes: an http(s) "
+                                         "URL (2xx/3xx passes) or a command (exit 0 passes), for every service; "
+                                         "SERVICE=URL|CMD for one. Repeat.")
+CHECK_INTERVAL = typer.Option(2.0, "--check-interval", help="Seconds between status checks.")
+CHECK_TIMEOUT = typer.Option(None, "--check-timeout", help="Seconds a status check may take "
+                                                            "[default: 2, or the interval if shorter].")
+RISE = typer.Option(2, "--rise", help="Passes in a row before a checked service is registered.")
+FALL = typer.Option(3, "--fall", help="Failures in a row before a checked service is withdrawn.")
+GRACE = typer.Option(10.0, "--grace", help="Seconds between marking entries leaving and removing them.")
 
 
 @app.command("services:notify")
@@ -34,18 +50,50 @@ def notify(group: str = typer.Argument(..., help="Group the node belongs to."),
            address: str = typer.Option(..., "--address", help="HOST[:PORT] consumers reach this node at."),
            ttl: Optional[int] = typer.Option(None, "--ttl", help="Expire the entries unless renewed "
                                                                   "within S seconds."),
+           check: list[str] = CHECK, check_interval: float = CHECK_INTERVAL,
+           check_timeout: Optional[float] = CHECK_TIMEOUT, rise: int = RISE, fall: int = FALL,
+           grace: float = GRACE,
            etcd: str = ETCD, prefix: str = PREFIX) -> None:
-    """Register this node for every service GROUP runs. Idempotent."""
+    """Register this node for every service GROUP runs (with --check: every one whose check passes). Idempotent."""
     check_ttl(ttl)
+    check_seconds("--grace", grace)
+    policy = CheckPolicy.of(check_interval, check_timeout, rise, fall)
+    at = Address.parse(address)
     merged = load_config(options.config).group(group)
+    checks = parse_checks(check, merged.services, group)
     if not merged.services:
         _say(f"group {group} runs no services; nothing to register")
         return
-    result = Registry.connect(etcd, prefix).notify(group=group, services=merged.services, node=node,
-                                                   address=Address.parse(address), ttl=ttl)
-    lease = f" on lease {result.lease:x} (ttl {result.ttl}s)" if result.lease else ""
-    what = f"registered {', '.join(result.written)}" if result.written else "already registered"
-    _say(f"{node} at {result.address}: {what}{lease}")
+    failing = _settle(checks, policy) if checks else {}
+    registry = Registry.connect(etcd, prefix)
+    healthy = [service for service in merged.services if service not in failing]
+    if healthy:
+        result = registry.notify(group=group, services=healthy, node=node, address=at, ttl=ttl)
+        lease = f" on lease {result.lease:x} (ttl {result.ttl}s)" if result.lease else ""
+        what = f"registered {', '.join(result.written)}" if result.written else "already registered"
+        _say(f"{node} at {result.address}: {what}{lease}")
+    if failing:
+        withdrawn = registry.withdraw(node=node, services=sorted(failing), grace=grace,
+                                      announced=lambda going: _say(f"{node}: {', '.join(going)} marked leaving; "
+                                                                   f"removing in {grace:g}s"))
+        if withdrawn.removed:
+            _say(f"{node}: withdrew {', '.join(withdrawn.removed)}")
+        reasons = "; ".join(f"{service}: {detail}" for service, detail in sorted(failing.items()))
+        raise RegistryError(f"not registered, failed {fall} status check{'s' if fall != 1 else ''} in a row: {reasons}")
+
+
+def _settle(checks: dict[str, HealthCheck], policy: CheckPolicy) -> dict[str, str]:
+    """Run each check until rise/fall decides it; {service: why} for those that failed."""
+    _say(f"checking {', '.join(checks)} ({policy.describe()})")
+    runners = {service: (lambda check=check: _outcome(check, policy)) for service, check in checks.items()}
+    verdicts = settle(runners, rise=policy.rise, fall=policy.fall, interval=policy.interval,
+                      clock=time.monotonic, sleep=time.sleep, progress=_say)
+    return {service: detail for service, (health, detail) in verdicts.items() if health is Health.down}
+
+
+def _outcome(check: HealthCheck, policy: CheckPolicy) -> tuple[bool, str]:
+    outcome = check.run(policy.timeout)
+    return outcome.passed, f"{outcome.detail} from {check.target}"
 
 
 @app.command("services:decommission")
@@ -53,8 +101,7 @@ def decommission(group: str = typer.Argument(..., help="Group the node belongs t
                  node: str = NODE,
                  everything: bool = typer.Option(False, "--all", help="Withdraw every service: the node is "
                                                                        "going away."),
-                 grace: float = typer.Option(10.0, "--grace", help="Seconds between marking entries "
-                                                                   "leaving and removing them."),
+                 grace: float = GRACE,
                  etcd: str = ETCD, prefix: str = PREFIX) -> None:
     """Withdraw what the node registered but GROUP no longer runs: mark leaving, wait, remove."""
     check_seconds("--grace", grace)
@@ -129,56 +176,116 @@ def list_command(service: Optional[str] = typer.Argument(None, help="Only this s
 @app.command("services:watch")
 def watch(group: str = typer.Argument(..., help="Group the node belongs to; its depends_on is watched."),
           node: str = NODE,
-          exec_cmd: str = typer.Option(..., "--exec", help="Command to run on change (split like a shell "
-                                                           "would, run without one)."),
+          exec_cmd: Optional[str] = typer.Option(None, "--exec", help="Command to run on change (split like a "
+                                                                      "shell would, run without one)."),
           debounce: float = typer.Option(2.0, "--debounce", help="Seconds of quiet before CMD runs."),
           once: bool = typer.Option(False, "--once", help="Look once: run CMD if anything changed since "
                                                           "the last recorded run, then exit."),
           ttl: Optional[int] = typer.Option(None, "--ttl", help="Also keep this node registered "
                                                                  "with a lease of S seconds."),
-          address: Optional[str] = typer.Option(None, "--address", help="HOST[:PORT] to register (with --ttl)."),
+          address: Optional[str] = typer.Option(None, "--address", help="HOST[:PORT] to register (with --ttl "
+                                                                        "or --check)."),
+          check: list[str] = CHECK, check_interval: float = CHECK_INTERVAL,
+          check_timeout: Optional[float] = CHECK_TIMEOUT, rise: int = RISE, fall: int = FALL,
+          grace: float = GRACE,
           record: Optional[Path] = typer.Option(None, "--record", help="Where the last run is recorded "
                                                                        "[default: .infra/watch/GROUP-NODE.json]."),
           retry: float = typer.Option(30.0, "--retry", help="Seconds before retrying a failed CMD."),
           etcd: str = ETCD, prefix: str = PREFIX) -> None:
-    """Run CMD once per burst of changes to the services GROUP depends on; --once for cron."""
-    check_seconds("--debounce", debounce)
-    check_seconds("--retry", retry)
+    """Run CMD once per burst of changes to the services GROUP depends on, and/or keep this node
+    registered (--ttl, --check); --once for cron."""
+    for option, seconds in (("--debounce", debounce), ("--retry", retry), ("--grace", grace)):
+        check_seconds(option, seconds)
     check_ttl(ttl)
+    policy = CheckPolicy.of(check_interval, check_timeout, rise, fall)
     merged = load_config(options.config).group(group)
     record = record or default_record_path(group, node)
     at = Address.parse(address) if address else None
-    check_watch(group, merged.depends_on, ttl, at, once=once)
-    watcher = Watcher(lambda: Registry.connect(etcd, prefix), merged.depends_on, exec_cmd,
-                      WatchRecord.load(record), debounce=debounce,
-                      retry=retry, log=_log)
-    if once:
-        result = watcher.once()
+    checks = parse_checks(check, merged.services, group)
+    check_watch(group, merged.depends_on, exec_cmd=exec_cmd, ttl=ttl, address=at, checks=bool(check), once=once)
+    log = _logger("services:watch")
+    connect = lambda: Registry.connect(etcd, prefix)  # noqa: E731
+    action = None
+    if exec_cmd is not None and merged.depends_on:
+        action = RunOnChange(merged.depends_on, exec_cmd, WatchRecord.load(record),
+                             log=log)
+    if once and action is not None:
+        result = action.once(connect().snapshot())
         _say(f"ran {exec_cmd} ({', '.join(result.changed)} changed)" if result.ran
-                  else "nothing changed since the last run")
+             else "nothing changed since the last run")
         return
-    with _stop_on(signal.SIGTERM, signal.SIGINT):  # the way an agent is stopped: not an error
-        run_agent(watcher, lambda: Registry.connect(etcd, prefix), group=group,
-                  services=lambda: load_config(options.config).group(group).services,
-                  node=node, address=at, ttl=ttl, log=_log)
+    watcher = None if action is None else Watcher(connect, merged.depends_on, action, quiet=debounce, retry=retry,
+                                                  log=log)
+    registrar = None
+    if at is not None and (ttl or checks):
+        if checks:
+            log(f"checking {', '.join(checks)} ({policy.describe()})")
+        registrar = Registrar(connect, Node(node, group, at),
+                              lambda: load_config(options.config).group(group).services,
+                              ttl=ttl, checks=checks, policy=policy, grace=grace, log=log)
+    with _stop_on(log, signal.SIGTERM, signal.SIGINT):  # the way an agent is stopped: not an error
+        run_agent(watcher, registrar)
 
 
 @app.command("services:render")
 def render_command(template: str = typer.Argument(..., help="jinja2 template, or a shipped one: haproxy.cfg.j2."),
                    out_file: Path = typer.Option(..., "--out", help="File to write."),
+                   check_cmd: list[str] = typer.Option([], "--check-cmd", help="Run on the candidate file, named "
+                                                                               "{file}, before it replaces FILE; "
+                                                                               "FILE is kept if it fails. Repeat."),
+                   haproxy: Optional[Path] = typer.Option(None, "--haproxy", help="haproxy's master CLI socket "
+                                                                                  "(-S; Debian: /run/haproxy-"
+                                                                                  "master.sock): check with haproxy "
+                                                                                  "-c, then reload gracefully."),
                    exec_cmd: Optional[str] = typer.Option(None, "--exec", help="Run when the file changed "
                                                                                "(e.g. a reload)."),
                    group: Optional[str] = typer.Option(None, "--group", help="Only the services GROUP depends on."),
                    variables: list[str] = typer.Option([], "--var", help="NAME=VALUE for the template; repeat."),
+                   dry: bool = typer.Option(False, "--dry", help="Print the rendered file and what would run; "
+                                                                 "write and run nothing."),
+                   watch_: bool = typer.Option(False, "--watch", help="Keep running: render again whenever "
+                                                                      "the services change."),
+                   wait: str = typer.Option("0.5:5", "--wait", help="With --watch: render once the registry has "
+                                                                    "been quiet MIN seconds, at most MAX after "
+                                                                    "a change (MIN[:MAX])."),
+                   retry: float = typer.Option(30.0, "--retry", help="With --watch: seconds before retrying a "
+                                                                     "failed render, check or reload."),
                    etcd: str = ETCD, prefix: str = PREFIX) -> None:
-    """Render TEMPLATE from the registry to FILE atomically; run CMD only when FILE changed."""
+    """Render TEMPLATE from the registry; when FILE would change: check the candidate, swap it in
+    atomically, reload. --watch keeps doing so."""
+    quiet, most = parse_wait(wait)
+    check_seconds("--retry", retry)
+    how = Reconfigure(tuple(check_cmd), haproxy, exec_cmd)
+    how.validate()
     services = load_config(options.config).group(group).depends_on if group else None
-    result = render(Registry.connect(etcd, prefix).snapshot(), template, out_file, exec_cmd=exec_cmd,
-                    services=services, variables=parse_variables(variables))
+    pairs = parse_variables(variables)
+    connect = lambda: Registry.connect(etcd, prefix)  # noqa: E731
+    if watch_:
+        log = _logger("services:render")
+        action = RenderOnChange(template, out_file, how, services=services, variables=pairs, log=log,
+                                dry=_print_dry if dry else None)
+        with _stop_on(log, signal.SIGTERM, signal.SIGINT):
+            Watcher(connect, services, action, quiet=quiet, max_wait=most, retry=retry, log=log).run()
+        return
+    if dry:
+        text = render_text(connect().snapshot(), template, services, pairs)
+        _print_dry(text, dry_run(out_file, text, how))
+        return
+    result = render(connect().snapshot(), template, out_file, how, services=services, variables=pairs,
+                    progress=_say)
     if not result.changed:
-        _say(f"{out_file} unchanged" + (f"; not running {exec_cmd}" if exec_cmd else ""))
+        skipped = (["reloading haproxy"] if haproxy else []) + ([f"running {exec_cmd}"] if exec_cmd else [])
+        _say(f"{out_file} unchanged" + (f"; not {' or '.join(skipped)}" if skipped else ""))
     else:
-        _say(f"wrote {out_file}" + (f"; ran {exec_cmd}" if result.command else ""))
+        _say(f"wrote {out_file}" + "".join(f"; {what}" for what in result.ran))
+
+
+def _print_dry(text: str, steps: list[str]) -> None:
+    """The rendered file on stdout, as it would be written; what would happen on stderr."""
+    out.file.write(text)
+    out.file.flush()
+    for line in ["dry run: nothing is written or run", *steps]:
+        err.print(line, markup=False, emoji=False, highlight=False)
 
 
 def _say(text: str) -> None:
@@ -186,9 +293,14 @@ def _say(text: str) -> None:
     out.print(text, markup=False, emoji=False, highlight=False)
 
 
-def _log(message: str) -> None:
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    err.print(f"{stamp} services:watch: {message}", markup=False, emoji=False, highlight=False)
+def _logger(command: str) -> Callable[[str], None]:
+    """Log lines of a long-running command: stderr, one per event, with a UTC timestamp."""
+
+    def log(message: str) -> None:
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        err.print(f"{stamp} {command}: {message}", markup=False, emoji=False, highlight=False)
+
+    return log
 
 
 def _warn_unreadable(keys: list[str]) -> None:
@@ -202,8 +314,8 @@ class _Stopped(Exception):
 
 
 class _stop_on:
-    def __init__(self, *signals: int) -> None:
-        self.signals = signals
+    def __init__(self, log: Callable[[str], None], *signals: int) -> None:
+        self.log, self.signals = log, signals
         self._previous: dict[int, Callable[..., object] | int | None] = {}
 
     def __enter__(self) -> None:
@@ -216,6 +328,6 @@ class _stop_on:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
         if kind is _Stopped:
-            _log(f"stopped ({error})")
+            self.log(f"stopped ({error})")
             return True
         return False

@@ -1,9 +1,10 @@
 """The service registry: which node runs which service, kept in etcd.
 
 Pure parts (key layout, entries, what notify and decommission change, what collect returns,
-debouncing, digests) are separate modules with no I/O; `registry` reads and writes etcd through
-`infra.providers.etcd`; `watcher` and `keepalive` are the long-running agent; `render` turns
-the registry into files such as haproxy.cfg. See docs/registry.md.
+debouncing, digests, rise/fall) are separate modules with no I/O; `registry` reads and writes etcd
+through `infra.providers.etcd`; `watcher` and `registrar` are the long-running agent (what the node
+consumes, and its own health-gated registration); `render` and `reconfigure` turn the registry
+into files such as haproxy.cfg and put them in place safely. See docs/registry.md.
 """
 
 from infra.registry.collect import ATTRIBUTE, collect

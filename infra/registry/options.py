@@ -31,3 +31,19 @@ def check_ttl(ttl: int | None) -> int | None:
         raise RegistryError(f"--ttl {ttl} is out of range: give 1 to {MAX_SECONDS} seconds (one year), "
                             f"or leave --ttl out for entries that never expire")
     return ttl
+
+
+def parse_wait(text: str) -> tuple[float, float]:
+    """--wait MIN[:MAX]: act once the registry has been quiet MIN seconds, at most MAX after the first
+    change (default 10 x MIN), as consul-template's -wait."""
+    low, sep, high = text.partition(":")
+    try:
+        quiet = float(low.strip().removesuffix("s"))
+        most = float(high.strip().removesuffix("s")) if sep else 10 * quiet
+    except ValueError:
+        raise RegistryError(f"--wait {text!r} is not MIN[:MAX] in seconds, e.g. --wait 0.5:5") from None
+    check_seconds("--wait", quiet)
+    check_seconds("--wait", most)
+    if most < quiet:
+        raise RegistryError(f"--wait {text!r}: MAX ({most:g}) is shorter than MIN ({quiet:g})")
+    return quiet, most

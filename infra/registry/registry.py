@@ -47,6 +47,15 @@ class NotifyResult:
 
 
 @dataclass(frozen=True)
+class Leaving:
+    """Entries marked leaving at `revision`, to be removed after a grace period."""
+
+    node: str
+    services: list[str]
+    revision: int
+
+
+@dataclass(frozen=True)
 class DecommissionResult:
     node: str
     removed: list[str]
@@ -115,32 +124,60 @@ class Registry:
     def decommission(self, *, node: str, keep: list[str], grace: float,
                      wait: Callable[[float], None] = time.sleep,
                      announced: Callable[[list[str]], None] | None = None) -> DecommissionResult:
-        """Withdraw the node's entries for services not in `keep`: mark them leaving, wait, remove.
+        """Withdraw the node's entries for services not in `keep` (see `withdraw`)."""
+        check_node_id(node)
+        current = self.snapshot().of_node(node)
+        going = [entry.service for entry in withdrawn(current, node, keep)]
+        running = sorted(entry.service for entry in current if entry.service in keep)
+        return self.withdraw(node=node, services=going, grace=grace, wait=wait, announced=announced,
+                             running=running)
+
+    def withdraw(self, *, node: str, services: list[str], grace: float,
+                 wait: Callable[[float], None] = time.sleep,
+                 announced: Callable[[list[str]], None] | None = None,
+                 running: list[str] | None = None) -> DecommissionResult:
+        """Withdraw the node's entries for `services`: mark them leaving, wait, remove.
 
         Consumers watching the registry drop a leaving node at once, so by the time the entry
         (and then the service itself) goes, nothing points at it. An entry re-registered
         during the grace period is left alone.
         """
-        check_node_id(node)
-        current = self.snapshot().of_node(node)
-        going = withdrawn(current, node, keep)
-        running = sorted(entry.service for entry in current if entry.service in keep)
-        if not going:
-            return DecommissionResult(node, [], [], running)
-        try:
-            marked = self.etcd.put_all([self._put(entry.leaving()) for entry in going])
-        except LeaseNotFound:  # the lease expired meanwhile, taking the entries with it
-            return self.decommission(node=node, keep=keep, grace=grace, wait=wait, announced=announced)
+        marked = self.mark_leaving(node, services)
+        if marked is None:
+            return DecommissionResult(node, [], [], running or [])
         if announced is not None:
-            announced([entry.service for entry in going])
+            announced(marked.services)
         if grace > 0:
             wait(grace)
+        removed, reregistered = self.remove_left(marked)
+        return DecommissionResult(node, removed, reregistered, running or [])
+
+    def mark_leaving(self, node: str, services: list[str]) -> "Leaving | None":
+        """Step one of a withdrawal: rewrite the node's entries for `services` as leaving, in one
+        transaction (watchers see one change). None when none of them is registered."""
+        check_node_id(node)
+        wanted = set(services)
+        for _ in range(3):
+            going = sorted((entry for entry in self.snapshot().of_node(node) if entry.service in wanted),
+                           key=lambda entry: entry.service)
+            if not going:
+                return None
+            try:
+                revision = self.etcd.put_all([self._put(entry.leaving()) for entry in going])
+            except LeaseNotFound:  # the lease expired meanwhile, taking the entries with it: look again
+                continue
+            return Leaving(node, [entry.service for entry in going], revision)
+        return None
+
+    def remove_left(self, leaving: "Leaving") -> tuple[list[str], list[str]]:
+        """Step two: delete each entry unless it was written again since it was marked leaving.
+        (removed, registered again meanwhile)."""
         removed: list[str] = []
         reregistered: list[str] = []
-        for entry in going:
-            key = self.layout.entry_key(entry.service, node)
-            (removed if self.etcd.delete_unless_changed(key, marked) else reregistered).append(entry.service)
-        return DecommissionResult(node, removed, reregistered, running)
+        for service in leaving.services:
+            key = self.layout.entry_key(service, leaving.node)
+            (removed if self.etcd.delete_unless_changed(key, leaving.revision) else reregistered).append(service)
+        return removed, reregistered
 
     def _lease_for(self, current: list[Entry], node: str, ttl: int) -> int:
         lease = reusable_lease(current, node)

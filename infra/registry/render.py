@@ -1,30 +1,22 @@
-"""Render a jinja2 template (haproxy.cfg) from the registry; write and reload only on change.
+"""Render a jinja2 template (haproxy.cfg) from the registry; put it in place only on change.
 
 Reloading haproxy drops nothing but still costs a fork and new health checks, and a watcher
 may render many times for changes that do not touch this file; so the file is compared first
-and CMD runs only when its content changed. The write is atomic: haproxy never reads half.
+and nothing runs unless its content changed. How a changed file is checked, swapped and
+reloaded is `reconfigure`'s job.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import jinja2
 
-from infra.errors import RegistryError
-from infra.fsutil import atomic_write_text
-from infra.registry.command import CommandResult, check_command, run_command
+from infra.errors import InfraError, RegistryError
+from infra.registry.reconfigure import Applied, Reconfigure, apply_text, dry_run
 from infra.registry.registry import Snapshot
-
-
-@dataclass(frozen=True)
-class RenderResult:
-    path: Path
-    changed: bool
-    command: CommandResult | None
 
 
 def template_context(snapshot: Snapshot, services: Iterable[str] | None = None,
@@ -85,47 +77,47 @@ def render_template(template: Path, context: dict[str, Any]) -> str:
         raise RegistryError(f"{template}: {exc}") from None
 
 
-def read_text(path: Path) -> str | None:
-    """The file's text; None when it is missing or unreadable (it will be overwritten)."""
-    try:
-        return Path(path).read_text()
-    except (OSError, UnicodeDecodeError):
-        return None
+def render(snapshot: Snapshot, template: str | Path, out: Path, how: Reconfigure = Reconfigure(), *,
+           services: Iterable[str] | None = None, variables: dict[str, str] | None = None,
+           progress: Callable[[str], None] | None = None) -> Applied:
+    """Render, and when the text differs from FILE's, check, swap and reload (see `reconfigure`)."""
+    how.validate()
+    text = render_text(snapshot, template, services, variables)
+    return apply_text(Path(out), text, how, progress)
 
 
-def render(snapshot: Snapshot, template: str | Path, out: Path, *, exec_cmd: str | None = None,
-           services: Iterable[str] | None = None, variables: dict[str, str] | None = None) -> RenderResult:
-    """Render, write atomically when the text differs, then run CMD.
-
-    When CMD fails (haproxy refused the new file), the previous file is put back, so haproxy's
-    file and haproxy agree and the next render tries the change again instead of finding
-    nothing to do. A CMD that cannot be found fails before anything is written: a file written
-    without its reload would read as "unchanged" next time, and the reload would never happen.
-    """
-    out = Path(out)
-    if exec_cmd is not None:
-        check_command(exec_cmd)
-    text = render_template(find_template(template), template_context(snapshot, services, variables))
-    before = read_text(out)
-    if before == text:
-        return RenderResult(out, False, None)
-    _write(out, text)
-    command = run_command(exec_cmd) if exec_cmd else None
-    if command is not None and not command.ok:
-        if before is None:
-            out.unlink(missing_ok=True)
-        else:
-            _write(out, before)
-        raise RegistryError(f"--exec {' '.join(command.argv)!r} exited {command.returncode}; "
-                            f"put the previous {out} back, so the next render tries again")
-    return RenderResult(out, True, command)
+def render_text(snapshot: Snapshot, template: str | Path, services: Iterable[str] | None = None,
+                variables: dict[str, str] | None = None) -> str:
+    """The template, read afresh (an edited template takes effect at the next render), rendered."""
+    return render_template(find_template(template), template_context(snapshot, services, variables))
 
 
-def _write(path: Path, text: str) -> None:
-    try:
-        atomic_write_text(path, text)
-    except OSError as exc:
-        raise RegistryError(f"cannot write {path}: {exc.strerror or exc}") from None
+class RenderOnChange:
+    """The action of `services:render --watch`: render at every change; a failure is logged, the
+    running file stays, and the watch loop tries again later."""
+
+    def __init__(self, template: str | Path, out: Path, how: Reconfigure, *, services: Iterable[str] | None,
+                 variables: dict[str, str], log: Callable[[str], None],
+                 dry: Callable[[str, list[str]], None] | None = None) -> None:
+        how.validate()
+        find_template(template)
+        self.template, self.out, self.how, self._log, self._dry = template, Path(out), how, log, dry
+        self.services = None if services is None else list(services)
+        self.variables = variables
+
+    def __call__(self, snapshot: Snapshot) -> bool:
+        try:
+            text = render_text(snapshot, self.template, self.services, self.variables)
+            if self._dry is not None:
+                self._dry(text, dry_run(self.out, text, self.how))
+                return True
+            applied = apply_text(self.out, text, self.how, progress=self._log)
+        except InfraError as exc:
+            self._log(f"{exc}")
+            return False
+        if applied.changed:
+            self._log(f"wrote {self.out}" + "".join(f"; {what}" for what in applied.ran))
+        return True
 
 
 def parse_variables(pairs: Iterable[str]) -> dict[str, str]:

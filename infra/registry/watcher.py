@@ -1,15 +1,15 @@
-"""The watch agent: run CMD once per burst of changes to the services a group depends on.
+"""The watch loop: act once per burst of changes to the services a node consumes.
 
-Level-triggered, like a Kubernetes controller: events only say "look again". On every look
-the agent reads the registry, digests what consumers see of each watched service, and runs
-CMD when that differs from the digests of the last successful run (kept in a record file).
-So a missed event, an etcd restart, a compacted history or an agent restart cost at most one
-extra read, never a missed change, and a burst of events or a no-op re-notify costs no
-extra run.
+Level-triggered, like a Kubernetes controller: events only say "look again". On every look the
+loop reads the registry and hands the snapshot to its action, which compares it with what it
+acted on last (digests for `services:watch --exec`, the file's text for `services:render
+--watch`). So a missed event, an etcd restart, a compacted history or an agent restart cost at
+most one extra read, never a missed change, and a burst of events costs one action.
 
-CMD runs in the loop's own thread, so it never runs twice at once; events arriving meanwhile
-queue up and make one more run afterwards. The event stream is read by a helper thread that
-only forwards batches, so the loop can wake up for debounce deadlines while etcd is quiet.
+The action runs in the loop's own thread, so it never runs twice at once; events arriving
+meanwhile queue up and make one more look afterwards. The event stream is read by a helper
+thread that only forwards batches, so the loop can wake up for debounce deadlines while etcd is
+quiet. An action that fails is tried again after `retry` seconds, or at the next change.
 """
 
 from __future__ import annotations
@@ -22,24 +22,12 @@ from typing import Callable, Iterable
 
 from infra.errors import RegistryError
 from infra.providers.etcd import EtcdUnreachable, WatchEvent, WatchIdle, WatchStream
-from infra.registry.command import check_command, run_command
 from infra.registry.debounce import Debouncer
-from infra.registry.fingerprint import WatchRecord, changed, digests
 from infra.registry.registry import Registry, Snapshot
 
 POLL = 0.25  # how often an idle loop checks whether it was asked to stop
 
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One look at the registry: what changed since the last run, and CMD's exit code if it ran."""
-
-    changed: list[str]
-    returncode: int | None = None
-
-    @property
-    def ran(self) -> bool:
-        return self.returncode is not None
+Action = Callable[[Snapshot], bool]  # act on a look at the registry; False: failed, try again later
 
 
 @dataclass(frozen=True)
@@ -49,25 +37,19 @@ class _Lost:
 
 
 class Watcher:
-    def __init__(self, make_registry: Callable[[], Registry], services: Iterable[str], cmd: str,
-                 record: WatchRecord, *, debounce: float = 2.0, retry: float = 30.0,
+    """`services` None watches every service; `quiet`/`max_wait` are the debounce window (see Debouncer)."""
+
+    def __init__(self, make_registry: Callable[[], Registry], services: Iterable[str] | None, act: Action, *,
+                 quiet: float = 2.0, max_wait: float | None = None, retry: float = 30.0,
                  idle_timeout: float = 60.0, log: Callable[[str], None] = print) -> None:
-        check_command(cmd)  # a bad or missing CMD fails now, not at the first change
-        self._make_registry = make_registry
-        self.services = sorted(set(services))
-        self.cmd, self.record, self.debounce, self.retry = cmd, record, debounce, retry
+        self._make_registry, self._act = make_registry, act
+        self.services = None if services is None else sorted(set(services))
+        self.quiet, self.max_wait, self.retry = quiet, max_wait, retry
         self.idle_timeout, self._log = idle_timeout, log
         self._stopping = threading.Event()
 
     def stop(self) -> None:
         self._stopping.set()
-
-    def once(self) -> CheckResult:
-        """One look, for cron: run CMD if anything changed since the last recorded run."""
-        result = self._check(self._make_registry().snapshot())
-        if result.ran and result.returncode != 0:
-            raise RegistryError(f"--exec {self.cmd!r} exited {result.returncode}")
-        return result
 
     def run(self) -> None:
         """Watch until stop(): (re)connect, look once, then follow the event stream."""
@@ -85,8 +67,8 @@ class Watcher:
                 delay = min(delay * 2, 5.0)
                 continue
             if lost or not quiet:
-                self._log(("reconnected; " if lost else "") + f"watching {', '.join(self.services) or 'nothing'} "
-                          f"from revision {snapshot.revision + 1}")
+                watched = "every service" if self.services is None else ", ".join(self.services) or "nothing"
+                self._log(("reconnected; " if lost else "") + f"watching {watched} from revision {snapshot.revision + 1}")
             delay, warned = 0.2, False
             try:
                 lost, quiet = self._follow(registry, stream, snapshot)
@@ -94,11 +76,11 @@ class Watcher:
                 stream.close()
 
     def _follow(self, registry: Registry, stream: WatchStream, snapshot: Snapshot) -> tuple[bool, bool]:
-        """Act on the stream until it breaks or the agent is stopped: (lost etcd, only idle)."""
+        """Act on the stream until it breaks or the loop is stopped: (lost etcd, only idle)."""
         events: queue.Queue[list[WatchEvent] | _Lost] = queue.Queue()
         threading.Thread(target=_forward, args=(stream, events), name="infra-watch-stream", daemon=True).start()
-        burst = Debouncer(self.debounce)
-        retry_at = self._after_check(self._check(snapshot))
+        burst = Debouncer(self.quiet, self.max_wait)
+        retry_at = self._look(snapshot)
         while not self._stopping.is_set():
             now = time.monotonic()
             wake = min(t for t in (burst.due(), retry_at, now + POLL) if t is not None)
@@ -116,33 +98,23 @@ class Watcher:
             if burst.ready(now) or (retry_at is not None and now >= retry_at):
                 burst.clear()
                 try:
-                    retry_at = self._after_check(self._check(registry.snapshot()))
+                    retry_at = self._look(registry.snapshot())
                 except EtcdUnreachable as exc:
                     self._log(f"lost etcd: {exc}")
                     return True, False
         return False, False
 
     def _relevant(self, registry: Registry, batch: list[WatchEvent]) -> bool:
+        if self.services is None:
+            return any(registry.service_of(event.key) is not None for event in batch)
         return any(registry.service_of(event.key) in self.services for event in batch)
 
-    def _check(self, snapshot: Snapshot) -> CheckResult:
-        now = digests(snapshot.entries, self.services)
-        different = changed(self.record.digests, now)
-        if not different:
-            return CheckResult([])
-        self._log(f"{', '.join(different)} changed; running {self.cmd}")
-        result = run_command(self.cmd, env={"INFRA_CHANGED_SERVICES": ",".join(different)})
-        if result.ok:
-            self.record.save(now)
-        self._log(f"{self.cmd} exited {result.returncode} after {result.seconds:.1f}s")
-        return CheckResult(different, result.returncode)
-
-    def _after_check(self, result: CheckResult) -> float | None:
-        """When to look again without an event: only after a failed CMD."""
-        if result.ran and result.returncode != 0:
-            self._log(f"will try again in {self.retry:g}s")
-            return time.monotonic() + self.retry
-        return None
+    def _look(self, snapshot: Snapshot) -> float | None:
+        """Act; when to look again without an event: only after a failed action."""
+        if self._act(snapshot):
+            return None
+        self._log(f"will try again in {self.retry:g}s")
+        return time.monotonic() + self.retry
 
 
 def _forward(stream: WatchStream, events: "queue.Queue[list[WatchEvent] | _Lost]") -> None:

@@ -11,19 +11,7 @@ from infra.providers.aws.autoscaling import AutoscalingProvider
 from infra.providers.aws.rollout import Health, RollFailed, Rollout, poll_interval
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.support.fake_clock import FakeClock
 
 
 def rollout(counts, wanted: int = 2, clock: FakeClock | None = None):

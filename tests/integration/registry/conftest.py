@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,11 +18,10 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-import requests
 
 from infra.cli import main
+from tests.support.etcd_server import EtcdServer, EtcdUnavailable
 
-ETCD_BINARY = shutil.which("etcd") or "/usr/bin/etcd"
 INFRA = str(Path(sys.executable).with_name("infra"))
 RECORDER = str(Path(__file__).with_name("record_run.py"))
 
@@ -37,61 +34,9 @@ NODES = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class EtcdServer:
-    """One etcd member on loopback; stop() and start() again keep its ports and data."""
-
-    def __init__(self, data_dir: Path) -> None:
-        if not Path(ETCD_BINARY).exists():
-            pytest.fail(f"etcd is not installed ({ETCD_BINARY} missing): install the Debian package etcd-server")
-        self.data_dir = data_dir
-        self.port, self.peer_port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        peer = f"http://127.0.0.1:{self.peer_port}"
-        log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "ab")
-        # Short heartbeats make etcd's smallest lease 1 s, so TTL tests take about a second.
-        self.process = subprocess.Popen(
-            [ETCD_BINARY, "--name", "test", "--data-dir", str(self.data_dir),
-             "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
-             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-             "--initial-cluster", f"test={peer}", "--heartbeat-interval", "50", "--election-timeout", "500"],
-            stdout=log, stderr=log)
-        log.close()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"etcd exited with {self.process.returncode}; see {log.name}")
-            try:
-                if requests.get(self.url + "/health", timeout=1).json().get("health") == "true":
-                    return
-            except (requests.RequestException, ValueError):
-                pass
-            time.sleep(0.05)
-        pytest.fail(f"etcd did not become healthy at {self.url} within 15 s; see {log.name}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-
 @pytest.fixture(scope="session")
 def etcd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServer]:
-    server = EtcdServer(tmp_path_factory.mktemp("etcd") / "data")
-    server.start()
+    server = _started(EtcdServer, tmp_path_factory.mktemp("etcd") / "data")
     yield server
     server.stop()
 
@@ -99,10 +44,19 @@ def etcd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServer
 @pytest.fixture
 def own_etcd(tmp_path: Path) -> Iterator[EtcdServer]:
     """An etcd of the test's own, for tests that stop and restart it."""
-    server = EtcdServer(tmp_path / "etcd-data")
-    server.start()
+    server = _started(EtcdServer, tmp_path / "etcd-data")
     yield server
     server.stop()
+
+
+def _started(kind: type[EtcdServer], data_dir: Path) -> EtcdServer:
+    """A started etcd; when etcd is missing the test fails (it does not skip): the registry is untested then."""
+    try:
+        server = kind(data_dir)
+        server.start()
+    except EtcdUnavailable as exc:
+        pytest.fail(str(exc))
+    return server
 
 
 @dataclass

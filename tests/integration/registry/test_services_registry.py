@@ -158,6 +158,23 @@ def test_render_puts_the_old_file_back_when_the_reload_fails(infra, tmp_path):
     assert out.read_text() == before  # so the next render tries the change again
 
 
+def test_a_dry_render_prints_the_file_and_what_would_run_and_changes_nothing(infra, tmp_path):
+    infra("services:notify", "bee", "--node", "bee-1", "--address", "10.0.0.1:8080")
+    out = tmp_path / "haproxy.cfg"
+    dry = infra("services:render", "haproxy.cfg.j2", "--out", str(out), "--group", "www", "--dry",
+                "--check-cmd", "cat {file}", "--haproxy", str(tmp_path / "master.sock"), "--exec", "true")
+    assert dry.code == 0, dry.err
+    assert "backend api-workers" in dry.out and "server bee-1 10.0.0.1:8080 check" in dry.out
+    steps = dry.err.splitlines()
+    assert steps[:2] == ["dry run: nothing is written or run", f"{out} would be created ({len(dry.out.splitlines())} lines)"]
+    assert steps[2].startswith("would check: cat ") and steps[3].startswith("would check: haproxy -c -f ")
+    assert steps[4:] == [f"would replace {out} with the candidate (one rename)",
+                         f"would reload haproxy through its master CLI at {tmp_path / 'master.sock'} (a new worker "
+                         f"takes the listening sockets; the old one finishes its requests)",
+                         "would run: true"]
+    assert not out.exists() and list(tmp_path.iterdir()) == [tmp_path / "nodes.json"]
+
+
 def _history(url: str, key: str, start: int) -> list[tuple[str, str | None]]:
     """The changes of `key` from revision `start` until it was deleted, read back from etcd's history."""
     events: list[tuple[str, str | None]] = []

@@ -8,6 +8,7 @@ import time
 
 from infra.registry import Registry
 from infra.registry.fingerprint import WatchRecord
+from infra.registry.on_change import RunOnChange
 from infra.registry.watcher import Watcher
 
 
@@ -108,8 +109,9 @@ def test_watch_with_a_ttl_keeps_the_node_registered_until_it_stops(infra, spawn,
 def test_a_quiet_registry_is_not_mistaken_for_a_lost_etcd(infra, etcd_server, registry_root, recorder, wait_for,
                                                           tmp_path):
     logs: list[str] = []
-    watcher = Watcher(lambda: Registry.connect(etcd_server.url, registry_root), ["api-workers"], recorder.command(),
-                      WatchRecord(tmp_path / "record.json"), debounce=0.1, idle_timeout=0.3, log=logs.append)
+    action = RunOnChange(["api-workers"], recorder.command(), WatchRecord(tmp_path / "record.json"), log=logs.append)
+    watcher = Watcher(lambda: Registry.connect(etcd_server.url, registry_root), ["api-workers"], action,
+                      quiet=0.1, idle_timeout=0.3, log=logs.append)
     thread = threading.Thread(target=watcher.run, daemon=True)
     thread.start()
     try:

@@ -5,7 +5,7 @@ import pytest
 from infra.errors import RegistryError
 from infra.registry.command import check_command, run_command, split_command
 from infra.registry.fingerprint import WatchRecord
-from infra.registry.watcher import Watcher
+from infra.registry.on_change import RunOnChange
 
 
 def test_cmd_is_split_like_a_shell_but_never_run_by_one():
@@ -45,4 +45,4 @@ def test_check_command_finds_the_program_before_anything_runs(tmp_path):
 
 def test_the_watch_agent_refuses_a_missing_cmd_at_start_not_at_the_first_change(tmp_path):
     with pytest.raises(RegistryError, match="'no-such-program-xyz' not found on PATH"):
-        Watcher(lambda: None, ["api"], "no-such-program-xyz", WatchRecord(tmp_path / "record.json"))
+        RunOnChange(["api"], "no-such-program-xyz", WatchRecord(tmp_path / "record.json"))

@@ -6,7 +6,7 @@ import pytest
 
 from infra.cli import main
 from infra.errors import RegistryError
-from infra.registry.options import MAX_SECONDS, check_seconds, check_ttl
+from infra.registry.options import MAX_SECONDS, check_seconds, check_ttl, parse_wait
 
 UNREACHABLE = "http://127.0.0.1:1"  # a check that ran after connecting would say "cannot reach etcd"
 # services:watch takes --once here: an agent waits out an unreachable etcd instead of failing.
@@ -57,6 +57,17 @@ WATCH = ["services:watch", "www", "--node", "n1", "--exec", "true", "--once"]
      "--ttl 99999999999999999999 is out of range: give 1 to 31536000 seconds"),
     (["services:notify", "bee", "--node", "n1", "--address", "10.0.0.1", "--ttl", "0"], "--ttl 0 is out of range"),
     (["services:list", ""], "service name '' can't be used as a registry key"),
+    (["services:notify", "bee", "--node", "n1", "--address", "10.0.0.1", "--check", "web=true"],
+     "--check 'web=true': group 'bee' runs no service 'web' (it runs api-workers)"),
+    (["services:notify", "bee", "--node", "n1", "--address", "10.0.0.1", "--check", "true", "--rise", "0"],
+     "--rise 0 is out of range"),
+    (["services:watch", "bee", "--node", "n1", "--address", "10.0.0.1", "--check", "true", "--check-interval",
+      "inf"], "--check-interval inf is out of range"),
+    (["services:watch", "bee", "--node", "n1", "--check", "http://127.0.0.1:8080/status"],
+     "--check keeps this node registered, so it needs --address"),
+    (["services:render", "haproxy.cfg.j2", "--out", "x.cfg", "--wait", "5:1"], "--wait '5:1': MAX (1) is shorter"),
+    (["services:render", "haproxy.cfg.j2", "--out", "x.cfg", "--check-cmd", "haproxy -c -f x.cfg"],
+     "--check-cmd 'haproxy -c -f x.cfg' must name the candidate file as {file}"),
 ])
 def test_the_commands_refuse_bad_values_in_one_line_before_reaching_etcd(args, message, tmp_path, capsys):
     nodes = tmp_path / "nodes.json"
@@ -66,3 +77,13 @@ def test_the_commands_refuse_bad_values_in_one_line_before_reaching_etcd(args, m
     assert exit_.value.code == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+def test_wait_is_min_and_max_seconds_as_in_consul_template():
+    assert parse_wait("0.5:5") == (0.5, 5.0)
+    assert parse_wait("2") == (2.0, 20.0)  # MAX defaults to ten times MIN, as --debounce
+    assert parse_wait("1s:3s") == (1.0, 3.0)
+    for bad, message in (("x", "is not MIN[:MAX] in seconds"), ("1:inf", "--wait inf is out of range"),
+                         ("-1", "--wait -1 is out of range")):
+        with pytest.raises(RegistryError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            parse_wait(bad)

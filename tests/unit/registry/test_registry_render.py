@@ -5,6 +5,7 @@ import pytest
 from infra.errors import RegistryError
 from infra.registry.entry import Address, Entry, State
 from infra.registry.registry import Snapshot
+from infra.registry.reconfigure import Reconfigure
 from infra.registry.render import find_template, parse_variables, render, render_template, template_context
 
 SNAPSHOT = Snapshot([
@@ -43,15 +44,15 @@ def test_a_service_with_no_node_renders_a_backend_that_answers_503():
 def test_render_writes_and_reloads_only_on_change(tmp_path):
     out, marker = tmp_path / "haproxy.cfg", tmp_path / "reloaded"
     reload = f"{sys.executable} -c \"open({str(marker)!r}, 'a').write('x')\""
-    assert render(SNAPSHOT, "haproxy.cfg.j2", out, exec_cmd=reload).changed
-    assert not render(SNAPSHOT, "haproxy.cfg.j2", out, exec_cmd=reload).changed
+    assert render(SNAPSHOT, "haproxy.cfg.j2", out, Reconfigure(exec_cmd=reload)).changed
+    assert not render(SNAPSHOT, "haproxy.cfg.j2", out, Reconfigure(exec_cmd=reload)).changed
     assert marker.read_text() == "x"
 
 
 def test_a_failed_reload_of_a_new_file_leaves_no_file(tmp_path):
     out = tmp_path / "haproxy.cfg"
     with pytest.raises(RegistryError, match="exited 1"):
-        render(SNAPSHOT, "haproxy.cfg.j2", out, exec_cmd="false")
+        render(SNAPSHOT, "haproxy.cfg.j2", out, Reconfigure(exec_cmd="false"))
     assert not out.exists()
 
 
@@ -76,13 +77,13 @@ def test_variables_are_name_value_pairs():
 def test_a_missing_reload_command_writes_nothing_so_the_next_render_still_reloads(tmp_path):
     out = tmp_path / "haproxy.cfg"
     with pytest.raises(RegistryError, match="'/no/such' not found on PATH"):
-        render(SNAPSHOT, "haproxy.cfg.j2", out, exec_cmd="/no/such reload")
+        render(SNAPSHOT, "haproxy.cfg.j2", out, Reconfigure(exec_cmd="/no/such reload"))
     assert not out.exists()
     out.write_text("old\n")
     with pytest.raises(RegistryError, match="not found on PATH"):
-        render(SNAPSHOT, "haproxy.cfg.j2", out, exec_cmd="/no/such reload")
+        render(SNAPSHOT, "haproxy.cfg.j2", out, Reconfigure(exec_cmd="/no/such reload"))
     assert out.read_text() == "old\n"
-    assert render(SNAPSHOT, "haproxy.cfg.j2", out, exec_cmd="true").command.ok  # the reload is not lost
+    assert render(SNAPSHOT, "haproxy.cfg.j2", out, Reconfigure(exec_cmd="true")).ran == ["ran true"]  # not lost
 
 
 def test_a_template_that_is_not_utf8_is_a_one_line_error_naming_the_file(tmp_path):
