@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import signal
 import sys
@@ -91,10 +92,19 @@ def command() -> Any:
     return name_values(typer.main.get_command(app))
 
 
+# A command builds millions of small objects that live until it ends (the config, the graph, the
+# plan) and makes few reference cycles. With Python's thresholds (700, 10, 10) the collector scans
+# them over and over: 1,500 collections, 9 of them full, 1.4 s of the CPU of a 10,000-group plan.
+# Collecting the young every 100,000 allocations, the older rarely, a plan runs one or two.
+COLLECT_EVERY = (100_000, 50, 10)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app; every error ends as one line on stderr, exit 1."""
     debug = "--debug" in (argv or sys.argv) or os.environ.get("INFRA_DEBUG") not in (None, "", "0")
     previous = signal.signal(signal.SIGTERM, _terminate)
+    collecting = gc.get_threshold()
+    gc.set_threshold(*COLLECT_EVERY)
     _terminated.clear()
     try:
         code = command().main(args=argv, standalone_mode=False, prog_name="infra")
@@ -142,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
         code = 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+        gc.set_threshold(*collecting)
     sys.exit(code if isinstance(code, int) else 0)
 
 
