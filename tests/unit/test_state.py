@@ -3,6 +3,9 @@
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from infra.errors import StateError
 from infra.state.local import LocalBackend
@@ -98,3 +101,39 @@ def test_a_lock_whose_process_is_gone_on_this_host_is_called_stale(tmp_path):
     backend.acquire(dead)
     with pytest.raises(StateLockedError, match=f"lock is stale: run infra state unlock {dead.id}"):
         backend.acquire(LockInfo(operation="apply"))
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=10)
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=12), st.builds(
+    ResourceState, kind=st.sampled_from(["ami", "asg", "role"]), group=st.text(max_size=8),
+    attributes=st.dictionaries(st.text(max_size=6), _json_values, max_size=3),
+    outputs=st.dictionaries(st.text(max_size=6), _json_values, max_size=2),
+    depends_on=st.lists(st.text(max_size=8), max_size=2), protect=st.booleans()), max_size=4))
+def test_the_state_text_is_pydantics_own_whatever_it_holds(resources):
+    state = State(lineage="l\u00e9", serial=3, owner="o", resources=resources)
+    assert state.to_json() == state.model_dump_json(indent=2) + "\n"
+
+
+def test_the_state_text_follows_every_replaced_added_and_removed_resource():
+    state = State(resources={"role.a": ResourceState(kind="role", group="a", attributes={"x": [1, {"y": "\u2060"}]})})
+    first = state.to_json()
+    state.resources["role.a"] = ResourceState(kind="role", group="a", attributes={"x": 2})
+    state.resources["ami.b"] = ResourceState(kind="ami", group="b", outputs={"image_id": "ami-1"})
+    assert state.to_json() != first and state.to_json() == state.model_dump_json(indent=2) + "\n"
+    del state.resources["role.a"]
+    state.next_version()
+    assert state.to_json() == state.model_dump_json(indent=2) + "\n"
+    state.resources.clear()
+    assert state.to_json() == state.model_dump_json(indent=2) + "\n"
+    assert State.from_json(state.to_json(), "state.json") == state
+
+
+def test_a_recorded_resource_is_replaced_never_changed_in_place():
+    recorded = ResourceState(kind="role", group="a")
+    with pytest.raises(ValidationError):
+        recorded.protect = True
