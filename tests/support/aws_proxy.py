@@ -15,6 +15,11 @@ from urllib.parse import parse_qs
 
 
 class CountingProxy:
+    """`delay` (seconds, 0 unless set) is added to every request, as a real region's API takes tens of
+    milliseconds to answer; requests in flight at once wait at the same time, not in turn."""
+
+    delay = 0.0
+
     def __init__(self, upstream_port: int) -> None:
         self.counts: Counter[str] = Counter()
         self._faults: list[tuple[int, str, bytes]] = []
@@ -31,6 +36,8 @@ class CountingProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 proxy.count(self.headers, body, self.path)
+                if proxy.delay:
+                    threading.Event().wait(proxy.delay)  # a sleep of this request's thread alone
                 fault = proxy.next_fault()
                 if fault is not None:
                     status, content_type, payload = fault
@@ -56,8 +63,7 @@ class CountingProxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -92,3 +98,8 @@ class CountingProxy:
 
     def close(self) -> None:
         self.server.shutdown()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # an apply with --parallelism 50 and its packer builds connect in bursts
