@@ -9,6 +9,9 @@ Every 20 groups hold:
 
 So 85% of groups build an AMI with packer, 15% run an ASG, and every group has a role. The shapes
 repeat by position, so 10 groups already hold one of each kind of group but the plain one twice.
+
+All groups are in us-east-1, or spread over `regions` of REGIONS (up to four) by blocks of 20, so
+each region holds the same mix and a group built from another group's AMI is in that group's region.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 REGION = "us-east-1"
+REGIONS = (REGION, "us-west-2", "eu-west-1", "ap-southeast-2")
+BLOCK = 20  # groups in a row in one region, when spread
 SOURCE_AMI = "ami-0a1b2c3d"
 SECURITY_GROUPS = ["external", "internal"]
 AUTOSCALED = {3, 13}  # positions (index % 20) of the packer groups with an ASG
@@ -38,7 +43,11 @@ def shape(index: int) -> str:
     return "packer"
 
 
-def nodes_json(groups: int) -> dict[str, Any]:
+def region(index: int, regions: int = 1) -> str:
+    return REGIONS[(index // BLOCK) % regions]
+
+
+def nodes_json(groups: int, regions: int = 1) -> dict[str, Any]:
     document: dict[str, Any] = {"__base__": {
         "autoscale": False,
         "type": "amazon-ebs",
@@ -67,6 +76,8 @@ def nodes_json(groups: int) -> dict[str, Any]:
             group["source_ami"] = "@" + group_name(index - 1)
         if kind == "asg, no packer":
             group["packer"] = False
+        if region(index, regions) != REGION:
+            group["region"] = region(index, regions)
         document[name] = group
     return document
 

@@ -3,11 +3,13 @@
 Run by plan_scale.py in an ops repository, with AWS_ENDPOINT_URL set; prints one JSON object:
 seconds of wall time per phase, in the order `infra plan` runs them (engine.make_plan, then the
 text report), and for the observation the CPU seconds this process spent in it (the rest of
-its wall time is waiting for the AWS endpoint and the disk).
+its wall time is waiting for the AWS endpoint and the disk), and the CPU seconds of the whole.
+It collects garbage as the `infra` command does (infra.cli.app.COLLECT_EVERY).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -25,6 +27,7 @@ def main() -> None:
     phases: dict[str, float] = {}
     started = time.perf_counter()
     import infra.cli  # noqa: F401  (what the `infra` command imports before it does anything)
+    from infra.cli.app import COLLECT_EVERY
     from infra import engine
     from infra.reconciler import render
     from infra.reconciler.graph import desired_graph, with_recorded
@@ -33,6 +36,7 @@ def main() -> None:
     from infra.workspace import AwsOptions, Workspace
 
     phases["import infra"] = time.perf_counter() - started
+    gc.set_threshold(*COLLECT_EVERY)
     workspace = Workspace(Path("nodes.json"), AwsOptions(endpoint_url=os.environ.get("AWS_ENDPOINT_URL")))
 
     def timed(name, work):
@@ -54,7 +58,7 @@ def main() -> None:
                        lineage=state.lineage, serial=state.serial, config_digest=config.digest)))
     text = timed("render the text report", lambda: render.plan_text(result, color=False))
     phases["total"] = time.perf_counter() - started
-    json.dump({"phases": phases, "observe_cpu": observe_cpu, "changes": len(result.changes),
+    json.dump({"phases": phases, "observe_cpu": observe_cpu, "cpu": cpu(), "changes": len(result.changes),
                "report_bytes": len(text)}, sys.stdout)
 
 

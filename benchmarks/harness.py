@@ -1,0 +1,214 @@
+"""What the plan and apply benchmarks run on: one moto server behind one counting proxy, a fake
+packer, and a fresh ops repository per measurement; every command a child process, measured from outside.
+
+A run's figures: wall time, the child's peak resident memory, its CPU (and that of the processes
+it waited for), moto's CPU meanwhile, the AWS requests counted at the proxy, and the machine's load
+average when it started (the machine is shared: other work slows a run down, and the report says
+how loaded it was).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from statistics import median
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+import fleet  # noqa: E402
+from fake_packer import PackerService  # noqa: E402
+from tests.support.aws_proxy import CountingProxy  # noqa: E402
+
+from infra.sandbox import MotoServer  # noqa: E402
+
+PLAN_TIMEOUT = 300.0  # seconds one infra plan may take before the benchmark gives up
+APPLY_TIMEOUT = 1800.0
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_mb: float
+    requests: Counter
+    exit_code: int
+    output: str = ""
+    cpu: float = 0.0  # CPU seconds of the command and the processes it ran (packer's client)
+    moto_cpu: float = 0.0  # CPU seconds moto spent meanwhile
+    load: float = 0.0  # the machine's 1-minute load average when it started
+    spread: float = 0.0  # of several runs (this one their median): slowest minus fastest, seconds
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+
+def load_average() -> float:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The run of median wall time, knowing how far apart they all were."""
+    chosen = sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
+    chosen.spread = max(r.seconds for r in runs) - min(r.seconds for r in runs)
+    return chosen
+
+
+class Bench:
+    def __init__(self, scratch: Path) -> None:
+        self.scratch = scratch
+        self.server = MotoServer(scratch / "moto").start([fleet.SOURCE_AMI], security_groups=fleet.SECURITY_GROUPS)
+        self.proxy = CountingProxy(self.server.port)
+        self.packer = PackerService()
+        self.loads: list[float] = []  # the load average at the start of every run
+        infra = Path(sys.executable).with_name("infra")
+        self.infra = [str(infra)] if infra.exists() else [sys.executable, "-c", "from infra.cli import main; main()"]
+
+    def close(self) -> None:
+        self.packer.close()
+        self.proxy.close()
+        self.server.stop()
+
+    def reset(self) -> None:
+        """An empty moto (the source AMI and security groups seeded again)."""
+        request = urllib.request.Request(f"{self.server.endpoint_url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=60).close()
+        self.proxy.reset()
+
+    def repository(self, name: str, groups: int, regions: int = 1) -> Path:
+        root = self.scratch / name
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        (root / "nodes.json").write_text(json.dumps(fleet.nodes_json(groups, regions), indent=2) + "\n")
+        return root
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INFRA_"))}
+        env.update({"AWS_ENDPOINT_URL": self.proxy.endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
+                    "AWS_SECRET_ACCESS_KEY": "testing", **self.packer.environment()})
+        return env
+
+    def run(self, root: Path, command: list[str], *, timeout: float, delay: float = 0.0) -> Run:
+        """Run one command to its end, every AWS request `delay` seconds slower."""
+        self.proxy.reset()
+        self.proxy.delay = delay
+        output = root / "output.txt"
+        moto_before = self.moto_cpu()
+        load = load_average()
+        self.loads.append(load)
+        try:
+            with open(output, "w") as sink:
+                started = time.perf_counter()
+                process = subprocess.Popen(command, cwd=root, env=self.env(), stdin=subprocess.DEVNULL, stdout=sink,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
+                watchdog = threading.Timer(timeout, _kill_group, (process.pid,))
+                watchdog.start()
+                try:
+                    _, status, usage = os.wait4(process.pid, 0)
+                finally:
+                    watchdog.cancel()
+                seconds = time.perf_counter() - started
+        finally:
+            self.proxy.delay = 0.0
+        process.returncode = code = os.waitstatus_to_exitcode(status)
+        if code < 0:
+            raise SystemExit(f"{' '.join(command)} in {root} took more than {timeout:.0f}s and was stopped")
+        return Run(seconds=seconds, peak_mb=usage.ru_maxrss / 1024, requests=self.proxy.reset(), exit_code=code,
+                   output=output.read_text(errors="replace"), cpu=usage.ru_utime + usage.ru_stime,
+                   moto_cpu=self.moto_cpu() - moto_before, load=load)
+
+    def moto_cpu(self) -> float:
+        """CPU seconds the moto server has used so far (Linux: /proc)."""
+        try:
+            fields = Path(f"/proc/{self.server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def plan(self, root: Path, *, expect: int, repeats: int, delay: float = 0.0) -> Run:
+        """The median of `repeats` plans (by wall time), each checked for the expected exit code."""
+        runs = []
+        for _ in range(repeats):
+            run = self.run(root, [*self.infra, "plan", "--detailed-exitcode"], timeout=PLAN_TIMEOUT, delay=delay)
+            if run.exit_code != expect:
+                raise SystemExit(f"infra plan in {root} exited {run.exit_code}, expected {expect}:\n"
+                                 + "\n".join(run.output.splitlines()[-20:]))
+            runs.append(run)
+        return median_run(runs)
+
+    def phases(self, root: Path, *, repeats: int, delay: float = 0.0) -> dict:
+        """Where one plan's time goes (phases.py), the median of `repeats` by total time."""
+        answers = []
+        for _ in range(repeats):
+            run = self.run(root, [sys.executable, str(HERE / "phases.py")], timeout=PLAN_TIMEOUT, delay=delay)
+            if run.exit_code != 0:
+                raise SystemExit(f"phases.py in {root} exited {run.exit_code}:\n{run.output[-2000:]}")
+            answers.append(json.loads(run.output))
+        return sorted(answers, key=lambda a: a["phases"]["total"])[len(answers) // 2]
+
+    def apply(self, root: Path, parallelism: int, packer_seconds: float, delay: float = 0.0) -> Run:
+        self.packer.seconds = packer_seconds
+        self.packer.reset()
+        run = self.run(root, [*self.infra, "apply", "--auto-approve", "--parallelism", str(parallelism)],
+                       timeout=APPLY_TIMEOUT, delay=delay)
+        if run.exit_code != 0:
+            raise SystemExit(f"infra apply in {root} exited {run.exit_code}:\n"
+                             + "\n".join(run.output.splitlines()[-30:]))
+        return run
+
+    def baseline(self, root: Path, *, repeats: int, delay: float = 0.0) -> tuple[Run, dict]:
+        """The per-resource refresh (per_resource.py) of what infra made in `root`: the median of `repeats`."""
+        runs, answers = [], {}
+        for _ in range(repeats):
+            run = self.run(root, [sys.executable, str(HERE / "per_resource.py"), str(root)], timeout=APPLY_TIMEOUT,
+                           delay=delay)
+            if run.exit_code != 0:
+                raise SystemExit(f"per_resource.py in {root} exited {run.exit_code}:\n{run.output[-2000:]}")
+            answers[id(run)] = json.loads(run.output)
+            runs.append(run)
+        chosen = median_run(runs)
+        return chosen, answers[id(chosen)]
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def machine() -> dict[str, str]:
+    cpu = memory = "unknown"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+        kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal:"))
+        memory = f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration):
+        pass
+    import moto
+
+    return {"nproc": str(os.cpu_count()), "cpu": cpu, "memory": memory, "python": platform.python_version(),
+            "moto": moto.__version__, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def load_summary(loads: list[float]) -> str:
+    if not loads:
+        return "not measured"
+    return f"median {median(loads):.1f}, highest {max(loads):.1f}"
