@@ -53,8 +53,9 @@ def environment(root: str) -> jinja2.Environment:
         jinja2.FileSystemLoader(str(Path(root) / "templates")),
         jinja2.PackageLoader("infra", "templates"),
     ])
+    # auto_reload off: a template is read once per run, not checked on disk again for every group
     env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             autoescape=False)
+                             autoescape=False, auto_reload=False)
     env.filters["packer_json"] = packer_json
     return env
 
