@@ -219,6 +219,9 @@ class Settings(Strict):
                                                   "infra:owner=<project>, and infra touches nothing of another "
                                                   "project. Derived from the git remote when unset.")
     state: StateSettings = Field(default_factory=StateSettings)
+    max_request_rate: float | None = Field(None, gt=0, le=10_000,
+                                           description="At most this many AWS requests per second, across all "
+                                                       "threads of a command (--max-request-rate overrides it).")
 
     @field_validator("project")
     @classmethod

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 def clients_for(workspace: "Workspace") -> AwsClients:
     aws = workspace.aws
-    return AwsClients(region=aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url)
+    return AwsClients(region=aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url,
+                      limit=workspace.request_rate)
 
 
 def aws_providers(workspace: "Workspace") -> list["Provider"]:
