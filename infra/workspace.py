@@ -71,7 +71,7 @@ class Workspace:
         if settings.backend == "s3":
             from infra.state.s3 import S3Backend  # only teams that use it pay for the import
 
-            return S3Backend(settings, self.aws)
+            return S3Backend(settings, self.aws, limit=self.request_rate)
         return LocalBackend(self.root / settings.path)
 
     @cached_property
