@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
-from infra.errors import InfraError, StalePlanError
+from infra.errors import InfraError, StalePlanError, StateError
 from infra.fsutil import atomic_write_text
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.drift import DriftReport, detect_drift
@@ -154,12 +154,22 @@ def refuse_unadopted(plan: Plan) -> None:
                          f"them as its own; if another repository did, apply --adopt there first")
 
 
-def drift(workspace: Workspace, groups: Iterable[str] = ()) -> DriftReport:
+def drift(workspace: Workspace, groups: Iterable[str] = (), *, allow_empty: bool = False) -> DriftReport:
+    """What changed since the last apply. Never passes by accident: where the backend holds no state
+    at all (a wrong bucket or key, a state path that moved), there is nothing to compare, and a
+    scheduled drift job must fail, not report "no drift", unless `allow_empty` (nothing applied yet)."""
     selection = Selection(groups)
     config = workspace.config
     for group in selection.groups:
         config.group(group)
     state = read_state(workspace)
+    where = workspace.backend.description
+    if not state.lineage:  # every state infra writes has one: none was ever written here
+        if not allow_empty:
+            raise StateError(f"no state at {where}: nothing was ever applied there, so there is nothing to "
+                             f"compare; check __settings__.state in {config.path}, or pass --allow-empty in a "
+                             f"repository where nothing was applied yet")
+        return DriftReport(never_applied=where)
     desired = desired_graph(config, workspace.root)
     # Looked for as recorded (its region, its attributes), not as nodes.json wants it now: drift is
     # about what was applied; an unapplied edit of nodes.json is what plan shows.

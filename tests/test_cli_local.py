@@ -129,6 +129,25 @@ def test_apply_then_plan_is_empty_then_a_hand_edit_is_drift(local, capsys):
     assert json.loads(role.read_text())["run_list"][0] == "recipe[base::default]"
 
 
+def test_drift_where_nothing_was_ever_applied_fails_unless_allowed(local, capsys):
+    refused = infra(capsys, "drift")
+    assert refused.code == 1 and refused.out == ""
+    assert refused.err.startswith(f"error: no state at {local / '.infra' / 'state.json'}: nothing was ever applied "
+                                  f"there, so there is nothing to compare; check __settings__.state in nodes.json, "
+                                  f"or pass --allow-empty")
+    for output, said in (("text", "No drift: nothing was applied yet (no state at"),
+                         ("markdown", "### infra drift: none\n\nNothing was applied yet (no state at"),
+                         ("json", '"never_applied": "')):
+        allowed = infra(capsys, "drift", "--allow-empty", "--output", output)
+        assert allowed.code == 0 and said in allowed.out, allowed.out
+    assert infra(capsys, "apply", "--auto-approve").code == 0
+    assert infra(capsys, "drift").code == 0  # a state now: there is something to compare
+    for address in ("role.web", "role.api"):
+        assert infra(capsys, "state", "rm", address).code == 0
+    emptied = infra(capsys, "drift")  # everything forgotten is a state all the same: no error
+    assert emptied.code == 0 and "No drift: 0 resource(s)" in emptied.out
+
+
 def test_secrets_are_masked_in_plan_and_show_outputs(local, capsys):
     planned = infra(capsys, "plan", "--output", "json")
     assert "hunter2" not in planned.out and "(sensitive)" in planned.out

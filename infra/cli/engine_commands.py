@@ -103,10 +103,14 @@ def apply(
 def drift(
     groups: Optional[List[str]] = typer.Argument(None, help="Only these groups."),
     output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
+    allow_empty: bool = typer.Option(False, "--allow-empty",
+                                     help="No state where the backend points is no drift (a repository where "
+                                          "nothing was applied yet), not an error."),
 ) -> None:
-    """Compare what infra last applied with what exists now. Exit 0 none, 2 drift found."""
+    """Compare what infra last applied with what exists now. Exit 0 none, 2 drift found, 1 when no
+    state is found where the backend points (nothing was ever applied there) or on an error."""
     with busy("Observing what exists..."):
-        report = engine.drift(workspace(), groups or ())
+        report = engine.drift(workspace(), groups or (), allow_empty=allow_empty)
     print_report("drift", report, output)
     if report.has_drift:
         raise typer.Exit(2)

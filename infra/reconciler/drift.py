@@ -22,6 +22,8 @@ class Drifted(BaseModel):
 class DriftReport(BaseModel):
     checked: int = 0
     drifted: list[Drifted] = Field(default_factory=list)
+    # Where the state was looked for, when none was there and that was allowed (--allow-empty).
+    never_applied: str = ""
 
     @property
     def has_drift(self) -> bool:

@@ -125,9 +125,15 @@ def plan_markdown(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def _no_drift(report: DriftReport) -> str:
+    if report.never_applied:
+        return f"No drift: nothing was applied yet (no state at {report.never_applied}; --allow-empty)."
+    return f"No drift: {report.checked} resource(s) match what infra last applied."
+
+
 def drift_text(report: DriftReport, *, color: bool = True) -> str:
     if not report.has_drift:
-        return f"No drift: {report.checked} resource(s) match what infra last applied."
+        return _no_drift(report)
     lines = [f"Drift in {len(report.drifted)} of {report.checked} resource(s):"]
     for item in report.drifted:
         if item.status == "missing":
@@ -157,7 +163,8 @@ def drift_json(report: DriftReport) -> str:
 
 def drift_markdown(report: DriftReport) -> str:
     if not report.has_drift:
-        return f"### infra drift: none\n\n{report.checked} resource(s) match what infra last applied."
+        said = _no_drift(report).removeprefix("No drift: ")
+        return f"### infra drift: none\n\n{said[:1].upper()}{said[1:]}"
     lines = [f"### infra drift: {len(report.drifted)} of {report.checked} resource(s) changed outside infra", "",
              "| address | attribute | recorded | actual |", "|---|---|---|---|"]
     for item in report.drifted:

@@ -83,6 +83,21 @@ def test_push_migrates_a_local_state_and_pull_reads_it_back(team_repo, tmp_path,
     assert older.code == 1 and "newer" in older.err
 
 
+def test_drift_against_an_empty_backend_exits_1_saying_where_it_looked(team_repo, tmp_path, capsys):
+    """A drift job whose backend points at the wrong key (a typo, a moved state) must not stay green."""
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    assert run_infra(capsys, "drift").code == 0
+    config = json.loads((tmp_path / "nodes.json").read_text())
+    config["__settings__"]["state"]["key"] = "prod/stat.json"
+    (tmp_path / "nodes.json").write_text(json.dumps(config))
+    looked = run_infra(capsys, "drift", "--output", "markdown")
+    assert looked.code == 1 and looked.out == ""
+    assert looked.err.strip() == ("error: no state at s3://ops-state/prod/stat.json: nothing was ever applied there, "
+                                  "so there is nothing to compare; check __settings__.state in nodes.json, or pass "
+                                  "--allow-empty in a repository where nothing was applied yet")
+    assert run_infra(capsys, "drift", "--allow-empty").code == 0
+
+
 def test_missing_backend_settings_are_a_clear_error(aws, tmp_path, monkeypatch, capsys):
     (tmp_path / "nodes.json").write_text(json.dumps({"__settings__": {"state": {"backend": "s3"}},
                                                      "__base__": LOCAL_ONLY, "web": {}}))
