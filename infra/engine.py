@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -9,6 +10,7 @@ from infra.errors import InfraError, StalePlanError, StateError
 from infra.fsutil import atomic_write_text
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.drift import DriftReport, detect_drift
+from infra.reconciler.exclude import left_out, unknown_names
 from infra.reconciler.executor import ApplyResult, Executor, Listener
 from infra.reconciler.graph import Graph, desired_graph, topological, with_recorded
 from infra.reconciler.kinds import kind_of
@@ -23,11 +25,14 @@ from infra.workspace import Workspace
 
 
 class Selection:
-    """Which resources a command is about: some groups, some kinds, or everything."""
+    """Which resources a command is about: some groups, some kinds, or everything; less what
+    `exclude` names (groups or addresses) and what depends on that (reconciler/exclude.py)."""
 
-    def __init__(self, groups: Iterable[str] = (), kinds: Iterable[str] = (), *, with_dependencies: bool = True):
+    def __init__(self, groups: Iterable[str] = (), kinds: Iterable[str] = (), *, with_dependencies: bool = True,
+                 exclude: Iterable[str] = ()):
         self.groups, self.kinds = set(groups), set(kinds)
         self.with_dependencies = with_dependencies
+        self.exclude = set(exclude)
 
     @property
     def everything(self) -> bool:
@@ -76,12 +81,32 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
     state = read_state(workspace)
     desired = with_recorded(desired_graph(config, workspace.root), state, config.groups)
     observation = observe(workspace, desired, state, selection)
-    scope = selection.scope(desired, {*desired.resources, *state.resources, *observation.found,
-                                      *(u.address for u in observation.unowned)})
-    return compute_plan(desired, observation.found, state, scope=scope, forced=forced,
-                        unowned=observation.unowned, adopt=adopt,
-                        made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
-                                                 config_digest=config.digest))
+    addresses = {*desired.resources, *state.resources, *observation.found, *(u.address for u in observation.unowned)}
+    scope = selection.scope(desired, addresses)
+    excluded = excluded_by(selection, desired, state, addresses, within=addresses if scope is None else scope)
+    if excluded:
+        scope = (addresses if scope is None else scope) - excluded
+    planned = compute_plan(desired, observation.found, state, scope=scope, forced=forced,
+                           unowned=observation.unowned, adopt=adopt,
+                           made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
+                                                    config_digest=config.digest))
+    planned.excluded = sorted(excluded)
+    return planned
+
+
+def excluded_by(selection: Selection, desired: Graph, state: State, addresses: set[str], *,
+                within: set[str]) -> set[str]:
+    """What `--exclude` leaves out of `within`, the plan's part of `addresses`; a name that matches
+    none of `addresses` is an error, with a suggestion: a typo would otherwise plan (and apply)
+    what was meant to be left out."""
+    unknown = unknown_names(sorted(selection.exclude), addresses)
+    if unknown:
+        known = sorted(addresses | {split_address(a)[1] for a in addresses})
+        close = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InfraError(f"--exclude {unknown[0]}: no group or address of that name in this plan (nodes.json, the "
+                         f"state, what exists){hint}")
+    return left_out(selection.exclude, desired, state, within) if selection.exclude else set()
 
 
 def read_state(workspace: Workspace) -> State:

@@ -148,6 +148,24 @@ def test_drift_where_nothing_was_ever_applied_fails_unless_allowed(local, capsys
     assert emptied.code == 0 and "No drift: 0 resource(s)" in emptied.out
 
 
+def test_exclude_leaves_a_group_out_and_says_so(local, capsys):
+    planned = infra(capsys, "plan", "--exclude", "api")
+    assert planned.code == 0 and "+ role.web" in planned.out and "role.api" not in planned.out.split("  ! ")[0]
+    assert "  ! left out by --exclude, with what depends on it (1): role.api" in planned.out
+    assert '"excluded": [\n    "role.api"\n  ]' in infra(capsys, "plan", "--exclude", "api", "-o", "json").out
+    assert "> **Left out by --exclude**, with what depends on it: `role.api`" in infra(
+        capsys, "plan", "--exclude", "role.api", "-o", "markdown").out
+    applied = infra(capsys, "apply", "--auto-approve", "--exclude", "api")
+    assert applied.code == 0 and (local / "roles" / "role-web.json").exists()
+    assert not (local / "roles" / "role-api.json").exists()
+    typo = infra(capsys, "plan", "--exclude", "apj")
+    assert typo.code == 1 and typo.err.strip() == ("error: --exclude apj: no group or address of that name in this "
+                                                   "plan (nodes.json, the state, what exists); did you mean 'api'?")
+    infra(capsys, "plan", "--out", "saved.plan")
+    refused = infra(capsys, "apply", "saved.plan", "--exclude", "api")
+    assert refused.code == 1 and "--exclude is for planning" in refused.err
+
+
 def test_secrets_are_masked_in_plan_and_show_outputs(local, capsys):
     planned = infra(capsys, "plan", "--output", "json")
     assert "hunter2" not in planned.out and "(sensitive)" in planned.out

@@ -15,6 +15,8 @@ from infra.reconciler import render
 from infra.reconciler.graph import desired_graph
 
 
+EXCLUDE_HELP = ("Leave out this group or address (ami.web), and what depends on it; repeat for more. The plan "
+                "says what was left out.")
 ADOPT_HELP = ("Adopt what infra made before owner tags, of the groups nodes.json or the state names: tag it as this "
               "project's (see docs/state.md, Ownership).")
 
@@ -47,13 +49,14 @@ def plan(
                                            help="Exit 0 when there are no changes, 2 when there are."),
     output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
     adopt: bool = typer.Option(False, "--adopt", help=ADOPT_HELP),
+    exclude: Optional[List[str]] = typer.Option(None, "--exclude", metavar="GROUP|ADDRESS", help=EXCLUDE_HELP),
 ) -> None:
     """Show what apply would change to make the world match nodes.json."""
     if out_file is not None and out_file.is_dir():  # say so before planning, not after
         raise InfraError(f"--out {out_file}: is a directory; give the file to save the plan in")
     ws = workspace()
     with busy("Planning: reading nodes.json and observing what exists..."):
-        result = engine.make_plan(ws, engine.Selection(groups or ()), adopt=adopt)
+        result = engine.make_plan(ws, engine.Selection(groups or (), exclude=exclude or ()), adopt=adopt)
     print_report("plan", result, output)
     note_project(ws)
     if out_file is not None:
@@ -71,18 +74,21 @@ def apply(
     parallelism: int = typer.Option(10, "--parallelism", min=1, help="Actions at once."),
     allow_destroy: bool = typer.Option(False, "--allow-destroy", help="Allow destroying protected resources."),
     adopt: bool = typer.Option(False, "--adopt", help=ADOPT_HELP),
+    exclude: Optional[List[str]] = typer.Option(None, "--exclude", metavar="GROUP|ADDRESS", help=EXCLUDE_HELP),
 ) -> None:
     """Make the world match nodes.json (or apply a saved plan)."""
     ws = workspace()
     targets = targets or []
     saved = len(targets) == 1 and Path(targets[0]).is_file()
     if saved:
-        if adopt:
-            raise InfraError("--adopt is for planning: a saved plan adopts what it was planned to (plan --adopt)")
+        for given, option in ((adopt, "--adopt"), (exclude, "--exclude")):
+            if given:
+                raise InfraError(f"{option} is for planning: a saved plan applies what it was planned with "
+                                 f"(infra plan {option} ... --out FILE)")
         the_plan = engine.load_plan(Path(targets[0]))
     else:
         with busy("Planning: reading nodes.json and observing what exists..."):
-            the_plan = engine.make_plan(ws, engine.Selection(targets), adopt=adopt)
+            the_plan = engine.make_plan(ws, engine.Selection(targets, exclude=exclude or ()), adopt=adopt)
         out.print(render.plan_text(the_plan))
         engine.refuse_unadopted(the_plan)
         note_project(ws)

@@ -89,6 +89,8 @@ class Plan(BaseModel):
     actions: list[Action] = Field(default_factory=list)
     made_against: MadeAgainst = Field(default_factory=MadeAgainst)
     targets: list[str] = Field(default_factory=list)
+    # What `--exclude` left out: the resources named and what depends on them (apply leaves them as they are).
+    excluded: list[str] = Field(default_factory=list)
     notices: list[Notice] = Field(default_factory=list)
 
     @property

@@ -58,6 +58,15 @@ def notice_lines(plan: Plan) -> list[str]:
     return [f"{notice.address}: {notice.description}: {notice.reason}" for notice in plan.notices]
 
 
+def excluded_line(plan: Plan, at_most: int = 20) -> str:
+    """What --exclude left out of the plan, which apply leaves as it is ("" when nothing)."""
+    if not plan.excluded:
+        return ""
+    shown = ", ".join(plan.excluded[:at_most])
+    more = f" and {len(plan.excluded) - at_most} more" if len(plan.excluded) > at_most else ""
+    return f"left out by --exclude, with what depends on it ({len(plan.excluded)}): {shown}{more}"
+
+
 def _attribute_lines(action: Action, limit: int | None = _MAX_VALUE) -> list[str]:
     """What a change sets (`+`), changes (`~`) and removes (`-`, named: AMI ids, instance ids, files)."""
     gone = [f"    - {line}" for line in removed(action)]
@@ -88,9 +97,10 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
     if deletions:
         warn = f"  ! {len(deletions)} resource(s) will be destroyed or replaced: " + ", ".join(a.address for a in deletions)
         lines.append(f"[bold red]{escape(warn)}[/]" if color else warn)
-    for notice in notice_lines(plan):
-        line = f"  ! {notice}"
-        lines.append(f"[yellow]{escape(line)}[/]" if color else line)
+    for notice in [*notice_lines(plan), excluded_line(plan)]:
+        if notice:
+            line = f"  ! {notice}"
+            lines.append(f"[yellow]{escape(line)}[/]" if color else line)
     lines.append(f"[bold]{summary_line(plan)}[/]" if color else summary_line(plan))
     return "\n".join(lines)
 
@@ -106,6 +116,9 @@ def plan_markdown(plan: Plan) -> str:
     notices = notice_lines(plan)
     if notices:
         lines += ["> **Found, not this project's:**", *(f"> - {line}" for line in notices), ""]
+    if plan.excluded:
+        lines += [f"> **Left out by --exclude**, with what depends on it: {', '.join(f'`{a}`' for a in plan.excluded)}",
+                  ""]
     if not plan.changes:
         return "\n".join(lines)
     lines += ["| | address | action | reason |", "|---|---|---|---|"]
