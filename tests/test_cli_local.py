@@ -166,6 +166,31 @@ def test_exclude_leaves_a_group_out_and_says_so(local, capsys):
     assert refused.code == 1 and "--exclude is for planning" in refused.err
 
 
+def test_refresh_only_accepts_a_hand_edit_into_the_state_and_changes_nothing(local, capsys):
+    assert infra(capsys, "apply", "--auto-approve").code == 0
+    role = local / "roles" / "role-web.json"
+    document = json.loads(role.read_text())
+    document["run_list"].append("recipe[hotfix::default]")
+    role.write_text(json.dumps(document))
+    (local / "roles" / "role-api.json").unlink()
+    assert infra(capsys, "drift").code == 2
+
+    planned = infra(capsys, "plan", "--refresh-only", "--detailed-exitcode")
+    assert planned.code == 2 and "<= role.web" in planned.out and "<= role.api" in planned.out
+    assert "Refresh-only plan: 2 to record in state (1 gone, to forget); nothing in AWS changes." in planned.out
+    refused = infra(capsys, "apply", "--refresh-only", "--adopt", "--auto-approve")
+    assert refused.code == 1 and "--adopt and --refresh-only do not go together" in refused.err
+    applied = infra(capsys, "apply", "--refresh-only", "--auto-approve")
+    assert applied.code == 0 and "Refresh complete" in applied.out and "nothing in AWS was changed" in applied.out
+    assert json.loads(role.read_text()) == document and not (local / "roles" / "role-api.json").exists()
+    assert infra(capsys, "drift").code == 0  # the state records what is there
+    assert sorted(json.loads(infra(capsys, "state", "list", "-o", "json").out)) == ["role.web"]
+    again = infra(capsys, "plan", "--refresh-only", "--detailed-exitcode")
+    assert again.code == 0 and "nothing to refresh" in again.out
+    # nodes.json still says what it says: the next plan puts the role back, and makes the api role again
+    assert infra(capsys, "plan", "--detailed-exitcode").code == 2
+
+
 def test_secrets_are_masked_in_plan_and_show_outputs(local, capsys):
     planned = infra(capsys, "plan", "--output", "json")
     assert "hunter2" not in planned.out and "(sensitive)" in planned.out
@@ -303,13 +328,13 @@ def test_apply_refuses_what_is_not_a_plan_or_is_from_a_newer_infra(local, capsys
     saved = json.loads((local / "saved.plan").read_text())
     (local / "saved.plan").write_text(json.dumps({**saved, "format_version": "99.0"}))
     result = infra(capsys, "apply", "saved.plan", "--auto-approve")
-    assert result.code == 1 and "plan format 99.0 is newer than this infra understands (2.0)" in result.err
+    assert result.code == 1 and "plan format 99.0 is newer than this infra understands (2.1)" in result.err
     # A plan saved by an infra before the documented format: its action marks are not the names now.
     old = {"format": 1, "actions": [{**a, "action": "+"} for a in saved["actions"]], "made_against": {}}
     (local / "saved.plan").write_text(json.dumps(old))
     result = infra(capsys, "apply", "saved.plan", "--auto-approve")
     assert result.code == 1 and result.err.count("\n") == 1
-    assert "saved.plan: plan format 1 is not one this infra understands (2.0); plan again" in result.err
+    assert "saved.plan: plan format 1 is not one this infra understands (2.1); plan again" in result.err
     assert not (local / "roles").exists()
 
 

@@ -17,6 +17,8 @@ from infra.reconciler.graph import desired_graph
 
 EXCLUDE_HELP = ("Leave out this group or address (ami.web), and what depends on it; repeat for more. The plan "
                 "says what was left out.")
+REFRESH_HELP = ("Only record what exists now in the state (accept changes made by hand); change nothing in AWS. "
+                "Shown as a plan of state changes.")
 ADOPT_HELP = ("Adopt what infra made before owner tags, of the groups nodes.json or the state names: tag it as this "
               "project's (see docs/state.md, Ownership).")
 
@@ -50,13 +52,15 @@ def plan(
     output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
     adopt: bool = typer.Option(False, "--adopt", help=ADOPT_HELP),
     exclude: Optional[List[str]] = typer.Option(None, "--exclude", metavar="GROUP|ADDRESS", help=EXCLUDE_HELP),
+    refresh_only: bool = typer.Option(False, "--refresh-only", help=REFRESH_HELP),
 ) -> None:
     """Show what apply would change to make the world match nodes.json."""
     if out_file is not None and out_file.is_dir():  # say so before planning, not after
         raise InfraError(f"--out {out_file}: is a directory; give the file to save the plan in")
     ws = workspace()
     with busy("Planning: reading nodes.json and observing what exists..."):
-        result = engine.make_plan(ws, engine.Selection(groups or (), exclude=exclude or ()), adopt=adopt)
+        result = engine.make_plan(ws, engine.Selection(groups or (), exclude=exclude or ()), adopt=adopt,
+                                  refresh_only=refresh_only)
     print_report("plan", result, output)
     note_project(ws)
     if out_file is not None:
@@ -75,20 +79,22 @@ def apply(
     allow_destroy: bool = typer.Option(False, "--allow-destroy", help="Allow destroying protected resources."),
     adopt: bool = typer.Option(False, "--adopt", help=ADOPT_HELP),
     exclude: Optional[List[str]] = typer.Option(None, "--exclude", metavar="GROUP|ADDRESS", help=EXCLUDE_HELP),
+    refresh_only: bool = typer.Option(False, "--refresh-only", help=REFRESH_HELP),
 ) -> None:
     """Make the world match nodes.json (or apply a saved plan)."""
     ws = workspace()
     targets = targets or []
     saved = len(targets) == 1 and Path(targets[0]).is_file()
     if saved:
-        for given, option in ((adopt, "--adopt"), (exclude, "--exclude")):
+        for given, option in ((adopt, "--adopt"), (exclude, "--exclude"), (refresh_only, "--refresh-only")):
             if given:
                 raise InfraError(f"{option} is for planning: a saved plan applies what it was planned with "
                                  f"(infra plan {option} ... --out FILE)")
         the_plan = engine.load_plan(Path(targets[0]))
     else:
         with busy("Planning: reading nodes.json and observing what exists..."):
-            the_plan = engine.make_plan(ws, engine.Selection(targets, exclude=exclude or ()), adopt=adopt)
+            the_plan = engine.make_plan(ws, engine.Selection(targets, exclude=exclude or ()), adopt=adopt,
+                                        refresh_only=refresh_only)
         out.print(render.plan_text(the_plan))
         engine.refuse_unadopted(the_plan)
         note_project(ws)
@@ -101,7 +107,10 @@ def apply(
     # Even with no changes, apply records what already matches (adopting it into state).
     result = engine.apply_plan(ws, the_plan, parallelism=parallelism, listener=ConsoleListener(), saved=saved,
                                allow_destroy=allow_destroy)
-    if the_plan.changes:
+    if the_plan.refresh_only:
+        out.print(f"[bold green]Refresh complete: the state records what exists now ({len(result.applied)} "
+                  f"resource(s) refreshed); nothing in AWS was changed.[/]")
+    elif the_plan.changes:
         report_result(result)
 
 

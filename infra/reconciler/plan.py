@@ -91,6 +91,8 @@ class Plan(BaseModel):
     targets: list[str] = Field(default_factory=list)
     # What `--exclude` left out: the resources named and what depends on them (apply leaves them as they are).
     excluded: list[str] = Field(default_factory=list)
+    # Only state changes (`refresh` actions): apply records what exists and changes nothing (--refresh-only).
+    refresh_only: bool = False
     notices: list[Notice] = Field(default_factory=list)
 
     @property
@@ -99,7 +101,7 @@ class Plan(BaseModel):
 
     def summary(self) -> dict[str, int]:
         """Counts the way Terraform's closing line does: a replace adds one and destroys one."""
-        counts = {"add": 0, "change": 0, "destroy": 0, "build": 0, "adopt": 0}
+        counts = {"add": 0, "change": 0, "destroy": 0, "build": 0, "adopt": 0, "refresh": 0}
         for action in self.actions:
             if action.action is ActionKind.CREATE:
                 counts["add"] += 1
@@ -114,4 +116,6 @@ class Plan(BaseModel):
                 counts["build"] += 1
             elif action.action is ActionKind.ADOPT:
                 counts["adopt"] += 1
+            elif action.action is ActionKind.REFRESH:
+                counts["refresh"] += 1
         return counts

@@ -22,7 +22,8 @@ from infra.redact import masked
 UNKNOWN = "(known after apply)"
 ABSENT = "(absent)"
 _STYLE = {ActionKind.CREATE: "green", ActionKind.BUILD: "cyan", ActionKind.UPDATE: "yellow",
-          ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim", ActionKind.ADOPT: "blue"}
+          ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim", ActionKind.ADOPT: "blue",
+          ActionKind.REFRESH: "blue"}
 _MAX_VALUE = 100
 
 
@@ -46,11 +47,22 @@ def show_side(change: AttributeChange, side: str, limit: int | None = _MAX_VALUE
 
 def summary_line(plan: Plan) -> str:
     counts = plan.summary()
+    if plan.refresh_only:
+        return _refresh_summary(plan)
     if not plan.changes:
         return "No changes. The infrastructure matches nodes.json."
     adopt = f", {counts['adopt']} to adopt" if counts["adopt"] else ""
     return (f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy, "
             f"{counts['build']} to build{adopt}.")
+
+
+def _refresh_summary(plan: Plan) -> str:
+    if not plan.changes:
+        return "No changes. The state records what exists: nothing to refresh."
+    forgotten = sum(1 for action in plan.changes if action.after is None)
+    gone = f" ({forgotten} gone, to forget)" if forgotten else ""
+    return (f"Refresh-only plan: {len(plan.changes)} to record in state{gone}; nothing in AWS changes. nodes.json "
+            f"is not changed: edit it to keep what you accept, or the next apply puts it back.")
 
 
 def notice_lines(plan: Plan) -> list[str]:
@@ -84,7 +96,9 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
     for action in plan.changes:
         mark = action.action.mark
         style = _STYLE[action.action]
-        head = f"  # {action.address} will be {action.action.verb}: {action.reason}"
+        verb = "forgotten from state" if action.action is ActionKind.REFRESH and action.after is None \
+            else action.action.verb
+        head = f"  # {action.address} will be {verb}: {action.reason}"
         if action.protected:
             head += " [PROTECTED: needs --allow-destroy]"
         lines.append(f"[bold]{escape(head)}[/]" if color else head)
