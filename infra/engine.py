@@ -19,7 +19,7 @@ from infra.reconciler.plan_json import dump_plan, read_plan
 from infra.reconciler.planner import plan as compute_plan
 from infra.reconciler.refresh import check_refresh, refresh_plan, refreshed
 from infra.reconciler.refs import unresolved
-from infra.reconciler.resources import Resource, split_address
+from infra.reconciler.resources import Observation, Resource, split_address
 from infra.state.backend import locked
 from infra.state.model import State
 from infra.workspace import Workspace
@@ -87,14 +87,24 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
     state = read_state(workspace)
     desired = with_recorded(desired_graph(config, workspace.root), state, config.groups)
     observation = observe(workspace, desired, state, selection)
-    addresses = {*desired.resources, *state.resources, *observation.found, *(u.address for u in observation.unowned)}
-    scope, excluded = scoped(selection, desired, state, addresses)
+    known = {*state.resources, *observation.found, *(u.address for u in observation.unowned)}
+    scope, excluded = scoped(selection, desired, state, {*desired.resources, *known})
+    look_alikes(workspace, [r for r in desired if r.address not in known and (scope is None or r.address in scope)],
+                observation)
     planned = compute_plan(desired, observation.found, state, scope=scope, forced=forced,
                            unowned=observation.unowned, adopt=adopt,
                            made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
                                                     config_digest=config.digest))
     planned.excluded = sorted(excluded)
     return planned
+
+
+def look_alikes(workspace: Workspace, making: list[Resource], observation: Observation) -> None:
+    """Add to `observation` what was made without infra and is named like what the plan would make
+    (`making`): the plan says it can be imported, and never adopts it (providers/aws/imports.py)."""
+    if making:
+        for finder in workspace.providers.offering("look_alikes"):
+            observation.unowned.extend(finder.look_alikes(making))
 
 
 def scoped(selection: Selection, desired: Graph, state: State, addresses: set[str]) -> tuple[set[str] | None,

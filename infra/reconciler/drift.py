@@ -66,5 +66,7 @@ def _artifact_changes(kind: Kind, attributes: dict, outputs: dict, found: Observ
         return [AttributeChange(path="image_id", before=recorded_id, after=found_id)]
     wanted = {"source_hash": kind.build_digest(attributes),
               **{k: v for k, v in attributes.items() if k in kind.outside_versions and k in found.attributes}}
+    if not found.attributes.get("source_hash"):  # not built by infra (imported): what it was built from is unknown
+        del wanted["source_hash"]
     seen = {k: managed_part(found.attributes.get(k), v, v) for k, v in wanted.items()}
     return [c.reversed() for c in attribute_changes(seen, wanted)]

@@ -73,6 +73,7 @@ class Notice(BaseModel):
     description: str  # what it is: "autoscaling group web-1a2b3c4d in us-east-1"
     reason: str  # why it is left alone, and what to do
     blocking: bool = False
+    import_command: str | None = None  # made without infra: the `infra import` that would adopt it
 
     @property
     def untagged(self) -> bool:

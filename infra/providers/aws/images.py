@@ -23,7 +23,8 @@ import botocore.exceptions
 
 from infra.errors import InfraError, ProviderError
 from infra.providers import packer
-from infra.providers.aws.common import ByOwner, by_owner, configured_regions, managed_tags, tag_list, unowned_of
+from infra.providers.aws.common import (ByOwner, by_owner, configured_regions, identity_tags, managed_tags, tag_list,
+                                        unowned_of)
 from infra.providers.aws.image_usage import images_in_use
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
@@ -132,7 +133,8 @@ class ImagesProvider:
         if action.action is ActionKind.UPDATE:
             return self.retag(action.group, attributes, (action.before or {}).get("tags") or {}, progress)
         if action.action is ActionKind.ADOPT:
-            return self.adopt(action.group, self.region(attributes.get("region")), progress)
+            return self.adopt(action.group, self.region(attributes.get("region")), progress,
+                              images=(action.before or {}).get("images") or [])
         raise ProviderError(f"{action.address}: an AMI is built or deleted, never {action.action.verb}")
 
     def build(self, group: str, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
@@ -189,6 +191,8 @@ class ImagesProvider:
         self.sweep_scratch()
         last: dict[str, Action] = {}
         for action in applied:
+            if action.action is ActionKind.ADOPT:  # an adoption (an import) changes nothing else
+                continue
             if action.kind == "ami" or last.get(action.group, action).kind != "ami":
                 last[action.group] = action
         for group, action in sorted(last.items()):
@@ -218,15 +222,19 @@ class ImagesProvider:
                  + " in place")
         return {"image_id": image.id, "name": image.name}
 
-    def adopt(self, group: str, region: str, progress: Progress) -> dict[str, Any]:
-        """Tag every AMI of `group` made before owner tags (and their snapshots) as this project's."""
-        untagged = self._scan(region, group).untagged
+    def adopt(self, group: str, region: str, progress: Progress,
+              images: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+        """Tag `images` (an AMI imported, with its snapshots) or else every AMI of `group` made before
+        owner tags as this project's, of `group`."""
+        untagged = [Image(id=i["id"], group=group, created="", name=i.get("name", ""),
+                          snapshots=tuple(i.get("snapshots") or ())) for i in images]
+        untagged = untagged or self._scan(region, group).untagged
         if not untagged:
             raise ProviderError(f"no AMI of {group} without an owner found in {region} to adopt; plan again")
-        self._tag(region, untagged, {OWNER_TAG: self.owner})
+        self._tag(region, untagged, identity_tags(group, self.owner))
         newest = newest_by_group(untagged)[group]
-        progress(f"tagged {len(untagged)} AMI(s) of {group} {OWNER_TAG}={self.owner}, the newest {newest.id} "
-                 f"({newest.name})")
+        progress(f"tagged {len(untagged)} AMI(s) and their snapshots {OWNER_TAG}={self.owner}, {GROUP_TAG}={group}, "
+                 f"the newest {newest.id} ({newest.name})")
         return {"image_id": newest.id, "name": newest.name}
 
     def _tag(self, region: str, images: list[Image], tags: dict[str, str]) -> None:
