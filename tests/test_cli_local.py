@@ -177,11 +177,11 @@ def test_refresh_only_accepts_a_hand_edit_into_the_state_and_changes_nothing(loc
 
     planned = infra(capsys, "plan", "--refresh-only", "--detailed-exitcode")
     assert planned.code == 2 and "<= role.web" in planned.out and "<= role.api" in planned.out
-    assert "Refresh-only plan: 2 to record in state (1 gone, to forget); nothing in AWS changes." in planned.out
+    assert "Refresh-only plan: 2 to record in state (1 gone, to forget); nothing else changes." in planned.out
     refused = infra(capsys, "apply", "--refresh-only", "--adopt", "--auto-approve")
     assert refused.code == 1 and "--adopt and --refresh-only do not go together" in refused.err
     applied = infra(capsys, "apply", "--refresh-only", "--auto-approve")
-    assert applied.code == 0 and "Refresh complete" in applied.out and "nothing in AWS was changed" in applied.out
+    assert applied.code == 0 and "Refresh complete" in applied.out and "nothing else was changed" in applied.out
     assert json.loads(role.read_text()) == document and not (local / "roles" / "role-api.json").exists()
     assert infra(capsys, "drift").code == 0  # the state records what is there
     assert sorted(json.loads(infra(capsys, "state", "list", "-o", "json").out)) == ["role.web"]

@@ -17,7 +17,7 @@ from infra.reconciler.graph import desired_graph
 
 EXCLUDE_HELP = ("Leave out this group or address (ami.web), and what depends on it; repeat for more. The plan "
                 "says what was left out.")
-REFRESH_HELP = ("Only record what exists now in the state (accept changes made by hand); change nothing in AWS. "
+REFRESH_HELP = ("Only record what exists now in the state (accept changes made by hand); change nothing else. "
                 "Shown as a plan of state changes.")
 ADOPT_HELP = ("Adopt what infra made before owner tags, of the groups nodes.json or the state names: tag it as this "
               "project's (see docs/state.md, Ownership).")
@@ -109,7 +109,7 @@ def apply(
                                allow_destroy=allow_destroy)
     if the_plan.refresh_only:
         out.print(f"[bold green]Refresh complete: the state records what exists now ({len(result.applied)} "
-                  f"resource(s) refreshed); nothing in AWS was changed.[/]")
+                  f"resource(s) refreshed); nothing else was changed.[/]")
     elif the_plan.changes:
         report_result(result)
 

@@ -44,5 +44,5 @@ _VERBS = {
     ActionKind.DELETE: "destroyed",
     ActionKind.BUILD: "built",
     ActionKind.ADOPT: "adopted (tagged as this project's; nothing else changes)",
-    ActionKind.REFRESH: "refreshed in state (what is there now is recorded; nothing in AWS changes)",
+    ActionKind.REFRESH: "refreshed in state (what is there now is recorded; nothing else changes)",
 }

@@ -61,7 +61,7 @@ def _refresh_summary(plan: Plan) -> str:
         return "No changes. The state records what exists: nothing to refresh."
     forgotten = sum(1 for action in plan.changes if action.after is None)
     gone = f" ({forgotten} gone, to forget)" if forgotten else ""
-    return (f"Refresh-only plan: {len(plan.changes)} to record in state{gone}; nothing in AWS changes. nodes.json "
+    return (f"Refresh-only plan: {len(plan.changes)} to record in state{gone}; nothing else changes. nodes.json "
             f"is not changed: edit it to keep what you accept, or the next apply puts it back.")
 
 

@@ -67,15 +67,15 @@ def test_refresh_only_accepts_a_hand_change_so_that_drift_then_reports_none(repo
 
     planned = run_infra(capsys, "plan", "--refresh-only", "--detailed-exitcode", "--out", "refresh.plan")
     assert planned.code == 2, planned.err
-    assert (" # asg.web will be refreshed in state (what is there now is recorded; nothing in AWS changes): changed "
+    assert (" # asg.web will be refreshed in state (what is there now is recorded; nothing else changes): changed "
             "outside infra: max_size\n <= asg.web\n    ~ max_size: 2 -> 4\n") in planned.out
-    assert "Refresh-only plan: 1 to record in state; nothing in AWS changes." in planned.out
+    assert "Refresh-only plan: 1 to record in state; nothing else changes." in planned.out
     document = json.loads(run_infra(capsys, "plan", "--refresh-only", "-o", "json").out)
     assert document["refresh_only"] is True and [a["action"] for a in document["actions"]] == ["refresh"]
 
     applied = run_infra(capsys, "apply", "refresh.plan")
     assert applied.code == 0, applied.err
-    assert "Refresh complete: the state records what exists now (1 resource(s) refreshed); nothing in AWS was " \
+    assert "Refresh complete: the state records what exists now (1 resource(s) refreshed); nothing else was " \
            "changed." in applied.out
     after = asgs(aws)
     assert after["web"]["AutoScalingGroupName"] == web["AutoScalingGroupName"] and after["web"]["MaxSize"] == 4

@@ -96,12 +96,12 @@ def test_the_document_of_a_refresh_plan_validates_and_reads_back():
     assert again.refresh_only and again.actions == result.actions
 
 
-def test_the_text_says_nothing_in_aws_changes():
+def test_the_text_says_only_the_state_changes():
     text = plan_text(refresh_plan(recorded(), found(asg_web={"max_size": 5}, asg_api=None)), color=False)
-    assert "  # asg.web will be refreshed in state (what is there now is recorded; nothing in AWS changes): " \
+    assert "  # asg.web will be refreshed in state (what is there now is recorded; nothing else changes): " \
            "changed outside infra: max_size\n <= asg.web\n    ~ max_size: 2 -> 5" in text
     assert "  # asg.api will be forgotten from state: deleted outside infra\n <= asg.api" in text
-    assert text.endswith("Refresh-only plan: 2 to record in state (1 gone, to forget); nothing in AWS changes. "
+    assert text.endswith("Refresh-only plan: 2 to record in state (1 gone, to forget); nothing else changes. "
                          "nodes.json is not changed: edit it to keep what you accept, or the next apply puts it back.")
     assert plan_text(refresh_plan(recorded(), found()), color=False).endswith(
         "No changes. The state records what exists: nothing to refresh.")
