@@ -177,6 +177,9 @@ def test_refresh_only_accepts_a_hand_edit_into_the_state_and_changes_nothing(loc
 
     planned = infra(capsys, "plan", "--refresh-only", "--detailed-exitcode")
     assert planned.code == 2 and "<= role.web" in planned.out and "<= role.api" in planned.out
+    narrowed = infra(capsys, "plan", "--refresh-only", "--exclude", "api")
+    assert "<= role.web" in narrowed.out and "<= role.api" not in narrowed.out
+    assert "  ! left out by --exclude, with what depends on it (1): role.api" in narrowed.out
     assert "Refresh-only plan: 2 to record in state (1 gone, to forget); nothing else changes." in planned.out
     refused = infra(capsys, "apply", "--refresh-only", "--adopt", "--auto-approve")
     assert refused.code == 1 and "--adopt and --refresh-only do not go together" in refused.err
