@@ -7,8 +7,7 @@ import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
-from tests.integration.test_failures import (DEADLINE, amis_per_group, control, kill_group,  # noqa: F401
-                                             start_infra, wait_until)
+from tests.integration.test_failures import amis_per_group, control, two_applies_at_once  # noqa: F401
 
 LOCAL_ONLY = {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", "packer": False}
 
@@ -132,27 +131,12 @@ def lock_object(s3) -> dict | None:
 def test_two_applies_at_once_on_s3_lock_files_one_wins_and_the_other_is_refused_naming_it(
         control, ops_repo, aws, ec2, tmp_path_factory, capsys):
     s3 = s3_state(ops_repo, aws)
-    (control / "gate").touch()  # every build waits for `release`: the winner holds the lock until then
-    logs = tmp_path_factory.mktemp("logs")
-    both = {name: start_infra(ops_repo, logs, name, "apply", "--auto-approve") for name in ("a", "b")}
-    try:
-        wait_until("one of the two applies to end", lambda: any(p.poll() is not None for p in both.values()),
-                   timeout=60)
-        loser = next(name for name, p in both.items() if p.poll() is not None)
-        winner = next(name for name in both if name != loser)
-        refused = (logs / f"{loser}.err").read_text()
+    with two_applies_at_once(control, ops_repo, tmp_path_factory.mktemp("logs")) as (winner, refused):
         held = lock_object(s3)
-        assert both[loser].returncode == 1 and refused.count("error:") == 1, refused
-        assert held["pid"] == both[winner].pid and held["operation"] == "apply"
-        assert (f"error: state s3://ops-state/prod/state.json is locked by {held['who']} (pid {both[winner].pid}) "
+        assert held["pid"] == winner.pid and held["operation"] == "apply" and refused.count("error:") == 1
+        assert (f"error: state s3://ops-state/prod/state.json is locked by {held['who']} (pid {winner.pid}) "
                 f"since {held['created']} for apply, lock id {held['id']}; if that process is gone, run: infra "
                 f"state unlock {held['id']}") in refused
-        assert both[winner].poll() is None  # still building, holding the lock
-        (control / "release").touch()
-        assert both[winner].wait(timeout=DEADLINE) == 0, (logs / f"{winner}.err").read_text()
-    finally:
-        for process in both.values():
-            kill_group(process, control)
     assert lock_object(s3) is None  # released
     assert amis_per_group(ec2) == {"12_04-bee": 1, "12_04-www": 1}
     assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
