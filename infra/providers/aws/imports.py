@@ -134,6 +134,8 @@ class ImportFinder:
         would make): made without infra, so never this project's until imported."""
         by_region: dict[str, list[Resource]] = {}
         for resource in resources:
+            if resource.kind not in ("asg", "launch_template"):
+                continue  # nothing else is looked for: a plan of local files alone asks AWS nothing
             region = self.clients.region or resource.attributes.get("region") or "us-east-1"
             by_region.setdefault(region, []).append(resource)
         found: list[Unowned] = []
