@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -10,7 +9,7 @@ from infra.errors import InfraError, StalePlanError, StateError
 from infra.fsutil import atomic_write_text
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.drift import DriftReport, detect_drift
-from infra.reconciler.exclude import left_out, unknown_names
+from infra.reconciler.exclude import check_names, left_out
 from infra.reconciler.executor import ApplyResult, Executor, Listener
 from infra.reconciler.graph import Graph, desired_graph, topological, with_recorded
 from infra.reconciler.kinds import kind_of
@@ -111,25 +110,11 @@ def scoped(selection: Selection, desired: Graph, state: State, addresses: set[st
                                                                                             set[str]]:
     """Of `addresses`, those a plan of `selection` covers (None: all of them), and what --exclude left out."""
     scope = selection.scope(desired, addresses)
-    excluded = excluded_by(selection, desired, state, addresses, within=addresses if scope is None else scope)
-    if excluded:
-        scope = (addresses if scope is None else scope) - excluded
-    return scope, excluded
-
-
-def excluded_by(selection: Selection, desired: Graph, state: State, addresses: set[str], *,
-                within: set[str]) -> set[str]:
-    """What `--exclude` leaves out of `within`, the plan's part of `addresses`; a name that matches
-    none of `addresses` is an error, with a suggestion: a typo would otherwise plan (and apply)
-    what was meant to be left out."""
-    unknown = unknown_names(sorted(selection.exclude), addresses)
-    if unknown:
-        known = sorted(addresses | {split_address(a)[1] for a in addresses})
-        close = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise InfraError(f"--exclude {unknown[0]}: no group or address of that name in this plan (nodes.json, the "
-                         f"state, what exists){hint}")
-    return left_out(selection.exclude, desired, state, within) if selection.exclude else set()
+    if not selection.exclude:
+        return scope, set()
+    check_names(selection.exclude, addresses)
+    excluded = left_out(selection.exclude, desired, state, addresses if scope is None else scope)
+    return (addresses if scope is None else scope) - excluded, excluded
 
 
 def read_state(workspace: Workspace) -> State:

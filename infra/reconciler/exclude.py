@@ -9,8 +9,10 @@ left standing would keep using the launch template deleted beside it.
 
 from __future__ import annotations
 
+import difflib
 from typing import Iterable
 
+from infra.errors import InfraError
 from infra.reconciler.graph import Graph
 from infra.reconciler.resources import split_address
 from infra.state.model import State
@@ -21,6 +23,19 @@ def unknown_names(names: Iterable[str], addresses: Iterable[str]) -> list[str]:
     addresses = set(addresses)
     groups = {split_address(address)[1] for address in addresses}
     return [name for name in names if name not in addresses and name not in groups]
+
+
+def check_names(names: Iterable[str], addresses: Iterable[str]) -> None:
+    """A name that matches none of `addresses` is an error, with a suggestion: a typo would
+    otherwise plan (and apply) what was meant to be left out."""
+    addresses = set(addresses)
+    unknown = unknown_names(sorted(names), addresses)
+    if unknown:
+        known = sorted(addresses | {split_address(address)[1] for address in addresses})
+        close = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InfraError(f"--exclude {unknown[0]}: no group or address of that name in this plan (nodes.json, the "
+                         f"state, what exists){hint}")
 
 
 def left_out(names: Iterable[str], desired: Graph, state: State, addresses: Iterable[str]) -> set[str]:
