@@ -10,7 +10,7 @@ import re
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
 from infra.config.project import check_project_name
@@ -85,6 +85,14 @@ def check_region(name: str) -> None:
         raise ValueError(f"{name!r} is not an AWS region name (like us-east-1 or eu-west-2)")
 
 
+PARTIAL = "partial"  # validation context: the keys one group (or __base__) writes, before merging
+
+
+def partial(info: ValidationInfo) -> bool:
+    """Validating what one group writes before it is merged with __base__: checks across keys wait."""
+    return bool(info.context) and bool(info.context.get(PARTIAL))
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -104,7 +112,9 @@ class Autoscale(Strict):
     termination_policies: list[str] = Field(default_factory=lambda: ["OldestLaunchTemplate", "OldestInstance"])
 
     @model_validator(mode="after")
-    def _sizes_agree(self) -> "Autoscale":
+    def _sizes_agree(self, info: ValidationInfo) -> "Autoscale":
+        if partial(info):  # half of the sizes may come from __base__: judged once merged
+            return self
         if self.node_min > self.node_max:
             raise ValueError(f"node_min ({self.node_min}) is larger than node_max ({self.node_max})")
         if self.desired is not None and not self.node_min <= self.desired <= self.node_max:
