@@ -51,7 +51,7 @@ class CostItem(BaseModel):
     before: Nodes | None = None
     after: Nodes | None = None
     one_off: float = 0.0  # paid once: a roll's new nodes running beside the old ones
-    roll_hours: float = 0.0  # how long a roll may keep both
+    roll_seconds: int = 0  # how long a roll may keep both: healthy_deadline + timeout
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -150,7 +150,7 @@ def _asg(action: "Action", types: tuple[str | None, str | None], prices: "PriceT
     if action.action.is_replace and after is not None and after.monthly is not None:
         seconds = sum(v for v in ((action.after or {}).get("healthy_deadline"), (action.after or {}).get("timeout"))
                       if isinstance(v, int))
-        item.roll_hours = round(seconds / 3600, 3)
+        item.roll_seconds = seconds
         item.one_off = round(after.monthly / HOURS_PER_MONTH * seconds / 3600, 4)
     return item
 

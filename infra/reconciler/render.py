@@ -146,9 +146,10 @@ def cost_markdown(cost: PlanCost) -> list[str]:
     lines.append("")
     for item in cost.items:
         if item.one_off:
-            lines.append(f"- `{item.address}` rolls: its new nodes run beside the old ones for up to "
-                         f"{item.roll_hours * 60:.0f} min (healthy_deadline + timeout): at most "
-                         f"{dollars(item.one_off)} once.")
+            seconds = item.roll_seconds
+            lasting = f"{seconds} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+            lines.append(f"- `{item.address}` rolls: its new nodes run beside the old ones for up to {lasting} "
+                         f"(healthy_deadline + timeout): at most {dollars(item.one_off)} once.")
     if cost.unpriced:
         lines.append(f"- No price for {', '.join(cost.unpriced)}: not in the total (add it to ec2-prices.json).")
     return lines + [f"- {basis}"]

@@ -54,7 +54,7 @@ def test_a_roll_to_another_type_costs_the_new_type_and_counts_the_roll_once():
     [item] = cost.items
     assert (item.before.monthly, item.after.monthly, item.monthly_change) == (255.5, 194.18, -61.32)
     # Both ASGs run until the old one goes: at most healthy_deadline + timeout (720 s) of the new nodes.
-    assert item.roll_hours == 0.2 and item.one_off == round(2 * 0.133 * 0.2, 4)
+    assert item.roll_seconds == 720 and item.one_off == round(2 * 0.133 * 0.2, 4)
 
 
 def test_removing_a_group_saves_what_its_nodes_cost():
