@@ -53,7 +53,7 @@ def usage_markdown(report: UsageReport) -> str:
 
 
 def _window(report: UsageReport) -> str:
-    return (f"Usage over {report.days} day(s), {report.start[:16].replace('T', ' ')} to "
+    return (f"Usage over {report.days} day{'s' if report.days != 1 else ''}, {report.start[:16].replace('T', ' ')} to "
             f"{report.end[:16].replace('T', ' ')} UTC: {report.metric} per {report.period_seconds // 60} minutes; "
             f"verdicts on the p95 of those averages.")
 
@@ -94,7 +94,7 @@ def _suggestion(suggestion: Suggestion) -> str:
 
 def _headline(report: UsageReport) -> str:
     if not report.findings:
-        return f"all {len(report.rows)} fine or not judged" if report.rows else "no groups with nodes"
+        return f"nothing idle or saturated ({len(report.rows)} looked at)" if report.rows else "no groups with nodes"
     return f"{report.findings} of {len(report.rows)} need attention"
 
 
