@@ -40,9 +40,10 @@ def usage_report(workspace: Workspace, groups: Iterable[str] = (), days: int = D
         series = reader.cpu(region, found, start, end) if found else []
         rows += [row(nodes, cpu, config.groups[nodes.group], workspace.prices, period_seconds=PERIOD,
                      window_hours=days * 24) for nodes, cpu in zip(found, series)]
-        seen = {r.group for r in rows}
-        rows += [_without_nodes(g, region, workspace.prices)
-                 for g in members if g.name not in seen and (g.autoscale is not None or named)]
+        shown = {(r.group, r.kind) for r in rows} | {(r.group, "any") for r in rows}
+        rows += [_without_nodes(g, region, workspace.prices) for g in members
+                 if (g.autoscale is not None and (g.name, "asg") not in shown)
+                 or (g.autoscale is None and named and (g.name, "any") not in shown)]
     order = {name: index for index, name in enumerate(config.groups)}
     rows.sort(key=lambda r: (order[r.group], r.kind != "asg", r.name))
     return UsageReport(days=days, start=start.isoformat(), end=end.isoformat(), period_seconds=PERIOD,

@@ -4,12 +4,13 @@ rows and their rendering. No server: node sets and CPU series are made here."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from infra.config import parse_config
 from infra.config.models import Usage
-from infra.errors import ConfigError
+from infra.errors import ConfigError, InfraError
 from infra.pricing import PriceFile, merged
 from infra.usage.model import CpuSeries, CpuStats, NodeSet, UsageReport, Verdict
 from infra.usage.render import usage_json, usage_markdown, usage_text
@@ -179,3 +180,48 @@ def test_the_report_renders_the_numbers_the_verdict_and_the_thresholds_in_every_
     document = json.loads(usage_json(report(idle, fine)))
     assert document["findings"] == 1 and [r["verdict"] for r in document["rows"]] == ["idle", "fine"]
     assert document["rows"][0]["thresholds"] == {"idle_below": 10.0, "saturated_above": 80.0, "min_hours": 30.0}
+
+
+class FakeReader:
+    """What the AWS provider would find: node sets by region, and a CPU level for each."""
+
+    def __init__(self, found: dict[str, list[NodeSet]], levels: dict[str, float]) -> None:
+        self.found, self.levels, self.asked = found, levels, []
+
+    def nodes(self, region, groups):
+        self.asked.append((region, sorted(groups)))
+        return [n for n in self.found.get(region, []) if n.group in groups]
+
+    def cpu(self, region, nodes, start, end):
+        assert end - start == timedelta(days=2)
+        return [series(self.levels[n.name]) for n in nodes]
+
+
+def test_the_report_asks_each_region_once_and_shows_groups_that_run_nothing_yet(tmp_path):
+    from infra.usage.collect import usage_report
+    from infra.workspace import AwsOptions, Workspace
+
+    (tmp_path / "nodes.json").write_text(json.dumps({
+        "__base__": {"instance_type": "m5.xlarge", "source_ami": "ami-1ebb2077"},
+        "web": {"autoscale": {"node_min": 4, "node_max": 8}},
+        "tools": {},  # no autoscale, no one-off instance: left out unless named
+        "db": {"autoscale": {"node_min": 1}, "region": "eu-west-1"}}))
+    tools = NodeSet(group="web", region="us-east-1", kind="instance", name="tools-1", dimension=("InstanceId", "i-1"),
+                    instance_types=["m5.xlarge"])
+    reader = FakeReader({"us-east-1": [tools, asg()]}, {"web-1a2b3c4d": 50.0, "tools-1": 2.0})
+    workspace = Workspace(tmp_path / "nodes.json")
+    report = usage_report(workspace, days=2, now=datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc), reader=reader)
+    assert reader.asked == [("us-east-1", ["tools", "web"]), ("eu-west-1", ["db"])]
+    assert [(r.group, r.kind, r.verdict.value) for r in report.rows] == [
+        ("web", "asg", "fine"), ("web", "instance", "idle"), ("db", "asg", "unknown")]
+    assert report.rows[2].reason.startswith("no autoscaling group of this project found")
+    assert report.rows[2].hourly is None  # eu-west-1 has no price in the shipped table
+    assert report.findings == 1 and report.start == "2026-11-28T06:00:00+00:00"
+    named = usage_report(workspace, ["tools"], days=2, reader=FakeReader({}, {}))
+    assert [(r.group, r.reason) for r in named.rows] == [
+        ("tools", "runs no nodes: no autoscale block and no one-off instances")]
+    moved = FakeReader({}, {})
+    usage_report(Workspace(tmp_path / "nodes.json", AwsOptions(region="us-west-2")), days=2, reader=moved)
+    assert moved.asked == [("us-west-2", ["db", "tools", "web"])]
+    with pytest.raises(InfraError, match="--days 0: give 1 to 63"):
+        usage_report(workspace, days=0, reader=moved)

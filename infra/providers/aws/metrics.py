@@ -49,8 +49,8 @@ class UsageReader:
             MANAGED, {"Name": "tag-key", "Values": [NAME_TAG]}, {"Name": "instance-state-name", "Values": ["running"]}])
             for i in r.get("Instances", []) if tag_dict(i.get("Tags")).get(GROUP_TAG) in wanted]
         return [NodeSet(group=tag_dict(i.get("Tags"))[GROUP_TAG], region=region, kind="instance",
-                      name=tag_dict(i.get("Tags"))[NAME_TAG], dimension=("InstanceId", i["InstanceId"]),
-                      instance_types=[i["InstanceType"]])
+                        name=tag_dict(i.get("Tags"))[NAME_TAG], dimension=("InstanceId", i["InstanceId"]),
+                        instance_types=[i["InstanceType"]])
                 for i in by_owner(found, lambda i: tag_dict(i.get("Tags")), self.owner).ours]
 
     def cpu(self, region: str, nodes: list[NodeSet], start: datetime, end: datetime) -> list[CpuSeries]:
@@ -72,9 +72,9 @@ class UsageReader:
 def _asg_nodes(group: str, region: str, asg: dict[str, Any]) -> NodeSet:
     serving = [i for i in asg.get("Instances", []) if i.get("LifecycleState") == "InService"]
     return NodeSet(group=group, region=region, kind="asg", name=asg["AutoScalingGroupName"],
-                 dimension=("AutoScalingGroupName", asg["AutoScalingGroupName"]),
-                 instance_types=[i.get("InstanceType") or "unknown" for i in serving],
-                 node_min=asg["MinSize"], node_max=asg["MaxSize"], desired=asg["DesiredCapacity"])
+                   dimension=("AutoScalingGroupName", asg["AutoScalingGroupName"]),
+                   instance_types=[i.get("InstanceType") or "unknown" for i in serving],
+                   node_min=asg["MinSize"], node_max=asg["MaxSize"], desired=asg["DesiredCapacity"])
 
 
 def _query(ident: str, dimension: tuple[str, str], stat: str) -> dict[str, Any]:
