@@ -229,15 +229,7 @@ class _Locator:
         self.text, self.path = text, path
 
     def position(self, keys: list[Any]) -> tuple[int | None, int | None]:
-        pos, found = 0, None
-        for key in keys:
-            if not isinstance(key, str):
-                break
-            match = re.compile(re.escape(json.dumps(key)) + r"\s*:").search(self.text, pos)
-            if not match:
-                break
-            found, pos = match.start(), match.end()  # the next key is further on, even one of the same name
-        return jsontext.line_column(self.text, found) if found is not None else (None, None)
+        return jsontext.key_position(self.text, keys)
 
     def error(self, keys: list[Any], message: str) -> ConfigError:
         line, column = self.position(keys)
