@@ -8,6 +8,7 @@ from typing import Callable, Iterable
 from infra.errors import InfraError, StalePlanError, StateError
 from infra.fsutil import atomic_write_text
 from infra.reconciler.actions import ActionKind
+from infra.reconciler.cost import estimate
 from infra.reconciler.drift import DriftReport, detect_drift
 from infra.reconciler.exclude import check_names, left_out
 from infra.reconciler.executor import ApplyResult, Executor, Listener
@@ -95,6 +96,7 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
                            made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
                                                     config_digest=config.digest))
     planned.excluded = sorted(excluded)
+    planned.cost = estimate(planned.actions, workspace.prices)
     return planned
 
 
@@ -130,7 +132,7 @@ def read_state(workspace: Workspace) -> State:
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    atomic_write_text(path, dump_plan(plan))
+    atomic_write_text(path, dump_plan(plan), private=True)
 
 
 def load_plan(path: Path) -> Plan:

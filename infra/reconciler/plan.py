@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field, computed_field
 
 from infra.reconciler.actions import ActionKind
+from infra.reconciler.cost import PlanCost
 
 class AttributeChange(BaseModel):
     path: str
@@ -95,6 +96,8 @@ class Plan(BaseModel):
     # Only state changes (`refresh` actions): apply records what exists and changes nothing (--refresh-only).
     refresh_only: bool = False
     notices: list[Notice] = Field(default_factory=list)
+    # What the plan does to the monthly bill (reconciler/cost.py); None when not estimated.
+    cost: PlanCost | None = None
 
     @property
     def changes(self) -> list[Action]:
