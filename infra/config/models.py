@@ -238,9 +238,9 @@ class StateSettings(Strict):
 
     @model_validator(mode="after")
     def _s3_complete(self) -> "StateSettings":
-        missing = [key for key in ("bucket", "lock_table") if self.backend == "s3" and not getattr(self, key)]
-        if missing:
-            raise ValueError(f"the s3 backend needs {' and '.join(missing)} (see docs/state.md)")
+        """Without a lock table the S3 backend locks with a lock object beside the state (docs/state.md)."""
+        if self.backend == "s3" and not self.bucket:
+            raise ValueError("the s3 backend needs bucket (see docs/state.md)")
         return self
 
 
@@ -251,6 +251,9 @@ class Settings(Strict):
                                                   "infra:owner=<project>, and infra touches nothing of another "
                                                   "project. Derived from the git remote when unset.")
     state: StateSettings = Field(default_factory=StateSettings)
+    max_request_rate: float | None = Field(None, gt=0, le=10_000,
+                                           description="At most this many AWS requests per second, across all "
+                                                       "threads of a command (--max-request-rate overrides it).")
 
     @field_validator("project")
     @classmethod
