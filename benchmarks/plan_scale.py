@@ -61,6 +61,7 @@ DOCS = ROOT / "docs" / "performance.md"
 COMMAND = "make bench"
 # The largest page infra asks for (and AWS gives) per describe; describe_images answers in one page.
 PAGE = {"DescribeLaunchTemplates": 200, "DescribeLaunchTemplateVersions": 200, "DescribeAutoScalingGroups": 100}
+LOOK_ALIKES = {"asg": 100, "launch_template": 200}  # names per describe (infra/providers/aws/imports.py)
 
 
 def repeats_for(groups: int, repeats: int) -> int:
@@ -76,11 +77,16 @@ def expected_requests(groups: int, warm: bool) -> Counter:
     templates' latest versions are one more describe (of every template at once), and the names of
     their security groups and the region's zones (for ASGs over every zone) one each. The benchmark
     makes no one-off instances, so DescribeInstances is one empty page; a second one, and
-    DescribeKeyPairs, look for what killed packer builds left (none here)."""
+    DescribeKeyPairs, look for what killed packer builds left (none here). Cold, the ASGs and launch
+    templates to make are also looked for by name (100 ASG names, 200 template names a call), for
+    look-alikes made without infra that could be imported."""
     shapes = fleet.mix(groups)
     asgs = shapes.get("packer+asg", 0) + shapes.get("asg, no packer", 0)  # as many launch templates
     pages = Counter({"DescribeImages": 1, "DescribeInstances": 2, "DescribeLaunchTemplates": 1,
                      "DescribeAutoScalingGroups": 1, "DescribeKeyPairs": 1})
+    if asgs and not warm:  # what the plan would make, by name: importable look-alikes (none here)
+        pages.update({"DescribeAutoScalingGroups": math.ceil(asgs / LOOK_ALIKES["asg"]),
+                      "DescribeLaunchTemplates": math.ceil(2 * asgs / LOOK_ALIKES["launch_template"])})
     if asgs and warm:
         pages.update({
             "DescribeLaunchTemplates": math.ceil(asgs / PAGE["DescribeLaunchTemplates"]) - 1,

@@ -5,29 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
-from infra.errors import InfraError, StalePlanError
+from infra.errors import InfraError, StalePlanError, StateError
 from infra.fsutil import atomic_write_text
 from infra.reconciler.actions import ActionKind
+from infra.reconciler.cost import estimate
 from infra.reconciler.drift import DriftReport, detect_drift
+from infra.reconciler.exclude import check_names, left_out
 from infra.reconciler.executor import ApplyResult, Executor, Listener
 from infra.reconciler.graph import Graph, desired_graph, topological, with_recorded
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.plan import MadeAgainst, Plan
 from infra.reconciler.plan_json import dump_plan, read_plan
 from infra.reconciler.planner import plan as compute_plan
+from infra.reconciler.refresh import check_refresh, refresh_plan, refreshed
 from infra.reconciler.refs import unresolved
-from infra.reconciler.resources import Resource, split_address
+from infra.reconciler.resources import Observation, Resource, split_address
 from infra.state.backend import locked
 from infra.state.model import State
 from infra.workspace import Workspace
 
 
 class Selection:
-    """Which resources a command is about: some groups, some kinds, or everything."""
+    """Which resources a command is about: some groups, some kinds, or everything; less what
+    `exclude` names (groups or addresses) and what depends on that (reconciler/exclude.py)."""
 
-    def __init__(self, groups: Iterable[str] = (), kinds: Iterable[str] = (), *, with_dependencies: bool = True):
+    def __init__(self, groups: Iterable[str] = (), kinds: Iterable[str] = (), *, with_dependencies: bool = True,
+                 exclude: Iterable[str] = ()):
         self.groups, self.kinds = set(groups), set(kinds)
         self.with_dependencies = with_dependencies
+        self.exclude = set(exclude)
 
     @property
     def everything(self) -> bool:
@@ -68,20 +74,49 @@ def observe(workspace: Workspace, desired: Graph, state: State, selection: Selec
 
 
 def make_plan(workspace: Workspace, selection: Selection | None = None, *, forced: Iterable[str] = (),
-              adopt: bool = False) -> Plan:
+              adopt: bool = False, refresh_only: bool = False) -> Plan:
     selection = selection or Selection()
+    if refresh_only:
+        if adopt:
+            raise InfraError("--adopt and --refresh-only do not go together: a refresh-only plan changes nothing in "
+                             "AWS; adopt first (plan and apply --adopt), then refresh")
+        return make_refresh_plan(workspace, selection)
     config = workspace.config
     for group in selection.groups:
         config.group(group)  # unknown names are an error, with a suggestion
     state = read_state(workspace)
     desired = with_recorded(desired_graph(config, workspace.root), state, config.groups)
     observation = observe(workspace, desired, state, selection)
-    scope = selection.scope(desired, {*desired.resources, *state.resources, *observation.found,
-                                      *(u.address for u in observation.unowned)})
-    return compute_plan(desired, observation.found, state, scope=scope, forced=forced,
-                        unowned=observation.unowned, adopt=adopt,
-                        made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
-                                                 config_digest=config.digest))
+    known = {*state.resources, *observation.found, *(u.address for u in observation.unowned)}
+    scope, excluded = scoped(selection, desired, state, {*desired.resources, *known})
+    look_alikes(workspace, [r for r in desired if r.address not in known and (scope is None or r.address in scope)],
+                observation)
+    planned = compute_plan(desired, observation.found, state, scope=scope, forced=forced,
+                           unowned=observation.unowned, adopt=adopt,
+                           made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
+                                                    config_digest=config.digest))
+    planned.excluded = sorted(excluded)
+    planned.cost = estimate(planned.actions, workspace.prices)
+    return planned
+
+
+def look_alikes(workspace: Workspace, making: list[Resource], observation: Observation) -> None:
+    """Add to `observation` what was made without infra and is named like what the plan would make
+    (`making`): the plan says it can be imported, and never adopts it (providers/aws/imports.py)."""
+    if making:
+        for finder in workspace.providers.offering("look_alikes"):
+            observation.unowned.extend(finder.look_alikes(making))
+
+
+def scoped(selection: Selection, desired: Graph, state: State, addresses: set[str]) -> tuple[set[str] | None,
+                                                                                            set[str]]:
+    """Of `addresses`, those a plan of `selection` covers (None: all of them), and what --exclude left out."""
+    scope = selection.scope(desired, addresses)
+    if not selection.exclude:
+        return scope, set()
+    check_names(selection.exclude, addresses)
+    excluded = left_out(selection.exclude, desired, state, addresses if scope is None else scope)
+    return (addresses if scope is None else scope) - excluded, excluded
 
 
 def read_state(workspace: Workspace) -> State:
@@ -126,21 +161,33 @@ def check_fresh(workspace: Workspace, plan: Plan, state: State) -> None:
 
 def apply_plan(workspace: Workspace, plan: Plan, *, parallelism: int = 10, listener: Listener | None = None,
                saved: bool = False, allow_destroy: bool = False) -> ApplyResult:
-    """Apply `plan` under the state lock, recording state after each step."""
+    """Apply `plan` under the state lock, recording state after each step (a refresh-only plan:
+    recording what it found, and nothing else)."""
     protected = [a.address for a in plan.changes if a.protected]
     if protected and not allow_destroy:
         raise InfraError(f"the plan destroys or replaces protected resources ({', '.join(protected)}); "
                          f"pass --allow-destroy if that is intended")
     refuse_unadopted(plan)
+    check_refresh(plan)
     backend = workspace.backend
-    with locked(backend, "apply"):
+    with locked(backend, "apply --refresh-only" if plan.refresh_only else "apply"):
         state = read_state(workspace)
         state.owner = workspace.config.owner
         if saved:
             check_fresh(workspace, plan, state)
         elif (plan.made_against.lineage, plan.made_against.serial) != (state.lineage, state.serial):
             raise StalePlanError("the state changed while planning (another apply?); run the command again")
+        if plan.refresh_only:
+            return _record_refresh(backend, state, plan)
         return Executor(workspace.providers, backend, state, parallelism=parallelism, listener=listener).run(plan)
+
+
+def _record_refresh(backend, state: State, plan: Plan) -> ApplyResult:
+    """A refresh-only plan's apply: one write of the state as found; no provider is called."""
+    if plan.changes:
+        refreshed(state, plan).next_version()
+        backend.write(state)
+    return ApplyResult(applied=[action.address for action in plan.changes])
 
 
 def refuse_unadopted(plan: Plan) -> None:
@@ -154,8 +201,33 @@ def refuse_unadopted(plan: Plan) -> None:
                          f"them as its own; if another repository did, apply --adopt there first")
 
 
-def drift(workspace: Workspace, groups: Iterable[str] = ()) -> DriftReport:
-    selection = Selection(groups)
+def drift(workspace: Workspace, groups: Iterable[str] = (), *, allow_empty: bool = False) -> DriftReport:
+    """What changed since the last apply. Never passes by accident: where the backend holds no state
+    at all (a wrong bucket or key, a state path that moved), there is nothing to compare, and a
+    scheduled drift job must fail, not report "no drift", unless `allow_empty` (nothing applied yet)."""
+    state, found, scope, _ = _as_recorded(workspace, Selection(groups))
+    where = workspace.backend.description
+    if not state.lineage:  # every state infra writes has one: none was ever written here
+        if not allow_empty:
+            raise StateError(f"no state at {where}: nothing was ever applied there, so there is nothing to "
+                             f"compare; check __settings__.state in {workspace.config.path}, or pass --allow-empty "
+                             f"in a repository where nothing was applied yet")
+        return DriftReport(never_applied=where)
+    return detect_drift(state, found, scope=scope)
+
+
+def make_refresh_plan(workspace: Workspace, selection: Selection | None = None) -> Plan:
+    """A refresh-only plan: what the state would record to match what exists (reconciler/refresh.py)."""
+    state, found, scope, excluded = _as_recorded(workspace, selection or Selection())
+    planned = refresh_plan(state, found, scope=scope, made_against=MadeAgainst(
+        lineage=state.lineage, serial=state.serial, config_digest=workspace.config.digest))
+    planned.excluded = sorted(excluded)
+    return planned
+
+
+def _as_recorded(workspace: Workspace, selection: Selection) -> tuple[State, dict, set[str] | None, set[str]]:
+    """The state, what exists of what it records, the part of it `selection` is about, and what
+    --exclude left out."""
     config = workspace.config
     for group in selection.groups:
         config.group(group)
@@ -164,7 +236,8 @@ def drift(workspace: Workspace, groups: Iterable[str] = ()) -> DriftReport:
     # Looked for as recorded (its region, its attributes), not as nodes.json wants it now: drift is
     # about what was applied; an unapplied edit of nodes.json is what plan shows.
     observation = observe(workspace, Graph({}), state, selection, orphans=False)
-    return detect_drift(state, observation.found, scope=selection.scope(desired, state.resources))
+    scope, excluded = scoped(selection, desired, state, {*state.resources, *desired.resources})
+    return state, observation.found, scope, excluded & set(state.resources)
 
 
 def targeted_apply(workspace: Workspace, selection: Selection, *, allowed: Iterable[ActionKind] | None = None,

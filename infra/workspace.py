@@ -14,8 +14,10 @@ from urllib.parse import urlparse
 from infra.config import Config, load_config
 from infra.config.models import check_region
 from infra.errors import InfraError
+from infra.pricing import PriceTable, load_prices
 from infra.providers.base import Provider, Providers
 from infra.providers.files import FilesProvider
+from infra.ratelimit import RequestRate, request_rate
 from infra.redact import shown_url
 from infra.state.backend import StateBackend
 from infra.state.local import LocalBackend
@@ -26,6 +28,7 @@ class AwsOptions:
     region: Optional[str] = None
     profile: Optional[str] = None
     endpoint_url: Optional[str] = None
+    max_request_rate: Optional[float] = None  # over __settings__.max_request_rate
 
     def __post_init__(self) -> None:
         """Bad options are one clear line here, not a botocore error on the first AWS call."""
@@ -34,6 +37,9 @@ class AwsOptions:
                 check_region(self.region)
             except ValueError as exc:
                 raise InfraError(f"--region: {exc}") from None
+        if self.max_request_rate is not None and not 0 < self.max_request_rate <= 10_000:
+            raise InfraError(f"--max-request-rate {self.max_request_rate:g}: give the AWS requests per second, "
+                             f"more than 0 and at most 10000 (0.5 is one request every 2 seconds)")
         if self.endpoint_url is not None:
             try:
                 url = urlparse(self.endpoint_url)
@@ -61,13 +67,23 @@ class Workspace:
         return load_config(self.config_path)
 
     @cached_property
+    def prices(self) -> PriceTable:
+        """On-demand prices: infra's table with the ops repository's ec2-prices.json over it."""
+        return load_prices(self.root)
+
+    @cached_property
     def backend(self) -> StateBackend:
         settings = self.config.settings.state
         if settings.backend == "s3":
             from infra.state.s3 import S3Backend  # only teams that use it pay for the import
 
-            return S3Backend(settings, self.aws)
+            return S3Backend(settings, self.aws, limit=self.request_rate)
         return LocalBackend(self.root / settings.path)
+
+    @cached_property
+    def request_rate(self) -> RequestRate | None:
+        """The one limit on AWS requests per second that every AWS client of this run shares."""
+        return request_rate(self.aws.max_request_rate or self.config.settings.max_request_rate)
 
     @cached_property
     def providers(self) -> Providers:

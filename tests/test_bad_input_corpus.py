@@ -89,8 +89,9 @@ CORPUS = {
                                       "key 'tags.a{{b': packer reads '{{' in a tag key as the start of an expression"),
     "s3 without a bucket": ('{"__settings__": {"state": {"backend": "s3", "lock_table": "locks"}}, ' + BASE + "}",
                             "nodes.json:1:19: __settings__: key 'state': the s3 backend needs bucket"),
-    "s3 without a lock table": ('{"__settings__": {"state": {"backend": "s3", "bucket": "ops"}}, ' + BASE + "}",
-                                "key 'state': the s3 backend needs lock_table"),
+    "s3 with an empty bucket": ('{"__settings__": {"state": {"backend": "s3", "bucket": ""}}, ' + BASE + "}",
+                                "key 'state': the s3 backend needs bucket"),
+    "request rate of zero": ('{"__settings__": {"max_request_rate": 0}, ' + BASE + "}", "max_request_rate"),
     "deeply nested": ('{"__base__": {"default_attributes": ' + "[" * 50000 + "]" * 50000 + "}}", "nested too deeply"),
     "autoscale true": ("{" + BASE + ',\n"web": {"autoscale": true}}', "true is not enough"),
     "base not object": ('{"__base__": [], "web": {}}', "__base__ must be an object"),
@@ -306,10 +307,10 @@ def test_a_full_disk_names_the_file_it_could_not_write(tmp_path, monkeypatch, ca
     """A write of a temp file fails with no name (errno 28 from write(2)); the error names the state."""
     real = fsutil._write_temp
 
-    def full_for_state(path, text):
+    def full_for_state(path, text, **options):
         if path.name == "state.json":
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(path, text)
+        return real(path, text, **options)
 
     (tmp_path / "nodes.json").write_text(GOOD)
     monkeypatch.chdir(tmp_path)

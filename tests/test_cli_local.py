@@ -129,6 +129,71 @@ def test_apply_then_plan_is_empty_then_a_hand_edit_is_drift(local, capsys):
     assert json.loads(role.read_text())["run_list"][0] == "recipe[base::default]"
 
 
+def test_drift_where_nothing_was_ever_applied_fails_unless_allowed(local, capsys):
+    refused = infra(capsys, "drift")
+    assert refused.code == 1 and refused.out == ""
+    assert refused.err.startswith(f"error: no state at {local / '.infra' / 'state.json'}: nothing was ever applied "
+                                  f"there, so there is nothing to compare; check __settings__.state in nodes.json, "
+                                  f"or pass --allow-empty")
+    for output, said in (("text", "No drift: nothing was applied yet (no state at"),
+                         ("markdown", "### infra drift: none\n\nNothing was applied yet (no state at"),
+                         ("json", '"never_applied": "')):
+        allowed = infra(capsys, "drift", "--allow-empty", "--output", output)
+        assert allowed.code == 0 and said in allowed.out, allowed.out
+    assert infra(capsys, "apply", "--auto-approve").code == 0
+    assert infra(capsys, "drift").code == 0  # a state now: there is something to compare
+    for address in ("role.web", "role.api"):
+        assert infra(capsys, "state", "rm", address).code == 0
+    emptied = infra(capsys, "drift")  # everything forgotten is a state all the same: no error
+    assert emptied.code == 0 and "No drift: 0 resource(s)" in emptied.out
+
+
+def test_exclude_leaves_a_group_out_and_says_so(local, capsys):
+    planned = infra(capsys, "plan", "--exclude", "api")
+    assert planned.code == 0 and "+ role.web" in planned.out and "role.api" not in planned.out.split("  ! ")[0]
+    assert "  ! left out by --exclude, with what depends on it (1): role.api" in planned.out
+    assert '"excluded": [\n    "role.api"\n  ]' in infra(capsys, "plan", "--exclude", "api", "-o", "json").out
+    assert "> **Left out by --exclude**, with what depends on it: `role.api`" in infra(
+        capsys, "plan", "--exclude", "role.api", "-o", "markdown").out
+    applied = infra(capsys, "apply", "--auto-approve", "--exclude", "api")
+    assert applied.code == 0 and (local / "roles" / "role-web.json").exists()
+    assert not (local / "roles" / "role-api.json").exists()
+    typo = infra(capsys, "plan", "--exclude", "apj")
+    assert typo.code == 1 and typo.err.strip() == ("error: --exclude apj: no group or address of that name in this "
+                                                   "plan (nodes.json, the state, what exists); did you mean 'api'?")
+    infra(capsys, "plan", "--out", "saved.plan")
+    refused = infra(capsys, "apply", "saved.plan", "--exclude", "api")
+    assert refused.code == 1 and "--exclude is for planning" in refused.err
+
+
+def test_refresh_only_accepts_a_hand_edit_into_the_state_and_changes_nothing(local, capsys):
+    assert infra(capsys, "apply", "--auto-approve").code == 0
+    role = local / "roles" / "role-web.json"
+    document = json.loads(role.read_text())
+    document["run_list"].append("recipe[hotfix::default]")
+    role.write_text(json.dumps(document))
+    (local / "roles" / "role-api.json").unlink()
+    assert infra(capsys, "drift").code == 2
+
+    planned = infra(capsys, "plan", "--refresh-only", "--detailed-exitcode")
+    assert planned.code == 2 and "<= role.web" in planned.out and "<= role.api" in planned.out
+    narrowed = infra(capsys, "plan", "--refresh-only", "--exclude", "api")
+    assert "<= role.web" in narrowed.out and "<= role.api" not in narrowed.out
+    assert "  ! left out by --exclude, with what depends on it (1): role.api" in narrowed.out
+    assert "Refresh-only plan: 2 to record in state (1 gone, to forget); nothing else changes." in planned.out
+    refused = infra(capsys, "apply", "--refresh-only", "--adopt", "--auto-approve")
+    assert refused.code == 1 and "--adopt and --refresh-only do not go together" in refused.err
+    applied = infra(capsys, "apply", "--refresh-only", "--auto-approve")
+    assert applied.code == 0 and "Refresh complete" in applied.out and "nothing else was changed" in applied.out
+    assert json.loads(role.read_text()) == document and not (local / "roles" / "role-api.json").exists()
+    assert infra(capsys, "drift").code == 0  # the state records what is there
+    assert sorted(json.loads(infra(capsys, "state", "list", "-o", "json").out)) == ["role.web"]
+    again = infra(capsys, "plan", "--refresh-only", "--detailed-exitcode")
+    assert again.code == 0 and "nothing to refresh" in again.out
+    # nodes.json still says what it says: the next plan puts the role back, and makes the api role again
+    assert infra(capsys, "plan", "--detailed-exitcode").code == 2
+
+
 def test_secrets_are_masked_in_plan_and_show_outputs(local, capsys):
     planned = infra(capsys, "plan", "--output", "json")
     assert "hunter2" not in planned.out and "(sensitive)" in planned.out
@@ -266,13 +331,13 @@ def test_apply_refuses_what_is_not_a_plan_or_is_from_a_newer_infra(local, capsys
     saved = json.loads((local / "saved.plan").read_text())
     (local / "saved.plan").write_text(json.dumps({**saved, "format_version": "99.0"}))
     result = infra(capsys, "apply", "saved.plan", "--auto-approve")
-    assert result.code == 1 and "plan format 99.0 is newer than this infra understands (2.0)" in result.err
+    assert result.code == 1 and "plan format 99.0 is newer than this infra understands (2.2)" in result.err
     # A plan saved by an infra before the documented format: its action marks are not the names now.
     old = {"format": 1, "actions": [{**a, "action": "+"} for a in saved["actions"]], "made_against": {}}
     (local / "saved.plan").write_text(json.dumps(old))
     result = infra(capsys, "apply", "saved.plan", "--auto-approve")
     assert result.code == 1 and result.err.count("\n") == 1
-    assert "saved.plan: plan format 1 is not one this infra understands (2.0); plan again" in result.err
+    assert "saved.plan: plan format 1 is not one this infra understands (2.2); plan again" in result.err
     assert not (local / "roles").exists()
 
 

@@ -52,6 +52,7 @@ class Options:
     region: Optional[str] = None
     profile: Optional[str] = None
     endpoint_url: Optional[str] = None
+    max_request_rate: Optional[float] = None
     debug: bool = False
 
 
@@ -73,12 +74,16 @@ def _global_options(
     profile: Optional[str] = typer.Option(None, "--profile", envvar="AWS_PROFILE", help="AWS profile."),
     endpoint_url: Optional[str] = typer.Option(None, "--endpoint-url", envvar="AWS_ENDPOINT_URL",
                                                help="Any AWS-compatible endpoint (the sandbox prints one)."),
+    max_request_rate: Optional[float] = typer.Option(
+        None, "--max-request-rate", envvar="INFRA_MAX_REQUEST_RATE", metavar="N",
+        help="At most N AWS requests per second, across all threads (for accounts that share API limits); "
+             "overrides __settings__.max_request_rate."),
     debug: bool = typer.Option(False, "--debug", envvar="INFRA_DEBUG", help="Show tracebacks."),
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                  help="Print infra's version and exit."),
 ) -> None:
     options.config, options.region, options.profile = config, region, profile
-    options.endpoint_url, options.debug = endpoint_url, debug
+    options.endpoint_url, options.max_request_rate, options.debug = endpoint_url, max_request_rate, debug
 
 
 def fail(message: str, code: int = 1) -> "typer.Exit":

@@ -13,8 +13,13 @@ from infra.cli.common import ConsoleListener, busy, note_project, report_result,
 from infra.errors import InfraError
 from infra.reconciler import render
 from infra.reconciler.graph import desired_graph
+from infra.usage import render as usage_render
 
 
+EXCLUDE_HELP = ("Leave out this group or address (ami.web), and what depends on it; repeat for more. The plan "
+                "says what was left out.")
+REFRESH_HELP = ("Only record what exists now in the state (accept changes made by hand); change nothing else. "
+                "Shown as a plan of state changes.")
 ADOPT_HELP = ("Adopt what infra made before owner tags, of the groups nodes.json or the state names: tag it as this "
               "project's (see docs/state.md, Ownership).")
 
@@ -23,6 +28,8 @@ RENDERERS = {
              ReportOutput.markdown: render.plan_markdown},
     "drift": {ReportOutput.text: render.drift_text, ReportOutput.json: render.drift_json,
               ReportOutput.markdown: render.drift_markdown},
+    "usage": {ReportOutput.text: usage_render.usage_text, ReportOutput.json: usage_render.usage_json,
+              ReportOutput.markdown: usage_render.usage_markdown},
 }
 
 
@@ -47,13 +54,16 @@ def plan(
                                            help="Exit 0 when there are no changes, 2 when there are."),
     output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
     adopt: bool = typer.Option(False, "--adopt", help=ADOPT_HELP),
+    exclude: Optional[List[str]] = typer.Option(None, "--exclude", metavar="GROUP|ADDRESS", help=EXCLUDE_HELP),
+    refresh_only: bool = typer.Option(False, "--refresh-only", help=REFRESH_HELP),
 ) -> None:
     """Show what apply would change to make the world match nodes.json."""
     if out_file is not None and out_file.is_dir():  # say so before planning, not after
         raise InfraError(f"--out {out_file}: is a directory; give the file to save the plan in")
     ws = workspace()
     with busy("Planning: reading nodes.json and observing what exists..."):
-        result = engine.make_plan(ws, engine.Selection(groups or ()), adopt=adopt)
+        result = engine.make_plan(ws, engine.Selection(groups or (), exclude=exclude or ()), adopt=adopt,
+                                  refresh_only=refresh_only)
     print_report("plan", result, output)
     note_project(ws)
     if out_file is not None:
@@ -71,18 +81,23 @@ def apply(
     parallelism: int = typer.Option(10, "--parallelism", min=1, help="Actions at once."),
     allow_destroy: bool = typer.Option(False, "--allow-destroy", help="Allow destroying protected resources."),
     adopt: bool = typer.Option(False, "--adopt", help=ADOPT_HELP),
+    exclude: Optional[List[str]] = typer.Option(None, "--exclude", metavar="GROUP|ADDRESS", help=EXCLUDE_HELP),
+    refresh_only: bool = typer.Option(False, "--refresh-only", help=REFRESH_HELP),
 ) -> None:
     """Make the world match nodes.json (or apply a saved plan)."""
     ws = workspace()
     targets = targets or []
     saved = len(targets) == 1 and Path(targets[0]).is_file()
     if saved:
-        if adopt:
-            raise InfraError("--adopt is for planning: a saved plan adopts what it was planned to (plan --adopt)")
+        for given, option in ((adopt, "--adopt"), (exclude, "--exclude"), (refresh_only, "--refresh-only")):
+            if given:
+                raise InfraError(f"{option} is for planning: a saved plan applies what it was planned with "
+                                 f"(infra plan {option} ... --out FILE)")
         the_plan = engine.load_plan(Path(targets[0]))
     else:
         with busy("Planning: reading nodes.json and observing what exists..."):
-            the_plan = engine.make_plan(ws, engine.Selection(targets), adopt=adopt)
+            the_plan = engine.make_plan(ws, engine.Selection(targets, exclude=exclude or ()), adopt=adopt,
+                                        refresh_only=refresh_only)
         out.print(render.plan_text(the_plan))
         engine.refuse_unadopted(the_plan)
         note_project(ws)
@@ -95,7 +110,10 @@ def apply(
     # Even with no changes, apply records what already matches (adopting it into state).
     result = engine.apply_plan(ws, the_plan, parallelism=parallelism, listener=ConsoleListener(), saved=saved,
                                allow_destroy=allow_destroy)
-    if the_plan.changes:
+    if the_plan.refresh_only:
+        out.print(f"[bold green]Refresh complete: the state records what exists now ({len(result.applied)} "
+                  f"resource(s) refreshed); nothing else was changed.[/]")
+    elif the_plan.changes:
         report_result(result)
 
 
@@ -103,10 +121,14 @@ def apply(
 def drift(
     groups: Optional[List[str]] = typer.Argument(None, help="Only these groups."),
     output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
+    allow_empty: bool = typer.Option(False, "--allow-empty",
+                                     help="No state where the backend points is no drift (a repository where "
+                                          "nothing was applied yet), not an error."),
 ) -> None:
-    """Compare what infra last applied with what exists now. Exit 0 none, 2 drift found."""
+    """Compare what infra last applied with what exists now. Exit 0 none, 2 drift found, 1 when no
+    state is found where the backend points (nothing was ever applied there) or on an error."""
     with busy("Observing what exists..."):
-        report = engine.drift(workspace(), groups or ())
+        report = engine.drift(workspace(), groups or (), allow_empty=allow_empty)
     print_report("drift", report, output)
     if report.has_drift:
         raise typer.Exit(2)

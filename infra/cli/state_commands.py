@@ -70,8 +70,9 @@ def state_rm(address: str) -> None:
 
 
 @state_app.command("unlock")
-def state_unlock(lock_id: str) -> None:
-    """Remove a lock left by an apply that died. Only when no apply is running."""
+def state_unlock(lock_id: str = typer.Argument(..., help="The lock id the refusal names.")) -> None:
+    """Remove a lock left by an apply that died (a lock file, an S3 lock object or a DynamoDB item), saying
+    who held it and since when. Only when no apply is running."""
     holder = workspace().backend.force_unlock(lock_id)
     out.print(f"Unlocked: the lock held by {holder.describe()} is gone.")
 

@@ -10,7 +10,7 @@ import re
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
 from infra.config.project import check_project_name
@@ -33,6 +33,8 @@ REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 # Guards against typos, far above any account's instance quota (and moto would try to launch them).
 MAX_NODES = 10_000
 DAY = 86_400
+# CloudWatch keeps 5-minute data for 63 days: the longest window `infra usage` looks at.
+MAX_USAGE_DAYS = 63
 
 
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -85,6 +87,14 @@ def check_region(name: str) -> None:
         raise ValueError(f"{name!r} is not an AWS region name (like us-east-1 or eu-west-2)")
 
 
+PARTIAL = "partial"  # validation context: the keys one group (or __base__) writes, before merging
+
+
+def partial(info: ValidationInfo) -> bool:
+    """Validating what one group writes before it is merged with __base__: checks across keys wait."""
+    return bool(info.context) and bool(info.context.get(PARTIAL))
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -104,7 +114,9 @@ class Autoscale(Strict):
     termination_policies: list[str] = Field(default_factory=lambda: ["OldestLaunchTemplate", "OldestInstance"])
 
     @model_validator(mode="after")
-    def _sizes_agree(self) -> "Autoscale":
+    def _sizes_agree(self, info: ValidationInfo) -> "Autoscale":
+        if partial(info):  # half of the sizes may come from __base__: judged once merged
+            return self
         if self.node_min > self.node_max:
             raise ValueError(f"node_min ({self.node_min}) is larger than node_max ({self.node_max})")
         if self.desired is not None and not self.node_min <= self.desired <= self.node_max:
@@ -114,6 +126,16 @@ class Autoscale(Strict):
     @property
     def desired_capacity(self) -> int:
         return self.node_min if self.desired is None else self.desired
+
+
+class Usage(Strict):
+    """How `infra usage` judges the group's CPU (docs/scaling.md): a p95 below `idle_below` is idle,
+    above `saturated_above` saturated, and less than `min_hours` of data gives no verdict."""
+
+    idle_below: float = Field(10.0, ge=0, le=100, description="Percent: a p95 CPU below it is idle (0: never idle).")
+    saturated_above: float = Field(80.0, ge=0, le=100, description="Percent: a p95 CPU above it is saturated "
+                                                                 "(100: never saturated).")
+    min_hours: float = Field(30.0, ge=0, le=MAX_USAGE_DAYS * 24, description="Hours of CPU data a verdict needs.")
 
 
 class GroupSettings(Strict):
@@ -142,6 +164,7 @@ class GroupSettings(Strict):
     tags: Annotated[dict[TagKey, TagValue], AfterValidator(_tag_count)] = Field(
         default_factory=dict, description="Extra tags on everything the group owns.")
     protect: bool = Field(False, description="Refuse plans that delete or replace the group's ASG or AMIs.")
+    usage: Usage = Field(default_factory=Usage, description="The CPU thresholds of infra usage's verdicts.")
 
     @field_validator("region")
     @classmethod
@@ -181,6 +204,15 @@ class Group(GroupSettings):
 
     name: str
 
+    @field_validator("usage")
+    @classmethod
+    def _usage_thresholds_apart(cls, usage: Usage) -> Usage:
+        """Checked once merged: __base__ may set one threshold and the group the other."""
+        if usage.idle_below >= usage.saturated_above:
+            raise ValueError(f"idle_below ({usage.idle_below:g}) must be below saturated_above "
+                             f"({usage.saturated_above:g}), leaving room for fine")
+        return usage
+
     @cached_property
     def role_run_list(self) -> list[str]:
         """The role's run list: run_list then post_run_list, in Chef's normal form."""
@@ -206,9 +238,9 @@ class StateSettings(Strict):
 
     @model_validator(mode="after")
     def _s3_complete(self) -> "StateSettings":
-        missing = [key for key in ("bucket", "lock_table") if self.backend == "s3" and not getattr(self, key)]
-        if missing:
-            raise ValueError(f"the s3 backend needs {' and '.join(missing)} (see docs/state.md)")
+        """Without a lock table the S3 backend locks with a lock object beside the state (docs/state.md)."""
+        if self.backend == "s3" and not self.bucket:
+            raise ValueError("the s3 backend needs bucket (see docs/state.md)")
         return self
 
 
@@ -219,6 +251,9 @@ class Settings(Strict):
                                                   "infra:owner=<project>, and infra touches nothing of another "
                                                   "project. Derived from the git remote when unset.")
     state: StateSettings = Field(default_factory=StateSettings)
+    max_request_rate: float | None = Field(None, gt=0, le=10_000,
+                                           description="At most this many AWS requests per second, across all "
+                                                       "threads of a command (--max-request-rate overrides it).")
 
     @field_validator("project")
     @classmethod

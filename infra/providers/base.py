@@ -34,16 +34,24 @@ class Provider(Protocol):
     # Optional: `finish(applied, report)` runs once an apply has walked its whole plan (not when
     # interrupted), with the actions it applied and `report(action, message)` for progress: work
     # that must wait for every action, like removing AMIs the rolls stopped using.
+    # Optional, for `infra import` (a provider of no kind may offer them): `find_importable(kind, id,
+    # group, region, wanted, name)` describes one resource made without infra, and
+    # `look_alikes(resources)` lists those named like resources a plan would make (providers/aws/imports.py).
 
 
 class Providers:
     """The providers of one run, by the kinds they handle."""
 
     def __init__(self, providers: Iterable[Provider]) -> None:
+        self.all = list(providers)
         self.by_kind: dict[str, Provider] = {}
-        for provider in providers:
+        for provider in self.all:
             for kind in provider.kinds:
                 self.by_kind[kind] = provider
+
+    def offering(self, method: str) -> list[Any]:
+        """The providers with an optional `method` (`find_importable`, `look_alikes`: infra import)."""
+        return [provider for provider in self.all if hasattr(provider, method)]
 
     def interrupt(self) -> None:
         """Ask providers that run something long outside this process (packer) to stop it now."""

@@ -13,6 +13,7 @@ class ActionKind(str, Enum):
     DELETE = "-"
     BUILD = "*"  # a new artifact (an AMI) beside the old ones, which retention removes later
     ADOPT = "@"  # made by infra before owner tags: tagged as this project's, nothing else changes
+    REFRESH = "<="  # the state records what exists now (--refresh-only); nothing in the world changes
 
     @property
     def mark(self) -> str:
@@ -43,4 +44,5 @@ _VERBS = {
     ActionKind.DELETE: "destroyed",
     ActionKind.BUILD: "built",
     ActionKind.ADOPT: "adopted (tagged as this project's; nothing else changes)",
+    ActionKind.REFRESH: "refreshed in state (what is there now is recorded; nothing else changes)",
 }

@@ -22,6 +22,8 @@ class Drifted(BaseModel):
 class DriftReport(BaseModel):
     checked: int = 0
     drifted: list[Drifted] = Field(default_factory=list)
+    # Where the state was looked for, when none was there and that was allowed (--allow-empty).
+    never_applied: str = ""
 
     @property
     def has_drift(self) -> bool:
@@ -64,5 +66,7 @@ def _artifact_changes(kind: Kind, attributes: dict, outputs: dict, found: Observ
         return [AttributeChange(path="image_id", before=recorded_id, after=found_id)]
     wanted = {"source_hash": kind.build_digest(attributes),
               **{k: v for k, v in attributes.items() if k in kind.outside_versions and k in found.attributes}}
+    if not found.attributes.get("source_hash"):  # not built by infra (imported): what it was built from is unknown
+        del wanted["source_hash"]
     seen = {k: managed_part(found.attributes.get(k), v, v) for k, v in wanted.items()}
     return [c.reversed() for c in attribute_changes(seen, wanted)]

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field, computed_field
 
 from infra.reconciler.actions import ActionKind
+from infra.reconciler.cost import PlanCost
 
 class AttributeChange(BaseModel):
     path: str
@@ -73,6 +74,7 @@ class Notice(BaseModel):
     description: str  # what it is: "autoscaling group web-1a2b3c4d in us-east-1"
     reason: str  # why it is left alone, and what to do
     blocking: bool = False
+    import_command: str | None = None  # made without infra: the `infra import` that would adopt it
 
     @property
     def untagged(self) -> bool:
@@ -89,7 +91,13 @@ class Plan(BaseModel):
     actions: list[Action] = Field(default_factory=list)
     made_against: MadeAgainst = Field(default_factory=MadeAgainst)
     targets: list[str] = Field(default_factory=list)
+    # What `--exclude` left out: the resources named and what depends on them (apply leaves them as they are).
+    excluded: list[str] = Field(default_factory=list)
+    # Only state changes (`refresh` actions): apply records what exists and changes nothing (--refresh-only).
+    refresh_only: bool = False
     notices: list[Notice] = Field(default_factory=list)
+    # What the plan does to the monthly bill (reconciler/cost.py); None when not estimated.
+    cost: PlanCost | None = None
 
     @property
     def changes(self) -> list[Action]:
@@ -97,7 +105,7 @@ class Plan(BaseModel):
 
     def summary(self) -> dict[str, int]:
         """Counts the way Terraform's closing line does: a replace adds one and destroys one."""
-        counts = {"add": 0, "change": 0, "destroy": 0, "build": 0, "adopt": 0}
+        counts = {"add": 0, "change": 0, "destroy": 0, "build": 0, "adopt": 0, "refresh": 0}
         for action in self.actions:
             if action.action is ActionKind.CREATE:
                 counts["add"] += 1
@@ -112,4 +120,6 @@ class Plan(BaseModel):
                 counts["build"] += 1
             elif action.action is ActionKind.ADOPT:
                 counts["adopt"] += 1
+            elif action.action is ActionKind.REFRESH:
+                counts["refresh"] += 1
         return counts

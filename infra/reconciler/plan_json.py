@@ -21,9 +21,9 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Plan
 from infra.reconciler.refs import parse_ref, ref
 
-FORMAT_VERSION = "2.0"
+FORMAT_VERSION = "2.2"
 MAJOR = 2
-NAMES = {kind: kind.name.lower() for kind in ActionKind}  # noop, create, update, replace, delete, build, adopt
+NAMES = {kind: kind.name.lower() for kind in ActionKind}  # noop, create, update, replace, delete, build, adopt, refresh
 KINDS = {name: kind for kind, name in NAMES.items()}
 LEADING = ("address", "kind", "group", "action", "reason", "depends_on", "protect", "protected", "hold")
 

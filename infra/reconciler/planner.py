@@ -13,7 +13,7 @@ from typing import Any, Iterable
 from infra.errors import ConfigError
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.diff import attribute_changes, managed_part
-from infra.reconciler.graph import PROTECT_TAG, Graph
+from infra.reconciler.graph import HASH_TAG, PROTECT_TAG, Graph
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.order import dependencies_first
 from infra.reconciler.plan import Action, MadeAgainst, Notice, Plan, changed_attributes
@@ -92,6 +92,13 @@ def _unowned(unowned: Iterable[Unowned], desired: Graph, observed: dict[str, Obs
         if not in_scope(item.address):
             continue
         blocking = False
+        if item.importable:  # made without infra: never adopted by itself, not even with --adopt
+            command = f"infra import {split_address(item.address)[1]} {item.importable}"
+            notices.append(Notice(address=item.address, owner="", description=item.description,
+                                  reason=f"made without infra, named like this group's: left alone, infra makes its "
+                                         f"own; to manage this one instead, import it: {command}",
+                                  import_command=command))
+            continue
         if item.owner:
             reason = f"belongs to project {item.owner!r}: left alone"
         elif split_address(item.address)[1] not in named or item.observed is None:
@@ -197,6 +204,9 @@ def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recor
     changes = attribute_changes(recorded, after) if recorded is not None else []
     if pending:
         reason = "its source changes first: " + ", ".join(p[2:-1] for p in pending)
+    elif not found.attributes.get("source_hash"):
+        reason = (f"what {found.outputs.get('image_id')} was built from is unknown (it has no {HASH_TAG} tag: made "
+                  f"without infra and imported?): a build makes one from nodes.json's inputs")
     elif [c for c in changes if c.attribute not in kind.outside_versions]:
         reason = "built from changed inputs: " + ", ".join(
             a for a in changed_attributes(changes) if a not in kind.outside_versions)

@@ -11,7 +11,9 @@ from typing import Any
 
 from rich.markup import escape
 
+from infra.pricing import described, dollars
 from infra.reconciler.actions import ActionKind
+from infra.reconciler.cost import CostItem, Nodes, PlanCost
 from infra.reconciler.drift import DriftReport
 from infra.reconciler.plan import Action, AttributeChange, Plan
 from infra.reconciler.plan_json import plan_document
@@ -22,7 +24,8 @@ from infra.redact import masked
 UNKNOWN = "(known after apply)"
 ABSENT = "(absent)"
 _STYLE = {ActionKind.CREATE: "green", ActionKind.BUILD: "cyan", ActionKind.UPDATE: "yellow",
-          ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim", ActionKind.ADOPT: "blue"}
+          ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim", ActionKind.ADOPT: "blue",
+          ActionKind.REFRESH: "blue"}
 _MAX_VALUE = 100
 
 
@@ -46,6 +49,8 @@ def show_side(change: AttributeChange, side: str, limit: int | None = _MAX_VALUE
 
 def summary_line(plan: Plan) -> str:
     counts = plan.summary()
+    if plan.refresh_only:
+        return _refresh_summary(plan)
     if not plan.changes:
         return "No changes. The infrastructure matches nodes.json."
     adopt = f", {counts['adopt']} to adopt" if counts["adopt"] else ""
@@ -53,9 +58,27 @@ def summary_line(plan: Plan) -> str:
             f"{counts['build']} to build{adopt}.")
 
 
+def _refresh_summary(plan: Plan) -> str:
+    if not plan.changes:
+        return "No changes. The state records what exists: nothing to refresh."
+    forgotten = sum(1 for action in plan.changes if action.after is None)
+    gone = f" ({forgotten} gone, to forget)" if forgotten else ""
+    return (f"Refresh-only plan: {len(plan.changes)} to record in state{gone}; nothing else changes. nodes.json "
+            f"is not changed: edit it to keep what you accept, or the next apply puts it back.")
+
+
 def notice_lines(plan: Plan) -> list[str]:
     """What the plan found that is not this project's, and leaves alone."""
     return [f"{notice.address}: {notice.description}: {notice.reason}" for notice in plan.notices]
+
+
+def excluded_line(plan: Plan, at_most: int = 20) -> str:
+    """What --exclude left out of the plan, which apply leaves as it is ("" when nothing)."""
+    if not plan.excluded:
+        return ""
+    shown = ", ".join(plan.excluded[:at_most])
+    more = f" and {len(plan.excluded) - at_most} more" if len(plan.excluded) > at_most else ""
+    return f"left out by --exclude, with what depends on it ({len(plan.excluded)}): {shown}{more}"
 
 
 def _attribute_lines(action: Action, limit: int | None = _MAX_VALUE) -> list[str]:
@@ -75,7 +98,9 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
     for action in plan.changes:
         mark = action.action.mark
         style = _STYLE[action.action]
-        head = f"  # {action.address} will be {action.action.verb}: {action.reason}"
+        verb = "forgotten from state" if action.action is ActionKind.REFRESH and action.after is None \
+            else action.action.verb
+        head = f"  # {action.address} will be {verb}: {action.reason}"
         if action.protected:
             head += " [PROTECTED: needs --allow-destroy]"
         lines.append(f"[bold]{escape(head)}[/]" if color else head)
@@ -88,9 +113,10 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
     if deletions:
         warn = f"  ! {len(deletions)} resource(s) will be destroyed or replaced: " + ", ".join(a.address for a in deletions)
         lines.append(f"[bold red]{escape(warn)}[/]" if color else warn)
-    for notice in notice_lines(plan):
-        line = f"  ! {notice}"
-        lines.append(f"[yellow]{escape(line)}[/]" if color else line)
+    for notice in [*notice_lines(plan), excluded_line(plan)]:
+        if notice:
+            line = f"  ! {notice}"
+            lines.append(f"[yellow]{escape(line)}[/]" if color else line)
     lines.append(f"[bold]{summary_line(plan)}[/]" if color else summary_line(plan))
     return "\n".join(lines)
 
@@ -106,6 +132,9 @@ def plan_markdown(plan: Plan) -> str:
     notices = notice_lines(plan)
     if notices:
         lines += ["> **Found, not this project's:**", *(f"> - {line}" for line in notices), ""]
+    if plan.excluded:
+        lines += [f"> **Left out by --exclude**, with what depends on it: {', '.join(f'`{a}`' for a in plan.excluded)}",
+                  ""]
     if not plan.changes:
         return "\n".join(lines)
     lines += ["| | address | action | reason |", "|---|---|---|---|"]
@@ -115,6 +144,8 @@ def plan_markdown(plan: Plan) -> str:
     destroyed = [a.address for a in plan.changes if a.action.destroys]
     if destroyed:
         lines += ["", f"> **Warning:** destroys or replaces {', '.join(f'`{a}`' for a in destroyed)}"]
+    if plan.cost is not None:
+        lines += ["", *cost_markdown(plan.cost)]
     lines += ["", "<details><summary>Attribute changes</summary>", "", "```diff"]
     for action in plan.changes:  # whole values here: the details are where a reviewer reads them
         lines.append(f"# {action.address}: {action.action.name.lower()}")
@@ -125,9 +156,51 @@ def plan_markdown(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def cost_markdown(cost: PlanCost) -> list[str]:
+    """The plan's monthly cost change, per group and in total, and what it rests on."""
+    basis = (f"Prices: {described(cost.prices)}. "
+             f"On-demand, {cost.hours_per_month} hours a month; only nodes are counted, not EBS volumes, AMI "
+             f"snapshots or data transfer.")
+    if not cost.items:
+        return [f"**Monthly cost: no change.** {basis}"]
+    total = dollars(cost.monthly_change, signed=True) + (" (and what has no price)" if cost.unpriced else "")
+    lines = [f"**Monthly cost: {total}**", "", "| group | before | after | per month |", "|---|---|---|---|"]
+    for group, change in cost.groups.items():
+        items = [item for item in cost.items if item.group == group]
+        lines.append(f"| `{group}` | {_sides(items, 'before')} | {_sides(items, 'after')} | "
+                     f"{dollars(change, signed=True)} |")
+    lines.append(f"| **total** | | | **{dollars(cost.monthly_change, signed=True)}** |")
+    lines.append("")
+    for item in cost.items:
+        if item.one_off:
+            seconds = item.roll_seconds
+            lasting = f"{seconds} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+            lines.append(f"- `{item.address}` rolls: its new nodes run beside the old ones for up to {lasting} "
+                         f"(healthy_deadline + timeout): at most {dollars(item.one_off)} once.")
+    if cost.unpriced:
+        lines.append(f"- No price for {', '.join(cost.unpriced)}: not in the total (add it to ec2-prices.json).")
+    return lines + [f"- {basis}"]
+
+
+def _sides(items: list[CostItem], side: str) -> str:
+    """One side of a group's changes, as a table cell: `2 × m1.large: $255.50`, address first when several."""
+    shown = []
+    for item in items:
+        nodes: Nodes | None = getattr(item, side)
+        text = "none" if nodes is None else f"{nodes.described()}: {dollars(nodes.monthly)}"
+        shown.append(f"`{item.address}`: {text}" if len(items) > 1 else text)
+    return "<br>".join(shown)
+
+
+def _no_drift(report: DriftReport) -> str:
+    if report.never_applied:
+        return f"No drift: nothing was applied yet (no state at {report.never_applied}; --allow-empty)."
+    return f"No drift: {report.checked} resource(s) match what infra last applied."
+
+
 def drift_text(report: DriftReport, *, color: bool = True) -> str:
     if not report.has_drift:
-        return f"No drift: {report.checked} resource(s) match what infra last applied."
+        return _no_drift(report)
     lines = [f"Drift in {len(report.drifted)} of {report.checked} resource(s):"]
     for item in report.drifted:
         if item.status == "missing":
@@ -157,7 +230,8 @@ def drift_json(report: DriftReport) -> str:
 
 def drift_markdown(report: DriftReport) -> str:
     if not report.has_drift:
-        return f"### infra drift: none\n\n{report.checked} resource(s) match what infra last applied."
+        said = _no_drift(report).removeprefix("No drift: ")
+        return f"### infra drift: none\n\n{said[:1].upper()}{said[1:]}"
     lines = [f"### infra drift: {len(report.drifted)} of {report.checked} resource(s) changed outside infra", "",
              "| address | attribute | recorded | actual |", "|---|---|---|---|"]
     for item in report.drifted:

@@ -44,14 +44,16 @@ class Observed(BaseModel):
 
 
 class Unowned(BaseModel):
-    """Something infra made that is not this project's: another project's (`owner` is its name),
-    or made before infra tagged an owner (`owner` is ""; `observed` then says what it is, so it
-    can be adopted). Never changed or deleted; a plan says it is there."""
+    """Something that is not this project's: made by infra for another project (`owner` is its
+    name), or before infra tagged an owner (`owner` is ""; `observed` then says what it is, so it
+    can be adopted), or made without infra and named like one of this project's (`importable`:
+    the `infra import` options that would adopt it). Never changed or deleted; a plan says it is there."""
 
     address: str
     owner: str
     description: str  # what it is, for people: "autoscaling group web-1a2b3c4d in us-east-1"
     observed: Observed | None = None
+    importable: str = ""  # made without infra: `--asg web`, to say how to import it
 
     @property
     def untagged(self) -> bool:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from infra.errors import StateError, StateLockedError
 from infra.fsutil import MiB, atomic_write_text, read_text
-from infra.state.lock import LockInfo
+from infra.state.lock import LockInfo, locked_error, unlockable
 from infra.state.model import State
 
 MAX_STATE_BYTES = 1024 * MiB  # thousands of groups take tens of MiB
@@ -37,16 +36,8 @@ class LocalBackend:
         try:
             fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            holder = self._holder()
-            if holder is None:
-                hint = f"; if no apply is running, remove {self.lock_path}"
-            elif holder.holder_is_gone():
-                hint = (f"; that process is no longer running on this host, so the lock is stale: run "
-                        f"infra state unlock {holder.id}")
-            else:
-                hint = f"; if that process is gone, run: infra state unlock {holder.id}"
-            described = holder.describe() if holder else "an unknown process"
-            raise StateLockedError(f"state {self.path} is locked by {described}{hint}") from None
+            raise locked_error(str(self.path), self._holder(),
+                               f"if no apply is running, remove {self.lock_path}") from None
         with os.fdopen(fd, "w") as handle:
             handle.write(info.model_dump_json())
             handle.flush()
@@ -59,15 +50,11 @@ class LocalBackend:
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         holder = self._holder()
-        if holder is None and self.lock_path.exists():
-            raise StateError(f"the lock file {self.lock_path} names no holder (damaged); if no apply is running, "
-                             f"remove it")
-        if holder is None:
-            raise StateError(f"state {self.path} is not locked")
-        if holder.id != lock_id:
-            raise StateError(f"lock id {lock_id} does not match the lock held by {holder.describe()}")
+        damaged = (f"the lock file {self.lock_path} names no holder (damaged); if no apply is running, remove it"
+                   if holder is None and self.lock_path.exists() else None)
+        removed = unlockable(str(self.path), holder, lock_id, damaged=damaged)
         self.lock_path.unlink(missing_ok=True)
-        return holder
+        return removed
 
     def _holder(self) -> LockInfo | None:
         try:

@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field
 
+from infra.errors import StateError, StateLockedError
+
 
 class LockInfo(BaseModel):
     id: str = Field(default_factory=lambda: str(uuid.uuid4()))
@@ -34,6 +36,33 @@ class LockInfo(BaseModel):
         except OSError:
             return False
         return False
+
+
+def locked_error(where: str, holder: LockInfo | None, unreadable: str) -> StateLockedError:
+    """The one-line refusal when another run holds the lock of the state at `where`: who, since when,
+    for what, and how to unlock it once that run is gone (`unreadable`: what to do when the lock
+    names no holder)."""
+    if holder is None:
+        hint = f"; {unreadable}"
+    elif holder.holder_is_gone():
+        hint = (f"; that process is no longer running on this host, so the lock is stale: run "
+                f"infra state unlock {holder.id}")
+    else:
+        hint = f"; if that process is gone, run: infra state unlock {holder.id}"
+    described = holder.describe() if holder else "an unknown process"
+    return StateLockedError(f"state {where} is locked by {described}{hint}")
+
+
+def unlockable(where: str, holder: LockInfo | None, lock_id: str, *, damaged: str | None = None) -> LockInfo:
+    """The holder `infra state unlock LOCK_ID` may remove; else why not (`damaged`: the lock is there
+    but names no holder, and what to do)."""
+    if holder is None and damaged:
+        raise StateError(damaged)
+    if holder is None:
+        raise StateError(f"state {where} is not locked")
+    if holder.id != lock_id:
+        raise StateError(f"lock id {lock_id} does not match the lock held by {holder.describe()}")
+    return holder
 
 
 def _user() -> str:

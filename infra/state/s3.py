@@ -1,32 +1,31 @@
-"""Team state: the state object in S3 (history kept by bucket versioning) and a DynamoDB lock.
-
-The lock works the way Terraform's S3 backend does: one item per state, keyed `LockID` =
-`<bucket>/<key>`, written with a conditional put so only one apply can hold it.
+"""Team state: the state object in S3 (history kept by bucket versioning), locked with a lock
+object beside it, or with a DynamoDB item when `lock_table` names a table (s3_locks.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import botocore.exceptions
-
 from infra.config.models import StateSettings
-from infra.errors import StateError, StateLockedError
 from infra.fsutil import decode
 from infra.providers.aws.session import AwsClients, aws_errors
+from infra.ratelimit import RequestRate
 from infra.state.lock import LockInfo
 from infra.state.model import State
+from infra.state.s3_locks import DynamoDBLock, S3LockObject
 
 
 class S3Backend:
-    def __init__(self, settings: StateSettings, aws: Any) -> None:
-        """`settings` name a bucket and a lock table: nodes.json is refused without them."""
-        self.bucket, self.key, self.table = settings.bucket, settings.key, settings.lock_table
-        self.lock_id = f"{self.bucket}/{self.key}"
+    def __init__(self, settings: StateSettings, aws: Any, *, limit: RequestRate | None = None) -> None:
+        """`settings` name a bucket (nodes.json is refused without one) and maybe a lock table."""
+        self.bucket, self.key = settings.bucket, settings.key
         self.description = f"s3://{self.bucket}/{self.key}"
-        clients = AwsClients(region=settings.region or aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url)
+        clients = AwsClients(region=settings.region or aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url,
+                             limit=limit)
         self.s3 = clients.client("s3", settings.region)
-        self.dynamodb = clients.client("dynamodb", settings.region)
+        self.lock = (DynamoDBLock(clients.client("dynamodb", settings.region), settings.lock_table, self.bucket,
+                                  self.key)
+                     if settings.lock_table else S3LockObject(self.s3, self.bucket, self.key))
 
     def read(self) -> State:
         with aws_errors(f"reading state {self.description}"):
@@ -42,47 +41,10 @@ class S3Backend:
                                ContentType="application/json")
 
     def acquire(self, info: LockInfo) -> None:
-        try:
-            self.dynamodb.put_item(TableName=self.table,
-                                   Item={"LockID": {"S": self.lock_id}, "Info": {"S": info.model_dump_json()}},
-                                   ConditionExpression="attribute_not_exists(LockID)")
-        except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                with aws_errors(f"locking state in DynamoDB table {self.table}"):
-                    raise
-            holder = self._holder()
-            described = holder.describe() if holder else "an unknown process"
-            hint = f"; if that process is gone, run: infra state unlock {holder.id}" if holder else ""
-            raise StateLockedError(f"state {self.description} is locked by {described}{hint}") from None
-        except botocore.exceptions.BotoCoreError:
-            with aws_errors(f"locking state in DynamoDB table {self.table}"):
-                raise
+        self.lock.acquire(info)
 
     def release(self, info: LockInfo) -> None:
-        try:
-            self.dynamodb.delete_item(TableName=self.table, Key={"LockID": {"S": self.lock_id}},
-                                      ConditionExpression="Info = :info",
-                                      ExpressionAttributeValues={":info": {"S": info.model_dump_json()}})
-        except botocore.exceptions.ClientError:
-            pass  # not ours any more (force-unlocked): leave the new holder alone
+        self.lock.release(info)
 
     def force_unlock(self, lock_id: str) -> LockInfo:
-        holder = self._holder()
-        if holder is None:
-            raise StateError(f"state {self.description} is not locked")
-        if holder.id != lock_id:
-            raise StateError(f"lock id {lock_id} does not match the lock held by {holder.describe()}")
-        with aws_errors(f"unlocking state in DynamoDB table {self.table}"):
-            self.dynamodb.delete_item(TableName=self.table, Key={"LockID": {"S": self.lock_id}})
-        return holder
-
-    def _holder(self) -> LockInfo | None:
-        with aws_errors(f"reading the lock in DynamoDB table {self.table}"):
-            item = self.dynamodb.get_item(TableName=self.table, Key={"LockID": {"S": self.lock_id}},
-                                          ConsistentRead=True).get("Item")
-        if not item:
-            return None
-        try:
-            return LockInfo.model_validate_json(item["Info"]["S"])
-        except (KeyError, ValueError):
-            return None
+        return self.lock.force_unlock(lock_id)

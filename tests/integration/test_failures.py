@@ -19,8 +19,9 @@ import sys
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 from urllib.parse import parse_qs
 
 import boto3
@@ -312,25 +313,34 @@ def test_an_apply_killed_between_two_actions_resumes_without_duplicates(control,
 # -- 4. two applies at once ----------------------------------------------------------------------------
 
 
-def test_two_applies_at_once_one_wins_and_the_other_is_refused_naming_it(control, ops_repo, ec2, aws,
-                                                                          tmp_path_factory, capsys):
-    (control / "gate").touch()  # every build waits for `release`: the winner holds the lock until then
-    logs = tmp_path_factory.mktemp("logs")
-    both = {name: start_infra(ops_repo, logs, name, "apply", "--auto-approve") for name in ("a", "b")}
+@contextmanager
+def two_applies_at_once(control: Path, repo: Path, logs: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Two `infra apply` started together, every build held at the packer wrapper's gate: yields the
+    winner, still building and holding the lock, and what the loser said (it exited 1); then lets
+    the winner finish, which must succeed, and kills whatever is left."""
+    (control / "gate").touch()
+    both = {name: start_infra(repo, logs, name, "apply", "--auto-approve") for name in ("a", "b")}
     try:
-        wait_until("one of the two applies to end", lambda: any(p.poll() is not None for p in both.values()))
+        wait_until("one of the two applies to end", lambda: any(p.poll() is not None for p in both.values()),
+                   timeout=60)
         loser = next(name for name, p in both.items() if p.poll() is not None)
         winner = next(name for name in both if name != loser)
         refused = (logs / f"{loser}.err").read_text()
         assert both[loser].returncode == 1, refused
-        assert "is locked by" in refused and f"(pid {both[winner].pid})" in refused and "for apply" in refused
-        assert "if that process is gone, run: infra state unlock" in refused  # alive: not called stale
         assert both[winner].poll() is None  # still building, holding the lock
+        yield both[winner], refused
         (control / "release").touch()
         assert both[winner].wait(timeout=DEADLINE) == 0, (logs / f"{winner}.err").read_text()
     finally:
         for process in both.values():
             kill_group(process, control)
+
+
+def test_two_applies_at_once_one_wins_and_the_other_is_refused_naming_it(control, ops_repo, ec2, aws,
+                                                                          tmp_path_factory, capsys):
+    with two_applies_at_once(control, ops_repo, tmp_path_factory.mktemp("logs")) as (winner, refused):
+        assert "is locked by" in refused and f"(pid {winner.pid})" in refused and "for apply" in refused
+        assert "if that process is gone, run: infra state unlock" in refused  # alive: not called stale
     assert not (ops_repo / ".infra" / "state.lock").exists()
     assert len(state_on_disk(ops_repo).resources) == 9
     assert sorted(builds(control)) == [BEE, WWW]

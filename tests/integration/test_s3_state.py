@@ -1,4 +1,5 @@
-"""Team state on moto: the S3 object with history, the DynamoDB lock, unlock, and migration."""
+"""Team state on moto: the S3 object with history, its two locks (a lock object written with a
+conditional put, which moto enforces as S3 does; a DynamoDB item), unlock, and migration."""
 
 import json
 
@@ -6,6 +7,7 @@ import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
+from tests.integration.test_failures import amis_per_group, control, two_applies_at_once  # noqa: F401
 
 LOCAL_ONLY = {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", "packer": False}
 
@@ -80,9 +82,103 @@ def test_push_migrates_a_local_state_and_pull_reads_it_back(team_repo, tmp_path,
     assert older.code == 1 and "newer" in older.err
 
 
+def test_drift_against_an_empty_backend_exits_1_saying_where_it_looked(team_repo, tmp_path, capsys):
+    """A drift job whose backend points at the wrong key (a typo, a moved state) must not stay green."""
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    assert run_infra(capsys, "drift").code == 0
+    config = json.loads((tmp_path / "nodes.json").read_text())
+    config["__settings__"]["state"]["key"] = "prod/stat.json"
+    (tmp_path / "nodes.json").write_text(json.dumps(config))
+    looked = run_infra(capsys, "drift", "--output", "markdown")
+    assert looked.code == 1 and looked.out == ""
+    assert looked.err.strip() == ("error: no state at s3://ops-state/prod/stat.json: nothing was ever applied there, "
+                                  "so there is nothing to compare; check __settings__.state in nodes.json, or pass "
+                                  "--allow-empty in a repository where nothing was applied yet")
+    assert run_infra(capsys, "drift", "--allow-empty").code == 0
+
+
 def test_missing_backend_settings_are_a_clear_error(aws, tmp_path, monkeypatch, capsys):
-    (tmp_path / "nodes.json").write_text(json.dumps({"__settings__": {"state": {"backend": "s3", "bucket": "b"}},
+    (tmp_path / "nodes.json").write_text(json.dumps({"__settings__": {"state": {"backend": "s3"}},
                                                      "__base__": LOCAL_ONLY, "web": {}}))
     monkeypatch.chdir(tmp_path)
     result = run_infra(capsys, "plan")
-    assert result.code == 1 and "__settings__: key 'state': the s3 backend needs lock_table" in result.err
+    assert result.code == 1 and "__settings__: key 'state': the s3 backend needs bucket" in result.err
+
+
+# -- S3 lock files: no DynamoDB table ------------------------------------------------------------------
+
+LOCK = "prod/state.json.lock"
+
+
+def s3_state(repo, endpoint_url: str, **state) -> object:
+    """Point `repo`'s nodes.json at a fresh versioned bucket, without a lock table unless given one."""
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint_url)
+    s3.create_bucket(Bucket="ops-state")
+    s3.put_bucket_versioning(Bucket="ops-state", VersioningConfiguration={"Status": "Enabled"})
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes["__settings__"] = {"state": {"backend": "s3", "bucket": "ops-state", "key": "prod/state.json", **state}}
+    (repo / "nodes.json").write_text(json.dumps(nodes))
+    return s3
+
+
+def lock_object(s3) -> dict | None:
+    try:
+        return json.loads(s3.get_object(Bucket="ops-state", Key=LOCK)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return None
+
+
+def test_two_applies_at_once_on_s3_lock_files_one_wins_and_the_other_is_refused_naming_it(
+        control, ops_repo, aws, ec2, tmp_path_factory, capsys):
+    s3 = s3_state(ops_repo, aws)
+    with two_applies_at_once(control, ops_repo, tmp_path_factory.mktemp("logs")) as (winner, refused):
+        held = lock_object(s3)
+        assert held["pid"] == winner.pid and held["operation"] == "apply" and refused.count("error:") == 1
+        assert (f"error: state s3://ops-state/prod/state.json is locked by {held['who']} (pid {winner.pid}) "
+                f"since {held['created']} for apply, lock id {held['id']}; if that process is gone, run: infra "
+                f"state unlock {held['id']}") in refused
+    assert lock_object(s3) is None  # released
+    assert amis_per_group(ec2) == {"12_04-bee": 1, "12_04-www": 1}
+    assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
+    assert not boto3.client("dynamodb", region_name="us-east-1", endpoint_url=aws).list_tables()["TableNames"]
+
+
+@pytest.mark.parametrize("lock", ["object", "table"])
+def test_unlock_names_who_held_the_lock_and_since_when(aws, tmp_path, monkeypatch, capsys, lock):
+    from infra.config import load_config
+    from infra.state.lock import LockInfo
+    from infra.state.s3 import S3Backend
+    from infra.workspace import AwsOptions
+
+    (tmp_path / "nodes.json").write_text(json.dumps({"__base__": LOCAL_ONLY, "web": {}}))
+    monkeypatch.chdir(tmp_path)
+    if lock == "table":
+        boto3.client("dynamodb", region_name="us-east-1", endpoint_url=aws).create_table(
+            TableName="infra-locks", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}])
+    s3 = s3_state(tmp_path, aws, **({"lock_table": "infra-locks"} if lock == "table" else {}))
+    holder = LockInfo(operation="apply", who="alice@ci-7", pid=4242, created="2026-11-25T10:02:11+00:00")
+    S3Backend(load_config("nodes.json").settings.state, AwsOptions()).acquire(holder)
+    assert (lock_object(s3) is not None) == (lock == "object")
+
+    refused = run_infra(capsys, "apply", "--auto-approve")
+    assert refused.code == 1 and "locked by alice@ci-7 (pid 4242) since 2026-11-25T10:02:11+00:00" in refused.err
+    unlocked = run_infra(capsys, "state", "unlock", holder.id)
+    assert unlocked.code == 0, unlocked.err
+    assert unlocked.out.strip() == (f"Unlocked: the lock held by alice@ci-7 (pid 4242) since 2026-11-25T10:02:11+00:00 "
+                                    f"for apply, lock id {holder.id} is gone.")
+    assert lock_object(s3) is None
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    again = run_infra(capsys, "state", "unlock", holder.id)
+    assert again.code == 1 and "is not locked" in again.err
+
+
+def test_a_damaged_lock_object_is_named_with_what_to_do(aws, tmp_path, monkeypatch, capsys):
+    (tmp_path / "nodes.json").write_text(json.dumps({"__base__": LOCAL_ONLY, "web": {}}))
+    monkeypatch.chdir(tmp_path)
+    s3 = s3_state(tmp_path, aws)
+    s3.put_object(Bucket="ops-state", Key=LOCK, Body=b"not json")
+    refused = run_infra(capsys, "apply", "--auto-approve")
+    assert refused.code == 1 and "locked by an unknown process; the lock object s3://ops-state/prod/state.json.lock " \
+        "names no holder (damaged); if no apply is running, delete it: aws s3 rm s3://ops-state/" in refused.err

@@ -1,14 +1,17 @@
 """A loopback HTTP proxy in front of the moto server: counts AWS requests, and injects faults.
 
 Requests are counted at the endpoint, not inside infra, so the figure includes every retry and
-every page a paginator fetched. `fail_next` answers the next requests with an error (throttling,
-a 5xx) to show that infra retries them. Used by the failure tests and the benchmarks.
+every page a paginator fetched; `busiest_second` says how many arrived in the busiest second.
+`fail_next` answers the next requests with an error (throttling, a 5xx) to show that infra
+retries them. Used by the failure tests, the request rate tests and the benchmarks.
 """
 
 from __future__ import annotations
 
+import bisect
 import http.client
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
@@ -22,6 +25,7 @@ class CountingProxy:
 
     def __init__(self, upstream_port: int) -> None:
         self.counts: Counter[str] = Counter()
+        self.arrivals: list[float] = []  # when each request arrived (time.monotonic())
         self._faults: list[tuple[int, str, bytes]] = []
         self._lock = threading.Lock()
         proxy = self
@@ -79,6 +83,7 @@ class CountingProxy:
             action = (parse_qs(body.decode(errors="replace")).get("Action") or [path.split("?")[0]])[0]
         with self._lock:
             self.counts[action] += 1
+            self.arrivals.append(time.monotonic())
 
     def fail_next(self, times: int, status: int = 503, code: str = "ServiceUnavailable") -> None:
         """Answer the next `times` requests with an AWS-style error instead of forwarding them."""
@@ -94,7 +99,14 @@ class CountingProxy:
     def reset(self) -> Counter[str]:
         with self._lock:
             counts, self.counts = self.counts, Counter()
+            self.arrivals = []
         return counts
+
+    def busiest_second(self) -> int:
+        """The most requests that arrived within any one second (a sliding window, [t, t + 1))."""
+        with self._lock:
+            arrivals = sorted(self.arrivals)
+        return max((bisect.bisect_left(arrivals, start + 1.0) - i for i, start in enumerate(arrivals)), default=0)
 
     def close(self) -> None:
         self.server.shutdown()

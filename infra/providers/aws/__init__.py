@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 def clients_for(workspace: "Workspace") -> AwsClients:
     aws = workspace.aws
-    return AwsClients(region=aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url)
+    return AwsClients(region=aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url,
+                      limit=workspace.request_rate)
 
 
 def aws_providers(workspace: "Workspace") -> list["Provider"]:
@@ -21,9 +22,10 @@ def aws_providers(workspace: "Workspace") -> list["Provider"]:
     from infra.providers.aws.autoscaling import AutoscalingProvider
     from infra.providers.aws.build_leftovers import BuildLeftoversProvider
     from infra.providers.aws.images import ImagesProvider
+    from infra.providers.aws.imports import ImportFinder
     from infra.providers.aws.instances import InstancesProvider
     from infra.providers.aws.launch_templates import LaunchTemplatesProvider
 
     clients = clients_for(workspace)
     return [cls(workspace, clients) for cls in (ImagesProvider, LaunchTemplatesProvider, AutoscalingProvider,
-                                                InstancesProvider, BuildLeftoversProvider)]
+                                                InstancesProvider, BuildLeftoversProvider, ImportFinder)]

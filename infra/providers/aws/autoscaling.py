@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 from infra.errors import ProviderError
 from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, available_zones, by_owner,
-                                        in_wanted_order, managed_tags, tag_dict, tag_list, unowned_of)
+                                        identity_tags, in_wanted_order, managed_tags, tag_dict, tag_list,
+                                        unowned_of)
 from infra.providers.aws.rollout import Health, Rollout, RollFailed
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
@@ -84,8 +85,9 @@ class AutoscalingProvider(ObservedPerRegion):
             progress(f"updated {before['name']} in place: " + ", ".join(changed_attributes(action.changes)))
             return {"name": before["name"]}
         if action.action is ActionKind.ADOPT:
-            tagged = self._adopt(client, region, before["name"])
-            progress(f"tagged {before['name']} and its {tagged} instance(s) {OWNER_TAG}={self.owner}")
+            tagged = self._adopt(client, region, before["name"], action.group)
+            progress(f"tagged {before['name']} and its {tagged} instance(s) {OWNER_TAG}={self.owner}, "
+                     f"{GROUP_TAG}={action.group}")
             return {"name": before["name"]}
         old = before.get("name") if action.action is ActionKind.REPLACE else None
         return {"name": self._roll(client, region, action.group, attributes, old, progress)}
@@ -135,11 +137,13 @@ class AutoscalingProvider(ObservedPerRegion):
         if attributes["tags"] != tags_before:
             self._tag_instances(client, region, name, attributes["tags"], gone)
 
-    def _adopt(self, client: Any, region: str, name: str) -> int:
-        """Tag an ASG made before owner tags, and its instances, as this project's; how many instances."""
+    def _adopt(self, client: Any, region: str, name: str, group: str) -> int:
+        """Tag an ASG made before owner tags or without infra, and its instances, as this project's, of
+        `group`; how many instances."""
+        identity = identity_tags(group, self.owner)
         with aws_errors(f"tag autoscaling group {name}"):
-            client.create_or_update_tags(Tags=[_tag(name, OWNER_TAG, self.owner, propagate=True)])
-        return self._tag_instances(client, region, name, {OWNER_TAG: self.owner}, [])
+            client.create_or_update_tags(Tags=[_tag(name, k, v, propagate=True) for k, v in identity.items()])
+        return self._tag_instances(client, region, name, identity, [])
 
     def _tag_instances(self, client: Any, region: str, name: str, tags: dict[str, str], gone: list[str]) -> int:
         """Give the instances the ASG runs now the tags it propagates: AWS tags instances only at

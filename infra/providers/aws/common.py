@@ -28,6 +28,12 @@ def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
+def identity_tags(group: str, owner: str) -> dict[str, str]:
+    """The tags infra knows its own resources of a group by: what adopting a resource puts on it (one
+    made before owner tags lacks the owner; one made without infra, imported, lacks all three)."""
+    return {GROUP_TAG: group, MANAGED_TAG: "true", OWNER_TAG: owner}
+
+
 def managed_tags(tags: dict[str, str]) -> dict[str, str]:
     """The tags a user manages: without AWS's own (aws:...) and infra's bookkeeping tags."""
     return {k: v for k, v in tags.items() if not k.startswith("aws:") and k not in INTERNAL_TAGS}

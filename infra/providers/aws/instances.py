@@ -14,8 +14,8 @@ from infra.chef import dna_document
 from infra.errors import ProviderError
 from infra.fsutil import atomic_write_json
 from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, as_config_names, available_zones,
-                                        by_owner, managed_tags, security_group_ids, security_group_names, tag_dict,
-                                        tag_list, unowned_of)
+                                        by_owner, identity_tags, managed_tags, security_group_ids,
+                                        security_group_names, tag_dict, tag_list, unowned_of)
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
@@ -89,9 +89,7 @@ class InstancesProvider(ObservedPerRegion):
             self._terminate(ec2, action.group, before["id"], progress)
             return {}
         if action.action is ActionKind.ADOPT:
-            with aws_errors(f"tag {before['id']}"):
-                ec2.create_tags(Resources=[before["id"]], Tags=tag_list({OWNER_TAG: self.owner}))
-            progress(f"tagged {before['id']} {OWNER_TAG}={self.owner}")
+            self._adopt(ec2, action, before["id"], name, progress)
             return dict(action.outputs)
         if action.action is ActionKind.UPDATE:
             self._update(ec2, region, before, attributes, action)
@@ -105,6 +103,16 @@ class InstancesProvider(ObservedPerRegion):
             (self.root / dna_path(action.group, gone)).unlink()
             progress(f"removed {dna_path(action.group, gone)}: {gone} is gone")
         return outputs
+
+    def _adopt(self, ec2: Any, action: Action, instance_id: str, name: str, progress: Progress) -> None:
+        """Tag an instance made before owner tags, or without infra, as this project's one-off
+        instance `name` of the group, and give it its dna file when it has none."""
+        with aws_errors(f"tag {instance_id}"):
+            ec2.create_tags(Resources=[instance_id], Tags=tag_list({**identity_tags(action.group, self.owner),
+                                                                     NAME_TAG: name}))
+        progress(f"tagged {instance_id} {OWNER_TAG}={self.owner}, {GROUP_TAG}={action.group}, {NAME_TAG}={name}")
+        if not (self.root / dna_path(action.group, instance_id)).exists():
+            progress(f"wrote {self._write_dna(action.group, instance_id, name)}")
 
     def _launch(self, ec2: Any, region: str, group: str, name: str, attributes: dict[str, Any],
                 progress: Progress) -> dict[str, Any]:
@@ -130,13 +138,18 @@ class InstancesProvider(ObservedPerRegion):
         with aws_errors(f"wait for {instance_id} to run"):
             ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id],
                                                     WaiterConfig={"Delay": 5, "MaxAttempts": 120})
+        path = self._write_dna(group, instance_id, name)
+        progress(f"{instance_id} is running; wrote {path}")
+        return {"id": instance_id, "zone": attributes["zone"], "dna": path}
+
+    def _write_dna(self, group: str, instance_id: str, name: str) -> str:
+        """The instance's chef-solo attributes, dna/GROUP-ID.json; returns its path."""
         path = dna_path(group, instance_id)
         try:
             atomic_write_json(self.root / path, dna_document(name, group))
         except OSError as exc:
             raise ProviderError(f"{path}: cannot write: {exc.strerror}") from None
-        progress(f"{instance_id} is running; wrote {path}")
-        return {"id": instance_id, "zone": attributes["zone"], "dna": path}
+        return path
 
     def _update(self, ec2: Any, region: str, before: dict[str, Any], attributes: dict[str, Any],
                 action: Action) -> None:

@@ -13,8 +13,8 @@ import binascii
 from typing import Any
 
 from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, as_config_names, by_owner,
-                                        managed_tags, security_group_ids, security_group_names, tag_dict, tag_list,
-                                        unowned_of)
+                                        identity_tags, managed_tags, security_group_ids, security_group_names,
+                                        tag_dict, tag_list, unowned_of)
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
@@ -71,8 +71,9 @@ class LaunchTemplatesProvider(ObservedPerRegion):
             progress(f"deleted launch template {before.get('name', action.group)}")
             return {}
         if action.action is ActionKind.ADOPT:
-            self._retag(ec2, before["id"], {}, {OWNER_TAG: self.owner})
-            progress(f"tagged launch template {before['name']} ({before['id']}) {OWNER_TAG}={self.owner}")
+            self._retag(ec2, before["id"], {}, identity_tags(action.group, self.owner))
+            progress(f"tagged launch template {before['name']} ({before['id']}) {OWNER_TAG}={self.owner}, "
+                     f"{GROUP_TAG}={action.group}")
             return {"id": before["id"], "name": before["name"], "version": before["version"]}
         data = self._template_data(region, attributes)
         if action.action is ActionKind.CREATE:

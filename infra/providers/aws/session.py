@@ -18,6 +18,7 @@ import botocore.exceptions
 from botocore.config import Config as BotoConfig
 
 from infra.errors import ProviderError
+from infra.ratelimit import RequestRate
 from infra.redact import shown_url
 
 RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10, read_timeout=60)
@@ -33,8 +34,12 @@ def is_local_endpoint(endpoint_url: str | None) -> bool:
 
 
 class AwsClients:
-    def __init__(self, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None):
+    def __init__(self, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None,
+                 *, limit: RequestRate | None = None):
+        """`limit`: the requests per second every client made here may send, together (shared
+        with other AwsClients of the same run when they are given the same one)."""
         self.region, self.profile, self.endpoint_url = region, profile, endpoint_url
+        self.limit = limit
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._clients: dict[tuple[str, str], Any] = {}
@@ -67,6 +72,8 @@ class AwsClients:
                     extra = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
                 self._clients[key] = session.client(service, region_name=region, endpoint_url=self.endpoint_url,
                                                     config=RETRIES, **extra)
+                if self.limit is not None:  # before every HTTP request, retries included
+                    self._clients[key].meta.events.register("before-send", _waiting_for(self.limit))
             return self._clients[key]
 
     def _check_sandbox(self) -> None:
@@ -92,6 +99,13 @@ class AwsClients:
         if self.is_sandbox and self.session().get_credentials() is None:
             env.update(SANDBOX_CREDENTIALS)
         return env
+
+
+def _waiting_for(limit: RequestRate):
+    def before_send(**_: Any) -> None:  # returns None: botocore then sends the request itself
+        limit.wait()
+
+    return before_send
 
 
 def paginate(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:

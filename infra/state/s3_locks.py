@@ -1,0 +1,139 @@
+"""The two locks of S3 state: a lock object beside the state (the default), or a DynamoDB item.
+
+Both are taken with a conditional write that the service itself decides, so of two applies that
+try at the same moment exactly one gets the lock, and the other is told who holds it:
+
+- `S3LockObject`: `<key>.lock` in the state's bucket, written with `If-None-Match: *` (S3 refuses
+  the write when the object exists: 412 PreconditionFailed, or 409 while another conditional
+  write of it is in flight). Nothing else to create or pay for: Terraform's `use_lockfile`.
+- `DynamoDBLock`: one item keyed `LockID=<bucket>/<key>`, put with `attribute_not_exists(LockID)`,
+  as Terraform's S3 backend does with `dynamodb_table`, for teams that already have the table.
+
+Either holds the `LockInfo` JSON (who, pid, since when, for what), shown when a second apply is
+refused and by `infra state unlock`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import botocore.exceptions
+
+from infra.providers.aws.session import aws_errors
+from infra.state.lock import LockInfo, locked_error, unlockable
+
+TAKEN = ("PreconditionFailed", "ConditionalRequestConflict")  # S3's answers to a put of an existing lock
+
+
+def _code(exc: botocore.exceptions.ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def _parsed(text: str | bytes) -> LockInfo | None:
+    try:
+        return LockInfo.model_validate_json(text)
+    except ValueError:
+        return None
+
+
+def _info_of(item: dict[str, Any] | None) -> LockInfo | None:
+    """The holder a DynamoDB lock item names."""
+    return _parsed(item.get("Info", {}).get("S", "")) if item else None
+
+
+class S3LockObject:
+    def __init__(self, s3: Any, bucket: str, key: str) -> None:
+        self.s3, self.bucket, self.key = s3, bucket, f"{key}.lock"
+        self.state = f"s3://{bucket}/{key}"
+        self.where = f"s3://{bucket}/{self.key}"
+
+    def acquire(self, info: LockInfo) -> None:
+        body = info.model_dump_json().encode()
+        for _ in range(2):  # once more when the holder let go between our put and our look
+            if self._put(body):
+                return
+            there, holder = self._holder()
+            if there:
+                raise locked_error(self.state, holder, self._damaged())
+        raise locked_error(self.state, None, "another run is taking and releasing it; try again in a moment")
+
+    def _put(self, body: bytes) -> bool:
+        """Write the lock object unless it exists; whether this run now holds the lock."""
+        with aws_errors(f"locking state with {self.where}"):
+            try:
+                self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=body, IfNoneMatch="*",
+                                   ContentType="application/json")
+            except botocore.exceptions.ClientError as exc:
+                if _code(exc) in TAKEN:
+                    return False
+                raise
+        return True
+
+    def release(self, info: LockInfo) -> None:
+        _, holder = self._holder()
+        if holder is not None and holder.id == info.id:  # not ours any more (force-unlocked): leave it
+            with aws_errors(f"unlocking state: deleting {self.where}"):
+                self.s3.delete_object(Bucket=self.bucket, Key=self.key)
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        there, holder = self._holder()
+        removed = unlockable(self.state, holder, lock_id, damaged=self._damaged() if there else None)
+        with aws_errors(f"unlocking state: deleting {self.where}"):
+            self.s3.delete_object(Bucket=self.bucket, Key=self.key)
+        return removed
+
+    def _holder(self) -> tuple[bool, LockInfo | None]:
+        """Whether the lock object exists, and the holder it names (None when it names none)."""
+        with aws_errors(f"reading the lock {self.where}"):
+            try:
+                body = self.s3.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
+            except self.s3.exceptions.NoSuchKey:
+                return False, None
+        return True, _parsed(body)
+
+    def _damaged(self) -> str:
+        return (f"the lock object {self.where} names no holder (damaged); if no apply is running, delete it: "
+                f"aws s3 rm {self.where}")
+
+
+class DynamoDBLock:
+    def __init__(self, dynamodb: Any, table: str, bucket: str, key: str) -> None:
+        self.dynamodb, self.table = dynamodb, table
+        self.lock_id = f"{bucket}/{key}"
+        self.state = f"s3://{bucket}/{key}"
+
+    def acquire(self, info: LockInfo) -> None:
+        with aws_errors(f"locking state in DynamoDB table {self.table}"):
+            try:
+                self.dynamodb.put_item(TableName=self.table,
+                                       Item={"LockID": {"S": self.lock_id}, "Info": {"S": info.model_dump_json()}},
+                                       ConditionExpression="attribute_not_exists(LockID)")
+                return
+            except botocore.exceptions.ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+        raise locked_error(self.state, _info_of(self._item()), self._damaged())
+
+    def release(self, info: LockInfo) -> None:
+        try:
+            self.dynamodb.delete_item(TableName=self.table, Key={"LockID": {"S": self.lock_id}},
+                                      ConditionExpression="Info = :info",
+                                      ExpressionAttributeValues={":info": {"S": info.model_dump_json()}})
+        except botocore.exceptions.ClientError:
+            pass  # not ours any more (force-unlocked): leave the new holder alone
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        item = self._item()
+        removed = unlockable(self.state, _info_of(item), lock_id, damaged=self._damaged() if item else None)
+        with aws_errors(f"unlocking state in DynamoDB table {self.table}"):
+            self.dynamodb.delete_item(TableName=self.table, Key={"LockID": {"S": self.lock_id}})
+        return removed
+
+    def _item(self) -> dict[str, Any] | None:
+        with aws_errors(f"reading the lock in DynamoDB table {self.table}"):
+            return self.dynamodb.get_item(TableName=self.table, Key={"LockID": {"S": self.lock_id}},
+                                          ConsistentRead=True).get("Item")
+
+    def _damaged(self) -> str:
+        return (f"the lock item {self.lock_id} in DynamoDB table {self.table} names no holder (damaged); if no "
+                f"apply is running, delete that item")

@@ -1,0 +1,65 @@
+"""--max-request-rate holds: AWS requests counted at the endpoint (a proxy in front of moto), per
+second, across every thread of an apply and a plan, retries included. Behaviour, not speed: the
+busiest second is measured, never how long anything took."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import run_infra
+from tests.support.aws_proxy import CountingProxy
+
+RATE = 8
+GROUPS = 6
+BASE = {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", "security_groups": ["internal"], "packer": False,
+        "autoscale": {"node_min": 0, "node_max": 1, "timeout": 1, "healthy_deadline": 60}}
+# Requests leave at least 1/RATE s apart; one held back a moment on its way (a busy machine) may land
+# in the next second beside those after it. Unlimited, this apply sends all its ~40 requests within
+# one second.
+JITTER = 2
+
+
+@pytest.fixture
+def proxy(aws, moto_server, monkeypatch):
+    proxy = CountingProxy(moto_server.port)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch) -> Path:
+    nodes = {"__settings__": {"project": "acme-ops", "max_request_rate": RATE}, "__base__": BASE,
+             **{f"g{n}": {} for n in range(GROUPS)}}
+    (tmp_path / "nodes.json").write_text(json.dumps(nodes))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_the_rate_limit_holds_across_every_thread_of_an_apply_and_a_plan(proxy, repo, capsys):
+    applied = run_infra(capsys, "apply", "--auto-approve", "--parallelism", "10")  # the setting
+    assert applied.code == 0, applied.err
+    made = proxy.reset()
+    assert sum(made.values()) >= 4 * RATE  # several seconds' worth: the busiest one says something
+    busiest = proxy.busiest_second()
+    assert busiest <= RATE + JITTER, (busiest, made)
+
+    proxy.fail_next(3, 503, "ServiceUnavailable")  # retries are requests too
+    planned = run_infra(capsys, "--max-request-rate", "3", "plan", "--detailed-exitcode")  # the option wins
+    assert planned.code == 0, planned.err
+    assert sum(proxy.counts.values()) >= 3 * 3 and proxy.busiest_second() <= 3 + JITTER
+
+
+def test_a_rate_that_is_not_a_positive_number_is_one_clear_line(repo, capsys):
+    refused = run_infra(capsys, "--max-request-rate", "0", "plan")
+    assert refused.code == 1 and refused.err.strip() == (
+        "error: --max-request-rate 0: give the AWS requests per second, more than 0 and at most 10000 (0.5 is one "
+        "request every 2 seconds)")
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes["__settings__"]["max_request_rate"] = -1
+    (repo / "nodes.json").write_text(json.dumps(nodes))
+    refused = run_infra(capsys, "plan")
+    assert refused.code == 1 and "max_request_rate" in refused.err and len(refused.err.strip().splitlines()) == 1

@@ -1,0 +1,74 @@
+"""The request rate limit: turns one interval apart, whichever thread asks, on a fake clock."""
+
+import threading
+
+import pytest
+
+from infra.errors import InfraError
+from infra.ratelimit import RequestRate, request_rate
+
+
+class Clock:
+    """A clock that moves only when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.now += seconds
+
+
+def test_requests_are_spaced_one_interval_apart():
+    clock = Clock()
+    limit = RequestRate(4, clock=clock, sleep=clock.sleep)
+    sent = []
+    for _ in range(9):
+        limit.wait()
+        sent.append(clock())
+    assert [round(b - a, 6) for a, b in zip(sent, sent[1:])] == [0.25] * 8
+
+
+def test_a_quiet_spell_gives_no_burst_afterwards():
+    clock = Clock()
+    limit = RequestRate(2, clock=clock, sleep=clock.sleep)
+    limit.wait()
+    clock.now += 60  # a minute without requests
+    assert limit.wait() == 0  # the first goes at once...
+    assert limit.wait() == pytest.approx(0.5)  # ...the next waits its turn: nothing was saved up
+
+
+def test_threads_share_one_limit_and_take_turns_in_order():
+    clock = Clock()
+    limit = RequestRate(10, clock=clock, sleep=lambda seconds: None)  # turns are handed out, not slept
+    turns: list[float] = []
+    guard = threading.Lock()
+
+    def ask() -> None:
+        for _ in range(25):
+            waited = limit.wait()
+            with guard:
+                turns.append(clock() + waited)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(turns) == 200
+    assert sorted(round(t - 100, 6) for t in turns) == [round(i * 0.1, 6) for i in range(200)]
+
+
+@pytest.mark.parametrize("rate", [0, -1, float("nan")])
+def test_a_rate_that_is_not_positive_is_refused(rate):
+    with pytest.raises(InfraError, match="more than 0"):
+        RequestRate(rate)
+
+
+def test_no_rate_is_no_limit():
+    assert request_rate(None) is None
+    assert request_rate(0.5).interval == 2.0
