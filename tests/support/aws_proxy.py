@@ -41,7 +41,7 @@ class CountingProxy:
                 body = self.rfile.read(length) if length else b""
                 proxy.count(self.headers, body, self.path)
                 if proxy.delay:
-                    threading.Event().wait(proxy.delay)  # a sleep of this request's thread alone
+                    time.sleep(proxy.delay)  # this request's thread alone
                 fault = proxy.next_fault()
                 if fault is not None:
                     status, content_type, payload = fault
