@@ -60,8 +60,8 @@ class State(BaseModel):
     def to_json(self) -> str:
         """The state file's text: `model_dump_json(indent=2)`, byte for byte, but each resource is
         serialised once and its text kept until it is replaced. An apply writes the whole state after
-        each batch of finished actions; serialising every resource each time made a large apply
-        spend most of its time on it (a state of 1,000 groups is 4 MB)."""
+        each batch of finished actions (making 1,000 groups, 600 times, up to 4.5 MB), and serialising
+        every resource each time held the interpreter for 15 ms of every write."""
         head = self.model_dump_json(indent=2, exclude={"resources"})
         if not self.resources:
             return head[:-2] + ',\n  "resources": {}\n}\n'
