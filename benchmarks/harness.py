@@ -1,8 +1,8 @@
 """What the plan and apply benchmarks run on: one moto server behind one counting proxy, a fake
 packer, and a fresh ops repository per measurement; every command a child process, measured from outside.
 
-A run's figures: wall time, the child's peak resident memory, its CPU (and that of the processes
-it waited for), moto's CPU meanwhile, the AWS requests counted at the proxy, and the machine's load
+A run's figures (launch.py starts it and tells them): wall time, the child's peak resident memory,
+its CPU (and that of the processes it waited for), moto's CPU meanwhile, the AWS requests counted at the proxy, and the machine's load
 average when it started (the machine is shared: other work slows a run down, and the report says
 how loaded it was).
 """
@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
@@ -111,25 +110,31 @@ class Bench:
         moto_before = self.moto_cpu()
         load = load_average()
         self.loads.append(load)
+        report, into = os.pipe()
         try:
             with open(output, "w") as sink:
-                started = time.perf_counter()
-                process = subprocess.Popen(command, cwd=root, env=self.env(), stdin=subprocess.DEVNULL, stdout=sink,
-                                           stderr=subprocess.STDOUT, start_new_session=True)
+                process = subprocess.Popen([sys.executable, "-S", str(HERE / "launch.py"), str(into), *command],
+                                           cwd=root, env=self.env(), stdin=subprocess.DEVNULL, stdout=sink,
+                                           stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(into,))
+                os.close(into)
                 watchdog = threading.Timer(timeout, _kill_group, (process.pid,))
                 watchdog.start()
                 try:
-                    _, status, usage = os.wait4(process.pid, 0)
+                    process.wait()
                 finally:
                     watchdog.cancel()
-                seconds = time.perf_counter() - started
+            with os.fdopen(report) as launched:
+                told = launched.read().split()
         finally:
             self.proxy.delay = 0.0
-        process.returncode = code = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0 or len(told) != 4:
+            raise SystemExit(f"{' '.join(command)} in {root} took more than {timeout:.0f}s and was stopped"
+                             if process.returncode < 0 else f"benchmarks/launch.py failed to run {command[0]}")
+        code = os.waitstatus_to_exitcode(int(told[0]))
         if code < 0:
-            raise SystemExit(f"{' '.join(command)} in {root} took more than {timeout:.0f}s and was stopped")
-        return Run(seconds=seconds, peak_mb=usage.ru_maxrss / 1024, requests=self.proxy.reset(), exit_code=code,
-                   output=output.read_text(errors="replace"), cpu=usage.ru_utime + usage.ru_stime,
+            raise SystemExit(f"{' '.join(command)} in {root} was killed by signal {-code}")
+        return Run(seconds=float(told[3]), peak_mb=int(told[1]) / 1024, requests=self.proxy.reset(), exit_code=code,
+                   output=output.read_text(errors="replace"), cpu=float(told[2]),
                    moto_cpu=self.moto_cpu() - moto_before, load=load)
 
     def moto_cpu(self) -> float:

@@ -165,7 +165,7 @@ def apply_table(rows: list[ApplyRow], packer_seconds: float) -> list[str]:
     serial = {r.delay: r.seconds for r in rows if r.parallelism == 1}
     cores = os.cpu_count() or 1
     lines = ["| parallelism | delay per request | wall | speed-up vs 1 | builds alone, ideally | packer builds | "
-             f"most builds at once | CPU: infra + packer, moto | CPU alone, on {cores} cores |",
+             f"most builds at once | CPU: infra (and packer's clients), moto | CPU alone, on {cores} cores |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         speedup = f"x{serial[row.delay] / row.seconds:.1f}" if row.delay in serial else "-"
@@ -193,6 +193,6 @@ class Target:
 def targets_table(targets: list[Target]) -> list[str]:
     lines = ["| target | limit | measured | |", "|---|---:|---:|---|"]
     for t in targets:
-        shown = "-" if t.measured is None else f"{t.measured:.2f} {t.unit}" if t.unit == "s" else f"{t.measured:.0f} {t.unit}"
+        shown = "-" if t.measured is None else f"{t.measured:.0f} {t.unit}" if t.unit == "MB" else f"{t.measured:.2f} {t.unit}"
         lines.append(f"| {t.what} | {t.limit:g} {t.unit} | {shown} | {t.verdict} |")
     return lines
