@@ -99,6 +99,7 @@ def said(kind: str, *data: str) -> str:
 
 class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
+    request_queue_size = 128  # an apply with --parallelism 50 starts 50 builds at once (the default, 5, refuses some)
 
 
 class PackerService:
