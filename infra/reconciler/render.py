@@ -17,6 +17,7 @@ from infra.reconciler.plan import Action, AttributeChange, Plan
 from infra.reconciler.plan_json import plan_document
 from infra.reconciler.refs import parse_ref
 from infra.reconciler.removals import removed
+from infra.reconciler.rolls import roll_of
 from infra.redact import masked
 
 UNKNOWN = "(known after apply)"
@@ -58,9 +59,16 @@ def notice_lines(plan: Plan) -> list[str]:
     return [f"{notice.address}: {notice.description}: {notice.reason}" for notice in plan.notices]
 
 
+def held_lines(plan: Plan) -> list[str]:
+    """What the plan keeps back that nodes.json asks for (a group infra rollback took back)."""
+    return [f"{action.address}: {action.held}" for action in plan.actions if action.held]
+
+
 def _attribute_lines(action: Action, limit: int | None = _MAX_VALUE) -> list[str]:
-    """What a change sets (`+`), changes (`~`) and removes (`-`, named: AMI ids, instance ids, files)."""
-    gone = [f"    - {line}" for line in removed(action)]
+    """What a change sets (`+`), changes (`~`) and removes (`-`, named: AMI ids, instance ids, files),
+    and how a roll goes."""
+    roll = roll_of(action)
+    gone = [f"    - {line}" for line in removed(action)] + ([f"    roll: {roll.summary()}"] if roll else [])
     if action.action in (ActionKind.CREATE,) or (action.action is ActionKind.BUILD and not action.changes):
         return [f"    + {key} = {show_value(value, key, limit)}" for key, value in (action.after or {}).items()]
     if action.action is ActionKind.DELETE:
@@ -88,7 +96,7 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
     if deletions:
         warn = f"  ! {len(deletions)} resource(s) will be destroyed or replaced: " + ", ".join(a.address for a in deletions)
         lines.append(f"[bold red]{escape(warn)}[/]" if color else warn)
-    for notice in notice_lines(plan):
+    for notice in [*held_lines(plan), *notice_lines(plan)]:
         line = f"  ! {notice}"
         lines.append(f"[yellow]{escape(line)}[/]" if color else line)
     lines.append(f"[bold]{summary_line(plan)}[/]" if color else summary_line(plan))
@@ -106,12 +114,17 @@ def plan_markdown(plan: Plan) -> str:
     notices = notice_lines(plan)
     if notices:
         lines += ["> **Found, not this project's:**", *(f"> - {line}" for line in notices), ""]
+    if held_lines(plan):
+        lines += ["> **Held back:**", *(f"> - {line}" for line in held_lines(plan)), ""]
     if not plan.changes:
         return "\n".join(lines)
     lines += ["| | address | action | reason |", "|---|---|---|---|"]
     for action in plan.changes:
         reason = action.reason.replace("|", "\\|") + (" **(protected)**" if action.protected else "")
         lines.append(f"| `{action.action.mark}` | `{action.address}` | {action.action.name.lower()} | {reason} |")
+    rolls = [(a.address, roll_of(a)) for a in plan.changes if roll_of(a)]
+    if rolls:
+        lines += ["", "**How the rolls go:**", *(f"- `{address}`: {roll.summary()}" for address, roll in rolls)]
     destroyed = [a.address for a in plan.changes if a.action.destroys]
     if destroyed:
         lines += ["", f"> **Warning:** destroys or replaces {', '.join(f'`{a}`' for a in destroyed)}"]
