@@ -65,10 +65,8 @@ def held_lines(plan: Plan) -> list[str]:
 
 
 def _attribute_lines(action: Action, limit: int | None = _MAX_VALUE) -> list[str]:
-    """What a change sets (`+`), changes (`~`) and removes (`-`, named: AMI ids, instance ids, files),
-    and how a roll goes."""
-    roll = roll_of(action)
-    gone = [f"    - {line}" for line in removed(action)] + ([f"    roll: {roll.summary()}"] if roll else [])
+    """What a change sets (`+`), changes (`~`) and removes (`-`, named: AMI ids, instance ids, files)."""
+    gone = [f"    - {line}" for line in removed(action)]
     if action.action in (ActionKind.CREATE,) or (action.action is ActionKind.BUILD and not action.changes):
         return [f"    + {key} = {show_value(value, key, limit)}" for key, value in (action.after or {}).items()]
     if action.action is ActionKind.DELETE:
@@ -89,7 +87,8 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
         lines.append(f"[bold]{escape(head)}[/]" if color else head)
         entry = f"{mark:>3} {action.address}"
         lines.append(f"[{style}]{escape(entry)}[/]" if color else entry)
-        for line in _attribute_lines(action):
+        roll = roll_of(action)
+        for line in [*_attribute_lines(action), *([f"    roll: {roll.summary()}"] if roll else [])]:
             lines.append(escape(line) if color else line)
         lines.append("")
     deletions = [a for a in plan.changes if a.action.destroys]
