@@ -14,13 +14,15 @@ import re
 import signal
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
-from tests.integration.test_failures import start_infra, wait_until
+from tests.integration.test_failures import kill_group, start_infra, wait_until
+from tests.integration.test_kills import unlock
 from tests.integration.test_fleet_asg import BEE, applied, asgs, example, no_changes, tags, write
 
 ALARM, TARGET_GROUP = "web-5xx", "web-tg"
@@ -224,6 +226,21 @@ def test_sigterm_during_the_bake_rolls_back(repo, capsys, autoscaling, elbv2, ta
     assert f"+/- asg.{BEE}" in run_infra(capsys, "plan").out  # the roll is still to do
 
 
+def test_a_roll_killed_in_the_bake_leaves_a_leftover_the_next_apply_detaches_and_deletes(
+        repo, capsys, autoscaling, elbv2, target_group, logs):
+    old, roll = roll_in_the_bake(repo, capsys, autoscaling, logs)
+    kill_group(roll)  # SIGKILL: nothing rolls back
+    [new] = [g for g in asgs(autoscaling, BEE) if g["AutoScalingGroupName"] != old["AutoScalingGroupName"]]
+    assert tags(new)["infra:roll"] == "pending" and serving(elbv2, target_group) == instances(old) | instances(new)
+    unlock(repo, capsys)
+    planned = run_infra(capsys, "plan")
+    assert f"- asg.{BEE}.{new['AutoScalingGroupName']}" in planned.out and f"+/- asg.{BEE}" in planned.out
+    gated(repo, bake=0)
+    applied(capsys)
+    [rolled] = asgs(autoscaling, BEE)
+    assert serving(elbv2, target_group) == instances(rolled)  # no target left behind by the killed roll
+
+
 def test_a_target_turning_unhealthy_rolls_back_naming_the_target_group_and_instance(
         repo, capsys, autoscaling, elbv2, ec2, target_group):
     gated(repo, bake=30)
@@ -293,3 +310,28 @@ def test_rollback_without_an_earlier_roll_says_so(repo, capsys):
     refused = run_infra(capsys, "rollback", BEE)
     assert refused.code == 1 and "records no earlier roll (infra:previous): nothing to roll back to" in refused.err
     assert run_infra(capsys, "rollback", "12_04-www").code == 1
+
+
+def test_the_sandbox_seeds_the_target_groups_and_alarms_nodes_json_names(ops_repo, capsys, monkeypatch):
+    """`infra sandbox start` makes what a gated roll needs, so it runs there as in AWS (and a reset keeps it)."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    gated(ops_repo, bake=0)
+    started = run_infra(capsys, "sandbox", "start")
+    try:
+        assert started.code == 0 and "target group web-tg, alarm web-5xx" in started.out, started.err
+        endpoint = re.search(r"export AWS_ENDPOINT_URL=(\S+)", started.out).group(1)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        elbv2 = boto3.client("elbv2", region_name="us-east-1", endpoint_url=endpoint)
+        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=endpoint)
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+        [group] = elbv2.describe_target_groups(Names=[TARGET_GROUP])["TargetGroups"]
+        delay = elbv2.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])["Attributes"]
+        assert {"Key": "deregistration_delay.timeout_seconds", "Value": "5"} in delay
+        assert [a["StateValue"] for a in cloudwatch.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"]] == ["OK"]
+        applied(capsys)
+        assert len(serving(elbv2, group["TargetGroupArn"])) == 2
+    finally:
+        assert run_infra(capsys, "sandbox", "stop").code == 0
