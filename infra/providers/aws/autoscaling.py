@@ -71,7 +71,7 @@ class AutoscalingProvider(ObservedPerRegion):
         named: dict[str, dict[str, list[str]]] = {"target_groups": {}, "alarms": {}}
         for address, attributes in wanted.items():
             scale = getattr(groups.get(split_address(address)[1]), "autoscale", None)
-            if scale is None or attributes.get("region") != region:
+            if scale is None or (self.clients.region or attributes.get("region")) != region:  # --region wins
                 continue
             for name in scale.target_groups:
                 if not load_balancing.is_arn(name):
