@@ -8,6 +8,7 @@ from typing import Callable, Iterable
 from infra.errors import InfraError, StalePlanError
 from infra.fsutil import atomic_write_text
 from infra.reconciler.actions import ActionKind
+from infra.reconciler.cost import estimate
 from infra.reconciler.drift import DriftReport, detect_drift
 from infra.reconciler.executor import ApplyResult, Executor, Listener
 from infra.reconciler.graph import Graph, desired_graph, topological, with_recorded
@@ -78,10 +79,12 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
     observation = observe(workspace, desired, state, selection)
     scope = selection.scope(desired, {*desired.resources, *state.resources, *observation.found,
                                       *(u.address for u in observation.unowned)})
-    return compute_plan(desired, observation.found, state, scope=scope, forced=forced,
-                        unowned=observation.unowned, adopt=adopt,
-                        made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
-                                                 config_digest=config.digest))
+    the_plan = compute_plan(desired, observation.found, state, scope=scope, forced=forced,
+                            unowned=observation.unowned, adopt=adopt,
+                            made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
+                                                     config_digest=config.digest))
+    the_plan.cost = estimate(the_plan.actions, workspace.prices)
+    return the_plan
 
 
 def read_state(workspace: Workspace) -> State:
@@ -97,7 +100,7 @@ def read_state(workspace: Workspace) -> State:
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    atomic_write_text(path, dump_plan(plan))
+    atomic_write_text(path, dump_plan(plan), private=True)
 
 
 def load_plan(path: Path) -> Plan:

@@ -154,3 +154,17 @@ def dotted(keys: Keys, at_most: int = 6) -> str:
 def line_column(text: str, pos: int) -> tuple[int, int]:
     line = text.count("\n", 0, pos) + 1
     return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
+
+
+def key_position(text: str, keys: Keys) -> tuple[int | None, int | None]:
+    """(line, column) where the value at `keys` (object keys from the top down) is written, as
+    far down as the keys can be found; (None, None) when not even the first is."""
+    pos, found = 0, None
+    for key in keys:
+        if not isinstance(key, str):
+            break
+        match = re.compile(re.escape(json.dumps(key)) + r"\s*:").search(text, pos)
+        if not match:
+            break
+        found, pos = match.start(), match.end()  # the next key is further on, even one of the same name
+    return line_column(text, found) if found is not None else (None, None)

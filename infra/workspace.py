@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 from infra.config import Config, load_config
 from infra.config.models import check_region
 from infra.errors import InfraError
+from infra.pricing import PriceTable, load_prices
 from infra.providers.base import Provider, Providers
 from infra.providers.files import FilesProvider
 from infra.redact import shown_url
@@ -59,6 +60,11 @@ class Workspace:
     @cached_property
     def config(self) -> Config:
         return load_config(self.config_path)
+
+    @cached_property
+    def prices(self) -> PriceTable:
+        """On-demand prices: infra's table with the ops repository's ec2-prices.json over it."""
+        return load_prices(self.root)
 
     @cached_property
     def backend(self) -> StateBackend:

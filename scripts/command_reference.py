@@ -14,6 +14,7 @@ from infra.cli import app
 SECTIONS = [
     ("Reading nodes.json", ["validate", "show", "schema", "graph"]),
     ("Plan, apply, drift", ["plan", "apply", "drift"]),
+    ("Usage and cost", ["usage"]),
     ("Chef roles and dna files", ["role:create", "role:update", "roles:create", "roles:update", "autoscale:create"]),
     ("AMIs", ["packer:create", "packer:run", "packer:clean", "packer:delete"]),
     ("Autoscaling groups and instances", ["autoscale:run", "autoscale:update", "rollback", "instance:create", "instance:deploy"]),

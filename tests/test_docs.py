@@ -23,7 +23,7 @@ def test_the_command_reference_matches_the_command_line():
 def test_every_doc_the_readme_links_exists():
     readme = (ROOT / "README.md").read_text()
     for name in ("guide", "nodes-json", "commands", "images", "fleet", "registry", "state", "ci", "plan-json",
-                 "architecture", "performance"):
+                 "architecture", "performance", "scaling"):
         assert f"docs/{name}.md" in readme
         assert (ROOT / "docs" / f"{name}.md").exists(), f"docs/{name}.md is linked from README.md but missing"
 

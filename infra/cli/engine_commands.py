@@ -13,6 +13,7 @@ from infra.cli.common import ConsoleListener, busy, note_project, report_result,
 from infra.errors import InfraError
 from infra.reconciler import render
 from infra.reconciler.graph import desired_graph
+from infra.usage import render as usage_render
 
 
 ADOPT_HELP = ("Adopt what infra made before owner tags, of the groups nodes.json or the state names: tag it as this "
@@ -23,6 +24,8 @@ RENDERERS = {
              ReportOutput.markdown: render.plan_markdown},
     "drift": {ReportOutput.text: render.drift_text, ReportOutput.json: render.drift_json,
               ReportOutput.markdown: render.drift_markdown},
+    "usage": {ReportOutput.text: usage_render.usage_text, ReportOutput.json: usage_render.usage_json,
+              ReportOutput.markdown: usage_render.usage_markdown},
 }
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from infra import jsontext
 from infra.config.merge import merge_group
-from infra.config.models import Autoscale, Group, GroupSettings, Settings, check_group_name
+from infra.config.models import PARTIAL, Autoscale, Group, GroupSettings, Settings, check_group_name
 from infra.config.project import SETTING, Project, default_project
 from infra.errors import ConfigError, FileError
 from infra.fsutil import read_text
@@ -172,9 +172,11 @@ def _settings(raw: Any, locator: "_Locator") -> Settings:
 
 
 def _check_settings(raw: dict[str, Any], owner: str, locator: "_Locator") -> None:
-    """Validate the keys a group (or __base__) writes itself, so errors point at that group."""
+    """Validate the keys a group (or __base__) writes itself, so errors point at that group; checks
+    across keys (node_min against node_max) wait for the merged group, which may take one from
+    __base__ and the other from the group."""
     try:
-        GroupSettings.model_validate(raw)
+        GroupSettings.model_validate(raw, context={PARTIAL: True})
     except ValidationError as exc:
         real = [e for e in exc.errors() if e["type"] != "missing"]
         if real:
@@ -246,15 +248,7 @@ class _Locator:
         self.text, self.path = text, path
 
     def position(self, keys: list[Any]) -> tuple[int | None, int | None]:
-        pos, found = 0, None
-        for key in keys:
-            if not isinstance(key, str):
-                break
-            match = re.compile(re.escape(json.dumps(key)) + r"\s*:").search(self.text, pos)
-            if not match:
-                break
-            found, pos = match.start(), match.end()  # the next key is further on, even one of the same name
-        return jsontext.line_column(self.text, found) if found is not None else (None, None)
+        return jsontext.key_position(self.text, keys)
 
     def error(self, keys: list[Any], message: str) -> ConfigError:
         line, column = self.position(keys)

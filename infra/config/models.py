@@ -11,7 +11,7 @@ import re
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
 from infra.config.project import check_project_name
@@ -40,6 +40,8 @@ TARGET_GROUP = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?"
 # A canary as a share of the desired capacity: 1% to 100%.
 PERCENT = re.compile(r"(100|[1-9][0-9]?)%")
 MAX_ALARMS = 100  # one DescribeAlarms call answers for up to 100 names
+# CloudWatch keeps 5-minute data for 63 days: the longest window `infra usage` looks at.
+MAX_USAGE_DAYS = 63
 
 
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -90,6 +92,14 @@ def check_region(name: str) -> None:
     """Raise ValueError unless `name` reads as an AWS region (the API would refuse it, less clearly)."""
     if not REGION.fullmatch(name):
         raise ValueError(f"{name!r} is not an AWS region name (like us-east-1 or eu-west-2)")
+
+
+PARTIAL = "partial"  # validation context: the keys one group (or __base__) writes, before merging
+
+
+def partial(info: ValidationInfo) -> bool:
+    """Validating what one group writes before it is merged with __base__: checks across keys wait."""
+    return bool(info.context) and bool(info.context.get(PARTIAL))
 
 
 class Strict(BaseModel):
@@ -150,7 +160,9 @@ class Autoscale(Strict):
                                                       "min_healthy_percent.")
 
     @model_validator(mode="after")
-    def _sizes_agree(self) -> "Autoscale":
+    def _sizes_agree(self, info: ValidationInfo) -> "Autoscale":
+        if partial(info):  # half of the sizes may come from __base__: judged once merged
+            return self
         if self.node_min > self.node_max:
             raise ValueError(f"node_min ({self.node_min}) is larger than node_max ({self.node_max})")
         if self.desired is not None and not self.node_min <= self.desired <= self.node_max:
@@ -166,6 +178,16 @@ class Autoscale(Strict):
         """The health check type: as given, else ELB for a group behind target groups (they say
         whether an instance serves), EC2 for the others."""
         return self.health_check_type or ("ELB" if self.target_groups else "EC2")
+
+
+class Usage(Strict):
+    """How `infra usage` judges the group's CPU (docs/scaling.md): a p95 below `idle_below` is idle,
+    above `saturated_above` saturated, and less than `min_hours` of data gives no verdict."""
+
+    idle_below: float = Field(10.0, ge=0, le=100, description="Percent: a p95 CPU below it is idle (0: never idle).")
+    saturated_above: float = Field(80.0, ge=0, le=100, description="Percent: a p95 CPU above it is saturated "
+                                                                 "(100: never saturated).")
+    min_hours: float = Field(30.0, ge=0, le=MAX_USAGE_DAYS * 24, description="Hours of CPU data a verdict needs.")
 
 
 class GroupSettings(Strict):
@@ -194,6 +216,7 @@ class GroupSettings(Strict):
     tags: Annotated[dict[TagKey, TagValue], AfterValidator(_tag_count)] = Field(
         default_factory=dict, description="Extra tags on everything the group owns.")
     protect: bool = Field(False, description="Refuse plans that delete or replace the group's ASG or AMIs.")
+    usage: Usage = Field(default_factory=Usage, description="The CPU thresholds of infra usage's verdicts.")
 
     @field_validator("region")
     @classmethod
@@ -232,6 +255,15 @@ class Group(GroupSettings):
     model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
 
     name: str
+
+    @field_validator("usage")
+    @classmethod
+    def _usage_thresholds_apart(cls, usage: Usage) -> Usage:
+        """Checked once merged: __base__ may set one threshold and the group the other."""
+        if usage.idle_below >= usage.saturated_above:
+            raise ValueError(f"idle_below ({usage.idle_below:g}) must be below saturated_above "
+                             f"({usage.saturated_above:g}), leaving room for fine")
+        return usage
 
     @cached_property
     def role_run_list(self) -> list[str]:

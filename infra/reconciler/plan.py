@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field, computed_field
 
 from infra.reconciler.actions import ActionKind
+from infra.reconciler.cost import PlanCost
 
 class AttributeChange(BaseModel):
     path: str
@@ -92,6 +93,8 @@ class Plan(BaseModel):
     made_against: MadeAgainst = Field(default_factory=MadeAgainst)
     targets: list[str] = Field(default_factory=list)
     notices: list[Notice] = Field(default_factory=list)
+    # What the plan does to the monthly bill (reconciler/cost.py); None when not estimated.
+    cost: PlanCost | None = None
 
     @property
     def changes(self) -> list[Action]:

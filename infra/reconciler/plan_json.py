@@ -22,7 +22,7 @@ from infra.reconciler.plan import Plan
 from infra.reconciler.refs import parse_ref, ref
 from infra.reconciler.rolls import roll_of
 
-FORMAT_VERSION = "2.1"
+FORMAT_VERSION = "2.2"
 MAJOR = 2
 NAMES = {kind: kind.name.lower() for kind in ActionKind}  # noop, create, update, replace, delete, build, adopt
 KINDS = {name: kind for kind, name in NAMES.items()}

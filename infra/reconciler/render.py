@@ -11,7 +11,9 @@ from typing import Any
 
 from rich.markup import escape
 
+from infra.pricing import described, dollars
 from infra.reconciler.actions import ActionKind
+from infra.reconciler.cost import CostItem, Nodes, PlanCost
 from infra.reconciler.drift import DriftReport
 from infra.reconciler.plan import Action, AttributeChange, Plan
 from infra.reconciler.plan_json import plan_document
@@ -127,6 +129,8 @@ def plan_markdown(plan: Plan) -> str:
     destroyed = [a.address for a in plan.changes if a.action.destroys]
     if destroyed:
         lines += ["", f"> **Warning:** destroys or replaces {', '.join(f'`{a}`' for a in destroyed)}"]
+    if plan.cost is not None:
+        lines += ["", *cost_markdown(plan.cost)]
     lines += ["", "<details><summary>Attribute changes</summary>", "", "```diff"]
     for action in plan.changes:  # whole values here: the details are where a reviewer reads them
         lines.append(f"# {action.address}: {action.action.name.lower()}")
@@ -135,6 +139,42 @@ def plan_markdown(plan: Plan) -> str:
             lines.append({"+": "+ ", "-": "- "}.get(stripped[:1], "! ") + stripped[2:])
     lines += ["```", "", "</details>"]
     return "\n".join(lines)
+
+
+def cost_markdown(cost: PlanCost) -> list[str]:
+    """The plan's monthly cost change, per group and in total, and what it rests on."""
+    basis = (f"Prices: {described(cost.prices)}. "
+             f"On-demand, {cost.hours_per_month} hours a month; only nodes are counted, not EBS volumes, AMI "
+             f"snapshots or data transfer.")
+    if not cost.items:
+        return [f"**Monthly cost: no change.** {basis}"]
+    total = dollars(cost.monthly_change, signed=True) + (" (and what has no price)" if cost.unpriced else "")
+    lines = [f"**Monthly cost: {total}**", "", "| group | before | after | per month |", "|---|---|---|---|"]
+    for group, change in cost.groups.items():
+        items = [item for item in cost.items if item.group == group]
+        lines.append(f"| `{group}` | {_sides(items, 'before')} | {_sides(items, 'after')} | "
+                     f"{dollars(change, signed=True)} |")
+    lines.append(f"| **total** | | | **{dollars(cost.monthly_change, signed=True)}** |")
+    lines.append("")
+    for item in cost.items:
+        if item.one_off:
+            seconds = item.roll_seconds
+            lasting = f"{seconds} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+            lines.append(f"- `{item.address}` rolls: its new nodes run beside the old ones for up to {lasting} "
+                         f"(healthy_deadline + timeout): at most {dollars(item.one_off)} once.")
+    if cost.unpriced:
+        lines.append(f"- No price for {', '.join(cost.unpriced)}: not in the total (add it to ec2-prices.json).")
+    return lines + [f"- {basis}"]
+
+
+def _sides(items: list[CostItem], side: str) -> str:
+    """One side of a group's changes, as a table cell: `2 × m1.large: $255.50`, address first when several."""
+    shown = []
+    for item in items:
+        nodes: Nodes | None = getattr(item, side)
+        text = "none" if nodes is None else f"{nodes.described()}: {dollars(nodes.monthly)}"
+        shown.append(f"`{item.address}`: {text}" if len(items) > 1 else text)
+    return "<br>".join(shown)
 
 
 def drift_text(report: DriftReport, *, color: bool = True) -> str:

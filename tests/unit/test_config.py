@@ -139,3 +139,12 @@ def test_a_missing_file_says_where_it_looked(tmp_path):
 def test_unknown_group_suggests_a_close_one():
     with pytest.raises(ConfigError, match="did you mean '12_04-bee'"):
         load_config(EXAMPLE).group("12_04-be")
+
+
+def test_sizes_may_come_half_from_base_and_are_judged_once_merged():
+    """__base__ sets node_max for the fleet, a group its own node_min: lists and objects merge."""
+    base = '"__base__": {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", "autoscale": {"node_max": %d}}'
+    merged = parse_config("{" + base % 10 + ', "web": {"autoscale": {"node_min": 5}}}').group("web").autoscale
+    assert (merged.node_min, merged.node_max) == (5, 10)
+    with pytest.raises(ConfigError, match=r"group 'web': key 'autoscale': node_min \(5\) is larger than node_max \(3\)"):
+        parse_config("{" + base % 3 + ', "web": {"autoscale": {"node_min": 5}}}')
