@@ -1,6 +1,6 @@
 """The sandbox's moto server: moto, made a little closer to AWS where infra's builds need it.
 
-Run as `python -m infra.sandbox_server [moto.server options]`. Six differences from plain moto:
+Run as `python -m infra.sandbox_server [moto.server options]`. Seven differences from plain moto:
 
 - An image made by CreateImage has root device type `ebs`, as in AWS (CreateImage only works
   on EBS-backed instances); moto says `standard`, and packer's amazon-ebs builder refuses to
@@ -8,6 +8,10 @@ Run as `python -m infra.sandbox_server [moto.server options]`. Six differences f
 - Every region starts with the security groups named in `INFRA_SANDBOX_SECURITY_GROUPS` (a
   JSON list) in its default VPC, as the source AMIs of MOTO_AMIS_PATH are there; both survive
   a reset of the server's state.
+- Every region starts with the ELBv2 target groups and CloudWatch alarms named in
+  `INFRA_SANDBOX_TARGET_GROUPS` and `INFRA_SANDBOX_ALARMS` (JSON lists): those nodes.json's
+  groups roll behind and watch, so a gated roll runs in the sandbox as it would in AWS (the
+  alarms start OK; `aws cloudwatch set-alarm-state` fires one). They survive a reset too.
 - A launch template version made by CreateLaunchTemplateVersion keeps its user data the way
   CreateLaunchTemplate does; plain moto fails to launch instances from such a version, so an
   ASG could not roll to a new version.
@@ -29,9 +33,13 @@ import sys
 from typing import Any
 
 SECURITY_GROUPS_ENV = "INFRA_SANDBOX_SECURITY_GROUPS"
+TARGET_GROUPS_ENV = "INFRA_SANDBOX_TARGET_GROUPS"
+ALARMS_ENV = "INFRA_SANDBOX_ALARMS"
+SANDBOX_DELAY = "5"  # seconds of deregistration delay for the seeded target groups (AWS's default: 300)
 
 
-def patch_moto(security_groups: list[str]) -> None:
+def patch_moto(security_groups: list[str], target_groups: list[str] = (), alarms: list[str] = ()) -> None:
+    _seed_traffic(list(target_groups), list(alarms))
     _live_launch_template_tags()
     _decode_launch_template_version_user_data()
     _page_launch_templates()
@@ -58,6 +66,36 @@ def patch_moto(security_groups: list[str]) -> None:
                                        vpc_id=self.default_vpc.id)
 
     EC2Backend.__init__ = init_with_groups  # type: ignore[method-assign]
+
+
+def _seed_traffic(target_groups: list[str], alarms: list[str]) -> None:
+    """Target groups (in the default VPC, HTTP on port 80) and alarms (OK) in every region."""
+    from moto.cloudwatch.models import CloudWatchBackend
+    from moto.elbv2.models import ELBv2Backend
+
+    if target_groups:
+        init_elbv2 = ELBv2Backend.__init__
+
+        def init_with_target_groups(self: Any, region_name: str, account_id: str) -> None:
+            init_elbv2(self, region_name, account_id)
+            for name in target_groups:
+                made = self.create_target_group(name, protocol="HTTP", port=80, target_type="instance",
+                                                vpc_id=self.ec2_backend.default_vpc.id)
+                self.modify_target_group_attributes(made.arn, {"deregistration_delay.timeout_seconds": SANDBOX_DELAY})
+
+        ELBv2Backend.__init__ = init_with_target_groups  # type: ignore[method-assign]
+    if alarms:
+        init_cloudwatch = CloudWatchBackend.__init__
+
+        def init_with_alarms(self: Any, region_name: str, account_id: str) -> None:
+            init_cloudwatch(self, region_name, account_id)
+            for name in alarms:
+                self.put_metric_alarm(name=name, namespace="infra/sandbox", metric_name=name,
+                                      comparison_operator="GreaterThanThreshold", evaluation_periods=1, period=60,
+                                      threshold=1.0, statistic="Sum", description="seeded by infra sandbox",
+                                      dimensions=[], alarm_actions=[])
+
+        CloudWatchBackend.__init__ = init_with_alarms  # type: ignore[method-assign]
 
 
 def _decode_launch_template_version_user_data() -> None:
@@ -132,7 +170,10 @@ def _paged(describe: Any, key: str) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     groups = json.loads(os.environ.get(SECURITY_GROUPS_ENV) or "[]")
-    patch_moto([str(g) for g in groups if not str(g).startswith("sg-")])
+    target_groups = json.loads(os.environ.get(TARGET_GROUPS_ENV) or "[]")
+    alarms = json.loads(os.environ.get(ALARMS_ENV) or "[]")
+    patch_moto([str(g) for g in groups if not str(g).startswith("sg-")],
+               [str(t) for t in target_groups if not str(t).startswith("arn:")], [str(a) for a in alarms])
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

@@ -19,9 +19,15 @@ def sandbox_start(port: int = typer.Option(0, "--port", min=0, max=65535, help="
     ws = workspace()
     amis = [g.source_ami for g in ws.config.groups.values() if g.source_group is None]
     security_groups = sorted({sg for g in ws.config.groups.values() for sg in g.security_groups})
-    server, started = Sandbox(ws.root).start(amis, port=port, security_groups=security_groups)
+    scales = [g.autoscale for g in ws.config.groups.values() if g.autoscale is not None]
+    target_groups = sorted({t for scale in scales for t in scale.target_groups})
+    alarms = sorted({a for scale in scales if scale.rollout for a in scale.rollout.alarms})
+    server, started = Sandbox(ws.root).start(amis, port=port, security_groups=security_groups,
+                                             target_groups=target_groups, alarms=alarms)
+    seeded = [*sorted(set(amis)), *(f"target group {t}" for t in target_groups if not t.startswith("arn:")),
+              *(f"alarm {a}" for a in alarms)]
     out.print(("Started" if started else "Already running:") + f" sandbox at {server.endpoint_url} "
-              f"(pid {server.pid}), seeded with {', '.join(sorted(set(amis))) or 'no AMIs'}", highlight=False)
+              f"(pid {server.pid}), seeded with {', '.join(seeded) or 'no AMIs'}", highlight=False)
     out.print("Point infra at it with:")
     print(exports(server))
 

@@ -65,6 +65,17 @@ class Config:
     def providers_of(self, service: str) -> list[str]:
         return [name for name, group in self.groups.items() if service in group.services]
 
+    def error_at(self, group: str, keys: list[str], message: str) -> ConfigError:
+        """An error about a value nodes.json holds, found wrong later (a target group that does not
+        exist): located where `group` sets `keys`, or `__base__` when the group inherits them."""
+        try:
+            text = Path(self.path).read_text()
+            document = json.loads(text)
+        except (OSError, ValueError):
+            return ConfigError(message, path=self.path)
+        owner = group if _sets(document.get(group), keys) else BASE_KEY
+        return _Locator(text, self.path).error([owner, *keys], message)
+
 
 def load_config(path: str | Path = DEFAULT_CONFIG_FILE) -> Config:
     path = Path(path)
@@ -206,6 +217,14 @@ def _check_references(groups: dict[str, Group], locator: "_Locator") -> None:
                 known = ", ".join(sorted(provided)) or "none"
                 raise locator.error([name, "depends_on"], f"group {name!r} depends_on {service!r}, which no group's "
                                                           f"run list provides (services: {known})")
+
+
+def _sets(settings: Any, keys: list[str]) -> bool:
+    for key in keys:
+        if not isinstance(settings, dict) or key not in settings:
+            return False
+        settings = settings[key]
+    return True
 
 
 _LISTED = 10  # names listed in an error before "and N more"

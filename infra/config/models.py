@@ -6,6 +6,7 @@ inherited from `__base__`, with its name and the values derived from its setting
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -33,6 +34,12 @@ REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 # Guards against typos, far above any account's instance quota (and moto would try to launch them).
 MAX_NODES = 10_000
 DAY = 86_400
+# An ELBv2 target group by name (1-32 letters, digits, '-'; AWS's rule) or by ARN.
+TARGET_GROUP = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?"
+                          r"|arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]+")
+# A canary as a share of the desired capacity: 1% to 100%.
+PERCENT = re.compile(r"(100|[1-9][0-9]?)%")
+MAX_ALARMS = 100  # one DescribeAlarms call answers for up to 100 names
 # CloudWatch keeps 5-minute data for 63 days: the longest window `infra usage` looks at.
 MAX_USAGE_DAYS = 63
 
@@ -99,6 +106,40 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+def _target_group(value: str) -> str:
+    if not TARGET_GROUP.fullmatch(value):
+        raise ValueError(f"{value!r} is neither a target group name (1-32 letters, digits and '-', not at either "
+                         f"end) nor a target group ARN (arn:aws:elasticloadbalancing:...:targetgroup/NAME/ID)")
+    return value
+
+
+TargetGroup = Annotated[str, AfterValidator(_target_group)]
+
+
+class Rollout(Strict):
+    """How a roll moves traffic: a canary, a bake watching alarms, and how healthy is healthy enough."""
+
+    canary: int | str | None = Field(None, description="Instances the new ASG starts with before the rest: a count "
+                                                       "(1) or a share of desired (\"25%\"); none: all at once.")
+    bake: int = Field(0, ge=0, le=DAY, description="Seconds to watch the new instances (and the alarms) while the "
+                                                   "old ASG still serves, before going on.")
+    alarms: list[NonEmpty] = Field(default_factory=list, max_length=MAX_ALARMS,
+                                   description="CloudWatch alarm names: one in ALARM during the roll rolls it back.")
+    min_healthy_percent: int = Field(100, ge=1, le=100, description="Share of the new instances that must be "
+                                                                     "healthy at each step (rounded up).")
+
+    @field_validator("canary", mode="before")
+    @classmethod
+    def _canary(cls, value: Any) -> int | str | None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, str))):
+            raise ValueError(f"should be a count (1) or a share of desired (\"25%\"), got {json.dumps(value)}")
+        if isinstance(value, int) and not 1 <= value <= MAX_NODES:
+            raise ValueError(f"a canary of {value} instances; give 1 to {MAX_NODES:,}, or a share like \"25%\"")
+        if isinstance(value, str) and not PERCENT.fullmatch(value):
+            raise ValueError(f"{value!r} is not a share of the desired capacity; write it like \"25%\" (1% to 100%)")
+        return value
+
+
 class Autoscale(Strict):
     """How a group runs as an autoscaling group. Sane defaults where the seed left them open."""
 
@@ -109,9 +150,14 @@ class Autoscale(Strict):
     healthy_deadline: int = Field(600, ge=1, le=DAY, description="Seconds a new ASG has to become healthy before the roll is undone.")
     zones: list[NonEmpty] = Field(default_factory=list, description="Availability zones; every zone of the region when empty.")
     subnets: list[NonEmpty] = Field(default_factory=list, description="VPC subnet ids; when set, zones are taken from them.")
-    health_check_type: Literal["EC2", "ELB"] = "EC2"
+    health_check_type: Literal["EC2", "ELB"] | None = Field(
+        None, description="EC2 or ELB; ELB when the group has target_groups, else EC2.")
     health_check_grace: int = Field(300, ge=0, le=DAY, description="Seconds after launch before health checks count.")
     termination_policies: list[str] = Field(default_factory=lambda: ["OldestLaunchTemplate", "OldestInstance"])
+    target_groups: list[TargetGroup] = Field(default_factory=list, description="ELBv2 target groups (names or "
+                                                                             "ARNs) the ASG is attached to.")
+    rollout: Rollout | None = Field(None, description="How a roll moves traffic: canary, bake, alarms, "
+                                                      "min_healthy_percent.")
 
     @model_validator(mode="after")
     def _sizes_agree(self, info: ValidationInfo) -> "Autoscale":
@@ -126,6 +172,12 @@ class Autoscale(Strict):
     @property
     def desired_capacity(self) -> int:
         return self.node_min if self.desired is None else self.desired
+
+    @property
+    def health_check(self) -> str:
+        """The health check type: as given, else ELB for a group behind target groups (they say
+        whether an instance serves), EC2 for the others."""
+        return self.health_check_type or ("ELB" if self.target_groups else "EC2")
 
 
 class Usage(Strict):

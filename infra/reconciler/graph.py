@@ -162,13 +162,16 @@ def _autoscaling(group: Group, root: Path | str, image: str, owner: str) -> list
         "desired_capacity": scale.desired_capacity,
         "zones": scale.zones,
         "subnets": scale.subnets,
-        "health_check_type": scale.health_check_type,
+        "health_check_type": scale.health_check,
         "health_check_grace": scale.health_check_grace,
         "termination_policies": scale.termination_policies,
         "launch_template_id": ref(template.address, "id"),
         "launch_template_version": ref(template.address, "version"),
         "timeout": scale.timeout,
         "healthy_deadline": scale.healthy_deadline,
+        "target_groups": scale.target_groups,
+        # How a roll goes; not a thing in AWS, so compared with what was applied (kinds.py: recorded_only).
+        "rollout": scale.rollout.model_dump() if scale.rollout is not None else None,
         "tags": group_tags(group, owner),
     })
     dna_file = Resource(kind="dna", group=name, attributes={"path": f"dna/asg/{name}.json", "document": dna})

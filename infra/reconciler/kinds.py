@@ -44,6 +44,14 @@ class Kind:
     leftover: str = ""
     # Looked for whenever this kind is: where its debris would be.
     found_with: str = ""
+    # Attributes that are no thing in AWS (how an ASG rolls): compared with what was applied last,
+    # never observed; with nothing recorded (a lost state) they count as what nodes.json wants.
+    recorded_only: frozenset[str] = field(default_factory=frozenset)
+    # (attribute, marker): the observed `marker` is the value of `attribute` that `infra rollback`
+    # took the resource back from; while nodes.json still wants that value, the resource is kept.
+    rolled_back: tuple[str, str] = ()
+    # A replacement is a blue/green roll, which reconciler/rolls.py describes from the attributes.
+    rolls: bool = False
 
     def build_digest(self, attributes: Mapping[str, Any]) -> str:
         """What a `by_digest` kind is built from: every attribute but those outside versions (an
@@ -60,7 +68,8 @@ LAUNCH_TEMPLATE = Kind("launch_template", "EC2 launch template", kept_on_update=
                        outside_versions=frozenset({"tags"}), built_on=frozenset({"ami", "dna"}))
 ASG = Kind("asg", "autoscaling group", replace_on=frozenset({"launch_template_version"}),
            kept_on_update=frozenset({"name"}), serves=True, protectable=True,
-           built_on=frozenset({"launch_template"}))
+           built_on=frozenset({"launch_template"}), recorded_only=frozenset({"rollout"}),
+           rolled_back=("launch_template_version", "rolled_back_from"), rolls=True)
 INSTANCE = Kind("instance", "one-off EC2 instance", on_request=True, serves=True, built_on=frozenset({"ami"}),
                 replace_on=frozenset({"image_id", "instance_type", "zone", "key_name", "iam_instance_profile"}))
 

@@ -51,6 +51,8 @@ class Action(BaseModel):
     # A deletion of nodes that new nodes of the same plan take over from: the provider keeps them
     # for their group's `timeout` once the new ones are up, so other nodes notice the change.
     hold: bool = False
+    # What the plan keeps back that nodes.json asks for, and why (a group `infra rollback` took back).
+    held: str = ""
     # For an unchanged resource: the outputs observed, recorded so references to it resolve. For
     # one recorded but found gone: the outputs it had, so its provider can clean up after it.
     outputs: dict[str, Any] = Field(default_factory=dict)

@@ -150,13 +150,15 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
             return Action(action=kind.create, reason="does not exist yet", **base)
         return Action(action=kind.create, reason="recorded in state but gone; will be made again",
                       outputs=recorded.outputs, **base)
-    before = found.attributes
+    before = _with_recorded(kind, found.attributes, recorded, after)
     if kind.by_digest:
         return _by_digest(resource, after, found, recorded.attributes if recorded else None, base)
-    changes = attribute_changes(before, after)
     if forced:
-        return Action(action=ActionKind.REPLACE, before=before, changes=changes, reason="replacement requested",
-                      **base)
+        return Action(action=ActionKind.REPLACE, before=before, changes=attribute_changes(before, after),
+                      reason="replacement requested", **base)
+    after, held = _held_back(kind, before, after)
+    base.update(after=after, held=held)
+    changes = attribute_changes(before, after)
     if not changes:
         return Action(action=ActionKind.NOOP, before=before, reason="up to date", outputs=found.outputs, **base)
     roots = changed_attributes(changes)
@@ -168,6 +170,30 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
                       reason=f"{why}, which cannot change in place", **base)
     return Action(action=ActionKind.UPDATE, before=before, changes=changes, reason="changed: " + ", ".join(roots),
                   **base)
+
+
+def _with_recorded(kind, found: dict[str, Any], recorded: ResourceState | None,
+                   after: dict[str, Any]) -> dict[str, Any]:
+    """What was found, with the attributes AWS does not hold as they were applied (or as wanted,
+    with nothing recorded: nothing says otherwise)."""
+    if not kind.recorded_only:
+        return found
+    applied = recorded.attributes if recorded is not None else after
+    return {**found, **{key: applied.get(key) for key in kind.recorded_only if key in after}}
+
+
+def _held_back(kind, before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """`infra rollback` took the resource back from what nodes.json still wants: keep it where it
+    is (and say so) until nodes.json wants something else, or a roll is asked for."""
+    if not kind.rolled_back:
+        return after, ""
+    attribute, marker = kind.rolled_back
+    left = before.get(marker)
+    if not left or str(after.get(attribute)) != str(left) or str(before.get(attribute)) == str(left):
+        return after, ""
+    return ({**after, attribute: before.get(attribute), marker: left},
+            f"held at {attribute} {before.get(attribute)} by infra rollback, which left {left}; it stays "
+            f"there until nodes.json changes what it runs (or infra autoscale:update rolls it forward)")
 
 
 def _refuse_region_move(resource: Resource, after: dict[str, Any], recorded: ResourceState | None) -> None:

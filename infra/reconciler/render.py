@@ -19,6 +19,7 @@ from infra.reconciler.plan import Action, AttributeChange, Plan
 from infra.reconciler.plan_json import plan_document
 from infra.reconciler.refs import parse_ref
 from infra.reconciler.removals import removed
+from infra.reconciler.rolls import roll_of
 from infra.redact import masked
 
 UNKNOWN = "(known after apply)"
@@ -81,6 +82,11 @@ def excluded_line(plan: Plan, at_most: int = 20) -> str:
     return f"left out by --exclude, with what depends on it ({len(plan.excluded)}): {shown}{more}"
 
 
+def held_lines(plan: Plan) -> list[str]:
+    """What the plan keeps back that nodes.json asks for (a group infra rollback took back)."""
+    return [f"{action.address}: {action.held}" for action in plan.actions if action.held]
+
+
 def _attribute_lines(action: Action, limit: int | None = _MAX_VALUE) -> list[str]:
     """What a change sets (`+`), changes (`~`) and removes (`-`, named: AMI ids, instance ids, files)."""
     gone = [f"    - {line}" for line in removed(action)]
@@ -106,14 +112,15 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
         lines.append(f"[bold]{escape(head)}[/]" if color else head)
         entry = f"{mark:>3} {action.address}"
         lines.append(f"[{style}]{escape(entry)}[/]" if color else entry)
-        for line in _attribute_lines(action):
+        roll = roll_of(action)
+        for line in [*_attribute_lines(action), *([f"    roll: {roll.summary()}"] if roll else [])]:
             lines.append(escape(line) if color else line)
         lines.append("")
     deletions = [a for a in plan.changes if a.action.destroys]
     if deletions:
         warn = f"  ! {len(deletions)} resource(s) will be destroyed or replaced: " + ", ".join(a.address for a in deletions)
         lines.append(f"[bold red]{escape(warn)}[/]" if color else warn)
-    for notice in [*notice_lines(plan), excluded_line(plan)]:
+    for notice in [*held_lines(plan), *notice_lines(plan), excluded_line(plan)]:
         if notice:
             line = f"  ! {notice}"
             lines.append(f"[yellow]{escape(line)}[/]" if color else line)
@@ -135,12 +142,17 @@ def plan_markdown(plan: Plan) -> str:
     if plan.excluded:
         lines += [f"> **Left out by --exclude**, with what depends on it: {', '.join(f'`{a}`' for a in plan.excluded)}",
                   ""]
+    if held_lines(plan):
+        lines += ["> **Held back:**", *(f"> - {line}" for line in held_lines(plan)), ""]
     if not plan.changes:
         return "\n".join(lines)
     lines += ["| | address | action | reason |", "|---|---|---|---|"]
     for action in plan.changes:
         reason = action.reason.replace("|", "\\|") + (" **(protected)**" if action.protected else "")
         lines.append(f"| `{action.action.mark}` | `{action.address}` | {action.action.name.lower()} | {reason} |")
+    rolls = [(a.address, roll_of(a)) for a in plan.changes if roll_of(a)]
+    if rolls:
+        lines += ["", "**How the rolls go:**", *(f"- `{address}`: {roll.summary()}" for address, roll in rolls)]
     destroyed = [a.address for a in plan.changes if a.action.destroys]
     if destroyed:
         lines += ["", f"> **Warning:** destroys or replaces {', '.join(f'`{a}`' for a in destroyed)}"]

@@ -90,8 +90,8 @@ def test_printed_json_masks_secrets_says_so_and_is_otherwise_the_saved_document(
 
 
 @pytest.mark.parametrize("document, error", [
-    ({"format_version": "3.0", "actions": []}, "plan format 3.0 is newer than this infra understands (2.2)"),
-    ({"format": 1, "actions": []}, "plan format 1 is not one this infra understands (2.2); plan again"),
+    ({"format_version": "3.0", "actions": []}, f"plan format 3.0 is newer than this infra understands ({FORMAT_VERSION})"),
+    ({"format": 1, "actions": []}, f"plan format 1 is not one this infra understands ({FORMAT_VERSION}); plan again"),
     ({"format_version": "2.0", "actions": [{"address": "role.web", "action": "+"}]}, "unknown action '+'"),
     ({"format_version": "2.0"}, "not a plan file made by infra plan --out"),
     ([1, 2], "not a plan file made by infra plan --out"),

@@ -17,7 +17,8 @@ from infra.reconciler.resources import Observation, Observed, Resource, Unowned,
 GROUP_TAG = "group"
 MANAGED = {"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]}
 # Tags infra keeps for itself on a resource; not part of the `tags` attribute users manage.
-INTERNAL_TAGS = frozenset({"infra:timeout", "infra:healthy_deadline", "infra:roll", "infra:name", "infra:source_hash"})
+INTERNAL_TAGS = frozenset({"infra:timeout", "infra:healthy_deadline", "infra:roll", "infra:name", "infra:source_hash",
+                           "infra:previous", "infra:rolled_back_from"})
 
 
 def tag_dict(tags: Iterable[dict[str, Any]] | None) -> dict[str, str]:
