@@ -23,9 +23,9 @@ def packer_clean(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be removed."),
 ) -> None:
     """Keep each group's newest KEEP AMIs; deregister older ones nothing uses, and delete their snapshots."""
-    from infra.providers.aws import images
+    from infra.providers.aws import image_commands
 
-    decision = images.clean(workspace(), groups or [], keep, _say, dry_run=dry_run)
+    decision = image_commands.clean(workspace(), groups or [], keep, _say, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     held = f"; {len(decision.held)} older one(s) kept because they are in use" if decision.held else ""
     groups_kept = len({image.group for image in decision.kept})
@@ -39,7 +39,7 @@ def packer_delete(
     allow_destroy: bool = typer.Option(False, "--allow-destroy", help="Also for a group with protect: true."),
 ) -> None:
     """Remove all of GROUP's AMIs, their snapshots and packer/GROUP.json; refuse while any AMI is in use."""
-    from infra.providers.aws import images
+    from infra.providers.aws import image_commands
 
-    removed = images.delete(workspace(), group, _say, allow_destroy=allow_destroy)
+    removed = image_commands.delete(workspace(), group, _say, allow_destroy=allow_destroy)
     out.print(f"[bold green]packer:delete: removed {len(removed)} AMI(s) of {escape(group)}.[/]")
