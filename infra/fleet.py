@@ -151,7 +151,7 @@ def deploy(workspace: Workspace, groups: Iterable[str], batch: int, *, max_error
     deployer = deployer or Deployer(clients_for(workspace), workspace.config.owner)
     by_region: dict[str, list[str]] = defaultdict(list)
     for group in workspace.config.select(list(groups)):
-        by_region[workspace.aws.region or group.region].append(group.name)
+        by_region[group.region].append(group.name)  # --region is already every group's region
     reports: list[RegionDeploy] = []
     for region, names in by_region.items():
         report = RegionDeploy(region=region, groups=names)

@@ -58,7 +58,8 @@ class Workspace:
 
     @cached_property
     def config(self) -> Config:
-        return load_config(self.config_path)
+        config = load_config(self.config_path)
+        return config.in_region(self.aws.region) if self.aws.region else config
 
     @cached_property
     def backend(self) -> StateBackend:

@@ -65,6 +65,11 @@ class Config:
     def providers_of(self, service: str) -> list[str]:
         return [name for name, group in self.groups.items() if service in group.services]
 
+    def in_region(self, region: str) -> "Config":
+        """Every group in `region` (`--region`): what infra makes, looks for and names is there."""
+        return replace(self, groups={name: group.model_copy(update={"region": region})
+                                     for name, group in self.groups.items()})
+
 
 def load_config(path: str | Path = DEFAULT_CONFIG_FILE) -> Config:
     path = Path(path)

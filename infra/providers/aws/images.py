@@ -23,7 +23,8 @@ import botocore.exceptions
 
 from infra.errors import InfraError, ProviderError
 from infra.providers import packer
-from infra.providers.aws.common import ByOwner, by_owner, configured_regions, managed_tags, tag_list, unowned_of
+from infra.providers.aws.common import (ByOwner, by_owner, configured_regions, in_each_region, managed_tags, tag_list,
+                                        unowned_of)
 from infra.providers.aws.image_usage import images_in_use
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
@@ -63,8 +64,9 @@ class ImagesProvider:
         return self.workspace.root
 
     def region(self, wanted: str | None) -> str:
-        """The region the clients really use for `wanted` (`--region` wins over the group's)."""
-        return self.clients.region or wanted or "us-east-1"
+        """`wanted`, or the default region when a resource names none (`--region` is already every
+        group's region in the config)."""
+        return wanted or self.clients.region or "us-east-1"
 
     # -- observe ---------------------------------------------------------------------------------
 
@@ -78,21 +80,27 @@ class ImagesProvider:
         asked = {r.address: self.region(r.attributes.get("region")) for r in resources}
         observation = Observation()
         scanned = set(asked.values()) or set(map(self.region, configured_regions(self.workspace)))
-        for region in sorted(scanned):
-            owners = self._scan(region)
-            for group, images in by_group(owners.ours).items():
-                newest, older = images[0], images[1:]
-                address = address_of("ami", group)
-                if asked.get(address, region) == region:
-                    observation.found[address] = _observed(region, newest, images).model_copy(update={"earlier": {
-                        image.source_hash: _observed(region, image) for image in reversed(older)  # newest of each
-                        if image.source_hash and image.source_hash != newest.source_hash}})
-            untagged = {address_of("ami", group): _observed(region, image)
-                        for group, image in newest_by_group(owners.untagged).items()}
-            theirs = [(address_of("ami", image.group), owner, _described(region, image.id, image.name))
-                      for owner, image in owners.theirs]
-            observation.unowned += unowned_of(untagged, lambda o, region=region: _described(
-                region, o.outputs["image_id"], o.outputs["name"]), theirs, asked)
+        for found in in_each_region(sorted(scanned), lambda region: self._observe_region(region, asked)):
+            observation.add(found)
+        return observation
+
+    def _observe_region(self, region: str, asked: dict[str, str]) -> Observation:
+        """What one region holds, labelled with that region (asked: address -> the region it is wanted in)."""
+        observation = Observation()
+        owners = self._scan(region)
+        for group, images in by_group(owners.ours).items():
+            newest, older = images[0], images[1:]
+            address = address_of("ami", group)
+            if asked.get(address, region) == region:
+                observation.found[address] = _observed(region, newest, images).model_copy(update={"earlier": {
+                    image.source_hash: _observed(region, image) for image in reversed(older)  # newest of each
+                    if image.source_hash and image.source_hash != newest.source_hash}})
+        untagged = {address_of("ami", group): _observed(region, image)
+                    for group, image in newest_by_group(owners.untagged).items()}
+        theirs = [(address_of("ami", image.group), owner, _described(region, image.id, image.name))
+                  for owner, image in owners.theirs]
+        observation.unowned += unowned_of(untagged, lambda o: _described(region, o.outputs["image_id"],
+                                                                          o.outputs["name"]), theirs, asked)
         return observation
 
     def images(self, region: str, group: str | None = None) -> list[Image]:

@@ -55,7 +55,9 @@ class AwsClients:
             return self._session
 
     def client(self, service: str, region: str | None = None) -> Any:
-        region = self.region or region or "us-east-1"
+        """The client of `service` in `region` (one per region: what it finds is of that region);
+        without a region, the default one (`--region`, else us-east-1)."""
+        region = region or self.region or "us-east-1"
         key = (service, region)
         session = self.session()
         with self._lock:
