@@ -19,7 +19,7 @@ from infra.workspace import AwsOptions, Workspace
 
 def workspace() -> Workspace:
     return Workspace(Path(options.config), AwsOptions(region=options.region, profile=options.profile,
-                                                      endpoint_url=options.endpoint_url))
+                                                      endpoint_url=options.endpoint_url), environment=options.env)
 
 
 def note_project(ws: Workspace) -> None:

@@ -59,7 +59,7 @@ def notify(group: str = typer.Argument(..., help="Group the node belongs to."),
     check_seconds("--grace", grace)
     policy = CheckPolicy.of(check_interval, check_timeout, rise, fall)
     at = Address.parse(address)
-    merged = load_config(options.config).group(group)
+    merged = load_config(options.config, options.env).group(group)
     checks = parse_checks(check, merged.services, group)
     if not merged.services:
         _say(f"group {group} runs no services; nothing to register")
@@ -105,7 +105,7 @@ def decommission(group: str = typer.Argument(..., help="Group the node belongs t
                  etcd: str = ETCD, prefix: str = PREFIX) -> None:
     """Withdraw what the node registered but GROUP no longer runs: mark leaving, wait, remove."""
     check_seconds("--grace", grace)
-    merged = load_config(options.config).group(group)
+    merged = load_config(options.config, options.env).group(group)
 
     def announced(services: list[str]) -> None:
         _say(f"{node}: {', '.join(services)} marked leaving; removing in {grace:g}s")
@@ -129,7 +129,7 @@ def collect_command(group: str = typer.Argument(..., help="Group the node belong
                     output: Output = typer.Option(Output.text, "--output", "-o", help="Output format."),
                     etcd: str = ETCD, prefix: str = PREFIX) -> None:
     """The seed's collect-services attributes: what runs here, and where every service runs."""
-    config = load_config(options.config)
+    config = load_config(options.config, options.env)
     merged = config.group(group)
     snapshot = Registry.connect(etcd, prefix).snapshot()
     _warn_unreadable(snapshot.unreadable)
@@ -198,7 +198,7 @@ def watch(group: str = typer.Argument(..., help="Group the node belongs to; its 
         check_seconds(option, seconds)
     check_ttl(ttl)
     policy = CheckPolicy.of(check_interval, check_timeout, rise, fall)
-    merged = load_config(options.config).group(group)
+    merged = load_config(options.config, options.env).group(group)
     record = record or default_record_path(group, node)
     at = Address.parse(address) if address else None
     checks = parse_checks(check, merged.services, group)
@@ -221,7 +221,7 @@ def watch(group: str = typer.Argument(..., help="Group the node belongs to; its 
         if checks:
             log(f"checking {', '.join(checks)} ({policy.describe()})")
         registrar = Registrar(connect, Node(node, group, at),
-                              lambda: load_config(options.config).group(group).services,
+                              lambda: load_config(options.config, options.env).group(group).services,
                               ttl=ttl, checks=checks, policy=policy, grace=grace, log=log)
     with _stop_on(log, signal.SIGTERM, signal.SIGINT):  # the way an agent is stopped: not an error
         run_agent(watcher, registrar)
@@ -257,7 +257,7 @@ def render_command(template: str = typer.Argument(..., help="jinja2 template, or
     check_seconds("--retry", retry)
     how = Reconfigure(tuple(check_cmd), haproxy, exec_cmd)
     how.validate()
-    services = load_config(options.config).group(group).depends_on if group else None
+    services = load_config(options.config, options.env).group(group).depends_on if group else None
     pairs = parse_variables(variables)
     connect = lambda: Registry.connect(etcd, prefix)  # noqa: E731
     if watch_:

@@ -219,6 +219,9 @@ class Settings(Strict):
                                                   "infra:owner=<project>, and infra touches nothing of another "
                                                   "project. Derived from the git remote when unset.")
     state: StateSettings = Field(default_factory=StateSettings)
+    promote: list[str] = Field(default_factory=list, description="Environments in the order an AMI goes through "
+                                                                 "them: the first builds it, each next one promotes "
+                                                                 "(copies) its predecessor's instead of building.")
 
     @field_validator("project")
     @classmethod

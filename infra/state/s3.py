@@ -6,6 +6,7 @@ The lock works the way Terraform's S3 backend does: one item per state, keyed `L
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import botocore.exceptions
@@ -13,7 +14,8 @@ import botocore.exceptions
 from infra.config.models import StateSettings
 from infra.errors import StateError, StateLockedError
 from infra.fsutil import decode
-from infra.providers.aws.session import AwsClients, aws_errors
+from infra.providers.aws import clients_of
+from infra.providers.aws.session import aws_errors
 from infra.state.lock import LockInfo
 from infra.state.model import State
 
@@ -24,7 +26,7 @@ class S3Backend:
         self.bucket, self.key, self.table = settings.bucket, settings.key, settings.lock_table
         self.lock_id = f"{self.bucket}/{self.key}"
         self.description = f"s3://{self.bucket}/{self.key}"
-        clients = AwsClients(region=settings.region or aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url)
+        clients = clients_of(replace(aws, region=settings.region or aws.region))  # the environment's account
         self.s3 = clients.client("s3", settings.region)
         self.dynamodb = clients.client("dynamodb", settings.region)
 
