@@ -75,6 +75,12 @@ class Workspace:
         return access_to(self.aws, self.config.project.name, self.config.environment)
 
     @cached_property
+    def upstream_access(self) -> AwsOptions | None:
+        """How to reach the account of the environment this one promotes from (None: it builds)."""
+        upstream = self.config.upstream
+        return access_to(self.aws, self.config.project.name, upstream) if upstream is not None else None
+
+    @cached_property
     def backend(self) -> StateBackend:
         settings = self.config.settings.state
         if settings.backend == "s3":
@@ -85,7 +91,7 @@ class Workspace:
 
     @cached_property
     def providers(self) -> Providers:
-        providers: list[Provider] = [FilesProvider(self.root)]
+        providers: list[Provider] = [FilesProvider(self.root, self.config.layout)]
         providers.extend(_cloud_providers(self))
         providers.extend(self.extra_providers)
         return Providers(providers)

@@ -266,13 +266,13 @@ def test_apply_refuses_what_is_not_a_plan_or_is_from_a_newer_infra(local, capsys
     saved = json.loads((local / "saved.plan").read_text())
     (local / "saved.plan").write_text(json.dumps({**saved, "format_version": "99.0"}))
     result = infra(capsys, "apply", "saved.plan", "--auto-approve")
-    assert result.code == 1 and "plan format 99.0 is newer than this infra understands (2.0)" in result.err
+    assert result.code == 1 and "plan format 99.0 is newer than this infra understands (2.1)" in result.err
     # A plan saved by an infra before the documented format: its action marks are not the names now.
     old = {"format": 1, "actions": [{**a, "action": "+"} for a in saved["actions"]], "made_against": {}}
     (local / "saved.plan").write_text(json.dumps(old))
     result = infra(capsys, "apply", "saved.plan", "--auto-approve")
     assert result.code == 1 and result.err.count("\n") == 1
-    assert "saved.plan: plan format 1 is not one this infra understands (2.0); plan again" in result.err
+    assert "saved.plan: plan format 1 is not one this infra understands (2.1); plan again" in result.err
     assert not (local / "roles").exists()
 
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from infra import jsontext
 from infra.config.environments import Environment, owner_of, parse_environments
 from infra.config.groups import build_groups
+from infra.config.layout import Layout
 from infra.config.locate import BASE_KEY, ENVIRONMENTS_KEY, SETTINGS_KEY, Locator, owner_label, unknown
 from infra.config.models import Autoscale, Group, GroupSettings, Settings
 from infra.config.project import SETTING, Project, default_project
@@ -52,13 +53,28 @@ class Config:
     @property
     def owner(self) -> str:
         """The value of the `infra:owner` tag on everything this nodes.json (in its environment) makes."""
-        return owner_of(self.project.name, self.environment.name if self.environment else None)
+        return owner_of(self.project.name, self.environment_name)
+
+    @property
+    def environment_name(self) -> str | None:
+        return self.environment.name if self.environment is not None else None
+
+    @property
+    def layout(self) -> Layout:
+        """Where this environment's files go in the ops repository."""
+        return Layout(self.environment_name)
 
     @property
     def upstream(self) -> Environment | None:
         """The environment whose AMIs this one promotes instead of building (`__settings__.promote`)."""
         promoted_from = self.environment.promoted_from if self.environment else None
         return self.environments[promoted_from] if promoted_from else None
+
+    @property
+    def upstream_owner(self) -> str | None:
+        """The owner of what the environment this one promotes from makes."""
+        upstream = self.upstream
+        return owner_of(self.project.name, upstream.name) if upstream is not None else None
 
     def of_environment(self, name: str) -> "Config":
         """This nodes.json as the environment `name` merges it, with the environment's state."""
@@ -87,9 +103,14 @@ class Config:
         return [name for name, group in self.groups.items() if service in group.services]
 
     def in_region(self, region: str) -> "Config":
-        """Every group in `region` (`--region`): what infra makes, looks for and names is there."""
-        return replace(self, groups={name: group.model_copy(update={"region": region})
-                                     for name, group in self.groups.items()})
+        """Every group in `region` (`--region`), every environment's too: what infra makes, looks for
+        and names is there."""
+        def moved(groups: dict[str, Group]) -> dict[str, Group]:
+            return {name: group.model_copy(update={"region": region}) for name, group in groups.items()}
+
+        environments = {name: replace(e, groups=moved(e.groups)) for name, e in self.environments.items()}
+        chosen = environments[self.environment.name] if self.environment is not None else None
+        return replace(self, groups=moved(self.groups), environments=environments, environment=chosen)
 
 
 def load_config(path: str | Path = DEFAULT_CONFIG_FILE, environment: str | None = None) -> Config:

@@ -26,7 +26,8 @@ SOURCE_AMI = re.compile(r"ami-[0-9a-f]{8,17}|@[A-Za-z0-9_-]+")
 RESERVED_TAGS = frozenset({"Name", "group"})
 # AWS takes at most 50 tags on a resource, keys of 128 characters and values of 256; infra sets
 # these itself on some of a group's resources, so a group's own tags get what is left.
-INFRA_TAGS = ("Name", "group", "infra:managed", "infra:source_hash", "infra:protect", "infra:owner")
+INFRA_TAGS = ("Name", "group", "infra:managed", "infra:source_hash", "infra:protect", "infra:owner",
+              "infra:image_digest")
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 # An AWS region name: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4, ...
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")

@@ -13,6 +13,7 @@ class ActionKind(str, Enum):
     DELETE = "-"
     BUILD = "*"  # a new artifact (an AMI) beside the old ones, which retention removes later
     ADOPT = "@"  # made by infra before owner tags: tagged as this project's, nothing else changes
+    PROMOTE = ">"  # the AMI the environment before this one built from the same inputs, copied here
 
     @property
     def mark(self) -> str:
@@ -43,4 +44,5 @@ _VERBS = {
     ActionKind.DELETE: "destroyed",
     ActionKind.BUILD: "built",
     ActionKind.ADOPT: "adopted (tagged as this project's; nothing else changes)",
+    ActionKind.PROMOTE: "promoted (the AMI of the environment before this one, copied; nothing is built)",
 }

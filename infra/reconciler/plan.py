@@ -97,7 +97,7 @@ class Plan(BaseModel):
 
     def summary(self) -> dict[str, int]:
         """Counts the way Terraform's closing line does: a replace adds one and destroys one."""
-        counts = {"add": 0, "change": 0, "destroy": 0, "build": 0, "adopt": 0}
+        counts = {"add": 0, "change": 0, "destroy": 0, "build": 0, "adopt": 0, "promote": 0}
         for action in self.actions:
             if action.action is ActionKind.CREATE:
                 counts["add"] += 1
@@ -112,4 +112,6 @@ class Plan(BaseModel):
                 counts["build"] += 1
             elif action.action is ActionKind.ADOPT:
                 counts["adopt"] += 1
+            elif action.action is ActionKind.PROMOTE:
+                counts["promote"] += 1
         return counts

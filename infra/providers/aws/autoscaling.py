@@ -1,4 +1,5 @@
-"""Autoscaling groups: one live ASG per group, named `<group>-<short id>`, rolled blue/green.
+"""Autoscaling groups: one live ASG per group, named `<group>-<short id>` (`<group>-<environment>-<short
+id>` in an environment), rolled blue/green.
 
 A group's ASG is found by its tags (`group`, `infra:managed`), never by name, because a roll
 makes a new ASG beside the old one. The timings that cannot be read from AWS (the roll's
@@ -93,7 +94,8 @@ class AutoscalingProvider(ObservedPerRegion):
     def _roll(self, client: Any, region: str, group: str, attributes: dict[str, Any], old: str | None,
               progress: Progress) -> str:
         """Create a new ASG, wait until it is healthy, then (after `timeout`) remove the old one."""
-        new = f"{group}-{secrets.token_hex(4)}"
+        environment = attributes["tags"].get(OWNER_TAG, "").partition("/")[2]  # <project>/<environment>
+        new = f"{group}-{environment + '-' if environment else ''}{secrets.token_hex(4)}"  # names carry it
         self._create(client, region, new, attributes, pending=old is not None)
         progress(f"created {new} ({attributes['min_size']}..{attributes['max_size']}, desired "
                  f"{attributes['desired_capacity']}); waiting up to {attributes['healthy_deadline']}s for its "

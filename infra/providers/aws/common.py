@@ -19,7 +19,8 @@ GROUP_TAG = "group"
 MANAGED = {"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]}
 # Tags infra keeps for itself on a resource; not part of the `tags` attribute users manage.
 MAX_REGIONS_AT_ONCE = 8  # describes in flight per provider; a fleet spans a handful of regions
-INTERNAL_TAGS = frozenset({"infra:timeout", "infra:healthy_deadline", "infra:roll", "infra:name", "infra:source_hash"})
+INTERNAL_TAGS = frozenset({"infra:timeout", "infra:healthy_deadline", "infra:roll", "infra:name", "infra:source_hash",
+                           "infra:image_digest"})
 
 
 def tag_dict(tags: Iterable[dict[str, Any]] | None) -> dict[str, str]:
@@ -80,6 +81,10 @@ class ByOwner(Generic[Item]):
 
 
 def by_owner(items: Iterable[Item], tags: Callable[[Item], dict[str, str]], owner: str) -> ByOwner[Item]:
+    """What another environment of this project made (`<project>/<other>`) is left out altogether:
+    it is that environment's, and no look-alike of this one's to warn about."""
+    project, _, environment = owner.partition("/")
+    sibling = f"{project}/" if environment else None
     sorted_out: ByOwner[Item] = ByOwner()
     for item in items:
         found = tags(item).get(OWNER_TAG)
@@ -87,7 +92,7 @@ def by_owner(items: Iterable[Item], tags: Callable[[Item], dict[str, str]], owne
             sorted_out.ours.append(item)
         elif not found:
             sorted_out.untagged.append(item)
-        else:
+        elif sibling is None or not found.startswith(sibling):
             sorted_out.theirs.append((found, item))
     return sorted_out
 

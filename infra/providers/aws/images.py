@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from urllib.parse import urlparse
@@ -26,12 +27,14 @@ from infra.providers import packer
 from infra.providers.aws.common import (ByOwner, by_owner, configured_regions, in_each_region, managed_tags, tag_list,
                                         unowned_of)
 from infra.providers.aws.image_usage import images_in_use
+from infra.providers.aws.promotion import Promotions
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import HASH_TAG, MANAGED_TAG, OWNER_TAG
 from infra.reconciler.plan import Action
 from infra.reconciler.kinds import AMI
+from infra.reconciler.promotion import IMAGE_DIGEST, IMAGE_DIGEST_TAG, identity
 from infra.reconciler.resources import Observation, Observed, Resource, address_of
 from infra.rendering import packer_literal
 from infra.retention import Decision, Image, by_group, choose, newest_by_group, newest_first
@@ -82,6 +85,7 @@ class ImagesProvider:
         scanned = set(asked.values()) or set(map(self.region, configured_regions(self.workspace)))
         for found in in_each_region(sorted(scanned), lambda region: self._observe_region(region, asked)):
             observation.add(found)
+        observation.sources = self.promotions.sources(resources)
         return observation
 
     def _observe_region(self, region: str, asked: dict[str, str]) -> Observation:
@@ -126,6 +130,11 @@ class ImagesProvider:
     def owner(self) -> str:
         return self.workspace.config.owner
 
+    @cached_property
+    def promotions(self) -> Promotions:
+        """The AMIs of the environment this one promotes from, and their copies here."""
+        return Promotions(self.workspace, self.clients)
+
     # -- apply -----------------------------------------------------------------------------------
 
     def interrupt(self) -> None:
@@ -141,14 +150,20 @@ class ImagesProvider:
             return self.retag(action.group, attributes, (action.before or {}).get("tags") or {}, progress)
         if action.action is ActionKind.ADOPT:
             return self.adopt(action.group, self.region(attributes.get("region")), progress)
+        if action.action is ActionKind.PROMOTE:
+            outputs = self.promotions.promote(action.group, attributes, progress)
+            with self._lock:
+                self._seen[action.group].add(self.region(attributes.get("region")))
+            return outputs
         raise ProviderError(f"{action.address}: an AMI is built or deleted, never {action.action.verb}")
 
     def build(self, group: str, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         """Build the group's AMI with packer from packer/GROUP.json (`ami_keep` prunes in `finish`)."""
         region = self.region(attributes.get("region"))
-        path = self.root / "packer" / f"{group}.json"
+        written = self.workspace.config.layout.packer_template(group)
+        path = self.root / written
         if not path.is_file():
-            raise ProviderError(f"packer/{group}.json does not exist; write it with: infra packer:create {group}")
+            raise ProviderError(f"{written} does not exist; write it with: infra packer:create {group}")
         template = packer.load_template(path)
         variables = self._variables(group, template, attributes, region, progress)
         settings = self.workspace.config.groups.get(group)
@@ -157,14 +172,14 @@ class ImagesProvider:
                                       timeout=settings.build_timeout if settings is not None else 3600)
         except ProviderError as exc:
             source = attributes.get("source_image", "?")
-            raise ProviderError(f"packer/{group}.json (from {source} in {region}): {exc}") from None
+            raise ProviderError(f"{written} (from {source} in {region}): {exc}") from None
         image_id = _image_in(result.artifacts, region)
         ec2 = self.clients.client("ec2", region)
         with aws_errors(f"describe the new AMI {image_id}"):
             found = ec2.describe_images(ImageIds=[image_id]).get("Images", [])
         name = found[0].get("Name", "") if found else ""
         if found:
-            self._own(region, group, _image(found[0]), progress)
+            self._own(region, group, _image(found[0]), progress, attributes.get(IMAGE_DIGEST))
             self._tag_literally(region, _image(found[0]), attributes.get("tags") or {}, progress)
         with self._lock:
             self._seen[group].add(region)
@@ -179,10 +194,13 @@ class ImagesProvider:
             self._tag(region, [image], literal)
             progress(f"tagged {image.id} with {', '.join(literal)} as written in nodes.json")
 
-    def _own(self, region: str, group: str, image: Image, progress: Progress) -> None:
+    def _own(self, region: str, group: str, image: Image, progress: Progress, image_digest: str | None) -> None:
         """Make sure a new AMI carries the marks infra finds its own by: a template written by hand
-        (templates/packer.json.j2) may leave them out, and the AMI would be built again and again."""
+        (templates/packer.json.j2) may leave them out, and the AMI would be built again and again.
+        In an environment, its image digest too: the next environment promotes it by that."""
         marks = {GROUP_TAG: group, MANAGED_TAG: "true", OWNER_TAG: self.owner}
+        if image_digest:
+            marks[IMAGE_DIGEST_TAG] = image_digest
         missing = {k: v for k, v in marks.items() if dict(image.tags).get(k) != v}
         if missing:
             self._tag(region, [image], missing)
@@ -213,8 +231,11 @@ class ImagesProvider:
         images = newest_first(self.images(region, group))
         if not images:
             raise ProviderError(f"no AMI of {group} found in {region} to tag; plan again")
-        digest = AMI.build_digest(attributes)  # the group's AMI: the newest built from these inputs
-        image, wanted = next((i for i in images if i.source_hash == digest), images[0]), attributes["tags"]
+        key, digest = identity(attributes, AMI.build_digest)  # the group's AMI: the newest of these inputs
+        image = next((i for i in images if (i.image_digest if key == IMAGE_DIGEST else i.source_hash) == digest),
+                     images[0])
+        wanted = {**attributes["tags"], **({IMAGE_DIGEST_TAG: attributes[IMAGE_DIGEST]}
+                                           if attributes.get(IMAGE_DIGEST) else {})}
         gone = [key for key in dict(image.tags) if key in before and key not in wanted]
         ec2 = self.clients.client("ec2", region)
         with aws_errors(f"tag {image.id}"):
@@ -249,8 +270,8 @@ class ImagesProvider:
         """The -var values infra knows, for the variables the template declares."""
         declared = packer.declared_variables(template)
         if "source_hash" not in declared:
-            progress(f"warning: packer/{group}.json declares no source_hash variable: the AMI gets no "
-                     f"{HASH_TAG} tag, so every apply builds it again")
+            progress(f"warning: {self.workspace.config.layout.packer_template(group)} declares no source_hash "
+                     f"variable: the AMI gets no {HASH_TAG} tag, so every apply builds it again")
         values = {"source_ami": str(attributes.get("source_image", "")),
                   "source_hash": AMI.build_digest(attributes), "region": region}
         if "security_group_ids" in declared:
@@ -398,7 +419,7 @@ def _image(raw: Mapping[str, Any]) -> Image:
                       if m.get("Ebs", {}).get("SnapshotId"))
     return Image(id=raw["ImageId"], group=tags.get(GROUP_TAG, ""), created=raw.get("CreationDate", ""),
                  name=raw.get("Name", ""), snapshots=snapshots, source_hash=tags.get(HASH_TAG, ""),
-                 tags=tuple(sorted(managed_tags(tags).items())))
+                 image_digest=tags.get(IMAGE_DIGEST_TAG, ""), tags=tuple(sorted(managed_tags(tags).items())))
 
 
 def _observed(region: str, image: Image, every: Iterable[Image] = ()) -> Observed:
@@ -407,7 +428,7 @@ def _observed(region: str, image: Image, every: Iterable[Image] = ()) -> Observe
     images = [{"id": i.id, "name": i.name, "snapshots": list(i.snapshots)}
               for i in sorted(every, key=lambda i: i.created, reverse=True)]
     return Observed(attributes={"region": region, "source_hash": image.source_hash, "tags": dict(image.tags),
-                                "images": images},
+                                IMAGE_DIGEST: image.image_digest, "images": images},
                     outputs={"image_id": image.id, "name": image.name})
 
 
