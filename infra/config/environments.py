@@ -201,6 +201,15 @@ def state_location(state: StateSettings) -> str:
     return f"s3://{state.bucket}/{state.key}" if state.backend == "s3" else state.path
 
 
+def described(project: str, environments: dict[str, Environment]) -> list[dict[str, Any]]:
+    """Each environment as `infra env list` shows it: regions, account, state, where its AMIs come from."""
+    return [{"name": name, "owner": owner_of(project, name), "regions": environment.regions,
+             "account": environment.aws.account_id, "profile": environment.aws.profile,
+             "role_arn": environment.aws.role_arn, "state": state_location(environment.state),
+             "promoted_from": environment.promoted_from}
+            for name, environment in environments.items()]
+
+
 def _check_states_apart(environments: dict[str, Environment], locator: Locator) -> None:
     seen: dict[str, str] = {}
     for name, environment in environments.items():
