@@ -171,3 +171,40 @@ def test_two_environments_in_one_region_keep_their_state_and_their_resources(rep
     no_changes(capsys, "staging")
     assert (repo / "dna" / "staging" / "asg" / "web.json").exists()
     assert not (repo / "dna" / "production" / "asg" / "web.json").exists()
+
+
+OTHER_ACCOUNT = "222222222222"  # moto answers as the account of the role assumed
+
+
+def test_production_in_another_account_assumes_its_role_and_gets_the_ami_shared_then_copied(repo, aws, capsys):
+    nodes = copy.deepcopy(NODES)
+    nodes["__environments__"]["production"]["aws"] = {"role_arn": f"arn:aws:iam::{OTHER_ACCOUNT}:role/infra"}
+    write(repo, nodes)
+    applied(capsys, "staging")
+    planned = infra(capsys, "production", "plan")
+    assert "> ami.web" in planned.out and '"account": "123456789012"' in planned.out, planned.out
+    applied(capsys, "production")
+    staging = running_image(aws, "us-west-2", "acme/staging")
+    ec2 = boto3.client("ec2", region_name="us-west-2", endpoint_url=aws)
+    shared = ec2.describe_image_attribute(ImageId=staging["id"], Attribute="launchPermission")["LaunchPermissions"]
+    assert shared == [{"UserId": OTHER_ACCOUNT}]
+    assert not [g for g in boto3.client("autoscaling", region_name="us-east-1", endpoint_url=aws)
+                .describe_auto_scaling_groups()["AutoScalingGroups"]]  # nothing of production in staging's account
+
+    role = boto3.client("sts", region_name="us-east-1", endpoint_url=aws).assume_role(
+        RoleArn=f"arn:aws:iam::{OTHER_ACCOUNT}:role/infra", RoleSessionName="test")["Credentials"]
+    there = boto3.client("ec2", region_name="us-east-1", endpoint_url=aws, aws_access_key_id=role["AccessKeyId"],
+                         aws_secret_access_key=role["SecretAccessKey"], aws_session_token=role["SessionToken"])
+    [image] = there.describe_images(Owners=["self"])["Images"]
+    assert image["OwnerId"] == OTHER_ACCOUNT and tags(image)["infra:source_hash"] == staging["infra:source_hash"]
+    no_changes(capsys, "production")
+
+
+def test_credentials_of_another_account_than_nodes_json_names_are_refused(repo, aws, capsys):
+    nodes = copy.deepcopy(NODES)
+    nodes["__environments__"]["staging"]["aws"] = {"account": "999999999999"}
+    write(repo, nodes)
+    refused = infra(capsys, "staging", "plan")
+    assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1
+    assert "this environment runs in AWS account 999999999999, but the credentials are of account 123456789012" \
+        in refused.err
