@@ -21,6 +21,7 @@ SECTIONS = [
                                  "services:watch", "services:render"]),
     ("Local sandbox", ["sandbox"]),
     ("State", ["state"]),
+    ("Environments", ["env"]),
     ("Shell completion", ["completion"]),
 ]
 

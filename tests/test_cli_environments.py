@@ -96,3 +96,14 @@ def test_env_list_without_environments_says_so(tmp_path, monkeypatch, capsys):
     listed = run_infra(capsys, "env", "list")
     assert listed.code == 0 and listed.out == "" and "defines no environments" in listed.err
     assert "--env staging: nodes.json defines no environments" in one_line(run_infra(capsys, "--env", "staging", "plan"))
+
+
+def test_the_schema_takes_environments_and_refuses_their_unknown_keys(repo, capsys):
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(run_infra(capsys, "schema").out)
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema)
+    assert not list(validator.iter_errors(NODES))
+    wrong = {**NODES, "__environments__": {"staging": {"regoin": "us-west-2"}, "Prod": {}}}
+    assert len(list(validator.iter_errors(wrong))) == 2

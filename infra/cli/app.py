@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         _print_error(str(exc))
-        code = 1
+        code = getattr(exc, "exit_code", 1)
     except BrokenPipeError:  # `infra plan | head`: the reader left; say nothing more
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -2,8 +2,9 @@
 
 Besides the files asked about, it finds the ones infra made that nobody asks about any more (a
 removed group's, after the state lost them): every `dna/asg/<group>.json` (that directory is
-infra's), and each `packer/<group>.json` whose builders carry the `infra:managed` tag. Roles are
-never taken for orphans: an ops repository may hold roles written by hand.
+infra's), and each `packer/<group>.json` whose builders carry the `infra:managed` tag; in an
+environment, those in its folders (`dna/<env>/asg/`, `packer/<env>/`) alone. Roles are never
+taken for orphans: an ops repository may hold roles written by hand.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from infra.errors import InfraError
+from infra.errors import InfraError, PromotionPending
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.diff import attribute_changes, managed_part
 from infra.reconciler.order import dependencies_first
@@ -120,7 +120,7 @@ def promoted_action(resource: Resource, after: dict[str, Any], found: Observed |
         return Action(action=ActionKind.NOOP, before=recorded or after, outputs=match.outputs, **base,
                       reason=f"promoted from {origin['environment']}, built there from the same inputs{reused}")
     if source is None:
-        raise InfraError(waiting(resource, after))
+        raise (InfraError if origin.get("differs") else PromotionPending)(waiting(resource, after))
     copied = {key: source.attributes.get(key) for key in ("image_id", "region", "account", "name", "source_hash")}
     base = {**base, "after": {**after, SOURCE: copied}}
     where = (f" in {copied['region']}: copied to {after['region']}" if copied["region"] != after.get("region")

@@ -13,6 +13,7 @@ import pytest
 
 from tests.cli_helpers import run_infra
 from tests.integration.test_failures import builds, control  # noqa: F401 (a fixture)
+from tests.support.plan_schema import schema_errors
 
 FLEET = {"node_min": 1, "node_max": 1, "timeout": 1, "healthy_deadline": 60}
 NODES = {
@@ -73,14 +74,18 @@ def running_image(aws: str, region: str, owner: str) -> dict:
 
 def test_production_runs_what_staging_built_and_never_builds(repo, aws, control, capsys):  # noqa: F811
     waiting = infra(capsys, "production", "plan")
-    assert waiting.code == 1 and len(waiting.err.strip().splitlines()) == 1, waiting.err
+    assert waiting.code == 3 and len(waiting.err.strip().splitlines()) == 1, waiting.err  # 3: it waits
     assert "ami.web: waiting for staging" in waiting.err and "infra --env staging apply" in waiting.err
 
     applied(capsys, "staging")
     assert builds(control) == ["web"]
     planned = infra(capsys, "production", "plan")
     assert planned.code == 0 and "> ami.web" in planned.out and "1 to promote" in planned.out, planned.out
-    assert "packer_template" not in planned.out and "to build" in planned.out and "0 to build" in planned.out
+    assert "packer_template" not in planned.out and "0 to build" in planned.out
+    document = json.loads(infra(capsys, "production", "plan", "-o", "json").out)
+    assert schema_errors(document) == [] and document["summary"]["promote"] == 1
+    [promote] = [a for a in document["actions"] if a["action"] == "promote"]
+    assert promote["after"]["source"]["region"] == "us-west-2" and promote["after"]["region"] == "us-east-1"
     applied(capsys, "production")
     assert builds(control) == ["web"]  # production's apply ran no packer build
 
@@ -114,7 +119,7 @@ def test_a_changed_input_builds_in_staging_only_and_production_follows(repo, aws
     write(repo, nodes)
     assert "1 to build" in infra(capsys, "staging", "plan").out
     refused = infra(capsys, "production", "plan")
-    assert refused.code == 1 and "waiting for staging" in refused.err
+    assert refused.code == 3 and "waiting for staging" in refused.err
     applied(capsys, "staging")
     assert builds(control) == ["web", "web"]
     applied(capsys, "production")  # promotes the new build and rolls to it

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from infra.config import parse_config
-from infra.errors import InfraError
+from infra.errors import PromotionPending
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import desired_graph
 from infra.reconciler.planner import plan
@@ -99,7 +99,7 @@ def copy_here(graph_, image_id="ami-0copy", tags=None) -> Observed:
 
 
 def test_with_nothing_applied_in_staging_the_plan_stops_with_one_line_naming_that_apply(tmp_path):
-    with pytest.raises(InfraError) as stopped:
+    with pytest.raises(PromotionPending) as stopped:
         promoted_plan(tmp_path)
     message = str(stopped.value)
     assert "\n" not in message and message.startswith("ami.web: waiting for staging: no AMI of web built from these "
