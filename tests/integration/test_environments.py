@@ -86,7 +86,8 @@ def test_production_runs_what_staging_built_and_never_builds(repo, aws, control,
     assert schema_errors(document) == [] and document["summary"]["promote"] == 1
     [promote] = [a for a in document["actions"] if a["action"] == "promote"]
     assert promote["after"]["source"]["region"] == "us-west-2" and promote["after"]["region"] == "us-east-1"
-    applied(capsys, "production")
+    assert infra(capsys, "production", "plan", "--out", "production.plan").code == 0
+    applied(capsys, "production", "production.plan")  # a saved plan promotes the AMI it names
     assert builds(control) == ["web"]  # production's apply ran no packer build
 
     staging = running_image(aws, "us-west-2", "acme/staging")
@@ -107,6 +108,16 @@ def test_production_runs_what_staging_built_and_never_builds(repo, aws, control,
         "roles/production/role-web.json", "roles/staging/role-web.json"]
     assert sorted(p.relative_to(repo).as_posix() for p in (repo / ".infra").rglob("state.json")) == [
         ".infra/production/state.json", ".infra/staging/state.json"]
+
+    # Production's AMI is its own: once promoted, staging's may go, and production needs nothing of it;
+    # with nothing to promote, its plans do not even reach staging's account.
+    boto3.client("ec2", region_name="us-west-2", endpoint_url=aws).deregister_image(ImageId=staging["id"])
+    nodes = copy.deepcopy(NODES)
+    nodes["__environments__"]["staging"]["aws"] = {"profile": "no-such-profile"}
+    write(repo, nodes)
+    no_changes(capsys, "production")
+    assert infra(capsys, "production", "drift").code == 0
+    assert "no-such-profile" in infra(capsys, "staging", "plan").err
 
 
 def test_a_changed_input_builds_in_staging_only_and_production_follows(repo, aws, control, capsys):  # noqa: F811

@@ -85,7 +85,10 @@ class ImagesProvider:
         scanned = set(asked.values()) or set(map(self.region, configured_regions(self.workspace)))
         for found in in_each_region(sorted(scanned), lambda region: self._observe_region(region, asked)):
             observation.add(found)
-        observation.sources = self.promotions.sources(resources)
+        # The environment promoted from is asked only for what this one has no AMI of yet (a plan
+        # that promotes); a plan with nothing to promote, and drift, never reach its account.
+        observation.sources = self.promotions.sources([r for r in resources if not _has_image(
+            observation.found.get(r.address), r.attributes.get(IMAGE_DIGEST))])
         return observation
 
     def _observe_region(self, region: str, asked: dict[str, str]) -> Observation:
@@ -430,6 +433,12 @@ def _observed(region: str, image: Image, every: Iterable[Image] = ()) -> Observe
     return Observed(attributes={"region": region, "source_hash": image.source_hash, "tags": dict(image.tags),
                                 IMAGE_DIGEST: image.image_digest, "images": images},
                     outputs={"image_id": image.id, "name": image.name})
+
+
+def _has_image(found: Observed | None, image_digest: str | None) -> bool:
+    """Whether an AMI of `image_digest` (the newest, or an earlier one) was found."""
+    return found is not None and bool(image_digest) and \
+        found.built_from(image_digest, IMAGE_DIGEST).attributes.get(IMAGE_DIGEST) == image_digest
 
 
 def _described(region: str, image_id: str, name: str) -> str:
