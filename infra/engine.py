@@ -101,7 +101,7 @@ def read_state(workspace: Workspace) -> State:
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    atomic_write_text(path, dump_plan(plan))
+    atomic_write_text(path, dump_plan(plan), private=True)
 
 
 def load_plan(path: Path) -> Plan:

@@ -72,17 +72,20 @@ def inside_repository(path: str) -> str:
     return path
 
 
-def atomic_write_text(path: Path, text: str, *, keep_backup: Path | None = None) -> None:
+def atomic_write_text(path: Path, text: str, *, keep_backup: Path | None = None, private: bool = False) -> None:
     """Write `text` to `path` through a temp file in the same folder, fsync, then rename.
 
     When `keep_backup` is given, the previous content (if any) is kept there, also atomically: the
     old file itself becomes the backup (a hard link, so nothing is copied), then the new one takes
     its name. A crash in between leaves the old content under both names, never a half-written one.
+    The file keeps the mode of the one it replaces (a new one: 0666 less the umask, as any program
+    makes it: chef-solo may run as another user and read roles and dna files); a `private` one
+    (state, saved plans: they hold attribute values) is its owner's alone.
     """
     path = Path(path)
     with _naming(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _write_temp(path, text)
+        tmp = _write_temp(path, text, mode=0o600 if private else None)
         try:
             if keep_backup is not None and path.exists():
                 _keep_previous(path, Path(keep_backup))
@@ -114,15 +117,7 @@ def write_beside(path: Path, text: str) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    candidate = Path(_write_temp(path, text))
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    os.chmod(candidate, mode)
-    return candidate
+    return Path(_write_temp(path, text))
 
 
 def replace_with(path: Path, candidate: Path) -> None:
@@ -131,10 +126,12 @@ def replace_with(path: Path, candidate: Path) -> None:
     _fsync_dir(Path(path).parent)
 
 
-def _write_temp(path: Path, text: str) -> str:
-    """`text` in a new, fsynced temp file beside `path`; its name."""
+def _write_temp(path: Path, text: str, mode: int | None = None) -> str:
+    """`text` in a new, fsynced temp file beside `path`; its name. It gets `mode`, or the mode of
+    the file at `path`, or a new file's usual mode: never mkstemp's 0600 by accident."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode if mode is not None else _mode_of(path))
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()
@@ -145,6 +142,24 @@ def _write_temp(path: Path, text: str) -> str:
     return tmp
 
 
+def _mode_of(path: Path) -> int:
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
+def _read_umask() -> int:
+    """The process's umask, read once while infra is still single-threaded (setting it to read it
+    is process-wide, and another thread could make a file in between)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
 def _keep_previous(path: Path, backup: Path) -> None:
     """Make `backup` hold what `path` holds now: a hard link where the file system has them, a copy elsewhere."""
     linked = backup.with_name(f".{backup.name}.{os.getpid()}.link")
@@ -152,7 +167,7 @@ def _keep_previous(path: Path, backup: Path) -> None:
         linked.unlink(missing_ok=True)
         os.link(path, linked)
     except OSError:
-        copy = _write_temp(backup, path.read_text())
+        copy = _write_temp(backup, path.read_text(), mode=_mode_of(path))
         os.replace(copy, backup)
         return
     try:

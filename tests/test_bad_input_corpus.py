@@ -306,10 +306,10 @@ def test_a_full_disk_names_the_file_it_could_not_write(tmp_path, monkeypatch, ca
     """A write of a temp file fails with no name (errno 28 from write(2)); the error names the state."""
     real = fsutil._write_temp
 
-    def full_for_state(path, text):
+    def full_for_state(path, text, **options):
         if path.name == "state.json":
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(path, text)
+        return real(path, text, **options)
 
     (tmp_path / "nodes.json").write_text(GOOD)
     monkeypatch.chdir(tmp_path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
@@ -17,16 +16,15 @@ from infra.config import load_config
 from infra.errors import RegistryError
 from infra.providers.etcd import DEFAULT_URL
 from infra.registry import ATTRIBUTE, DEFAULT_ROOT, Address, Registry, collect
-from infra.registry.agent import check_watch, run_agent
-from infra.registry.fingerprint import WatchRecord, default_record_path
-from infra.registry.health import CheckPolicy, HealthCheck, parse_checks
+from infra.registry.agent import AgentSpec, agent, check_watch, run_agent
+from infra.registry.agent import once as run_once
+from infra.registry.announce import announce
+from infra.registry.fingerprint import default_record_path
+from infra.registry.health import CheckPolicy, parse_checks
 from infra.registry.keys import check_service_name
-from infra.registry.on_change import RunOnChange
 from infra.registry.options import check_seconds, check_ttl, parse_wait
 from infra.registry.reconfigure import Reconfigure, dry_run
-from infra.registry.registrar import Node, Registrar
 from infra.registry.render import RenderOnChange, parse_variables, render, render_text
-from infra.registry.risefall import Health, settle
 from infra.registry.watcher import Watcher
 
 ETCD = typer.Option(DEFAULT_URL, "--etcd", envvar="INFRA_ETCD", help="etcd client URL (its v3 JSON gateway).")
@@ -60,40 +58,8 @@ def notify(group: str = typer.Argument(..., help="Group the node belongs to."),
     policy = CheckPolicy.of(check_interval, check_timeout, rise, fall)
     at = Address.parse(address)
     merged = load_config(options.config, options.env).group(group)
-    checks = parse_checks(check, merged.services, group)
-    if not merged.services:
-        _say(f"group {group} runs no services; nothing to register")
-        return
-    failing = _settle(checks, policy) if checks else {}
-    registry = Registry.connect(etcd, prefix)
-    healthy = [service for service in merged.services if service not in failing]
-    if healthy:
-        result = registry.notify(group=group, services=healthy, node=node, address=at, ttl=ttl)
-        lease = f" on lease {result.lease:x} (ttl {result.ttl}s)" if result.lease else ""
-        what = f"registered {', '.join(result.written)}" if result.written else "already registered"
-        _say(f"{node} at {result.address}: {what}{lease}")
-    if failing:
-        withdrawn = registry.withdraw(node=node, services=sorted(failing), grace=grace,
-                                      announced=lambda going: _say(f"{node}: {', '.join(going)} marked leaving; "
-                                                                   f"removing in {grace:g}s"))
-        if withdrawn.removed:
-            _say(f"{node}: withdrew {', '.join(withdrawn.removed)}")
-        reasons = "; ".join(f"{service}: {detail}" for service, detail in sorted(failing.items()))
-        raise RegistryError(f"not registered, failed {fall} status check{'s' if fall != 1 else ''} in a row: {reasons}")
-
-
-def _settle(checks: dict[str, HealthCheck], policy: CheckPolicy) -> dict[str, str]:
-    """Run each check until rise/fall decides it; {service: why} for those that failed."""
-    _say(f"checking {', '.join(checks)} ({policy.describe()})")
-    runners = {service: (lambda check=check: _outcome(check, policy)) for service, check in checks.items()}
-    verdicts = settle(runners, rise=policy.rise, fall=policy.fall, interval=policy.interval,
-                      clock=time.monotonic, sleep=time.sleep, progress=_say)
-    return {service: detail for service, (health, detail) in verdicts.items() if health is Health.down}
-
-
-def _outcome(check: HealthCheck, policy: CheckPolicy) -> tuple[bool, str]:
-    outcome = check.run(policy.timeout)
-    return outcome.passed, f"{outcome.detail} from {check.target}"
+    announce(lambda: Registry.connect(etcd, prefix), group=group, services=merged.services, node=node, address=at,
+             ttl=ttl, checks=parse_checks(check, merged.services, group), policy=policy, grace=grace, say=_say)
 
 
 @app.command("services:decommission")
@@ -197,34 +163,23 @@ def watch(group: str = typer.Argument(..., help="Group the node belongs to; its 
     for option, seconds in (("--debounce", debounce), ("--retry", retry), ("--grace", grace)):
         check_seconds(option, seconds)
     check_ttl(ttl)
-    policy = CheckPolicy.of(check_interval, check_timeout, rise, fall)
     merged = load_config(options.config, options.env).group(group)
-    record = record or default_record_path(group, node)
-    at = Address.parse(address) if address else None
-    checks = parse_checks(check, merged.services, group)
-    check_watch(group, merged.depends_on, exec_cmd=exec_cmd, ttl=ttl, address=at, checks=bool(check), once=once)
+    spec = AgentSpec(group=group, node=node, depends_on=merged.depends_on, exec_cmd=exec_cmd,
+                     services=lambda: load_config(options.config, options.env).group(group).services,
+                     record=record or default_record_path(group, node),
+                     address=Address.parse(address) if address else None, ttl=ttl,
+                     checks=parse_checks(check, merged.services, group),
+                     policy=CheckPolicy.of(check_interval, check_timeout, rise, fall), grace=grace,
+                     debounce=debounce, retry=retry)
+    check_watch(group, merged.depends_on, exec_cmd=exec_cmd, ttl=ttl, address=spec.address, checks=bool(check),
+                once=once)
     log = _logger("services:watch")
     connect = lambda: Registry.connect(etcd, prefix)  # noqa: E731
-    action = None
-    if exec_cmd is not None and merged.depends_on:
-        action = RunOnChange(merged.depends_on, exec_cmd, WatchRecord.load(record),
-                             log=log)
-    if once and action is not None:
-        result = action.once(connect().snapshot())
-        _say(f"ran {exec_cmd} ({', '.join(result.changed)} changed)" if result.ran
-             else "nothing changed since the last run")
+    if once:
+        _say(run_once(spec, connect, log))
         return
-    watcher = None if action is None else Watcher(connect, merged.depends_on, action, quiet=debounce, retry=retry,
-                                                  log=log)
-    registrar = None
-    if at is not None and (ttl or checks):
-        if checks:
-            log(f"checking {', '.join(checks)} ({policy.describe()})")
-        registrar = Registrar(connect, Node(node, group, at),
-                              lambda: load_config(options.config, options.env).group(group).services,
-                              ttl=ttl, checks=checks, policy=policy, grace=grace, log=log)
     with _stop_on(log, signal.SIGTERM, signal.SIGINT):  # the way an agent is stopped: not an error
-        run_agent(watcher, registrar)
+        run_agent(*agent(spec, connect, log))
 
 
 @app.command("services:render")

@@ -30,7 +30,7 @@ class LocalBackend:
         return State.from_json(text, str(self.path))
 
     def write(self, state: State) -> None:
-        atomic_write_text(self.path, state.to_json(), keep_backup=self.backup)
+        atomic_write_text(self.path, state.to_json(), keep_backup=self.backup, private=True)
 
     def acquire(self, info: LockInfo) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
