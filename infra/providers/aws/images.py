@@ -4,21 +4,17 @@ Every AMI infra builds carries the tags `group`, `infra:managed=true` and `infra
 (the digest of the inputs it was built from). A group's newest AMI is its image; the planner
 asks for a build when that AMI's hash is not the digest of the inputs nodes.json wants now.
 Older AMIs stay until retention (`ami_keep`, `packer:clean`) removes them, never while
-something still uses them.
+something still uses them. Packer runs are image_builds.py's; in an environment that promotes,
+AMIs are copied from the one before it (promotion.py) instead of built.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import threading
 import time
 from collections import defaultdict
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
-from urllib.parse import urlparse
 
 import botocore.exceptions
 
@@ -26,6 +22,7 @@ from infra.errors import InfraError, ProviderError
 from infra.providers import packer
 from infra.providers.aws.common import (ByOwner, by_owner, configured_regions, in_each_region, managed_tags, tag_list,
                                         unowned_of)
+from infra.providers.aws.image_builds import PackerBuilds
 from infra.providers.aws.image_usage import images_in_use
 from infra.providers.aws.promotion import Promotions
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
@@ -44,15 +41,6 @@ if TYPE_CHECKING:
 
 GROUP_TAG = "group"
 USABLE_STATES = ("available", "pending")  # a failed or deregistered AMI is not a group's image
-_building: set[str] = set()  # the template copies this process's builds use now
-AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
-
-
-def is_aws_endpoint(endpoint_url: str) -> bool:
-    """An endpoint of AWS itself (a VPC or FIPS endpoint), as opposed to moto, LocalStack and the like."""
-    host = urlparse(endpoint_url).hostname or ""
-    return any(host.endswith(domain) for domain in AWS_DOMAINS)
-
 
 class ImagesProvider:
     kinds = frozenset({"ami"})
@@ -61,10 +49,6 @@ class ImagesProvider:
         self.workspace, self.clients = workspace, clients
         self._lock = threading.Lock()
         self._seen: dict[str, set[str]] = defaultdict(set)  # group -> regions its AMIs were found in
-
-    @property
-    def root(self) -> Path:
-        return self.workspace.root
 
     def region(self, wanted: str | None) -> str:
         """`wanted`, or the default region when a resource names none (`--region` is already every
@@ -134,6 +118,11 @@ class ImagesProvider:
         return self.workspace.config.owner
 
     @cached_property
+    def builds(self) -> PackerBuilds:
+        """Packer runs for this workspace's groups."""
+        return PackerBuilds(self.workspace, self.clients)
+
+    @cached_property
     def promotions(self) -> Promotions:
         """The AMIs of the environment this one promotes from, and their copies here."""
         return Promotions(self.workspace, self.clients)
@@ -161,22 +150,9 @@ class ImagesProvider:
         raise ProviderError(f"{action.address}: an AMI is built or deleted, never {action.action.verb}")
 
     def build(self, group: str, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        """Build the group's AMI with packer from packer/GROUP.json (`ami_keep` prunes in `finish`)."""
+        """Build the group's AMI with packer (`ami_keep` prunes in `finish`), and mark it as infra's."""
         region = self.region(attributes.get("region"))
-        written = self.workspace.config.layout.packer_template(group)
-        path = self.root / written
-        if not path.is_file():
-            raise ProviderError(f"{written} does not exist; write it with: infra packer:create {group}")
-        template = packer.load_template(path)
-        variables = self._variables(group, template, attributes, region, progress)
-        settings = self.workspace.config.groups.get(group)
-        try:
-            result = self._run_packer(path, template, variables, progress,
-                                      timeout=settings.build_timeout if settings is not None else 3600)
-        except ProviderError as exc:
-            source = attributes.get("source_image", "?")
-            raise ProviderError(f"{written} (from {source} in {region}): {exc}") from None
-        image_id = _image_in(result.artifacts, region)
+        image_id = self.builds.build(group, attributes, region, progress)
         ec2 = self.clients.client("ec2", region)
         with aws_errors(f"describe the new AMI {image_id}"):
             found = ec2.describe_images(ImageIds=[image_id]).get("Images", [])
@@ -215,7 +191,7 @@ class ImagesProvider:
         new AMI, a roll), once all of it is done: an AMI they left is no longer in use, so it goes.
         Said under the group's AMI action, or its last one. And the template copies of a killed
         apply go."""
-        self.sweep_scratch()
+        self.builds.sweep_scratch()
         last: dict[str, Action] = {}
         for action in applied:
             if action.kind == "ami" or last.get(action.group, action).kind != "ami":
@@ -267,79 +243,6 @@ class ImagesProvider:
         with aws_errors(f"tag {', '.join(image.id for image in images)}"):
             for start in range(0, len(resources), 1000):
                 ec2.create_tags(Resources=resources[start:start + 1000], Tags=tag_list(tags))
-
-    def _variables(self, group: str, template: Mapping[str, Any], attributes: Mapping[str, Any], region: str,
-                   progress: Progress) -> dict[str, str]:
-        """The -var values infra knows, for the variables the template declares."""
-        declared = packer.declared_variables(template)
-        if "source_hash" not in declared:
-            progress(f"warning: {self.workspace.config.layout.packer_template(group)} declares no source_hash "
-                     f"variable: the AMI gets no {HASH_TAG} tag, so every apply builds it again")
-        values = {"source_ami": str(attributes.get("source_image", "")),
-                  "source_hash": AMI.build_digest(attributes), "region": region}
-        if "security_group_ids" in declared:
-            settings = self.workspace.config.groups.get(group)
-            names = settings.security_groups if settings is not None else []
-            values["security_group_ids"] = ",".join(self.security_group_ids(group, names, region))
-            if not names:
-                progress("no security_groups: the build instance uses packer's temporary security group")
-        return {name: value for name, value in values.items() if name in declared}
-
-    def security_group_ids(self, group: str, names: Iterable[str], region: str) -> list[str]:
-        """Ids for the group's security groups (names or ids): packer 1.6 launches with ids only."""
-        names = list(dict.fromkeys(names))
-        wanted = [n for n in names if not n.startswith("sg-")]
-        found: dict[str, list[str]] = defaultdict(list)
-        if wanted:
-            ec2 = self.clients.client("ec2", region)
-            for sg in paginate(ec2, "describe_security_groups", "SecurityGroups",
-                               Filters=[{"Name": "group-name", "Values": wanted}]):
-                found[sg["GroupName"]].append(sg["GroupId"])
-        missing = [n for n in wanted if n not in found]
-        if missing:
-            raise ProviderError(f"group {group}: security group(s) {', '.join(missing)} not found in {region}; "
-                                f"create them, or change security_groups in nodes.json")
-        several = [f"{n} ({', '.join(found[n])})" for n in wanted if len(found[n]) > 1]
-        if several:
-            raise ProviderError(f"group {group}: security group name(s) match several groups in {region}: "
-                                f"{'; '.join(several)}; write the id (sg-...) in security_groups instead")
-        return list(dict.fromkeys(n if n.startswith("sg-") else found[n][0] for n in names))
-
-    def _run_packer(self, path: Path, template: Mapping[str, Any], variables: Mapping[str, str],
-                    progress: Progress, timeout: float) -> packer.BuildResult:
-        """Run packer on the template, or on a temporary copy of it set up for a custom endpoint."""
-        env = self.clients.environment()
-        endpoint = self.clients.endpoint_url
-        if not endpoint:
-            return packer.build(path, variables, cwd=self.root, env=env, progress=progress, timeout=timeout)
-        derived, notes = packer.for_endpoint(template, endpoint, offline=not is_aws_endpoint(endpoint))
-        for note in notes:
-            progress(note)
-        scratch = self._scratch()
-        handle, name = tempfile.mkstemp(prefix=f"infra-packer-{path.stem}-", suffix=".json", dir=scratch)
-        _building.add(name)
-        try:
-            with os.fdopen(handle, "w") as file:
-                json.dump(derived, file, indent=2)
-            return packer.build(Path(name), variables, cwd=self.root, env=env, progress=progress, timeout=timeout)
-        finally:
-            Path(name).unlink(missing_ok=True)
-            _building.discard(name)
-
-    def _scratch(self) -> Path:
-        """`.infra/tmp` of the ops repository: the templates handed to packer (see sweep_scratch)."""
-        scratch = self.root / ".infra" / "tmp"
-        scratch.mkdir(parents=True, exist_ok=True)
-        return scratch
-
-    def sweep_scratch(self) -> list[Path]:
-        """Remove the template copies of applies killed before they could (not this process's
-        builds'); only one apply of a repository runs at a time (the state lock)."""
-        stale = [path for path in (self.root / ".infra" / "tmp").glob("infra-packer-*.json")
-                 if str(path) not in _building]
-        for path in stale:
-            path.unlink(missing_ok=True)
-        return stale
 
     # -- retention -------------------------------------------------------------------------------
 
@@ -443,17 +346,6 @@ def _has_image(found: Observed | None, image_digest: str | None) -> bool:
 
 def _described(region: str, image_id: str, name: str) -> str:
     return f"AMI {image_id} ({name}) in {region}"
-
-
-def _image_in(artifacts: list[str], region: str) -> str:
-    """The AMI id for `region` from packer's artifact ids ("us-east-1:ami-1,eu-west-1:ami-2")."""
-    pairs = [part.split(":", 1) for artifact in artifacts for part in artifact.split(",") if ":" in part]
-    for where, image_id in pairs:
-        if where.strip() == region:
-            return image_id.strip()
-    if pairs:
-        return pairs[0][1].strip()
-    raise ProviderError(f"packer named no AMI in its output (artifacts: {', '.join(artifacts) or 'none'})")
 
 
 def _snapshots(image: Image) -> str:
