@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from infra.config.groups import Overlay, build_groups
 from infra.config.locate import ENVIRONMENTS_KEY, SETTINGS_KEY, Locator, unknown
@@ -32,6 +32,8 @@ MAX_ENVIRONMENT_NAME = 20
 ACCOUNT = re.compile(r"[0-9]{12}")
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):role/[\w+=,.@/-]{1,512}")
 OWN_KEYS = ("aws", "state", "groups")  # an environment's keys that are not group settings
+SHAPES = {"role_arn": (ROLE_ARN, "an IAM role ARN like arn:aws:iam::123456789012:role/infra"),
+          "account": (ACCOUNT, "an AWS account id (12 digits, as a string)")}
 
 
 class AwsAccess(Strict):
@@ -46,18 +48,12 @@ class AwsAccess(Strict):
     account: str | None = Field(None, description="The 12-digit account the environment runs in: infra refuses "
                                                   "credentials of another account.")
 
-    @field_validator("role_arn")
+    @field_validator("role_arn", "account")
     @classmethod
-    def _role_arn(cls, value: str | None) -> str | None:
-        if value is not None and not ROLE_ARN.fullmatch(value):
-            raise ValueError(f"{value!r} is not an IAM role ARN like arn:aws:iam::123456789012:role/infra")
-        return value
-
-    @field_validator("account")
-    @classmethod
-    def _account(cls, value: str | None) -> str | None:
-        if value is not None and not ACCOUNT.fullmatch(value):
-            raise ValueError(f"{value!r} is not an AWS account id (12 digits, as a string)")
+    def _shape(cls, value: str | None, info: ValidationInfo) -> str | None:
+        pattern, shape = SHAPES[info.field_name]
+        if value is not None and not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not {shape}")
         return value
 
     @model_validator(mode="after")
