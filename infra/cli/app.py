@@ -79,7 +79,7 @@ def _global_options(
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                  help="Print infra's version and exit."),
 ) -> None:
-    options.config, options.env, options.region, options.profile = config, env, region, profile
+    options.config, options.env, options.region, options.profile = config, env or None, region, profile  # "": none
     options.endpoint_url, options.debug = endpoint_url, debug
 
 

@@ -36,7 +36,7 @@ def assumed_session(sts: Any, role: Role) -> boto3.session.Session:
                 "token": credentials["SessionToken"], "expiry_time": credentials["Expiration"].isoformat()}
 
     session = botocore.session.get_session()
-    session._credentials = RefreshableCredentials.create_from_metadata(  # noqa: SLF001 (boto3's documented way)
+    session._credentials = RefreshableCredentials.create_from_metadata(  # noqa: SLF001 (botocore has no setter)
         metadata=fetch(), refresh_using=fetch, method="sts-assume-role")
     return boto3.session.Session(botocore_session=session)
 
