@@ -23,6 +23,9 @@ Run as `python -m infra.sandbox_server [moto.server options]`. Seven differences
 - An EC2 resource's tags are looked up by its id; plain moto scans every tag of every resource
   for each one, so describing 1,000 tagged AMIs took seconds (it grows with the square of their
   number) and the sandbox, not infra, set the pace of a plan. The answers are the same.
+- CopyImage of an AMI another account shared (its launch permission) copies it, as in AWS; plain
+  moto looks for the source in the copying account only, so an environment in another account
+  (a role assumed: moto answers as that role's account) could not promote what staging built.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ def patch_moto(security_groups: list[str], target_groups: list[str] = (), alarms
     _decode_launch_template_version_user_data()
     _page_launch_templates()
     _tags_by_id()
+    _copy_shared_images()
     from moto.ec2.models import EC2Backend
     from moto.ec2.models.amis import AmiBackend
 
@@ -120,6 +124,28 @@ def _live_launch_template_tags() -> None:
     from moto.ec2.models.launch_templates import LaunchTemplate
 
     LaunchTemplate.tags = property(lambda self: self.get_tags(), lambda self, value: None)  # type: ignore
+
+
+def _copy_shared_images() -> None:
+    """CopyImage finds a source AMI that another account shared with the copying one."""
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.amis import Ami, AmiBackend
+    from moto.ec2.utils import random_ami_id
+
+    copy_image = AmiBackend.copy_image
+
+    def copy_shared(self: Any, source_image_id: str, source_region: str, name: Any = None,
+                    description: Any = None) -> Any:
+        for account_id, region, backend in ec2_backends.iter_backends():
+            image = backend.amis.get(source_image_id) if region == source_region else None
+            if account_id != self.account_id and image is not None and (
+                    image.is_public or {"UserId": self.account_id} in image.launch_permissions):
+                copied = Ami(self, random_ami_id(), source_ami=image, name=name, description=description)
+                self.amis[copied.id] = copied
+                return copied
+        return copy_image(self, source_image_id, source_region, name, description)
+
+    AmiBackend.copy_image = copy_shared  # type: ignore[method-assign]
 
 
 def _tags_by_id() -> None:

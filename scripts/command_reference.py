@@ -22,6 +22,7 @@ SECTIONS = [
                                  "services:watch", "services:render"]),
     ("Local sandbox", ["sandbox"]),
     ("State", ["state"]),
+    ("Environments", ["env"]),
     ("Shell completion", ["completion"]),
 ]
 

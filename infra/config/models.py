@@ -27,7 +27,8 @@ SOURCE_AMI = re.compile(r"ami-[0-9a-f]{8,17}|@[A-Za-z0-9_-]+")
 RESERVED_TAGS = frozenset({"Name", "group"})
 # AWS takes at most 50 tags on a resource, keys of 128 characters and values of 256; infra sets
 # these itself on some of a group's resources, so a group's own tags get what is left.
-INFRA_TAGS = ("Name", "group", "infra:managed", "infra:source_hash", "infra:protect", "infra:owner")
+INFRA_TAGS = ("Name", "group", "infra:managed", "infra:source_hash", "infra:protect", "infra:owner",
+              "infra:image_digest")
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 # An AWS region name: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4, ...
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
@@ -306,6 +307,9 @@ class Settings(Strict):
     max_request_rate: float | None = Field(None, gt=0, le=10_000,
                                            description="At most this many AWS requests per second, across all "
                                                        "threads of a command (--max-request-rate overrides it).")
+    promote: list[str] = Field(default_factory=list, description="Environments in the order an AMI goes through "
+                                                                 "them: the first builds it, each next one promotes "
+                                                                 "(copies) its predecessor's instead of building.")
 
     @field_validator("project")
     @classmethod

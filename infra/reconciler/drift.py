@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from infra.reconciler.diff import attribute_changes, managed_part
 from infra.reconciler.kinds import Kind, kind_of
 from infra.reconciler.plan import AttributeChange
+from infra.reconciler.promotion import identity
 from infra.reconciler.resources import Observed
 from infra.state.model import State
 
@@ -60,11 +61,12 @@ def _artifact_changes(kind: Kind, attributes: dict, outputs: dict, found: Observ
     """An artifact (an AMI) is found as the group's newest one. Another one than infra recorded
     means the recorded one is gone (deregistered by hand) or another was made: say which AMI,
     not only that the digest differs."""
-    found = found.built_from(kind.build_digest(attributes))  # an earlier AMI reused is no drift
+    key, digest = identity(attributes, kind.build_digest)  # a promoted AMI is known by its image digest
+    found = found.built_from(digest, key)  # an earlier AMI reused is no drift
     recorded_id, found_id = outputs.get("image_id"), found.outputs.get("image_id")
     if recorded_id and found_id and recorded_id != found_id:
         return [AttributeChange(path="image_id", before=recorded_id, after=found_id)]
-    wanted = {"source_hash": kind.build_digest(attributes),
+    wanted = {key: digest,
               **{k: v for k, v in attributes.items() if k in kind.outside_versions and k in found.attributes}}
     if not found.attributes.get("source_hash"):  # not built by infra (imported): what it was built from is unknown
         del wanted["source_hash"]

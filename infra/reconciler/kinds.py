@@ -62,8 +62,10 @@ class Kind:
 ROLE = Kind("role", "Chef role file", local=True)
 PACKER_TEMPLATE = Kind("packer_template", "Packer template file", local=True)
 DNA = Kind("dna", "chef-solo dna file", local=True)
+# An AMI's image digest (environments only: see promotion.py) is a tag put right in place, like its tags.
 AMI = Kind("ami", "AMI built by packer", create=ActionKind.BUILD, by_digest=True,
-           outside_versions=frozenset({"tags"}), protectable=True, built_on=frozenset({"packer_template", "role"}))
+           outside_versions=frozenset({"tags", "image_digest"}), protectable=True,
+           built_on=frozenset({"packer_template", "role"}))
 LAUNCH_TEMPLATE = Kind("launch_template", "EC2 launch template", kept_on_update=frozenset({"id", "name"}),
                        outside_versions=frozenset({"tags"}), built_on=frozenset({"ami", "dna"}))
 ASG = Kind("asg", "autoscaling group", replace_on=frozenset({"launch_template_version"}),

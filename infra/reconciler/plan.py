@@ -107,7 +107,7 @@ class Plan(BaseModel):
 
     def summary(self) -> dict[str, int]:
         """Counts the way Terraform's closing line does: a replace adds one and destroys one."""
-        counts = {"add": 0, "change": 0, "destroy": 0, "build": 0, "adopt": 0, "refresh": 0}
+        counts = {"add": 0, "change": 0, "destroy": 0, "build": 0, "adopt": 0, "refresh": 0, "promote": 0}
         for action in self.actions:
             if action.action is ActionKind.CREATE:
                 counts["add"] += 1
@@ -124,4 +124,6 @@ class Plan(BaseModel):
                 counts["adopt"] += 1
             elif action.action is ActionKind.REFRESH:
                 counts["refresh"] += 1
+            elif action.action is ActionKind.PROMOTE:
+                counts["promote"] += 1
         return counts

@@ -7,8 +7,9 @@ by the output they will come from (`"ami.web.image_id"`), as Terraform's `after_
 them with `true`. Printed plans mask secret-looking values and say so (`masked`); such a document
 cannot be applied, a saved one can.
 
-`format_version` is MAJOR.MINOR: a minor version only adds properties (readers ignore those they
-do not know); a new major version changes what is there, and is refused by readers of another.
+`format_version` is MAJOR.MINOR: a minor version only adds (properties, which readers ignore when
+they do not know them, and action names); a new major version changes what is there, and is
+refused by readers of another. 2.1 added the action `promote` and the summary's `promote` count.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from infra.reconciler.plan import Plan
 from infra.reconciler.refs import parse_ref, ref
 from infra.reconciler.rolls import roll_of
 
-FORMAT_VERSION = "2.3"
+FORMAT_VERSION = "2.4"
 MAJOR = 2
-NAMES = {kind: kind.name.lower() for kind in ActionKind}  # noop, create, update, replace, delete, build, adopt, refresh
+# noop, create, update, replace, delete, build, adopt, refresh, promote
+NAMES = {kind: kind.name.lower() for kind in ActionKind}
 KINDS = {name: kind for kind, name in NAMES.items()}
 LEADING = ("address", "kind", "group", "action", "reason", "depends_on", "protect", "protected", "hold", "held")
 

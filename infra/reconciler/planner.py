@@ -17,6 +17,7 @@ from infra.reconciler.graph import HASH_TAG, PROTECT_TAG, Graph
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.order import dependencies_first
 from infra.reconciler.plan import Action, MadeAgainst, Notice, Plan, changed_attributes
+from infra.reconciler.promotion import is_promoted, promoted_action
 from infra.reconciler.refs import resolve, unresolved
 from infra.reconciler.resources import Observed, Resource, Unowned, address_of, split_address
 from infra.state.model import ResourceState, State
@@ -24,7 +25,8 @@ from infra.state.model import ResourceState, State
 
 def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
          scope: set[str] | None = None, made_against: MadeAgainst | None = None,
-         forced: Iterable[str] = (), unowned: Iterable[Unowned] = (), adopt: bool = False) -> Plan:
+         forced: Iterable[str] = (), unowned: Iterable[Unowned] = (), adopt: bool = False,
+         sources: dict[str, Observed] | None = None) -> Plan:
     """Compute the actions that make the world match `desired`.
 
     `observed` is this project's resources. `scope` limits the plan to those addresses (a
@@ -32,7 +34,8 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
     replaced even when unchanged (a requested blue/green roll). `unowned` is what was found that
     is not this project's: it is never changed, only noticed, except that with `adopt` what infra
     made before owner tags, of a group nodes.json or the state names, is adopted (tagged as this
-    project's; the next plan shows how it differs from nodes.json).
+    project's; the next plan shows how it differs from nodes.json). `sources` are the AMIs of the
+    environment this one promotes from, by the address of the promoted AMI (see promotion.py).
     """
     in_scope = (lambda address: True) if scope is None else scope.__contains__
     forced = set(forced)
@@ -62,6 +65,9 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
         after = resolve(resource.attributes, output)
         if resource.address in adopted:
             planned[resource.address] = _adoption(adopted[resource.address], after, protect=resource.protect)
+        elif is_promoted(after):
+            planned[resource.address] = _promotion(resource, after, observed.get(resource.address), state,
+                                                   (sources or {}).get(resource.address))
         else:
             planned[resource.address] = _action_for(resource, after, observed.get(resource.address), state,
                                                     forced=resource.address in forced)
@@ -194,6 +200,13 @@ def _held_back(kind, before: dict[str, Any], after: dict[str, Any]) -> tuple[dic
     return ({**after, attribute: before.get(attribute), marker: left},
             f"held at {attribute} {before.get(attribute)} by infra rollback, which left {left}; it stays "
             f"there until nodes.json changes what it runs (or infra autoscale:update rolls it forward)")
+def _promotion(resource: Resource, after: dict[str, Any], found: Observed | None, state: State,
+               source: Observed | None) -> Action:
+    recorded = state.resources.get(resource.address)
+    _refuse_region_move(resource, after, recorded)
+    base = dict(address=resource.address, kind=resource.kind, group=resource.group,
+                depends_on=list(resource.depends_on), after=after, protect=resource.protect)
+    return promoted_action(resource, after, found, source, recorded.attributes if recorded else None, base)
 
 
 def _refuse_region_move(resource: Resource, after: dict[str, Any], recorded: ResourceState | None) -> None:

@@ -26,7 +26,7 @@ UNKNOWN = "(known after apply)"
 ABSENT = "(absent)"
 _STYLE = {ActionKind.CREATE: "green", ActionKind.BUILD: "cyan", ActionKind.UPDATE: "yellow",
           ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim", ActionKind.ADOPT: "blue",
-          ActionKind.REFRESH: "blue"}
+          ActionKind.REFRESH: "blue", ActionKind.PROMOTE: "cyan"}
 _MAX_VALUE = 100
 
 
@@ -55,8 +55,9 @@ def summary_line(plan: Plan) -> str:
     if not plan.changes:
         return "No changes. The infrastructure matches nodes.json."
     adopt = f", {counts['adopt']} to adopt" if counts["adopt"] else ""
+    promote = f", {counts['promote']} to promote" if counts["promote"] else ""
     return (f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy, "
-            f"{counts['build']} to build{adopt}.")
+            f"{counts['build']} to build{adopt}{promote}.")
 
 
 def _refresh_summary(plan: Plan) -> str:
@@ -90,7 +91,8 @@ def held_lines(plan: Plan) -> list[str]:
 def _attribute_lines(action: Action, limit: int | None = _MAX_VALUE) -> list[str]:
     """What a change sets (`+`), changes (`~`) and removes (`-`, named: AMI ids, instance ids, files)."""
     gone = [f"    - {line}" for line in removed(action)]
-    if action.action in (ActionKind.CREATE,) or (action.action is ActionKind.BUILD and not action.changes):
+    if action.action is ActionKind.CREATE or (action.action in (ActionKind.BUILD, ActionKind.PROMOTE)
+                                              and not action.changes):
         return [f"    + {key} = {show_value(value, key, limit)}" for key, value in (action.after or {}).items()]
     if action.action is ActionKind.DELETE:
         return gone

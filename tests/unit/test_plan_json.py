@@ -45,7 +45,8 @@ def test_the_document_names_every_action_and_validates_against_the_schema():
         "role.web": "noop", "ami.web": "build", "launch_template.web": "update", "asg.web": "replace",
         "role.db": "create", "role.old": "delete"}
     assert document["format_version"] == FORMAT_VERSION and document["masked"] is False
-    assert document["summary"] == {"add": 2, "change": 1, "destroy": 2, "build": 1, "adopt": 0, "refresh": 0}
+    assert document["summary"] == {"add": 2, "change": 1, "destroy": 2, "build": 1, "adopt": 0, "refresh": 0,
+                                   "promote": 0}
     assert schema_errors(document) == []
 
 

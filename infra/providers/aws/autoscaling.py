@@ -1,4 +1,5 @@
-"""Autoscaling groups: one live ASG per group, named `<group>-<short id>`, rolled blue/green.
+"""Autoscaling groups: one live ASG per group, named `<group>-<short id>` (`<group>-<environment>-<short
+id>` in an environment), rolled blue/green.
 
 A group's ASG is found by its tags (`group`, `infra:managed`), never by name, because a roll
 makes a new ASG beside the old one. The timings that cannot be read from AWS (the roll's

@@ -17,6 +17,7 @@ from infra.providers.aws import alarms, asg, load_balancing
 from infra.providers.aws.rollout import Health, Roll, RollFailed
 from infra.providers.aws.session import AwsClients, aws_errors
 from infra.providers.base import Progress
+from infra.reconciler.graph import OWNER_TAG
 from infra.reconciler.rolls import RollShape, target_group_name
 
 MAX_NAMED = 3  # instances named in one line; more are counted
@@ -29,7 +30,8 @@ class AsgFleet:
                  before: dict[str, Any] | None, progress: Progress) -> None:
         self.clients, self.region, self.attributes, self.progress = clients, region, attributes, progress
         self.client = clients.client("autoscaling", region)
-        self.new = f"{group}-{secrets.token_hex(4)}"
+        environment = attributes["tags"].get(OWNER_TAG, "").partition("/")[2]  # <project>/<environment>
+        self.new = f"{group}-{environment + '-' if environment else ''}{secrets.token_hex(4)}"  # names carry it
         self.old = before.get("name") if before else None
         self.old_size = int(before.get("desired_capacity") or 0) if before else 0
         self.before = before or {}
