@@ -42,23 +42,7 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
     planned: dict[str, Action] = {}
     adopted, notices = _unowned(unowned, desired, observed, state, in_scope, adopt=adopt)
 
-    def output(address: str, name: str) -> Any:
-        action = planned.get(address)
-        if action is not None and action.action is ActionKind.ADOPT:
-            return action.outputs.get(name)
-        if action is not None and action.action.is_change and not _keeps(action, name):
-            return None
-        if action is not None and name in action.outputs:  # what it resolved to (an earlier AMI reused)
-            return action.outputs[name]
-        found = observed.get(address)
-        if found is not None and name in found.outputs:
-            return found.outputs[name]
-        recorded = state.resources.get(address)
-        # Outside a targeted plan a resource may not have been looked at (autoscale:update observes
-        # launch templates and ASGs only): it is taken as recorded, not as unknown.
-        seen_or_unasked = found is not None or not in_scope(address)
-        return recorded.outputs.get(name) if recorded is not None and seen_or_unasked else None
-
+    output = _outputs(planned, observed, state, in_scope)
     for resource in desired:
         if not in_scope(resource.address):
             continue
@@ -81,6 +65,29 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
     actions.extend(_deletions(desired, observed, state, in_scope, planned=actions, adopted=adopted))
     return Plan(actions=actions, made_against=made_against or MadeAgainst(lineage=state.lineage, serial=state.serial),
                 targets=sorted(scope) if scope is not None else [], notices=notices)
+
+
+def _outputs(planned: dict[str, Action], observed: dict[str, Observed], state: State, in_scope):
+    """The lookup references resolve through: an output as it will be once `planned` (so far) is
+    applied, or None while it is not known before apply."""
+    def output(address: str, name: str) -> Any:
+        action = planned.get(address)
+        if action is not None and action.action is ActionKind.ADOPT:
+            return action.outputs.get(name)
+        if action is not None and action.action.is_change and not _keeps(action, name):
+            return None
+        if action is not None and name in action.outputs:  # what it resolved to (an earlier AMI reused)
+            return action.outputs[name]
+        found = observed.get(address)
+        if found is not None and name in found.outputs:
+            return found.outputs[name]
+        recorded = state.resources.get(address)
+        # Outside a targeted plan a resource may not have been looked at (autoscale:update observes
+        # launch templates and ASGs only): it is taken as recorded, not as unknown.
+        seen_or_unasked = found is not None or not in_scope(address)
+        return recorded.outputs.get(name) if recorded is not None and seen_or_unasked else None
+
+    return output
 
 
 def _unowned(unowned: Iterable[Unowned], desired: Graph, observed: dict[str, Observed], state: State, in_scope,
@@ -287,7 +294,7 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
     groups = {resource.group for resource in desired}
     actions: list[Action] = []
     for address in reversed(dependencies_first(unwanted, depends.__getitem__, ignore_cycles=True)):
-        kind, group, name = split_address(address)
+        kind, group, _ = split_address(address)
         found = observed.get(address)
         if found is None:
             actions.append(Action(address=address, kind=kind, group=group, action=ActionKind.NOOP, after=None,
@@ -303,16 +310,7 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
         dependants = [other for other in unwanted if address in depends[other]]
         users = built_on(address) if recorded is not None else _group_users(address, desired)
         dependants += [user for user in users if user in desired and user in changing and user not in dependants]
-        if kind_of(kind).leftover:
-            reason = kind_of(kind).leftover
-        elif not group:
-            reason = "not in nodes.json"
-        elif name and address_of(kind, group) in desired:
-            reason = f"left beside {address_of(kind, group)} by an interrupted roll"
-        elif group in groups:
-            reason = f"nodes.json no longer wants it (group {group} is still there, without a {kind})"
-        else:
-            reason = "no longer in nodes.json"
+        reason = _why_unwanted(address, desired, groups)
         hold = kind_of(kind).serves and bool(starting) and group not in groups
         if hold:
             dependants += [new for new in starting if new not in dependants]
@@ -324,6 +322,19 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
                               protect=_protected(kind, recorded, found, removed=group not in groups),
                               reason=reason))
     return actions
+
+
+def _why_unwanted(address: str, desired: Graph, groups: set[str]) -> str:
+    kind, group, name = split_address(address)
+    if kind_of(kind).leftover:
+        return kind_of(kind).leftover
+    if not group:
+        return "not in nodes.json"
+    if name and address_of(kind, group) in desired:
+        return f"left beside {address_of(kind, group)} by an interrupted roll"
+    if group in groups:
+        return f"nodes.json no longer wants it (group {group} is still there, without a {kind})"
+    return "no longer in nodes.json"
 
 
 def _group_users(address: str, desired: Graph) -> list[str]:
