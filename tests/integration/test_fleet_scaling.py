@@ -20,6 +20,7 @@ import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
+from tests.support.aws_proxy import CountingProxy
 from tests.integration.test_fleet_asg import BEE, applied, asgs, example, no_changes, tags, write
 from tests.integration.test_fleet_rollout import ALARM, TARGET_GROUP, alarm, cloudwatch, elbv2, target_group  # noqa: F401
 
@@ -340,3 +341,38 @@ def test_requests_per_target_behind_no_load_balancer_is_one_line(aws, ops_repo, 
     failed = run_infra(capsys, "apply", "--auto-approve")
     assert failed.code == 1 and "target group web-tg is behind no load balancer in us-east-1" in failed.err
     assert "Traceback" not in failed.err
+
+
+@pytest.fixture
+def proxy(aws, moto_server, monkeypatch):
+    proxy = CountingProxy(moto_server.port)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
+    yield proxy
+    proxy.close()
+
+
+def fleet_of_three(repo: Path, scaling: dict | None) -> None:
+    """Three groups of one node each, with `scaling` (none: no autoscale.scaling)."""
+    base = {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", "security_groups": ["internal"],
+            "packer": False, "autoscale": {"node_min": 1, "node_max": 2, "timeout": 1, "healthy_deadline": 30,
+                                           **({"scaling": scaling} if scaling is not None else {})}}
+    (repo / "nodes.json").write_text(json.dumps({"__base__": base, **{f"g{n}": {} for n in range(3)}}))
+
+
+def test_a_plan_reads_every_groups_scaling_in_one_describe_of_each_kind(proxy, ops_repo, capsys):
+    fleet_of_three(ops_repo, SCALING)
+    applied(capsys)
+    proxy.reset()
+    no_changes(capsys)
+    counts = proxy.reset()
+    assert (counts["DescribePolicies"], counts["DescribeScheduledActions"], counts["DescribeAlarms"]) == (1, 1, 1), \
+        counts
+
+
+def test_without_scaling_a_plan_asks_nothing_about_it(proxy, ops_repo, capsys):
+    fleet_of_three(ops_repo, None)
+    applied(capsys)
+    proxy.reset()
+    no_changes(capsys)
+    counts = proxy.reset()
+    assert not {"DescribePolicies", "DescribeScheduledActions", "DescribeAlarms"} & set(counts), counts

@@ -245,6 +245,22 @@ def test_an_alarm_after_the_old_asg_was_detached_attaches_it_again_before_the_ne
     assert "rolling back: attached web-a to web-tg again" in [t for _, t in lines]
 
 
+def test_scaling_given_back_to_the_old_asg_failing_leaves_the_rollback_going_and_says_so():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, firing=lambda now: ["web-5xx"] if now >= 350 else [])
+
+    def refused() -> None:
+        raise ProviderError("resume the scaling of web-a: AccessDenied")
+
+    fleet.hand_back = refused  # type: ignore[method-assign]
+    lines: list[tuple[float, str]] = []
+    with pytest.raises(RollFailed, match="during the hold: rolled back, deleted web-b and kept web-a"):
+        run(fleet, shape(), lines)
+    assert fleet.calls[-1] == ("remove new",) and fleet.serving == {OLD}
+    assert ("rolling back: resume the scaling of web-a: AccessDenied; web-a serves, but its scaling stays "
+            "suspended") in [line for _, line in lines]
+
+
 def test_the_new_asg_stays_when_the_old_one_does_not_serve_again():
     clock = FakeClock()
     fleet = FakeFleet(clock, firing=lambda now: ["web-5xx"] if now >= 350 else [],
