@@ -28,11 +28,13 @@ def empty() -> dict[str, Any]:
 
 
 def document(scaling: Scaling | None, target_groups: list[str]) -> dict[str, Any] | None:
-    """The `scaling` attribute: every key with its value or default, and the target group of a
-    requests_per_target policy by name (the group's only one when nodes.json names none)."""
+    """The `scaling` attribute: every key with its value or default, the target group of a
+    requests_per_target policy by name (the group's only one when nodes.json names none), and
+    `suspended` false: the ASG's scaling acts (a roll suspends it for a while; one killed then, or
+    a hand in the console, may leave it suspended: drift, which apply resumes)."""
     if scaling is None:
         return None
-    found = plain(scaling.model_dump())
+    found = {**plain(scaling.model_dump()), "suspended": False}
     for policy in found["target_tracking"].values():
         if policy["metric"] == "requests_per_target" and policy["target_group"] is None and target_groups:
             policy["target_group"] = target_groups[0]

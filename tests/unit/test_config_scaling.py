@@ -44,7 +44,8 @@ def test_scaling_becomes_the_asgs_scaling_attribute_with_every_default():
         "step": {"burst": {"metric": "cpu", "custom_metric": None, "above": 85, "below": None, "period": 60,
                            "evaluation_periods": 1, "adjustment": "change",
                            "steps": [{"lower": 0, "upper": None, "change": 2}], "warmup": None}},
-        "scheduled": {"night": {"cron": "0 22 * * *", "time_zone": None, "min": 1, "max": None, "desired": None}}}
+        "scheduled": {"night": {"cron": "0 22 * * *", "time_zone": None, "min": 1, "max": None, "desired": None}},
+        "suspended": False}
 
 
 def test_without_scaling_the_attribute_is_none_and_an_empty_block_manages_none():
@@ -52,7 +53,7 @@ def test_without_scaling_the_attribute_is_none_and_an_empty_block_manages_none()
     del document["web"]["autoscale"]["scaling"]
     assert desired_graph(parse(document))["asg.web"].attributes["scaling"] is None
     assert desired_graph(parse(nodes({})))["asg.web"].attributes["scaling"] == {
-        "target_tracking": {}, "step": {}, "scheduled": {}}
+        "target_tracking": {}, "step": {}, "scheduled": {}, "suspended": False}
 
 
 def test_requests_per_target_takes_the_groups_only_target_group_by_name():

@@ -77,7 +77,8 @@ class AutoscalingProvider(ObservedPerRegion):
                   if wanted.get(address, {}).get("scaling") is not None or obs.attributes["name"] in tagged}
         if needed:
             for name, document in scaling.observe(self.clients, region, needed).items():
-                needed[name].attributes["scaling"] = document
+                suspended = set(scaling.PROCESSES) & set(needed[name].attributes["suspended_processes"])
+                needed[name].attributes["scaling"] = {**document, "suspended": bool(suspended)}
 
     def _check_names(self, region: str, wanted: dict[str, dict[str, Any]]) -> None:
         """The target groups and alarms nodes.json names exist in the group's region: a typo is an
@@ -144,7 +145,7 @@ class AutoscalingProvider(ObservedPerRegion):
         if set(changed) - {"rollout", "scaling"}:
             self._update_settings(client, region, before, attributes, changed, progress)
         if "scaling" in changed:
-            self._update_scaling(client, region, name, attributes, progress)
+            self._update_scaling(client, region, before, attributes, progress)
         progress(f"updated {name} in place: " + ", ".join(changed))
 
     def _update_settings(self, client: Any, region: str, before: dict[str, Any], attributes: dict[str, Any],
@@ -165,13 +166,17 @@ class AutoscalingProvider(ObservedPerRegion):
         if attributes["tags"] != tags_before:
             self._tag_instances(client, region, name, attributes["tags"], gone)
 
-    def _update_scaling(self, client: Any, region: str, name: str, attributes: dict[str, Any],
+    def _update_scaling(self, client: Any, region: str, before: dict[str, Any], attributes: dict[str, Any],
                         progress: Progress) -> None:
         """Put the policies and scheduled actions nodes.json wants, delete the others; without
         `autoscale.scaling`, delete them all and stop managing them (the tag goes)."""
+        name = before["name"]
         wanted = attributes.get("scaling")
         scaling.put(self.clients, region, name, wanted, identity_tags(attributes["tags"].get(GROUP_TAG, ""),
                                                                       self.owner), progress)
+        if wanted is not None and (before.get("scaling") or {}).get("suspended"):
+            scaling.resume(client, name)
+            progress(f"{name}: its scaling acts again (it was suspended)")
         with aws_errors(f"tag autoscaling group {name}"):
             if wanted is None:
                 client.delete_tags(Tags=[asg.tag(name, scaling.SCALING_TAG, "")])
@@ -315,6 +320,7 @@ def _observed(region: str, group: dict[str, Any], wanted: dict[str, Any], all_zo
         "name": group["AutoScalingGroupName"],
         "instances": sorted(i["InstanceId"] for i in group.get("Instances", [])),
         "target_group_arns": list(group.get("TargetGroupARNs") or []),
+        "suspended_processes": sorted(p["ProcessName"] for p in group.get("SuspendedProcesses") or []),
         "previous": asg.previous_of(tags.get(PREVIOUS_TAG)),
         "rolled_back_from": tags.get(ROLLED_BACK_TAG),
         # The sizes now, which scaling may have moved from nodes.json's: a roll starts from them.

@@ -59,7 +59,7 @@ def put(clients: AwsClients, region: str, asg: str, wanted: dict[str, Any] | Non
         progress: Progress, *, new: bool = False) -> None:
     """Make `asg`'s policies, alarms and scheduled actions those `wanted` says (None: none): put
     what is missing or differs, delete the rest. `new`: nothing is there yet (a roll's new ASG)."""
-    wanted = wanted or empty()
+    wanted = {**empty(), **(wanted or {})}
     found = empty() if new else observe(clients, region, [asg], one=asg)[asg]
     client = clients.client("autoscaling", region)
     gone = _delete_unwanted(clients, region, asg, found, wanted)
