@@ -392,3 +392,20 @@ def test_without_scaling_a_plan_asks_nothing_about_it(proxy, ops_repo, capsys):
     no_changes(capsys)
     counts = proxy.reset()
     assert not {"DescribePolicies", "DescribeScheduledActions", "DescribeAlarms"} & set(counts), counts
+
+
+def test_a_policy_aws_refuses_in_a_roll_deletes_the_new_asg_and_keeps_the_old_one(aws, ops_repo, capsys,
+                                                                                   autoscaling, target_group):  # noqa: F811
+    scaled(ops_repo, {"target_tracking": SCALING["target_tracking"]}, target_groups=[TARGET_GROUP])
+    applied(capsys)
+    old = live(autoscaling)
+    nodes = json.loads((ops_repo / "nodes.json").read_text())
+    nodes[BEE]["instance_type"] = "m3.large"
+    nodes[BEE]["autoscale"]["scaling"]["target_tracking"]["requests"] = {"metric": "requests_per_target",
+                                                                         "target": 500}
+    write(ops_repo, nodes)
+    failed = run_infra(capsys, "apply", "--auto-approve")
+    assert failed.code == 1 and "target group web-tg is behind no load balancer" in failed.err, failed.err
+    assert f"kept {old}; nothing else changed" in failed.err and "Traceback" not in failed.err
+    assert [g["AutoScalingGroupName"] for g in asgs(autoscaling, BEE)] == [old]
+    assert processes(autoscaling, old) == set()

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import replace
 from typing import Any, Callable
 
-from infra.errors import ProviderError
+from infra.errors import InfraError, ProviderError
 from infra.providers.aws import alarms, asg, load_balancing, scaling
 from infra.providers.aws.common import GROUP_TAG, identity_tags
 from infra.providers.aws.rollout import Health, Roll, RollFailed
@@ -59,12 +59,18 @@ class AsgFleet:
             extra[scaling.SCALING_TAG] = "true"
         asg.create(self.clients, self.region, self.new, self.attributes, size=size, extra=extra,
                    target_group_arns=self.arns)
-        self._put_scaling()
         attached = f", attached to {', '.join(map(target_group_name, self.target_groups))}" if self.arns else ""
         of = f" of {self.attributes['desired_capacity']}" if size != self.attributes["desired_capacity"] else ""
         self.progress(f"created {self.new} with {size}{of} instance(s){attached} (launch template version "
                       f"{self.attributes['launch_template_version']}); waiting up to "
                       f"{self.attributes['healthy_deadline']}s for them to be healthy")
+        try:
+            self._put_scaling()
+        except InfraError as failed:
+            if self.old is None:  # a first ASG is kept, as when it does not get healthy; apply again puts them
+                raise
+            asg.delete(self.client, self.new, self.progress, detach=self.arns)
+            raise ProviderError(f"{failed}: deleted {self.new}, kept {self.old}; nothing else changed") from None
 
     def _put_scaling(self) -> None:
         """The new ASG has its policies and scheduled actions from the start; beside an old ASG they
