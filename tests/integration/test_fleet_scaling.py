@@ -21,9 +21,10 @@ import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
-from tests.support.aws_proxy import CountingProxy
 from tests.integration.test_fleet_asg import BEE, applied, asgs, example, no_changes, tags, write
 from tests.integration.test_fleet_rollout import ALARM, TARGET_GROUP, alarm, cloudwatch, elbv2, target_group  # noqa: F401
+from tests.integration.test_request_rate import proxy  # noqa: F401
+from tests.support.watch import Watch
 
 SCALING = {
     "target_tracking": {"cpu": {"metric": "cpu", "target": 60, "warmup": 120}},
@@ -234,31 +235,12 @@ def processes(autoscaling, asg: str) -> set[str]:
     return {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
 
 
-class Watch:
-    """Every 20 ms while a roll runs: each ASG of the group, its size, its policies and suspended processes."""
-
-    def __init__(self, autoscaling) -> None:
-        self.autoscaling, self.seen = autoscaling, []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            moment = {}
-            for group in asgs(self.autoscaling, BEE):
-                name = group["AutoScalingGroupName"]
-                moment[name] = (len(group["Instances"]), frozenset(policies(self.autoscaling, name)),
-                                frozenset(p["ProcessName"] for p in group.get("SuspendedProcesses", [])))
-            self.seen.append(moment)
-            time.sleep(0.02)
-
-    def __enter__(self) -> "Watch":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
+def moment(autoscaling) -> dict[str, tuple]:
+    """Each ASG of the group: its instance count, its policies and its suspended processes."""
+    return {group["AutoScalingGroupName"]: (len(group["Instances"]),
+                                            frozenset(policies(autoscaling, group["AutoScalingGroupName"])),
+                                            frozenset(p["ProcessName"] for p in group.get("SuspendedProcesses", [])))
+            for group in asgs(autoscaling, BEE)}
 
 
 @pytest.fixture
@@ -281,7 +263,7 @@ def test_a_roll_puts_the_policies_on_the_new_asg_before_the_old_one_goes_and_kee
     assert ("roll: canary 1 of 3 (the old ASG's size now: its scaling sets it), bake 1 s watching web-5xx; then 3"
             in planned.out
             and "its scaling policies act on the new ASG once it takes over" in planned.out), planned.out
-    with Watch(autoscaling) as watch:
+    with Watch(lambda: moment(autoscaling)) as watch:
         done = applied(capsys)
     new = live(autoscaling)
     assert new != old
@@ -359,14 +341,6 @@ def test_requests_per_target_behind_no_load_balancer_is_one_line(aws, ops_repo, 
     assert "Traceback" not in failed.err
 
 
-@pytest.fixture
-def proxy(aws, moto_server, monkeypatch):
-    proxy = CountingProxy(moto_server.port)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
-    yield proxy
-    proxy.close()
-
-
 def fleet_of_three(repo: Path, scaling: dict | None) -> None:
     """Three groups of one node each, with `scaling` (none: no autoscale.scaling)."""
     base = {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", "security_groups": ["internal"],
@@ -375,23 +349,15 @@ def fleet_of_three(repo: Path, scaling: dict | None) -> None:
     (repo / "nodes.json").write_text(json.dumps({"__base__": base, **{f"g{n}": {} for n in range(3)}}))
 
 
-def test_a_plan_reads_every_groups_scaling_in_one_describe_of_each_kind(proxy, ops_repo, capsys):
-    fleet_of_three(ops_repo, SCALING)
+@pytest.mark.parametrize("scaling, asked", [(SCALING, (1, 1, 1)), (None, (0, 0, 0))])
+def test_a_plan_reads_every_groups_scaling_in_one_describe_of_each_kind_and_without_any_nothing(
+        proxy, ops_repo, capsys, scaling, asked):  # noqa: F811
+    fleet_of_three(ops_repo, scaling)
     applied(capsys)
     proxy.reset()
     no_changes(capsys)
     counts = proxy.reset()
-    assert (counts["DescribePolicies"], counts["DescribeScheduledActions"], counts["DescribeAlarms"]) == (1, 1, 1), \
-        counts
-
-
-def test_without_scaling_a_plan_asks_nothing_about_it(proxy, ops_repo, capsys):
-    fleet_of_three(ops_repo, None)
-    applied(capsys)
-    proxy.reset()
-    no_changes(capsys)
-    counts = proxy.reset()
-    assert not {"DescribePolicies", "DescribeScheduledActions", "DescribeAlarms"} & set(counts), counts
+    assert (counts["DescribePolicies"], counts["DescribeScheduledActions"], counts["DescribeAlarms"]) == asked, counts
 
 
 def test_a_policy_aws_refuses_in_a_roll_deletes_the_new_asg_and_keeps_the_old_one(aws, ops_repo, capsys,

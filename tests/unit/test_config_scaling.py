@@ -1,12 +1,9 @@
 """nodes.json's `autoscale.scaling`: strict, located, and the ASG attribute it becomes."""
 
-import json
-
 import pytest
 
-from infra.config import parse_config
-from infra.errors import ConfigError
 from infra.reconciler.graph import desired_graph
+from tests.unit.test_config_rollout import error_of, parse
 
 TRACK_CPU = {"target_tracking": {"cpu": {"metric": "cpu", "target": 60}}}
 
@@ -14,16 +11,6 @@ TRACK_CPU = {"target_tracking": {"cpu": {"metric": "cpu", "target": 60}}}
 def nodes(scaling, **autoscale) -> dict:
     return {"__base__": {"instance_type": "m1.large", "source_ami": "ami-1ebb2077"},
             "web": {"autoscale": {"node_min": 2, "node_max": 4, "scaling": scaling, **autoscale}}}
-
-
-def parse(document: dict):
-    return parse_config(json.dumps(document, indent=2), "nodes.json")
-
-
-def error_of(document: dict) -> str:
-    with pytest.raises(ConfigError) as caught:
-        parse(document)
-    return str(caught.value)
 
 
 def test_scaling_becomes_the_asgs_scaling_attribute_with_every_default():
