@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import difflib
 import json
-from typing import Any, Callable
+from typing import Any, Callable, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from infra import jsontext
-from infra.config.models import PARTIAL
+from infra.config.fields import PARTIAL
 from infra.errors import ConfigError
 
 BASE_KEY = "__base__"
@@ -94,8 +94,15 @@ class Locator:
 
 
 def known_keys(model: type[BaseModel], loc: list[Any]) -> list[str]:
+    """The keys of the model at `loc` (past the names and indices of mappings and lists of models:
+    `scaling.target_tracking.cpu`, `steps.0`)."""
+    within = False
     for part in loc:
+        if within:  # the name or index of one item of a mapping or list
+            within = False
+            continue
         annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        within = get_origin(annotation) in (dict, list)
         candidates = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)
                       and issubclass(a, BaseModel)]
         if not candidates:

@@ -11,10 +11,12 @@ import re
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
+from infra.config.fields import DAY, MAX_NODES, NonEmpty, Strict, TargetGroup, partial, target_group_name
 from infra.config.project import check_project_name
+from infra.config.scaling import Scaling
 from infra.fsutil import inside_repository
 
 # Checked with fullmatch everywhere: `$` would let a final newline through ("web\n").
@@ -32,20 +34,11 @@ INFRA_TAGS = ("Name", "group", "infra:managed", "infra:source_hash", "infra:prot
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 # An AWS region name: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4, ...
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
-# Guards against typos, far above any account's instance quota (and moto would try to launch them).
-MAX_NODES = 10_000
-DAY = 86_400
-# An ELBv2 target group by name (1-32 letters, digits, '-'; AWS's rule) or by ARN.
-TARGET_GROUP = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?"
-                          r"|arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]+")
 # A canary as a share of the desired capacity: 1% to 100%.
 PERCENT = re.compile(r"(100|[1-9][0-9]?)%")
 MAX_ALARMS = 100  # one DescribeAlarms call answers for up to 100 names
 # CloudWatch keeps 5-minute data for 63 days: the longest window `infra usage` looks at.
 MAX_USAGE_DAYS = 63
-
-
-NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 def _tag_key(key: str) -> str:
@@ -95,28 +88,6 @@ def check_region(name: str) -> None:
         raise ValueError(f"{name!r} is not an AWS region name (like us-east-1 or eu-west-2)")
 
 
-PARTIAL = "partial"  # validation context: the keys one group (or __base__) writes, before merging
-
-
-def partial(info: ValidationInfo) -> bool:
-    """Validating what one group writes before it is merged with __base__: checks across keys wait."""
-    return bool(info.context) and bool(info.context.get(PARTIAL))
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-def _target_group(value: str) -> str:
-    if not TARGET_GROUP.fullmatch(value):
-        raise ValueError(f"{value!r} is neither a target group name (1-32 letters, digits and '-', not at either "
-                         f"end) nor a target group ARN (arn:aws:elasticloadbalancing:...:targetgroup/NAME/ID)")
-    return value
-
-
-TargetGroup = Annotated[str, AfterValidator(_target_group)]
-
-
 class Rollout(Strict):
     """How a roll moves traffic: a canary, a bake watching alarms, and how healthy is healthy enough."""
 
@@ -159,6 +130,8 @@ class Autoscale(Strict):
                                                                              "ARNs) the ASG is attached to.")
     rollout: Rollout | None = Field(None, description="How a roll moves traffic: canary, bake, alarms, "
                                                       "min_healthy_percent.")
+    scaling: Scaling | None = Field(None, description="Scaling policies (target tracking, step) and scheduled "
+                                                      "actions; infra owns every one on the ASG once this is set.")
 
     @model_validator(mode="after")
     def _sizes_agree(self, info: ValidationInfo) -> "Autoscale":
@@ -168,7 +141,26 @@ class Autoscale(Strict):
             raise ValueError(f"node_min ({self.node_min}) is larger than node_max ({self.node_max})")
         if self.desired is not None and not self.node_min <= self.desired <= self.node_max:
             raise ValueError(f"desired ({self.desired}) is outside node_min..node_max ({self.node_min}..{self.node_max})")
+        self._requests_have_a_target_group()
         return self
+
+    def _requests_have_a_target_group(self) -> None:
+        """requests_per_target counts what one of the group's target groups receives."""
+        names = [target_group_name(name) for name in self.target_groups]
+        for key, policy in (self.scaling.target_tracking.items() if self.scaling else ()):
+            if policy.metric != "requests_per_target":
+                continue
+            where = f"scaling.target_tracking.{key}"
+            if not names:
+                raise ValueError(f"{where}: requests_per_target counts the requests of one of the group's "
+                                 f"target_groups, and it has none")
+            if policy.target_group is None and len(names) > 1:
+                raise ValueError(f"{where}: the group has {len(names)} target groups; say which one with "
+                                 f"target_group ({', '.join(names)})")
+            chosen = policy.target_group and target_group_name(policy.target_group)
+            if chosen and chosen not in names:
+                raise ValueError(f"{where}: target_group {chosen} is not one of the group's target_groups "
+                                 f"({', '.join(names)})")
 
     @property
     def desired_capacity(self) -> int:

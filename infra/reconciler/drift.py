@@ -49,7 +49,8 @@ def detect_drift(state: State, observed: dict[str, Observed], scope: set[str] | 
         if kind_of(recorded.kind).by_digest:
             changes = _artifact_changes(kind_of(recorded.kind), recorded.attributes, recorded.outputs, found)
         else:
-            wanted = {k: v for k, v in recorded.attributes.items() if k in found.attributes}
+            moved = kind_of(recorded.kind).recorded(recorded.attributes)  # what scaling policies move is no drift
+            wanted = {k: v for k, v in recorded.attributes.items() if k in found.attributes and k not in moved}
             changes = [c.reversed() for c in attribute_changes(found.attributes, wanted)]
         if changes:
             report.drifted.append(Drifted(address=address, kind=recorded.kind, group=recorded.group,

@@ -23,6 +23,7 @@ from infra.reconciler.order import Cycle, dependencies_first
 from infra.reconciler.promotion import IMAGE_DIGEST, PROMOTED, ImageInputs, differences, image_inputs
 from infra.reconciler.refs import digest, parse_ref, ref
 from infra.reconciler.resources import Resource, address_of, split_address
+from infra.reconciler.scaling import document as scaling_document
 from infra.rendering import packer_text, render_json, render_text
 from infra.state.model import State
 
@@ -228,6 +229,8 @@ def _autoscaling(group: Group, root: Path | str, image: str, scope: Scope) -> li
         "target_groups": scale.target_groups,
         # How a roll goes; not a thing in AWS, so compared with what was applied (kinds.py: recorded_only).
         "rollout": scale.rollout.model_dump() if scale.rollout is not None else None,
+        # Policies and scheduled actions: part of the ASG, so a roll carries them (reconciler/scaling.py).
+        "scaling": scaling_document(scale.scaling, scale.target_groups),
         "tags": group_tags(group, owner),
     })
     dna_file = Resource(kind="dna", group=name, attributes={"path": scope.layout.group_dna(name), "document": dna})

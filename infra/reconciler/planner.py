@@ -187,12 +187,14 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
 
 def _with_recorded(kind, found: dict[str, Any], recorded: ResourceState | None,
                    after: dict[str, Any]) -> dict[str, Any]:
-    """What was found, with the attributes AWS does not hold as they were applied (or as wanted,
-    with nothing recorded: nothing says otherwise)."""
-    if not kind.recorded_only:
+    """What was found, with the attributes AWS does not hold, or that something else moves (sizes a
+    scaling policy owns), as they were applied (or as wanted, with nothing recorded: nothing says
+    otherwise)."""
+    keys = kind.recorded(after)
+    if not keys:
         return found
     applied = recorded.attributes if recorded is not None else after
-    return {**found, **{key: applied.get(key) for key in kind.recorded_only if key in after}}
+    return {**found, **{key: applied.get(key) for key in keys if key in after}}
 
 
 def _held_back(kind, before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], str]:

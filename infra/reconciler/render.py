@@ -97,7 +97,27 @@ def _attribute_lines(action: Action, limit: int | None = _MAX_VALUE) -> list[str
     if action.action is ActionKind.DELETE:
         return gone
     return [f"    ~ {c.path}: {show_side(c, 'before', limit)} -> {show_side(c, 'after', limit)}"
-            for c in action.changes] + gone
+            for c in _expanded(action.changes)] + gone
+
+
+def _expanded(changes: list[AttributeChange]) -> list[AttributeChange]:
+    """An object added where there was none (a scaling policy) as one change per value it sets,
+    so that no part of it is cut off; its unset (null) values are left out."""
+    shown: list[AttributeChange] = []
+    for change in changes:
+        added = (change.before_absent or change.before == {}) and isinstance(change.after, dict) and change.after
+        if not added:
+            shown.append(change)
+            continue
+        for path, value in _leaves(change.path, change.after):
+            shown.append(AttributeChange(path=path, before=None, after=value, before_absent=True))
+    return shown
+
+
+def _leaves(path: str, value: Any) -> list[tuple[str, Any]]:
+    if not isinstance(value, dict) or not value:
+        return [] if value is None else [(path, value)]
+    return [leaf for key, item in value.items() for leaf in _leaves(f"{path}.{key}", item)]
 
 
 def plan_text(plan: Plan, *, color: bool = True) -> str:

@@ -11,8 +11,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from infra.config.fields import target_group_name
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.kinds import kind_of
+from infra.reconciler.scaling import carried, sizes_owned, with_sizes_of
 
 
 @dataclass(frozen=True)
@@ -25,17 +27,23 @@ class RollShape:
     min_healthy_percent: int  # share of the new instances that must be healthy at each step
     healthy_deadline: int  # seconds each step has to become healthy
     timeout: int  # seconds the old ASG stays after the new one took over
+    carried: bool = False  # `desired` is the old ASG's size when the roll starts: scaling sets it
+    scaling: bool = False  # the new ASG's scaling policies and scheduled actions act once it takes over
 
     @classmethod
-    def of(cls, attributes: Mapping[str, Any]) -> "RollShape":
+    def of(cls, attributes: Mapping[str, Any], running: Mapping[str, Any] | None = None) -> "RollShape":
+        """The roll of an ASG with these attributes (nodes.json's), whose old ASG has the sizes
+        `running` now (a roll takes those that scaling owns: reconciler/scaling.py)."""
+        sized = with_sizes_of(attributes, running)
         rollout = attributes.get("rollout") or {}
-        desired = int(attributes.get("desired_capacity") or 0)
+        desired = int(sized.get("desired_capacity") or 0)
         return cls(desired=desired, first=canary_size(rollout.get("canary"), desired),
                    bake=int(rollout.get("bake") or 0), alarms=tuple(rollout.get("alarms") or ()),
                    target_groups=tuple(attributes.get("target_groups") or ()),
                    min_healthy_percent=int(rollout.get("min_healthy_percent") or 100),
                    healthy_deadline=int(attributes.get("healthy_deadline") or 600),
-                   timeout=int(attributes.get("timeout") or 0))
+                   timeout=int(attributes.get("timeout") or 0), carried=carried(attributes, running),
+                   scaling=bool(sizes_owned(attributes)))
 
     @property
     def canary(self) -> bool:
@@ -50,6 +58,8 @@ class RollShape:
     def summary(self) -> str:
         """The roll in one line, as a plan shows it."""
         steps = [f"canary {self.first} of {self.desired}" if self.canary else f"{self.desired} at once"]
+        if self.carried:
+            steps[0] += " (the old ASG's size now: its scaling sets it)"
         if self.bake:
             steps[0] += f", bake {self.bake} s" + (f" watching {_listed(self.alarms)}" if self.alarms else "")
         elif self.alarms:
@@ -60,7 +70,9 @@ class RollShape:
         steps.append(f"old ASG{drained} deleted after {self.timeout} s")
         where = f"healthy in {_listed(self.target_groups)}" if self.target_groups else "InService and Healthy"
         share = f"{self.min_healthy_percent}% " if self.min_healthy_percent < 100 else ""
-        return "; ".join(steps) + f" ({share}{where} within {self.healthy_deadline} s at each step, else rolled back)"
+        scaling = "; its scaling policies act on the new ASG once it takes over" if self.scaling else ""
+        return ("; ".join(steps) + f" ({share}{where} within {self.healthy_deadline} s at each step, else rolled "
+                f"back){scaling}")
 
     def document(self) -> dict[str, Any]:
         """The roll as the plan's JSON says it (docs/plan-json.md, `roll`)."""
@@ -74,7 +86,7 @@ def roll_of(action: Any) -> RollShape | None:
     """How `action` rolls, when it is a roll (the replacement of a kind that rolls)."""
     if action.action is not ActionKind.REPLACE or not kind_of(action.kind).rolls or not action.after:
         return None
-    return RollShape.of(action.after)
+    return RollShape.of(action.after, (action.before or {}).get("sizes_now"))
 
 
 def canary_size(canary: int | str | None, desired: int) -> int:
@@ -84,13 +96,6 @@ def canary_size(canary: int | str | None, desired: int) -> int:
         return desired
     count = math.ceil(desired * int(canary[:-1]) / 100) if isinstance(canary, str) else int(canary)
     return max(1, min(desired, count))
-
-
-def target_group_name(name_or_arn: str) -> str:
-    """A target group's name, also from its ARN (`...:targetgroup/web-tg/73e2d6bc24d8a067`)."""
-    if name_or_arn.startswith("arn:") and ":targetgroup/" in name_or_arn:
-        return name_or_arn.split(":targetgroup/", 1)[1].split("/", 1)[0]
-    return name_or_arn
 
 
 def _listed(names: tuple[str, ...]) -> str:

@@ -24,6 +24,7 @@ from tests.cli_helpers import run_infra
 from tests.integration.test_failures import kill_group, start_infra, wait_until
 from tests.integration.test_kills import unlock
 from tests.integration.test_fleet_asg import BEE, applied, asgs, example, no_changes, tags, write
+from tests.support.watch import Watch
 
 ALARM, TARGET_GROUP = "web-5xx", "web-tg"
 
@@ -89,28 +90,6 @@ def instances(group: dict) -> set[str]:
     return {i["InstanceId"] for i in group["Instances"]}
 
 
-class Watch:
-    """Who web-tg serves, every 20 ms, while a roll runs."""
-
-    def __init__(self, elbv2, arn: str) -> None:
-        self.elbv2, self.arn, self.seen = elbv2, arn, []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            self.seen.append(frozenset(serving(self.elbv2, self.arn)))
-            time.sleep(0.02)
-
-    def __enter__(self) -> "Watch":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
-
-
 def rolled_back(autoscaling, elbv2, arn: str, old: dict) -> None:
     """The old ASG alone, at full size, attached and serving; nothing of the new one left."""
     [kept] = asgs(autoscaling, BEE)
@@ -132,7 +111,7 @@ def test_a_canary_and_bake_roll_moves_the_target_group_to_the_new_instances_neve
     plan = run_infra(capsys, "plan")
     assert ("    roll: canary 1 of 2, bake 2 s watching web-5xx; then 2; old ASG drained from web-tg, deleted after "
             "1 s (healthy in web-tg within 5 s at each step, else rolled back)") in plan.out
-    with Watch(elbv2, target_group) as watch:
+    with Watch(lambda: frozenset(serving(elbv2, target_group))) as watch:  # who web-tg serves
         result = applied(capsys)
     [new] = asgs(autoscaling, BEE)
     assert new["AutoScalingGroupName"] != old["AutoScalingGroupName"] and new["TargetGroupARNs"] == [target_group]

@@ -52,6 +52,12 @@ class FakeFleet:
     def mark_holding(self) -> None:
         self.calls.append(("holding",))
 
+    def hand_over(self) -> None:
+        self.calls.append(("hand over",))
+
+    def hand_back(self) -> None:
+        self.calls.append(("hand back",))
+
     def detach_old(self) -> float:
         self.calls.append(("detach old",))
         self.attached[OLD] = False
@@ -137,7 +143,7 @@ def test_a_canary_and_bake_roll_moves_traffic_to_the_new_asg_and_never_leaves_it
     clock_sleep = clock.sleep
     clock.sleep = lambda seconds: (served.append(fleet.serving), clock_sleep(seconds))  # type: ignore
     lines = run(fleet, shape())
-    assert fleet.calls == [("launch", 1), ("scale", 4), ("holding",), ("detach old",), ("promote",)]
+    assert fleet.calls == [("launch", 1), ("scale", 4), ("holding",), ("hand over",), ("detach old",), ("promote",)]
     assert all(served) and served[0] == {OLD, NEW} and served[-1] == {NEW}
     texts = [text for _, text in lines]
     assert texts[0] == "web-b: 1/1 healthy in web-tg"
@@ -155,7 +161,7 @@ def test_without_rollout_or_target_groups_a_roll_is_what_it_always_was():
     clock = FakeClock()
     fleet = FakeFleet(clock, healthy=lambda now, size: 0 if now < 20 else size, target_groups=())
     lines = run(fleet, shape(first=2, desired=2, bake=0, alarms=(), target_groups=(), timeout=30))
-    assert fleet.calls == [("launch", 2), ("holding",), ("promote",)]
+    assert fleet.calls == [("launch", 2), ("holding",), ("hand over",), ("promote",)]
     texts = [text for _, text in lines]
     assert texts[0] == "web-b: 0/2 instances InService and Healthy; waiting, 600 s left"
     assert "web-b: 2/2 instances InService and Healthy" in texts
@@ -234,9 +240,25 @@ def test_an_alarm_after_the_old_asg_was_detached_attaches_it_again_before_the_ne
     lines: list[tuple[float, str]] = []
     with pytest.raises(RollFailed, match="alarm web-5xx is in ALARM during the hold: rolled back, deleted web-b"):
         run(fleet, shape(), lines)
-    assert fleet.calls[-3:] == [("detach old",), ("attach old",), ("remove new",)]
+    assert fleet.calls[-4:] == [("detach old",), ("attach old",), ("hand back",), ("remove new",)]
     assert fleet.serving == {OLD}
     assert "rolling back: attached web-a to web-tg again" in [t for _, t in lines]
+
+
+def test_scaling_given_back_to_the_old_asg_failing_leaves_the_rollback_going_and_says_so():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, firing=lambda now: ["web-5xx"] if now >= 350 else [])
+
+    def refused() -> None:
+        raise ProviderError("resume the scaling of web-a: AccessDenied")
+
+    fleet.hand_back = refused  # type: ignore[method-assign]
+    lines: list[tuple[float, str]] = []
+    with pytest.raises(RollFailed, match="during the hold: rolled back, deleted web-b and kept web-a"):
+        run(fleet, shape(), lines)
+    assert fleet.calls[-1] == ("remove new",) and fleet.serving == {OLD}
+    assert ("rolling back: resume the scaling of web-a: AccessDenied; web-a serves, but its scaling stays "
+            "suspended") in [line for _, line in lines]
 
 
 def test_the_new_asg_stays_when_the_old_one_does_not_serve_again():

@@ -22,17 +22,21 @@ TIMEOUT_TAG = "infra:timeout"
 DEADLINE_TAG = "infra:healthy_deadline"
 PREVIOUS_TAG = "infra:previous"  # "<launch template id>:<version>:<image id>"
 ROLLED_BACK_TAG = "infra:rolled_back_from"  # the launch template version infra rollback left
+SIZES = {"MinSize": "min_size", "MaxSize": "max_size", "DesiredCapacity": "desired_capacity"}
 
 
-def settings(clients: AwsClients, region: str, attributes: dict[str, Any], *, size: int | None = None
-             ) -> dict[str, Any]:
+def settings(clients: AwsClients, region: str, attributes: dict[str, Any], *, size: int | None = None,
+             leave: frozenset[str] = frozenset()) -> dict[str, Any]:
     """CreateAutoScalingGroup's (and UpdateAutoScalingGroup's) settings; `size` instances for now
-    instead of the desired capacity (a canary)."""
+    instead of the desired capacity (a canary); without the sizes named in `leave` (an update
+    leaves those its scaling policies set)."""
     desired = attributes["desired_capacity"] if size is None else size
+    sizes = {"MinSize": min(attributes["min_size"], desired), "MaxSize": attributes["max_size"],
+             "DesiredCapacity": desired}
+    if "desired_capacity" in leave:
+        sizes["MinSize"] = attributes["min_size"]
     found: dict[str, Any] = {
-        "MinSize": min(attributes["min_size"], desired),
-        "MaxSize": attributes["max_size"],
-        "DesiredCapacity": desired,
+        **{key: value for key, value in sizes.items() if SIZES[key] not in leave},
         "LaunchTemplate": {"LaunchTemplateId": attributes["launch_template_id"],
                            "Version": str(attributes["launch_template_version"])},
         "HealthCheckType": attributes["health_check_type"],

@@ -19,7 +19,7 @@ import time
 from typing import Any, Callable
 
 from infra.errors import ConfigError, ProviderError
-from infra.providers.aws import alarms, asg, blue_green, load_balancing
+from infra.providers.aws import alarms, asg, blue_green, load_balancing, scaling
 from infra.providers.aws.asg import DEADLINE_TAG, PENDING, PREVIOUS_TAG, ROLL_TAG, ROLLED_BACK_TAG, TIMEOUT_TAG
 from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, available_zones, by_owner,
                                         identity_tags, in_wanted_order, managed_tags, tag_dict, tag_list,
@@ -31,6 +31,7 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import OWNER_TAG
 from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.resources import Observation, Observed, address_of, split_address
+from infra.reconciler.scaling import sizes_owned
 
 
 class AutoscalingProvider(ObservedPerRegion):
@@ -61,9 +62,23 @@ class AutoscalingProvider(ObservedPerRegion):
                    _described(region, g["AutoScalingGroupName"])) for owner, g in owners.theirs]
         ours = _by_address(region, owners.ours, wanted, zones)
         untagged = _by_address(region, owners.untagged, wanted, zones, beside=ours)
+        self._observe_scaling(region, ours, wanted, {g["AutoScalingGroupName"] for g in owners.ours
+                                                     if scaling.SCALING_TAG in tag_dict(g.get("Tags"))})
         return Observation(found=ours,
                            unowned=unowned_of(untagged, lambda o: _described(region, o.attributes["name"]),
                                               theirs, wanted))
+
+    def _observe_scaling(self, region: str, found: dict[str, Observed], wanted: dict[str, dict[str, Any]],
+                         tagged: set[str]) -> None:
+        """The `scaling` of the ASGs whose group has `autoscale.scaling` or that carry infra's scaling
+        tag (nodes.json dropped it: what infra put there is to go); the others' stays None, unasked.
+        Nothing is asked at all when no ASG here needs it."""
+        needed = {obs.attributes["name"]: obs for address, obs in found.items()
+                  if wanted.get(address, {}).get("scaling") is not None or obs.attributes["name"] in tagged}
+        if needed:
+            for name, document in scaling.observe(self.clients, region, needed).items():
+                suspended = set(scaling.PROCESSES) & set(needed[name].attributes["suspended_processes"])
+                needed[name].attributes["scaling"] = {**document, "suspended": bool(suspended)}
 
     def _check_names(self, region: str, wanted: dict[str, dict[str, Any]]) -> None:
         """The target groups and alarms nodes.json names exist in the group's region: a typo is an
@@ -106,6 +121,7 @@ class AutoscalingProvider(ObservedPerRegion):
             if action.hold and before.get("timeout"):
                 self._hold_before_delete(client, action, before["name"], before["timeout"], progress)
             asg.delete(client, before["name"], progress, detach=before.get("target_group_arns") or [])
+            scaling.forget(self.clients, region, before["name"], before.get("scaling"))
             return {}
         if action.action is ActionKind.UPDATE:
             self._update(client, region, action, attributes, progress)
@@ -122,15 +138,26 @@ class AutoscalingProvider(ObservedPerRegion):
     def _update(self, client: Any, region: str, action: Action, attributes: dict[str, Any],
                 progress: Progress) -> None:
         before = action.before or {}
-        name, tags_before = before["name"], before.get("tags") or {}
-        changed = changed_attributes(action.changes)
+        name, changed = before["name"], changed_attributes(action.changes)
         if set(changed) <= {"rollout"}:
             progress(f"recorded how {name} rolls from now on (rollout); nothing changes in AWS")
             return
+        if set(changed) - {"rollout", "scaling"}:
+            self._update_settings(client, region, before, attributes, changed, progress)
+        if "scaling" in changed:
+            self._update_scaling(client, region, before, attributes, progress)
+        progress(f"updated {name} in place: " + ", ".join(changed))
+
+    def _update_settings(self, client: Any, region: str, before: dict[str, Any], attributes: dict[str, Any],
+                         changed: list[str], progress: Progress) -> None:
+        """Sizes, health checks, zones, timings, target groups, tags. A size the group's scaling owns
+        is left as it is, unless nodes.json changed it (reconciler/scaling.py)."""
+        name, tags_before = before["name"], before.get("tags") or {}
+        kept = sizes_owned(attributes) - set(changed)
         gone = [k for k in tags_before if k not in attributes["tags"]]
         with aws_errors(f"update autoscaling group {name}"):
-            client.update_auto_scaling_group(AutoScalingGroupName=name, **asg.settings(self.clients, region,
-                                                                                        attributes))
+            client.update_auto_scaling_group(AutoScalingGroupName=name, **asg.settings(
+                self.clients, region, attributes, leave=kept))
             if gone:
                 client.delete_tags(Tags=[asg.tag(name, k, "") for k in gone])
             client.create_or_update_tags(Tags=asg.tags(name, attributes, {}))
@@ -138,7 +165,23 @@ class AutoscalingProvider(ObservedPerRegion):
             self._reattach(client, region, name, before.get("target_group_arns") or [], attributes, progress)
         if attributes["tags"] != tags_before:
             self._tag_instances(client, region, name, attributes["tags"], gone)
-        progress(f"updated {name} in place: " + ", ".join(changed))
+
+    def _update_scaling(self, client: Any, region: str, before: dict[str, Any], attributes: dict[str, Any],
+                        progress: Progress) -> None:
+        """Put the policies and scheduled actions nodes.json wants, delete the others; without
+        `autoscale.scaling`, delete them all and stop managing them (the tag goes)."""
+        name = before["name"]
+        wanted = attributes.get("scaling")
+        scaling.put(self.clients, region, name, wanted, identity_tags(attributes["tags"].get(GROUP_TAG, ""),
+                                                                      self.owner), progress)
+        if wanted is not None and (before.get("scaling") or {}).get("suspended"):
+            scaling.resume(client, name)
+            progress(f"{name}: its scaling acts again (it was suspended)")
+        with aws_errors(f"tag autoscaling group {name}"):
+            if wanted is None:
+                client.delete_tags(Tags=[asg.tag(name, scaling.SCALING_TAG, "")])
+            else:
+                client.create_or_update_tags(Tags=[asg.tag(name, scaling.SCALING_TAG, "true")])
 
     def _reattach(self, client: Any, region: str, name: str, attached: list[str], attributes: dict[str, Any],
                   progress: Progress) -> None:
@@ -271,13 +314,18 @@ def _observed(region: str, group: dict[str, Any], wanted: dict[str, Any], all_zo
         "target_groups": load_balancing.in_config_words(group.get("TargetGroupARNs") or [],
                                                         wanted.get("target_groups")),
         "tags": managed_tags(tags),
+        "scaling": None,  # its policies and scheduled actions, when asked about (_observe_scaling)
         # Not desired, so never compared: apply needs them, the plan names what a deletion ends,
         # infra rollback reads what the ASG's predecessor ran, and plan keeps what it rolled back to.
         "name": group["AutoScalingGroupName"],
         "instances": sorted(i["InstanceId"] for i in group.get("Instances", [])),
         "target_group_arns": list(group.get("TargetGroupARNs") or []),
+        "suspended_processes": sorted(p["ProcessName"] for p in group.get("SuspendedProcesses") or []),
         "previous": asg.previous_of(tags.get(PREVIOUS_TAG)),
         "rolled_back_from": tags.get(ROLLED_BACK_TAG),
+        # The sizes now, which scaling may have moved from nodes.json's: a roll starts from them.
+        "sizes_now": {"min_size": group["MinSize"], "max_size": group["MaxSize"],
+                      "desired_capacity": group["DesiredCapacity"]},
     }
     return Observed(attributes=attributes, outputs={"name": group["AutoScalingGroupName"], **_previous(attributes)})
 

@@ -12,13 +12,15 @@ import secrets
 from dataclasses import replace
 from typing import Any, Callable
 
-from infra.errors import ProviderError
-from infra.providers.aws import alarms, asg, load_balancing
+from infra.errors import InfraError, ProviderError
+from infra.providers.aws import alarms, asg, load_balancing, scaling
+from infra.providers.aws.common import GROUP_TAG, identity_tags
 from infra.providers.aws.rollout import Health, Roll, RollFailed
 from infra.providers.aws.session import AwsClients, aws_errors
 from infra.providers.base import Progress
 from infra.reconciler.graph import OWNER_TAG
 from infra.reconciler.rolls import RollShape, target_group_name
+from infra.reconciler.scaling import sizes_owned, with_sizes_of
 
 MAX_NAMED = 3  # instances named in one line; more are counted
 
@@ -40,6 +42,9 @@ class AsgFleet:
         self.old_arns = list(self.before.get("target_group_arns") or [])
         self.alarms = tuple((attributes.get("rollout") or {}).get("alarms") or ())
         self.previous: dict[str, str] | None = None  # what the old ASG ran: infra rollback's way back
+        # Policies and scheduled actions, wanted on the new ASG and found on the old one (None: not infra's).
+        self.scaling, self.old_scaling = attributes.get("scaling"), self.before.get("scaling")
+        self.paused_old = False
 
     def launch(self, size: int) -> None:
         extra = {}
@@ -50,6 +55,8 @@ class AsgFleet:
                 extra[asg.PREVIOUS_TAG] = asg.previous_tag(self.previous)
         if self.attributes.get("rolled_back_from"):
             extra[asg.ROLLED_BACK_TAG] = str(self.attributes["rolled_back_from"])
+        if self.scaling is not None:
+            extra[scaling.SCALING_TAG] = "true"
         asg.create(self.clients, self.region, self.new, self.attributes, size=size, extra=extra,
                    target_group_arns=self.arns)
         attached = f", attached to {', '.join(map(target_group_name, self.target_groups))}" if self.arns else ""
@@ -57,6 +64,27 @@ class AsgFleet:
         self.progress(f"created {self.new} with {size}{of} instance(s){attached} (launch template version "
                       f"{self.attributes['launch_template_version']}); waiting up to "
                       f"{self.attributes['healthy_deadline']}s for them to be healthy")
+        try:
+            self._put_scaling()
+        except InfraError as failed:
+            if self.old is None:  # a first ASG is kept, as when it does not get healthy; apply again puts them
+                raise
+            asg.delete(self.client, self.new, self.progress, detach=self.arns)
+            raise ProviderError(f"{failed}: deleted {self.new}, kept {self.old}; nothing else changed") from None
+
+    def _put_scaling(self) -> None:
+        """The new ASG has its policies and scheduled actions from the start; beside an old ASG they
+        wait (suspended) until it takes over, so nothing grows the canary before the roll says so
+        and no schedule resizes it mid-roll (hand_over)."""
+        if self.scaling is None:
+            return
+        if self.old is not None:
+            scaling.pause(self.client, self.new)
+        owner = self.attributes["tags"].get(OWNER_TAG, "")
+        scaling.put(self.clients, self.region, self.new, self.scaling,
+                    identity_tags(self.attributes["tags"].get(GROUP_TAG, ""), owner), self.progress, new=True)
+        if self.old is not None and any(self.scaling.values()):
+            self.progress(f"{self.new}: its scaling is suspended until it takes over from {self.old}")
 
     def _previous(self) -> dict[str, str] | None:
         """What the old ASG runs: the launch template version, and the AMI in it."""
@@ -104,6 +132,23 @@ class AsgFleet:
         with aws_errors(f"mark {self.new} healthy"):
             self.client.create_or_update_tags(Tags=[asg.tag(self.new, asg.ROLL_TAG, asg.HOLDING)])
 
+    def hand_over(self) -> None:
+        said = []
+        if self.scaling is not None and any(self.scaling.values()):
+            scaling.resume(self.client, self.new)
+            said.append(f"{self.new}'s scaling acts from now on")
+        if self.old_scaling and any(self.old_scaling.values()):
+            scaling.pause(self.client, self.old or "")  # out of traffic it would scale in, or a schedule resize it
+            self.paused_old = True
+            said.append(f"{self.old}'s is suspended")
+        if said:
+            self.progress("; ".join(said))
+
+    def hand_back(self) -> None:
+        if self.paused_old:
+            scaling.resume(self.client, self.old or "")
+            self.progress(f"rolling back: {self.old}'s scaling acts again")
+
     def detach_old(self) -> float:
         attached = list(asg.described(self.client, self.old or "").get("TargetGroupARNs") or [])
         self.old_arns = attached or self.old_arns
@@ -134,9 +179,11 @@ class AsgFleet:
             self.client.delete_tags(Tags=[asg.tag(self.new, asg.ROLL_TAG, "")])
         attached = asg.described(self.client, self.old or "").get("TargetGroupARNs") or []
         asg.delete(self.client, self.old or "", self.progress, detach=attached)
+        scaling.forget(self.clients, self.region, self.old or "", self.old_scaling)
 
     def remove_new(self) -> None:
         asg.delete(self.client, self.new, self.progress, detach=self.arns)
+        scaling.forget(self.clients, self.region, self.new, self.scaling)
 
 
 def roll(clients: AwsClients, region: str, group: str, attributes: dict[str, Any], before: dict[str, Any] | None,
@@ -145,10 +192,11 @@ def roll(clients: AwsClients, region: str, group: str, attributes: dict[str, Any
     """Make the group's new ASG, through every gate of its roll; its outputs to record (its name,
     and what the old one ran, to roll back to). A first ASG
     (no `before`) has nothing to roll back to: it is kept when it fails, and the error says so."""
-    shape = RollShape.of(attributes)
+    running = _sizes_now(clients, region, attributes, before, progress)
+    shape = RollShape.of(attributes, running)
     if before is None:  # nothing serves yet: no canary, nothing to bake against, no alarms to heed
         shape = replace(shape, first=shape.desired, bake=0, alarms=())
-    fleet = AsgFleet(clients, region, group, attributes, before, progress)
+    fleet = AsgFleet(clients, region, group, with_sizes_of(attributes, running), before, progress)
     try:
         Roll(shape, fleet, progress=progress, clock=clock, sleep=sleep, rest=rest, stopped=stopped).run()
     except RollFailed as failure:
@@ -157,3 +205,22 @@ def roll(clients: AwsClients, region: str, group: str, attributes: dict[str, Any
                                 f"describe-scaling-activities --auto-scaling-group-name {fleet.new}") from None
         raise ProviderError(str(failure)) from None
     return {"name": fleet.new, **({"previous": fleet.previous} if fleet.previous else {})}
+
+
+def _sizes_now(clients: AwsClients, region: str, attributes: dict[str, Any], before: dict[str, Any] | None,
+               progress: Progress) -> dict[str, Any] | None:
+    """The old ASG's sizes as they are now, when the group's scaling owns some (the new ASG starts
+    from them, so a roll under load does not drop to nodes.json's desired: reconciler/scaling.py)."""
+    owned = sizes_owned(attributes)
+    if before is None or not owned or not before.get("name"):
+        return None
+    found = asg.described(clients.client("autoscaling", region), before["name"])
+    if not found:
+        return None
+    running = {"min_size": found["MinSize"], "max_size": found["MaxSize"], "desired_capacity": found["DesiredCapacity"]}
+    moved = [f"{size} {running[size]}" for size in ("min_size", "max_size", "desired_capacity")
+             if size in owned and running[size] != attributes[size]]
+    if moved:
+        progress(f"{before['name']} runs with {', '.join(moved)} now (its scaling set it, not nodes.json): the new "
+                 f"ASG starts from there")
+    return running

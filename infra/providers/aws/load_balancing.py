@@ -103,3 +103,16 @@ def deregistration_delay(clients: AwsClients, region: str, target_group_arns: It
         value = next((a.get("Value") for a in attributes if a.get("Key") == DELAY), "300")
         longest = max(longest, float(value or 0))
     return longest
+
+
+def resource_label(clients: AwsClients, region: str, name: str) -> str:
+    """What target tracking on requests per target names: `app/<load balancer>/<id>/targetgroup/<name>/<id>`
+    (ALBRequestCountPerTarget counts what the Application Load Balancer in front sends the target group)."""
+    with aws_errors(f"describe target group {name}"):
+        found = clients.client("elbv2", region).describe_target_groups(Names=[name])["TargetGroups"]
+    balancers = found[0].get("LoadBalancerArns") if found else None
+    if not balancers:
+        raise ProviderError(f"target group {name} is behind no load balancer in {region}: requests_per_target counts "
+                            f"what an Application Load Balancer sends it; put it behind one (a listener rule), or "
+                            f"track another metric")
+    return f"{balancers[0].split(':loadbalancer/', 1)[1]}/{found[0]['TargetGroupArn'].split(':', 5)[5]}"

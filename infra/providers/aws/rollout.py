@@ -11,7 +11,9 @@ in every phase until the old ASG is gone), new instances not healthy by `healthy
 every target group, or InService and Healthy without any), new instances turning unhealthy later,
 and Ctrl-C or SIGTERM. Rolling back leaves the old ASG attached and serving (attached again and
 healthy first, when it had been detached, as Spinnaker's rollback enables the old server group
-before it disables the new one), then removes the new one.
+before it disables the new one), then removes the new one. Scaling (policies, scheduled actions)
+moves with the traffic: the new ASG's acts from the moment it takes over, the old one's stops
+then, and acts again if the roll is undone after that.
 
 While it waits, a progress line at least every 10 s (and whenever what it waits for changes), on
 a terminal and in CI logs alike. Polls come at a twentieth of the phase's length, between 0.1 s
@@ -67,6 +69,8 @@ class Fleet(Protocol):
     def health(self, asg: str, size: int) -> list[Health]: """One per target group (or one for the ASG)."""
     def firing(self) -> list[str]: """The watched alarms in ALARM, with their reasons."""
     def mark_holding(self) -> None: """The new ASG is the group's from now on, should infra die."""
+    def hand_over(self) -> None: """The new ASG's scaling acts from now on, the old one's no longer."""
+    def hand_back(self) -> None: """The old ASG's scaling acts again (rolling back after hand_over)."""
     def detach_old(self) -> float: """Detach the old ASG; its longest deregistration delay, seconds."""
     def draining(self) -> list[str]: """Where the old instances still drain: "2 in web-tg"."""
     def attach_old(self) -> None: """Attach the old ASG again (rolling back)."""
@@ -129,7 +133,7 @@ class Roll:
         self.waiter = Waiter(progress, clock, sleep, stopped)
         # Rolling back is not stopped by a second interrupt: it must leave the old ASG serving.
         self.undo = Waiter(progress, clock, rest or sleep)
-        self.detached = False
+        self.detached = self.handed_over = False
         self.phase = "the launch"
 
     def run(self) -> None:
@@ -158,6 +162,8 @@ class Roll:
         if fleet.old is None:
             return
         fleet.mark_holding()
+        fleet.hand_over()
+        self.handed_over = True
         started = self.waiter.clock()
         if fleet.target_groups:
             self.phase = "the drain"
@@ -262,10 +268,20 @@ class Roll:
             except (RollFailed, InfraError) as stuck:
                 raise RollFailed(f"{why}; rolling back failed, both ASGs kept ({fleet.new} still attached): "
                                  f"{stuck}") from None
+        if self.handed_over:
+            self._hand_back()
         fleet.remove_new()
         where = f", attached to {_names(fleet.target_groups)}" if fleet.target_groups else ""
         raise RollFailed(f"{why}: rolled back, deleted {fleet.new} and kept {fleet.old} "
                          f"({fleet.old_size} instance(s){where})")
+
+    def _hand_back(self) -> None:
+        """The old ASG serves again: its scaling acts again. Should that fail, the rollback goes on
+        (the old ASG serves at its size, only without scaling) and says so."""
+        try:
+            self.fleet.hand_back()
+        except InfraError as stuck:
+            self.progress(f"rolling back: {stuck}; {self.fleet.old} serves, but its scaling stays suspended")
 
     def _old_healthy(self) -> None:
         """The old ASG serves again before the new one goes: the target groups are never left empty."""
