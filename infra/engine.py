@@ -92,7 +92,7 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
     look_alikes(workspace, [r for r in desired if r.address not in known and (scope is None or r.address in scope)],
                 observation)
     planned = compute_plan(desired, observation.found, state, scope=scope, forced=forced,
-                           unowned=observation.unowned, adopt=adopt,
+                           unowned=observation.unowned, adopt=adopt, sources=observation.sources,
                            made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
                                                     config_digest=config.digest))
     planned.excluded = sorted(excluded)
@@ -109,7 +109,7 @@ def look_alikes(workspace: Workspace, making: list[Resource], observation: Obser
 
 
 def scoped(selection: Selection, desired: Graph, state: State, addresses: set[str]) -> tuple[set[str] | None,
-                                                                                            set[str]]:
+                                                                                           set[str]]:
     """Of `addresses`, those a plan of `selection` covers (None: all of them), and what --exclude left out."""
     scope = selection.scope(desired, addresses)
     if not selection.exclude:
@@ -123,8 +123,12 @@ def read_state(workspace: Workspace) -> State:
     """The state, refused when another project applied it: its resources are tagged with that
     project's name, so under this one's they would all look gone and be made a second time."""
     state = workspace.backend.read()
-    project = workspace.config.project
-    if state.owner and state.owner != project.name:
+    project, owner = workspace.config.project, workspace.config.owner
+    if state.owner and state.owner != owner and (workspace.config.environment or "/" in state.owner):
+        raise InfraError(f"the state in {workspace.backend.description} was applied by {state.owner!r}, but this "
+                         f"is {owner!r} (<project>/<environment>); each environment has a state of its own: check "
+                         f"--env (or INFRA_ENV) and the environment's state in {workspace.config.path}")
+    if state.owner and state.owner != owner:
         raise InfraError(f"the state in {workspace.backend.description} was applied by project {state.owner!r}, but "
                          f"this is project {project.name!r} (from {project.source}); to keep managing what it "
                          f"made, set \"__settings__\": {{\"project\": \"{state.owner}\"}} in {workspace.config.path}")

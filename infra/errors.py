@@ -35,6 +35,13 @@ class StalePlanError(InfraError):
     """A saved plan no longer matches the state or nodes.json it was made against."""
 
 
+class PromotionPending(InfraError):
+    """An environment's plan promotes an AMI its predecessor has not built yet: apply there first.
+    Exit code 3, so a pull request's CI tells this expected wait from a broken plan."""
+
+    exit_code = 3
+
+
 class ProviderError(InfraError):
     """An outside system (AWS, packer, etcd, the file system) refused or failed an action."""
 

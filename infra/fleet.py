@@ -83,7 +83,8 @@ def _ssh_keygen_public(path: Path) -> str:
     return done.stdout.strip()
 
 
-def instance_resource(group: Group, name: str, key: str, zone: str, root: Path | str, owner: str) -> Resource:
+def instance_resource(group: Group, name: str, key: str, zone: str, root: Path | str, owner: str,
+                      environment: str | None = None) -> Resource:
     """The desired one-off instance: the group's image, type and security groups, booting its role."""
     image = image_of(group)
     source = parse_ref(image)
@@ -97,7 +98,7 @@ def instance_resource(group: Group, name: str, key: str, zone: str, root: Path |
                         "security_groups": group.security_groups,
                         "iam_instance_profile": group.iam_instance_profile,
                         "user_data": render_text(root, "user-data.sh.j2", group=group,
-                                                 dna=dna_document(name, group.name)),
+                                                 dna=dna_document(name, group.name), environment=environment),
                         "tags": {**group_tags(group, owner), "Name": name},
                     })
 
@@ -132,7 +133,8 @@ def create_instance(workspace: Workspace, group_name: str | None, key_path: Path
             progress(f"imported key pair {key} from {key_path}")
 
     return engine.create_resource(workspace, instance_resource(group, name, key, zone, workspace.root,
-                                                                    workspace.config.owner),
+                                                                    workspace.config.owner,
+                                                                    workspace.config.environment_name),
                                   listener=listener, prepare=import_key)
 
 
@@ -151,7 +153,7 @@ def deploy(workspace: Workspace, groups: Iterable[str], batch: int, *, max_error
     deployer = deployer or Deployer(clients_for(workspace), workspace.config.owner)
     by_region: dict[str, list[str]] = defaultdict(list)
     for group in workspace.config.select(list(groups)):
-        by_region[workspace.aws.region or group.region].append(group.name)
+        by_region[group.region].append(group.name)  # --region is already every group's region
     reports: list[RegionDeploy] = []
     for region, names in by_region.items():
         report = RegionDeploy(region=region, groups=names)

@@ -20,6 +20,7 @@ class Image:
     name: str = ""
     snapshots: tuple[str, ...] = ()
     source_hash: str = ""  # the digest of what it was built from (its infra:source_hash tag)
+    image_digest: str = ""  # in an environment, the digest of what the image is made of (infra:image_digest)
     tags: tuple[tuple[str, str], ...] = ()  # its other tags, as (key, value) pairs
 
 

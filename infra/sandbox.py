@@ -21,7 +21,7 @@ from typing import Iterable
 
 from infra.errors import InfraError
 from infra.fsutil import atomic_write_json
-from infra.sandbox_server import SECURITY_GROUPS_ENV
+from infra.sandbox_server import ALARMS_ENV, SECURITY_GROUPS_ENV, TARGET_GROUPS_ENV
 
 SANDBOX_DIR = ".infra/sandbox"
 SANDBOX_OWNER = "099720109477"
@@ -63,16 +63,18 @@ class MotoServer:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, amis: Iterable[str], timeout: float = 30.0, security_groups: Iterable[str] = ()) -> "MotoServer":
+    def start(self, amis: Iterable[str], timeout: float = 30.0, security_groups: Iterable[str] = (),
+              target_groups: Iterable[str] = (), alarms: Iterable[str] = ()) -> "MotoServer":
         check_moto()
         self.directory.mkdir(parents=True, exist_ok=True)
         amis_path = self.directory / "amis.json"
         atomic_write_json(amis_path, [source_image(a) for a in sorted(set(amis))])
         self.port = self.port or free_port()
         env = {**os.environ, "MOTO_AMIS_PATH": str(amis_path),
-               SECURITY_GROUPS_ENV: json.dumps(sorted(set(security_groups)))}
+               SECURITY_GROUPS_ENV: json.dumps(sorted(set(security_groups))),
+               TARGET_GROUPS_ENV: json.dumps(sorted(set(target_groups))), ALARMS_ENV: json.dumps(sorted(set(alarms)))}
         log = open(self.directory / "moto.log", "ab")
-        # moto, with the fixes in infra/sandbox_server.py (ebs AMIs, seeded security groups)
+        # moto, with the fixes in infra/sandbox_server.py (ebs AMIs, seeded security and target groups, alarms)
         process = subprocess.Popen([sys.executable, "-m", "infra.sandbox_server", "-H", "127.0.0.1",
                                     "-p", str(self.port)],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
@@ -154,13 +156,14 @@ class Sandbox:
                 continue
         return None
 
-    def start(self, amis: Iterable[str], port: int = 0,
-              security_groups: Iterable[str] = ()) -> tuple[MotoServer, bool]:
+    def start(self, amis: Iterable[str], port: int = 0, security_groups: Iterable[str] = (),
+              target_groups: Iterable[str] = (), alarms: Iterable[str] = ()) -> tuple[MotoServer, bool]:
         """Start the sandbox unless it runs; returns the server and whether it was started now."""
         current = self.running()
         if current is not None:
             return current, False
-        server = MotoServer(self.directory, port=port).start(amis, security_groups=security_groups)
+        server = MotoServer(self.directory, port=port).start(amis, security_groups=security_groups,
+                                                             target_groups=target_groups, alarms=alarms)
         atomic_write_json(self.record, {"port": server.port, "pid": server.pid})
         return server, True
 

@@ -1,6 +1,6 @@
 """The sandbox's moto server: moto, made a little closer to AWS where infra's builds need it.
 
-Run as `python -m infra.sandbox_server [moto.server options]`. Six differences from plain moto:
+Run as `python -m infra.sandbox_server [moto.server options]`. Seven differences from plain moto:
 
 - An image made by CreateImage has root device type `ebs`, as in AWS (CreateImage only works
   on EBS-backed instances); moto says `standard`, and packer's amazon-ebs builder refuses to
@@ -8,6 +8,10 @@ Run as `python -m infra.sandbox_server [moto.server options]`. Six differences f
 - Every region starts with the security groups named in `INFRA_SANDBOX_SECURITY_GROUPS` (a
   JSON list) in its default VPC, as the source AMIs of MOTO_AMIS_PATH are there; both survive
   a reset of the server's state.
+- Every region starts with the ELBv2 target groups and CloudWatch alarms named in
+  `INFRA_SANDBOX_TARGET_GROUPS` and `INFRA_SANDBOX_ALARMS` (JSON lists): those nodes.json's
+  groups roll behind and watch, so a gated roll runs in the sandbox as it would in AWS (the
+  alarms start OK; `aws cloudwatch set-alarm-state` fires one). They survive a reset too.
 - A launch template version made by CreateLaunchTemplateVersion keeps its user data the way
   CreateLaunchTemplate does; plain moto fails to launch instances from such a version, so an
   ASG could not roll to a new version.
@@ -19,6 +23,9 @@ Run as `python -m infra.sandbox_server [moto.server options]`. Six differences f
 - An EC2 resource's tags are looked up by its id; plain moto scans every tag of every resource
   for each one, so describing 1,000 tagged AMIs took seconds (it grows with the square of their
   number) and the sandbox, not infra, set the pace of a plan. The answers are the same.
+- CopyImage of an AMI another account shared (its launch permission) copies it, as in AWS; plain
+  moto looks for the source in the copying account only, so an environment in another account
+  (a role assumed: moto answers as that role's account) could not promote what staging built.
 """
 
 from __future__ import annotations
@@ -29,13 +36,18 @@ import sys
 from typing import Any
 
 SECURITY_GROUPS_ENV = "INFRA_SANDBOX_SECURITY_GROUPS"
+TARGET_GROUPS_ENV = "INFRA_SANDBOX_TARGET_GROUPS"
+ALARMS_ENV = "INFRA_SANDBOX_ALARMS"
+SANDBOX_DELAY = "5"  # seconds of deregistration delay for the seeded target groups (AWS's default: 300)
 
 
-def patch_moto(security_groups: list[str]) -> None:
+def patch_moto(security_groups: list[str], target_groups: list[str] = (), alarms: list[str] = ()) -> None:
+    _seed_traffic(list(target_groups), list(alarms))
     _live_launch_template_tags()
     _decode_launch_template_version_user_data()
     _page_launch_templates()
     _tags_by_id()
+    _copy_shared_images()
     from moto.ec2.models import EC2Backend
     from moto.ec2.models.amis import AmiBackend
 
@@ -60,6 +72,36 @@ def patch_moto(security_groups: list[str]) -> None:
     EC2Backend.__init__ = init_with_groups  # type: ignore[method-assign]
 
 
+def _seed_traffic(target_groups: list[str], alarms: list[str]) -> None:
+    """Target groups (in the default VPC, HTTP on port 80) and alarms (OK) in every region."""
+    from moto.cloudwatch.models import CloudWatchBackend
+    from moto.elbv2.models import ELBv2Backend
+
+    if target_groups:
+        init_elbv2 = ELBv2Backend.__init__
+
+        def init_with_target_groups(self: Any, region_name: str, account_id: str) -> None:
+            init_elbv2(self, region_name, account_id)
+            for name in target_groups:
+                made = self.create_target_group(name, protocol="HTTP", port=80, target_type="instance",
+                                                vpc_id=self.ec2_backend.default_vpc.id)
+                self.modify_target_group_attributes(made.arn, {"deregistration_delay.timeout_seconds": SANDBOX_DELAY})
+
+        ELBv2Backend.__init__ = init_with_target_groups  # type: ignore[method-assign]
+    if alarms:
+        init_cloudwatch = CloudWatchBackend.__init__
+
+        def init_with_alarms(self: Any, region_name: str, account_id: str) -> None:
+            init_cloudwatch(self, region_name, account_id)
+            for name in alarms:
+                self.put_metric_alarm(name=name, namespace="infra/sandbox", metric_name=name,
+                                      comparison_operator="GreaterThanThreshold", evaluation_periods=1, period=60,
+                                      threshold=1.0, statistic="Sum", description="seeded by infra sandbox",
+                                      dimensions=[], alarm_actions=[])
+
+        CloudWatchBackend.__init__ = init_with_alarms  # type: ignore[method-assign]
+
+
 def _decode_launch_template_version_user_data() -> None:
     """CreateLaunchTemplateVersion keeps UserData as a plain string (CreateLaunchTemplate wraps it),
     so an ASG launching from version 2 or later fails an assertion in moto: wrap it the same way."""
@@ -82,6 +124,28 @@ def _live_launch_template_tags() -> None:
     from moto.ec2.models.launch_templates import LaunchTemplate
 
     LaunchTemplate.tags = property(lambda self: self.get_tags(), lambda self, value: None)  # type: ignore
+
+
+def _copy_shared_images() -> None:
+    """CopyImage finds a source AMI that another account shared with the copying one."""
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.amis import Ami, AmiBackend
+    from moto.ec2.utils import random_ami_id
+
+    copy_image = AmiBackend.copy_image
+
+    def copy_shared(self: Any, source_image_id: str, source_region: str, name: Any = None,
+                    description: Any = None) -> Any:
+        for account_id, region, backend in ec2_backends.iter_backends():
+            image = backend.amis.get(source_image_id) if region == source_region else None
+            if account_id != self.account_id and image is not None and (
+                    image.is_public or {"UserId": self.account_id} in image.launch_permissions):
+                copied = Ami(self, random_ami_id(), source_ami=image, name=name, description=description)
+                self.amis[copied.id] = copied
+                return copied
+        return copy_image(self, source_image_id, source_region, name, description)
+
+    AmiBackend.copy_image = copy_shared  # type: ignore[method-assign]
 
 
 def _tags_by_id() -> None:
@@ -132,7 +196,10 @@ def _paged(describe: Any, key: str) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     groups = json.loads(os.environ.get(SECURITY_GROUPS_ENV) or "[]")
-    patch_moto([str(g) for g in groups if not str(g).startswith("sg-")])
+    target_groups = json.loads(os.environ.get(TARGET_GROUPS_ENV) or "[]")
+    alarms = json.loads(os.environ.get(ALARMS_ENV) or "[]")
+    patch_moto([str(g) for g in groups if not str(g).startswith("sg-")],
+               [str(t) for t in target_groups if not str(t).startswith("arn:")], [str(a) for a in alarms])
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

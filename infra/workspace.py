@@ -5,13 +5,14 @@ This is where the pieces meet; the CLI builds one and calls the engine with it, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Optional
 from urllib.parse import urlparse
 
 from infra.config import Config, load_config
+from infra.config.environments import Environment, require_environment
 from infra.config.models import check_region
 from infra.errors import InfraError
 from infra.pricing import PriceTable, load_prices
@@ -29,6 +30,11 @@ class AwsOptions:
     profile: Optional[str] = None
     endpoint_url: Optional[str] = None
     max_request_rate: Optional[float] = None  # over __settings__.max_request_rate
+    # An environment's account (nodes.json): the role to assume, and the account it must be.
+    role_arn: Optional[str] = None
+    external_id: Optional[str] = None
+    account: Optional[str] = None
+    session_name: str = "infra"
 
     def __post_init__(self) -> None:
         """Bad options are one clear line here, not a botocore error on the first AWS call."""
@@ -57,6 +63,7 @@ class Workspace:
     config_path: Path
     aws: AwsOptions = field(default_factory=AwsOptions)
     extra_providers: tuple[Provider, ...] = ()
+    environment: Optional[str] = None  # --env: which of nodes.json's environments
 
     @property
     def root(self) -> Path:
@@ -64,7 +71,20 @@ class Workspace:
 
     @cached_property
     def config(self) -> Config:
-        return load_config(self.config_path)
+        config = load_config(self.config_path, self.environment)
+        require_environment(config)
+        return config.in_region(self.aws.region) if self.aws.region else config
+
+    @cached_property
+    def access(self) -> AwsOptions:
+        """How this workspace reaches AWS: the command line's options, with the environment's account."""
+        return access_to(self.aws, self.config.project.name, self.config.environment)
+
+    @cached_property
+    def upstream_access(self) -> AwsOptions | None:
+        """How to reach the account of the environment this one promotes from (None: it builds)."""
+        upstream = self.config.upstream
+        return access_to(self.aws, self.config.project.name, upstream) if upstream is not None else None
 
     @cached_property
     def prices(self) -> PriceTable:
@@ -77,7 +97,7 @@ class Workspace:
         if settings.backend == "s3":
             from infra.state.s3 import S3Backend  # only teams that use it pay for the import
 
-            return S3Backend(settings, self.aws, limit=self.request_rate)
+            return S3Backend(settings, self.access, limit=self.request_rate)
         return LocalBackend(self.root / settings.path)
 
     @cached_property
@@ -87,10 +107,21 @@ class Workspace:
 
     @cached_property
     def providers(self) -> Providers:
-        providers: list[Provider] = [FilesProvider(self.root)]
+        providers: list[Provider] = [FilesProvider(self.root, self.config.layout)]
         providers.extend(_cloud_providers(self))
         providers.extend(self.extra_providers)
         return Providers(providers)
+
+
+def access_to(aws: AwsOptions, project: str, environment: Environment | None) -> AwsOptions:
+    """`aws` (the command line's) for `environment`: its profile wins over --profile and AWS_PROFILE,
+    as a Terraform provider block's does; its role is assumed from the credentials infra has."""
+    if environment is None:
+        return aws
+    account = environment.aws
+    return replace(aws, profile=account.profile or aws.profile, role_arn=account.role_arn,
+                   external_id=account.external_id, account=account.account_id,
+                   session_name=f"infra-{project}-{environment.name}"[:64])
 
 
 def _cloud_providers(workspace: Workspace) -> list[Provider]:

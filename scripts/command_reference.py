@@ -17,11 +17,12 @@ SECTIONS = [
     ("Usage and cost", ["usage"]),
     ("Chef roles and dna files", ["role:create", "role:update", "roles:create", "roles:update", "autoscale:create"]),
     ("AMIs", ["packer:create", "packer:run", "packer:clean", "packer:delete"]),
-    ("Autoscaling groups and instances", ["autoscale:run", "autoscale:update", "instance:create", "instance:deploy"]),
+    ("Autoscaling groups and instances", ["autoscale:run", "autoscale:update", "rollback", "instance:create", "instance:deploy"]),
     ("Service registry (etcd)", ["services:notify", "services:decommission", "services:collect", "services:list",
                                  "services:watch", "services:render"]),
     ("Local sandbox", ["sandbox"]),
     ("State", ["state"]),
+    ("Environments", ["env"]),
     ("Shell completion", ["completion"]),
 ]
 

@@ -78,9 +78,9 @@ CORPUS = {
                             "key 'state.path': '/var/lib/state.json' is outside the repository"),
     "more tags than AWS allows": ('{"__base__": {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", '
                                   '"tags": {"cost": "1"}},\n"web": {"tags": {'
-                                  + ", ".join(f'"t{i}": "v"' for i in range(44)) + "}}}",
-                                  "nodes.json:2:9: group 'web': key 'tags': 45 tags (with __base__'s); at most 44: "
-                                  "AWS takes 50 on a resource and infra sets 6 of its own"),
+                                  + ", ".join(f'"t{i}": "v"' for i in range(43)) + "}}}",
+                                  "nodes.json:2:9: group 'web': key 'tags': 44 tags (with __base__'s); at most 43: "
+                                  "AWS takes 50 on a resource and infra sets 7 of its own"),
     "tag key too long": ("{" + BASE + ',\n"web": {"tags": {"' + "k" * 129 + '": "v"}}}',
                          "a tag key is 1 to 128 characters in AWS, this one 129"),
     "tag value too long": ("{" + BASE + ',\n"web": {"tags": {"k": "' + "v" * 257 + '"}}}',

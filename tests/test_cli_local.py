@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.reconciler.plan_json import FORMAT_VERSION
 from tests.cli_helpers import run_infra
 from tests.unit.test_config import SEED_ROLE_RUN_LIST
 
@@ -331,13 +332,13 @@ def test_apply_refuses_what_is_not_a_plan_or_is_from_a_newer_infra(local, capsys
     saved = json.loads((local / "saved.plan").read_text())
     (local / "saved.plan").write_text(json.dumps({**saved, "format_version": "99.0"}))
     result = infra(capsys, "apply", "saved.plan", "--auto-approve")
-    assert result.code == 1 and "plan format 99.0 is newer than this infra understands (2.2)" in result.err
+    assert result.code == 1 and f"plan format 99.0 is newer than this infra understands ({FORMAT_VERSION})" in result.err
     # A plan saved by an infra before the documented format: its action marks are not the names now.
     old = {"format": 1, "actions": [{**a, "action": "+"} for a in saved["actions"]], "made_against": {}}
     (local / "saved.plan").write_text(json.dumps(old))
     result = infra(capsys, "apply", "saved.plan", "--auto-approve")
     assert result.code == 1 and result.err.count("\n") == 1
-    assert "saved.plan: plan format 1 is not one this infra understands (2.2); plan again" in result.err
+    assert f"saved.plan: plan format 1 is not one this infra understands ({FORMAT_VERSION}); plan again" in result.err
     assert not (local / "roles").exists()
 
 

@@ -23,7 +23,7 @@ def test_the_command_reference_matches_the_command_line():
 def test_every_doc_the_readme_links_exists():
     readme = (ROOT / "README.md").read_text()
     for name in ("guide", "nodes-json", "commands", "images", "fleet", "registry", "state", "ci", "plan-json",
-                 "architecture", "performance", "scaling"):
+                 "environments", "architecture", "performance", "scaling"):
         assert f"docs/{name}.md" in readme
         assert (ROOT / "docs" / f"{name}.md").exists(), f"docs/{name}.md is linked from README.md but missing"
 
@@ -39,10 +39,11 @@ def _keys(model, prefix=""):
 
 
 def test_the_nodes_json_reference_names_every_key():
+    from infra.config.environments import EnvironmentSettings
     from infra.config.schema import GroupSettings, Settings
 
     reference = (ROOT / "docs" / "nodes-json.md").read_text()
-    undocumented = [key for key in [*_keys(GroupSettings), *_keys(Settings)]
+    undocumented = [key for key in [*_keys(GroupSettings), *_keys(Settings), *_keys(EnvironmentSettings)]
                     if f"`{key.rsplit('.', 1)[-1]}`" not in reference and f"`{key}`" not in reference
                     and f"{key}`" not in reference and f"`{key}." not in reference]
     assert not undocumented, f"docs/nodes-json.md does not name {', '.join(undocumented)}"

@@ -17,6 +17,7 @@ from infra.cli import fleet_commands  # noqa: E402,F401  instance:*
 from infra.cli import services_commands  # noqa: E402,F401  services:*
 from infra.cli import sandbox_commands  # noqa: E402,F401  sandbox start|stop|status
 from infra.cli import state_commands  # noqa: E402,F401  state list|show|rm|unlock|pull|push
+from infra.cli import environment_commands  # noqa: E402,F401  env list
 from infra.cli import completion_commands  # noqa: E402,F401  completion bash|zsh|fish
 
 __all__ = ["app", "main"]

@@ -49,6 +49,7 @@ class Options:
     """Options every command shares, set once by the app callback."""
 
     config: str = "nodes.json"
+    env: Optional[str] = None
     region: Optional[str] = None
     profile: Optional[str] = None
     endpoint_url: Optional[str] = None
@@ -69,6 +70,8 @@ def _print_version(value: bool) -> None:
 def _global_options(
     config: str = typer.Option("nodes.json", "--config", "-c", envvar="INFRA_CONFIG",
                                help="Path of nodes.json."),
+    env: Optional[str] = typer.Option(None, "--env", envvar="INFRA_ENV",
+                                      help="The environment of nodes.json's __environments__ to work on."),
     region: Optional[str] = typer.Option(None, "--region",
                                          help="Use this AWS region for every group instead of each group's own."),
     profile: Optional[str] = typer.Option(None, "--profile", envvar="AWS_PROFILE", help="AWS profile."),
@@ -82,7 +85,7 @@ def _global_options(
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                  help="Print infra's version and exit."),
 ) -> None:
-    options.config, options.region, options.profile = config, region, profile
+    options.config, options.env, options.region, options.profile = config, env or None, region, profile  # "": none
     options.endpoint_url, options.max_request_rate, options.debug = endpoint_url, max_request_rate, debug
 
 
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         _print_error(str(exc))
-        code = 1
+        code = getattr(exc, "exit_code", 1)
     except BrokenPipeError:  # `infra plan | head`: the reader left; say nothing more
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -23,7 +23,8 @@ from infra.workspace import AwsOptions, Workspace
 def workspace() -> Workspace:
     return Workspace(Path(options.config), AwsOptions(region=options.region, profile=options.profile,
                                                       endpoint_url=options.endpoint_url,
-                                                      max_request_rate=options.max_request_rate))
+                                                      max_request_rate=options.max_request_rate),
+                     environment=options.env)
 
 
 def note_project(ws: Workspace) -> None:

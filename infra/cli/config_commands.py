@@ -8,6 +8,7 @@ import typer
 
 from infra.cli.app import Output, app, options, out
 from infra.config import load_config
+from infra.config.environments import require_environment
 from infra.config.schema import nodes_json_schema
 from infra.redact import masked
 
@@ -16,21 +17,28 @@ SHOWN_GROUPS = 20  # group names validate lists before "and N more"
 
 @app.command()
 def validate() -> None:
-    """Check nodes.json: syntax, keys, types, names, references. Exit 1 with the first problem."""
-    config = load_config(options.config)
+    """Check nodes.json (every environment): syntax, keys, types, names, references. Exit 1 with the first problem."""
+    config = load_config(options.config, options.env)
     names = list(config.groups)
     listed = ", ".join(names[:SHOWN_GROUPS]) or "none"
     if len(names) > SHOWN_GROUPS:
         listed += f" and {len(names) - SHOWN_GROUPS} more (infra graph lists every resource)"
     out.print(f"{config.path} is valid: {len(names)} group(s): {listed}")
-    out.print(f"project {config.project.name} (from {config.project.source}): it owns what infra makes here")
+    if config.environments:
+        out.print(f"environments: {', '.join(config.environments)}, each checked (infra env list shows them)")
+    made = f"project {config.project.name} (from {config.project.source}): it owns what infra makes here"
+    if config.environment is not None:
+        made = f"environment {config.environment.name} of {made}, tagged infra:owner={config.owner}"
+    out.print(made)
 
 
 @app.command()
 def show(group: str = typer.Argument(..., help="Group name."),
          output: Output = typer.Option(Output.text, "--output", "-o", help="Output format.")) -> None:
     """Show GROUP as it reads after inheriting from __base__."""
-    merged = load_config(options.config).group(group)
+    config = load_config(options.config, options.env)
+    require_environment(config)
+    merged = config.group(group)
     settings = masked(merged.model_dump(mode="json", exclude={"name"}))  # like plan: no secret on screen
     settings["autoscale"] = settings["autoscale"] or False
     if output is Output.json:

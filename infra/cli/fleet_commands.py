@@ -1,4 +1,4 @@
-"""Fleet commands: one-off instances (instance:create) and deploys (instance:deploy)."""
+"""Fleet commands: one-off instances (instance:create), deploys (instance:deploy), rollbacks (rollback)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from infra import fleet
+from infra import engine, fleet
+from infra.rollback import rollback_plan
 from infra.cli.app import Output, app, out
 from infra.cli.common import ConsoleListener, report_result, workspace
+from infra.reconciler import render
 from infra.errors import ProviderError
 
 
@@ -77,3 +79,16 @@ def _print_region(report) -> None:
     style = "bold green" if report.ok else "bold red"
     out.print(f"[{style}]{report.region}: deploy {escape(report.status)}: {report.completed}/{report.targets} "
               f"node(s) done, {report.errors} failed (command {report.command_id}).[/]")
+
+
+@app.command("rollback")
+def rollback(
+    group: str = typer.Argument(..., help="The group whose autoscaling group goes back."),
+    allow_destroy: bool = typer.Option(False, "--allow-destroy", help="Also for a group marked protect."),
+) -> None:
+    """Roll GROUP back to the AMI and launch template version it ran before its last roll, through
+    the same gated roll (canary, bake, alarms, target groups); it stays there until nodes.json changes."""
+    ws = workspace()
+    plan = rollback_plan(ws, group)
+    out.print(render.plan_text(plan))
+    report_result(engine.apply_plan(ws, plan, listener=ConsoleListener(), allow_destroy=allow_destroy))

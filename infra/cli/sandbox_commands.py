@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from infra.cli.app import app, out
+from infra.cli.app import app, options, out
 from infra.cli.common import workspace
+from infra.config import load_config
 from infra.sandbox import Sandbox, exports
 
 sandbox_app = typer.Typer(help="Run a local AWS (moto server) seeded with nodes.json's source AMIs.",
@@ -16,12 +17,20 @@ app.add_typer(sandbox_app, name="sandbox")
 @sandbox_app.command("start")
 def sandbox_start(port: int = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (a free one when 0).")) -> None:
     """Start the sandbox in the background and print the line that points infra at it."""
-    ws = workspace()
-    amis = [g.source_ami for g in ws.config.groups.values() if g.source_group is None]
-    security_groups = sorted({sg for g in ws.config.groups.values() for sg in g.security_groups})
-    server, started = Sandbox(ws.root).start(amis, port=port, security_groups=security_groups)
+    config = load_config(options.config)  # one sandbox for every environment: seeded with what any names
+    groups = [g for merged in (config.groups, *(e.groups for e in config.environments.values()))
+              for g in merged.values()]
+    amis = [g.source_ami for g in groups if g.source_group is None]
+    security_groups = sorted({sg for g in groups for sg in g.security_groups})
+    scales = [g.autoscale for g in groups if g.autoscale is not None]
+    target_groups = sorted({t for scale in scales for t in scale.target_groups})
+    alarms = sorted({a for scale in scales if scale.rollout for a in scale.rollout.alarms})
+    server, started = Sandbox(workspace().root).start(amis, port=port, security_groups=security_groups,
+                                                      target_groups=target_groups, alarms=alarms)
+    seeded = [*sorted(set(amis)), *(f"target group {t}" for t in target_groups if not t.startswith("arn:")),
+              *(f"alarm {a}" for a in alarms)]
     out.print(("Started" if started else "Already running:") + f" sandbox at {server.endpoint_url} "
-              f"(pid {server.pid}), seeded with {', '.join(sorted(set(amis))) or 'no AMIs'}", highlight=False)
+              f"(pid {server.pid}), seeded with {', '.join(seeded) or 'no AMIs'}", highlight=False)
     out.print("Point infra at it with:")
     print(exports(server))
 

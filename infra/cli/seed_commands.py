@@ -15,7 +15,8 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Plan
 
 GROUPS = typer.Argument(None, help="Groups (every group when none is given).")
-CREATE_OR_UPDATE = {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.BUILD}
+# In an environment that promotes, packer:run promotes: it copies the AMIs its predecessor built.
+CREATE_OR_UPDATE = {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.BUILD, ActionKind.PROMOTE}
 
 
 def _run(groups: Iterable[str], kinds: set[str], allowed: set[ActionKind] | None, *, forced_kind: str | None = None,

@@ -13,7 +13,6 @@ import typer
 
 from infra.cli.app import Output, app, err, options, out
 from infra.config import load_config
-from infra.errors import RegistryError
 from infra.providers.etcd import DEFAULT_URL
 from infra.registry import ATTRIBUTE, DEFAULT_ROOT, Address, Registry, collect
 from infra.registry.agent import AgentSpec, agent, check_watch, run_agent
@@ -57,7 +56,7 @@ def notify(group: str = typer.Argument(..., help="Group the node belongs to."),
     check_seconds("--grace", grace)
     policy = CheckPolicy.of(check_interval, check_timeout, rise, fall)
     at = Address.parse(address)
-    merged = load_config(options.config).group(group)
+    merged = load_config(options.config, options.env).group(group)
     announce(lambda: Registry.connect(etcd, prefix), group=group, services=merged.services, node=node, address=at,
              ttl=ttl, checks=parse_checks(check, merged.services, group), policy=policy, grace=grace, say=_say)
 
@@ -71,7 +70,7 @@ def decommission(group: str = typer.Argument(..., help="Group the node belongs t
                  etcd: str = ETCD, prefix: str = PREFIX) -> None:
     """Withdraw what the node registered but GROUP no longer runs: mark leaving, wait, remove."""
     check_seconds("--grace", grace)
-    merged = load_config(options.config).group(group)
+    merged = load_config(options.config, options.env).group(group)
 
     def announced(services: list[str]) -> None:
         _say(f"{node}: {', '.join(services)} marked leaving; removing in {grace:g}s")
@@ -95,7 +94,7 @@ def collect_command(group: str = typer.Argument(..., help="Group the node belong
                     output: Output = typer.Option(Output.text, "--output", "-o", help="Output format."),
                     etcd: str = ETCD, prefix: str = PREFIX) -> None:
     """The seed's collect-services attributes: what runs here, and where every service runs."""
-    config = load_config(options.config)
+    config = load_config(options.config, options.env)
     merged = config.group(group)
     snapshot = Registry.connect(etcd, prefix).snapshot()
     _warn_unreadable(snapshot.unreadable)
@@ -163,9 +162,9 @@ def watch(group: str = typer.Argument(..., help="Group the node belongs to; its 
     for option, seconds in (("--debounce", debounce), ("--retry", retry), ("--grace", grace)):
         check_seconds(option, seconds)
     check_ttl(ttl)
-    merged = load_config(options.config).group(group)
+    merged = load_config(options.config, options.env).group(group)
     spec = AgentSpec(group=group, node=node, depends_on=merged.depends_on, exec_cmd=exec_cmd,
-                     services=lambda: load_config(options.config).group(group).services,
+                     services=lambda: load_config(options.config, options.env).group(group).services,
                      record=record or default_record_path(group, node),
                      address=Address.parse(address) if address else None, ttl=ttl,
                      checks=parse_checks(check, merged.services, group),
@@ -212,7 +211,7 @@ def render_command(template: str = typer.Argument(..., help="jinja2 template, or
     check_seconds("--retry", retry)
     how = Reconfigure(tuple(check_cmd), haproxy, exec_cmd)
     how.validate()
-    services = load_config(options.config).group(group).depends_on if group else None
+    services = load_config(options.config, options.env).group(group).depends_on if group else None
     pairs = parse_variables(variables)
     connect = lambda: Registry.connect(etcd, prefix)  # noqa: E731
     if watch_:

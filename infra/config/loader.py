@@ -6,7 +6,6 @@ found, the group and key, and what to do about it.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -14,19 +13,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from infra import jsontext
-from infra.config.merge import merge_group
-from infra.config.models import PARTIAL, Autoscale, Group, GroupSettings, Settings, check_group_name
+from infra.config.environments import Environment, owner_of, parse_environments
+from infra.config.groups import build_groups
+from infra.config.layout import Layout
+from infra.config.locate import BASE_KEY, ENVIRONMENTS_KEY, SETTINGS_KEY, Locator, owner_label, unknown
+from infra.config.models import Autoscale, Group, GroupSettings, Settings
 from infra.config.project import SETTING, Project, default_project
 from infra.errors import ConfigError, FileError
 from infra.fsutil import read_text
 from infra.jsontext import JsonProblem
 
 DEFAULT_CONFIG_FILE = "nodes.json"
-BASE_KEY = "__base__"
-SETTINGS_KEY = "__settings__"
+TOP_LEVEL_KEYS = (BASE_KEY, SETTINGS_KEY, ENVIRONMENTS_KEY)
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
 # Levels of objects and lists, nodes.json's own included: far beyond any Chef attributes, and
 # below what infra reads back from what it writes (jsontext.MAX_DEPTH), values being deeper there.
@@ -45,15 +46,51 @@ class Config:
     settings: Settings = field(default_factory=Settings)
     digest: str = ""
     project: Project = field(default_factory=lambda: Project(UNNAMED, "no name given"))
+    # Every environment of `__environments__`, and the one these groups are merged for (None: none).
+    environments: dict[str, Environment] = field(default_factory=dict)
+    environment: Environment | None = None
 
     @property
     def owner(self) -> str:
-        """The value of the `infra:owner` tag on everything this nodes.json makes."""
-        return self.project.name
+        """The value of the `infra:owner` tag on everything this nodes.json (in its environment) makes."""
+        return owner_of(self.project.name, self.environment_name)
+
+    @property
+    def environment_name(self) -> str | None:
+        return self.environment.name if self.environment is not None else None
+
+    @property
+    def layout(self) -> Layout:
+        """Where this environment's files go in the ops repository."""
+        return Layout(self.environment_name)
+
+    @property
+    def upstream(self) -> Environment | None:
+        """The environment whose AMIs this one promotes instead of building (`__settings__.promote`)."""
+        promoted_from = self.environment.promoted_from if self.environment else None
+        return self.environments[promoted_from] if promoted_from else None
+
+    @property
+    def upstream_owner(self) -> str | None:
+        """The owner of what the environment this one promotes from makes."""
+        upstream = self.upstream
+        return owner_of(self.project.name, upstream.name) if upstream is not None else None
+
+    def of_environment(self, name: str) -> "Config":
+        """This nodes.json as the environment `name` merges it, with the environment's state."""
+        if not self.environments:
+            raise ConfigError(f"--env {name}: nodes.json defines no environments (__environments__); leave out "
+                              f"--env (and INFRA_ENV), or add one", path=self.path)
+        if name not in self.environments:
+            raise ConfigError(f"--env {name}: " + unknown(f"environment {name!r}", name, self.environments),
+                              path=self.path)
+        chosen = self.environments[name]
+        return replace(self, groups=chosen.groups, environment=chosen,
+                       settings=self.settings.model_copy(update={"state": chosen.state}))
 
     def group(self, name: str) -> Group:
         if name not in self.groups:
-            raise ConfigError(_unknown(f"group {name!r}", name, self.groups), path=self.path)
+            raise ConfigError(unknown(f"group {name!r}", name, self.groups), path=self.path)
         return self.groups[name]
 
     def select(self, names: list[str] | tuple[str, ...] | None) -> list[Group]:
@@ -65,8 +102,31 @@ class Config:
     def providers_of(self, service: str) -> list[str]:
         return [name for name, group in self.groups.items() if service in group.services]
 
+    def error_at(self, group: str, keys: list[str], message: str) -> ConfigError:
+        """An error about a value nodes.json holds, found wrong later (a target group that does not
+        exist): located where `group` sets `keys`, or `__base__` when the group inherits them."""
+        try:
+            text = Path(self.path).read_text()
+            document = json.loads(text)
+        except (OSError, ValueError):
+            return ConfigError(message, path=self.path)
+        owner = group if _sets(document.get(group), keys) else BASE_KEY
+        return Locator(text, self.path).error([owner, *keys], message)
 
-def load_config(path: str | Path = DEFAULT_CONFIG_FILE) -> Config:
+    def in_region(self, region: str) -> "Config":
+        """Every group in `region` (`--region`), every environment's too: what infra makes, looks for
+        and names is there."""
+        def moved(groups: dict[str, Group]) -> dict[str, Group]:
+            return {name: group.model_copy(update={"region": region}) for name, group in groups.items()}
+
+        environments = {name: replace(e, groups=moved(e.groups)) for name, e in self.environments.items()}
+        chosen = environments[self.environment.name] if self.environment is not None else None
+        return replace(self, groups=moved(self.groups), environments=environments, environment=chosen)
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG_FILE, environment: str | None = None) -> Config:
+    """nodes.json from its file, with the project's derived name when it names none; as
+    `environment` merges it when one is named."""
     path = Path(path)
     try:
         text = read_text(path, limit=MAX_CONFIG_BYTES, what="nodes.json")
@@ -76,45 +136,34 @@ def load_config(path: str | Path = DEFAULT_CONFIG_FILE) -> Config:
     except FileError as exc:
         raise ConfigError(str(exc)) from None
     config = parse_config(text, str(path))
-    if config.project.explicit:
-        return config
-    return replace(config, project=default_project(path.parent))
+    if not config.project.explicit:
+        config = replace(config, project=default_project(path.parent))
+    return config.of_environment(environment) if environment is not None else config
 
 
-def parse_config(text: str, path: str = DEFAULT_CONFIG_FILE) -> Config:
+def parse_config(text: str, path: str = DEFAULT_CONFIG_FILE, environment: str | None = None) -> Config:
+    """nodes.json from its text: every group and every environment validated; as `environment`
+    merges it when one is named."""
     document = _parse_json(text, path)
     if not isinstance(document, dict):
         raise ConfigError("the top level must be an object of node groups, e.g. {\"__base__\": {...}, \"web\": {...}}",
                           path=path, line=1, column=1)
-    locator = _Locator(text, path)
+    locator = Locator(text, path)
     base = document.get(BASE_KEY, {})
     settings = _settings(document.get(SETTINGS_KEY, {}), locator)
     for key in document:
-        if key.startswith("__") and key not in (BASE_KEY, SETTINGS_KEY):
-            raise locator.error([key], _unknown("top-level key " + repr(key), key, [BASE_KEY, SETTINGS_KEY]))
+        if key.startswith("__") and key not in TOP_LEVEL_KEYS:
+            raise locator.error([key], unknown("top-level key " + repr(key), key, TOP_LEVEL_KEYS))
     if not isinstance(base, dict):
         raise locator.error([BASE_KEY], "__base__ must be an object of settings every group inherits")
-    _check_settings(base, BASE_KEY, locator)
-    groups: dict[str, Group] = {}
-    for name, raw in document.items():
-        if name in (BASE_KEY, SETTINGS_KEY):
-            continue
-        try:
-            check_group_name(name)
-        except ValueError as exc:
-            raise locator.error([name], str(exc)) from None
-        if not isinstance(raw, dict):
-            raise locator.error([name], f"group {name!r} must be an object of settings, not {type(raw).__name__}")
-        _check_settings(raw, name, locator)
-        merged = merge_group(base, raw)
-        try:
-            groups[name] = Group.model_validate({**merged, "name": name})
-        except ValidationError as exc:
-            raise locator.from_validation(exc, name, raw, merged) from None
-    _check_references(groups, locator)
+    locator.check_keys(base, GroupSettings, BASE_KEY)
+    raw_groups = {name: raw for name, raw in document.items() if name not in TOP_LEVEL_KEYS}
+    groups = build_groups(base, raw_groups, locator)
+    environments = parse_environments(document.get(ENVIRONMENTS_KEY), base, raw_groups, settings, locator)
     project = Project(settings.project, SETTING) if settings.project else Project(UNNAMED, "no name given")
-    return Config(path=path, groups=groups, settings=settings, digest=hashlib.sha256(text.encode()).hexdigest(),
-                  project=project)
+    config = Config(path=path, groups=groups, settings=settings, digest=hashlib.sha256(text.encode()).hexdigest(),
+                    project=project, environments=environments)
+    return config.of_environment(environment) if environment is not None else config
 
 
 def _parse_json(text: str, path: str) -> Any:
@@ -131,8 +180,8 @@ def _parse_json(text: str, path: str) -> Any:
     except JsonProblem as exc:
         if exc.keys:
             owner, *keys = exc.keys
-            message = f"{_owner(owner)}: key {jsontext.dotted(keys)!r}: " if keys else f"key {owner!r}: "
-            raise _Locator(text, path).error(exc.keys, f"{message}{exc.message}; {exc.hint}") from None
+            message = f"{owner_label(owner)}: key {jsontext.dotted(keys)!r}: " if keys else f"key {owner!r}: "
+            raise Locator(text, path).error(exc.keys, f"{message}{exc.message}; {exc.hint}") from None
         raise ConfigError(f"{exc.message}; {exc.hint}", path=path, line=exc.line, column=exc.column) from None
     except json.JSONDecodeError as exc:
         hint = ""
@@ -153,130 +202,20 @@ class _DuplicateKey(Exception):
         self.key = key
 
 
-def _settings(raw: Any, locator: "_Locator") -> Settings:
+def _settings(raw: Any, locator: Locator) -> Settings:
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
-        raise locator.from_validation(exc, SETTINGS_KEY, raw, raw, model=Settings) from None
-
-
-def _check_settings(raw: dict[str, Any], owner: str, locator: "_Locator") -> None:
-    """Validate the keys a group (or __base__) writes itself, so errors point at that group; checks
-    across keys (node_min against node_max) wait for the merged group, which may take one from
-    __base__ and the other from the group."""
-    try:
-        GroupSettings.model_validate(raw, context={PARTIAL: True})
-    except ValidationError as exc:
-        real = [e for e in exc.errors() if e["type"] != "missing"]
-        if real:
-            raise locator.from_errors(real, owner, raw) from None
-
-
-def _check_references(groups: dict[str, Group], locator: "_Locator") -> None:
-    for name, group in groups.items():
-        source = group.source_group
-        if source is not None and source not in groups:
-            raise locator.error([name, "source_ami"], f"group {name!r}: source_ami @{source}: "
-                                                      + _unknown(f"group {source!r}", source, groups))
-        if source is not None and groups[source].region != group.region:
-            raise locator.error([name, "source_ami"], f"group {name!r}: source_ami @{source}: group {source!r} builds "
-                                                      f"in {groups[source].region}, {name!r} in {group.region}; "
-                                                      f"an AMI is used in its own region only, so put both in one")
-        if source is not None and not groups[source].packer:
-            raise locator.error([name, "source_ami"], f"group {name!r}: source_ami @{source}: group {source!r} has "
-                                                      f"\"packer\": false, so it has no AMI to build from; name "
-                                                      f"an AMI id, or let {source!r} build one")
-    acyclic: set[str] = set()  # groups whose chain of sources is known to end in an AMI id
-    for name, group in groups.items():
-        source = group.source_group
-        seen, on_chain = [name], {name}
-        while source is not None and source not in acyclic:
-            if source in on_chain:
-                cycle = " -> ".join([*seen[seen.index(source):], source])
-                raise locator.error([name, "source_ami"], f"source_ami references form a cycle: {cycle}; "
-                                                          f"one group must build from an AMI id")
-            seen.append(source)
-            on_chain.add(source)
-            source = groups[source].source_group
-        acyclic.update(seen)
-    provided = {service for group in groups.values() for service in group.services}
-    for name, group in groups.items():
-        for service in group.depends_on:
-            if service not in provided:
-                known = ", ".join(sorted(provided)) or "none"
-                raise locator.error([name, "depends_on"], f"group {name!r} depends_on {service!r}, which no group's "
-                                                          f"run list provides (services: {known})")
-
-
-_LISTED = 10  # names listed in an error before "and N more"
-
-
-def _unknown(what: str, name: str, known: Any) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    if close:
-        return f"unknown {what}; did you mean {close[0]!r}?"
-    known = list(known)
-    listed = ", ".join(repr(k) for k in known[:_LISTED])
-    if len(known) > _LISTED:
-        listed += f" and {len(known) - _LISTED} more"
-    return f"unknown {what}; known: {listed}" if listed else f"unknown {what}"
-
-
-class _Locator:
-    """Finds where in the text a group's key is written, to point errors at it."""
-
-    def __init__(self, text: str, path: str) -> None:
-        self.text, self.path = text, path
-
-    def position(self, keys: list[Any]) -> tuple[int | None, int | None]:
-        return jsontext.key_position(self.text, keys)
-
-    def error(self, keys: list[Any], message: str) -> ConfigError:
-        line, column = self.position(keys)
-        return ConfigError(message, path=self.path, line=line, column=column)
-
-    def from_validation(self, exc: ValidationError, owner: str, raw: Any, merged: Any,
-                        model: type[BaseModel] = GroupSettings) -> ConfigError:
-        return self.from_errors(exc.errors(), owner, raw, merged, model)
-
-    def from_errors(self, errors: list[Any], owner: str, raw: Any, merged: Any = None,
-                    model: type[BaseModel] = GroupSettings) -> ConfigError:
-        error = errors[0]
-        loc = [part for part in error["loc"] if part not in ("name", "[key]")]  # [key]: the dict key itself
-        dotted = ".".join(str(part) for part in loc)
-        what = _owner(owner)
-        if error["type"] == "extra_forbidden":
-            message = f"{what}: {_unknown(f'key {dotted!r}', str(loc[-1]), _known_keys(model, loc[:-1]))}"
-        elif error["type"] == "missing":
-            message = (f"{what} has no {dotted!r}; set it in the group or in __base__")
-        else:
-            detail = error["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
-            if error["msg"].startswith("Input should be "):
-                detail = f"should be {detail}, got {_short(error.get('input'))}"
-            message = f"{what}: key {dotted!r}: {detail}" if dotted else f"{what}: {detail}"
-        in_raw = isinstance(raw, dict) and loc and loc[0] in raw
-        keys = [owner, *loc] if in_raw or owner == BASE_KEY else ([BASE_KEY, *loc] if loc else [owner])
-        return self.error(keys, message)
-
-
-def _owner(owner: str) -> str:
-    return "__settings__" if owner == SETTINGS_KEY else ("__base__" if owner == BASE_KEY else f"group {owner!r}")
-
-
-def _known_keys(model: type[BaseModel], loc: list[Any]) -> list[str]:
-    for part in loc:
-        annotation = model.model_fields[part].annotation if part in model.model_fields else None
-        candidates = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)
-                      and issubclass(a, BaseModel)]
-        if not candidates:
-            return []
-        model = candidates[0]
-    return [name for name in model.model_fields if name != "name"]
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+        raise locator.from_validation(exc, SETTINGS_KEY, raw, raw, Settings) from None
 
 
 __all__ = ["Autoscale", "Config", "load_config", "parse_config"]
+
+
+def _sets(settings: Any, keys: list[str]) -> bool:
+    """Whether `settings` (one group's, as written) sets the value at `keys` itself."""
+    for key in keys:
+        if not isinstance(settings, dict) or key not in settings:
+            return False
+        settings = settings[key]
+    return True

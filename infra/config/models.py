@@ -6,14 +6,17 @@ inherited from `__base__`, with its name and the values derived from its setting
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
+from infra.config.fields import DAY, MAX_NODES, NonEmpty, Strict, TargetGroup, partial, target_group_name
 from infra.config.project import check_project_name
+from infra.config.scaling import Scaling
 from infra.fsutil import inside_repository
 
 # Checked with fullmatch everywhere: `$` would let a final newline through ("web\n").
@@ -26,18 +29,16 @@ SOURCE_AMI = re.compile(r"ami-[0-9a-f]{8,17}|@[A-Za-z0-9_-]+")
 RESERVED_TAGS = frozenset({"Name", "group"})
 # AWS takes at most 50 tags on a resource, keys of 128 characters and values of 256; infra sets
 # these itself on some of a group's resources, so a group's own tags get what is left.
-INFRA_TAGS = ("Name", "group", "infra:managed", "infra:source_hash", "infra:protect", "infra:owner")
+INFRA_TAGS = ("Name", "group", "infra:managed", "infra:source_hash", "infra:protect", "infra:owner",
+              "infra:image_digest")
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 # An AWS region name: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4, ...
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
-# Guards against typos, far above any account's instance quota (and moto would try to launch them).
-MAX_NODES = 10_000
-DAY = 86_400
+# A canary as a share of the desired capacity: 1% to 100%.
+PERCENT = re.compile(r"(100|[1-9][0-9]?)%")
+MAX_ALARMS = 100  # one DescribeAlarms call answers for up to 100 names
 # CloudWatch keeps 5-minute data for 63 days: the longest window `infra usage` looks at.
 MAX_USAGE_DAYS = 63
-
-
-NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 def _tag_key(key: str) -> str:
@@ -87,16 +88,28 @@ def check_region(name: str) -> None:
         raise ValueError(f"{name!r} is not an AWS region name (like us-east-1 or eu-west-2)")
 
 
-PARTIAL = "partial"  # validation context: the keys one group (or __base__) writes, before merging
+class Rollout(Strict):
+    """How a roll moves traffic: a canary, a bake watching alarms, and how healthy is healthy enough."""
 
+    canary: int | str | None = Field(None, description="Instances the new ASG starts with before the rest: a count "
+                                                       "(1) or a share of desired (\"25%\"); none: all at once.")
+    bake: int = Field(0, ge=0, le=DAY, description="Seconds to watch the new instances (and the alarms) while the "
+                                                   "old ASG still serves, before going on.")
+    alarms: list[NonEmpty] = Field(default_factory=list, max_length=MAX_ALARMS,
+                                   description="CloudWatch alarm names: one in ALARM during the roll rolls it back.")
+    min_healthy_percent: int = Field(100, ge=1, le=100, description="Share of the new instances that must be "
+                                                                     "healthy at each step (rounded up).")
 
-def partial(info: ValidationInfo) -> bool:
-    """Validating what one group writes before it is merged with __base__: checks across keys wait."""
-    return bool(info.context) and bool(info.context.get(PARTIAL))
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    @field_validator("canary", mode="before")
+    @classmethod
+    def _canary(cls, value: Any) -> int | str | None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, str))):
+            raise ValueError(f"should be a count (1) or a share of desired (\"25%\"), got {json.dumps(value)}")
+        if isinstance(value, int) and not 1 <= value <= MAX_NODES:
+            raise ValueError(f"a canary of {value} instances; give 1 to {MAX_NODES:,}, or a share like \"25%\"")
+        if isinstance(value, str) and not PERCENT.fullmatch(value):
+            raise ValueError(f"{value!r} is not a share of the desired capacity; write it like \"25%\" (1% to 100%)")
+        return value
 
 
 class Autoscale(Strict):
@@ -109,9 +122,16 @@ class Autoscale(Strict):
     healthy_deadline: int = Field(600, ge=1, le=DAY, description="Seconds a new ASG has to become healthy before the roll is undone.")
     zones: list[NonEmpty] = Field(default_factory=list, description="Availability zones; every zone of the region when empty.")
     subnets: list[NonEmpty] = Field(default_factory=list, description="VPC subnet ids; when set, zones are taken from them.")
-    health_check_type: Literal["EC2", "ELB"] = "EC2"
+    health_check_type: Literal["EC2", "ELB"] | None = Field(
+        None, description="EC2 or ELB; ELB when the group has target_groups, else EC2.")
     health_check_grace: int = Field(300, ge=0, le=DAY, description="Seconds after launch before health checks count.")
     termination_policies: list[str] = Field(default_factory=lambda: ["OldestLaunchTemplate", "OldestInstance"])
+    target_groups: list[TargetGroup] = Field(default_factory=list, description="ELBv2 target groups (names or "
+                                                                             "ARNs) the ASG is attached to.")
+    rollout: Rollout | None = Field(None, description="How a roll moves traffic: canary, bake, alarms, "
+                                                      "min_healthy_percent.")
+    scaling: Scaling | None = Field(None, description="Scaling policies (target tracking, step) and scheduled "
+                                                      "actions; infra owns every one on the ASG once this is set.")
 
     @model_validator(mode="after")
     def _sizes_agree(self, info: ValidationInfo) -> "Autoscale":
@@ -121,11 +141,36 @@ class Autoscale(Strict):
             raise ValueError(f"node_min ({self.node_min}) is larger than node_max ({self.node_max})")
         if self.desired is not None and not self.node_min <= self.desired <= self.node_max:
             raise ValueError(f"desired ({self.desired}) is outside node_min..node_max ({self.node_min}..{self.node_max})")
+        self._requests_have_a_target_group()
         return self
+
+    def _requests_have_a_target_group(self) -> None:
+        """requests_per_target counts what one of the group's target groups receives."""
+        names = [target_group_name(name) for name in self.target_groups]
+        for key, policy in (self.scaling.target_tracking.items() if self.scaling else ()):
+            if policy.metric != "requests_per_target":
+                continue
+            where = f"scaling.target_tracking.{key}"
+            if not names:
+                raise ValueError(f"{where}: requests_per_target counts the requests of one of the group's "
+                                 f"target_groups, and it has none")
+            if policy.target_group is None and len(names) > 1:
+                raise ValueError(f"{where}: the group has {len(names)} target groups; say which one with "
+                                 f"target_group ({', '.join(names)})")
+            chosen = policy.target_group and target_group_name(policy.target_group)
+            if chosen and chosen not in names:
+                raise ValueError(f"{where}: target_group {chosen} is not one of the group's target_groups "
+                                 f"({', '.join(names)})")
 
     @property
     def desired_capacity(self) -> int:
         return self.node_min if self.desired is None else self.desired
+
+    @property
+    def health_check(self) -> str:
+        """The health check type: as given, else ELB for a group behind target groups (they say
+        whether an instance serves), EC2 for the others."""
+        return self.health_check_type or ("ELB" if self.target_groups else "EC2")
 
 
 class Usage(Strict):
@@ -254,6 +299,9 @@ class Settings(Strict):
     max_request_rate: float | None = Field(None, gt=0, le=10_000,
                                            description="At most this many AWS requests per second, across all "
                                                        "threads of a command (--max-request-rate overrides it).")
+    promote: list[str] = Field(default_factory=list, description="Environments in the order an AMI goes through "
+                                                                 "them: the first builds it, each next one promotes "
+                                                                 "(copies) its predecessor's instead of building.")
 
     @field_validator("project")
     @classmethod

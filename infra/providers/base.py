@@ -103,4 +103,5 @@ class Providers:
         if kinds is not None:
             observation.found = {a: o for a, o in observation.found.items() if a.split(".", 1)[0] in kinds}
             observation.unowned = [u for u in observation.unowned if u.address.split(".", 1)[0] in kinds]
+            observation.sources = {a: o for a, o in observation.sources.items() if a.split(".", 1)[0] in kinds}
         return observation

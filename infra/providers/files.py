@@ -2,8 +2,9 @@
 
 Besides the files asked about, it finds the ones infra made that nobody asks about any more (a
 removed group's, after the state lost them): every `dna/asg/<group>.json` (that directory is
-infra's), and each `packer/<group>.json` whose builders carry the `infra:managed` tag. Roles are
-never taken for orphans: an ops repository may hold roles written by hand.
+infra's), and each `packer/<group>.json` whose builders carry the `infra:managed` tag; in an
+environment, those in its folders (`dna/<env>/asg/`, `packer/<env>/`) alone. Roles are never
+taken for orphans: an ops repository may hold roles written by hand.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import jsontext
+from infra.config.layout import Layout
 from infra.config.models import GROUP_NAME
 from infra.errors import FileError, ProviderError
 from infra.fsutil import MiB, atomic_write_json, inside_repository, read_text
@@ -24,15 +26,16 @@ from infra.reconciler.graph import MANAGED_TAG
 from infra.reconciler.plan import Action
 from infra.reconciler.resources import Observation, Observed, Resource, address_of
 
-ORPHAN_DIRECTORIES = {"dna": "dna/asg", "packer_template": "packer"}
 MAX_FILE_BYTES = 64 * MiB
 
 
 class FilesProvider:
     kinds = frozenset({"role", "packer_template", "dna"})
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, layout: Layout = Layout()) -> None:
         self.root = Path(root)
+        # Where orphans are looked for: folders that are infra's (an environment's, with environments).
+        self.orphan_directories = {"dna": layout.asg_dna, "packer_template": layout.packer}
 
     def observe(self, resources: list[Resource]) -> Observation:
         observed: dict[str, Observed] = {}
@@ -42,7 +45,7 @@ class FilesProvider:
             if found is not None:
                 observed[resource.address] = found
         asked = {resource.address for resource in resources}
-        for kind, directory in ORPHAN_DIRECTORIES.items():
+        for kind, directory in self.orphan_directories.items():
             for address, found in self._orphans(kind, directory, asked):
                 observed[address] = found
         return Observation(found=observed)

@@ -14,6 +14,7 @@ class ActionKind(str, Enum):
     BUILD = "*"  # a new artifact (an AMI) beside the old ones, which retention removes later
     ADOPT = "@"  # made by infra before owner tags: tagged as this project's, nothing else changes
     REFRESH = "<="  # the state records what exists now (--refresh-only); nothing in the world changes
+    PROMOTE = ">"  # the AMI the environment before this one built from the same inputs, copied here
 
     @property
     def mark(self) -> str:
@@ -45,4 +46,5 @@ _VERBS = {
     ActionKind.BUILD: "built",
     ActionKind.ADOPT: "adopted (tagged as this project's; nothing else changes)",
     ActionKind.REFRESH: "refreshed in state (what is there now is recorded; nothing else changes)",
+    ActionKind.PROMOTE: "promoted (the AMI of the environment before this one, copied; nothing is built)",
 }

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from infra.reconciler.diff import attribute_changes, managed_part
 from infra.reconciler.kinds import Kind, kind_of
 from infra.reconciler.plan import AttributeChange
+from infra.reconciler.promotion import identity
 from infra.reconciler.resources import Observed
 from infra.state.model import State
 
@@ -48,7 +49,8 @@ def detect_drift(state: State, observed: dict[str, Observed], scope: set[str] | 
         if kind_of(recorded.kind).by_digest:
             changes = _artifact_changes(kind_of(recorded.kind), recorded.attributes, recorded.outputs, found)
         else:
-            wanted = {k: v for k, v in recorded.attributes.items() if k in found.attributes}
+            moved = kind_of(recorded.kind).recorded(recorded.attributes)  # what scaling policies move is no drift
+            wanted = {k: v for k, v in recorded.attributes.items() if k in found.attributes and k not in moved}
             changes = [c.reversed() for c in attribute_changes(found.attributes, wanted)]
         if changes:
             report.drifted.append(Drifted(address=address, kind=recorded.kind, group=recorded.group,
@@ -60,11 +62,12 @@ def _artifact_changes(kind: Kind, attributes: dict, outputs: dict, found: Observ
     """An artifact (an AMI) is found as the group's newest one. Another one than infra recorded
     means the recorded one is gone (deregistered by hand) or another was made: say which AMI,
     not only that the digest differs."""
-    found = found.built_from(kind.build_digest(attributes))  # an earlier AMI reused is no drift
+    key, digest = identity(attributes, kind.build_digest)  # a promoted AMI is known by its image digest
+    found = found.built_from(digest, key)  # an earlier AMI reused is no drift
     recorded_id, found_id = outputs.get("image_id"), found.outputs.get("image_id")
     if recorded_id and found_id and recorded_id != found_id:
         return [AttributeChange(path="image_id", before=recorded_id, after=found_id)]
-    wanted = {"source_hash": kind.build_digest(attributes),
+    wanted = {key: digest,
               **{k: v for k, v in attributes.items() if k in kind.outside_versions and k in found.attributes}}
     if not found.attributes.get("source_hash"):  # not built by infra (imported): what it was built from is unknown
         del wanted["source_hash"]

@@ -110,9 +110,11 @@ class Executor:
     def _settle_all(self, finished: list[tuple[Future, Action, float]], schedule: "_Schedule",
                     result: ApplyResult) -> None:
         """Record every action that finished, then write state once, before anything new starts."""
-        recorded = [self._settle(action, future, started, schedule, result) for future, action, started in finished]
-        if any(recorded):
-            self._write()
+        with _signals_held():
+            recorded = [self._settle(action, future, started, schedule, result)
+                        for future, action, started in finished]
+            if any(recorded):
+                self._write()
 
     def _settle(self, action: Action, future: Future, started: float, schedule: "_Schedule",
                 result: ApplyResult) -> bool:
@@ -178,19 +180,41 @@ class Executor:
 
 
 
+HELD = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM while an action starts: an interrupt then never falls between the
-    start of an action and the executor knowing of it, so every started action is waited for and
-    recorded before the interrupt ends the apply."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    """Hold Ctrl-C and SIGTERM while an action starts or finished ones are recorded: an interrupt
+    then never falls between the start of an action and the executor knowing of it, nor in the
+    middle of writing the state, so every started action is waited for and recorded before the
+    interrupt ends the apply.
+
+    Held in Python, not by the thread's signal mask: any other thread of the process (a timer, a
+    pool's worker) may take the signal from the kernel, and Python then runs the handler in the
+    main thread wherever it is. Here the handler only notes the signal; the real one runs after."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    caught: list[int] = []
+    previous: dict[int, Any] = {}
     try:
+        for signum in HELD:
+            previous[signum] = signal.signal(signum, lambda number, frame: caught.append(number))
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(caught):
+            _deliver(signum, previous[signum])
+
+
+def _deliver(signum: int, handler: Any) -> None:
+    """What the handler held back would have done with `signum`."""
+    if callable(handler):
+        handler(signum, None)
+    elif handler == signal.SIG_DFL:
+        signal.raise_signal(signum)
 
 
 class _Schedule:

@@ -9,17 +9,21 @@ A group built from `"source_ami": "@other"` also depends on `ami.other`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from infra.chef import dna_document, role_document, role_name
 from infra.config import Config, Group
+from infra.config.environments import owner_of
+from infra.config.layout import Layout
 from infra.errors import ConfigError
 from infra.reconciler.kinds import KINDS
 from infra.reconciler.order import Cycle, dependencies_first
+from infra.reconciler.promotion import IMAGE_DIGEST, PROMOTED, ImageInputs, differences, image_inputs
 from infra.reconciler.refs import digest, parse_ref, ref
 from infra.reconciler.resources import Resource, address_of, split_address
+from infra.reconciler.scaling import document as scaling_document
 from infra.rendering import packer_text, render_json, render_text
 from infra.state.model import State
 
@@ -46,11 +50,48 @@ class Graph:
         return self.resources[address]
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Whom a group's resources are made for: the owner tagged on them, the environment in their
+    names, and where their files go."""
+
+    owner: str
+    environment: str | None = None
+    layout: Layout = field(default_factory=Layout)
+
+    @classmethod
+    def of(cls, project: str, environment: str | None) -> "Scope":
+        return cls(owner_of(project, environment), environment, Layout(environment))
+
+
 def desired_graph(config: Config, root: Path | str = ".") -> Graph:
+    scope = Scope.of(config.project.name, config.environment_name)
+    templates = {name: packer_template(group, root, scope) for name, group in config.groups.items() if group.packer}
+    # Environments tag their AMIs with the image digest (promotion.py), by which the next one promotes them.
+    inputs = (image_inputs(config.groups, lambda group: untagged(templates[group.name]), group_role)
+              if config.environment else {})
+    promoted = _promotions(config, root, inputs)
     resources: list[Resource] = []
     for group in config.groups.values():
-        resources.extend(group_resources(group, root, config.owner))
+        resources.extend(group_resources(group, root, scope, template=templates.get(group.name),
+                                         inputs=inputs.get(group.name), promote=promoted.get(group.name)))
     return Graph(topological(resources))
+
+
+def _promotions(config: Config, root: Path | str, inputs: dict[str, ImageInputs]) -> dict[str, dict[str, str]]:
+    """For an environment that promotes: where each group's AMI comes from, and, when the group's
+    image inputs differ from the predecessor's, what differs (the plan refuses to promote it)."""
+    upstream = config.upstream
+    if upstream is None:
+        return {}
+    scope = Scope.of(config.project.name, upstream.name)
+    theirs = image_inputs(upstream.groups, lambda group: untagged(packer_template(group, root, scope)), group_role)
+    promoted: dict[str, dict[str, str]] = {}
+    for name, mine in inputs.items():
+        promoted[name] = {"environment": upstream.name, "region": upstream.groups[name].region}
+        if theirs[name].digest != mine.digest:
+            promoted[name]["differs"] = differences(mine, theirs[name])
+    return promoted
 
 
 def group_tags(group: Group, owner: str) -> dict[str, str]:
@@ -60,19 +101,34 @@ def group_tags(group: Group, owner: str) -> dict[str, str]:
     return {**group.tags, "Name": group.name, "group": group.name, MANAGED_TAG: "true", OWNER_TAG: owner, **protect}
 
 
-def group_resources(group: Group, root: Path | str, owner: str) -> list[Resource]:
-    name = group.name
-    role = role_document(name, group.description, group.default_attributes, group.override_attributes,
+def group_role(group: Group) -> dict[str, Any]:
+    return role_document(group.name, group.description, group.default_attributes, group.override_attributes,
                          group.role_run_list)
-    resources = [Resource(kind="role", group=name, attributes={"path": f"roles/{role_name(name)}.json",
-                                                                  "document": role})]
+
+
+def packer_template(group: Group, root: Path | str, scope: Scope) -> dict[str, Any]:
+    """The group's Packer template, rendered from packer.json.j2 (the ops repository's own, if any)."""
+    return render_json(root, "packer.json.j2", group=group, role=role_name(group.name),
+                       source_ami="" if group.source_group else group.source_ami, tags=group_tags(group, scope.owner),
+                       owner=scope.owner, environment=scope.environment, roles_path=scope.layout.roles)
+
+
+def group_resources(group: Group, root: Path | str, scope: Scope, *, template: dict[str, Any] | None = None,
+                    inputs: ImageInputs | None = None, promote: dict[str, str] | None = None) -> list[Resource]:
+    """What one group needs. In an environment its AMI carries its image digest (`inputs`); in one
+    that promotes (`promote`), the AMI is the predecessor's, copied: no template, no build."""
+    name = group.name
+    role = group_role(group)
+    resources = [Resource(kind="role", group=name, attributes={"path": scope.layout.role(name), "document": role})]
     image = source_image(group)
-    if group.packer:
-        template = render_json(root, "packer.json.j2", group=group, role=role_name(name),
-                               source_ami="" if group.source_group else group.source_ami,
-                               tags=group_tags(group, owner), owner=owner)
-        resources.append(Resource(kind="packer_template", group=name,
-                                  attributes={"path": f"packer/{name}.json", "document": template}))
+    if group.packer and promote is not None and inputs is not None:
+        resources.append(Resource(kind="ami", group=name, protect=group.protect, attributes={
+            "region": group.region, IMAGE_DIGEST: inputs.digest, PROMOTED: promote,
+            "tags": group_tags(group, scope.owner)}))
+    elif group.packer:
+        template = template if template is not None else packer_template(group, root, scope)
+        resources.append(Resource(kind="packer_template", group=name, attributes={
+            "path": scope.layout.packer_template(name), "document": template}))
         depends = [address_of("packer_template", name), address_of("role", name)]
         if group.source_group is not None:
             depends.append(address_of("ami", group.source_group))
@@ -82,9 +138,10 @@ def group_resources(group: Group, root: Path | str, owner: str) -> list[Resource
             "template_digest": digest(untagged(template)),
             "role_digest": digest(role),
             "tags": ami_tags(template),
+            **({IMAGE_DIGEST: inputs.digest} if inputs is not None else {}),
         }))
     if group.autoscale is not None:
-        resources.extend(_autoscaling(group, root, image_of(group), owner))
+        resources.extend(_autoscaling(group, root, image_of(group), scope))
     return resources
 
 
@@ -137,11 +194,11 @@ def with_recorded(graph: Graph, state: State, groups: Iterable[str]) -> Graph:
     return Graph(topological([*graph, *carried]))
 
 
-def _autoscaling(group: Group, root: Path | str, image: str, owner: str) -> list[Resource]:
-    name, scale = group.name, group.autoscale
+def _autoscaling(group: Group, root: Path | str, image: str, scope: Scope) -> list[Resource]:
+    name, scale, owner = group.name, group.autoscale, scope.owner
     assert scale is not None
     dna = dna_document(name, name)
-    user_data = render_text(root, "user-data.sh.j2", group=group, dna=dna)
+    user_data = render_text(root, "user-data.sh.j2", group=group, dna=dna, environment=scope.environment)
     source = parse_ref(image)
     image_source = [source[0]] if source else []
     template = Resource(kind="launch_template", group=name,
@@ -162,16 +219,21 @@ def _autoscaling(group: Group, root: Path | str, image: str, owner: str) -> list
         "desired_capacity": scale.desired_capacity,
         "zones": scale.zones,
         "subnets": scale.subnets,
-        "health_check_type": scale.health_check_type,
+        "health_check_type": scale.health_check,
         "health_check_grace": scale.health_check_grace,
         "termination_policies": scale.termination_policies,
         "launch_template_id": ref(template.address, "id"),
         "launch_template_version": ref(template.address, "version"),
         "timeout": scale.timeout,
         "healthy_deadline": scale.healthy_deadline,
+        "target_groups": scale.target_groups,
+        # How a roll goes; not a thing in AWS, so compared with what was applied (kinds.py: recorded_only).
+        "rollout": scale.rollout.model_dump() if scale.rollout is not None else None,
+        # Policies and scheduled actions: part of the ASG, so a roll carries them (reconciler/scaling.py).
+        "scaling": scaling_document(scale.scaling, scale.target_groups),
         "tags": group_tags(group, owner),
     })
-    dna_file = Resource(kind="dna", group=name, attributes={"path": f"dna/asg/{name}.json", "document": dna})
+    dna_file = Resource(kind="dna", group=name, attributes={"path": scope.layout.group_dna(name), "document": dna})
     return [dna_file, template, asg]
 
 

@@ -7,10 +7,11 @@ needs, and which attribute changes cannot be made in place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.refs import digest
+from infra.reconciler.scaling import sizes_owned
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,22 @@ class Kind:
     leftover: str = ""
     # Looked for whenever this kind is: where its debris would be.
     found_with: str = ""
+    # Attributes that are no thing in AWS (how an ASG rolls): compared with what was applied last,
+    # never observed; with nothing recorded (a lost state) they count as what nodes.json wants.
+    recorded_only: frozenset[str] = field(default_factory=frozenset)
+    # Attributes that are recorded only when the resource's own attributes say so: the sizes an
+    # ASG's scaling policies and scheduled actions move (reconciler/scaling.py).
+    recorded_when: Callable[[Mapping[str, Any]], frozenset[str]] | None = None
+    # (attribute, marker): the observed `marker` is the value of `attribute` that `infra rollback`
+    # took the resource back from; while nodes.json still wants that value, the resource is kept.
+    rolled_back: tuple[str, str] = ()
+    # A replacement is a blue/green roll, which reconciler/rolls.py describes from the attributes.
+    rolls: bool = False
+
+    def recorded(self, attributes: Mapping[str, Any]) -> frozenset[str]:
+        """The attributes compared with what was applied last instead of what is observed, for a
+        resource with these (desired, or recorded) attributes."""
+        return self.recorded_only | (self.recorded_when(attributes) if self.recorded_when else frozenset())
 
     def build_digest(self, attributes: Mapping[str, Any]) -> str:
         """What a `by_digest` kind is built from: every attribute but those outside versions (an
@@ -54,13 +71,17 @@ class Kind:
 ROLE = Kind("role", "Chef role file", local=True)
 PACKER_TEMPLATE = Kind("packer_template", "Packer template file", local=True)
 DNA = Kind("dna", "chef-solo dna file", local=True)
+# An AMI's image digest (environments only: see promotion.py) is a tag put right in place, like its tags.
 AMI = Kind("ami", "AMI built by packer", create=ActionKind.BUILD, by_digest=True,
-           outside_versions=frozenset({"tags"}), protectable=True, built_on=frozenset({"packer_template", "role"}))
+           outside_versions=frozenset({"tags", "image_digest"}), protectable=True,
+           built_on=frozenset({"packer_template", "role"}))
 LAUNCH_TEMPLATE = Kind("launch_template", "EC2 launch template", kept_on_update=frozenset({"id", "name"}),
                        outside_versions=frozenset({"tags"}), built_on=frozenset({"ami", "dna"}))
 ASG = Kind("asg", "autoscaling group", replace_on=frozenset({"launch_template_version"}),
            kept_on_update=frozenset({"name"}), serves=True, protectable=True,
-           built_on=frozenset({"launch_template"}))
+           built_on=frozenset({"launch_template"}), recorded_only=frozenset({"rollout"}),
+           recorded_when=sizes_owned,
+           rolled_back=("launch_template_version", "rolled_back_from"), rolls=True)
 INSTANCE = Kind("instance", "one-off EC2 instance", on_request=True, serves=True, built_on=frozenset({"ami"}),
                 replace_on=frozenset({"image_id", "instance_type", "zone", "key_name", "iam_instance_profile"}))
 

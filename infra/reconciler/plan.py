@@ -51,6 +51,8 @@ class Action(BaseModel):
     # A deletion of nodes that new nodes of the same plan take over from: the provider keeps them
     # for their group's `timeout` once the new ones are up, so other nodes notice the change.
     hold: bool = False
+    # What the plan keeps back that nodes.json asks for, and why (a group `infra rollback` took back).
+    held: str = ""
     # For an unchanged resource: the outputs observed, recorded so references to it resolve. For
     # one recorded but found gone: the outputs it had, so its provider can clean up after it.
     outputs: dict[str, Any] = Field(default_factory=dict)
@@ -105,7 +107,7 @@ class Plan(BaseModel):
 
     def summary(self) -> dict[str, int]:
         """Counts the way Terraform's closing line does: a replace adds one and destroys one."""
-        counts = {"add": 0, "change": 0, "destroy": 0, "build": 0, "adopt": 0, "refresh": 0}
+        counts = {"add": 0, "change": 0, "destroy": 0, "build": 0, "adopt": 0, "refresh": 0, "promote": 0}
         for action in self.actions:
             if action.action is ActionKind.CREATE:
                 counts["add"] += 1
@@ -122,4 +124,6 @@ class Plan(BaseModel):
                 counts["adopt"] += 1
             elif action.action is ActionKind.REFRESH:
                 counts["refresh"] += 1
+            elif action.action is ActionKind.PROMOTE:
+                counts["promote"] += 1
         return counts

@@ -7,8 +7,9 @@ by the output they will come from (`"ami.web.image_id"`), as Terraform's `after_
 them with `true`. Printed plans mask secret-looking values and say so (`masked`); such a document
 cannot be applied, a saved one can.
 
-`format_version` is MAJOR.MINOR: a minor version only adds properties (readers ignore those they
-do not know); a new major version changes what is there, and is refused by readers of another.
+`format_version` is MAJOR.MINOR: a minor version only adds (properties, which readers ignore when
+they do not know them, and action names); a new major version changes what is there, and is
+refused by readers of another. 2.1 added the action `promote` and the summary's `promote` count.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from infra.errors import InfraError
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Plan
 from infra.reconciler.refs import parse_ref, ref
+from infra.reconciler.rolls import roll_of
 
-FORMAT_VERSION = "2.2"
+FORMAT_VERSION = "2.4"
 MAJOR = 2
-NAMES = {kind: kind.name.lower() for kind in ActionKind}  # noop, create, update, replace, delete, build, adopt, refresh
+# noop, create, update, replace, delete, build, adopt, refresh, promote
+NAMES = {kind: kind.name.lower() for kind in ActionKind}
 KINDS = {name: kind for kind, name in NAMES.items()}
-LEADING = ("address", "kind", "group", "action", "reason", "depends_on", "protect", "protected", "hold")
+LEADING = ("address", "kind", "group", "action", "reason", "depends_on", "protect", "protected", "hold", "held")
 
 Mask = Callable[..., Any]  # (value, path="") -> the value with secrets replaced
 
@@ -48,7 +51,8 @@ def plan_document(plan: Plan, *, mask: Mask | None = None) -> dict[str, Any]:
     """The plan as the documented JSON object; with `mask`, secret values replaced (for printing)."""
     hide = _Hider(mask)
     data = plan.model_dump(mode="json")
-    actions = [_action(action, hide) for action in data.pop("actions")]
+    actions = [{**_action(action, hide), "roll": _roll(model)} for action, model in zip(data.pop("actions"),
+                                                                                        plan.actions)]
     # `masked` is known once every value went through the mask: put in its place after.
     document = {"format_version": FORMAT_VERSION, "masked": False, "has_changes": bool(plan.changes),
                 "summary": plan.summary(), **data, "actions": actions}
@@ -75,6 +79,11 @@ def _action(action: dict[str, Any], hide: _Hider) -> dict[str, Any]:
         outputs=hide(action["outputs"]),
     )
     return {**document, **{key: value for key, value in action.items() if key not in document}}
+
+
+def _roll(action: Any) -> dict[str, Any] | None:
+    roll = roll_of(action)
+    return roll.document() if roll else None
 
 
 def known(value: Any) -> Any:

@@ -17,6 +17,7 @@ from infra.reconciler.graph import HASH_TAG, PROTECT_TAG, Graph
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.order import dependencies_first
 from infra.reconciler.plan import Action, MadeAgainst, Notice, Plan, changed_attributes
+from infra.reconciler.promotion import is_promoted, promoted_action
 from infra.reconciler.refs import resolve, unresolved
 from infra.reconciler.resources import Observed, Resource, Unowned, address_of, split_address
 from infra.state.model import ResourceState, State
@@ -24,7 +25,8 @@ from infra.state.model import ResourceState, State
 
 def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
          scope: set[str] | None = None, made_against: MadeAgainst | None = None,
-         forced: Iterable[str] = (), unowned: Iterable[Unowned] = (), adopt: bool = False) -> Plan:
+         forced: Iterable[str] = (), unowned: Iterable[Unowned] = (), adopt: bool = False,
+         sources: dict[str, Observed] | None = None) -> Plan:
     """Compute the actions that make the world match `desired`.
 
     `observed` is this project's resources. `scope` limits the plan to those addresses (a
@@ -32,13 +34,42 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
     replaced even when unchanged (a requested blue/green roll). `unowned` is what was found that
     is not this project's: it is never changed, only noticed, except that with `adopt` what infra
     made before owner tags, of a group nodes.json or the state names, is adopted (tagged as this
-    project's; the next plan shows how it differs from nodes.json).
+    project's; the next plan shows how it differs from nodes.json). `sources` are the AMIs of the
+    environment this one promotes from, by the address of the promoted AMI (see promotion.py).
     """
     in_scope = (lambda address: True) if scope is None else scope.__contains__
     forced = set(forced)
     planned: dict[str, Action] = {}
     adopted, notices = _unowned(unowned, desired, observed, state, in_scope, adopt=adopt)
 
+    output = _outputs(planned, observed, state, in_scope)
+    for resource in desired:
+        if not in_scope(resource.address):
+            continue
+        after = resolve(resource.attributes, output)
+        if resource.address in adopted:
+            planned[resource.address] = _adoption(adopted[resource.address], after, protect=resource.protect)
+        elif is_promoted(after):
+            planned[resource.address] = _promotion(resource, after, observed.get(resource.address), state,
+                                                   (sources or {}).get(resource.address))
+        else:
+            planned[resource.address] = _action_for(resource, after, observed.get(resource.address), state,
+                                                    forced=resource.address in forced)
+    for address, item in adopted.items():
+        if address not in desired:  # recorded in state, no longer wanted: the next plan deletes it
+            recorded = state.resources.get(address)
+            planned[address] = _adoption(item, recorded.attributes if recorded else {},
+                                         protect=recorded is not None and recorded.protect)
+
+    actions = list(planned.values())
+    actions.extend(_deletions(desired, observed, state, in_scope, planned=actions, adopted=adopted))
+    return Plan(actions=actions, made_against=made_against or MadeAgainst(lineage=state.lineage, serial=state.serial),
+                targets=sorted(scope) if scope is not None else [], notices=notices)
+
+
+def _outputs(planned: dict[str, Action], observed: dict[str, Observed], state: State, in_scope):
+    """The lookup references resolve through: an output as it will be once `planned` (so far) is
+    applied, or None while it is not known before apply."""
     def output(address: str, name: str) -> Any:
         action = planned.get(address)
         if action is not None and action.action is ActionKind.ADOPT:
@@ -56,25 +87,7 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
         seen_or_unasked = found is not None or not in_scope(address)
         return recorded.outputs.get(name) if recorded is not None and seen_or_unasked else None
 
-    for resource in desired:
-        if not in_scope(resource.address):
-            continue
-        after = resolve(resource.attributes, output)
-        if resource.address in adopted:
-            planned[resource.address] = _adoption(adopted[resource.address], after, protect=resource.protect)
-        else:
-            planned[resource.address] = _action_for(resource, after, observed.get(resource.address), state,
-                                                    forced=resource.address in forced)
-    for address, item in adopted.items():
-        if address not in desired:  # recorded in state, no longer wanted: the next plan deletes it
-            recorded = state.resources.get(address)
-            planned[address] = _adoption(item, recorded.attributes if recorded else {},
-                                         protect=recorded is not None and recorded.protect)
-
-    actions = list(planned.values())
-    actions.extend(_deletions(desired, observed, state, in_scope, planned=actions, adopted=adopted))
-    return Plan(actions=actions, made_against=made_against or MadeAgainst(lineage=state.lineage, serial=state.serial),
-                targets=sorted(scope) if scope is not None else [], notices=notices)
+    return output
 
 
 def _unowned(unowned: Iterable[Unowned], desired: Graph, observed: dict[str, Observed], state: State, in_scope,
@@ -150,13 +163,15 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
             return Action(action=kind.create, reason="does not exist yet", **base)
         return Action(action=kind.create, reason="recorded in state but gone; will be made again",
                       outputs=recorded.outputs, **base)
-    before = found.attributes
+    before = _with_recorded(kind, found.attributes, recorded, after)
     if kind.by_digest:
         return _by_digest(resource, after, found, recorded.attributes if recorded else None, base)
-    changes = attribute_changes(before, after)
     if forced:
-        return Action(action=ActionKind.REPLACE, before=before, changes=changes, reason="replacement requested",
-                      **base)
+        return Action(action=ActionKind.REPLACE, before=before, changes=attribute_changes(before, after),
+                      reason="replacement requested", **base)
+    after, held = _held_back(kind, before, after)
+    base.update(after=after, held=held)
+    changes = attribute_changes(before, after)
     if not changes:
         return Action(action=ActionKind.NOOP, before=before, reason="up to date", outputs=found.outputs, **base)
     roots = changed_attributes(changes)
@@ -168,6 +183,39 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
                       reason=f"{why}, which cannot change in place", **base)
     return Action(action=ActionKind.UPDATE, before=before, changes=changes, reason="changed: " + ", ".join(roots),
                   **base)
+
+
+def _with_recorded(kind, found: dict[str, Any], recorded: ResourceState | None,
+                   after: dict[str, Any]) -> dict[str, Any]:
+    """What was found, with the attributes AWS does not hold, or that something else moves (sizes a
+    scaling policy owns), as they were applied (or as wanted, with nothing recorded: nothing says
+    otherwise)."""
+    keys = kind.recorded(after)
+    if not keys:
+        return found
+    applied = recorded.attributes if recorded is not None else after
+    return {**found, **{key: applied.get(key) for key in keys if key in after}}
+
+
+def _held_back(kind, before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """`infra rollback` took the resource back from what nodes.json still wants: keep it where it
+    is (and say so) until nodes.json wants something else, or a roll is asked for."""
+    if not kind.rolled_back:
+        return after, ""
+    attribute, marker = kind.rolled_back
+    left = before.get(marker)
+    if not left or str(after.get(attribute)) != str(left) or str(before.get(attribute)) == str(left):
+        return after, ""
+    return ({**after, attribute: before.get(attribute), marker: left},
+            f"held at {attribute} {before.get(attribute)} by infra rollback, which left {left}; it stays "
+            f"there until nodes.json changes what it runs (or infra autoscale:update rolls it forward)")
+def _promotion(resource: Resource, after: dict[str, Any], found: Observed | None, state: State,
+               source: Observed | None) -> Action:
+    recorded = state.resources.get(resource.address)
+    _refuse_region_move(resource, after, recorded)
+    base = dict(address=resource.address, kind=resource.kind, group=resource.group,
+                depends_on=list(resource.depends_on), after=after, protect=resource.protect)
+    return promoted_action(resource, after, found, source, recorded.attributes if recorded else None, base)
 
 
 def _refuse_region_move(resource: Resource, after: dict[str, Any], recorded: ResourceState | None) -> None:
@@ -248,7 +296,7 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
     groups = {resource.group for resource in desired}
     actions: list[Action] = []
     for address in reversed(dependencies_first(unwanted, depends.__getitem__, ignore_cycles=True)):
-        kind, group, name = split_address(address)
+        kind, group, _ = split_address(address)
         found = observed.get(address)
         if found is None:
             actions.append(Action(address=address, kind=kind, group=group, action=ActionKind.NOOP, after=None,
@@ -264,16 +312,7 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
         dependants = [other for other in unwanted if address in depends[other]]
         users = built_on(address) if recorded is not None else _group_users(address, desired)
         dependants += [user for user in users if user in desired and user in changing and user not in dependants]
-        if kind_of(kind).leftover:
-            reason = kind_of(kind).leftover
-        elif not group:
-            reason = "not in nodes.json"
-        elif name and address_of(kind, group) in desired:
-            reason = f"left beside {address_of(kind, group)} by an interrupted roll"
-        elif group in groups:
-            reason = f"nodes.json no longer wants it (group {group} is still there, without a {kind})"
-        else:
-            reason = "no longer in nodes.json"
+        reason = _why_unwanted(address, desired, groups)
         hold = kind_of(kind).serves and bool(starting) and group not in groups
         if hold:
             dependants += [new for new in starting if new not in dependants]
@@ -285,6 +324,19 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
                               protect=_protected(kind, recorded, found, removed=group not in groups),
                               reason=reason))
     return actions
+
+
+def _why_unwanted(address: str, desired: Graph, groups: set[str]) -> str:
+    kind, group, name = split_address(address)
+    if kind_of(kind).leftover:
+        return kind_of(kind).leftover
+    if not group:
+        return "not in nodes.json"
+    if name and address_of(kind, group) in desired:
+        return f"left beside {address_of(kind, group)} by an interrupted roll"
+    if group in groups:
+        return f"nodes.json no longer wants it (group {group} is still there, without a {kind})"
+    return "no longer in nodes.json"
 
 
 def _group_users(address: str, desired: Graph) -> list[str]:

@@ -19,13 +19,14 @@ from infra.reconciler.plan import Action, AttributeChange, Plan
 from infra.reconciler.plan_json import plan_document
 from infra.reconciler.refs import parse_ref
 from infra.reconciler.removals import removed
+from infra.reconciler.rolls import roll_of
 from infra.redact import masked
 
 UNKNOWN = "(known after apply)"
 ABSENT = "(absent)"
 _STYLE = {ActionKind.CREATE: "green", ActionKind.BUILD: "cyan", ActionKind.UPDATE: "yellow",
           ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim", ActionKind.ADOPT: "blue",
-          ActionKind.REFRESH: "blue"}
+          ActionKind.REFRESH: "blue", ActionKind.PROMOTE: "cyan"}
 _MAX_VALUE = 100
 
 
@@ -54,8 +55,9 @@ def summary_line(plan: Plan) -> str:
     if not plan.changes:
         return "No changes. The infrastructure matches nodes.json."
     adopt = f", {counts['adopt']} to adopt" if counts["adopt"] else ""
+    promote = f", {counts['promote']} to promote" if counts["promote"] else ""
     return (f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy, "
-            f"{counts['build']} to build{adopt}.")
+            f"{counts['build']} to build{adopt}{promote}.")
 
 
 def _refresh_summary(plan: Plan) -> str:
@@ -81,15 +83,41 @@ def excluded_line(plan: Plan, at_most: int = 20) -> str:
     return f"left out by --exclude, with what depends on it ({len(plan.excluded)}): {shown}{more}"
 
 
+def held_lines(plan: Plan) -> list[str]:
+    """What the plan keeps back that nodes.json asks for (a group infra rollback took back)."""
+    return [f"{action.address}: {action.held}" for action in plan.actions if action.held]
+
+
 def _attribute_lines(action: Action, limit: int | None = _MAX_VALUE) -> list[str]:
     """What a change sets (`+`), changes (`~`) and removes (`-`, named: AMI ids, instance ids, files)."""
     gone = [f"    - {line}" for line in removed(action)]
-    if action.action in (ActionKind.CREATE,) or (action.action is ActionKind.BUILD and not action.changes):
+    if action.action is ActionKind.CREATE or (action.action in (ActionKind.BUILD, ActionKind.PROMOTE)
+                                              and not action.changes):
         return [f"    + {key} = {show_value(value, key, limit)}" for key, value in (action.after or {}).items()]
     if action.action is ActionKind.DELETE:
         return gone
     return [f"    ~ {c.path}: {show_side(c, 'before', limit)} -> {show_side(c, 'after', limit)}"
-            for c in action.changes] + gone
+            for c in _expanded(action.changes)] + gone
+
+
+def _expanded(changes: list[AttributeChange]) -> list[AttributeChange]:
+    """An object added where there was none (a scaling policy) as one change per value it sets,
+    so that no part of it is cut off; its unset (null) values are left out."""
+    shown: list[AttributeChange] = []
+    for change in changes:
+        added = (change.before_absent or change.before == {}) and isinstance(change.after, dict) and change.after
+        if not added:
+            shown.append(change)
+            continue
+        for path, value in _leaves(change.path, change.after):
+            shown.append(AttributeChange(path=path, before=None, after=value, before_absent=True))
+    return shown
+
+
+def _leaves(path: str, value: Any) -> list[tuple[str, Any]]:
+    if not isinstance(value, dict) or not value:
+        return [] if value is None else [(path, value)]
+    return [leaf for key, item in value.items() for leaf in _leaves(f"{path}.{key}", item)]
 
 
 def plan_text(plan: Plan, *, color: bool = True) -> str:
@@ -106,14 +134,15 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
         lines.append(f"[bold]{escape(head)}[/]" if color else head)
         entry = f"{mark:>3} {action.address}"
         lines.append(f"[{style}]{escape(entry)}[/]" if color else entry)
-        for line in _attribute_lines(action):
+        roll = roll_of(action)
+        for line in [*_attribute_lines(action), *([f"    roll: {roll.summary()}"] if roll else [])]:
             lines.append(escape(line) if color else line)
         lines.append("")
     deletions = [a for a in plan.changes if a.action.destroys]
     if deletions:
         warn = f"  ! {len(deletions)} resource(s) will be destroyed or replaced: " + ", ".join(a.address for a in deletions)
         lines.append(f"[bold red]{escape(warn)}[/]" if color else warn)
-    for notice in [*notice_lines(plan), excluded_line(plan)]:
+    for notice in [*held_lines(plan), *notice_lines(plan), excluded_line(plan)]:
         if notice:
             line = f"  ! {notice}"
             lines.append(f"[yellow]{escape(line)}[/]" if color else line)
@@ -135,12 +164,17 @@ def plan_markdown(plan: Plan) -> str:
     if plan.excluded:
         lines += [f"> **Left out by --exclude**, with what depends on it: {', '.join(f'`{a}`' for a in plan.excluded)}",
                   ""]
+    if held_lines(plan):
+        lines += ["> **Held back:**", *(f"> - {line}" for line in held_lines(plan)), ""]
     if not plan.changes:
         return "\n".join(lines)
     lines += ["| | address | action | reason |", "|---|---|---|---|"]
     for action in plan.changes:
         reason = action.reason.replace("|", "\\|") + (" **(protected)**" if action.protected else "")
         lines.append(f"| `{action.action.mark}` | `{action.address}` | {action.action.name.lower()} | {reason} |")
+    rolls = [(a.address, roll_of(a)) for a in plan.changes if roll_of(a)]
+    if rolls:
+        lines += ["", "**How the rolls go:**", *(f"- `{address}`: {roll.summary()}" for address, roll in rolls)]
     destroyed = [a.address for a in plan.changes if a.action.destroys]
     if destroyed:
         lines += ["", f"> **Warning:** destroys or replaces {', '.join(f'`{a}`' for a in destroyed)}"]

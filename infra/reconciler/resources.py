@@ -36,11 +36,14 @@ class Observed(BaseModel):
     # of each other digest it was once built from, so going back to earlier inputs reuses one.
     earlier: dict[str, "Observed"] = Field(default_factory=dict)
 
-    def built_from(self, digest: str) -> "Observed":
-        """This one, or the earlier one built from `digest` when this one was built from other inputs."""
-        if self.attributes.get("source_hash") == digest:
+    def built_from(self, digest: str, key: str = "source_hash") -> "Observed":
+        """This one, or the earlier one built from `digest` when this one was built from other inputs
+        (`key`: the attribute that holds the digest; `earlier` is by source hash)."""
+        if self.attributes.get(key) == digest:
             return self
-        return self.earlier.get(digest, self)
+        if key == "source_hash":
+            return self.earlier.get(digest, self)
+        return next((other for other in self.earlier.values() if other.attributes.get(key) == digest), self)
 
 
 class Unowned(BaseModel):
@@ -67,10 +70,14 @@ class Observation:
 
     found: dict[str, Observed] = field(default_factory=dict)
     unowned: list[Unowned] = field(default_factory=list)
+    # What a plan reads but does not manage, by the address it is read for: the AMI another
+    # environment built that a promoted `ami.<group>` would copy.
+    sources: dict[str, Observed] = field(default_factory=dict)
 
     def add(self, other: "Observation") -> None:
         self.found.update(other.found)
         self.unowned.extend(other.unowned)
+        self.sources.update(other.sources)
 
 
 def address_of(kind: str, group: str, name: str | None = None) -> str:

@@ -4,11 +4,13 @@ object beside it, or with a DynamoDB item when `lock_table` names a table (s3_lo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from infra.config.models import StateSettings
 from infra.fsutil import decode
-from infra.providers.aws.session import AwsClients, aws_errors
+from infra.providers.aws import clients_of
+from infra.providers.aws.session import aws_errors
 from infra.ratelimit import RequestRate
 from infra.state.lock import LockInfo
 from infra.state.model import State
@@ -20,8 +22,7 @@ class S3Backend:
         """`settings` name a bucket (nodes.json is refused without one) and maybe a lock table."""
         self.bucket, self.key = settings.bucket, settings.key
         self.description = f"s3://{self.bucket}/{self.key}"
-        clients = AwsClients(region=settings.region or aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url,
-                             limit=limit)
+        clients = clients_of(replace(aws, region=settings.region or aws.region), limit=limit)  # its account
         self.s3 = clients.client("s3", settings.region)
         self.lock = (DynamoDBLock(clients.client("dynamodb", settings.region), settings.lock_table, self.bucket,
                                   self.key)

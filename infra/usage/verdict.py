@@ -13,12 +13,13 @@ import math
 from dataclasses import dataclass
 
 from infra.config.models import Group, Usage
+from infra.config.scaling import Scaling
 from infra.pricing import PriceTable, dollars
 from infra.usage.model import CpuSeries, CpuStats, NodeSet, Suggestion, UsageRow, Verdict
 from infra.usage.stats import summarise
 
 AIM = 0.75  # of saturated_above: where a resized group's p95 should land (60% by default)
-SCALING_KEY = "autoscale.scaling"  # where nodes.json will take scaling policies
+SCALING_KEY = "autoscale.scaling.target_tracking"  # where nodes.json takes target tracking policies
 
 
 def row(nodes: NodeSet, series: CpuSeries, group: Group, prices: PriceTable, *, period_seconds: int,
@@ -32,7 +33,9 @@ def row(nodes: NodeSet, series: CpuSeries, group: Group, prices: PriceTable, *, 
                     nodes=nodes.running, node_min=nodes.node_min, node_max=nodes.node_max, desired=nodes.desired,
                     hourly=prices.price(nodes.region, kinds[0]) if len(kinds) == 1 else None,
                     monthly=None if None in monthly else round(sum(monthly, 0.0), 2), cpu=cpu, thresholds=group.usage,
-                    verdict=verdict, reason=reason, suggestions=suggest(verdict, cpu, nodes, group.usage, prices))
+                    verdict=verdict, reason=reason, suggestions=suggest(
+                        verdict, cpu, nodes, group.usage, prices,
+                        scaling=group.autoscale.scaling if group.autoscale is not None else None))
 
 
 def judge(cpu: CpuStats | None, running: int, usage: Usage, window_hours: float) -> tuple[Verdict, str]:
@@ -53,9 +56,10 @@ def judge(cpu: CpuStats | None, running: int, usage: Usage, window_hours: float)
 
 
 def suggest(verdict: Verdict, cpu: CpuStats | None, nodes: NodeSet, usage: Usage,
-            prices: PriceTable) -> list[Suggestion]:
+            prices: PriceTable, *, scaling: Scaling | None = None) -> list[Suggestion]:
     """What the verdict implies, cheapest first: fewer or more nodes, a smaller or larger type, a
-    scaling policy. They are alternatives; each says what it would change on the monthly bill."""
+    scaling policy (or what keeps the group's own from acting). They are alternatives; each says
+    what it would change on the monthly bill."""
     if not verdict.is_finding or cpu is None or not nodes.instance_types:
         return []
     case = _Case(nodes, cpu, usage, prices)
@@ -67,9 +71,32 @@ def suggest(verdict: Verdict, cpu: CpuStats | None, nodes: NodeSet, usage: Usage
         found = (_more_nodes(case) if group else []) + _other_type(case, +1) + _burstable(case)
         follow = "grow under load, up to node_max"
     if group:
-        found.append(Suggestion(text=f"a scaling policy: target tracking on CPU lets it {follow} ({SCALING_KEY} in "
-                                     f"nodes.json, to come)"))
+        found.append(_scaling_policy(case, verdict, follow, scaling))
     return found
+
+
+def _scaling_policy(case: "_Case", verdict: Verdict, follow: str, scaling: Scaling | None) -> Suggestion:
+    """Target tracking on CPU, with the target a resized group would be held at; or, when the group
+    has it already, what keeps it from acting."""
+    tracking = next(((name, policy) for name, policy in (scaling.target_tracking.items() if scaling else ())
+                     if policy.metric == "cpu"), None)
+    if tracking is None:
+        target = case.usage.saturated_above * AIM
+        return Suggestion(text=f"a scaling policy: target tracking on CPU lets it {follow} ({SCALING_KEY} in "
+                               f"nodes.json: {{\"cpu\": {{\"metric\": \"cpu\", \"target\": {target:g}}}}})")
+    name, policy = tracking
+    has = f"its target tracking on CPU ({SCALING_KEY}.{name}, target {policy.target:g}%)"
+    nodes = case.nodes
+    if verdict is Verdict.IDLE:
+        if nodes.node_min is not None and nodes.running <= nodes.node_min:
+            return Suggestion(text=f"{has} cannot shrink it below node_min {nodes.node_min}: lower node_min")
+        if policy.disable_scale_in:
+            return Suggestion(text=f"{has} never shrinks it (disable_scale_in): let it scale in")
+        return Suggestion(text=f"{has} does not shrink it: is its scaling suspended? (aws autoscaling "
+                               f"describe-scaling-activities)")
+    if nodes.node_max is not None and nodes.running >= nodes.node_max:
+        return Suggestion(text=f"{has} cannot grow it past node_max {nodes.node_max}: raise node_max")
+    return Suggestion(text=f"{has} lets it run hot: a lower target, or a shorter warmup, grows it sooner")
 
 
 def nodes_for(cpu: CpuStats, running: int, usage: Usage) -> int:

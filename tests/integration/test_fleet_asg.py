@@ -185,31 +185,44 @@ def test_a_renamed_group_keeps_its_old_asg_until_the_new_one_is_in_service(repo,
     no_changes(capsys)
 
 
-def test_ami_keep_1_leaves_only_the_ami_the_rolled_fleet_runs(aws, ops_repo, capsys, autoscaling, ec2):
+def test_ami_keep_1_leaves_the_ami_the_rolled_fleet_runs_and_the_one_it_would_roll_back_to(aws, ops_repo, capsys,
+                                                                                              autoscaling, ec2):
     nodes = example(ops_repo, packer=True)
     nodes[BEE]["ami_keep"] = 1
     write(ops_repo, nodes)
     applied(capsys)
+    [first] = bee_images(ec2)
     nodes[BEE]["instance_type"] = "m3.large"
     write(ops_repo, nodes)
     rolled = applied(capsys)
-    assert "ami.12_04-bee: ami_keep 1: removed 1 older AMI(s)" in rolled.out
-    images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:group", "Values": [BEE]}])["Images"]
     [asg] = asgs(autoscaling, BEE)
-    version = ec2.describe_launch_template_versions(LaunchTemplateId=asg["LaunchTemplate"]["LaunchTemplateId"],
-                                                    Versions=[asg["LaunchTemplate"]["Version"]])
-    assert [i["ImageId"] for i in images] == [version["LaunchTemplateVersions"][0]["LaunchTemplateData"]["ImageId"]]
+    running = image_of(ec2, asg)
+    assert running != first and bee_images(ec2) == {running, first}
+    assert (f"kept {first} " in rolled.out and f"in use by autoscaling group {asg['AutoScalingGroupName']} (its "
+            f"rollback target: launch template version 1)" in rolled.out), rolled.out
     no_changes(capsys)
 
-    nodes[BEE]["instance_type"] = "m1.large"  # built and rolled in two steps: packer:run, then apply
+    nodes[BEE]["instance_type"] = "c1.medium"  # built and rolled in two steps: packer:run, then apply
     write(ops_repo, nodes)
     built = run_infra(capsys, "packer:run", BEE)
-    # the fleet still runs it
-    assert built.code == 0 and f"launch template {owner_of(ops_repo)}.12_04-bee (version 2)" in built.out
+    # the fleet still runs the second, and would roll back to the first
+    assert built.code == 0 and f"launch template {owner_of(ops_repo)}.12_04-bee (version 2)" in built.out, built.out
+    assert len(bee_images(ec2)) == 3
     rolled = applied(capsys)
     assert "ami_keep 1: removed 1 older AMI(s)" in rolled.out
-    images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:group", "Values": [BEE]}])["Images"]
-    assert len(images) == 1
+    [asg] = asgs(autoscaling, BEE)
+    assert bee_images(ec2) == {image_of(ec2, asg), running}  # the first went; the second is the way back
+
+
+def bee_images(ec2) -> set[str]:
+    return {i["ImageId"] for i in ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:group",
+                                                                                  "Values": [BEE]}])["Images"]}
+
+
+def image_of(ec2, asg: dict) -> str:
+    version = ec2.describe_launch_template_versions(LaunchTemplateId=asg["LaunchTemplate"]["LaunchTemplateId"],
+                                                    Versions=[asg["LaunchTemplate"]["Version"]])
+    return version["LaunchTemplateVersions"][0]["LaunchTemplateData"]["ImageId"]
 
 
 def test_a_renamed_groups_old_asg_stays_when_the_new_one_turns_unhealthy_while_it_is_kept(repo, capsys,

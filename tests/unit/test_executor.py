@@ -240,3 +240,31 @@ def test_an_interrupt_waits_for_running_actions_and_is_passed_on(tmp_path, signu
     assert world.finished == 0  # an interrupted apply leaves the after-work undone
     assert world.calls == ["thing.a"]  # nothing new started after the interrupt
     assert backend.read().resources == {}  # the interrupted action failed: nothing recorded for it
+
+
+def test_a_signal_held_while_an_action_starts_is_delivered_after_even_when_another_thread_takes_it():
+    """Any thread of the process (a timer, a pool's worker) may take the signal from the kernel and
+    Python then runs the handler in the main thread wherever it is: holding it by the main thread's
+    mask alone let SIGTERM fall between starting an action and recording that it runs."""
+    import os
+    import time
+
+    from infra.reconciler.executor import _signals_held
+
+    other = threading.Thread(target=time.sleep, args=(1,), daemon=True)
+    other.start()
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    reached = []
+    try:
+        with pytest.raises(Terminated):
+            with _signals_held():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.2)  # time enough for the signal to arrive here
+                reached.append("the end of the held part")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert reached == ["the end of the held part"]

@@ -1,104 +1,360 @@
-"""Blue/green rolls without AWS: the waits against a fake clock, and the roll against a fake ASG API."""
+"""A roll's phases as one state machine, against a fake fleet and a fake clock: no AWS, no sleeping.
+
+The fake fleet answers from functions of the fake clock's time, so a test says "an alarm fires at
+t=40" or "infra is stopped during the drain" and the machine meets it where a real roll would.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Callable
 
 import pytest
 
 from infra.errors import ProviderError
-from infra.providers.aws.autoscaling import AutoscalingProvider
-from infra.providers.aws.rollout import Health, RollFailed, Rollout, poll_interval
-from infra.reconciler.actions import ActionKind
-from infra.reconciler.plan import Action
+from infra.providers.aws.rollout import Health, RollFailed, Roll, Step, Waiter, poll_interval
+from infra.reconciler.rolls import RollShape, canary_size
 from tests.support.fake_clock import FakeClock
 
-
-def rollout(counts, wanted: int = 2, clock: FakeClock | None = None):
-    """A Rollout whose health answers come from `counts` (the last one repeats)."""
-    clock = clock or FakeClock()
-    answers = list(counts)
-    messages: list[str] = []
-
-    def healthy() -> int:
-        return answers.pop(0) if len(answers) > 1 else answers[0]
-
-    return Rollout(Health(healthy, wanted), progress=messages.append, sleep=clock.sleep, clock=clock), clock, messages
+NEW, OLD = "web-b", "web-a"
 
 
-def test_poll_interval_follows_the_deadline_within_bounds():
-    assert poll_interval(2) == 0.1
-    assert poll_interval(60) == 3
-    assert poll_interval(3600) == 10
+class FakeFleet:
+    """Four old instances serving web-tg; a new ASG whose health, alarms and draining come from
+    functions of the clock's time."""
+
+    def __init__(self, clock: FakeClock, *, healthy: Callable[[float, int], int] = lambda now, size: size,
+                 old_healthy: Callable[[float, int], int] = lambda now, size: size,
+                 firing: Callable[[float], list[str]] = lambda now: [],
+                 draining: Callable[[float], list[str]] = lambda now: [], delay: float = 30,
+                 target_groups: tuple[str, ...] = ("web-tg",), old: str | None = OLD) -> None:
+        self.clock, self.healthy, self.old_healthy, self._firing = clock, healthy, old_healthy, firing
+        self._draining, self.delay = draining, delay
+        self.new, self.old, self.old_size, self.target_groups = NEW, old, 4, target_groups
+        self.calls: list[tuple] = []
+        self.attached = {OLD: True, NEW: False}
+
+    def launch(self, size: int) -> None:
+        self.calls.append(("launch", size))
+        self.attached[NEW] = bool(self.target_groups)
+
+    def scale(self, size: int) -> None:
+        self.calls.append(("scale", size))
+
+    def health(self, asg: str, size: int) -> list[Health]:
+        count = (self.healthy if asg == NEW else self.old_healthy)(self.clock.now, size)
+        where = "healthy in web-tg" if self.target_groups else "instances InService and Healthy"
+        sick = tuple(f"i-{asg[-1]}{n} in web-tg: unhealthy (Target.FailedHealthChecks)" for n in range(size - count))
+        return [Health(count, size, where, sick)]
+
+    def firing(self) -> list[str]:
+        return self._firing(self.clock.now)
+
+    def mark_holding(self) -> None:
+        self.calls.append(("holding",))
+
+    def hand_over(self) -> None:
+        self.calls.append(("hand over",))
+
+    def hand_back(self) -> None:
+        self.calls.append(("hand back",))
+
+    def detach_old(self) -> float:
+        self.calls.append(("detach old",))
+        self.attached[OLD] = False
+        return self.delay
+
+    def draining(self) -> list[str]:
+        return self._draining(self.clock.now)
+
+    def attach_old(self) -> None:
+        self.calls.append(("attach old",))
+        self.attached[OLD] = True
+
+    def promote(self) -> None:
+        self.calls.append(("promote",))
+
+    def remove_new(self) -> None:
+        self.calls.append(("remove new",))
+        self.attached[NEW] = False
+
+    @property
+    def serving(self) -> set[str]:
+        return {name for name, on in self.attached.items() if on}
 
 
-def test_a_healthy_asg_is_accepted_without_sleeping():
-    roll, clock, messages = rollout([2])
-    roll.wait_healthy("web-1", 600)
-    assert clock.sleeps == []
-    assert messages == ["web-1: 2/2 instances InService and Healthy"]
+def shape(**changes) -> RollShape:
+    settings = dict(desired=4, first=1, bake=300, alarms=("web-5xx",), target_groups=("web-tg",),
+                    min_healthy_percent=100, healthy_deadline=600, timeout=120)
+    return RollShape(**{**settings, **changes})
 
 
-def test_waits_until_every_instance_is_healthy():
-    roll, clock, messages = rollout([0, 1, 1, 2])
-    roll.wait_healthy("web-1", 600)
-    assert len(clock.sleeps) == 3
-    assert messages[0].startswith("web-1: 0/2") and messages[-1] == "web-1: 2/2 instances InService and Healthy"
-    assert len(messages) == 3  # progress only when the count changes
+def run(fleet: FakeFleet, roll_shape: RollShape, lines: list[tuple[float, str]] | None = None,
+        stopped: Callable[[], bool] = lambda: False) -> list[tuple[float, str]]:
+    """Run the roll; the progress lines it printed (into `lines`), with the fake time of each."""
+    lines = [] if lines is None else lines
+    clock = fleet.clock
+    Roll(roll_shape, fleet, progress=lambda line: lines.append((clock.now, line)), clock=clock,
+         sleep=clock.sleep, stopped=stopped, rest=clock.sleep).run()
+    return lines
 
 
-def test_gives_up_at_the_deadline():
-    roll, clock, _ = rollout([1])
-    with pytest.raises(RollFailed, match=r"web-1 did not become healthy within 5s \(1/2 instances"):
-        roll.wait_healthy("web-1", 5)
+def silences(lines: list[tuple[float, str]]) -> list[float]:
+    return [later - earlier for (earlier, _), (later, _) in zip(lines, lines[1:])]
+
+
+# -- the shape of a roll, as the plan says it --------------------------------------------------
+
+
+def test_the_plan_says_how_a_roll_goes():
+    assert shape().summary() == ("canary 1 of 4, bake 300 s watching web-5xx; then 4; old ASG drained from web-tg, "
+                                 "deleted after 120 s (healthy in web-tg within 600 s at each step, else rolled back)")
+    plain = RollShape.of({"desired_capacity": 2, "timeout": 30, "healthy_deadline": 60})
+    assert plain.summary() == ("2 at once; old ASG deleted after 30 s (InService and Healthy within 60 s at each "
+                               "step, else rolled back)")
+    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api-tg/73e2d6bc24d8a067"
+    partial = RollShape.of({"desired_capacity": 10, "timeout": 0, "target_groups": ["web-tg", arn],
+                            "rollout": {"canary": "25%", "min_healthy_percent": 90, "alarms": ["a", "b"]}})
+    assert partial.summary().startswith("canary 3 of 10, watching a, b; then 10; old ASG drained from web-tg, "
+                                        "api-tg, deleted after 0 s (90% healthy in web-tg, api-tg")
+
+
+@pytest.mark.parametrize("canary, desired, first", [(None, 4, 4), (1, 4, 1), ("25%", 4, 1), ("10%", 4, 1),
+                                                    ("50%", 5, 3), (9, 4, 4), ("100%", 4, 4), (1, 0, 0)])
+def test_a_canary_is_a_count_or_a_share_of_desired_rounded_up(canary, desired, first):
+    assert canary_size(canary, desired) == first
+
+
+def test_min_healthy_percent_rounds_up_and_needs_one():
+    assert [shape(min_healthy_percent=p).needed(4) for p in (100, 90, 75, 1)] == [4, 4, 3, 1]
+    assert shape().needed(0) == 0
+
+
+def test_poll_interval_follows_the_phase_within_bounds():
+    assert (poll_interval(1), poll_interval(60), poll_interval(3600)) == (0.1, 3, 5)
+
+
+# -- a roll that goes through -------------------------------------------------------------------
+
+
+def test_a_canary_and_bake_roll_moves_traffic_to_the_new_asg_and_never_leaves_it_empty():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, draining=lambda now: ["2 in web-tg"] if now < 320 else [])
+    served: list[set[str]] = []
+    clock_sleep = clock.sleep
+    clock.sleep = lambda seconds: (served.append(fleet.serving), clock_sleep(seconds))  # type: ignore
+    lines = run(fleet, shape())
+    assert fleet.calls == [("launch", 1), ("scale", 4), ("holding",), ("hand over",), ("detach old",), ("promote",)]
+    assert all(served) and served[0] == {OLD, NEW} and served[-1] == {NEW}
+    texts = [text for _, text in lines]
+    assert texts[0] == "web-b: 1/1 healthy in web-tg"
+    assert "web-b: bake 0/300 s watching web-5xx; 1/1 healthy in web-tg" in texts
+    assert any(t.startswith("web-b: bake 120/300 s") for t in texts)
+    assert "web-b: canary passed; scaling to 4" in texts and "web-b: 4/4 healthy in web-tg" in texts
+    assert "detached web-a from web-tg; web-b serves alone" in texts
+    assert any(t.startswith("web-a: draining 2 in web-tg; 30 s left") for t in texts)
+    assert "web-a: drained from web-tg" in texts and "keeping web-a for 99s so other nodes notice web-b" in texts
+    assert clock.now == pytest.approx(300 + 120)  # the bake, then the timeout from the detach (the drain in it)
+    assert max(silences(lines)) <= 10 + 1e-9
+
+
+def test_without_rollout_or_target_groups_a_roll_is_what_it_always_was():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, healthy=lambda now, size: 0 if now < 20 else size, target_groups=())
+    lines = run(fleet, shape(first=2, desired=2, bake=0, alarms=(), target_groups=(), timeout=30))
+    assert fleet.calls == [("launch", 2), ("holding",), ("hand over",), ("promote",)]
+    texts = [text for _, text in lines]
+    assert texts[0] == "web-b: 0/2 instances InService and Healthy; waiting, 600 s left"
+    assert "web-b: 2/2 instances InService and Healthy" in texts
+    assert "keeping web-a for 30s so other nodes notice web-b" in texts
+    assert clock.now == pytest.approx(20 + 30)
+
+
+def test_min_healthy_percent_lets_a_roll_go_on_with_one_instance_short():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, healthy=lambda now, size: max(1, size - 1))
+    lines = run(fleet, shape(min_healthy_percent=75, bake=0))
+    assert ("promote",) in fleet.calls
+    assert "web-b: 3/4 healthy in web-tg (3 needed)" in [text for _, text in lines]
+
+
+def test_a_drain_past_the_deregistration_delay_goes_on_and_says_so():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, draining=lambda now: ["1 in web-tg"], delay=30)
+    lines = run(fleet, shape(bake=0, timeout=0))
+    assert fleet.calls[-1] == ("promote",)
+    assert "web-a: still draining after 30s (the deregistration delay); going on" in [t for _, t in lines]
+
+
+def test_a_first_asg_has_nothing_to_detach_or_promote():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, old=None)
+    run(fleet, shape(first=4, bake=0, alarms=()))
+    assert fleet.calls == [("launch", 4)]
+
+
+# -- the gates ----------------------------------------------------------------------------------
+
+
+def test_an_alarm_during_the_bake_rolls_back_and_names_it():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, firing=lambda now: ["web-5xx (Threshold Crossed)"] if now >= 40 else [])
+    with pytest.raises(RollFailed) as failed:
+        run(fleet, shape())
+    assert str(failed.value) == ("alarm web-5xx (Threshold Crossed) is in ALARM during the bake: rolled back, "
+                                 "deleted web-b and kept web-a (4 instance(s), attached to web-tg)")
+    assert fleet.calls == [("launch", 1), ("remove new",)] and fleet.serving == {OLD}
+    assert 40 <= clock.now <= 40 + poll_interval(300)
+
+
+def test_an_alarm_firing_before_the_roll_changes_nothing():
+    fleet = FakeFleet(FakeClock(), firing=lambda now: ["web-5xx"])
+    with pytest.raises(RollFailed, match="alarm web-5xx is in ALARM before the roll started; nothing was changed"):
+        run(fleet, shape())
+    assert fleet.calls == []
+
+
+def test_an_unhealthy_target_past_the_deadline_rolls_back_naming_the_target_group_and_instance():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, healthy=lambda now, size: size - 1)
+    lines: list[tuple[float, str]] = []
+    with pytest.raises(RollFailed) as failed:
+        run(fleet, shape(first=2, healthy_deadline=60), lines)
+    assert str(failed.value) == ("web-b did not become healthy within 60s (1/2 healthy in web-tg): i-b0 in web-tg: "
+                                 "unhealthy (Target.FailedHealthChecks): rolled back, deleted web-b and kept web-a "
+                                 "(4 instance(s), attached to web-tg)")
+    assert clock.now == pytest.approx(60) and fleet.calls == [("launch", 2), ("remove new",)]
+    assert max(silences(lines)) <= 10 + 1e-9
+
+
+def test_a_new_instance_turning_unhealthy_during_the_bake_rolls_back():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, healthy=lambda now, size: 0 if now >= 100 else size)
+    with pytest.raises(RollFailed, match=r"^web-b became unhealthy during the bake \(0/1 healthy in web-tg\): "
+                                         r"i-b0 in web-tg: unhealthy .*: rolled back, deleted web-b"):
+        run(fleet, shape())
+
+
+def test_an_alarm_after_the_old_asg_was_detached_attaches_it_again_before_the_new_one_goes():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, firing=lambda now: ["web-5xx"] if now >= 350 else [])
+    lines: list[tuple[float, str]] = []
+    with pytest.raises(RollFailed, match="alarm web-5xx is in ALARM during the hold: rolled back, deleted web-b"):
+        run(fleet, shape(), lines)
+    assert fleet.calls[-4:] == [("detach old",), ("attach old",), ("hand back",), ("remove new",)]
+    assert fleet.serving == {OLD}
+    assert "rolling back: attached web-a to web-tg again" in [t for _, t in lines]
+
+
+def test_scaling_given_back_to_the_old_asg_failing_leaves_the_rollback_going_and_says_so():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, firing=lambda now: ["web-5xx"] if now >= 350 else [])
+
+    def refused() -> None:
+        raise ProviderError("resume the scaling of web-a: AccessDenied")
+
+    fleet.hand_back = refused  # type: ignore[method-assign]
+    lines: list[tuple[float, str]] = []
+    with pytest.raises(RollFailed, match="during the hold: rolled back, deleted web-b and kept web-a"):
+        run(fleet, shape(), lines)
+    assert fleet.calls[-1] == ("remove new",) and fleet.serving == {OLD}
+    assert ("rolling back: resume the scaling of web-a: AccessDenied; web-a serves, but its scaling stays "
+            "suspended") in [line for _, line in lines]
+
+
+def test_the_new_asg_stays_when_the_old_one_does_not_serve_again():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, firing=lambda now: ["web-5xx"] if now >= 350 else [],
+                      old_healthy=lambda now, size: 0 if now >= 340 else size)
+    with pytest.raises(RollFailed, match=r"rolling back failed, both ASGs kept \(web-b still attached\): web-a is "
+                                         r"not healthy again within 600s"):
+        run(fleet, shape())
+    assert ("remove new",) not in fleet.calls and fleet.serving == {OLD, NEW}
+
+
+def test_a_first_asg_that_never_gets_healthy_is_kept():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, old=None, healthy=lambda now, size: 0)
+    with pytest.raises(RollFailed, match=r"^web-b did not become healthy within 600s \(0/4 healthy in web-tg\)"):
+        run(fleet, shape(first=4, bake=0, alarms=()))
+    assert fleet.calls == [("launch", 4)]
+
+
+# -- stopped: Ctrl-C or SIGTERM ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("at, phase", [(0, "the canary"), (100, "the bake"), (305, "full size"),
+                                       (310, "the drain"), (400, "the hold")])
+def test_a_roll_stopped_in_any_phase_leaves_the_old_asg_serving_and_removes_the_new_one(at, phase):
+    clock = FakeClock()
+    fleet = FakeFleet(clock, healthy=lambda now, size: size if now >= (302 if size == 4 else 0) else 0,
+                      draining=lambda now: ["4 in web-tg"] if now < 315 else [])
+    with pytest.raises(RollFailed, match=f"^infra was stopped \\(Ctrl-C or SIGTERM\\) during {phase}: rolled back, "
+                                         f"deleted web-b and kept web-a"):
+        run(fleet, shape(), stopped=lambda: clock.now >= at)
+    assert fleet.calls[-1] == ("remove new",) and fleet.serving == {OLD}
+    assert ("promote",) not in fleet.calls
+
+
+# -- the waiter ------------------------------------------------------------------------------
+
+
+def test_the_waiter_says_what_changes_at_once_and_something_every_10_seconds():
+    clock = FakeClock()
+    lines: list[tuple[float, str]] = []
+    waiter = Waiter(lambda line: lines.append((clock.now, line)), clock, clock.sleep)
+    state = {"value": "a"}
+
+    def step(elapsed: float, left: float) -> Step:
+        if elapsed >= 50:
+            state["value"] = "b"
+        return Step(f"{state['value']} ({left:.0f} s left)", key=state["value"])
+
+    waiter.wait("a test", 100, step)
+    assert lines[0] == (0, "a (100 s left)") and (50, "b (50 s left)") in lines
+    assert max(silences(lines)) <= 10 + 1e-9 and len(lines) <= 100 / 10 + 3
+
+
+def test_the_waiter_fails_at_its_deadline_when_told_to():
+    clock = FakeClock()
+    waiter = Waiter(lambda line: None, clock, clock.sleep)
+    with pytest.raises(RollFailed, match="late"):
+        waiter.wait("a test", 5, lambda elapsed, left: Step("waiting"), lambda last: "late")
     assert clock.now == pytest.approx(5)
 
 
-def test_hold_keeps_the_old_asg_for_the_timeout_while_the_new_one_stays_healthy():
-    roll, clock, messages = rollout([2])
-    roll.hold("web-2", "web-1", 4)
-    assert clock.now == pytest.approx(4)
-    assert messages == ["keeping web-1 for 4s so other nodes notice web-2"]
-
-
-def test_hold_fails_when_the_new_asg_turns_unhealthy():
-    roll, clock, _ = rollout([2, 2, 1])
-    with pytest.raises(RollFailed, match="web-2 became unhealthy before web-1 was removed"):
-        roll.hold("web-2", "web-1", 100)
-    assert clock.now < 100
-
-
-def test_no_timeout_means_no_hold():
-    roll, clock, messages = rollout([0])
-    roll.hold("web-2", "web-1", 0)
-    assert clock.sleeps == [] and messages == []
+# -- the provider, on a fake autoscaling API ------------------------------------------------------
 
 
 class FakeAutoscaling:
-    """Just enough of the autoscaling API for a roll; new groups get `healthy` healthy instances."""
+    """Just enough of the autoscaling (and EC2) API for a roll without target groups; new groups
+    get `healthy` healthy instances."""
 
     def __init__(self, healthy: int) -> None:
         self.healthy = healthy
-        self.groups: dict[str, dict[str, Any]] = {"web-old": {"Instances": []}}
+        self.groups: dict = {"web-old": {"Instances": []}}
         self.calls: list[tuple[str, str]] = []
 
-    def create_auto_scaling_group(self, AutoScalingGroupName: str, **settings: Any) -> None:
+    def create_auto_scaling_group(self, AutoScalingGroupName: str, **settings) -> None:
         self.calls.append(("create", AutoScalingGroupName))
-        instances = [{"LifecycleState": "InService", "HealthStatus": "Healthy"}] * self.healthy
+        instances = [{"InstanceId": f"i-{n}", "LifecycleState": "InService", "HealthStatus": "Healthy"}
+                     for n in range(self.healthy)]
         self.groups[AutoScalingGroupName] = {"Instances": instances, **settings}
 
-    def describe_auto_scaling_groups(self, AutoScalingGroupNames: list[str]) -> dict[str, Any]:
+    def describe_auto_scaling_groups(self, AutoScalingGroupNames: list[str]) -> dict:
         return {"AutoScalingGroups": [self.groups[n] for n in AutoScalingGroupNames if n in self.groups]}
 
     def delete_auto_scaling_group(self, AutoScalingGroupName: str, ForceDelete: bool) -> None:
         self.calls.append(("delete", AutoScalingGroupName))
         del self.groups[AutoScalingGroupName]
 
-    def delete_tags(self, Tags: list[dict[str, Any]]) -> None:
+    def delete_tags(self, Tags: list[dict]) -> None:
         self.calls.append(("untag", Tags[0]["ResourceId"]))
 
-    def create_or_update_tags(self, Tags: list[dict[str, Any]]) -> None:
+    def create_or_update_tags(self, Tags: list[dict]) -> None:
         self.calls.append(("tag " + ",".join(f"{t['Key']}={t['Value']}" for t in Tags), Tags[0]["ResourceId"]))
+
+    def describe_launch_template_versions(self, LaunchTemplateId: str, Versions: list[str]) -> dict:
+        return {"LaunchTemplateVersions": [{"LaunchTemplateData": {"ImageId": "ami-00000001"}}]}
 
 
 class FakeClients:
@@ -107,59 +363,65 @@ class FakeClients:
     def __init__(self, autoscaling: FakeAutoscaling) -> None:
         self.autoscaling = autoscaling
 
-    def client(self, service: str, region: str | None = None) -> Any:
+    def client(self, service: str, region: str | None = None):
         return self.autoscaling
 
 
 ATTRIBUTES = {"region": "us-east-1", "min_size": 2, "max_size": 2, "desired_capacity": 2, "zones": ["us-east-1a"],
               "subnets": [], "health_check_type": "EC2", "health_check_grace": 300,
               "termination_policies": ["OldestInstance"], "launch_template_id": "lt-1",
-              "launch_template_version": "2", "timeout": 30, "healthy_deadline": 60,
-              "tags": {"group": "web", "infra:managed": "true"}}
+              "launch_template_version": "2", "timeout": 30, "healthy_deadline": 60, "target_groups": [],
+              "rollout": None, "tags": {"group": "web", "infra:managed": "true"}}
 
 
 def replace(healthy: int):
+    from infra.providers.aws.autoscaling import AutoscalingProvider
+    from infra.reconciler.actions import ActionKind
+    from infra.reconciler.plan import Action
+
     autoscaling = FakeAutoscaling(healthy)
     clock = FakeClock()
     provider = AutoscalingProvider(None, FakeClients(autoscaling), sleep=clock.sleep, clock=clock)
     action = Action(address="asg.web", kind="asg", group="web", action=ActionKind.REPLACE,
                     before={**ATTRIBUTES, "name": "web-old", "launch_template_version": "1"}, after=ATTRIBUTES)
-    messages: list[str] = []
-    return provider, action, autoscaling, clock, messages
+    return provider, action, autoscaling, clock
 
 
-def test_a_roll_creates_the_new_asg_waits_then_removes_the_old_one():
-    provider, action, autoscaling, clock, messages = replace(healthy=2)
-    outputs = provider.apply(action, ATTRIBUTES, messages.append)
+def test_a_roll_creates_the_new_asg_waits_then_removes_the_old_one_and_records_the_way_back():
+    provider, action, autoscaling, clock = replace(healthy=2)
+    outputs = provider.apply(action, ATTRIBUTES, lambda message: None)
     new = outputs["name"]
     assert new.startswith("web-") and new != "web-old"
+    assert outputs["previous"] == {"launch_template_id": "lt-1", "launch_template_version": "1",
+                                   "image_id": "ami-00000001"}
     # healthy, it is marked so before the hold: killed then, the next plan keeps it and drops the old one
     assert autoscaling.calls == [("create", new), ("tag infra:roll=holding", new), ("untag", new),
                                  ("delete", "web-old")]
     assert clock.now == pytest.approx(30)  # the old one stayed for the group's timeout
-    pending = [t for t in autoscaling.groups[new]["Tags"] if t["Key"] == "infra:roll"]
-    assert pending and pending[0]["PropagateAtLaunch"] is False
+    tags = {t["Key"]: t for t in autoscaling.groups[new]["Tags"]}
+    assert tags["infra:roll"]["Value"] == "pending" and tags["infra:roll"]["PropagateAtLaunch"] is False
+    assert tags["infra:previous"]["Value"] == "lt-1:1:ami-00000001"
 
 
 def test_a_new_asg_that_never_gets_healthy_is_deleted_and_the_old_one_kept():
-    provider, action, autoscaling, clock, messages = replace(healthy=1)
-    with pytest.raises(ProviderError, match=r"did not become healthy within 60s \(1/2 .*rolled back, deleted "
-                                            r"web-[0-9a-f]{8} and kept web-old"):
-        provider.apply(action, ATTRIBUTES, messages.append)
+    provider, action, autoscaling, clock = replace(healthy=1)
+    with pytest.raises(ProviderError, match=r"did not become healthy within 60s \(1/2 instances InService and "
+                                            r"Healthy\).*rolled back, deleted web-[0-9a-f]{8} and kept web-old"):
+        provider.apply(action, ATTRIBUTES, lambda message: None)
     assert list(autoscaling.groups) == ["web-old"]
     assert clock.now == pytest.approx(60)
 
 
 def test_a_first_asg_that_never_gets_healthy_is_kept_and_reported():
-    provider, action, autoscaling, clock, messages = replace(healthy=0)
-    create = action.model_copy(update={"action": ActionKind.CREATE, "before": None})
+    provider, action, autoscaling, clock = replace(healthy=0)
+    create = action.model_copy(update={"action": action.action.CREATE, "before": None})
     with pytest.raises(ProviderError, match="is kept: see why with aws autoscaling describe-scaling-activities"):
-        provider.apply(create, ATTRIBUTES, messages.append)
+        provider.apply(create, ATTRIBUTES, lambda message: None)
     assert len(autoscaling.groups) == 2
 
 
 def test_a_roll_interrupted_while_it_waits_is_undone_and_keeps_the_old_asg():
-    provider, action, autoscaling, clock, messages = replace(healthy=1)
+    provider, action, autoscaling, clock = replace(healthy=1)
     waited: list[float] = []
 
     def terminated_during_the_wait(seconds: float) -> None:
@@ -168,7 +430,7 @@ def test_a_roll_interrupted_while_it_waits_is_undone_and_keeps_the_old_asg():
         provider.interrupt()  # SIGTERM reached infra while the new ASG was not healthy yet
 
     provider.sleep = terminated_during_the_wait
-    with pytest.raises(ProviderError, match=r"infra was terminated while waiting: rolled back, deleted "
-                                            r"web-[0-9a-f]{8} and kept web-old"):
-        provider.apply(action, ATTRIBUTES, messages.append)
+    with pytest.raises(ProviderError, match=r"infra was stopped \(Ctrl-C or SIGTERM\) during the launch: rolled "
+                                            r"back, deleted web-[0-9a-f]{8} and kept web-old"):
+        provider.apply(action, ATTRIBUTES, lambda message: None)
     assert len(waited) == 1 and list(autoscaling.groups) == ["web-old"]

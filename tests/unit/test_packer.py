@@ -8,7 +8,7 @@ import pytest
 from infra.config import load_config
 from infra.errors import ProviderError
 from infra.providers import packer
-from infra.providers.aws.images import _image_in, is_aws_endpoint
+from infra.providers.aws.image_builds import _image_in, is_aws_endpoint
 from infra.reconciler.graph import desired_graph
 
 SAY = "1700000000,,ui,say,==> amazon-ebs: Creating AMI web-1 from instance i-1"

@@ -45,7 +45,8 @@ def test_the_document_names_every_action_and_validates_against_the_schema():
         "role.web": "noop", "ami.web": "build", "launch_template.web": "update", "asg.web": "replace",
         "role.db": "create", "role.old": "delete"}
     assert document["format_version"] == FORMAT_VERSION and document["masked"] is False
-    assert document["summary"] == {"add": 2, "change": 1, "destroy": 2, "build": 1, "adopt": 0, "refresh": 0}
+    assert document["summary"] == {"add": 2, "change": 1, "destroy": 2, "build": 1, "adopt": 0, "refresh": 0,
+                                   "promote": 0}
     assert schema_errors(document) == []
 
 
@@ -90,8 +91,8 @@ def test_printed_json_masks_secrets_says_so_and_is_otherwise_the_saved_document(
 
 
 @pytest.mark.parametrize("document, error", [
-    ({"format_version": "3.0", "actions": []}, "plan format 3.0 is newer than this infra understands (2.2)"),
-    ({"format": 1, "actions": []}, "plan format 1 is not one this infra understands (2.2); plan again"),
+    ({"format_version": "3.0", "actions": []}, f"plan format 3.0 is newer than this infra understands ({FORMAT_VERSION})"),
+    ({"format": 1, "actions": []}, f"plan format 1 is not one this infra understands ({FORMAT_VERSION}); plan again"),
     ({"format_version": "2.0", "actions": [{"address": "role.web", "action": "+"}]}, "unknown action '+'"),
     ({"format_version": "2.0"}, "not a plan file made by infra plan --out"),
     ([1, 2], "not a plan file made by infra plan --out"),

@@ -53,7 +53,8 @@ def kinds(result):
 def test_missing_resources_are_created_and_amis_built():
     result = plan(graph(role(), ami()), {}, State())
     assert kinds(result) == {"role.web": ActionKind.CREATE, "ami.web": ActionKind.BUILD}
-    assert result.summary() == {"add": 1, "change": 0, "destroy": 0, "build": 1, "adopt": 0, "refresh": 0}
+    assert result.summary() == {"add": 1, "change": 0, "destroy": 0, "build": 1, "adopt": 0, "refresh": 0,
+                                "promote": 0}
 
 
 def test_nothing_to_do_when_everything_matches():

@@ -10,6 +10,7 @@ import pytest
 
 from infra.config import parse_config
 from infra.config.models import Usage
+from infra.config.scaling import Scaling
 from infra.errors import ConfigError, InfraError
 from infra.pricing import PriceFile, merged
 from infra.usage.model import CpuSeries, CpuStats, NodeSet, UsageReport, Verdict
@@ -104,7 +105,24 @@ def test_an_idle_group_is_offered_fewer_nodes_a_smaller_type_and_a_scaling_polic
     assert found[0].monthly_change == -420.48  # 3 x 0.192 x 730
     assert found[1].text == "a smaller instance type: m5.large at $0.096 an hour instead of $0.192"
     assert found[1].monthly_change == -280.32
-    assert "autoscale.scaling" in found[2].text
+    assert found[2].text == ('a scaling policy: target tracking on CPU lets it shrink when idle '
+                             '(autoscale.scaling.target_tracking in nodes.json: {"cpu": {"metric": "cpu", "target": 60}})')
+
+
+def test_a_group_with_target_tracking_on_cpu_is_told_what_keeps_it_from_acting():
+    tracking = Scaling(target_tracking={"cpu": {"metric": "cpu", "target": 55}})
+    held = suggest(Verdict.IDLE, cpu(6.0), asg(running=2, node_min=2, node_max=8), USAGE, PRICES, scaling=tracking)
+    assert held[-1].text == ("its target tracking on CPU (autoscale.scaling.target_tracking.cpu, target 55%) cannot "
+                             "shrink it below node_min 2: lower node_min")
+    one_way = Scaling(target_tracking={"cpu": {"metric": "cpu", "target": 55, "disable_scale_in": True}})
+    assert "never shrinks it (disable_scale_in)" in suggest(
+        Verdict.IDLE, cpu(6.0), asg(running=4, node_min=2, node_max=8), USAGE, PRICES, scaling=one_way)[-1].text
+    capped = suggest(Verdict.SATURATED, cpu(95.0), asg(running=8, node_min=2, node_max=8), USAGE, PRICES,
+                     scaling=tracking)
+    assert capped[-1].text.endswith("cannot grow it past node_max 8: raise node_max")
+    hot = suggest(Verdict.SATURATED, cpu(85.0), asg(running=4, node_min=2, node_max=8), USAGE, PRICES,
+                  scaling=tracking)
+    assert hot[-1].text.endswith("lets it run hot: a lower target, or a shorter warmup, grows it sooner")
 
 
 def test_an_idle_group_that_peaks_is_not_offered_a_smaller_type():

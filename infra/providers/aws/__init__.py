@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from infra.providers.aws.assume import Role
 from infra.providers.aws.session import AwsClients
 
 if TYPE_CHECKING:
     from infra.providers.base import Provider
-    from infra.workspace import Workspace
+    from infra.ratelimit import RequestRate
+    from infra.workspace import AwsOptions, Workspace
 
 
 def clients_for(workspace: "Workspace") -> AwsClients:
-    aws = workspace.aws
+    return clients_of(workspace.access, limit=workspace.request_rate)
+
+
+def clients_of(aws: "AwsOptions", limit: "RequestRate | None" = None) -> AwsClients:
+    """Clients reaching AWS as `aws` says: a profile, a role to assume, the account it must be; at
+    most `limit` requests a second across all of them."""
     return AwsClients(region=aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url,
-                      limit=workspace.request_rate)
+                      role=Role(aws.role_arn, aws.external_id, aws.session_name) if aws.role_arn else None,
+                      account=aws.account, limit=limit)
 
 
 def aws_providers(workspace: "Workspace") -> list["Provider"]:

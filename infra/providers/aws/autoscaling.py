@@ -1,37 +1,37 @@
-"""Autoscaling groups: one live ASG per group, named `<group>-<short id>`, rolled blue/green.
+"""Autoscaling groups: one live ASG per group, named `<group>-<short id>` (`<group>-<environment>-<short
+id>` in an environment), rolled blue/green.
 
 A group's ASG is found by its tags (`group`, `infra:managed`), never by name, because a roll
 makes a new ASG beside the old one. The timings that cannot be read from AWS (the roll's
 `timeout` and `healthy_deadline`) are kept as tags on the ASG, so they are observed like
-everything else. While a roll waits for the new ASG to be healthy, it carries `infra:roll=pending`;
-once healthy, while the old one is kept for `timeout`, `infra:roll=holding`. If infra dies mid-roll,
-the next plan takes a holding ASG for the group's one (it was healthy; the old one is a leftover
-to delete) and a pending one for a leftover (the old one stays the group's, and it rolls again).
+everything else (asg.py lists infra's tags). While a roll waits for the new ASG to be healthy,
+it carries `infra:roll=pending`; once healthy and baked, while the old one drains and is kept for
+`timeout`, `infra:roll=holding`. If infra dies mid-roll, the next plan takes a holding ASG for the
+group's one (it took the traffic; the old one is a leftover to delete) and a pending one for a
+leftover (the old one stays the group's, and it rolls again). The roll itself is blue_green.py
+(AWS calls) driven by rollout.py (the state machine).
 """
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from typing import Any, Callable
 
-from infra.errors import ProviderError
+from infra.errors import ConfigError, ProviderError
+from infra.providers.aws import alarms, asg, blue_green, load_balancing, scaling
+from infra.providers.aws.asg import DEADLINE_TAG, PENDING, PREVIOUS_TAG, ROLL_TAG, ROLLED_BACK_TAG, TIMEOUT_TAG
 from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, available_zones, by_owner,
                                         identity_tags, in_wanted_order, managed_tags, tag_dict, tag_list,
                                         unowned_of)
-from infra.providers.aws.rollout import Health, Rollout, RollFailed
+from infra.providers.aws.rollout import RollFailed, Waiter, keep_while_healthy
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import OWNER_TAG
 from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.resources import Observation, Observed, address_of, split_address
-
-ROLL_TAG = "infra:roll"
-PENDING, HOLDING = "pending", "holding"  # a roll's new ASG: not yet healthy; healthy, the old one still kept
-TIMEOUT_TAG = "infra:timeout"
-DEADLINE_TAG = "infra:healthy_deadline"
+from infra.reconciler.scaling import sizes_owned
 
 
 class AutoscalingProvider(ObservedPerRegion):
@@ -41,20 +41,17 @@ class AutoscalingProvider(ObservedPerRegion):
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.workspace, self.clients = workspace, clients
         self._interrupted = threading.Event()
-        self.sleep, self.clock = sleep or self._interrupted.wait, clock
+        # A wait wakes at once when infra is stopped; rolling back then waits for real.
+        self.sleep, self.rest, self.clock = sleep or self._interrupted.wait, sleep or time.sleep, clock
 
     def interrupt(self) -> None:
-        """infra is terminated: a roll that is waiting stops waiting and is undone (see _roll)."""
+        """infra is terminated: a roll that is waiting stops waiting and is undone (see rollout.py)."""
         self._interrupted.set()
-
-    def _pause(self, seconds: float) -> None:
-        self.sleep(seconds)
-        if self._interrupted.is_set():
-            raise RollFailed("infra was terminated while waiting")
 
     # -- observe -----------------------------------------------------------------------------
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
+        self._check_names(region, wanted)
         client = self.clients.client("autoscaling", region)
         live = [group for group in paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups",
                                             Filters=[MANAGED], PaginationConfig={"PageSize": 100})  # AWS's largest
@@ -65,9 +62,54 @@ class AutoscalingProvider(ObservedPerRegion):
                    _described(region, g["AutoScalingGroupName"])) for owner, g in owners.theirs]
         ours = _by_address(region, owners.ours, wanted, zones)
         untagged = _by_address(region, owners.untagged, wanted, zones, beside=ours)
+        self._observe_scaling(region, ours, wanted, {g["AutoScalingGroupName"] for g in owners.ours
+                                                     if scaling.SCALING_TAG in tag_dict(g.get("Tags"))})
         return Observation(found=ours,
                            unowned=unowned_of(untagged, lambda o: _described(region, o.attributes["name"]),
                                               theirs, wanted))
+
+    def _observe_scaling(self, region: str, found: dict[str, Observed], wanted: dict[str, dict[str, Any]],
+                         tagged: set[str]) -> None:
+        """The `scaling` of the ASGs whose group has `autoscale.scaling` or that carry infra's scaling
+        tag (nodes.json dropped it: what infra put there is to go); the others' stays None, unasked.
+        Nothing is asked at all when no ASG here needs it."""
+        needed = {obs.attributes["name"]: obs for address, obs in found.items()
+                  if wanted.get(address, {}).get("scaling") is not None or obs.attributes["name"] in tagged}
+        if needed:
+            for name, document in scaling.observe(self.clients, region, needed).items():
+                suspended = set(scaling.PROCESSES) & set(needed[name].attributes["suspended_processes"])
+                needed[name].attributes["scaling"] = {**document, "suspended": bool(suspended)}
+
+    def _check_names(self, region: str, wanted: dict[str, dict[str, Any]]) -> None:
+        """The target groups and alarms nodes.json names exist in the group's region: a typo is an
+        error when planning, not a roll that waits on nothing (one call for each, and none when no
+        group names any)."""
+        groups = self.workspace.config.groups if self.workspace is not None else {}
+        named: dict[str, dict[str, list[str]]] = {"target_groups": {}, "alarms": {}}
+        for address, attributes in wanted.items():
+            scale = getattr(groups.get(split_address(address)[1]), "autoscale", None)
+            if scale is None or (self.clients.region or attributes.get("region")) != region:  # --region wins
+                continue
+            for name in scale.target_groups:
+                if not load_balancing.is_arn(name):
+                    named["target_groups"].setdefault(name, []).append(split_address(address)[1])
+            for name in (scale.rollout.alarms if scale.rollout else []):
+                named["alarms"].setdefault(name, []).append(split_address(address)[1])
+        if named["target_groups"]:
+            try:
+                load_balancing.arns(self.clients, region, named["target_groups"])
+            except load_balancing.MissingTargetGroups as missing:
+                raise self._unknown("target_groups", "target group", missing.names, named, region) from None
+        gone = alarms.missing(self.clients, region, named["alarms"]) if named["alarms"] else []
+        if gone:
+            raise self._unknown("rollout.alarms", "CloudWatch alarm", gone, named, region)
+
+    def _unknown(self, key: str, what: str, names: list[str], named: dict[str, dict[str, list[str]]],
+                 region: str) -> ConfigError:
+        group = named["target_groups" if key == "target_groups" else "alarms"][names[0]][0]
+        return self.workspace.config.error_at(group, ["autoscale", *key.split(".")],
+                                              f"group {group!r}: autoscale.{key}: no {what} "
+                                              f"{', '.join(names)} in {region}; make it there, or fix the name")
 
     # -- apply -------------------------------------------------------------------------------
 
@@ -78,79 +120,93 @@ class AutoscalingProvider(ObservedPerRegion):
         if action.action is ActionKind.DELETE:
             if action.hold and before.get("timeout"):
                 self._hold_before_delete(client, action, before["name"], before["timeout"], progress)
-            self._delete(client, before["name"], progress)
+            asg.delete(client, before["name"], progress, detach=before.get("target_group_arns") or [])
+            scaling.forget(self.clients, region, before["name"], before.get("scaling"))
             return {}
         if action.action is ActionKind.UPDATE:
-            self._update(client, region, before["name"], attributes, before.get("tags") or {})
-            progress(f"updated {before['name']} in place: " + ", ".join(changed_attributes(action.changes)))
-            return {"name": before["name"]}
+            self._update(client, region, action, attributes, progress)
+            return {"name": before["name"], **_previous(before)}
         if action.action is ActionKind.ADOPT:
             tagged = self._adopt(client, region, before["name"], action.group)
             progress(f"tagged {before['name']} and its {tagged} instance(s) {OWNER_TAG}={self.owner}, "
                      f"{GROUP_TAG}={action.group}")
-            return {"name": before["name"]}
-        old = before.get("name") if action.action is ActionKind.REPLACE else None
-        return {"name": self._roll(client, region, action.group, attributes, old, progress)}
+            return {"name": before["name"], **_previous(before)}
+        old = before if action.action is ActionKind.REPLACE else None
+        return blue_green.roll(self.clients, region, action.group, attributes, old, progress, clock=self.clock,
+                               sleep=self.sleep, rest=self.rest, stopped=self._interrupted.is_set)
 
-    def _roll(self, client: Any, region: str, group: str, attributes: dict[str, Any], old: str | None,
-              progress: Progress) -> str:
-        """Create a new ASG, wait until it is healthy, then (after `timeout`) remove the old one."""
-        new = f"{group}-{secrets.token_hex(4)}"
-        self._create(client, region, new, attributes, pending=old is not None)
-        progress(f"created {new} ({attributes['min_size']}..{attributes['max_size']}, desired "
-                 f"{attributes['desired_capacity']}); waiting up to {attributes['healthy_deadline']}s for its "
-                 f"instances to be InService and Healthy")
-        rollout = Rollout(Health(lambda: self._health(client, new), attributes["desired_capacity"]),
-                          sleep=self._pause, clock=self.clock, progress=progress)
-        try:
-            rollout.wait_healthy(new, attributes["healthy_deadline"])
-            if old is not None:
-                with aws_errors(f"mark {new} healthy"):
-                    client.create_or_update_tags(Tags=[_tag(new, ROLL_TAG, HOLDING)])
-                rollout.hold(new, old, attributes["timeout"])
-        except RollFailed as failure:
-            if old is None:
-                raise ProviderError(f"{failure}; {new} is kept: see why with aws autoscaling "
-                                    f"describe-scaling-activities --auto-scaling-group-name {new}") from None
-            self._delete(client, new, progress)
-            raise ProviderError(f"{failure}: rolled back, deleted {new} and kept {old}") from None
-        if old is not None:
-            with aws_errors(f"promote {new}"):
-                client.delete_tags(Tags=[_tag(new, ROLL_TAG, "")])
-            self._delete(client, old, progress)
-        return new
+    def _update(self, client: Any, region: str, action: Action, attributes: dict[str, Any],
+                progress: Progress) -> None:
+        before = action.before or {}
+        name, changed = before["name"], changed_attributes(action.changes)
+        if set(changed) <= {"rollout"}:
+            progress(f"recorded how {name} rolls from now on (rollout); nothing changes in AWS")
+            return
+        if set(changed) - {"rollout", "scaling"}:
+            self._update_settings(client, region, before, attributes, changed, progress)
+        if "scaling" in changed:
+            self._update_scaling(client, region, before, attributes, progress)
+        progress(f"updated {name} in place: " + ", ".join(changed))
 
-    def _create(self, client: Any, region: str, name: str, attributes: dict[str, Any], *, pending: bool) -> None:
-        extra = {ROLL_TAG: PENDING} if pending else {}
-        with aws_errors(f"create autoscaling group {name}"):
-            client.create_auto_scaling_group(AutoScalingGroupName=name, **self._settings(region, attributes),
-                                             Tags=_tags(name, attributes, extra))
-
-    def _update(self, client: Any, region: str, name: str, attributes: dict[str, Any],
-                tags_before: dict[str, str]) -> None:
+    def _update_settings(self, client: Any, region: str, before: dict[str, Any], attributes: dict[str, Any],
+                         changed: list[str], progress: Progress) -> None:
+        """Sizes, health checks, zones, timings, target groups, tags. A size the group's scaling owns
+        is left as it is, unless nodes.json changed it (reconciler/scaling.py)."""
+        name, tags_before = before["name"], before.get("tags") or {}
+        kept = sizes_owned(attributes) - set(changed)
         gone = [k for k in tags_before if k not in attributes["tags"]]
         with aws_errors(f"update autoscaling group {name}"):
-            client.update_auto_scaling_group(AutoScalingGroupName=name, **self._settings(region, attributes))
+            client.update_auto_scaling_group(AutoScalingGroupName=name, **asg.settings(
+                self.clients, region, attributes, leave=kept))
             if gone:
-                client.delete_tags(Tags=[_tag(name, k, "") for k in gone])
-            client.create_or_update_tags(Tags=_tags(name, attributes, {}))
+                client.delete_tags(Tags=[asg.tag(name, k, "") for k in gone])
+            client.create_or_update_tags(Tags=asg.tags(name, attributes, {}))
+        if "target_groups" in changed:
+            self._reattach(client, region, name, before.get("target_group_arns") or [], attributes, progress)
         if attributes["tags"] != tags_before:
             self._tag_instances(client, region, name, attributes["tags"], gone)
+
+    def _update_scaling(self, client: Any, region: str, before: dict[str, Any], attributes: dict[str, Any],
+                        progress: Progress) -> None:
+        """Put the policies and scheduled actions nodes.json wants, delete the others; without
+        `autoscale.scaling`, delete them all and stop managing them (the tag goes)."""
+        name = before["name"]
+        wanted = attributes.get("scaling")
+        scaling.put(self.clients, region, name, wanted, identity_tags(attributes["tags"].get(GROUP_TAG, ""),
+                                                                      self.owner), progress)
+        if wanted is not None and (before.get("scaling") or {}).get("suspended"):
+            scaling.resume(client, name)
+            progress(f"{name}: its scaling acts again (it was suspended)")
+        with aws_errors(f"tag autoscaling group {name}"):
+            if wanted is None:
+                client.delete_tags(Tags=[asg.tag(name, scaling.SCALING_TAG, "")])
+            else:
+                client.create_or_update_tags(Tags=[asg.tag(name, scaling.SCALING_TAG, "true")])
+
+    def _reattach(self, client: Any, region: str, name: str, attached: list[str], attributes: dict[str, Any],
+                  progress: Progress) -> None:
+        """Attach the ASG to the target groups nodes.json adds, detach it from those it drops."""
+        wanted = list(load_balancing.arns(self.clients, region, attributes["target_groups"]).values())
+        added, dropped = [a for a in wanted if a not in attached], [a for a in attached if a not in wanted]
+        with aws_errors(f"change the target groups of {name}"):
+            if added:
+                client.attach_load_balancer_target_groups(AutoScalingGroupName=name, TargetGroupARNs=added)
+            if dropped:
+                client.detach_load_balancer_target_groups(AutoScalingGroupName=name, TargetGroupARNs=dropped)
+        progress(f"{name}: attached to {len(added)}, detached from {len(dropped)} target group(s)")
 
     def _adopt(self, client: Any, region: str, name: str, group: str) -> int:
         """Tag an ASG made before owner tags or without infra, and its instances, as this project's, of
         `group`; how many instances."""
         identity = identity_tags(group, self.owner)
         with aws_errors(f"tag autoscaling group {name}"):
-            client.create_or_update_tags(Tags=[_tag(name, k, v, propagate=True) for k, v in identity.items()])
+            client.create_or_update_tags(Tags=[asg.tag(name, k, v, propagate=True) for k, v in identity.items()])
         return self._tag_instances(client, region, name, identity, [])
 
     def _tag_instances(self, client: Any, region: str, name: str, tags: dict[str, str], gone: list[str]) -> int:
         """Give the instances the ASG runs now the tags it propagates: AWS tags instances only at
         launch, so a changed tag (an owner, a cost centre) would otherwise miss the running ones."""
-        with aws_errors(f"describe autoscaling group {name}"):
-            groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
-        instances = [i["InstanceId"] for g in groups for i in g.get("Instances", [])]
+        instances = [i["InstanceId"] for i in asg.described(client, name).get("Instances", [])]
         if instances:
             ec2 = self.clients.client("ec2", region)
             with aws_errors(f"tag the instances of {name}"):
@@ -159,40 +215,24 @@ class AutoscalingProvider(ObservedPerRegion):
                 ec2.create_tags(Resources=instances, Tags=tag_list(tags))
         return len(instances)
 
-    def _settings(self, region: str, attributes: dict[str, Any]) -> dict[str, Any]:
-        settings: dict[str, Any] = {
-            "MinSize": attributes["min_size"],
-            "MaxSize": attributes["max_size"],
-            "DesiredCapacity": attributes["desired_capacity"],
-            "LaunchTemplate": {"LaunchTemplateId": attributes["launch_template_id"],
-                               "Version": str(attributes["launch_template_version"])},
-            "HealthCheckType": attributes["health_check_type"],
-            "HealthCheckGracePeriod": attributes["health_check_grace"],
-            "TerminationPolicies": attributes["termination_policies"],
-        }
-        if attributes.get("subnets"):
-            settings["VPCZoneIdentifier"] = ",".join(attributes["subnets"])
-        else:
-            settings["AvailabilityZones"] = attributes.get("zones") or available_zones(self.clients, region)
-        return settings
-
-    def _health(self, client: Any, name: str) -> int:
-        """How many of the ASG's instances are InService and Healthy."""
-        with aws_errors(f"describe autoscaling group {name}"):
-            groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
-        return sum(1 for group in groups for i in group.get("Instances", [])
-                   if i.get("LifecycleState") == "InService" and i.get("HealthStatus") == "Healthy")
-
     def _hold_before_delete(self, client: Any, action: Action, name: str, timeout: float,
                             progress: Progress) -> None:
         """New nodes of the same apply take over (a renamed group): keep these for their `timeout`
         so other nodes notice the new ones first, while the new ASGs stay healthy, as a roll does."""
         successors = self._successors(client, action)
-        health = Health(lambda: sum(min(self._health(client, new), wanted) for new, wanted in successors),
-                        sum(wanted for _, wanted in successors))
-        rollout = Rollout(health, sleep=self._pause, clock=self.clock, progress=progress)
+        wanted = sum(size for _, size in successors)
+        new = ", ".join(new for new, _ in successors) or "the nodes that replace it"
+
+        def healthy() -> str:
+            count = sum(min(len(asg.in_service(asg.described(client, n))), size) for n, size in successors)
+            if count < wanted:
+                raise RollFailed(f"{new} became unhealthy before {name} was removed ({count}/{wanted} instances "
+                                 f"InService and Healthy)")
+            return f"{count}/{wanted} instances InService and Healthy"
+
+        waiter = Waiter(progress, self.clock, self.sleep, self._interrupted.is_set)
         try:
-            rollout.hold(", ".join(new for new, _ in successors) or "the nodes that replace it", name, timeout)
+            keep_while_healthy(waiter, new, name, timeout, healthy)
         except RollFailed as failure:
             raise ProviderError(f"{failure}; {name} is kept, apply again once the new nodes are healthy") from None
 
@@ -207,15 +247,6 @@ class AutoscalingProvider(ObservedPerRegion):
                                       {"Name": f"tag:{OWNER_TAG}", "Values": [self.owner]}])
             return [(g["AutoScalingGroupName"], g["DesiredCapacity"]) for g in found
                     if tag_dict(g.get("Tags")).get(ROLL_TAG) != PENDING]
-
-    def _delete(self, client: Any, name: str, progress: Progress) -> None:
-        try:
-            with aws_errors(f"delete autoscaling group {name}"):
-                client.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
-        except ProviderError as exc:
-            if "not found" not in str(exc):
-                raise
-        progress(f"deleted {name} (its instances terminate)")
 
 
 class _Zones:
@@ -280,11 +311,23 @@ def _observed(region: str, group: dict[str, Any], wanted: dict[str, Any], all_zo
         "launch_template_version": template.get("Version"),
         "timeout": _int(tags.get(TIMEOUT_TAG)),
         "healthy_deadline": _int(tags.get(DEADLINE_TAG)),
+        "target_groups": load_balancing.in_config_words(group.get("TargetGroupARNs") or [],
+                                                        wanted.get("target_groups")),
         "tags": managed_tags(tags),
-        "name": group["AutoScalingGroupName"],  # not desired, so never compared; apply needs it
-        "instances": sorted(i["InstanceId"] for i in group.get("Instances", [])),  # what deleting it ends
+        "scaling": None,  # its policies and scheduled actions, when asked about (_observe_scaling)
+        # Not desired, so never compared: apply needs them, the plan names what a deletion ends,
+        # infra rollback reads what the ASG's predecessor ran, and plan keeps what it rolled back to.
+        "name": group["AutoScalingGroupName"],
+        "instances": sorted(i["InstanceId"] for i in group.get("Instances", [])),
+        "target_group_arns": list(group.get("TargetGroupARNs") or []),
+        "suspended_processes": sorted(p["ProcessName"] for p in group.get("SuspendedProcesses") or []),
+        "previous": asg.previous_of(tags.get(PREVIOUS_TAG)),
+        "rolled_back_from": tags.get(ROLLED_BACK_TAG),
+        # The sizes now, which scaling may have moved from nodes.json's: a roll starts from them.
+        "sizes_now": {"min_size": group["MinSize"], "max_size": group["MaxSize"],
+                      "desired_capacity": group["DesiredCapacity"]},
     }
-    return Observed(attributes=attributes, outputs={"name": group["AutoScalingGroupName"]})
+    return Observed(attributes=attributes, outputs={"name": group["AutoScalingGroupName"], **_previous(attributes)})
 
 
 def _zones(actual: list[str], in_subnets: bool, wanted: dict[str, Any], all_zones: list[str]) -> list[str]:
@@ -296,16 +339,9 @@ def _zones(actual: list[str], in_subnets: bool, wanted: dict[str, Any], all_zone
     return in_wanted_order(list(actual), wanted.get("zones"))
 
 
-def _tags(name: str, attributes: dict[str, Any], extra: dict[str, str]) -> list[dict[str, Any]]:
-    """The group's tags (propagated to instances) and infra's bookkeeping tags (kept on the ASG)."""
-    own = {TIMEOUT_TAG: str(attributes["timeout"]), DEADLINE_TAG: str(attributes["healthy_deadline"]), **extra}
-    return ([_tag(name, k, v, propagate=True) for k, v in attributes["tags"].items()]
-            + [_tag(name, k, v) for k, v in own.items()])
-
-
-def _tag(name: str, key: str, value: str, *, propagate: bool = False) -> dict[str, Any]:
-    return {"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": key, "Value": value,
-            "PropagateAtLaunch": propagate}
+def _previous(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The `previous` output (what `infra rollback` returns to), when the ASG has one."""
+    return {"previous": attributes["previous"]} if attributes.get("previous") else {}
 
 
 def _int(value: str | None) -> int | None:

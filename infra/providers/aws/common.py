@@ -6,6 +6,7 @@ resource kind per region.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
@@ -17,7 +18,9 @@ from infra.reconciler.resources import Observation, Observed, Resource, Unowned,
 GROUP_TAG = "group"
 MANAGED = {"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]}
 # Tags infra keeps for itself on a resource; not part of the `tags` attribute users manage.
-INTERNAL_TAGS = frozenset({"infra:timeout", "infra:healthy_deadline", "infra:roll", "infra:name", "infra:source_hash"})
+MAX_REGIONS_AT_ONCE = 8  # describes in flight per provider; a fleet spans a handful of regions
+INTERNAL_TAGS = frozenset({"infra:timeout", "infra:healthy_deadline", "infra:roll", "infra:name", "infra:source_hash",
+                           "infra:previous", "infra:rolled_back_from", "infra:image_digest", "infra:scaling"})
 
 
 def tag_dict(tags: Iterable[dict[str, Any]] | None) -> dict[str, str]:
@@ -41,11 +44,24 @@ def managed_tags(tags: dict[str, str]) -> dict[str, str]:
 
 def regions_of(resources: Iterable[Resource], clients: AwsClients, configured: Iterable[str | None] = ()) -> list[str]:
     """The regions to scan: those of the resources asked about; asked about nothing (a scan for
-    orphans only), the `configured` ones (every group's); with `--region`, that one alone."""
+    orphans only), the `configured` ones (every group's; with `--region`, that one)."""
     found = {r.attributes["region"] for r in resources if isinstance(r.attributes.get("region"), str)}
-    if not found and not clients.region:
+    if not found:
         found = {region for region in configured if region}
     return sorted(found) or [clients.region or "us-east-1"]
+
+
+Found = TypeVar("Found")
+
+
+def in_each_region(regions: Iterable[str], scan: Callable[[str], Found]) -> list[Found]:
+    """`scan(region)` for every region at once (each with that region's own client), in region order."""
+    regions = list(regions)
+    if len(regions) <= 1:
+        return [scan(region) for region in regions]
+    with ThreadPoolExecutor(max_workers=min(len(regions), MAX_REGIONS_AT_ONCE),
+                            thread_name_prefix="region") as pool:
+        return list(pool.map(scan, regions))
 
 
 def configured_regions(workspace: Any) -> list[str | None]:
@@ -71,6 +87,10 @@ class ByOwner(Generic[Item]):
 
 
 def by_owner(items: Iterable[Item], tags: Callable[[Item], dict[str, str]], owner: str) -> ByOwner[Item]:
+    """What another environment of this project made (`<project>/<other>`) is left out altogether:
+    it is that environment's, and no look-alike of this one's to warn about."""
+    project, _, environment = owner.partition("/")
+    sibling = f"{project}/" if environment else None
     sorted_out: ByOwner[Item] = ByOwner()
     for item in items:
         found = tags(item).get(OWNER_TAG)
@@ -78,7 +98,7 @@ def by_owner(items: Iterable[Item], tags: Callable[[Item], dict[str, str]], owne
             sorted_out.ours.append(item)
         elif not found:
             sorted_out.untagged.append(item)
-        else:
+        elif sibling is None or not found.startswith(sibling):
             sorted_out.theirs.append((found, item))
     return sorted_out
 
@@ -111,8 +131,9 @@ class ObservedPerRegion:
     def observe(self, resources: list[Resource]) -> Observation:
         wanted = wanted_by_address(resources)
         observation = Observation()
-        for region in regions_of(resources, self.clients, configured_regions(self.workspace)):
-            observation.add(self._observe_region(region, wanted))
+        regions = regions_of(resources, self.clients, configured_regions(self.workspace))
+        for found in in_each_region(regions, lambda region: self._observe_region(region, wanted)):
+            observation.add(found)
         return observation
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:

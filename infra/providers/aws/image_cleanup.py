@@ -67,7 +67,8 @@ def delete(workspace: "Workspace", group: str, progress: Progress, *, allow_dest
                          f"remove its AMIs")
     provider = _provider(workspace)
     regions = provider.regions_of(group)
-    template = workspace.root / "packer" / f"{group}.json"
+    written = config.layout.packer_template(group)
+    template = workspace.root / written
     with locked(workspace.backend, "packer:delete"):
         found = [image for region in regions for image in provider.images(region, group)]
         if settings is None and not template.exists() and not found:
@@ -79,7 +80,7 @@ def delete(workspace: "Workspace", group: str, progress: Progress, *, allow_dest
         removed = provider.delete_group(group, regions, progress)
         if template.exists():
             template.unlink()
-            progress(f"removed packer/{group}.json")
+            progress(f"removed {written}")
         state = workspace.backend.read()
         forgotten = [a for a in (address_of("ami", group), address_of("packer_template", group))
                      if state.resources.pop(a, None) is not None]

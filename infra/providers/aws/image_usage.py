@@ -1,5 +1,8 @@
 """What uses an AMI: launch templates, autoscaling groups and instances. Retention asks first.
 
+An autoscaling group also holds on to the AMI its predecessor ran (its `infra:previous` tag):
+what `infra rollback` returns to, which retention must not remove while it is the way back.
+
 A handful of paginated calls per region whatever the number of images: every launch
 template's latest and default versions at once, every autoscaling group (and the launch
 template version or launch configuration each one launches from), and the live instances
@@ -11,6 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable
 
+from infra.providers.aws.asg import PREVIOUS_TAG, previous_of
+from infra.providers.aws.common import tag_dict
 from infra.providers.aws.session import AwsClients, paginate
 
 # Instances that still need their image: a stopped instance boots from it again.
@@ -59,6 +64,10 @@ def _autoscaling_groups(ec2: Any, autoscaling: Any, ids: set[str]) -> Iterable[t
     templates: dict[tuple[str, str, str], list[str]] = defaultdict(list)  # (id, name, version) -> groups
     for group in paginate(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups"):
         name = group["AutoScalingGroupName"]
+        previous = previous_of(tag_dict(group.get("Tags")).get(PREVIOUS_TAG))
+        if previous and previous["image_id"] in ids:
+            yield previous["image_id"], (f"autoscaling group {name} (its rollback target: launch template "
+                                         f"version {previous['launch_template_version']})")
         if group.get("LaunchConfigurationName"):
             configurations[group["LaunchConfigurationName"]].append(name)
         spec = group.get("LaunchTemplate") or (((group.get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {})

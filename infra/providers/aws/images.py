@@ -4,34 +4,34 @@ Every AMI infra builds carries the tags `group`, `infra:managed=true` and `infra
 (the digest of the inputs it was built from). A group's newest AMI is its image; the planner
 asks for a build when that AMI's hash is not the digest of the inputs nodes.json wants now.
 Older AMIs stay until retention (`ami_keep`, `packer:clean`) removes them, never while
-something still uses them.
+something still uses them. Packer runs are image_builds.py's; in an environment that promotes,
+AMIs are copied from the one before it (promotion.py) instead of built.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import threading
 import time
 from collections import defaultdict
-from pathlib import Path
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
-from urllib.parse import urlparse
 
 import botocore.exceptions
 
 from infra.errors import InfraError, ProviderError
 from infra.providers import packer
-from infra.providers.aws.common import (ByOwner, by_owner, configured_regions, identity_tags, managed_tags, tag_list,
-                                        unowned_of)
+from infra.providers.aws.common import (ByOwner, by_owner, configured_regions, identity_tags, in_each_region,
+                                        managed_tags, tag_list, unowned_of)
+from infra.providers.aws.image_builds import PackerBuilds
 from infra.providers.aws.image_usage import images_in_use
+from infra.providers.aws.promotion import Promotions
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import HASH_TAG, MANAGED_TAG, OWNER_TAG
 from infra.reconciler.plan import Action
 from infra.reconciler.kinds import AMI
+from infra.reconciler.promotion import IMAGE_DIGEST, IMAGE_DIGEST_TAG, identity
 from infra.reconciler.resources import Observation, Observed, Resource, address_of
 from infra.rendering import packer_literal
 from infra.retention import Decision, Image, by_group, choose, newest_by_group, newest_first
@@ -41,15 +41,6 @@ if TYPE_CHECKING:
 
 GROUP_TAG = "group"
 USABLE_STATES = ("available", "pending")  # a failed or deregistered AMI is not a group's image
-_building: set[str] = set()  # the template copies this process's builds use now
-AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
-
-
-def is_aws_endpoint(endpoint_url: str) -> bool:
-    """An endpoint of AWS itself (a VPC or FIPS endpoint), as opposed to moto, LocalStack and the like."""
-    host = urlparse(endpoint_url).hostname or ""
-    return any(host.endswith(domain) for domain in AWS_DOMAINS)
-
 
 class ImagesProvider:
     kinds = frozenset({"ami"})
@@ -59,13 +50,10 @@ class ImagesProvider:
         self._lock = threading.Lock()
         self._seen: dict[str, set[str]] = defaultdict(set)  # group -> regions its AMIs were found in
 
-    @property
-    def root(self) -> Path:
-        return self.workspace.root
-
     def region(self, wanted: str | None) -> str:
-        """The region the clients really use for `wanted` (`--region` wins over the group's)."""
-        return self.clients.region or wanted or "us-east-1"
+        """`wanted`, or the default region when a resource names none (`--region` is already every
+        group's region in the config)."""
+        return wanted or self.clients.region or "us-east-1"
 
     # -- observe ---------------------------------------------------------------------------------
 
@@ -79,21 +67,31 @@ class ImagesProvider:
         asked = {r.address: self.region(r.attributes.get("region")) for r in resources}
         observation = Observation()
         scanned = set(asked.values()) or set(map(self.region, configured_regions(self.workspace)))
-        for region in sorted(scanned):
-            owners = self._scan(region)
-            for group, images in by_group(owners.ours).items():
-                newest, older = images[0], images[1:]
-                address = address_of("ami", group)
-                if asked.get(address, region) == region:
-                    observation.found[address] = _observed(region, newest, images).model_copy(update={"earlier": {
-                        image.source_hash: _observed(region, image) for image in reversed(older)  # newest of each
-                        if image.source_hash and image.source_hash != newest.source_hash}})
-            untagged = {address_of("ami", group): _observed(region, image)
-                        for group, image in newest_by_group(owners.untagged).items()}
-            theirs = [(address_of("ami", image.group), owner, _described(region, image.id, image.name))
-                      for owner, image in owners.theirs]
-            observation.unowned += unowned_of(untagged, lambda o, region=region: _described(
-                region, o.outputs["image_id"], o.outputs["name"]), theirs, asked)
+        for found in in_each_region(sorted(scanned), lambda region: self._observe_region(region, asked)):
+            observation.add(found)
+        # The environment promoted from is asked only for what this one has no AMI of yet (a plan
+        # that promotes); a plan with nothing to promote, and drift, never reach its account.
+        observation.sources = self.promotions.sources([r for r in resources if not _has_image(
+            observation.found.get(r.address), r.attributes.get(IMAGE_DIGEST))])
+        return observation
+
+    def _observe_region(self, region: str, asked: dict[str, str]) -> Observation:
+        """What one region holds, labelled with that region (asked: address -> the region it is wanted in)."""
+        observation = Observation()
+        owners = self._scan(region)
+        for group, images in by_group(owners.ours).items():
+            newest, older = images[0], images[1:]
+            address = address_of("ami", group)
+            if asked.get(address, region) == region:
+                observation.found[address] = _observed(region, newest, images).model_copy(update={"earlier": {
+                    image.source_hash: _observed(region, image) for image in reversed(older)  # newest of each
+                    if image.source_hash and image.source_hash != newest.source_hash}})
+        untagged = {address_of("ami", group): _observed(region, image)
+                    for group, image in newest_by_group(owners.untagged).items()}
+        theirs = [(address_of("ami", image.group), owner, _described(region, image.id, image.name))
+                  for owner, image in owners.theirs]
+        observation.unowned += unowned_of(untagged, lambda o: _described(region, o.outputs["image_id"],
+                                                                          o.outputs["name"]), theirs, asked)
         return observation
 
     def images(self, region: str, group: str | None = None) -> list[Image]:
@@ -119,6 +117,16 @@ class ImagesProvider:
     def owner(self) -> str:
         return self.workspace.config.owner
 
+    @cached_property
+    def builds(self) -> PackerBuilds:
+        """Packer runs for this workspace's groups."""
+        return PackerBuilds(self.workspace, self.clients)
+
+    @cached_property
+    def promotions(self) -> Promotions:
+        """The AMIs of the environment this one promotes from, and their copies here."""
+        return Promotions(self.workspace, self.clients)
+
     # -- apply -----------------------------------------------------------------------------------
 
     def interrupt(self) -> None:
@@ -135,30 +143,23 @@ class ImagesProvider:
         if action.action is ActionKind.ADOPT:
             return self.adopt(action.group, self.region(attributes.get("region")), progress,
                               images=(action.before or {}).get("images") or [])
+        if action.action is ActionKind.PROMOTE:
+            outputs = self.promotions.promote(action.group, attributes, progress)
+            with self._lock:
+                self._seen[action.group].add(self.region(attributes.get("region")))
+            return outputs
         raise ProviderError(f"{action.address}: an AMI is built or deleted, never {action.action.verb}")
 
     def build(self, group: str, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        """Build the group's AMI with packer from packer/GROUP.json (`ami_keep` prunes in `finish`)."""
+        """Build the group's AMI with packer (`ami_keep` prunes in `finish`), and mark it as infra's."""
         region = self.region(attributes.get("region"))
-        path = self.root / "packer" / f"{group}.json"
-        if not path.is_file():
-            raise ProviderError(f"packer/{group}.json does not exist; write it with: infra packer:create {group}")
-        template = packer.load_template(path)
-        variables = self._variables(group, template, attributes, region, progress)
-        settings = self.workspace.config.groups.get(group)
-        try:
-            result = self._run_packer(path, template, variables, progress,
-                                      timeout=settings.build_timeout if settings is not None else 3600)
-        except ProviderError as exc:
-            source = attributes.get("source_image", "?")
-            raise ProviderError(f"packer/{group}.json (from {source} in {region}): {exc}") from None
-        image_id = _image_in(result.artifacts, region)
+        image_id = self.builds.build(group, attributes, region, progress)
         ec2 = self.clients.client("ec2", region)
         with aws_errors(f"describe the new AMI {image_id}"):
             found = ec2.describe_images(ImageIds=[image_id]).get("Images", [])
         name = found[0].get("Name", "") if found else ""
         if found:
-            self._own(region, group, _image(found[0]), progress)
+            self._own(region, group, _image(found[0]), progress, attributes.get(IMAGE_DIGEST))
             self._tag_literally(region, _image(found[0]), attributes.get("tags") or {}, progress)
         with self._lock:
             self._seen[group].add(region)
@@ -173,10 +174,13 @@ class ImagesProvider:
             self._tag(region, [image], literal)
             progress(f"tagged {image.id} with {', '.join(literal)} as written in nodes.json")
 
-    def _own(self, region: str, group: str, image: Image, progress: Progress) -> None:
+    def _own(self, region: str, group: str, image: Image, progress: Progress, image_digest: str | None) -> None:
         """Make sure a new AMI carries the marks infra finds its own by: a template written by hand
-        (templates/packer.json.j2) may leave them out, and the AMI would be built again and again."""
+        (templates/packer.json.j2) may leave them out, and the AMI would be built again and again.
+        In an environment, its image digest too: the next environment promotes it by that."""
         marks = {GROUP_TAG: group, MANAGED_TAG: "true", OWNER_TAG: self.owner}
+        if image_digest:
+            marks[IMAGE_DIGEST_TAG] = image_digest
         missing = {k: v for k, v in marks.items() if dict(image.tags).get(k) != v}
         if missing:
             self._tag(region, [image], missing)
@@ -188,7 +192,7 @@ class ImagesProvider:
         new AMI, a roll), once all of it is done: an AMI they left is no longer in use, so it goes.
         Said under the group's AMI action, or its last one. And the template copies of a killed
         apply go."""
-        self.sweep_scratch()
+        self.builds.sweep_scratch()
         last: dict[str, Action] = {}
         for action in applied:
             if action.action is ActionKind.ADOPT:  # an adoption (an import) changes nothing else
@@ -209,8 +213,11 @@ class ImagesProvider:
         images = newest_first(self.images(region, group))
         if not images:
             raise ProviderError(f"no AMI of {group} found in {region} to tag; plan again")
-        digest = AMI.build_digest(attributes)  # the group's AMI: the newest built from these inputs
-        image, wanted = next((i for i in images if i.source_hash == digest), images[0]), attributes["tags"]
+        key, digest = identity(attributes, AMI.build_digest)  # the group's AMI: the newest of these inputs
+        image = next((i for i in images if (i.image_digest if key == IMAGE_DIGEST else i.source_hash) == digest),
+                     images[0])
+        wanted = {**attributes["tags"], **({IMAGE_DIGEST_TAG: attributes[IMAGE_DIGEST]}
+                                           if attributes.get(IMAGE_DIGEST) else {})}
         gone = [key for key in dict(image.tags) if key in before and key not in wanted]
         ec2 = self.clients.client("ec2", region)
         with aws_errors(f"tag {image.id}"):
@@ -243,79 +250,6 @@ class ImagesProvider:
         with aws_errors(f"tag {', '.join(image.id for image in images)}"):
             for start in range(0, len(resources), 1000):
                 ec2.create_tags(Resources=resources[start:start + 1000], Tags=tag_list(tags))
-
-    def _variables(self, group: str, template: Mapping[str, Any], attributes: Mapping[str, Any], region: str,
-                   progress: Progress) -> dict[str, str]:
-        """The -var values infra knows, for the variables the template declares."""
-        declared = packer.declared_variables(template)
-        if "source_hash" not in declared:
-            progress(f"warning: packer/{group}.json declares no source_hash variable: the AMI gets no "
-                     f"{HASH_TAG} tag, so every apply builds it again")
-        values = {"source_ami": str(attributes.get("source_image", "")),
-                  "source_hash": AMI.build_digest(attributes), "region": region}
-        if "security_group_ids" in declared:
-            settings = self.workspace.config.groups.get(group)
-            names = settings.security_groups if settings is not None else []
-            values["security_group_ids"] = ",".join(self.security_group_ids(group, names, region))
-            if not names:
-                progress("no security_groups: the build instance uses packer's temporary security group")
-        return {name: value for name, value in values.items() if name in declared}
-
-    def security_group_ids(self, group: str, names: Iterable[str], region: str) -> list[str]:
-        """Ids for the group's security groups (names or ids): packer 1.6 launches with ids only."""
-        names = list(dict.fromkeys(names))
-        wanted = [n for n in names if not n.startswith("sg-")]
-        found: dict[str, list[str]] = defaultdict(list)
-        if wanted:
-            ec2 = self.clients.client("ec2", region)
-            for sg in paginate(ec2, "describe_security_groups", "SecurityGroups",
-                               Filters=[{"Name": "group-name", "Values": wanted}]):
-                found[sg["GroupName"]].append(sg["GroupId"])
-        missing = [n for n in wanted if n not in found]
-        if missing:
-            raise ProviderError(f"group {group}: security group(s) {', '.join(missing)} not found in {region}; "
-                                f"create them, or change security_groups in nodes.json")
-        several = [f"{n} ({', '.join(found[n])})" for n in wanted if len(found[n]) > 1]
-        if several:
-            raise ProviderError(f"group {group}: security group name(s) match several groups in {region}: "
-                                f"{'; '.join(several)}; write the id (sg-...) in security_groups instead")
-        return list(dict.fromkeys(n if n.startswith("sg-") else found[n][0] for n in names))
-
-    def _run_packer(self, path: Path, template: Mapping[str, Any], variables: Mapping[str, str],
-                    progress: Progress, timeout: float) -> packer.BuildResult:
-        """Run packer on the template, or on a temporary copy of it set up for a custom endpoint."""
-        env = self.clients.environment()
-        endpoint = self.clients.endpoint_url
-        if not endpoint:
-            return packer.build(path, variables, cwd=self.root, env=env, progress=progress, timeout=timeout)
-        derived, notes = packer.for_endpoint(template, endpoint, offline=not is_aws_endpoint(endpoint))
-        for note in notes:
-            progress(note)
-        scratch = self._scratch()
-        handle, name = tempfile.mkstemp(prefix=f"infra-packer-{path.stem}-", suffix=".json", dir=scratch)
-        _building.add(name)
-        try:
-            with os.fdopen(handle, "w") as file:
-                json.dump(derived, file, indent=2)
-            return packer.build(Path(name), variables, cwd=self.root, env=env, progress=progress, timeout=timeout)
-        finally:
-            Path(name).unlink(missing_ok=True)
-            _building.discard(name)
-
-    def _scratch(self) -> Path:
-        """`.infra/tmp` of the ops repository: the templates handed to packer (see sweep_scratch)."""
-        scratch = self.root / ".infra" / "tmp"
-        scratch.mkdir(parents=True, exist_ok=True)
-        return scratch
-
-    def sweep_scratch(self) -> list[Path]:
-        """Remove the template copies of applies killed before they could (not this process's
-        builds'); only one apply of a repository runs at a time (the state lock)."""
-        stale = [path for path in (self.root / ".infra" / "tmp").glob("infra-packer-*.json")
-                 if str(path) not in _building]
-        for path in stale:
-            path.unlink(missing_ok=True)
-        return stale
 
     # -- retention -------------------------------------------------------------------------------
 
@@ -398,7 +332,7 @@ def _image(raw: Mapping[str, Any]) -> Image:
                       if m.get("Ebs", {}).get("SnapshotId"))
     return Image(id=raw["ImageId"], group=tags.get(GROUP_TAG, ""), created=raw.get("CreationDate", ""),
                  name=raw.get("Name", ""), snapshots=snapshots, source_hash=tags.get(HASH_TAG, ""),
-                 tags=tuple(sorted(managed_tags(tags).items())))
+                 image_digest=tags.get(IMAGE_DIGEST_TAG, ""), tags=tuple(sorted(managed_tags(tags).items())))
 
 
 def _observed(region: str, image: Image, every: Iterable[Image] = ()) -> Observed:
@@ -407,23 +341,18 @@ def _observed(region: str, image: Image, every: Iterable[Image] = ()) -> Observe
     images = [{"id": i.id, "name": i.name, "snapshots": list(i.snapshots)}
               for i in sorted(every, key=lambda i: i.created, reverse=True)]
     return Observed(attributes={"region": region, "source_hash": image.source_hash, "tags": dict(image.tags),
-                                "images": images},
+                                IMAGE_DIGEST: image.image_digest, "images": images},
                     outputs={"image_id": image.id, "name": image.name})
+
+
+def _has_image(found: Observed | None, image_digest: str | None) -> bool:
+    """Whether an AMI of `image_digest` (the newest, or an earlier one) was found."""
+    return found is not None and bool(image_digest) and \
+        found.built_from(image_digest, IMAGE_DIGEST).attributes.get(IMAGE_DIGEST) == image_digest
 
 
 def _described(region: str, image_id: str, name: str) -> str:
     return f"AMI {image_id} ({name}) in {region}"
-
-
-def _image_in(artifacts: list[str], region: str) -> str:
-    """The AMI id for `region` from packer's artifact ids ("us-east-1:ami-1,eu-west-1:ami-2")."""
-    pairs = [part.split(":", 1) for artifact in artifacts for part in artifact.split(",") if ":" in part]
-    for where, image_id in pairs:
-        if where.strip() == region:
-            return image_id.strip()
-    if pairs:
-        return pairs[0][1].strip()
-    raise ProviderError(f"packer named no AMI in its output (artifacts: {', '.join(artifacts) or 'none'})")
 
 
 def _snapshots(image: Image) -> str:

@@ -122,7 +122,7 @@ class ImportFinder:
         def read(tags: dict[str, str]) -> Observed:
             # Its dna file is named after its group: as found, the group it is imported into.
             seen = instances._observed(region, {**raw, "Tags": tag_list({GROUP_TAG: identity[GROUP_TAG], **tags})},
-                                       names, wanted)
+                                       names, wanted, self.workspace.config.layout.instance_dna)
             return seen.model_copy(update={"attributes": {**seen.attributes, "tags": managed_tags(tags)}})
 
         tags = tag_dict(raw.get("Tags"))

@@ -8,7 +8,7 @@ group's tags too, but never `infra:name`, so they are not mistaken for one-off i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from infra.chef import dna_document
 from infra.errors import ProviderError
@@ -27,16 +27,13 @@ NAME_TAG = "infra:name"
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 
 
-def dna_path(group: str, instance_id: str) -> str:
-    return f"dna/{group}-{instance_id}.json"
-
-
 class InstancesProvider(ObservedPerRegion):
     kinds = frozenset({"instance"})
 
     def __init__(self, workspace: Any, clients: AwsClients) -> None:
         self.root = Path(workspace.root)
         self.workspace, self.clients = workspace, clients
+        self.dna_path = workspace.config.layout.instance_dna  # (group, instance id) -> its dna file
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
         ec2 = self.clients.client("ec2", region)
@@ -51,7 +48,7 @@ class InstancesProvider(ObservedPerRegion):
         names = security_group_names(self.clients, region, ids)
 
         def observed(found: dict[str, dict[str, Any]]) -> dict[str, Observed]:
-            return {address: _observed(region, instance, names, wanted.get(address, {}))
+            return {address: _observed(region, instance, names, wanted.get(address, {}), self.dna_path)
                     for address, instance in found.items()}
 
         return Observation(found=observed(ours), unowned=unowned_of(
@@ -94,14 +91,15 @@ class InstancesProvider(ObservedPerRegion):
         if action.action is ActionKind.UPDATE:
             self._update(ec2, region, before, attributes, action)
             progress(f"updated {before['id']} in place")
-            return {"id": before["id"], "zone": before.get("zone"), "dna": dna_path(action.group, before["id"])}
+            return {"id": before["id"], "zone": before.get("zone"),
+                    "dna": self.dna_path(action.group, before["id"])}
         outputs = self._launch(ec2, region, action.group, name, attributes, progress)
         if action.action is ActionKind.REPLACE and before.get("id"):
             self._terminate(ec2, action.group, before["id"], progress)
         gone = action.outputs.get("id")  # the instance this one stands in for, terminated by hand
-        if gone and gone != outputs["id"] and (self.root / dna_path(action.group, gone)).exists():
-            (self.root / dna_path(action.group, gone)).unlink()
-            progress(f"removed {dna_path(action.group, gone)}: {gone} is gone")
+        if gone and gone != outputs["id"] and (self.root / self.dna_path(action.group, gone)).exists():
+            (self.root / self.dna_path(action.group, gone)).unlink()
+            progress(f"removed {self.dna_path(action.group, gone)}: {gone} is gone")
         return outputs
 
     def _adopt(self, ec2: Any, action: Action, instance_id: str, name: str, progress: Progress) -> None:
@@ -111,7 +109,7 @@ class InstancesProvider(ObservedPerRegion):
             ec2.create_tags(Resources=[instance_id], Tags=tag_list({**identity_tags(action.group, self.owner),
                                                                      NAME_TAG: name}))
         progress(f"tagged {instance_id} {OWNER_TAG}={self.owner}, {GROUP_TAG}={action.group}, {NAME_TAG}={name}")
-        if not (self.root / dna_path(action.group, instance_id)).exists():
+        if not (self.root / self.dna_path(action.group, instance_id)).exists():
             progress(f"wrote {self._write_dna(action.group, instance_id, name)}")
 
     def _launch(self, ec2: Any, region: str, group: str, name: str, attributes: dict[str, Any],
@@ -143,8 +141,8 @@ class InstancesProvider(ObservedPerRegion):
         return {"id": instance_id, "zone": attributes["zone"], "dna": path}
 
     def _write_dna(self, group: str, instance_id: str, name: str) -> str:
-        """The instance's chef-solo attributes, dna/GROUP-ID.json; returns its path."""
-        path = dna_path(group, instance_id)
+        """The instance's chef-solo attributes (its dna file); returns its path."""
+        path = self.dna_path(group, instance_id)
         try:
             atomic_write_json(self.root / path, dna_document(name, group))
         except OSError as exc:
@@ -172,8 +170,8 @@ class InstancesProvider(ObservedPerRegion):
     def _terminate(self, ec2: Any, group: str, instance_id: str, progress: Progress) -> None:
         with aws_errors(f"terminate {instance_id}"):
             ec2.terminate_instances(InstanceIds=[instance_id])
-        (self.root / dna_path(group, instance_id)).unlink(missing_ok=True)
-        progress(f"terminated {instance_id}; removed {dna_path(group, instance_id)}")
+        (self.root / self.dna_path(group, instance_id)).unlink(missing_ok=True)
+        progress(f"terminated {instance_id}; removed {self.dna_path(group, instance_id)}")
 
 
 def _address(instance: dict[str, Any]) -> str:
@@ -195,7 +193,8 @@ def _described(region: str, instance_id: str) -> str:
     return f"instance {instance_id} in {region}"
 
 
-def _observed(region: str, instance: dict[str, Any], names: dict[str, str], wanted: dict[str, Any]) -> Observed:
+def _observed(region: str, instance: dict[str, Any], names: dict[str, str], wanted: dict[str, Any],
+              dna_path: Callable[[str, str], str]) -> Observed:
     tags = tag_dict(instance.get("Tags"))
     ids = [g["GroupId"] for g in instance.get("SecurityGroups", [])]
     profile = (instance.get("IamInstanceProfile") or {}).get("Arn")

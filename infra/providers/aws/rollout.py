@@ -1,72 +1,320 @@
-"""The waiting half of a blue/green roll: until the new ASG is healthy, then while the old one stays.
+"""A blue/green roll as one state machine: its phases, deadlines, gates, progress and rollback.
 
-Apart from the AWS calls so it can be tested with a fake clock: `Health` asks how many
-instances are InService and Healthy; `Rollout` polls it against deadlines. Poll intervals follow
-the deadlines (a twentieth of them, between 0.1 s and 10 s), so small deadlines in tests mean
-short, few sleeps.
+    launch ─► healthy ─► bake ─► full size, healthy ─► hold: old detached, drained, kept ─► promote
+                 │         │            │                          │
+                 └─────────┴────────────┴──── a gate fails, or infra is stopped ──► roll back
+
+Pure: the AWS calls are behind `Fleet` (blue_green.py implements it with boto3) and time behind
+`clock` and `sleep`, so tests drive every phase with a fake clock and never sleep. The steps are
+those `RollShape` (reconciler/rolls.py) describes in a plan. The gates: an alarm in ALARM (checked
+in every phase until the old ASG is gone), new instances not healthy by `healthy_deadline` (in
+every target group, or InService and Healthy without any), new instances turning unhealthy later,
+and Ctrl-C or SIGTERM. Rolling back leaves the old ASG attached and serving (attached again and
+healthy first, when it had been detached, as Spinnaker's rollback enables the old server group
+before it disables the new one), then removes the new one. Scaling (policies, scheduled actions)
+moves with the traffic: the new ASG's acts from the moment it takes over, the old one's stops
+then, and acts again if the roll is undone after that.
+
+While it waits, a progress line at least every 10 s (and whenever what it waits for changes), on
+a terminal and in CI logs alike. Polls come at a twentieth of the phase's length, between 0.1 s
+and 5 s, so the short deadlines of tests mean short rolls.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NoReturn, Protocol
 
+from infra.errors import InfraError
 from infra.providers.base import Progress
+from infra.reconciler.rolls import RollShape, target_group_name
+
+PROGRESS_EVERY = 10.0  # seconds: the longest silence while waiting
+MAX_POLL = 5.0
 
 
 class RollFailed(Exception):
-    """The new ASG did not get, or did not stay, healthy."""
+    """A gate failed (or infra was stopped); the message says which, on one line."""
 
 
-@dataclass
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM reached infra while a roll waited."""
+
+
+@dataclass(frozen=True)
 class Health:
-    healthy: Callable[[], int]  # instances InService and Healthy right now
-    wanted: int  # the desired capacity
+    """What one source (a target group, or the ASG itself) says of an ASG's instances."""
 
-    def check(self) -> tuple[bool, int]:
-        count = self.healthy()
-        return count >= self.wanted, count
+    healthy: int
+    size: int  # instances asked for
+    where: str  # "healthy in web-tg", "instances InService and Healthy"
+    unhealthy: tuple[str, ...] = ()  # the others, with why: "i-0ab1 in web-tg: unhealthy (Target.Timeout)"
+
+    def said(self, needed: int) -> str:
+        extra = f" ({needed} needed)" if needed < self.size else ""
+        return f"{self.healthy}/{self.size} {self.where}{extra}"
+
+
+class Fleet(Protocol):
+    """The AWS side of one roll: a new ASG (`new`) beside the group's old one (`old`, None for a first one)."""
+
+    new: str
+    old: str | None
+    old_size: int
+    target_groups: tuple[str, ...]
+
+    def launch(self, size: int) -> None: """Create the new ASG with `size` instances, attached."""
+    def scale(self, size: int) -> None: """Give the new ASG `size` instances."""
+    def health(self, asg: str, size: int) -> list[Health]: """One per target group (or one for the ASG)."""
+    def firing(self) -> list[str]: """The watched alarms in ALARM, with their reasons."""
+    def mark_holding(self) -> None: """The new ASG is the group's from now on, should infra die."""
+    def hand_over(self) -> None: """The new ASG's scaling acts from now on, the old one's no longer."""
+    def hand_back(self) -> None: """The old ASG's scaling acts again (rolling back after hand_over)."""
+    def detach_old(self) -> float: """Detach the old ASG; its longest deregistration delay, seconds."""
+    def draining(self) -> list[str]: """Where the old instances still drain: "2 in web-tg"."""
+    def attach_old(self) -> None: """Attach the old ASG again (rolling back)."""
+    def promote(self) -> None: """The roll is done: the new ASG stays, the old one goes."""
+    def remove_new(self) -> None: """Detach and delete the new ASG (rolling back)."""
 
 
 def poll_interval(seconds: float) -> float:
-    return min(10.0, max(0.1, seconds / 20))
+    return min(MAX_POLL, max(0.1, seconds / 20))
 
 
-class Rollout:
-    def __init__(self, health: Health, *, progress: Progress, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.health, self.progress, self.sleep, self.clock = health, progress, sleep, clock
+@dataclass(frozen=True)
+class Step:
+    """One look at what a phase waits for: the progress line, and whether it is over."""
 
-    def wait_healthy(self, name: str, deadline: float) -> None:
-        """Return once every wanted instance is InService and Healthy; raise RollFailed at the deadline."""
-        end = self.clock() + deadline
-        interval = poll_interval(deadline)
-        last = -1
+    line: str
+    key: str = ""  # what, when it changes, is worth a line at once (the line without its countdown)
+    done: bool = False
+
+
+class Waiter:
+    """Polls a step until it is done or its time is up, saying how far it is."""
+
+    def __init__(self, progress: Progress, clock: Callable[[], float], sleep: Callable[[float], object],
+                 stopped: Callable[[], bool] = lambda: False) -> None:
+        self.progress, self.clock, self.sleep, self.stopped = progress, clock, sleep, stopped
+
+    def wait(self, phase: str, seconds: float, step: Callable[[float, float], Step],
+             timed_out: Callable[[Step], str] | None = None) -> Step:
+        """Call `step(elapsed, left)` until it is done. When `seconds` run out first: fail with
+        `timed_out(last step)` if given, else the wait is over. Stopped (Ctrl-C, SIGTERM): Interrupted."""
+        start = self.clock()
+        interval = poll_interval(seconds)
+        said, said_at, line = None, float("-inf"), None
         while True:
-            ok, count = self.health.check()
-            if ok:
-                self.progress(f"{name}: {count}/{self.health.wanted} instances InService and Healthy")
-                return
-            if count != last:
-                self.progress(f"{name}: {count}/{self.health.wanted} instances InService and Healthy; waiting")
-                last = count
-            left = end - self.clock()
-            if left <= 0:
-                raise RollFailed(f"{name} did not become healthy within {deadline:g}s "
-                                 f"({count}/{self.health.wanted} instances InService and Healthy)")
+            if self.stopped():
+                raise Interrupted(phase)
+            now = self.clock()
+            left = start + seconds - now
+            current = step(now - start, max(0.0, left))
+            over = current.done or left <= 0
+            if over and not current.done and timed_out is not None:
+                raise RollFailed(timed_out(current))
+            due = over or (current.key or current.line) != said or now + interval > said_at + PROGRESS_EVERY
+            if due and not (over and current.line == line):  # the last word, unless just said
+                self.progress(current.line)
+                said, said_at, line = current.key or current.line, now, current.line
+            if over:
+                return current
             self.sleep(min(interval, left))
 
-    def hold(self, new: str, old: str, timeout: float) -> None:
-        """Keep the old ASG for `timeout` seconds so other nodes notice; the new one must stay healthy."""
-        if timeout <= 0:
+
+class Roll:
+    """One roll of `fleet` the way `shape` says; `run()` returns once it is done, or raises RollFailed."""
+
+    def __init__(self, shape: RollShape, fleet: Fleet, *, progress: Progress,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], object] = time.sleep,
+                 stopped: Callable[[], bool] = lambda: False, rest: Callable[[float], object] | None = None) -> None:
+        self.shape, self.fleet, self.progress = shape, fleet, progress
+        self.waiter = Waiter(progress, clock, sleep, stopped)
+        # Rolling back is not stopped by a second interrupt: it must leave the old ASG serving.
+        self.undo = Waiter(progress, clock, rest or sleep)
+        self.detached = self.handed_over = False
+        self.phase = "the launch"
+
+    def run(self) -> None:
+        shape, fleet = self.shape, self.fleet
+        firing = fleet.firing() if shape.alarms else []
+        if firing:
+            raise RollFailed(f"alarm {firing[0]} is in ALARM before the roll started; nothing was changed")
+        fleet.launch(shape.first)
+        try:
+            self._steps()
+        except (RollFailed, Interrupted, InfraError) as failure:
+            self._roll_back(failure)
+        if fleet.old is not None:
+            fleet.promote()
+
+    def _steps(self) -> None:
+        shape, fleet = self.shape, self.fleet
+        self._healthy(shape.first, "the canary" if shape.canary else "the launch")
+        if shape.bake:
+            self._bake()
+        if shape.canary:
+            self.phase = "the scale-up"
+            fleet.scale(shape.desired)
+            self.progress(f"{fleet.new}: canary passed; scaling to {shape.desired}")
+            self._healthy(shape.desired, "full size")
+        if fleet.old is None:
             return
-        self.progress(f"keeping {old} for {timeout:g}s so other nodes notice {new}")
-        end = self.clock() + timeout
-        interval = poll_interval(timeout)
-        while (left := end - self.clock()) > 0:
-            self.sleep(min(interval, left))
-            ok, count = self.health.check()
-            if not ok:
-                raise RollFailed(f"{new} became unhealthy before {old} was removed "
-                                 f"({count}/{self.health.wanted} instances InService and Healthy)")
+        fleet.mark_holding()
+        fleet.hand_over()
+        self.handed_over = True
+        started = self.waiter.clock()
+        if fleet.target_groups:
+            self.phase = "the drain"
+            delay = fleet.detach_old()
+            self.detached = True
+            self.progress(f"detached {fleet.old} from {_names(fleet.target_groups)}; {fleet.new} serves alone")
+            self._drain(delay)
+        left = shape.timeout - (self.waiter.clock() - started)
+        if left > 0:
+            self._hold(left)
+
+    # -- the phases --------------------------------------------------------------------------
+
+    def _healthy(self, size: int, phase: str) -> None:
+        """Wait until enough of the new ASG's `size` instances are healthy everywhere."""
+        self.phase = phase
+        needed, new = self.shape.needed(size), self.fleet.new
+
+        def step(elapsed: float, left: float) -> Step:
+            self._alarms()
+            health = self.fleet.health(new, size)
+            said = ", ".join(h.said(needed) for h in health)
+            if all(h.healthy >= needed for h in health):
+                return Step(f"{new}: {said}", done=True)
+            return Step(f"{new}: {said}; waiting, {left:.0f} s left", key=said)
+
+        def timed_out(last: Step) -> str:
+            why = self._unhealthy(self.fleet.health(new, size), needed)
+            return (f"{new} did not become healthy within {self.shape.healthy_deadline:g}s "
+                    f"({last.key}){': ' + why if why else ''}")
+
+        self.waiter.wait(phase, self.shape.healthy_deadline, step, timed_out)
+
+    def _bake(self) -> None:
+        self.phase = "the bake"
+        shape, new = self.shape, self.fleet.new
+        watching = f" watching {', '.join(shape.alarms)}" if shape.alarms else ""
+
+        def step(elapsed: float, left: float) -> Step:
+            said = self._still_healthy(shape.first)
+            return Step(f"{new}: bake {elapsed:.0f}/{shape.bake} s{watching}; {said}", key=said)
+
+        self.waiter.wait(self.phase, shape.bake, step)
+
+    def _drain(self, delay: float) -> None:
+        old = self.fleet.old
+
+        def step(elapsed: float, left: float) -> Step:
+            self._still_healthy(self.shape.desired)
+            where = self.fleet.draining()
+            if not where:
+                return Step(f"{old}: drained from {_names(self.fleet.target_groups)}", done=True)
+            return Step(f"{old}: draining {', '.join(where)}; {left:.0f} s left", key=", ".join(where))
+
+        last = self.waiter.wait(self.phase, delay, step)
+        if not last.done:
+            self.progress(f"{old}: still draining after {delay:g}s (the deregistration delay); going on")
+
+    def _hold(self, seconds: float) -> None:
+        self.phase = "the hold"
+        keep_while_healthy(self.waiter, self.fleet.new, self.fleet.old or "", seconds,
+                           lambda: self._still_healthy(self.shape.desired))
+
+    # -- the gates ---------------------------------------------------------------------------
+
+    def _alarms(self) -> None:
+        firing = self.fleet.firing() if self.shape.alarms else []
+        if firing:
+            raise RollFailed(f"alarm {firing[0]} is in ALARM during {self.phase}")
+
+    def _still_healthy(self, size: int) -> str:
+        """The alarms are quiet and enough new instances stay healthy; what the health is, in words."""
+        self._alarms()
+        needed = self.shape.needed(size)
+        health = self.fleet.health(self.fleet.new, size)
+        said = ", ".join(h.said(needed) for h in health)
+        if any(h.healthy < needed for h in health):
+            why = self._unhealthy(health, needed)
+            raise RollFailed(f"{self.fleet.new} became unhealthy during {self.phase} ({said})"
+                             + (f": {why}" if why else ""))
+        return said
+
+    @staticmethod
+    def _unhealthy(health: list[Health], needed: int) -> str:
+        """The instances that keep a roll from going on, named with their target group: a few, counted beyond."""
+        named = [item for h in health if h.healthy < needed for item in h.unhealthy]
+        return "; ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+
+    # -- rolling back ------------------------------------------------------------------------
+
+    def _roll_back(self, failure: Exception) -> NoReturn:
+        fleet = self.fleet
+        why = f"infra was stopped (Ctrl-C or SIGTERM) during {self.phase}" if isinstance(failure, Interrupted) \
+            else str(failure)
+        if fleet.old is None:
+            raise RollFailed(why)
+        if self.detached:
+            fleet.attach_old()
+            self.progress(f"rolling back: attached {fleet.old} to {_names(fleet.target_groups)} again")
+            try:
+                self._old_healthy()
+            except (RollFailed, InfraError) as stuck:
+                raise RollFailed(f"{why}; rolling back failed, both ASGs kept ({fleet.new} still attached): "
+                                 f"{stuck}") from None
+        if self.handed_over:
+            self._hand_back()
+        fleet.remove_new()
+        where = f", attached to {_names(fleet.target_groups)}" if fleet.target_groups else ""
+        raise RollFailed(f"{why}: rolled back, deleted {fleet.new} and kept {fleet.old} "
+                         f"({fleet.old_size} instance(s){where})")
+
+    def _hand_back(self) -> None:
+        """The old ASG serves again: its scaling acts again. Should that fail, the rollback goes on
+        (the old ASG serves at its size, only without scaling) and says so."""
+        try:
+            self.fleet.hand_back()
+        except InfraError as stuck:
+            self.progress(f"rolling back: {stuck}; {self.fleet.old} serves, but its scaling stays suspended")
+
+    def _old_healthy(self) -> None:
+        """The old ASG serves again before the new one goes: the target groups are never left empty."""
+        old, size = self.fleet.old, self.fleet.old_size
+        needed = self.shape.needed(size)
+
+        def step(elapsed: float, left: float) -> Step:
+            health = self.fleet.health(old, size)
+            said = ", ".join(h.said(needed) for h in health)
+            done = all(h.healthy >= needed for h in health)
+            return Step(f"{old}: {said}" + ("" if done else f"; waiting, {left:.0f} s left"), key=said, done=done)
+
+        self.undo.wait("the rollback", self.shape.healthy_deadline, step,
+                       lambda last: f"{old} is not healthy again within {self.shape.healthy_deadline:g}s ({last.key})")
+
+
+def keep_while_healthy(waiter: Waiter, new: str, old: str, seconds: float, healthy: Callable[[], str]) -> None:
+    """Keep `old` for `seconds` so other nodes notice `new`; `healthy()` raises RollFailed when
+    `new` is no longer healthy, else says how healthy it is (a renamed group's old ASG is kept
+    this way too, while the new group's nodes stay healthy)."""
+    if seconds <= 0:
+        return
+    first = [True]
+
+    def step(elapsed: float, left: float) -> Step:
+        said = healthy()
+        line = (f"keeping {old} for {seconds:.0f}s so other nodes notice {new}" if first[0]
+                else f"keeping {old}: {left:.0f} s left; {new}: {said}")
+        first[0] = False
+        return Step(line, key=said, done=left <= 0)
+
+    waiter.wait("the hold", seconds, step)
+
+
+def _names(target_groups: tuple[str, ...]) -> str:
+    return ", ".join(target_group_name(name) for name in target_groups)

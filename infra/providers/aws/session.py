@@ -18,6 +18,7 @@ import botocore.exceptions
 from botocore.config import Config as BotoConfig
 
 from infra.errors import ProviderError
+from infra.providers.aws.assume import Role, account_mismatch, assumed_session
 from infra.ratelimit import RequestRate
 from infra.redact import shown_url
 
@@ -34,12 +35,14 @@ def is_local_endpoint(endpoint_url: str | None) -> bool:
 
 
 class AwsClients:
-    def __init__(self, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None,
-                 *, limit: RequestRate | None = None):
-        """`limit`: the requests per second every client made here may send, together (shared
-        with other AwsClients of the same run when they are given the same one)."""
+    def __init__(self, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None, *,
+                 role: Role | None = None, account: str | None = None, limit: RequestRate | None = None):
+        """`role`: assumed from the credentials of `profile` (or the default chain); `account`: the
+        account the credentials must be of (an environment's, in nodes.json), checked once; `limit`:
+        the requests per second every client made here may send, together (shared with other
+        AwsClients of the same run when they are given the same one)."""
         self.region, self.profile, self.endpoint_url = region, profile, endpoint_url
-        self.limit = limit
+        self.role, self.account, self.limit = role, account, limit
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._clients: dict[tuple[str, str], Any] = {}
@@ -52,26 +55,52 @@ class AwsClients:
     def session(self) -> boto3.session.Session:
         with self._lock:
             if self._session is None:
-                try:
-                    self._session = boto3.session.Session(profile_name=self.profile)
-                except botocore.exceptions.ProfileNotFound:
-                    raise ProviderError(f"AWS profile {self.profile!r} is not in your AWS config; check --profile "
-                                        f"or AWS_PROFILE") from None
+                self._session = self._open()
             return self._session
 
+    def _open(self) -> boto3.session.Session:
+        try:
+            session = boto3.session.Session(profile_name=self.profile)
+        except botocore.exceptions.ProfileNotFound:
+            raise ProviderError(f"AWS profile {self.profile!r} is not in your AWS config; check --profile, "
+                                f"AWS_PROFILE or the environment's aws.profile in nodes.json") from None
+        if self.role is None and self.account is None:
+            return session
+        if self.is_sandbox and not self._reachable:
+            self._check_sandbox()
+        if self.role is not None:
+            with aws_errors(f"assume role {self.role.arn}"):
+                session = assumed_session(self._sts(session), self.role)
+        if self.account is not None:
+            with aws_errors("ask STS which account the credentials are of"):
+                found = self._sts(session).get_caller_identity()["Account"]
+            problem = account_mismatch(found, self.account)
+            if problem:
+                raise ProviderError(problem)
+        return session
+
+    def _sts(self, session: boto3.session.Session) -> Any:
+        return session.client("sts", region_name=self.region or "us-east-1", endpoint_url=self.endpoint_url,
+                              config=RETRIES, **self._sandbox_credentials(session))
+
+    def _sandbox_credentials(self, session: boto3.session.Session) -> dict[str, str]:
+        """moto's dummy credentials, on the sandbox when none are configured."""
+        if self.is_sandbox and session.get_credentials() is None:
+            return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        return {}
+
     def client(self, service: str, region: str | None = None) -> Any:
-        region = self.region or region or "us-east-1"
+        """The client of `service` in `region` (one per region: what it finds is of that region);
+        without a region, the default one (`--region`, else us-east-1)."""
+        region = region or self.region or "us-east-1"
         key = (service, region)
         session = self.session()
         with self._lock:
             if self.is_sandbox and not self._reachable:
                 self._check_sandbox()
             if key not in self._clients:
-                extra: dict[str, Any] = {}
-                if self.is_sandbox and session.get_credentials() is None:
-                    extra = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
                 self._clients[key] = session.client(service, region_name=region, endpoint_url=self.endpoint_url,
-                                                    config=RETRIES, **extra)
+                                                    config=RETRIES, **self._sandbox_credentials(session))
                 if self.limit is not None:  # before every HTTP request, retries included
                     self._clients[key].meta.events.register("before-send", _waiting_for(self.limit))
             return self._clients[key]
@@ -92,7 +121,12 @@ class AwsClients:
     def environment(self) -> dict[str, str]:
         """Environment for a subprocess (packer) that must reach the same AWS: never written to disk."""
         env = dict(os.environ)
-        if self.profile:
+        if self.role is not None:  # the role's credentials as they are now: fresh for an hour
+            frozen = self.session().get_credentials().get_frozen_credentials()
+            env.pop("AWS_PROFILE", None)
+            env.update(AWS_ACCESS_KEY_ID=frozen.access_key, AWS_SECRET_ACCESS_KEY=frozen.secret_key,
+                       AWS_SESSION_TOKEN=frozen.token or "")
+        elif self.profile:
             env["AWS_PROFILE"] = self.profile
         if self.region:
             env["AWS_DEFAULT_REGION"] = self.region

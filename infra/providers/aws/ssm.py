@@ -148,7 +148,7 @@ class Deployer:
             credentials: dict[str, str] = {}
             if self.clients.is_sandbox and session.get_credentials() is None:
                 credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-            self._once[region] = session.client("ssm", region_name=self.clients.region or region,
+            self._once[region] = session.client("ssm", region_name=region,
                                                 endpoint_url=self.clients.endpoint_url, config=ONCE, **credentials)
         found: list[dict[str, Any]] = []
         for page in self._once[region].get_paginator("list_command_invocations").paginate(CommandId=command_id,

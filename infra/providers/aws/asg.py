@@ -1,0 +1,114 @@
+"""One autoscaling group's calls, shared by the provider (autoscaling.py) and a roll (blue_green.py).
+
+infra keeps on each ASG, as tags that are not propagated to instances, what AWS cannot tell:
+the roll's `timeout` and `healthy_deadline`; `infra:roll` while a roll is under way (`pending`
+until the new ASG is healthy and baked, `holding` once it took the traffic); `infra:previous`,
+the launch template version and AMI its predecessor ran (what `infra rollback` returns to, and
+what retention keeps); `infra:rolled_back_from`, the version `infra rollback` left.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.errors import ProviderError
+from infra.providers.aws.common import available_zones
+from infra.providers.aws.session import AwsClients, aws_errors
+from infra.providers.base import Progress
+
+ROLL_TAG = "infra:roll"
+PENDING, HOLDING = "pending", "holding"  # a roll's new ASG: not yet healthy; healthy, the old one still kept
+TIMEOUT_TAG = "infra:timeout"
+DEADLINE_TAG = "infra:healthy_deadline"
+PREVIOUS_TAG = "infra:previous"  # "<launch template id>:<version>:<image id>"
+ROLLED_BACK_TAG = "infra:rolled_back_from"  # the launch template version infra rollback left
+SIZES = {"MinSize": "min_size", "MaxSize": "max_size", "DesiredCapacity": "desired_capacity"}
+
+
+def settings(clients: AwsClients, region: str, attributes: dict[str, Any], *, size: int | None = None,
+             leave: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """CreateAutoScalingGroup's (and UpdateAutoScalingGroup's) settings; `size` instances for now
+    instead of the desired capacity (a canary); without the sizes named in `leave` (an update
+    leaves those its scaling policies set)."""
+    desired = attributes["desired_capacity"] if size is None else size
+    sizes = {"MinSize": min(attributes["min_size"], desired), "MaxSize": attributes["max_size"],
+             "DesiredCapacity": desired}
+    if "desired_capacity" in leave:
+        sizes["MinSize"] = attributes["min_size"]
+    found: dict[str, Any] = {
+        **{key: value for key, value in sizes.items() if SIZES[key] not in leave},
+        "LaunchTemplate": {"LaunchTemplateId": attributes["launch_template_id"],
+                           "Version": str(attributes["launch_template_version"])},
+        "HealthCheckType": attributes["health_check_type"],
+        "HealthCheckGracePeriod": attributes["health_check_grace"],
+        "TerminationPolicies": attributes["termination_policies"],
+    }
+    if attributes.get("subnets"):
+        found["VPCZoneIdentifier"] = ",".join(attributes["subnets"])
+    else:
+        found["AvailabilityZones"] = attributes.get("zones") or available_zones(clients, region)
+    return found
+
+
+def create(clients: AwsClients, region: str, name: str, attributes: dict[str, Any], *, size: int | None = None,
+           extra: dict[str, str] | None = None, target_group_arns: list[str] | None = None) -> None:
+    attached = {"TargetGroupARNs": target_group_arns} if target_group_arns else {}
+    with aws_errors(f"create autoscaling group {name}"):
+        clients.client("autoscaling", region).create_auto_scaling_group(
+            AutoScalingGroupName=name, **settings(clients, region, attributes, size=size),
+            Tags=tags(name, attributes, extra or {}), **attached)
+
+
+def delete(client: Any, name: str, progress: Progress, *, detach: list[str] | tuple[str, ...] = ()) -> None:
+    """Delete the ASG (its instances terminate), detached from `detach` first, so its load
+    balancers stop sending it traffic before its instances go."""
+    if detach:
+        try:
+            with aws_errors(f"detach autoscaling group {name} from its target groups"):
+                client.detach_load_balancer_target_groups(AutoScalingGroupName=name, TargetGroupARNs=list(detach))
+        except ProviderError as exc:  # it goes anyway: its instances leave their target groups as they end
+            progress(f"could not detach {name} first ({exc}); deleting it all the same")
+    try:
+        with aws_errors(f"delete autoscaling group {name}"):
+            client.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+    except ProviderError as exc:
+        if "not found" not in str(exc):
+            raise
+    progress(f"deleted {name} (its instances terminate)")
+
+
+def described(client: Any, name: str) -> dict[str, Any]:
+    """The ASG as DescribeAutoScalingGroups tells it; {} when it is gone."""
+    with aws_errors(f"describe autoscaling group {name}"):
+        found = client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    return found[0] if found else {}
+
+
+def in_service(group: dict[str, Any]) -> list[str]:
+    """The ASG's instances that are InService and Healthy."""
+    return [i["InstanceId"] for i in group.get("Instances", [])
+            if i.get("LifecycleState") == "InService" and i.get("HealthStatus") == "Healthy"]
+
+
+def tags(name: str, attributes: dict[str, Any], extra: dict[str, str]) -> list[dict[str, Any]]:
+    """The group's tags (propagated to instances) and infra's bookkeeping tags (kept on the ASG)."""
+    own = {TIMEOUT_TAG: str(attributes["timeout"]), DEADLINE_TAG: str(attributes["healthy_deadline"]), **extra}
+    return ([tag(name, k, v, propagate=True) for k, v in attributes["tags"].items()]
+            + [tag(name, k, v) for k, v in own.items()])
+
+
+def tag(name: str, key: str, value: str, *, propagate: bool = False) -> dict[str, Any]:
+    return {"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": key, "Value": value,
+            "PropagateAtLaunch": propagate}
+
+
+def previous_of(value: str | None) -> dict[str, str] | None:
+    """The `infra:previous` tag read back: what the ASG's predecessor ran."""
+    parts = (value or "").split(":")
+    if len(parts) != 3 or not all(parts):
+        return None
+    return {"launch_template_id": parts[0], "launch_template_version": parts[1], "image_id": parts[2]}
+
+
+def previous_tag(previous: dict[str, Any]) -> str:
+    return f"{previous['launch_template_id']}:{previous['launch_template_version']}:{previous['image_id']}"

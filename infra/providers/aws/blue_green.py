@@ -1,0 +1,226 @@
+"""The AWS side of a roll: the `Fleet` that rollout.py's state machine drives, made of boto3 calls.
+
+A new ASG (`<group>-<8 hex digits>`) beside the old one, attached to the group's target groups
+from the start; the old one is detached from them only once the new one is healthy at full size
+and baked. Health is DescribeTargetHealth in every target group (and InService and Healthy in
+the ASG); without target groups, the ASG's own health. Alarms are read with DescribeAlarms.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from typing import Any, Callable
+
+from infra.errors import InfraError, ProviderError
+from infra.providers.aws import alarms, asg, load_balancing, scaling
+from infra.providers.aws.common import GROUP_TAG, identity_tags
+from infra.providers.aws.rollout import Health, Roll, RollFailed
+from infra.providers.aws.session import AwsClients, aws_errors
+from infra.providers.base import Progress
+from infra.reconciler.graph import OWNER_TAG
+from infra.reconciler.rolls import RollShape, target_group_name
+from infra.reconciler.scaling import sizes_owned, with_sizes_of
+
+MAX_NAMED = 3  # instances named in one line; more are counted
+
+
+class AsgFleet:
+    """A roll of one group: `attributes` wanted now, `before` the old ASG as observed (None: a first one)."""
+
+    def __init__(self, clients: AwsClients, region: str, group: str, attributes: dict[str, Any],
+                 before: dict[str, Any] | None, progress: Progress) -> None:
+        self.clients, self.region, self.attributes, self.progress = clients, region, attributes, progress
+        self.client = clients.client("autoscaling", region)
+        environment = attributes["tags"].get(OWNER_TAG, "").partition("/")[2]  # <project>/<environment>
+        self.new = f"{group}-{environment + '-' if environment else ''}{secrets.token_hex(4)}"  # names carry it
+        self.old = before.get("name") if before else None
+        self.old_size = int(before.get("desired_capacity") or 0) if before else 0
+        self.before = before or {}
+        self.target_groups = tuple(attributes.get("target_groups") or ())
+        self.arns = list(load_balancing.arns(clients, region, self.target_groups).values())
+        self.old_arns = list(self.before.get("target_group_arns") or [])
+        self.alarms = tuple((attributes.get("rollout") or {}).get("alarms") or ())
+        self.previous: dict[str, str] | None = None  # what the old ASG ran: infra rollback's way back
+        # Policies and scheduled actions, wanted on the new ASG and found on the old one (None: not infra's).
+        self.scaling, self.old_scaling = attributes.get("scaling"), self.before.get("scaling")
+        self.paused_old = False
+
+    def launch(self, size: int) -> None:
+        extra = {}
+        if self.old is not None:
+            extra[asg.ROLL_TAG] = asg.PENDING
+            self.previous = self._previous()
+            if self.previous:
+                extra[asg.PREVIOUS_TAG] = asg.previous_tag(self.previous)
+        if self.attributes.get("rolled_back_from"):
+            extra[asg.ROLLED_BACK_TAG] = str(self.attributes["rolled_back_from"])
+        if self.scaling is not None:
+            extra[scaling.SCALING_TAG] = "true"
+        asg.create(self.clients, self.region, self.new, self.attributes, size=size, extra=extra,
+                   target_group_arns=self.arns)
+        attached = f", attached to {', '.join(map(target_group_name, self.target_groups))}" if self.arns else ""
+        of = f" of {self.attributes['desired_capacity']}" if size != self.attributes["desired_capacity"] else ""
+        self.progress(f"created {self.new} with {size}{of} instance(s){attached} (launch template version "
+                      f"{self.attributes['launch_template_version']}); waiting up to "
+                      f"{self.attributes['healthy_deadline']}s for them to be healthy")
+        try:
+            self._put_scaling()
+        except InfraError as failed:
+            if self.old is None:  # a first ASG is kept, as when it does not get healthy; apply again puts them
+                raise
+            asg.delete(self.client, self.new, self.progress, detach=self.arns)
+            raise ProviderError(f"{failed}: deleted {self.new}, kept {self.old}; nothing else changed") from None
+
+    def _put_scaling(self) -> None:
+        """The new ASG has its policies and scheduled actions from the start; beside an old ASG they
+        wait (suspended) until it takes over, so nothing grows the canary before the roll says so
+        and no schedule resizes it mid-roll (hand_over)."""
+        if self.scaling is None:
+            return
+        if self.old is not None:
+            scaling.pause(self.client, self.new)
+        owner = self.attributes["tags"].get(OWNER_TAG, "")
+        scaling.put(self.clients, self.region, self.new, self.scaling,
+                    identity_tags(self.attributes["tags"].get(GROUP_TAG, ""), owner), self.progress, new=True)
+        if self.old is not None and any(self.scaling.values()):
+            self.progress(f"{self.new}: its scaling is suspended until it takes over from {self.old}")
+
+    def _previous(self) -> dict[str, str] | None:
+        """What the old ASG runs: the launch template version, and the AMI in it."""
+        template, version = self.before.get("launch_template_id"), self.before.get("launch_template_version")
+        if not template or not version:
+            return None
+        with aws_errors(f"describe launch template {template} version {version}"):
+            found = self.clients.client("ec2", self.region).describe_launch_template_versions(
+                LaunchTemplateId=template, Versions=[str(version)])["LaunchTemplateVersions"]
+        image = (found[0].get("LaunchTemplateData") or {}).get("ImageId") if found else None
+        return {"launch_template_id": template, "launch_template_version": str(version), "image_id": image} \
+            if image else None
+
+    def scale(self, size: int) -> None:
+        with aws_errors(f"scale autoscaling group {self.new} to {size}"):
+            self.client.update_auto_scaling_group(AutoScalingGroupName=self.new,
+                                                  MinSize=min(self.attributes["min_size"], size),
+                                                  MaxSize=self.attributes["max_size"], DesiredCapacity=size)
+
+    def health(self, name: str, size: int) -> list[Health]:
+        group = asg.described(self.client, name)
+        instances = [i["InstanceId"] for i in group.get("Instances", [])]
+        serving = set(asg.in_service(group))
+        short = [f"{size - len(instances)} instance(s) not launched yet"] if len(instances) < size else []
+        arns = self.arns if name == self.new else self.old_arns
+        if not arns:
+            others = [f"{i['InstanceId']}: {i.get('LifecycleState')}, {i.get('HealthStatus')}"
+                      for i in group.get("Instances", []) if i["InstanceId"] not in serving]
+            return [Health(len(serving), size, "instances InService and Healthy", tuple(others + short))]
+        found = []
+        for arn in arns:
+            where = target_group_name(arn)
+            states = load_balancing.target_states(self.clients, self.region, arn, instances)
+            healthy = [s.instance for s in states if s.state == "healthy" and s.instance in serving]
+            others = [f"{s.instance} in {where}: {s.state}" + (f" ({s.reason})" if s.reason else "")
+                      + ("" if s.instance in serving or s.state != "healthy" else " but not InService in the ASG")
+                      for s in states if s.instance not in healthy]
+            found.append(Health(len(healthy), size, f"healthy in {where}", tuple(others + short)))
+        return found
+
+    def firing(self) -> list[str]:
+        return alarms.firing(self.clients, self.region, self.alarms)
+
+    def mark_holding(self) -> None:
+        with aws_errors(f"mark {self.new} healthy"):
+            self.client.create_or_update_tags(Tags=[asg.tag(self.new, asg.ROLL_TAG, asg.HOLDING)])
+
+    def hand_over(self) -> None:
+        said = []
+        if self.scaling is not None and any(self.scaling.values()):
+            scaling.resume(self.client, self.new)
+            said.append(f"{self.new}'s scaling acts from now on")
+        if self.old_scaling and any(self.old_scaling.values()):
+            scaling.pause(self.client, self.old or "")  # out of traffic it would scale in, or a schedule resize it
+            self.paused_old = True
+            said.append(f"{self.old}'s is suspended")
+        if said:
+            self.progress("; ".join(said))
+
+    def hand_back(self) -> None:
+        if self.paused_old:
+            scaling.resume(self.client, self.old or "")
+            self.progress(f"rolling back: {self.old}'s scaling acts again")
+
+    def detach_old(self) -> float:
+        attached = list(asg.described(self.client, self.old or "").get("TargetGroupARNs") or [])
+        self.old_arns = attached or self.old_arns
+        if attached:
+            with aws_errors(f"detach {self.old} from its target groups"):
+                self.client.detach_load_balancer_target_groups(AutoScalingGroupName=self.old,
+                                                               TargetGroupARNs=attached)
+        return load_balancing.deregistration_delay(self.clients, self.region, attached)
+
+    def draining(self) -> list[str]:
+        instances = [i["InstanceId"] for i in asg.described(self.client, self.old or "").get("Instances", [])]
+        found = []
+        for arn in self.old_arns:
+            count = sum(1 for s in load_balancing.target_states(self.clients, self.region, arn, instances)
+                        if s.state == "draining")
+            if count:
+                found.append(f"{count} in {target_group_name(arn)}")
+        return found
+
+    def attach_old(self) -> None:
+        if self.old_arns:
+            with aws_errors(f"attach {self.old} to its target groups again"):
+                self.client.attach_load_balancer_target_groups(AutoScalingGroupName=self.old,
+                                                               TargetGroupARNs=self.old_arns)
+
+    def promote(self) -> None:
+        with aws_errors(f"promote {self.new}"):
+            self.client.delete_tags(Tags=[asg.tag(self.new, asg.ROLL_TAG, "")])
+        attached = asg.described(self.client, self.old or "").get("TargetGroupARNs") or []
+        asg.delete(self.client, self.old or "", self.progress, detach=attached)
+        scaling.forget(self.clients, self.region, self.old or "", self.old_scaling)
+
+    def remove_new(self) -> None:
+        asg.delete(self.client, self.new, self.progress, detach=self.arns)
+        scaling.forget(self.clients, self.region, self.new, self.scaling)
+
+
+def roll(clients: AwsClients, region: str, group: str, attributes: dict[str, Any], before: dict[str, Any] | None,
+         progress: Progress, *, clock: Callable[[], float], sleep: Callable[[float], object],
+         rest: Callable[[float], object], stopped: Callable[[], bool]) -> dict[str, Any]:
+    """Make the group's new ASG, through every gate of its roll; its outputs to record (its name,
+    and what the old one ran, to roll back to). A first ASG
+    (no `before`) has nothing to roll back to: it is kept when it fails, and the error says so."""
+    running = _sizes_now(clients, region, attributes, before, progress)
+    shape = RollShape.of(attributes, running)
+    if before is None:  # nothing serves yet: no canary, nothing to bake against, no alarms to heed
+        shape = replace(shape, first=shape.desired, bake=0, alarms=())
+    fleet = AsgFleet(clients, region, group, with_sizes_of(attributes, running), before, progress)
+    try:
+        Roll(shape, fleet, progress=progress, clock=clock, sleep=sleep, rest=rest, stopped=stopped).run()
+    except RollFailed as failure:
+        if before is None:
+            raise ProviderError(f"{failure}; {fleet.new} is kept: see why with aws autoscaling "
+                                f"describe-scaling-activities --auto-scaling-group-name {fleet.new}") from None
+        raise ProviderError(str(failure)) from None
+    return {"name": fleet.new, **({"previous": fleet.previous} if fleet.previous else {})}
+
+
+def _sizes_now(clients: AwsClients, region: str, attributes: dict[str, Any], before: dict[str, Any] | None,
+               progress: Progress) -> dict[str, Any] | None:
+    """The old ASG's sizes as they are now, when the group's scaling owns some (the new ASG starts
+    from them, so a roll under load does not drop to nodes.json's desired: reconciler/scaling.py)."""
+    owned = sizes_owned(attributes)
+    if before is None or not owned or not before.get("name"):
+        return None
+    found = asg.described(clients.client("autoscaling", region), before["name"])
+    if not found:
+        return None
+    running = {"min_size": found["MinSize"], "max_size": found["MaxSize"], "desired_capacity": found["DesiredCapacity"]}
+    moved = [f"{size} {running[size]}" for size in ("min_size", "max_size", "desired_capacity")
+             if size in owned and running[size] != attributes[size]]
+    if moved:
+        progress(f"{before['name']} runs with {', '.join(moved)} now (its scaling set it, not nodes.json): the new "
+                 f"ASG starts from there")
+    return running

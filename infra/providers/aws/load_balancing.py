@@ -1,0 +1,118 @@
+"""ELBv2 target groups: what nodes.json names, how healthy an ASG's instances are in them, draining.
+
+infra does not make target groups (nor load balancers): they belong to whatever sends the traffic,
+and nodes.json names them (`autoscale.target_groups`, by name or ARN). This module finds them
+(one DescribeTargetGroups a region for every name), asks DescribeTargetHealth for an ASG's
+instances (one call a target group), and reads each one's deregistration delay, the time its
+load balancer lets a detached instance finish what it serves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from infra.errors import ProviderError
+from infra.providers.aws.common import in_wanted_order
+from infra.providers.aws.session import AwsClients, aws_errors
+from infra.reconciler.rolls import target_group_name
+
+NAMES_PER_CALL = 20  # DescribeTargetGroups takes at most 20 names at once
+DELAY = "deregistration_delay.timeout_seconds"
+
+
+class MissingTargetGroups(ProviderError):
+    """Target groups nodes.json names that do not exist in the region."""
+
+    def __init__(self, names: list[str], region: str) -> None:
+        self.names, self.region = names, region
+        super().__init__(f"no target group {', '.join(names)} in {region}")
+
+
+@dataclass(frozen=True)
+class TargetState:
+    instance: str
+    state: str  # initial, healthy, unhealthy, unused, draining, unavailable
+    reason: str = ""
+
+
+def is_arn(name_or_arn: str) -> bool:
+    return name_or_arn.startswith("arn:")
+
+
+def arns(clients: AwsClients, region: str, names_or_arns: Iterable[str]) -> dict[str, str]:
+    """Each target group (name or ARN, as nodes.json gives it) -> its ARN; MissingTargetGroups
+    names those not found in `region`."""
+    wanted = list(dict.fromkeys(names_or_arns))
+    names = [n for n in wanted if not is_arn(n)]
+    found = {n: n for n in wanted if is_arn(n)}
+    if not names:
+        return found
+    client = clients.client("elbv2", region)
+    missing: list[str] = []
+    for start in range(0, len(names), NAMES_PER_CALL):
+        chunk = names[start:start + NAMES_PER_CALL]
+        try:
+            with aws_errors("describe target groups"):
+                groups = client.describe_target_groups(Names=chunk)["TargetGroups"]
+        except ProviderError as exc:
+            if "TargetGroupNotFound" not in str(exc):
+                raise
+            groups = [g for name in chunk for g in _one(client, name)]  # which ones: ask one at a time
+        found.update({g["TargetGroupName"]: g["TargetGroupArn"] for g in groups})
+        missing += [n for n in chunk if n not in found]
+    if missing:
+        raise MissingTargetGroups(missing, region)
+    return {n: found[n] for n in wanted}
+
+
+def _one(client: Any, name: str) -> list[dict[str, Any]]:
+    try:
+        with aws_errors(f"describe target group {name}"):
+            return client.describe_target_groups(Names=[name])["TargetGroups"]
+    except ProviderError as exc:
+        if "TargetGroupNotFound" in str(exc):
+            return []
+        raise
+
+
+def in_config_words(found: Iterable[str], wanted: Any) -> list[str]:
+    """Attached target group ARNs as nodes.json says them: an ARN where it gave the ARN, else the
+    name, in its order when they are the same ones."""
+    wanted = wanted if isinstance(wanted, list) else []
+    return in_wanted_order([arn if arn in wanted else target_group_name(arn) for arn in found], wanted)
+
+
+def target_states(clients: AwsClients, region: str, arn: str, instances: list[str]) -> list[TargetState]:
+    """How each of `instances` stands in the target group (`unused` when not registered)."""
+    if not instances:
+        return []
+    with aws_errors(f"describe target health in {target_group_name(arn)}"):
+        found = clients.client("elbv2", region).describe_target_health(
+            TargetGroupArn=arn, Targets=[{"Id": i} for i in instances])["TargetHealthDescriptions"]
+    return [TargetState(d["Target"]["Id"], d.get("TargetHealth", {}).get("State", "unavailable"),
+                        d.get("TargetHealth", {}).get("Reason") or "") for d in found]
+
+
+def deregistration_delay(clients: AwsClients, region: str, target_group_arns: Iterable[str]) -> float:
+    """The longest deregistration delay of these target groups, in seconds (AWS's default: 300)."""
+    client, longest = clients.client("elbv2", region), 0.0
+    for arn in target_group_arns:
+        with aws_errors(f"describe the attributes of target group {target_group_name(arn)}"):
+            attributes = client.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+        value = next((a.get("Value") for a in attributes if a.get("Key") == DELAY), "300")
+        longest = max(longest, float(value or 0))
+    return longest
+
+
+def resource_label(clients: AwsClients, region: str, name: str) -> str:
+    """What target tracking on requests per target names: `app/<load balancer>/<id>/targetgroup/<name>/<id>`
+    (ALBRequestCountPerTarget counts what the Application Load Balancer in front sends the target group)."""
+    with aws_errors(f"describe target group {name}"):
+        found = clients.client("elbv2", region).describe_target_groups(Names=[name])["TargetGroups"]
+    balancers = found[0].get("LoadBalancerArns") if found else None
+    if not balancers:
+        raise ProviderError(f"target group {name} is behind no load balancer in {region}: requests_per_target counts "
+                            f"what an Application Load Balancer sends it; put it behind one (a listener rule), or "
+                            f"track another metric")
+    return f"{balancers[0].split(':loadbalancer/', 1)[1]}/{found[0]['TargetGroupArn'].split(':', 5)[5]}"
