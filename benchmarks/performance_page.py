@@ -48,7 +48,8 @@ def _where(found: dict | None) -> str:
     phases = sorted(((s, name) for name, s in found["phases"].items() if name != "total"), reverse=True)
     top = ", ".join(f"{name} {seconds:.2f} s" for seconds, name in phases[:3])
     return (f"{top} (of {found['phases']['total']:.2f} s in phases.py, {found.get('cpu', 0):.2f} s of it CPU; "
-            f"observing, {found['observe_cpu']:.2f} s of CPU, the rest waiting on AWS)")
+            f"observing, {found['observe_cpu']:.2f} s of CPU in infra and {found.get('moto_cpu', 0):.2f} s of moto's "
+            "answering, the rest waiting on AWS)")
 
 
 def targets(m: Measured) -> list[Target]:

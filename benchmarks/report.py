@@ -136,6 +136,8 @@ def phases_table(columns: list[tuple[str, dict]]) -> list[str]:
         lines.append(f"| {name} | " + " | ".join(f"{c['phases'].get(name, 0):.2f} s" for _, c in columns) + " |")
     lines.append("| of observe: CPU in infra (the rest waits on AWS) | "
                  + " | ".join(f"{c['observe_cpu']:.2f} s" for _, c in columns) + " |")
+    lines.append("| of observe: moto's CPU answering (a local stand-in for AWS) | "
+                 + " | ".join(f"{c.get('moto_cpu', 0):.2f} s" for _, c in columns) + " |")
     lines.append("| the whole plan: CPU | " + " | ".join(f"{c.get('cpu', 0):.2f} s" for _, c in columns) + " |")
     return lines
 
