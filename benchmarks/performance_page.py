@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import fleet
 from harness import load_summary
-from report import (ApplyRow, PlanRow, RegionsRow, Target, apply_table, comparison_table, ms, phases_table,
-                    plan_table, regions_table, scaling_lines, targets_table)
+from report import (
+    ApplyRow,
+    PlanRow,
+    RegionsRow,
+    Target,
+    apply_table,
+    comparison_table,
+    ms,
+    phases_table,
+    plan_table,
+    regions_table,
+    scaling_lines,
+    targets_table,
+)
 
 OBSERVE = "observe (boto3 clients, AWS describes, local files)"
 REGIONS_ABOUT = 1.5  # "about the time of one region": at most this many times as long
@@ -158,7 +170,7 @@ def render(m: Measured, expected: Callable) -> str:
         "process each time, so Python start-up and imports count) in a generated ops repository, against",
         "a moto server on 127.0.0.1 (`infra.sandbox.MotoServer`). AWS requests are counted at the endpoint",
         "by a loopback proxy in front of moto (`tests/support/aws_proxy.py`), so every page and every",
-        f"retry counts. Every figure is measured twice: with the proxy passing requests on at once, and with",
+        "retry counts. Every figure is measured twice: with the proxy passing requests on at once, and with",
         f"each request held {ms(m.delay)} first, as a real region's API takes tens of milliseconds to answer",
         "(requests in flight at once wait at the same time). Wall times up to 1,000 groups are the median of",
         "three runs, at 10,000 of one (the report prints how far apart the runs were). Peak memory is the plan",

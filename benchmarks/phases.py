@@ -27,8 +27,8 @@ def main() -> None:
     phases: dict[str, float] = {}
     started = time.perf_counter()
     import infra.cli  # noqa: F401  (what the `infra` command imports before it does anything)
-    from infra.cli.app import COLLECT_EVERY
     from infra import engine
+    from infra.cli.app import COLLECT_EVERY
     from infra.reconciler import render
     from infra.reconciler.graph import desired_graph, with_recorded
     from infra.reconciler.plan import MadeAgainst

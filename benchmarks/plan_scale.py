@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
 import sys
 import tempfile
@@ -46,7 +45,6 @@ import performance_page  # noqa: E402
 from doc_sections import owned_sections  # noqa: E402
 from harness import Bench, Run, machine  # noqa: E402
 from report import ApplyRow, PlanRow, RegionsRow, ms  # noqa: E402
-
 
 SIZES = (10, 100, 1000, 10000)
 APPLY_GROUPS = 100

@@ -11,8 +11,8 @@ import random
 import re
 import subprocess
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from infra import engine
 from infra.chef import dna_document

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # Levels of objects and lists in what infra writes (state, roles, templates, plans): room for the
 # deepest value nodes.json may hold (config/loader.py) under a resource's attributes, and shallow

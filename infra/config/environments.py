@@ -57,7 +57,7 @@ class AwsAccess(Strict):
         return value
 
     @model_validator(mode="after")
-    def _agree(self) -> "AwsAccess":
+    def _agree(self) -> AwsAccess:
         if self.external_id is not None and self.role_arn is None:
             raise ValueError("external_id goes with role_arn: it is given when the role is assumed")
         role_account = self.role_account

@@ -134,7 +134,7 @@ class Autoscale(Strict):
                                                       "actions; infra owns every one on the ASG once this is set.")
 
     @model_validator(mode="after")
-    def _sizes_agree(self, info: ValidationInfo) -> "Autoscale":
+    def _sizes_agree(self, info: ValidationInfo) -> Autoscale:
         if partial(info):  # half of the sizes may come from __base__: judged once merged
             return self
         if self.node_min > self.node_max:
@@ -282,7 +282,7 @@ class StateSettings(Strict):
     lock_table: str | None = None
 
     @model_validator(mode="after")
-    def _s3_complete(self) -> "StateSettings":
+    def _s3_complete(self) -> StateSettings:
         """Without a lock table the S3 backend locks with a lock object beside the state (docs/state.md)."""
         if self.backend == "s3" and not self.bucket:
             raise ValueError("the s3 backend needs bucket (see docs/state.md)")

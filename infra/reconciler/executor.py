@@ -14,10 +14,11 @@ import signal
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 from infra.errors import InfraError
 from infra.providers.base import Providers
@@ -107,7 +108,7 @@ class Executor:
         self.providers.finish([a for a in plan.actions if a.address in done], self.listener.progress)
         return result
 
-    def _settle_all(self, finished: list[tuple[Future, Action, float]], schedule: "_Schedule",
+    def _settle_all(self, finished: list[tuple[Future, Action, float]], schedule: _Schedule,
                     result: ApplyResult) -> None:
         """Record every action that finished, then write state once, before anything new starts."""
         with _signals_held():
@@ -116,7 +117,7 @@ class Executor:
             if any(recorded):
                 self._write()
 
-    def _settle(self, action: Action, future: Future, started: float, schedule: "_Schedule",
+    def _settle(self, action: Action, future: Future, started: float, schedule: _Schedule,
                 result: ApplyResult) -> bool:
         seconds = time.monotonic() - started
         try:

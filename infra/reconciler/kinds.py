@@ -6,8 +6,9 @@ needs, and which attribute changes cannot be made in place.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.refs import digest

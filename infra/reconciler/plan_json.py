@@ -15,7 +15,8 @@ refused by readers of another. 2.1 added the action `promote` and the summary's 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from infra.errors import InfraError
 from infra.reconciler.actions import ActionKind

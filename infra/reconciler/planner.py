@@ -8,7 +8,8 @@ but the config no longer wants is planned for deletion, dependants first.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from infra.errors import ConfigError
 from infra.reconciler.actions import ActionKind

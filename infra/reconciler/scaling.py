@@ -13,7 +13,8 @@ unless nodes.json changed the size. A roll gives the new ASG the old one's sizes
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from infra.config.fields import target_group_name
 from infra.config.scaling import Scaling

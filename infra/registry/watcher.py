@@ -17,8 +17,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from infra.errors import RegistryError
 from infra.providers.etcd import EtcdUnreachable, WatchEvent, WatchIdle, WatchStream
@@ -117,7 +117,7 @@ class Watcher:
         return time.monotonic() + self.retry
 
 
-def _forward(stream: WatchStream, events: "queue.Queue[list[WatchEvent] | _Lost]") -> None:
+def _forward(stream: WatchStream, events: queue.Queue[list[WatchEvent] | _Lost]) -> None:
     try:
         for batch in stream:
             events.put(batch)

@@ -75,7 +75,7 @@ def suggest(verdict: Verdict, cpu: CpuStats | None, nodes: NodeSet, usage: Usage
     return found
 
 
-def _scaling_policy(case: "_Case", verdict: Verdict, follow: str, scaling: Scaling | None) -> Suggestion:
+def _scaling_policy(case: _Case, verdict: Verdict, follow: str, scaling: Scaling | None) -> Suggestion:
     """Target tracking on CPU, with the target a resized group would be held at; or, when the group
     has it already, what keeps it from acting."""
     tracking = next(((name, policy) for name, policy in (scaling.target_tracking.items() if scaling else ())

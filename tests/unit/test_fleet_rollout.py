@@ -6,12 +6,12 @@ t=40" or "infra is stopped during the drain" and the machine meets it where a re
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
 from infra.errors import ProviderError
-from infra.providers.aws.rollout import Health, RollFailed, Roll, Step, Waiter, poll_interval
+from infra.providers.aws.rollout import Health, Roll, RollFailed, Step, Waiter, poll_interval
 from infra.reconciler.rolls import RollShape, canary_size
 from tests.support.fake_clock import FakeClock
 

@@ -16,14 +16,25 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from infra.errors import ConfigError, ProviderError
 from infra.providers.aws import alarms, asg, blue_green, load_balancing, scaling
 from infra.providers.aws.asg import DEADLINE_TAG, PENDING, PREVIOUS_TAG, ROLL_TAG, ROLLED_BACK_TAG, TIMEOUT_TAG
-from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, available_zones, by_owner,
-                                        identity_tags, in_wanted_order, managed_tags, tag_dict, tag_list,
-                                        unowned_of)
+from infra.providers.aws.common import (
+    GROUP_TAG,
+    MANAGED,
+    ObservedPerRegion,
+    available_zones,
+    by_owner,
+    identity_tags,
+    in_wanted_order,
+    managed_tags,
+    tag_dict,
+    tag_list,
+    unowned_of,
+)
 from infra.providers.aws.rollout import RollFailed, Waiter, keep_while_healthy
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress

@@ -12,14 +12,25 @@ import base64
 import binascii
 from typing import Any
 
-from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, as_config_names, by_owner,
-                                        identity_tags, managed_tags, security_group_ids, security_group_names,
-                                        tag_dict, tag_list, unowned_of)
+from infra.providers.aws.common import (
+    GROUP_TAG,
+    MANAGED,
+    ObservedPerRegion,
+    as_config_names,
+    by_owner,
+    identity_tags,
+    managed_tags,
+    security_group_ids,
+    security_group_names,
+    tag_dict,
+    tag_list,
+    unowned_of,
+)
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
-from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.graph import OWNER_TAG
+from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.resources import Observation, Observed, address_of
 
 PAGE = {"PageSize": 200}  # the most AWS gives in one page; fewer requests with many groups

@@ -23,8 +23,9 @@ and 5 s, so the short deadlines of tests mean short rolls.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NoReturn, Protocol
+from typing import NoReturn, Protocol
 
 from infra.errors import InfraError
 from infra.providers.base import Progress
