@@ -2,9 +2,9 @@
 packer, and a fresh ops repository per measurement; every command a child process, measured from outside.
 
 A run's figures (launch.py starts it and tells them): wall time, the child's peak resident memory,
-its CPU (and that of the processes it waited for), moto's CPU meanwhile, the AWS requests counted at the proxy, and the machine's load
-average when it started (the machine is shared: other work slows a run down, and the report says
-how loaded it was).
+its CPU (and that of the processes it waited for), moto's CPU meanwhile, the AWS requests counted at
+the proxy, and the machine's load average when it started (the machine is shared: other work slows a
+run down, and the report says how loaded it was).
 """
 
 from __future__ import annotations

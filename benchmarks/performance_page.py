@@ -112,15 +112,17 @@ def apply_limits(m: Measured) -> list[str]:
              "written in all, about |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         run = row.setup
-        lines.append(f"| {row.groups:,} | {row.resources:,} | {run.seconds:.0f} s | {run.cpu:.0f} s | {run.moto_cpu:.0f} s | "
-                     f"{row.state_writes:,} | {row.state_mb:.1f} MB | {row.state_writes * row.state_mb / 2 / 1000:.1f} GB |")
+        lines.append(f"| {row.groups:,} | {row.resources:,} | {run.seconds:.0f} s | {run.cpu:.0f} s | "
+                     f"{run.moto_cpu:.0f} s | {row.state_writes:,} | {row.state_mb:.1f} MB | "
+                     f"{row.state_writes * row.state_mb / 2 / 1000:.1f} GB |")
     return [*lines, "",
             "The executor writes the whole state, atomically and fsynced, each time actions finish and before",
             "anything new starts; the state grows with every resource made, so the bytes written grow with",
             "the square of the fleet (the last column: writes times half the last state): at 10,000 groups,",
             "tens of gigabytes, and the system CPU and disk time to write them, on the two cores moto also",
             "needs (it answers every request of the apply). Bounding that needs a decision on the state, not",
-            "a faster write (each resource's JSON is already kept between writes): write it at most every few seconds while",
+            "a faster write (each resource's JSON is already kept between writes): write it at most every few "
+            "seconds while",
             "actions run (Terraform persists a remote state every 20 s during an apply, hashicorp/terraform#32680),",
             "or split it by group so that a write holds only what changed.", ""]
 

@@ -148,7 +148,8 @@ def deploy(workspace: Workspace, groups: Iterable[str], batch: int, *, max_error
         raise FleetError(f"-n {batch}: the batch size must be from 1 to {MAX_NODES:,}")
     if deadline <= 0:
         raise FleetError(f"--timeout {deadline:g}: give the seconds to wait, at least 1")
-    if not MAX_ERRORS.fullmatch(max_errors) or int(max_errors.rstrip("%")) > (100 if max_errors.endswith("%") else MAX_NODES):
+    most = 100 if max_errors.endswith("%") else MAX_NODES
+    if not MAX_ERRORS.fullmatch(max_errors) or int(max_errors.rstrip("%")) > most:
         raise FleetError(f"--max-errors {max_errors!r}: give a number of nodes (0) or a percentage up to 100% (10%)")
     deployer = deployer or Deployer(clients_for(workspace), workspace.config.owner)
     by_region: dict[str, list[str]] = defaultdict(list)
@@ -168,7 +169,8 @@ def deploy(workspace: Workspace, groups: Iterable[str], batch: int, *, max_error
                                           int(min(max(deadline, 30), 172800)))
         progress(f"{region}: command {report.command_id} runs chef-solo on {len(nodes)} node(s) of "
                  f"{', '.join(names)}, {batch} at a time")
-        command = deployer.wait(region, report.command_id, deadline, lambda m: progress(f"{region}: {m}"))
+        command = deployer.wait(region, report.command_id, deadline,
+                                lambda m, region=region: progress(f"{region}: {m}"))
         report.status = command.get("Status", "?")
         report.targets = command.get("TargetCount", len(nodes))
         report.completed = command.get("CompletedCount", 0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -231,7 +232,7 @@ def _with_promotion(environments: dict[str, Environment], promote: list[str],
         raise locator.error(where, "__settings__: promote lists environments in the order an AMI goes through them, "
                                    "each once and at least two, e.g. [\"staging\", \"production\"]")
     promoted = dict(environments)
-    for previous, name in zip(promote, promote[1:]):
+    for previous, name in pairwise(promote):
         for group, settings in environments[name].groups.items():
             if settings.packer and not environments[previous].groups[group].packer:
                 raise locator.error([ENVIRONMENTS_KEY, name], f"environment {name!r}: group {group!r} has an AMI, "

@@ -52,8 +52,8 @@ def plan_document(plan: Plan, *, mask: Mask | None = None) -> dict[str, Any]:
     """The plan as the documented JSON object; with `mask`, secret values replaced (for printing)."""
     hide = _Hider(mask)
     data = plan.model_dump(mode="json")
-    actions = [{**_action(action, hide), "roll": _roll(model)} for action, model in zip(data.pop("actions"),
-                                                                                        plan.actions)]
+    actions = [{**_action(action, hide), "roll": _roll(model)}
+               for action, model in zip(data.pop("actions"), plan.actions, strict=True)]
     # `masked` is known once every value went through the mask: put in its place after.
     document = {"format_version": FORMAT_VERSION, "masked": False, "has_changes": bool(plan.changes),
                 "summary": plan.summary(), **data, "actions": actions}
@@ -122,7 +122,7 @@ def _restore(value: Any, marks: Any) -> Any:
     if isinstance(marks, dict) and isinstance(value, dict):
         return {key: _restore(item, marks.get(key)) for key, item in value.items()}
     if isinstance(marks, list) and isinstance(value, list):
-        return [_restore(item, mark) if mark else item for item, mark in zip(value, marks)]
+        return [_restore(item, mark) if mark else item for item, mark in zip(value, marks, strict=False)]
     return value
 
 

@@ -140,7 +140,8 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
         lines.append("")
     deletions = [a for a in plan.changes if a.action.destroys]
     if deletions:
-        warn = f"  ! {len(deletions)} resource(s) will be destroyed or replaced: " + ", ".join(a.address for a in deletions)
+        warn = (f"  ! {len(deletions)} resource(s) will be destroyed or replaced: "
+                + ", ".join(a.address for a in deletions))
         lines.append(f"[bold red]{escape(warn)}[/]" if color else warn)
     for notice in [*held_lines(plan), *notice_lines(plan), excluded_line(plan)]:
         if notice:

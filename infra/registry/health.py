@@ -102,7 +102,7 @@ def _checked(check: HealthCheck, spec: str) -> HealthCheck:
     if check.is_http:
         parts = urlsplit(check.target)
         try:
-            parts.port
+            _ = parts.port  # raises ValueError when the port is not a number from 1 to 65535
         except ValueError:
             raise RegistryError(f"--check {spec!r}: the port is not a number from 1 to 65535") from None
         if not parts.hostname:

@@ -68,7 +68,8 @@ class Watcher:
                 continue
             if lost or not quiet:
                 watched = "every service" if self.services is None else ", ".join(self.services) or "nothing"
-                self._log(("reconnected; " if lost else "") + f"watching {watched} from revision {snapshot.revision + 1}")
+                self._log(("reconnected; " if lost else "")
+                          + f"watching {watched} from revision {snapshot.revision + 1}")
             delay, warned = 0.2, False
             try:
                 lost, quiet = self._follow(registry, stream, snapshot)

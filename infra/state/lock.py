@@ -21,7 +21,8 @@ class LockInfo(BaseModel):
     created: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def describe(self) -> str:
-        return f"{self.who} (pid {self.pid}) since {self.created} for {self.operation or 'an operation'}, lock id {self.id}"
+        return (f"{self.who} (pid {self.pid}) since {self.created} for {self.operation or 'an operation'}, "
+                f"lock id {self.id}")
 
     def holder_is_gone(self) -> bool:
         """True only when the holder ran on this host and its process no longer exists (it was killed,

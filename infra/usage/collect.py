@@ -40,7 +40,7 @@ def usage_report(workspace: Workspace, groups: Iterable[str] = (), days: int = D
         found = reader.nodes(region, [g.name for g in members])
         series = reader.cpu(region, found, start, end) if found else []
         rows += [row(nodes, cpu, config.groups[nodes.group], workspace.prices, period_seconds=PERIOD,
-                     window_hours=days * 24) for nodes, cpu in zip(found, series)]
+                     window_hours=days * 24) for nodes, cpu in zip(found, series, strict=True)]
         shown = {(r.group, r.kind) for r in rows} | {(r.group, "any") for r in rows}
         rows += [_without_nodes(g, region, workspace.prices) for g in members
                  if (g.autoscale is not None and (g.name, "asg") not in shown)

@@ -339,7 +339,8 @@ def test_two_applies_at_once_one_wins_and_the_other_is_refused_naming_it(control
 
 # -- 5. secrets ----------------------------------------------------------------------------------------
 
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAFAILSUITE7Q2W9X", "AWS_SECRET_ACCESS_KEY": "fs/Secret+Key/9d8c7b6a5f4e3d2c1b0a",
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAFAILSUITE7Q2W9X",
+               "AWS_SECRET_ACCESS_KEY": "fs/Secret+Key/9d8c7b6a5f4e3d2c1b0a",
                "AWS_SESSION_TOKEN": "FailSuiteSessionToken//0042"}
 SECRETS = {"db_password": "pw-Hunter2-xyz", "api_token": "tok-7f3a9c-live"}
 NESTED = {"mysql": {"user": "app", "secret": "shh-nested-value"}}

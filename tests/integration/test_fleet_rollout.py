@@ -123,7 +123,8 @@ def test_an_unknown_target_group_or_alarm_is_a_plan_time_error_naming_the_key_an
     write(repo, nodes)
     planned = run_infra(capsys, "plan")
     assert planned.code == 1 and len(planned.err.strip().splitlines()) == 1, planned.err
-    at = next(n for n, line in enumerate((repo / "nodes.json").read_text().splitlines(), 1) if '"target_groups"' in line)
+    at = next(n for n, line in enumerate((repo / "nodes.json").read_text().splitlines(), 1)
+              if '"target_groups"' in line)
     assert (f"nodes.json:{at}:" in planned.err and f"group '{BEE}': autoscale.target_groups: no target group web-tgg "
             f"in us-east-1" in planned.err), planned.err
     nodes[BEE]["autoscale"]["target_groups"] = [TARGET_GROUP]
@@ -218,7 +219,8 @@ def test_a_target_turning_unhealthy_rolls_back_naming_the_target_group_and_insta
     assert result.code == 1 and stopped, result.out + result.err
     assert re.search(rf"asg\.{BEE}: failed after [0-9.]+s: {BEE}-[0-9a-f]{{8}} became unhealthy during the bake "
                      rf"\(0/1 healthy in web-tg\): {stopped[0]} in web-tg: unused \(Target\.InvalidState\): rolled "
-                     rf"back, deleted {BEE}-[0-9a-f]{{8}} and kept {old['AutoScalingGroupName']}", result.err), result.err
+                     rf"back, deleted {BEE}-[0-9a-f]{{8}} and kept {old['AutoScalingGroupName']}",
+                     result.err), result.err
     rolled_back(autoscaling, elbv2, target_group, old)
 
 

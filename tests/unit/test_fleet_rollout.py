@@ -7,6 +7,7 @@ t=40" or "infra is stopped during the drain" and the machine meets it where a re
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import pytest
 
@@ -99,7 +100,7 @@ def run(fleet: FakeFleet, roll_shape: RollShape, lines: list[tuple[float, str]] 
 
 
 def silences(lines: list[tuple[float, str]]) -> list[float]:
-    return [later - earlier for (earlier, _), (later, _) in zip(lines, lines[1:])]
+    return [later - earlier for (earlier, _), (later, _) in pairwise(lines)]
 
 
 # -- the shape of a roll, as the plan says it --------------------------------------------------

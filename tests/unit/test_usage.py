@@ -106,7 +106,8 @@ def test_an_idle_group_is_offered_fewer_nodes_a_smaller_type_and_a_scaling_polic
     assert found[1].text == "a smaller instance type: m5.large at $0.096 an hour instead of $0.192"
     assert found[1].monthly_change == -280.32
     assert found[2].text == ('a scaling policy: target tracking on CPU lets it shrink when idle '
-                             '(autoscale.scaling.target_tracking in nodes.json: {"cpu": {"metric": "cpu", "target": 60}})')
+                             '(autoscale.scaling.target_tracking in nodes.json: '
+                             '{"cpu": {"metric": "cpu", "target": 60}})')
 
 
 def test_a_group_with_target_tracking_on_cpu_is_told_what_keeps_it_from_acting():
