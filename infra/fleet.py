@@ -13,6 +13,7 @@ import subprocess
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from infra import engine
 from infra.chef import dna_document
@@ -26,6 +27,9 @@ from infra.reconciler.refs import parse_ref
 from infra.reconciler.resources import Resource
 from infra.rendering import render_text
 from infra.workspace import Workspace
+
+if TYPE_CHECKING:
+    from infra.providers.aws.instances import InstancesProvider
 
 INSTANCE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch: `$` would take "web-1\n"
 MAX_ERRORS = re.compile(r"[0-9]+%?")
@@ -113,6 +117,7 @@ def create_instance(workspace: Workspace, group_name: str | None, key_path: Path
     if missing:
         raise FleetError(f"instance:create needs {' and '.join(missing)} "
                          f"(usage: instance:create GROUP --key PATH --name NAME [--zone ZONE])")
+    assert group_name is not None and key_path is not None and name is not None  # none is missing
     group = workspace.config.group(group_name)
     if not INSTANCE_NAME.fullmatch(name):
         raise FleetError(f"--name {name!r}: use 1-64 letters, digits, '-' or '_'")
@@ -121,7 +126,7 @@ def create_instance(workspace: Workspace, group_name: str | None, key_path: Path
     address = f"instance.{group.name}.{name}"
     if address in workspace.backend.read().resources:
         raise FleetError(f"{address} already exists (infra state list shows it); pick another --name")
-    provider = workspace.providers.for_kind("instance")
+    provider = cast("InstancesProvider", workspace.providers.for_kind("instance"))
     zones = provider.zones(group.region)
     if zone is None:
         zone = choose(zones)

@@ -92,8 +92,9 @@ class PriceTable:
         rank = size_rank(size)
         if rank is None:
             return None
-        sizes = sorted((size_rank(other.partition(".")[2]), other) for other in self.hourly.get(region, {})
-                       if other.partition(".")[0] == family and size_rank(other.partition(".")[2]) is not None)
+        ranked = [(size_rank(other.partition(".")[2]), other) for other in self.hourly.get(region, {})
+                  if other.partition(".")[0] == family]
+        sizes = sorted((r, other) for r, other in ranked if r is not None)
         below = [name for r, name in sizes if r < rank]
         above = [name for r, name in sizes if r > rank]
         chosen = below[-1:] if step < 0 else above[:1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -21,7 +22,7 @@ REFRESH_HELP = ("Only record what exists now in the state (accept changes made b
 ADOPT_HELP = ("Adopt what infra made before owner tags, of the groups nodes.json or the state names: tag it as this "
               "project's (see docs/state.md, Ownership).")
 
-RENDERERS = {
+RENDERERS: dict[str, dict[ReportOutput, Callable[..., str]]] = {
     "plan": {ReportOutput.text: render.plan_text, ReportOutput.json: render.plan_json,
              ReportOutput.markdown: render.plan_markdown},
     "drift": {ReportOutput.text: render.drift_text, ReportOutput.json: render.drift_json,

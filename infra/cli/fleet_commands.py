@@ -33,6 +33,7 @@ def instance_create(
     ws = workspace()
     result = fleet.create_instance(ws, group, key, name, zone, listener=ConsoleListener(), progress=_say)
     report_result(result)
+    assert group is not None and name is not None  # create_instance refused them missing
     recorded = ws.backend.read().resources.get(f"instance.{group}.{name}")
     if recorded is not None:
         outputs = recorded.outputs

@@ -19,9 +19,9 @@ GROUPS = typer.Argument(None, help="Groups (every group when none is given).")
 CREATE_OR_UPDATE = {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.BUILD, ActionKind.PROMOTE}
 
 
-def _run(groups: Iterable[str], kinds: set[str], allowed: set[ActionKind] | None, *, forced_kind: str | None = None,
-         with_dependencies: bool = True, autoscaling_only: bool = False, parallelism: int = 10,
-         hint: str = "", allow_destroy: bool = False) -> Plan:
+def _run(groups: Iterable[str] | None, kinds: set[str], allowed: set[ActionKind] | None, *,
+         forced_kind: str | None = None, with_dependencies: bool = True, autoscaling_only: bool = False,
+         parallelism: int = 10, hint: str = "", allow_destroy: bool = False) -> Plan:
     ws = workspace()
     groups = list(groups or ())
     if autoscaling_only:

@@ -15,7 +15,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -52,7 +52,7 @@ class AwsAccess(Strict):
     @field_validator("role_arn", "account")
     @classmethod
     def _shape(cls, value: str | None, info: ValidationInfo) -> str | None:
-        pattern, shape = SHAPES[info.field_name]
+        pattern, shape = SHAPES[cast(str, info.field_name)]  # set: a field validator's field
         if value is not None and not pattern.fullmatch(value):
             raise ValueError(f"{value!r} is not {shape}")
         return value
@@ -163,8 +163,11 @@ def _environment(name: str, entry: Any, base: dict[str, Any], raw_groups: dict[s
         if group not in raw_groups:
             raise locator.error(overlay.keys("groups", group), f"{overlay.label}: groups: "
                                 + unknown(f"group {group!r}", group, raw_groups))
-        locator.check_keys(changes, GroupSettings, group, label=f"{overlay.label}: group {group!r}",
-                           at=lambda loc, group=group: overlay.keys("groups", group, *loc))
+
+        def in_group(loc: list[Any], group: str = group) -> list[Any]:
+            return overlay.keys("groups", group, *loc)
+
+        locator.check_keys(changes, GroupSettings, group, label=f"{overlay.label}: group {group!r}", at=in_group)
     overlay = Overlay(name, base=overlay.base, groups=settings_of.groups)
     return Environment(name=name, groups=build_groups(base, raw_groups, locator, overlay), aws=settings_of.aws,
                        state=_state(settings.state, settings_of.state, overlay, locator))

@@ -58,8 +58,8 @@ class CostItem(BaseModel):
     @property
     def monthly_change(self) -> float | None:
         """After minus before; None when a side has nodes of a type with no price."""
-        sides = [side.monthly if side is not None else 0.0 for side in (self.before, self.after)]
-        return None if None in sides else round(sides[1] - sides[0], 2)
+        before, after = (side.monthly if side is not None else 0.0 for side in (self.before, self.after))
+        return None if before is None or after is None else round(after - before, 2)
 
     @property
     def unpriced(self) -> list[str]:

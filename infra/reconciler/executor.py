@@ -104,8 +104,8 @@ class Executor:
         for address, action in schedule.pending.items():
             result.skipped[address] = "waits on an action that did not run"
             self.listener.skipped(action, result.skipped[address])
-        done = set(result.applied)
-        self.providers.finish([a for a in plan.actions if a.address in done], self.listener.progress)
+        applied = set(result.applied)
+        self.providers.finish([a for a in plan.actions if a.address in applied], self.listener.progress)
         return result
 
     def _settle_all(self, finished: list[tuple[Future, Action, float]], schedule: _Schedule,
@@ -204,10 +204,10 @@ def _signals_held() -> Iterator[None]:
             previous[signum] = signal.signal(signum, lambda number, frame: caught.append(number))
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        for signum in dict.fromkeys(caught):
-            _deliver(signum, previous[signum])
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(caught):
+            _deliver(number, previous[number])
 
 
 def _deliver(signum: int, handler: Any) -> None:

@@ -109,8 +109,8 @@ def unknown(value: Any) -> Any:
         marks = {key: unknown(item) for key, item in value.items()}
         return {key: mark for key, mark in marks.items() if mark} or None
     if isinstance(value, list):
-        marks = [unknown(item) for item in value]
-        return [mark or False for mark in marks] if any(marks) else None
+        item_marks = [unknown(item) for item in value]
+        return [mark or False for mark in item_marks] if any(item_marks) else None
     return None
 
 

@@ -157,8 +157,8 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
     kind = kind_of(resource.kind)
     recorded = state.resources.get(resource.address)
     _refuse_region_move(resource, after, recorded)
-    base = dict(address=resource.address, kind=resource.kind, group=resource.group,
-                depends_on=list(resource.depends_on), after=after, protect=resource.protect)
+    base: dict[str, Any] = dict(address=resource.address, kind=resource.kind, group=resource.group,
+                                depends_on=list(resource.depends_on), after=after, protect=resource.protect)
     if found is None:
         if recorded is None:
             return Action(action=kind.create, reason="does not exist yet", **base)
@@ -214,8 +214,8 @@ def _promotion(resource: Resource, after: dict[str, Any], found: Observed | None
                source: Observed | None) -> Action:
     recorded = state.resources.get(resource.address)
     _refuse_region_move(resource, after, recorded)
-    base = dict(address=resource.address, kind=resource.kind, group=resource.group,
-                depends_on=list(resource.depends_on), after=after, protect=resource.protect)
+    base: dict[str, Any] = dict(address=resource.address, kind=resource.kind, group=resource.group,
+                                depends_on=list(resource.depends_on), after=after, protect=resource.protect)
     return promoted_action(resource, after, found, source, recorded.attributes if recorded else None, base)
 
 

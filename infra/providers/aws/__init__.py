@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from infra.providers.aws.assume import Role
 from infra.providers.aws.session import AwsClients
@@ -35,5 +35,8 @@ def aws_providers(workspace: Workspace) -> list[Provider]:
     from infra.providers.aws.launch_templates import LaunchTemplatesProvider
 
     clients = clients_for(workspace)
-    return [cls(workspace, clients) for cls in (ImagesProvider, LaunchTemplatesProvider, AutoscalingProvider,
-                                                InstancesProvider, BuildLeftoversProvider, ImportFinder)]
+    providers: list[Provider] = [cls(workspace, clients) for cls in (ImagesProvider, LaunchTemplatesProvider,
+                                                                     AutoscalingProvider, InstancesProvider,
+                                                                     BuildLeftoversProvider)]
+    # Of no kind (it never observes nor applies): it only offers find_importable and look_alikes.
+    return [*providers, cast("Provider", ImportFinder(workspace, clients))]

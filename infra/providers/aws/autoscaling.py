@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from infra.errors import ConfigError, ProviderError
 from infra.providers.aws import alarms, asg, blue_green, load_balancing, scaling
@@ -126,7 +126,7 @@ class AutoscalingProvider(ObservedPerRegion):
 
     def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         before = action.before or {}
-        region = attributes.get("region") or before.get("region")
+        region: str = cast(str, attributes.get("region") or before.get("region"))  # every resource has one
         client = self.clients.client("autoscaling", region)
         if action.action is ActionKind.DELETE:
             if action.hold and before.get("timeout"):
@@ -264,7 +264,8 @@ class _Zones:
     """Every zone of a region, asked for once and only when a group wants them all (zones: [])."""
 
     def __init__(self, clients: AwsClients, region: str) -> None:
-        self.clients, self.region, self._zones = clients, region, None
+        self.clients, self.region = clients, region
+        self._zones: list[str] | None = None
 
     def all(self) -> list[str]:
         if self._zones is None:

@@ -211,8 +211,11 @@ class ImagesProvider:
         for group, action in sorted(last.items()):
             settings = self.workspace.config.groups.get(group)
             if settings is not None and settings.ami_keep and settings.packer:
-                self._prune(group, self.region(settings.region), settings.ami_keep,
-                            lambda message, action=action: report(action, message))
+
+                def say(message: str, action: Action = action) -> None:
+                    report(action, message)
+
+                self._prune(group, self.region(settings.region), settings.ami_keep, say)
 
     def retag(self, group: str, attributes: dict[str, Any], before: dict[str, str], progress: Progress
               ) -> dict[str, Any]:
@@ -356,8 +359,9 @@ def _observed(region: str, image: Image, every: Iterable[Image] = ()) -> Observe
 
 def _has_image(found: Observed | None, image_digest: str | None) -> bool:
     """Whether an AMI of `image_digest` (the newest, or an earlier one) was found."""
-    return found is not None and bool(image_digest) and \
-        found.built_from(image_digest, IMAGE_DIGEST).attributes.get(IMAGE_DIGEST) == image_digest
+    if found is None or not image_digest:
+        return False
+    return found.built_from(image_digest, IMAGE_DIGEST).attributes.get(IMAGE_DIGEST) == image_digest
 
 
 def _described(region: str, image_id: str, name: str) -> str:

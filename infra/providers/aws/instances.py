@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from infra.chef import dna_document
 from infra.errors import ProviderError
@@ -92,7 +92,7 @@ class InstancesProvider(ObservedPerRegion):
 
     def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         before = action.before or {}
-        region = attributes.get("region") or before.get("region")
+        region: str = cast(str, attributes.get("region") or before.get("region"))  # every resource has one
         ec2 = self.clients.client("ec2", region)
         name = split_address(action.address)[2] or action.group
         if action.action is ActionKind.DELETE:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, cast
 
 from infra.providers.aws.common import (
     GROUP_TAG,
@@ -74,7 +74,7 @@ class LaunchTemplatesProvider(ObservedPerRegion):
 
     def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         before = action.before or {}
-        region = attributes.get("region") or before.get("region")
+        region: str = cast(str, attributes.get("region") or before.get("region"))  # every resource has one
         ec2 = self.clients.client("ec2", region)
         if action.action is ActionKind.DELETE:
             with aws_errors(f"delete launch template {before.get('name', action.group)}"):

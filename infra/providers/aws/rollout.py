@@ -265,7 +265,7 @@ class Roll:
             fleet.attach_old()
             self.progress(f"rolling back: attached {fleet.old} to {_names(fleet.target_groups)} again")
             try:
-                self._old_healthy()
+                self._old_healthy(fleet.old)
             except (RollFailed, InfraError) as stuck:
                 raise RollFailed(f"{why}; rolling back failed, both ASGs kept ({fleet.new} still attached): "
                                  f"{stuck}") from None
@@ -284,9 +284,9 @@ class Roll:
         except InfraError as stuck:
             self.progress(f"rolling back: {stuck}; {self.fleet.old} serves, but its scaling stays suspended")
 
-    def _old_healthy(self) -> None:
+    def _old_healthy(self, old: str) -> None:
         """The old ASG serves again before the new one goes: the target groups are never left empty."""
-        old, size = self.fleet.old, self.fleet.old_size
+        size = self.fleet.old_size
         needed = self.shape.needed(size)
 
         def step(elapsed: float, left: float) -> Step:

@@ -183,5 +183,5 @@ def _custom_of(asg: str, custom: dict[str, Any]) -> dict[str, Any]:
             "statistic": custom.get("Statistic"), "dimensions": dimensions}
 
 
-def _reverse(mapping: dict[str, str]) -> dict[str, str]:
+def _reverse(mapping: dict[str, str]) -> dict[str | None, str]:  # looked up with what AWS gave, maybe nothing
     return {v: k for k, v in mapping.items()}
