@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test unit install-check deps system-deps clean bench docs
+.PHONY: demo test lint unit install-check deps system-deps clean bench docs
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,12 @@ deps: $(BIN)/.installed system-deps
 system-deps:
 	@scripts/system-deps.sh
 
-test: deps
+# ruff and mypy, configured in pyproject.toml; `make test` runs them first.
+lint: $(BIN)/.installed
+	$(BIN)/ruff check infra tests benchmarks scripts
+	$(BIN)/mypy infra
+
+test: deps lint
 	$(BIN)/pytest -q
 
 unit: $(BIN)/.installed

@@ -35,7 +35,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 USER = re.compile(r"\{\{\s*user\s+`([^`]+)`\s*\}\}")
@@ -52,7 +52,7 @@ def substitute(value: str, variables: dict[str, str], now: float, unique: str) -
     value = USER.sub(lambda m: variables.get(m[1], ""), value)
     value = TIMESTAMP.sub(str(int(now)), value)
     # Go's "20060102-150405" layout, the one packer.json.j2 uses; a unique suffix keeps names apart.
-    stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%d-%H%M%S") + f"-{unique}"
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d-%H%M%S") + f"-{unique}"
     return ISOTIME.sub(stamp, value)
 
 

@@ -2,9 +2,9 @@
 packer, and a fresh ops repository per measurement; every command a child process, measured from outside.
 
 A run's figures (launch.py starts it and tells them): wall time, the child's peak resident memory,
-its CPU (and that of the processes it waited for), moto's CPU meanwhile, the AWS requests counted at the proxy, and the machine's load
-average when it started (the machine is shared: other work slows a run down, and the report says
-how loaded it was).
+its CPU (and that of the processes it waited for), moto's CPU meanwhile, the AWS requests counted at
+the proxy, and the machine's load average when it started (the machine is shared: other work slows a
+run down, and the report says how loaded it was).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import threading
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 
@@ -29,9 +29,9 @@ ROOT = HERE.parent
 
 import fleet  # noqa: E402
 from fake_packer import PackerService  # noqa: E402
-from tests.support.aws_proxy import CountingProxy  # noqa: E402
 
 from infra.sandbox import MotoServer  # noqa: E402
+from tests.support.aws_proxy import CountingProxy  # noqa: E402
 
 PLAN_TIMEOUT = 300.0  # seconds one infra plan may take before the benchmark gives up
 APPLY_TIMEOUT = 1800.0
@@ -212,7 +212,7 @@ def machine() -> dict[str, str]:
     import moto
 
     return {"nproc": str(os.cpu_count()), "cpu": cpu, "memory": memory, "python": platform.python_version(),
-            "moto": moto.__version__, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+            "moto": moto.__version__, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def load_summary(loads: list[float]) -> str:

@@ -22,9 +22,10 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -77,7 +78,7 @@ def refresh(root: Path, parallelism: int) -> dict[str, Any]:
     state = json.loads((root / ".infra" / "state.json").read_text())
     clients = Clients()
     reads: dict[str, list[Callable[[], int]]] = {}
-    for address, recorded in state["resources"].items():
+    for recorded in state["resources"].values():
         read = reader(recorded["kind"], recorded, root, clients)
         if read is not None:
             reads.setdefault(recorded["kind"], []).append(read)
@@ -85,7 +86,8 @@ def refresh(root: Path, parallelism: int) -> dict[str, Any]:
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=parallelism) as pool:
         requests = sum(pool.map(lambda read: read(), everything))
-    return {"resources": len(everything), "requests": requests, "by_kind": {k: len(v) for k, v in sorted(reads.items())},
+    return {"resources": len(everything), "requests": requests,
+            "by_kind": {k: len(v) for k, v in sorted(reads.items())},
             "refresh_seconds": time.perf_counter() - started, "parallelism": parallelism}
 
 

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import fleet
 from harness import load_summary
-from report import (ApplyRow, PlanRow, RegionsRow, Target, apply_table, comparison_table, ms, phases_table,
-                    plan_table, regions_table, scaling_lines, targets_table)
+from report import (
+    ApplyRow,
+    PlanRow,
+    RegionsRow,
+    Target,
+    apply_table,
+    comparison_table,
+    ms,
+    phases_table,
+    plan_table,
+    regions_table,
+    scaling_lines,
+    targets_table,
+)
 
 OBSERVE = "observe (boto3 clients, AWS describes, local files)"
 REGIONS_ABOUT = 1.5  # "about the time of one region": at most this many times as long
@@ -101,15 +113,17 @@ def apply_limits(m: Measured) -> list[str]:
              "written in all, about |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         run = row.setup
-        lines.append(f"| {row.groups:,} | {row.resources:,} | {run.seconds:.0f} s | {run.cpu:.0f} s | {run.moto_cpu:.0f} s | "
-                     f"{row.state_writes:,} | {row.state_mb:.1f} MB | {row.state_writes * row.state_mb / 2 / 1000:.1f} GB |")
+        lines.append(f"| {row.groups:,} | {row.resources:,} | {run.seconds:.0f} s | {run.cpu:.0f} s | "
+                     f"{run.moto_cpu:.0f} s | {row.state_writes:,} | {row.state_mb:.1f} MB | "
+                     f"{row.state_writes * row.state_mb / 2 / 1000:.1f} GB |")
     return [*lines, "",
             "The executor writes the whole state, atomically and fsynced, each time actions finish and before",
             "anything new starts; the state grows with every resource made, so the bytes written grow with",
             "the square of the fleet (the last column: writes times half the last state): at 10,000 groups,",
             "tens of gigabytes, and the system CPU and disk time to write them, on the two cores moto also",
             "needs (it answers every request of the apply). Bounding that needs a decision on the state, not",
-            "a faster write (each resource's JSON is already kept between writes): write it at most every few seconds while",
+            "a faster write (each resource's JSON is already kept between writes): write it at most every few "
+            "seconds while",
             "actions run (Terraform persists a remote state every 20 s during an apply, hashicorp/terraform#32680),",
             "or split it by group so that a write holds only what changed.", ""]
 
@@ -159,7 +173,7 @@ def render(m: Measured, expected: Callable) -> str:
         "process each time, so Python start-up and imports count) in a generated ops repository, against",
         "a moto server on 127.0.0.1 (`infra.sandbox.MotoServer`). AWS requests are counted at the endpoint",
         "by a loopback proxy in front of moto (`tests/support/aws_proxy.py`), so every page and every",
-        f"retry counts. Every figure is measured twice: with the proxy passing requests on at once, and with",
+        "retry counts. Every figure is measured twice: with the proxy passing requests on at once, and with",
         f"each request held {ms(m.delay)} first, as a real region's API takes tens of milliseconds to answer",
         "(requests in flight at once wait at the same time). Wall times up to 1,000 groups are the median of",
         "three runs, at 10,000 of one (the report prints how far apart the runs were). Peak memory is the plan",

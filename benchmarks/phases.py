@@ -27,8 +27,8 @@ def main() -> None:
     phases: dict[str, float] = {}
     started = time.perf_counter()
     import infra.cli  # noqa: F401  (what the `infra` command imports before it does anything)
-    from infra.cli.app import COLLECT_EVERY
     from infra import engine
+    from infra.cli.app import COLLECT_EVERY
     from infra.reconciler import render
     from infra.reconciler.graph import desired_graph, with_recorded
     from infra.reconciler.plan import MadeAgainst
@@ -54,8 +54,9 @@ def main() -> None:
                         lambda: engine.observe(workspace, desired, state, engine.Selection()))
     observe_cpu = cpu() - cpu_before
     result = timed("plan (resolve, compare, diff)",
-                   lambda: plan(desired, observation.found, state, unowned=observation.unowned, made_against=MadeAgainst(
-                       lineage=state.lineage, serial=state.serial, config_digest=config.digest)))
+                   lambda: plan(desired, observation.found, state, unowned=observation.unowned,
+                                made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
+                                                         config_digest=config.digest)))
     text = timed("render the text report", lambda: render.plan_text(result, color=False))
     phases["total"] = time.perf_counter() - started
     json.dump({"phases": phases, "observe_cpu": observe_cpu, "cpu": cpu(), "changes": len(result.changes),

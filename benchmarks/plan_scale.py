@@ -1,7 +1,8 @@
 """Benchmarks: `infra plan` and `infra apply` at scale, against a local moto server, with and
 without the latency of a real region's API, beside a model of a per-resource refresh.
 
-    .venv/bin/python benchmarks/plan_scale.py            # everything (about 20 minutes on 2 cores); writes docs/performance.md
+    .venv/bin/python benchmarks/plan_scale.py            # everything (about 20 minutes on 2 cores);
+                                                         # writes docs/performance.md
     .venv/bin/python benchmarks/plan_scale.py --quick    # 10 and 100 groups, a small apply; writes nothing
 
 For each size (10, 100, 1,000 and 10,000 generated groups, see fleet.py) it runs the real CLI,
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
 import sys
 import tempfile
@@ -46,7 +46,6 @@ import performance_page  # noqa: E402
 from doc_sections import owned_sections  # noqa: E402
 from harness import Bench, Run, machine  # noqa: E402
 from report import ApplyRow, PlanRow, RegionsRow, ms  # noqa: E402
-
 
 SIZES = (10, 100, 1000, 10000)
 APPLY_GROUPS = 100
@@ -102,8 +101,9 @@ def expected_requests(groups: int, warm: bool) -> Counter:
 def _describe(groups: int, which: str, run: Run, expected: Counter | None = None) -> None:
     verdict = "" if expected is None else " (as expected)" if run.requests == expected else \
         f" (EXPECTED {dict(sorted(expected.items()))})"
-    print(f"  {groups:>6,} groups {which}: {run.seconds:6.2f} s (runs {run.spread:.2f} s apart), {run.peak_mb:4.0f} MB, "
-          f"{run.total_requests} AWS requests {dict(sorted(run.requests.items()))}{verdict}; load {run.load:.1f}",
+    print(f"  {groups:>6,} groups {which}: {run.seconds:6.2f} s (runs {run.spread:.2f} s apart), "
+          f"{run.peak_mb:4.0f} MB, {run.total_requests} AWS requests {dict(sorted(run.requests.items()))}"
+          f"{verdict}; load {run.load:.1f}",
           flush=True)
 
 
@@ -143,8 +143,9 @@ def make_everything(bench: Bench, root: Path, row: PlanRow) -> None:
     state = (root / ".infra" / "state.json").read_text()
     row.state_writes = int(re.search(r'"serial": (\d+)', state[:2000])[1])  # the head alone: 10,000 groups are 45 MB
     row.state_mb = len(state) / 1e6
-    print(f"  {row.groups:>6,} groups: made everything (apply, parallelism 50, 0 s builds) in {row.setup.seconds:.1f} s, "
-          f"{row.state_writes} state writes of up to {row.state_mb:.2f} MB; CPU: infra and packer clients "
+    print(f"  {row.groups:>6,} groups: made everything (apply, parallelism 50, 0 s builds) in "
+          f"{row.setup.seconds:.1f} s, {row.state_writes} state writes of up to {row.state_mb:.2f} MB; "
+          f"CPU: infra and packer clients "
           f"{row.setup.cpu:.1f} s, moto {row.setup.moto_cpu:.1f} s; load {row.setup.load:.1f}", flush=True)
 
 
@@ -177,8 +178,9 @@ def measure_applies(bench: Bench, groups: int, parallelisms: list[int], packer_s
                            most_at_once=most_at_once(spans), ideal=waves * packer_seconds, cpu=run.cpu,
                            moto_cpu=run.moto_cpu)
             rows.append(row)
-            print(f"  apply {groups} groups, parallelism {parallelism:>2}, {ms(delay)} per request: {run.seconds:6.1f} s, "
-                  f"{row.builds} builds of {packer_seconds:g} s, at most {row.most_at_once} at once; load {run.load:.1f}",
+            print(f"  apply {groups} groups, parallelism {parallelism:>2}, {ms(delay)} per request: "
+                  f"{run.seconds:6.1f} s, {row.builds} builds of {packer_seconds:g} s, at most {row.most_at_once} "
+                  f"at once; load {run.load:.1f}",
                   flush=True)
     return rows
 
@@ -222,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="infra-bench-") as scratch:
         bench = Bench(Path(scratch))
         try:
-            print("infra plan (cold: nothing exists; warm: everything exists) and the per-resource refresh:", flush=True)
+            print("infra plan (cold: nothing exists; warm: everything exists) and the per-resource refresh:",
+                  flush=True)
             plans = measure_plans(bench, sizes, args.repeats, args.warm_limit, delays, args.phases_from)
             regions = None if args.no_regions else measure_regions(bench, args.regions_groups, delays, args.repeats)
             print(f"infra apply of {args.apply_groups} groups from nothing, packer builds of "

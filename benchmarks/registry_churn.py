@@ -32,7 +32,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -40,13 +40,13 @@ ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
 from doc_sections import replace_section  # noqa: E402
-from tests.support.etcd_server import EtcdServer, free_port  # noqa: E402
-from tests.support.proxying import Backends, Traffic  # noqa: E402
 
 from infra.providers.etcd import Put  # noqa: E402
 from infra.providers.haproxy import MasterCLI, check_config, find_binary, start  # noqa: E402
 from infra.registry import Address, Entry, Registry  # noqa: E402
 from infra.registry.render import render, render_text  # noqa: E402
+from tests.support.etcd_server import EtcdServer, free_port  # noqa: E402
+from tests.support.proxying import Backends, Traffic  # noqa: E402
 
 SIZES = (10, 100, 1000)
 EVENTS = 40  # half joins, half leaves
@@ -247,7 +247,7 @@ def machine() -> dict[str, str]:
     version = subprocess.run([find_binary(), "-v"], capture_output=True, text=True).stdout.split("\n")[0]
     return {"nproc": str(os.cpu_count()), "cpu": cpu, "python": sys.version.split()[0],
             "haproxy": version.replace("HAProxy version ", "haproxy ").split(" - ")[0].split(" 20")[0],
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "load": f"{os.getloadavg()[0]:.1f}"}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from harness import Run
 
@@ -62,8 +63,8 @@ def wall(run: Run | None) -> str:
 
 def plan_table(rows: list[PlanRow], delays: list[float], expected) -> list[str]:
     """One line per size and delay: cold and warm wall time, memory, requests; the apply that made it."""
-    lines = ["| groups | resources | delay per request | cold: wall | cold: peak RSS | cold: AWS requests | warm: wall | "
-             "warm: peak RSS | warm: AWS requests | apply that made everything |",
+    lines = ["| groups | resources | delay per request | cold: wall | cold: peak RSS | cold: AWS requests | "
+             "warm: wall | warm: peak RSS | warm: AWS requests | apply that made everything |",
              "|---:|---:|---:|---:|---:|---|---:|---:|---|---:|"]
     for row in rows:
         for delay in delays:
@@ -97,7 +98,7 @@ def scaling_lines(rows: list[PlanRow], delay: float) -> list[str]:
         per_group = ", ".join(f"{g:,}: {run.seconds / g * 1000:.2f} ms" for g, run in runs)
         lines.append(f"- {which} plan, wall time per group: {per_group}")
         growth = [f"{a:,}->{b:,} groups (x{b / a:g}): time x{rb.seconds / ra.seconds:.1f}, memory "
-                  f"x{rb.peak_mb / ra.peak_mb:.1f}" for (a, ra), (b, rb) in zip(runs, runs[1:])]
+                  f"x{rb.peak_mb / ra.peak_mb:.1f}" for (a, ra), (b, rb) in pairwise(runs)]
         if growth:
             lines.append(f"- {which} plan, growth: " + "; ".join(growth))
         if len(runs) >= 3:
@@ -119,7 +120,8 @@ def comparison_table(rows: list[PlanRow], delays: list[float]) -> list[str]:
             infra, (base, found) = row.warm[delay], row.baseline[delay]
             lines.append(f"| {row.groups:,} | {ms(delay)} | {infra.total_requests:,} | {infra.seconds:.2f} s | "
                          f"{found['resources']:,} | {base.total_requests:,} | {base.seconds:.2f} s | "
-                         f"{_times(base.total_requests / infra.total_requests)} | {_times(base.seconds / infra.seconds)} |")
+                         f"{_times(base.total_requests / infra.total_requests)} | "
+                         f"{_times(base.seconds / infra.seconds)} |")
     return lines
 
 
@@ -195,6 +197,7 @@ class Target:
 def targets_table(targets: list[Target]) -> list[str]:
     lines = ["| target | limit | measured | |", "|---|---:|---:|---|"]
     for t in targets:
-        shown = "-" if t.measured is None else f"{t.measured:.0f} {t.unit}" if t.unit == "MB" else f"{t.measured:.2f} {t.unit}"
+        shown = ("-" if t.measured is None else f"{t.measured:.0f} {t.unit}" if t.unit == "MB"
+                 else f"{t.measured:.2f} {t.unit}")
         lines.append(f"| {t.what} | {t.limit:g} {t.unit} | {shown} | {t.verdict} |")
     return lines

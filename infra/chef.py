@@ -6,10 +6,12 @@ Pure functions only; writing these documents to disk is the files provider's job
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 # Matched whole (fullmatch): `$` would take "recipe[a]\n".
-RUN_LIST_ITEM = re.compile(r"(?:(recipe|role)\[([^\[\]\s]+)\]|([A-Za-z0-9_\-]+(?:::[A-Za-z0-9_\-]+)?(?:@[0-9A-Za-z_.]+)?))")
+RUN_LIST_ITEM = re.compile(r"(?:(recipe|role)\[([^\[\]\s]+)\]"
+                           r"|([A-Za-z0-9_\-]+(?:::[A-Za-z0-9_\-]+)?(?:@[0-9A-Za-z_.]+)?))")
 RECIPE = re.compile(r"(?P<cookbook>[A-Za-z0-9_\-]+)(?:::(?P<recipe>[A-Za-z0-9_\-]+))?(?P<version>@[0-9A-Za-z_.]+)?")
 
 

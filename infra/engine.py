@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from infra.errors import InfraError, StalePlanError, StateError
 from infra.fsutil import atomic_write_text

@@ -11,8 +11,9 @@ import random
 import re
 import subprocess
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, cast
 
 from infra import engine
 from infra.chef import dna_document
@@ -26,6 +27,9 @@ from infra.reconciler.refs import parse_ref
 from infra.reconciler.resources import Resource
 from infra.rendering import render_text
 from infra.workspace import Workspace
+
+if TYPE_CHECKING:
+    from infra.providers.aws.instances import InstancesProvider
 
 INSTANCE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch: `$` would take "web-1\n"
 MAX_ERRORS = re.compile(r"[0-9]+%?")
@@ -113,6 +117,7 @@ def create_instance(workspace: Workspace, group_name: str | None, key_path: Path
     if missing:
         raise FleetError(f"instance:create needs {' and '.join(missing)} "
                          f"(usage: instance:create GROUP --key PATH --name NAME [--zone ZONE])")
+    assert group_name is not None and key_path is not None and name is not None  # none is missing
     group = workspace.config.group(group_name)
     if not INSTANCE_NAME.fullmatch(name):
         raise FleetError(f"--name {name!r}: use 1-64 letters, digits, '-' or '_'")
@@ -121,7 +126,7 @@ def create_instance(workspace: Workspace, group_name: str | None, key_path: Path
     address = f"instance.{group.name}.{name}"
     if address in workspace.backend.read().resources:
         raise FleetError(f"{address} already exists (infra state list shows it); pick another --name")
-    provider = workspace.providers.for_kind("instance")
+    provider = cast("InstancesProvider", workspace.providers.for_kind("instance"))
     zones = provider.zones(group.region)
     if zone is None:
         zone = choose(zones)
@@ -148,7 +153,8 @@ def deploy(workspace: Workspace, groups: Iterable[str], batch: int, *, max_error
         raise FleetError(f"-n {batch}: the batch size must be from 1 to {MAX_NODES:,}")
     if deadline <= 0:
         raise FleetError(f"--timeout {deadline:g}: give the seconds to wait, at least 1")
-    if not MAX_ERRORS.fullmatch(max_errors) or int(max_errors.rstrip("%")) > (100 if max_errors.endswith("%") else MAX_NODES):
+    most = 100 if max_errors.endswith("%") else MAX_NODES
+    if not MAX_ERRORS.fullmatch(max_errors) or int(max_errors.rstrip("%")) > most:
         raise FleetError(f"--max-errors {max_errors!r}: give a number of nodes (0) or a percentage up to 100% (10%)")
     deployer = deployer or Deployer(clients_for(workspace), workspace.config.owner)
     by_region: dict[str, list[str]] = defaultdict(list)
@@ -168,7 +174,8 @@ def deploy(workspace: Workspace, groups: Iterable[str], batch: int, *, max_error
                                           int(min(max(deadline, 30), 172800)))
         progress(f"{region}: command {report.command_id} runs chef-solo on {len(nodes)} node(s) of "
                  f"{', '.join(names)}, {batch} at a time")
-        command = deployer.wait(region, report.command_id, deadline, lambda m: progress(f"{region}: {m}"))
+        command = deployer.wait(region, report.command_id, deadline,
+                                lambda m, region=region: progress(f"{region}: {m}"))
         report.status = command.get("Status", "?")
         report.targets = command.get("TargetCount", len(nodes))
         report.completed = command.get("CompletedCount", 0)

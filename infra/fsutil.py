@@ -8,9 +8,10 @@ import os
 import posixpath
 import stat
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from infra.errors import FileError
 

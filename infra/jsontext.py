@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # Levels of objects and lists in what infra writes (state, roles, templates, plans): room for the
 # deepest value nodes.json may hold (config/loader.py) under a resource's attributes, and shallow
@@ -22,7 +23,7 @@ from typing import Any, Callable
 MAX_DEPTH = 100
 # Python refuses to turn longer digit strings into ints (a guard against slow conversions).
 INT_DIGITS = 4300
-_LONG_NUMBER = re.compile(r"-?[0-9]{%d,}" % (INT_DIGITS + 1))
+_LONG_NUMBER = re.compile(rf"-?[0-9]{{{INT_DIGITS + 1},}}")
 
 Keys = list[Any]  # object keys (str) and list indexes (int) from the top down to a value
 
@@ -43,8 +44,8 @@ class JsonProblem(ValueError):
         return f"{path}: at {dotted(self.keys)}" if self.keys else path
 
 
-def loads(text: str, *, max_depth: int = MAX_DEPTH, object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None
-          ) -> Any:
+def loads(text: str, *, max_depth: int = MAX_DEPTH,
+          object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None) -> Any:
     """`json.loads`, and `check`: every failure is a JsonProblem (a JSONDecodeError from the hook
     or the parser is left as it is, for callers that give hints about it)."""
     try:

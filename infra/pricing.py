@@ -9,10 +9,11 @@ price: nothing here guesses one, and every report says "no price" for it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -91,8 +92,9 @@ class PriceTable:
         rank = size_rank(size)
         if rank is None:
             return None
-        sizes = sorted((size_rank(other.partition(".")[2]), other) for other in self.hourly.get(region, {})
-                       if other.partition(".")[0] == family and size_rank(other.partition(".")[2]) is not None)
+        ranked = [(size_rank(other.partition(".")[2]), other) for other in self.hourly.get(region, {})
+                  if other.partition(".")[0] == family]
+        sizes = sorted((r, other) for r, other in ranked if r is not None)
         below = [name for r, name in sizes if r < rank]
         above = [name for r, name in sizes if r > rank]
         chosen = below[-1:] if step < 0 else above[:1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,7 +44,7 @@ def is_secret_key(key: str, parent: str = "") -> bool:
     if any(word.endswith("key") and word[:-3] in KEY_KINDS for word in own):
         return True
     sequence = (words(parent)[-1:] if parent else []) + own
-    return any(first in KEY_KINDS and second in ("key", "keys") for first, second in zip(sequence, sequence[1:]))
+    return any(first in KEY_KINDS and second in ("key", "keys") for first, second in pairwise(sequence))
 
 
 def mask_url_passwords(text: str) -> str:

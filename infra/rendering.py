@@ -16,7 +16,6 @@ import jinja2
 
 from infra.errors import ConfigError
 
-
 # Packer evaluates `{{ ... }}` in a template's strings, and renders AMI tags again and again until
 # they no longer change (packer 1.6): no escape like `{{"{{"}}` survives that, so no template can
 # give an AMI a literal `{{`. User text is written with a word joiner (U+2060, invisible) between

@@ -8,8 +8,8 @@ the rest go. Removing everything of a group is the same choice with KEEP 0.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from infra.errors import InfraError
 from infra.fsutil import atomic_write_json
@@ -64,7 +64,7 @@ class MotoServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, amis: Iterable[str], timeout: float = 30.0, security_groups: Iterable[str] = (),
-              target_groups: Iterable[str] = (), alarms: Iterable[str] = ()) -> "MotoServer":
+              target_groups: Iterable[str] = (), alarms: Iterable[str] = ()) -> MotoServer:
         check_moto()
         self.directory.mkdir(parents=True, exist_ok=True)
         amis_path = self.directory / "amis.json"

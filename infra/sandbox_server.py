@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 SECURITY_GROUPS_ENV = "INFRA_SANDBOX_SECURITY_GROUPS"
@@ -41,7 +42,7 @@ ALARMS_ENV = "INFRA_SANDBOX_ALARMS"
 SANDBOX_DELAY = "5"  # seconds of deregistration delay for the seeded target groups (AWS's default: 300)
 
 
-def patch_moto(security_groups: list[str], target_groups: list[str] = (), alarms: list[str] = ()) -> None:
+def patch_moto(security_groups: list[str], target_groups: Sequence[str] = (), alarms: Sequence[str] = ()) -> None:
     _seed_traffic(list(target_groups), list(alarms))
     _live_launch_template_tags()
     _decode_launch_template_version_user_data()
@@ -137,7 +138,8 @@ def _copy_shared_images() -> None:
     def copy_shared(self: Any, source_image_id: str, source_region: str, name: Any = None,
                     description: Any = None) -> Any:
         for account_id, region, backend in ec2_backends.iter_backends():
-            image = backend.amis.get(source_image_id) if region == source_region else None
+            # moto types what iter_backends gives as BaseBackend; these are EC2 backends
+            image = backend.amis.get(source_image_id) if region == source_region else None  # type: ignore[attr-defined]
             if account_id != self.account_id and image is not None and (
                     image.is_public or {"UserId": self.account_id} in image.launch_permissions):
                 copied = Ami(self, random_ami_id(), source_ami=image, name=name, description=description)

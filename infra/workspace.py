@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Optional
 from urllib.parse import urlparse
 
 from infra.config import Config, load_config
@@ -26,14 +25,14 @@ from infra.state.local import LocalBackend
 
 @dataclass(frozen=True)
 class AwsOptions:
-    region: Optional[str] = None
-    profile: Optional[str] = None
-    endpoint_url: Optional[str] = None
-    max_request_rate: Optional[float] = None  # over __settings__.max_request_rate
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    max_request_rate: float | None = None  # over __settings__.max_request_rate
     # An environment's account (nodes.json): the role to assume, and the account it must be.
-    role_arn: Optional[str] = None
-    external_id: Optional[str] = None
-    account: Optional[str] = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    account: str | None = None
     session_name: str = "infra"
 
     def __post_init__(self) -> None:
@@ -63,7 +62,7 @@ class Workspace:
     config_path: Path
     aws: AwsOptions = field(default_factory=AwsOptions)
     extra_providers: tuple[Provider, ...] = ()
-    environment: Optional[str] = None  # --env: which of nodes.json's environments
+    environment: str | None = None  # --env: which of nodes.json's environments
 
     @property
     def root(self) -> Path:

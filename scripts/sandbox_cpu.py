@@ -18,7 +18,7 @@ import argparse
 import math
 import os
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     clients = {name: boto3.client(name, region_name=args.region, endpoint_url=endpoint,
                                   aws_access_key_id="testing", aws_secret_access_key="testing")
                for name in ("autoscaling", "cloudwatch", "ec2")}
-    end = datetime.now(timezone.utc)
+    end = datetime.now(UTC)
     for item in args.levels:
         target, _, level = item.partition("=")
         level, _, spread = level.partition(":")

@@ -27,7 +27,8 @@ CORPUS = {
     "wrong type list": ("{" + BASE + ',\n"web": {"run_list": "recipe[a]"}}', "key 'run_list': should be a valid list"),
     "wrong type number": ("{" + BASE + ',\n"web": {"ami_keep": "ten"}}', "key 'ami_keep'"),
     "negative size": ("{" + BASE + ',\n"web": {"autoscale": {"node_min": -1}}}', "autoscale.node_min"),
-    "min above max": ("{" + BASE + ',\n"web": {"autoscale": {"node_min": 4, "node_max": 2}}}', "node_min (4) is larger"),
+    "min above max": ("{" + BASE + ',\n"web": {"autoscale": {"node_min": 4, "node_max": 2}}}',
+                      "node_min (4) is larger"),
     "desired outside": ("{" + BASE + ',\n"web": {"autoscale": {"node_min": 1, "node_max": 2, "desired": 5}}}',
                         "desired (5) is outside"),
     "huge size": ("{" + BASE + ',\n"web": {"autoscale": {"node_max": ' + "9" * 40 + '}}}',
@@ -104,7 +105,8 @@ CORPUS = {
     "size as a string": ("{" + BASE + ',\n"web": {"autoscale": {"node_min": "2"}}}',
                          "nodes.json:2:23: group 'web': key 'autoscale.node_min': should be a valid integer, got '2'"),
     "keep as a boolean": ("{" + BASE + ',\n"web": {"ami_keep": true}}', "key 'ami_keep': should be a valid integer"),
-    "tag value as a number": ("{" + BASE + ',\n"web": {"tags": {"team": 7}}}', "key 'tags.team': should be a valid string"),
+    "tag value as a number": ("{" + BASE + ',\n"web": {"tags": {"team": 7}}}',
+                              "key 'tags.team': should be a valid string"),
     "aws tag": ("{" + BASE + ',\n"web": {"tags": {"aws:x": "y"}}}', "key 'tags.aws:x': aws: tag keys are AWS's own"),
 }
 

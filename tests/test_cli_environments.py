@@ -95,7 +95,8 @@ def test_env_list_without_environments_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     listed = run_infra(capsys, "env", "list")
     assert listed.code == 0 and listed.out == "" and "defines no environments" in listed.err
-    assert "--env staging: nodes.json defines no environments" in one_line(run_infra(capsys, "--env", "staging", "plan"))
+    assert "--env staging: nodes.json defines no environments" in one_line(
+        run_infra(capsys, "--env", "staging", "plan"))
 
 
 def test_the_schema_takes_environments_and_refuses_their_unknown_keys(repo, capsys):

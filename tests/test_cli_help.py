@@ -74,7 +74,8 @@ def test_install_and_show_completion_are_offered(capsys):
 def test_install_completion_sets_up_bash_and_the_script_completes(tmp_path):
     """--install-completion and --show-completion detect the shell they run in (here bash); the
     script installed then completes infra's commands in a real bash."""
-    env = {**os.environ, "HOME": str(tmp_path), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "HOME": str(tmp_path),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", None)
     installed = subprocess.run(["bash", "-c", "infra --install-completion"], env=env, capture_output=True, text=True)
     assert installed.returncode == 0 and "bash completion installed" in installed.stdout, installed.stderr

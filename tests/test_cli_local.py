@@ -123,7 +123,8 @@ def test_apply_then_plan_is_empty_then_a_hand_edit_is_drift(local, capsys):
     role.write_text(json.dumps(document))
     drift = infra(capsys, "drift", "--output", "markdown")
     assert drift.code == 2
-    assert "`role.web` | `document.run_list[0]` | `\"recipe[base::default]\"` | `\"recipe[hacked::default]\"`" in drift.out
+    assert ("`role.web` | `document.run_list[0]` | `\"recipe[base::default]\"` | `\"recipe[hacked::default]\"`"
+            in drift.out)
     planned = infra(capsys, "plan", "--detailed-exitcode")
     assert planned.code == 2 and "~ role.web" in planned.out and "1 to change" in planned.out
     assert infra(capsys, "apply", "--auto-approve").code == 0
@@ -332,7 +333,8 @@ def test_apply_refuses_what_is_not_a_plan_or_is_from_a_newer_infra(local, capsys
     saved = json.loads((local / "saved.plan").read_text())
     (local / "saved.plan").write_text(json.dumps({**saved, "format_version": "99.0"}))
     result = infra(capsys, "apply", "saved.plan", "--auto-approve")
-    assert result.code == 1 and f"plan format 99.0 is newer than this infra understands ({FORMAT_VERSION})" in result.err
+    assert result.code == 1
+    assert f"plan format 99.0 is newer than this infra understands ({FORMAT_VERSION})" in result.err
     # A plan saved by an infra before the documented format: its action marks are not the names now.
     old = {"format": 1, "actions": [{**a, "action": "+"} for a in saved["actions"]], "made_against": {}}
     (local / "saved.plan").write_text(json.dumps(old))

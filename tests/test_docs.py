@@ -86,10 +86,10 @@ def test_the_readmes_taste_prints_what_it_shows(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     outputs = done.stdout.split(marker + "\n")[1:]
     assert len(outputs) == len(steps)
-    for (command, shown), printed in zip(steps, outputs):
+    for (command, shown), printed in zip(steps, outputs, strict=True):
         lines = iter(printed.splitlines())
         # In order; `...` within a line stands for what the taste leaves out.
         wanted = [re.compile(".*".join(map(re.escape, line.split("...")))) for line in shown]
-        missing = [line for line, pattern in zip(shown, wanted)
+        missing = [line for line, pattern in zip(shown, wanted, strict=True)
                    if not any(pattern.fullmatch(got.rstrip()) for got in lines)]
         assert not missing, f"README's `{command}` shows {missing[0]!r}; it printed:\n{printed[-3000:]}"

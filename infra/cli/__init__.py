@@ -6,7 +6,8 @@ Each module here registers its commands on the one `app`; no logic lives in a co
 
 from infra.cli.app import app, main
 
-# Importing the command modules registers their commands on `app`.
+# Importing the command modules registers their commands on `app`, in this order (keep it: not sorted).
+# isort: off
 from infra.cli import config_commands  # noqa: E402,F401  validate, show, schema
 from infra.cli import engine_commands  # noqa: E402,F401  plan, apply, drift, graph
 from infra.cli import import_commands  # noqa: E402,F401  import
@@ -19,5 +20,6 @@ from infra.cli import sandbox_commands  # noqa: E402,F401  sandbox start|stop|st
 from infra.cli import state_commands  # noqa: E402,F401  state list|show|rm|unlock|pull|push
 from infra.cli import environment_commands  # noqa: E402,F401  env list
 from infra.cli import completion_commands  # noqa: E402,F401  completion bash|zsh|fish
+# isort: on
 
 __all__ = ["app", "main"]

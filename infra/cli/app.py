@@ -9,7 +9,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -49,11 +49,11 @@ class Options:
     """Options every command shares, set once by the app callback."""
 
     config: str = "nodes.json"
-    env: Optional[str] = None
-    region: Optional[str] = None
-    profile: Optional[str] = None
-    endpoint_url: Optional[str] = None
-    max_request_rate: Optional[float] = None
+    env: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    max_request_rate: float | None = None
     debug: bool = False
 
 
@@ -70,14 +70,14 @@ def _print_version(value: bool) -> None:
 def _global_options(
     config: str = typer.Option("nodes.json", "--config", "-c", envvar="INFRA_CONFIG",
                                help="Path of nodes.json."),
-    env: Optional[str] = typer.Option(None, "--env", envvar="INFRA_ENV",
+    env: str | None = typer.Option(None, "--env", envvar="INFRA_ENV",
                                       help="The environment of nodes.json's __environments__ to work on."),
-    region: Optional[str] = typer.Option(None, "--region",
+    region: str | None = typer.Option(None, "--region",
                                          help="Use this AWS region for every group instead of each group's own."),
-    profile: Optional[str] = typer.Option(None, "--profile", envvar="AWS_PROFILE", help="AWS profile."),
-    endpoint_url: Optional[str] = typer.Option(None, "--endpoint-url", envvar="AWS_ENDPOINT_URL",
+    profile: str | None = typer.Option(None, "--profile", envvar="AWS_PROFILE", help="AWS profile."),
+    endpoint_url: str | None = typer.Option(None, "--endpoint-url", envvar="AWS_ENDPOINT_URL",
                                                help="Any AWS-compatible endpoint (the sandbox prints one)."),
-    max_request_rate: Optional[float] = typer.Option(
+    max_request_rate: float | None = typer.Option(
         None, "--max-request-rate", envvar="INFRA_MAX_REQUEST_RATE", metavar="N",
         help="At most N AWS requests per second, across all threads (for accounts that share API limits); "
              "overrides __settings__.max_request_rate."),
@@ -89,7 +89,7 @@ def _global_options(
     options.endpoint_url, options.max_request_rate, options.debug = endpoint_url, max_request_rate, debug
 
 
-def fail(message: str, code: int = 1) -> "typer.Exit":
+def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one error line and leave with `code`."""
     _print_error(message)
     return typer.Exit(code)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -15,7 +15,6 @@ from infra.reconciler import render
 from infra.reconciler.graph import desired_graph
 from infra.usage import render as usage_render
 
-
 EXCLUDE_HELP = ("Leave out this group or address (ami.web), and what depends on it; repeat for more. The plan "
                 "says what was left out.")
 REFRESH_HELP = ("Only record what exists now in the state (accept changes made by hand); change nothing else. "
@@ -23,7 +22,7 @@ REFRESH_HELP = ("Only record what exists now in the state (accept changes made b
 ADOPT_HELP = ("Adopt what infra made before owner tags, of the groups nodes.json or the state names: tag it as this "
               "project's (see docs/state.md, Ownership).")
 
-RENDERERS = {
+RENDERERS: dict[str, dict[ReportOutput, Callable[..., str]]] = {
     "plan": {ReportOutput.text: render.plan_text, ReportOutput.json: render.plan_json,
              ReportOutput.markdown: render.plan_markdown},
     "drift": {ReportOutput.text: render.drift_text, ReportOutput.json: render.drift_json,
@@ -48,13 +47,13 @@ def print_report(what: str, report: object, output: ReportOutput) -> None:
 
 @app.command()
 def plan(
-    groups: Optional[List[str]] = typer.Argument(None, help="Only these groups (and what they depend on)."),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="Save the plan to apply it later."),
+    groups: list[str] | None = typer.Argument(None, help="Only these groups (and what they depend on)."),
+    out_file: Path | None = typer.Option(None, "--out", help="Save the plan to apply it later."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
                                            help="Exit 0 when there are no changes, 2 when there are."),
     output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
     adopt: bool = typer.Option(False, "--adopt", help=ADOPT_HELP),
-    exclude: Optional[List[str]] = typer.Option(None, "--exclude", metavar="GROUP|ADDRESS", help=EXCLUDE_HELP),
+    exclude: list[str] | None = typer.Option(None, "--exclude", metavar="GROUP|ADDRESS", help=EXCLUDE_HELP),
     refresh_only: bool = typer.Option(False, "--refresh-only", help=REFRESH_HELP),
 ) -> None:
     """Show what apply would change to make the world match nodes.json."""
@@ -76,12 +75,12 @@ def plan(
 
 @app.command()
 def apply(
-    targets: Optional[List[str]] = typer.Argument(None, help="A saved plan file, or groups to apply."),
+    targets: list[str] | None = typer.Argument(None, help="A saved plan file, or groups to apply."),
     auto_approve: bool = typer.Option(False, "--auto-approve", help="Apply without asking."),
     parallelism: int = typer.Option(10, "--parallelism", min=1, help="Actions at once."),
     allow_destroy: bool = typer.Option(False, "--allow-destroy", help="Allow destroying protected resources."),
     adopt: bool = typer.Option(False, "--adopt", help=ADOPT_HELP),
-    exclude: Optional[List[str]] = typer.Option(None, "--exclude", metavar="GROUP|ADDRESS", help=EXCLUDE_HELP),
+    exclude: list[str] | None = typer.Option(None, "--exclude", metavar="GROUP|ADDRESS", help=EXCLUDE_HELP),
     refresh_only: bool = typer.Option(False, "--refresh-only", help=REFRESH_HELP),
 ) -> None:
     """Make the world match nodes.json (or apply a saved plan)."""
@@ -119,7 +118,7 @@ def apply(
 
 @app.command()
 def drift(
-    groups: Optional[List[str]] = typer.Argument(None, help="Only these groups."),
+    groups: list[str] | None = typer.Argument(None, help="Only these groups."),
     output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
     allow_empty: bool = typer.Option(False, "--allow-empty",
                                      help="No state where the backend points is no drift (a repository where "

@@ -36,7 +36,7 @@ def env_list(output: Output = typer.Option(Output.text, "--output", "-o", help="
                          for row in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS))]
     for line in lines:
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
 
 
 def _account(row: dict) -> str:

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.markup import escape
 
 from infra import engine, fleet
-from infra.rollback import rollback_plan
 from infra.cli.app import Output, app, out
 from infra.cli.common import ConsoleListener, report_result, workspace
-from infra.reconciler import render
 from infra.errors import ProviderError
+from infra.reconciler import render
+from infra.rollback import rollback_plan
 
 
 def _say(message: str) -> None:
@@ -24,16 +23,17 @@ def _say(message: str) -> None:
 
 @app.command("instance:create")
 def instance_create(
-    group: Optional[str] = typer.Argument(None, help="The group the instance belongs to."),
-    key: Optional[Path] = typer.Option(None, "--key", help="Private key file; the key pair is named after it (no "
+    group: str | None = typer.Argument(None, help="The group the instance belongs to."),
+    key: Path | None = typer.Option(None, "--key", help="Private key file; the key pair is named after it (no "
                                                            "extension) and imported from it when AWS lacks it."),
-    name: Optional[str] = typer.Option(None, "--name", help="The instance's name (its Name tag and state address)."),
-    zone: Optional[str] = typer.Option(None, "--zone", help="Availability zone (random when not given)."),
+    name: str | None = typer.Option(None, "--name", help="The instance's name (its Name tag and state address)."),
+    zone: str | None = typer.Option(None, "--zone", help="Availability zone (random when not given)."),
 ) -> None:
     """Launch a one-off instance of GROUP and write dna/GROUP-INSTANCE_ID.json."""
     ws = workspace()
     result = fleet.create_instance(ws, group, key, name, zone, listener=ConsoleListener(), progress=_say)
     report_result(result)
+    assert group is not None and name is not None  # create_instance refused them missing
     recorded = ws.backend.read().resources.get(f"instance.{group}.{name}")
     if recorded is not None:
         outputs = recorded.outputs
@@ -43,7 +43,7 @@ def instance_create(
 
 @app.command("instance:deploy")
 def instance_deploy(
-    groups: Optional[List[str]] = typer.Argument(None, help="Groups (every group when none is given)."),
+    groups: list[str] | None = typer.Argument(None, help="Groups (every group when none is given)."),
     batch: int = typer.Option(1, "-n", "--batch", help="Nodes provisioned at once."),
     max_errors: str = typer.Option("0", "--max-errors",
                                    help="Failed nodes (or a percentage) after which SSM stops; 0 stops at the first."),

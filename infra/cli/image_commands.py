@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 from rich.markup import escape
 
@@ -17,8 +15,8 @@ def _say(message: str) -> None:
 
 @app.command("packer:clean")
 def packer_clean(
-    groups: Optional[List[str]] = typer.Argument(None, help="Groups (every group when none is given)."),
-    keep: Optional[int] = typer.Option(None, "-n", "--keep", help="Newest AMIs to keep per group (default: the "
+    groups: list[str] | None = typer.Argument(None, help="Groups (every group when none is given)."),
+    keep: int | None = typer.Option(None, "-n", "--keep", help="Newest AMIs to keep per group (default: the "
                                                                   "group's ami_keep)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be removed."),
 ) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from infra import imports
@@ -16,14 +14,14 @@ from infra.reconciler import render
 @app.command("import")
 def import_(
     group: str = typer.Argument(..., help="The group in nodes.json it becomes part of."),
-    asg: Optional[str] = typer.Option(None, "--asg", metavar="NAME", help="An autoscaling group, by its name."),
-    launch_template: Optional[str] = typer.Option(None, "--launch-template", metavar="ID",
+    asg: str | None = typer.Option(None, "--asg", metavar="NAME", help="An autoscaling group, by its name."),
+    launch_template: str | None = typer.Option(None, "--launch-template", metavar="ID",
                                                   help="A launch template, by its id (lt-...) or name; it keeps "
                                                        "its name."),
-    ami: Optional[str] = typer.Option(None, "--ami", metavar="ID", help="An AMI of this account (ami-...)."),
-    instance: Optional[str] = typer.Option(None, "--instance", metavar="ID",
+    ami: str | None = typer.Option(None, "--ami", metavar="ID", help="An AMI of this account (ami-...)."),
+    instance: str | None = typer.Option(None, "--instance", metavar="ID",
                                            help="An instance (i-...), as a one-off instance of the group."),
-    name: Optional[str] = typer.Option(None, "--name",
+    name: str | None = typer.Option(None, "--name",
                                        help="With --instance: its name in infra (instance.GROUP.NAME) [default: "
                                             "its id]."),
 ) -> None:

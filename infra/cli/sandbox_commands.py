@@ -15,7 +15,8 @@ app.add_typer(sandbox_app, name="sandbox")
 
 
 @sandbox_app.command("start")
-def sandbox_start(port: int = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (a free one when 0).")) -> None:
+def sandbox_start(port: int = typer.Option(0, "--port", min=0, max=65535,
+                                           help="Port on 127.0.0.1 (a free one when 0).")) -> None:
     """Start the sandbox in the background and print the line that points infra at it."""
     config = load_config(options.config)  # one sandbox for every environment: seeded with what any names
     groups = [g for merged in (config.groups, *(e.groups for e in config.environments.values()))

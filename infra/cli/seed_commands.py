@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional
+from collections.abc import Iterable
 
 import typer
 from rich.markup import escape
@@ -19,9 +19,9 @@ GROUPS = typer.Argument(None, help="Groups (every group when none is given).")
 CREATE_OR_UPDATE = {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.BUILD, ActionKind.PROMOTE}
 
 
-def _run(groups: Iterable[str], kinds: set[str], allowed: set[ActionKind] | None, *, forced_kind: str | None = None,
-         with_dependencies: bool = True, autoscaling_only: bool = False, parallelism: int = 10,
-         hint: str = "", allow_destroy: bool = False) -> Plan:
+def _run(groups: Iterable[str] | None, kinds: set[str], allowed: set[ActionKind] | None, *,
+         forced_kind: str | None = None, with_dependencies: bool = True, autoscaling_only: bool = False,
+         parallelism: int = 10, hint: str = "", allow_destroy: bool = False) -> Plan:
     ws = workspace()
     groups = list(groups or ())
     if autoscaling_only:
@@ -55,13 +55,13 @@ def _autoscaling_groups(ws, groups: list[str]) -> list[str]:
 
 
 @app.command("role:create")
-def role_create(groups: Optional[List[str]] = GROUPS) -> None:
+def role_create(groups: list[str] | None = GROUPS) -> None:
     """Write roles/role-GROUP.json for groups that have none yet."""
     _run(groups, {"role"}, {ActionKind.CREATE}, hint="role:update changes existing roles")
 
 
 @app.command("role:update")
-def role_update(groups: Optional[List[str]] = GROUPS) -> None:
+def role_update(groups: list[str] | None = GROUPS) -> None:
     """Write roles/role-GROUP.json, creating or updating it to match nodes.json."""
     _run(groups, {"role"}, {ActionKind.CREATE, ActionKind.UPDATE})
 
@@ -71,26 +71,26 @@ app.command("roles:update", help="Same as role:update.")(role_update)
 
 
 @app.command("packer:create")
-def packer_create(groups: Optional[List[str]] = GROUPS) -> None:
+def packer_create(groups: list[str] | None = GROUPS) -> None:
     """Write packer/GROUP.json, the Packer template of each group."""
     _run(groups, {"packer_template"}, {ActionKind.CREATE, ActionKind.UPDATE})
 
 
 @app.command("packer:run")
-def packer_run(groups: Optional[List[str]] = GROUPS,
+def packer_run(groups: list[str] | None = GROUPS,
                parallelism: int = typer.Option(10, "--parallelism", min=1, help="Builds at once.")) -> None:
     """Build each group's AMI with packer when what it is built from changed (role and template too)."""
     _run(groups, {"role", "packer_template", "ami", "build_leftover"}, CREATE_OR_UPDATE, parallelism=parallelism)
 
 
 @app.command("autoscale:create")
-def autoscale_create(groups: Optional[List[str]] = GROUPS) -> None:
+def autoscale_create(groups: list[str] | None = GROUPS) -> None:
     """Write dna/asg/GROUP.json and the group's role."""
     _run(groups, {"dna", "role"}, {ActionKind.CREATE, ActionKind.UPDATE}, autoscaling_only=True)
 
 
 @app.command("autoscale:run")
-def autoscale_run(groups: Optional[List[str]] = GROUPS) -> None:
+def autoscale_run(groups: list[str] | None = GROUPS) -> None:
     """Create the autoscaling group (and its launch template); an error if it exists."""
     ws = workspace()
     names = _autoscaling_groups(ws, list(groups or ()))
@@ -104,7 +104,7 @@ def autoscale_run(groups: Optional[List[str]] = GROUPS) -> None:
 
 
 @app.command("autoscale:update")
-def autoscale_update(groups: Optional[List[str]] = GROUPS,
+def autoscale_update(groups: list[str] | None = GROUPS,
                      allow_destroy: bool = typer.Option(False, "--allow-destroy",
                                                         help="Allow rolling groups marked protect.")) -> None:
     """Roll the autoscaling group blue/green: new ASG, wait until healthy, remove the old one."""

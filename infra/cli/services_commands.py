@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Callable, Optional
 
 import typer
 
@@ -45,10 +45,10 @@ GRACE = typer.Option(10.0, "--grace", help="Seconds between marking entries leav
 def notify(group: str = typer.Argument(..., help="Group the node belongs to."),
            node: str = NODE,
            address: str = typer.Option(..., "--address", help="HOST[:PORT] consumers reach this node at."),
-           ttl: Optional[int] = typer.Option(None, "--ttl", help="Expire the entries unless renewed "
+           ttl: int | None = typer.Option(None, "--ttl", help="Expire the entries unless renewed "
                                                                   "within S seconds."),
            check: list[str] = CHECK, check_interval: float = CHECK_INTERVAL,
-           check_timeout: Optional[float] = CHECK_TIMEOUT, rise: int = RISE, fall: int = FALL,
+           check_timeout: float | None = CHECK_TIMEOUT, rise: int = RISE, fall: int = FALL,
            grace: float = GRACE,
            etcd: str = ETCD, prefix: str = PREFIX) -> None:
     """Register this node for every service GROUP runs (with --check: every one whose check passes). Idempotent."""
@@ -87,8 +87,8 @@ def decommission(group: str = typer.Argument(..., help="Group the node belongs t
 
 @app.command("services:collect")
 def collect_command(group: str = typer.Argument(..., help="Group the node belongs to."),
-                    node: Optional[str] = typer.Option(None, "--node", help="This node's id."),
-                    address: Optional[str] = typer.Option(None, "--address", help="This node's HOST[:PORT], "
+                    node: str | None = typer.Option(None, "--node", help="This node's id."),
+                    address: str | None = typer.Option(None, "--address", help="This node's HOST[:PORT], "
                                                                                    "when not registered yet."),
                     attribute: str = typer.Option(ATTRIBUTE, "--attribute", help="Top-level dna key."),
                     output: Output = typer.Option(Output.text, "--output", "-o", help="Output format."),
@@ -113,7 +113,7 @@ def collect_command(group: str = typer.Argument(..., help="Group the node belong
 
 
 @app.command("services:list")
-def list_command(service: Optional[str] = typer.Argument(None, help="Only this service."),
+def list_command(service: str | None = typer.Argument(None, help="Only this service."),
                  output: Output = typer.Option(Output.text, "--output", "-o", help="Output format."),
                  etcd: str = ETCD, prefix: str = PREFIX) -> None:
     """Where services run, leaving nodes included."""
@@ -135,25 +135,25 @@ def list_command(service: Optional[str] = typer.Argument(None, help="Only this s
         return
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        _say("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        _say("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 @app.command("services:watch")
 def watch(group: str = typer.Argument(..., help="Group the node belongs to; its depends_on is watched."),
           node: str = NODE,
-          exec_cmd: Optional[str] = typer.Option(None, "--exec", help="Command to run on change (split like a "
+          exec_cmd: str | None = typer.Option(None, "--exec", help="Command to run on change (split like a "
                                                                       "shell would, run without one)."),
           debounce: float = typer.Option(2.0, "--debounce", help="Seconds of quiet before CMD runs."),
           once: bool = typer.Option(False, "--once", help="Look once: run CMD if anything changed since "
                                                           "the last recorded run, then exit."),
-          ttl: Optional[int] = typer.Option(None, "--ttl", help="Also keep this node registered "
+          ttl: int | None = typer.Option(None, "--ttl", help="Also keep this node registered "
                                                                  "with a lease of S seconds."),
-          address: Optional[str] = typer.Option(None, "--address", help="HOST[:PORT] to register (with --ttl "
+          address: str | None = typer.Option(None, "--address", help="HOST[:PORT] to register (with --ttl "
                                                                         "or --check)."),
           check: list[str] = CHECK, check_interval: float = CHECK_INTERVAL,
-          check_timeout: Optional[float] = CHECK_TIMEOUT, rise: int = RISE, fall: int = FALL,
+          check_timeout: float | None = CHECK_TIMEOUT, rise: int = RISE, fall: int = FALL,
           grace: float = GRACE,
-          record: Optional[Path] = typer.Option(None, "--record", help="Where the last run is recorded "
+          record: Path | None = typer.Option(None, "--record", help="Where the last run is recorded "
                                                                        "[default: .infra/watch/GROUP-NODE.json]."),
           retry: float = typer.Option(30.0, "--retry", help="Seconds before retrying a failed CMD."),
           etcd: str = ETCD, prefix: str = PREFIX) -> None:
@@ -187,13 +187,13 @@ def render_command(template: str = typer.Argument(..., help="jinja2 template, or
                    check_cmd: list[str] = typer.Option([], "--check-cmd", help="Run on the candidate file, named "
                                                                                "{file}, before it replaces FILE; "
                                                                                "FILE is kept if it fails. Repeat."),
-                   haproxy: Optional[Path] = typer.Option(None, "--haproxy", help="haproxy's master CLI socket "
+                   haproxy: Path | None = typer.Option(None, "--haproxy", help="haproxy's master CLI socket "
                                                                                   "(-S; Debian: /run/haproxy-"
                                                                                   "master.sock): check with haproxy "
                                                                                   "-c, then reload gracefully."),
-                   exec_cmd: Optional[str] = typer.Option(None, "--exec", help="Run when the file changed "
+                   exec_cmd: str | None = typer.Option(None, "--exec", help="Run when the file changed "
                                                                                "(e.g. a reload)."),
-                   group: Optional[str] = typer.Option(None, "--group", help="Only the services GROUP depends on."),
+                   group: str | None = typer.Option(None, "--group", help="Only the services GROUP depends on."),
                    variables: list[str] = typer.Option([], "--var", help="NAME=VALUE for the template; repeat."),
                    dry: bool = typer.Option(False, "--dry", help="Print the rendered file and what would run; "
                                                                  "write and run nothing."),
@@ -251,7 +251,7 @@ def _logger(command: str) -> Callable[[str], None]:
     """Log lines of a long-running command: stderr, one per event, with a UTC timestamp."""
 
     def log(message: str) -> None:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         err.print(f"{stamp} {command}: {message}", markup=False, emoji=False, highlight=False)
 
     return log

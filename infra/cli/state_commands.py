@@ -42,7 +42,8 @@ def state_list(output: Output = typer.Option(Output.text, "--output", "-o", help
 
 
 @state_app.command("show")
-def state_show(address: str, output: Output = typer.Option(Output.text, "--output", "-o", help="Output format.")) -> None:
+def state_show(address: str,
+               output: Output = typer.Option(Output.text, "--output", "-o", help="Output format.")) -> None:
     """What state records for ADDRESS."""
     state = workspace().backend.read()
     if address not in state.resources:
@@ -85,7 +86,8 @@ def state_pull() -> None:
 
 @state_app.command("push")
 def state_push(path: Path = typer.Argument(..., help="A state file, e.g. .infra/state.json."),
-               force: bool = typer.Option(False, "--force", help="Overwrite even another lineage or a newer serial.")) -> None:
+               force: bool = typer.Option(False, "--force",
+                                          help="Overwrite even another lineage or a newer serial.")) -> None:
     """Replace the backend's state with PATH (migrating from the local file to S3, for instance)."""
     ws = workspace()
     try:

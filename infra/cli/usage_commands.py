@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 
 from infra.cli.app import ReportOutput, app
@@ -14,7 +12,7 @@ from infra.usage.collect import DEFAULT_DAYS, usage_report
 
 @app.command()
 def usage(
-    groups: Optional[List[str]] = typer.Argument(None, help="Only these groups (every group with nodes when none)."),
+    groups: list[str] | None = typer.Argument(None, help="Only these groups (every group with nodes when none)."),
     days: int = typer.Option(DEFAULT_DAYS, "--days", help="The window: this many days up to now (1 to 63)."),
     output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
 ) -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from itertools import pairwise
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -51,13 +52,13 @@ class AwsAccess(Strict):
     @field_validator("role_arn", "account")
     @classmethod
     def _shape(cls, value: str | None, info: ValidationInfo) -> str | None:
-        pattern, shape = SHAPES[info.field_name]
+        pattern, shape = SHAPES[cast(str, info.field_name)]  # set: a field validator's field
         if value is not None and not pattern.fullmatch(value):
             raise ValueError(f"{value!r} is not {shape}")
         return value
 
     @model_validator(mode="after")
-    def _agree(self) -> "AwsAccess":
+    def _agree(self) -> AwsAccess:
         if self.external_id is not None and self.role_arn is None:
             raise ValueError("external_id goes with role_arn: it is given when the role is assumed")
         role_account = self.role_account
@@ -162,8 +163,11 @@ def _environment(name: str, entry: Any, base: dict[str, Any], raw_groups: dict[s
         if group not in raw_groups:
             raise locator.error(overlay.keys("groups", group), f"{overlay.label}: groups: "
                                 + unknown(f"group {group!r}", group, raw_groups))
-        locator.check_keys(changes, GroupSettings, group, label=f"{overlay.label}: group {group!r}",
-                           at=lambda loc, group=group: overlay.keys("groups", group, *loc))
+
+        def in_group(loc: list[Any], group: str = group) -> list[Any]:
+            return overlay.keys("groups", group, *loc)
+
+        locator.check_keys(changes, GroupSettings, group, label=f"{overlay.label}: group {group!r}", at=in_group)
     overlay = Overlay(name, base=overlay.base, groups=settings_of.groups)
     return Environment(name=name, groups=build_groups(base, raw_groups, locator, overlay), aws=settings_of.aws,
                        state=_state(settings.state, settings_of.state, overlay, locator))
@@ -231,7 +235,7 @@ def _with_promotion(environments: dict[str, Environment], promote: list[str],
         raise locator.error(where, "__settings__: promote lists environments in the order an AMI goes through them, "
                                    "each once and at least two, e.g. [\"staging\", \"production\"]")
     promoted = dict(environments)
-    for previous, name in zip(promote, promote[1:]):
+    for previous, name in pairwise(promote):
         for group, settings in environments[name].groups.items():
             if settings.packer and not environments[previous].groups[group].packer:
                 raise locator.error([ENVIRONMENTS_KEY, name], f"environment {name!r}: group {group!r} has an AMI, "

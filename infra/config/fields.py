@@ -22,7 +22,7 @@ PARTIAL = "partial"  # validation context: the keys one group (or __base__) writ
 
 def partial(info: ValidationInfo) -> bool:
     """Validating what one group writes before it is merged with __base__: checks across keys wait."""
-    return bool(info.context) and bool(info.context.get(PARTIAL))
+    return bool(info.context and info.context.get(PARTIAL))
 
 
 class Strict(BaseModel):

@@ -76,7 +76,7 @@ class Config:
         upstream = self.upstream
         return owner_of(self.project.name, upstream.name) if upstream is not None else None
 
-    def of_environment(self, name: str) -> "Config":
+    def of_environment(self, name: str) -> Config:
         """This nodes.json as the environment `name` merges it, with the environment's state."""
         if not self.environments:
             raise ConfigError(f"--env {name}: nodes.json defines no environments (__environments__); leave out "
@@ -113,7 +113,7 @@ class Config:
         owner = group if _sets(document.get(group), keys) else BASE_KEY
         return Locator(text, self.path).error([owner, *keys], message)
 
-    def in_region(self, region: str) -> "Config":
+    def in_region(self, region: str) -> Config:
         """Every group in `region` (`--region`), every environment's too: what infra makes, looks for
         and names is there."""
         def moved(groups: dict[str, Group]) -> dict[str, Group]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import difflib
 import json
-from typing import Any, Callable, get_origin
+from collections.abc import Callable
+from typing import Any, get_origin
 
 from pydantic import BaseModel, ValidationError
 

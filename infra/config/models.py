@@ -118,10 +118,14 @@ class Autoscale(Strict):
     node_min: int = Field(1, ge=0, le=MAX_NODES, description="Smallest number of instances.")
     node_max: int = Field(1, ge=0, le=MAX_NODES, description="Largest number of instances.")
     desired: int | None = Field(None, ge=0, le=MAX_NODES, description="Desired capacity; node_min when unset.")
-    timeout: int = Field(120, ge=0, le=DAY, description="Seconds the old ASG keeps running after a blue/green roll, so other nodes notice.")
-    healthy_deadline: int = Field(600, ge=1, le=DAY, description="Seconds a new ASG has to become healthy before the roll is undone.")
-    zones: list[NonEmpty] = Field(default_factory=list, description="Availability zones; every zone of the region when empty.")
-    subnets: list[NonEmpty] = Field(default_factory=list, description="VPC subnet ids; when set, zones are taken from them.")
+    timeout: int = Field(120, ge=0, le=DAY, description="Seconds the old ASG keeps running after a blue/green roll, "
+                                                        "so other nodes notice.")
+    healthy_deadline: int = Field(600, ge=1, le=DAY, description="Seconds a new ASG has to become healthy before the "
+                                                                 "roll is undone.")
+    zones: list[NonEmpty] = Field(default_factory=list, description="Availability zones; every zone of the region "
+                                                                    "when empty.")
+    subnets: list[NonEmpty] = Field(default_factory=list, description="VPC subnet ids; when set, zones are taken "
+                                                                      "from them.")
     health_check_type: Literal["EC2", "ELB"] | None = Field(
         None, description="EC2 or ELB; ELB when the group has target_groups, else EC2.")
     health_check_grace: int = Field(300, ge=0, le=DAY, description="Seconds after launch before health checks count.")
@@ -134,13 +138,14 @@ class Autoscale(Strict):
                                                       "actions; infra owns every one on the ASG once this is set.")
 
     @model_validator(mode="after")
-    def _sizes_agree(self, info: ValidationInfo) -> "Autoscale":
+    def _sizes_agree(self, info: ValidationInfo) -> Autoscale:
         if partial(info):  # half of the sizes may come from __base__: judged once merged
             return self
         if self.node_min > self.node_max:
             raise ValueError(f"node_min ({self.node_min}) is larger than node_max ({self.node_max})")
         if self.desired is not None and not self.node_min <= self.desired <= self.node_max:
-            raise ValueError(f"desired ({self.desired}) is outside node_min..node_max ({self.node_min}..{self.node_max})")
+            raise ValueError(f"desired ({self.desired}) is outside node_min..node_max "
+                             f"({self.node_min}..{self.node_max})")
         self._requests_have_a_target_group()
         return self
 
@@ -191,7 +196,8 @@ class GroupSettings(Strict):
     type: Literal["amazon-ebs"] = Field("amazon-ebs", description="Packer builder type.")
     region: str = Field("us-east-1", description="AWS region of the group's AMIs and instances.")
     instance_type: str = Field(..., description="EC2 instance type.", min_length=1)
-    source_ami: str = Field(..., description="AMI to build from (ami-...), or @group to build from another group's newest AMI.")
+    source_ami: str = Field(..., description="AMI to build from (ami-...), or @group to build from another group's "
+                                             "newest AMI.")
     ssh_username: str = Field("ubuntu", description="User packer connects as.")
     security_groups: list[NonEmpty] = Field(default_factory=list, description="Security group names or ids.")
     key_name: str | None = Field(None, description="EC2 key pair for the group's instances.")
@@ -205,7 +211,8 @@ class GroupSettings(Strict):
     build_timeout: int = Field(3600, ge=1, le=DAY, description="Seconds a packer build may take before it is stopped "
                                                                "(what it made so far is removed by the next apply).")
     depends_on: list[str] = Field(default_factory=list, description="Services this group consumes.")
-    services_cookbook: str | None = Field(None, description="Cookbook whose recipes are services; any *-service cookbook when unset.")
+    services_cookbook: str | None = Field(None, description="Cookbook whose recipes are services; any *-service "
+                                                            "cookbook when unset.")
     tags: Annotated[dict[TagKey, TagValue], AfterValidator(_tag_count)] = Field(
         default_factory=dict, description="Extra tags on everything the group owns.")
     protect: bool = Field(False, description="Refuse plans that delete or replace the group's ASG or AMIs.")
@@ -282,7 +289,7 @@ class StateSettings(Strict):
     lock_table: str | None = None
 
     @model_validator(mode="after")
-    def _s3_complete(self) -> "StateSettings":
+    def _s3_complete(self) -> StateSettings:
         """Without a lock table the S3 backend locks with a lock object beside the state (docs/state.md)."""
         if self.backend == "s3" and not self.bucket:
             raise ValueError("the s3 backend needs bucket (see docs/state.md)")

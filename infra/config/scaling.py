@@ -75,7 +75,7 @@ class TargetTracking(Strict):
     warmup: int | None = Field(None, ge=0, le=DAY, description="Seconds a new node takes before its metrics count.")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "TargetTracking":
+    def _consistent(self) -> TargetTracking:
         _one_metric(self.metric, self.custom_metric)
         if self.metric == "cpu" and self.target > 100:
             raise ValueError(f"target {self.target:g} for cpu, a percentage: give at most 100")
@@ -110,7 +110,7 @@ class StepPolicy(Strict):
     warmup: int | None = Field(None, ge=0, le=DAY, description="Seconds a new node takes before its metrics count.")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "StepPolicy":
+    def _consistent(self) -> StepPolicy:
         _one_metric(self.metric, self.custom_metric)
         if (self.above is None) == (self.below is None):
             raise ValueError("give either above or below (where the alarm fires), not " +
@@ -179,7 +179,7 @@ class ScheduledAction(Strict):
         return value
 
     @model_validator(mode="after")
-    def _sizes(self) -> "ScheduledAction":
+    def _sizes(self) -> ScheduledAction:
         if self.min is None and self.max is None and self.desired is None:
             raise ValueError("a scheduled action sets min, max or desired (or several); this one sets none")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -201,7 +201,7 @@ class Scaling(Strict):
     scheduled: dict[Name, ScheduledAction] = Field(default_factory=dict, description="Scheduled actions by name.")
 
     @model_validator(mode="after")
-    def _names_and_counts(self) -> "Scaling":
+    def _names_and_counts(self) -> Scaling:
         both = sorted(set(self.target_tracking) & set(self.step))
         if both:
             raise ValueError(f"{both[0]!r} names a target tracking and a step policy: policies of an ASG need "

@@ -5,8 +5,9 @@ Core code (reconciler/) only sees this interface; it never knows AWS, packer or 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 from infra.errors import ProviderError
 from infra.reconciler.kinds import KINDS, LOCAL_KINDS

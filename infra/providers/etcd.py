@@ -14,9 +14,10 @@ from __future__ import annotations
 import base64
 import json
 import socket
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import etcd3gw
@@ -121,7 +122,7 @@ class Etcd:
             result = self._client.post(self._client.get_url("/kv/lease/timetolive"), json={"ID": lease})
         return int(result.get("TTL", -1)), int(result.get("grantedTTL", 0))
 
-    def watch(self, prefix: str, start_revision: int, idle_timeout: float = 60.0) -> "WatchStream":
+    def watch(self, prefix: str, start_revision: int, idle_timeout: float = 60.0) -> WatchStream:
         return WatchStream(self, prefix, start_revision, idle_timeout)
 
     def _txn(self, compare: list[dict[str, Any]], success: list[dict[str, Any]]) -> tuple[bool, int]:

@@ -20,9 +20,9 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from infra.errors import ProviderError
 
@@ -116,7 +116,7 @@ class MasterCLI:
                 chunks = []
                 while chunk := sock.recv(65536):
                     chunks.append(chunk)
-            except socket.timeout:
+            except TimeoutError:
                 raise HAProxyError(f"haproxy's master CLI at {self.path} did not answer within "
                                    f"{self.timeout:g}s") from None
             except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError):

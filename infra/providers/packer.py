@@ -22,9 +22,10 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from infra.errors import FileError, ProviderError
 from infra.fsutil import MiB, read_text
@@ -185,7 +186,12 @@ def _run_build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: 
     show = _Shown(progress)
     with _live_lock:
         _live.add(process)
-    timer = threading.Timer(timeout, lambda: (setattr(result, "timed_out", True), _interrupt(process)))
+
+    def time_out() -> None:
+        result.timed_out = True
+        _interrupt(process)
+
+    timer = threading.Timer(timeout, time_out)
     timer.daemon = True
     timer.start()
     try:

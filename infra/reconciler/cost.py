@@ -10,7 +10,8 @@ are not counted. A type the price table does not know is never guessed: the esti
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, computed_field
 
@@ -57,8 +58,8 @@ class CostItem(BaseModel):
     @property
     def monthly_change(self) -> float | None:
         """After minus before; None when a side has nodes of a type with no price."""
-        sides = [side.monthly if side is not None else 0.0 for side in (self.before, self.after)]
-        return None if None in sides else round(sides[1] - sides[0], 2)
+        before, after = (side.monthly if side is not None else 0.0 for side in (self.before, self.after))
+        return None if before is None or after is None else round(after - before, 2)
 
     @property
     def unpriced(self) -> list[str]:
@@ -102,7 +103,7 @@ class PlanCost(BaseModel):
         return sorted({name for item in self.items for name in item.unpriced})
 
 
-def estimate(actions: Iterable["Action"], prices: "PriceTable") -> PlanCost:
+def estimate(actions: Iterable[Action], prices: PriceTable) -> PlanCost:
     """The cost change of the nodes `actions` start, change and stop."""
     actions = list(actions)
     types = _instance_types(actions)
@@ -116,7 +117,7 @@ def estimate(actions: Iterable["Action"], prices: "PriceTable") -> PlanCost:
     return PlanCost(currency=prices.currency, prices=list(prices.sources), items=items)
 
 
-def _instance_types(actions: list["Action"]) -> dict[str, tuple[str | None, str | None]]:
+def _instance_types(actions: list[Action]) -> dict[str, tuple[str | None, str | None]]:
     """Each group's instance type before and after the plan, from its launch template's action."""
     found: dict[str, tuple[str | None, str | None]] = {}
     for action in actions:
@@ -126,14 +127,14 @@ def _instance_types(actions: list["Action"]) -> dict[str, tuple[str | None, str 
     return found
 
 
-def _sides(action: "Action") -> tuple[bool, bool]:
+def _sides(action: Action) -> tuple[bool, bool]:
     """Whether the action ends what runs now (the before side counts) and starts what runs after."""
     kind = action.action
     return (kind in (ActionKind.DELETE, ActionKind.REPLACE, ActionKind.UPDATE),
             kind in (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.UPDATE))
 
 
-def _nodes(attributes: dict[str, Any] | None, count: Any, instance_type: Any, prices: "PriceTable") -> Nodes | None:
+def _nodes(attributes: dict[str, Any] | None, count: Any, instance_type: Any, prices: PriceTable) -> Nodes | None:
     if attributes is None or not isinstance(count, int):
         return None
     region = str(attributes.get("region") or "")
@@ -142,7 +143,7 @@ def _nodes(attributes: dict[str, Any] | None, count: Any, instance_type: Any, pr
                  hourly=prices.price(region, known) if known else None)
 
 
-def _asg(action: "Action", types: tuple[str | None, str | None], prices: "PriceTable") -> CostItem:
+def _asg(action: Action, types: tuple[str | None, str | None], prices: PriceTable) -> CostItem:
     ends, starts = _sides(action)
     before = _nodes(action.before, (action.before or {}).get("desired_capacity"), types[0], prices) if ends else None
     after = _nodes(action.after, (action.after or {}).get("desired_capacity"), types[1], prices) if starts else None
@@ -155,7 +156,7 @@ def _asg(action: "Action", types: tuple[str | None, str | None], prices: "PriceT
     return item
 
 
-def _instance(action: "Action", types: tuple[str | None, str | None], prices: "PriceTable") -> CostItem:
+def _instance(action: Action, types: tuple[str | None, str | None], prices: PriceTable) -> CostItem:
     """A one-off instance: one node while it runs (a stopped one costs nothing, and an update of
     its tags does not start it)."""
     ends, starts = _sides(action)

@@ -10,7 +10,7 @@ left standing would keep using the launch template deleted beside it.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 from infra.errors import InfraError
 from infra.reconciler.graph import Graph

@@ -14,10 +14,11 @@ import signal
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 from infra.errors import InfraError
 from infra.providers.base import Providers
@@ -103,11 +104,11 @@ class Executor:
         for address, action in schedule.pending.items():
             result.skipped[address] = "waits on an action that did not run"
             self.listener.skipped(action, result.skipped[address])
-        done = set(result.applied)
-        self.providers.finish([a for a in plan.actions if a.address in done], self.listener.progress)
+        applied = set(result.applied)
+        self.providers.finish([a for a in plan.actions if a.address in applied], self.listener.progress)
         return result
 
-    def _settle_all(self, finished: list[tuple[Future, Action, float]], schedule: "_Schedule",
+    def _settle_all(self, finished: list[tuple[Future, Action, float]], schedule: _Schedule,
                     result: ApplyResult) -> None:
         """Record every action that finished, then write state once, before anything new starts."""
         with _signals_held():
@@ -116,7 +117,7 @@ class Executor:
             if any(recorded):
                 self._write()
 
-    def _settle(self, action: Action, future: Future, started: float, schedule: "_Schedule",
+    def _settle(self, action: Action, future: Future, started: float, schedule: _Schedule,
                 result: ApplyResult) -> bool:
         seconds = time.monotonic() - started
         try:
@@ -203,10 +204,10 @@ def _signals_held() -> Iterator[None]:
             previous[signum] = signal.signal(signum, lambda number, frame: caught.append(number))
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        for signum in dict.fromkeys(caught):
-            _deliver(signum, previous[signum])
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(caught):
+            _deliver(number, previous[number])
 
 
 def _deliver(signum: int, handler: Any) -> None:

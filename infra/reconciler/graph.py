@@ -9,9 +9,10 @@ A group built from `"source_ami": "@other"` also depends on `ami.other`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from infra.chef import dna_document, role_document, role_name
 from infra.config import Config, Group
@@ -60,7 +61,7 @@ class Scope:
     layout: Layout = field(default_factory=Layout)
 
     @classmethod
-    def of(cls, project: str, environment: str | None) -> "Scope":
+    def of(cls, project: str, environment: str | None) -> Scope:
         return cls(owner_of(project, environment), environment, Layout(environment))
 
 

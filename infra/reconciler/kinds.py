@@ -6,8 +6,9 @@ needs, and which attribute changes cannot be made in place.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.refs import digest
@@ -53,7 +54,7 @@ class Kind:
     recorded_when: Callable[[Mapping[str, Any]], frozenset[str]] | None = None
     # (attribute, marker): the observed `marker` is the value of `attribute` that `infra rollback`
     # took the resource back from; while nodes.json still wants that value, the resource is kept.
-    rolled_back: tuple[str, str] = ()
+    rolled_back: tuple[str, str] | tuple[()] = ()
     # A replacement is a blue/green roll, which reconciler/rolls.py describes from the attributes.
     rolls: bool = False
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, computed_field
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.cost import PlanCost
 
+
 class AttributeChange(BaseModel):
     path: str
     before: Any = None
@@ -21,7 +22,7 @@ class AttributeChange(BaseModel):
     before_absent: bool = False
     after_absent: bool = False
 
-    def reversed(self) -> "AttributeChange":
+    def reversed(self) -> AttributeChange:
         """The same change seen from the other side (drift compares actual against recorded)."""
         return AttributeChange(path=self.path, before=self.after, after=self.before,
                                before_absent=self.after_absent, after_absent=self.before_absent)

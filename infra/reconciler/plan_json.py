@@ -15,7 +15,8 @@ refused by readers of another. 2.1 added the action `promote` and the summary's 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from infra.errors import InfraError
 from infra.reconciler.actions import ActionKind
@@ -51,8 +52,8 @@ def plan_document(plan: Plan, *, mask: Mask | None = None) -> dict[str, Any]:
     """The plan as the documented JSON object; with `mask`, secret values replaced (for printing)."""
     hide = _Hider(mask)
     data = plan.model_dump(mode="json")
-    actions = [{**_action(action, hide), "roll": _roll(model)} for action, model in zip(data.pop("actions"),
-                                                                                        plan.actions)]
+    actions = [{**_action(action, hide), "roll": _roll(model)}
+               for action, model in zip(data.pop("actions"), plan.actions, strict=True)]
     # `masked` is known once every value went through the mask: put in its place after.
     document = {"format_version": FORMAT_VERSION, "masked": False, "has_changes": bool(plan.changes),
                 "summary": plan.summary(), **data, "actions": actions}
@@ -108,8 +109,8 @@ def unknown(value: Any) -> Any:
         marks = {key: unknown(item) for key, item in value.items()}
         return {key: mark for key, mark in marks.items() if mark} or None
     if isinstance(value, list):
-        marks = [unknown(item) for item in value]
-        return [mark or False for mark in marks] if any(marks) else None
+        item_marks = [unknown(item) for item in value]
+        return [mark or False for mark in item_marks] if any(item_marks) else None
     return None
 
 
@@ -121,7 +122,7 @@ def _restore(value: Any, marks: Any) -> Any:
     if isinstance(marks, dict) and isinstance(value, dict):
         return {key: _restore(item, marks.get(key)) for key, item in value.items()}
     if isinstance(marks, list) and isinstance(value, list):
-        return [_restore(item, mark) if mark else item for item, mark in zip(value, marks)]
+        return [_restore(item, mark) if mark else item for item, mark in zip(value, marks, strict=False)]
     return value
 
 

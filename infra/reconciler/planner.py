@@ -8,7 +8,8 @@ but the config no longer wants is planned for deletion, dependants first.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from infra.errors import ConfigError
 from infra.reconciler.actions import ActionKind
@@ -156,8 +157,8 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
     kind = kind_of(resource.kind)
     recorded = state.resources.get(resource.address)
     _refuse_region_move(resource, after, recorded)
-    base = dict(address=resource.address, kind=resource.kind, group=resource.group,
-                depends_on=list(resource.depends_on), after=after, protect=resource.protect)
+    base: dict[str, Any] = dict(address=resource.address, kind=resource.kind, group=resource.group,
+                                depends_on=list(resource.depends_on), after=after, protect=resource.protect)
     if found is None:
         if recorded is None:
             return Action(action=kind.create, reason="does not exist yet", **base)
@@ -213,8 +214,8 @@ def _promotion(resource: Resource, after: dict[str, Any], found: Observed | None
                source: Observed | None) -> Action:
     recorded = state.resources.get(resource.address)
     _refuse_region_move(resource, after, recorded)
-    base = dict(address=resource.address, kind=resource.kind, group=resource.group,
-                depends_on=list(resource.depends_on), after=after, protect=resource.protect)
+    base: dict[str, Any] = dict(address=resource.address, kind=resource.kind, group=resource.group,
+                                depends_on=list(resource.depends_on), after=after, protect=resource.protect)
     return promoted_action(resource, after, found, source, recorded.attributes if recorded else None, base)
 
 

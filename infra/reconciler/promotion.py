@@ -19,8 +19,9 @@ digest only says which AMI of the predecessor is "the same build".
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from infra.errors import InfraError, PromotionPending
 from infra.reconciler.actions import ActionKind

@@ -33,8 +33,9 @@ def refresh_plan(state: State, observed: dict[str, Observed], *, scope: set[str]
 
 
 def _refresh(item: Drifted, recorded: ResourceState, found: Observed | None) -> Action:
-    base = dict(address=item.address, kind=recorded.kind, group=recorded.group, action=ActionKind.REFRESH,
-                before=recorded.attributes, depends_on=recorded.depends_on, protect=recorded.protect)
+    base: dict[str, Any] = dict(address=item.address, kind=recorded.kind, group=recorded.group,
+                                action=ActionKind.REFRESH, before=recorded.attributes,
+                                depends_on=recorded.depends_on, protect=recorded.protect)
     if found is None:
         return Action(after=None, reason="deleted outside infra", **base)
     attributes, outputs, left = _as_found(recorded, found)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 REFERENCE = re.compile(r"\$\{(?P<address>[a-z_]+\.[A-Za-z0-9_-]+)\.(?P<output>[a-z_]+)\}")
 

@@ -9,7 +9,8 @@ providers observe what this needs (`before`): an AMI's `images`, an ASG's `name`
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action

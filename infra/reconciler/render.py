@@ -140,7 +140,8 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
         lines.append("")
     deletions = [a for a in plan.changes if a.action.destroys]
     if deletions:
-        warn = f"  ! {len(deletions)} resource(s) will be destroyed or replaced: " + ", ".join(a.address for a in deletions)
+        warn = (f"  ! {len(deletions)} resource(s) will be destroyed or replaced: "
+                + ", ".join(a.address for a in deletions))
         lines.append(f"[bold red]{escape(warn)}[/]" if color else warn)
     for notice in [*held_lines(plan), *notice_lines(plan), excluded_line(plan)]:
         if notice:
@@ -172,7 +173,7 @@ def plan_markdown(plan: Plan) -> str:
     for action in plan.changes:
         reason = action.reason.replace("|", "\\|") + (" **(protected)**" if action.protected else "")
         lines.append(f"| `{action.action.mark}` | `{action.address}` | {action.action.name.lower()} | {reason} |")
-    rolls = [(a.address, roll_of(a)) for a in plan.changes if roll_of(a)]
+    rolls = [(a.address, roll) for a in plan.changes if (roll := roll_of(a))]
     if rolls:
         lines += ["", "**How the rolls go:**", *(f"- `{address}`: {roll.summary()}" for address, roll in rolls)]
     destroyed = [a.address for a in plan.changes if a.action.destroys]

@@ -34,9 +34,9 @@ class Observed(BaseModel):
     outputs: dict[str, Any] = Field(default_factory=dict)
     # An artifact built by digest (an AMI) is observed as its newest one; `earlier` holds the newest
     # of each other digest it was once built from, so going back to earlier inputs reuses one.
-    earlier: dict[str, "Observed"] = Field(default_factory=dict)
+    earlier: dict[str, Observed] = Field(default_factory=dict)
 
-    def built_from(self, digest: str, key: str = "source_hash") -> "Observed":
+    def built_from(self, digest: str, key: str = "source_hash") -> Observed:
         """This one, or the earlier one built from `digest` when this one was built from other inputs
         (`key`: the attribute that holds the digest; `earlier` is by source hash)."""
         if self.attributes.get(key) == digest:
@@ -74,7 +74,7 @@ class Observation:
     # environment built that a promoted `ami.<group>` would copy.
     sources: dict[str, Observed] = field(default_factory=dict)
 
-    def add(self, other: "Observation") -> None:
+    def add(self, other: Observation) -> None:
         self.found.update(other.found)
         self.unowned.extend(other.unowned)
         self.sources.update(other.sources)

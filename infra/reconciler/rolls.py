@@ -8,8 +8,9 @@ walks the same steps, so what a plan promises is what an apply does.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from infra.config.fields import target_group_name
 from infra.reconciler.actions import ActionKind
@@ -31,7 +32,7 @@ class RollShape:
     scaling: bool = False  # the new ASG's scaling policies and scheduled actions act once it takes over
 
     @classmethod
-    def of(cls, attributes: Mapping[str, Any], running: Mapping[str, Any] | None = None) -> "RollShape":
+    def of(cls, attributes: Mapping[str, Any], running: Mapping[str, Any] | None = None) -> RollShape:
         """The roll of an ASG with these attributes (nodes.json's), whose old ASG has the sizes
         `running` now (a roll takes those that scaling owns: reconciler/scaling.py)."""
         sized = with_sizes_of(attributes, running)

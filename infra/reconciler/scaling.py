@@ -13,7 +13,8 @@ unless nodes.json changed the size. A roll gives the new ASG the old one's sizes
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from infra.config.fields import target_group_name
 from infra.config.scaling import Scaling
@@ -87,7 +88,8 @@ def summary(scaling: Mapping[str, Any] | None) -> str:
         return "none"
     said = [f"target tracking {name} ({_metric(policy)} at {policy['target']:g})"
             for name, policy in scaling.get("target_tracking", {}).items()]
-    said += [f"step {name} ({_metric(policy)} {_threshold(policy)})" for name, policy in scaling.get("step", {}).items()]
+    said += [f"step {name} ({_metric(policy)} {_threshold(policy)})"
+             for name, policy in scaling.get("step", {}).items()]
     said += [f"scheduled {name} ({action['cron']})" for name, action in scaling.get("scheduled", {}).items()]
     return ", ".join(said) or "none"
 

@@ -7,9 +7,9 @@ dies, its lease expires and every consumer's agent sees the node go.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from infra.errors import RegistryError
 from infra.registry.entry import Address

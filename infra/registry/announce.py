@@ -9,7 +9,7 @@ row is not.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from infra.errors import RegistryError
 from infra.registry.entry import Address

@@ -7,8 +7,8 @@ writes nothing and wakes no watcher.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from infra.registry.entry import Address, Entry
 

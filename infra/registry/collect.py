@@ -15,7 +15,8 @@ no longer runs. Nodes that are leaving are not listed: consumers should stop poi
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from infra.registry.entry import Address, Entry
 

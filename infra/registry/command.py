@@ -12,8 +12,8 @@ import shlex
 import shutil
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from infra.errors import RegistryError
 

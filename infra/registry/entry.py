@@ -35,7 +35,7 @@ class Address:
     port: int | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "Address":
+    def parse(cls, text: str) -> Address:
         text = text.strip()
         host, port = text, None
         if text.startswith("["):
@@ -84,7 +84,7 @@ class Entry:
     def is_up(self) -> bool:
         return self.state is State.up
 
-    def leaving(self) -> "Entry":
+    def leaving(self) -> Entry:
         return replace(self, state=State.leaving)
 
     def value(self) -> str:
@@ -93,7 +93,7 @@ class Entry:
                           sort_keys=True)
 
     @classmethod
-    def from_value(cls, service: str, node: str, value: str | bytes, lease: int = 0) -> "Entry":
+    def from_value(cls, service: str, node: str, value: str | bytes, lease: int = 0) -> Entry:
         try:
             data = json.loads(value)
             return cls(service=service, node=node, group=str(data.get("group", "")),

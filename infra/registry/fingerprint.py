@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable
 
 from infra.errors import RegistryError
 from infra.fsutil import atomic_write_json
@@ -52,7 +52,7 @@ class WatchRecord:
     ran_at: str | None = None
 
     @classmethod
-    def load(cls, path: Path) -> "WatchRecord":
+    def load(cls, path: Path) -> WatchRecord:
         path = Path(path)
         try:
             data = json.loads(path.read_text())
@@ -66,7 +66,7 @@ class WatchRecord:
 
     def save(self, digests: dict[str, str]) -> None:
         self.digests = dict(digests)
-        self.ran_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.ran_at = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             atomic_write_json(self.path, {"digests": self.digests, "ran_at": self.ran_at})
         except OSError as exc:

@@ -16,8 +16,8 @@ import re
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 from urllib.parse import urlsplit
 
 from infra.errors import RegistryError
@@ -36,7 +36,7 @@ class CheckPolicy:
     fall: int = 3
 
     @classmethod
-    def of(cls, interval: float, timeout: float | None, rise: int, fall: int) -> "CheckPolicy":
+    def of(cls, interval: float, timeout: float | None, rise: int, fall: int) -> CheckPolicy:
         """Checked option values; the timeout defaults to 2 s, or the interval when that is shorter."""
         if not math.isfinite(interval) or not 0.05 <= interval <= 3600:
             raise RegistryError(f"--check-interval {interval:g} is out of range: give 0.05 to 3600 seconds")
@@ -102,7 +102,7 @@ def _checked(check: HealthCheck, spec: str) -> HealthCheck:
     if check.is_http:
         parts = urlsplit(check.target)
         try:
-            parts.port
+            _ = parts.port  # raises ValueError when the port is not a number from 1 to 65535
         except ValueError:
             raise RegistryError(f"--check {spec!r}: the port is not a number from 1 to 65535") from None
         if not parts.hostname:

@@ -8,8 +8,8 @@ is recorded. A failed CMD is not recorded, so the change is tried again.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from infra.errors import RegistryError
 from infra.registry.command import check_command, run_command

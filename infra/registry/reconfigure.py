@@ -11,9 +11,9 @@ and the next render tries the change again.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from infra.errors import InfraError, RegistryError
 from infra.fsutil import replace_with, write_beside

@@ -7,8 +7,8 @@ only fetches what they need from etcd and writes what they decide.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from infra.errors import RegistryError
 from infra.providers.etcd import DEFAULT_URL, Etcd, LeaseNotFound, Put, WatchStream
@@ -71,7 +71,7 @@ class Registry:
         self.layout = layout or KeyLayout()
 
     @classmethod
-    def connect(cls, url: str = DEFAULT_URL, root: str = DEFAULT_ROOT, timeout: float = 5.0) -> "Registry":
+    def connect(cls, url: str = DEFAULT_URL, root: str = DEFAULT_ROOT, timeout: float = 5.0) -> Registry:
         return cls(Etcd(url, timeout=timeout), KeyLayout(root))
 
     def snapshot(self) -> Snapshot:
@@ -152,7 +152,7 @@ class Registry:
         removed, reregistered = self.remove_left(marked)
         return DecommissionResult(node, removed, reregistered, running or [])
 
-    def mark_leaving(self, node: str, services: list[str]) -> "Leaving | None":
+    def mark_leaving(self, node: str, services: list[str]) -> Leaving | None:
         """Step one of a withdrawal: rewrite the node's entries for `services` as leaving, in one
         transaction (watchers see one change). None when none of them is registered."""
         check_node_id(node)
@@ -169,7 +169,7 @@ class Registry:
             return Leaving(node, [entry.service for entry in going], revision)
         return None
 
-    def remove_left(self, leaving: "Leaving") -> tuple[list[str], list[str]]:
+    def remove_left(self, leaving: Leaving) -> tuple[list[str], list[str]]:
         """Step two: delete each entry unless it was written again since it was marked leaving.
         (removed, registered again meanwhile)."""
         removed: list[str] = []

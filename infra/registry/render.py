@@ -8,9 +8,10 @@ reloaded is `reconfigure`'s job.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import jinja2
 

@@ -10,8 +10,8 @@ one until the checks have decided. Time is not kept here; the caller runs the ch
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import Callable, Mapping
 
 
 class Health(str, Enum):

@@ -17,8 +17,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from infra.errors import RegistryError
 from infra.providers.etcd import EtcdUnreachable, WatchEvent, WatchIdle, WatchStream
@@ -68,7 +68,8 @@ class Watcher:
                 continue
             if lost or not quiet:
                 watched = "every service" if self.services is None else ", ".join(self.services) or "nothing"
-                self._log(("reconnected; " if lost else "") + f"watching {watched} from revision {snapshot.revision + 1}")
+                self._log(("reconnected; " if lost else "")
+                          + f"watching {watched} from revision {snapshot.revision + 1}")
             delay, warned = 0.2, False
             try:
                 lost, quiet = self._follow(registry, stream, snapshot)
@@ -117,7 +118,7 @@ class Watcher:
         return time.monotonic() + self.retry
 
 
-def _forward(stream: WatchStream, events: "queue.Queue[list[WatchEvent] | _Lost]") -> None:
+def _forward(stream: WatchStream, events: queue.Queue[list[WatchEvent] | _Lost]) -> None:
     try:
         for batch in stream:
             events.put(batch)

@@ -6,7 +6,7 @@ import getpass
 import os
 import socket
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
@@ -18,10 +18,11 @@ class LockInfo(BaseModel):
     operation: str = ""
     who: str = Field(default_factory=lambda: f"{_user()}@{socket.gethostname()}")
     pid: int = Field(default_factory=os.getpid)
-    created: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def describe(self) -> str:
-        return f"{self.who} (pid {self.pid}) since {self.created} for {self.operation or 'an operation'}, lock id {self.id}"
+        return (f"{self.who} (pid {self.pid}) since {self.created} for {self.operation or 'an operation'}, "
+                f"lock id {self.id}")
 
     def holder_is_gone(self) -> bool:
         """True only when the holder ran on this host and its process no longer exists (it was killed,

@@ -49,7 +49,7 @@ class State(BaseModel):
     serial: int = 0
     owner: str = ""  # the project that applied it (see docs/state.md, Ownership); "" before format 2
     resources: dict[str, ResourceState] = Field(default_factory=dict)
-    _texts: "_Texts" = PrivateAttr(default_factory=lambda: _Texts())  # see to_json
+    _texts: _Texts = PrivateAttr(default_factory=lambda: _Texts())  # see to_json
 
     def next_version(self) -> None:
         """Mark a new version to write: a higher serial, and a lineage from the first one."""
@@ -77,7 +77,7 @@ class State(BaseModel):
         return f'{head[:-2]},\n  "resources": {{\n{body}\n  }}\n}}\n'
 
     @classmethod
-    def from_json(cls, text: str, where: str) -> "State":
+    def from_json(cls, text: str, where: str) -> State:
         try:
             data = jsontext.loads(text)
         except json.JSONDecodeError as exc:

@@ -5,7 +5,7 @@ object beside it, or with a DynamoDB item when `lock_table` names a table (s3_lo
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from infra.config.models import StateSettings
 from infra.fsutil import decode
@@ -20,7 +20,7 @@ from infra.state.s3_locks import DynamoDBLock, S3LockObject
 class S3Backend:
     def __init__(self, settings: StateSettings, aws: Any, *, limit: RequestRate | None = None) -> None:
         """`settings` name a bucket (nodes.json is refused without one) and maybe a lock table."""
-        self.bucket, self.key = settings.bucket, settings.key
+        self.bucket, self.key = cast(str, settings.bucket), settings.key
         self.description = f"s3://{self.bucket}/{self.key}"
         clients = clients_of(replace(aws, region=settings.region or aws.region), limit=limit)  # its account
         self.s3 = clients.client("s3", settings.region)

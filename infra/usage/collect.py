@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from infra.config.models import MAX_USAGE_DAYS, Group
 from infra.errors import InfraError
@@ -29,7 +30,7 @@ def usage_report(workspace: Workspace, groups: Iterable[str] = (), days: int = D
         from infra.providers.aws.metrics import UsageReader
 
         reader = UsageReader(clients_for(workspace), config.owner)
-    end = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    end = (now or datetime.now(UTC)).replace(microsecond=0)
     start = end - timedelta(days=days)
     by_region: dict[str, list[Group]] = defaultdict(list)
     for group in selected:
@@ -39,7 +40,7 @@ def usage_report(workspace: Workspace, groups: Iterable[str] = (), days: int = D
         found = reader.nodes(region, [g.name for g in members])
         series = reader.cpu(region, found, start, end) if found else []
         rows += [row(nodes, cpu, config.groups[nodes.group], workspace.prices, period_seconds=PERIOD,
-                     window_hours=days * 24) for nodes, cpu in zip(found, series)]
+                     window_hours=days * 24) for nodes, cpu in zip(found, series, strict=True)]
         shown = {(r.group, r.kind) for r in rows} | {(r.group, "any") for r in rows}
         rows += [_without_nodes(g, region, workspace.prices) for g in members
                  if (g.autoscale is not None and (g.name, "asg") not in shown)

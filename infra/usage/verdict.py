@@ -29,10 +29,12 @@ def row(nodes: NodeSet, series: CpuSeries, group: Group, prices: PriceTable, *, 
     verdict, reason = judge(cpu, nodes.running, group.usage, window_hours)
     kinds = sorted(set(nodes.instance_types)) or [group.instance_type]
     monthly = [prices.monthly(nodes.region, kind) for kind in nodes.instance_types]
+    priced = [price for price in monthly if price is not None]
     return UsageRow(group=nodes.group, region=nodes.region, kind=nodes.kind, name=nodes.name, instance_types=kinds,
                     nodes=nodes.running, node_min=nodes.node_min, node_max=nodes.node_max, desired=nodes.desired,
                     hourly=prices.price(nodes.region, kinds[0]) if len(kinds) == 1 else None,
-                    monthly=None if None in monthly else round(sum(monthly, 0.0), 2), cpu=cpu, thresholds=group.usage,
+                    monthly=None if len(priced) < len(monthly) else round(sum(priced, 0.0), 2), cpu=cpu,
+                    thresholds=group.usage,
                     verdict=verdict, reason=reason, suggestions=suggest(
                         verdict, cpu, nodes, group.usage, prices,
                         scaling=group.autoscale.scaling if group.autoscale is not None else None))
@@ -75,7 +77,7 @@ def suggest(verdict: Verdict, cpu: CpuStats | None, nodes: NodeSet, usage: Usage
     return found
 
 
-def _scaling_policy(case: "_Case", verdict: Verdict, follow: str, scaling: Scaling | None) -> Suggestion:
+def _scaling_policy(case: _Case, verdict: Verdict, follow: str, scaling: Scaling | None) -> Suggestion:
     """Target tracking on CPU, with the target a resized group would be held at; or, when the group
     has it already, what keeps it from acting."""
     tracking = next(((name, policy) for name, policy in (scaling.target_tracking.items() if scaling else ())

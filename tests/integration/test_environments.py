@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
-from tests.integration.test_failures import builds, control  # noqa: F401 (a fixture)
+from tests.integration.test_failures import builds
 from tests.support.plan_schema import schema_errors
 
 FLEET = {"node_min": 1, "node_max": 1, "timeout": 1, "healthy_deadline": 60}
@@ -30,7 +30,7 @@ NODES = {
 
 
 @pytest.fixture
-def repo(aws, ops_repo: Path, control) -> Path:  # noqa: F811
+def repo(aws, ops_repo: Path, control) -> Path:
     write(ops_repo, NODES)
     return ops_repo
 
@@ -72,7 +72,7 @@ def running_image(aws: str, region: str, owner: str) -> dict:
             "template": version["LaunchTemplateName"], **tags(image)}
 
 
-def test_production_runs_what_staging_built_and_never_builds(repo, aws, control, capsys):  # noqa: F811
+def test_production_runs_what_staging_built_and_never_builds(repo, aws, control, capsys):
     waiting = infra(capsys, "production", "plan")
     assert waiting.code == 3 and len(waiting.err.strip().splitlines()) == 1, waiting.err  # 3: it waits
     assert "ami.web: waiting for staging" in waiting.err and "infra --env staging apply" in waiting.err
@@ -120,7 +120,7 @@ def test_production_runs_what_staging_built_and_never_builds(repo, aws, control,
     assert "no-such-profile" in infra(capsys, "staging", "plan").err
 
 
-def test_a_changed_input_builds_in_staging_only_and_production_follows(repo, aws, control, capsys):  # noqa: F811
+def test_a_changed_input_builds_in_staging_only_and_production_follows(repo, aws, control, capsys):
     applied(capsys, "staging")
     applied(capsys, "production")
     first = running_image(aws, "us-east-1", "acme/production")

@@ -19,9 +19,9 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 from urllib.parse import parse_qs
 
 import boto3
@@ -39,17 +39,6 @@ DEADLINE = 20.0
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def control(aws, ops_repo: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The packer wrapper first on PATH; returns its control folder (see tests/support/packer_wrapper.py)."""
-    real = packer.binary()  # fails (does not skip) when packer is missing
-    where = tmp_path_factory.mktemp("packer")
-    for name, value in packer_wrapper.install(where / "bin", where / "control").items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("INFRA_TEST_REAL_PACKER", real)
-    return where / "control"
 
 
 def builds(control: Path) -> list[str]:
@@ -350,7 +339,8 @@ def test_two_applies_at_once_one_wins_and_the_other_is_refused_naming_it(control
 
 # -- 5. secrets ----------------------------------------------------------------------------------------
 
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAFAILSUITE7Q2W9X", "AWS_SECRET_ACCESS_KEY": "fs/Secret+Key/9d8c7b6a5f4e3d2c1b0a",
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAFAILSUITE7Q2W9X",
+               "AWS_SECRET_ACCESS_KEY": "fs/Secret+Key/9d8c7b6a5f4e3d2c1b0a",
                "AWS_SESSION_TOKEN": "FailSuiteSessionToken//0042"}
 SECRETS = {"db_password": "pw-Hunter2-xyz", "api_token": "tok-7f3a9c-live"}
 NESTED = {"mysql": {"user": "app", "secret": "shh-nested-value"}}

@@ -21,45 +21,16 @@ import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
+from tests.integration.conftest import ALARM, TARGET_GROUP
 from tests.integration.test_failures import kill_group, start_infra, wait_until
-from tests.integration.test_kills import unlock
 from tests.integration.test_fleet_asg import BEE, applied, asgs, example, no_changes, tags, write
+from tests.integration.test_kills import unlock
 from tests.support.watch import Watch
-
-ALARM, TARGET_GROUP = "web-5xx", "web-tg"
 
 
 @pytest.fixture
 def autoscaling(aws: str):
     return boto3.client("autoscaling", region_name="us-east-1", endpoint_url=aws)
-
-
-@pytest.fixture
-def elbv2(aws: str):
-    return boto3.client("elbv2", region_name="us-east-1", endpoint_url=aws)
-
-
-@pytest.fixture
-def cloudwatch(aws: str):
-    return boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=aws)
-
-
-@pytest.fixture
-def target_group(elbv2, ec2) -> str:
-    """web-tg, HTTP on port 80 in the default VPC, with a deregistration delay of 1 s; its ARN."""
-    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
-    arn = elbv2.create_target_group(Name=TARGET_GROUP, Protocol="HTTP", Port=80, VpcId=vpc,
-                                    TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
-    elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
-        {"Key": "deregistration_delay.timeout_seconds", "Value": "1"}])
-    return arn
-
-
-@pytest.fixture
-def alarm(cloudwatch) -> str:
-    cloudwatch.put_metric_alarm(AlarmName=ALARM, Namespace="web", MetricName="5xx", Statistic="Sum", Period=60,
-                                EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
-    return ALARM
 
 
 @pytest.fixture
@@ -152,7 +123,8 @@ def test_an_unknown_target_group_or_alarm_is_a_plan_time_error_naming_the_key_an
     write(repo, nodes)
     planned = run_infra(capsys, "plan")
     assert planned.code == 1 and len(planned.err.strip().splitlines()) == 1, planned.err
-    at = next(n for n, line in enumerate((repo / "nodes.json").read_text().splitlines(), 1) if '"target_groups"' in line)
+    at = next(n for n, line in enumerate((repo / "nodes.json").read_text().splitlines(), 1)
+              if '"target_groups"' in line)
     assert (f"nodes.json:{at}:" in planned.err and f"group '{BEE}': autoscale.target_groups: no target group web-tgg "
             f"in us-east-1" in planned.err), planned.err
     nodes[BEE]["autoscale"]["target_groups"] = [TARGET_GROUP]
@@ -247,7 +219,8 @@ def test_a_target_turning_unhealthy_rolls_back_naming_the_target_group_and_insta
     assert result.code == 1 and stopped, result.out + result.err
     assert re.search(rf"asg\.{BEE}: failed after [0-9.]+s: {BEE}-[0-9a-f]{{8}} became unhealthy during the bake "
                      rf"\(0/1 healthy in web-tg\): {stopped[0]} in web-tg: unused \(Target\.InvalidState\): rolled "
-                     rf"back, deleted {BEE}-[0-9a-f]{{8}} and kept {old['AutoScalingGroupName']}", result.err), result.err
+                     rf"back, deleted {BEE}-[0-9a-f]{{8}} and kept {old['AutoScalingGroupName']}",
+                     result.err), result.err
     rolled_back(autoscaling, elbv2, target_group, old)
 
 

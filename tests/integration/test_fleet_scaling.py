@@ -21,9 +21,8 @@ import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
+from tests.integration.conftest import ALARM, TARGET_GROUP
 from tests.integration.test_fleet_asg import BEE, applied, asgs, example, no_changes, tags, write
-from tests.integration.test_fleet_rollout import ALARM, TARGET_GROUP, alarm, cloudwatch, elbv2, target_group  # noqa: F401
-from tests.integration.test_request_rate import proxy  # noqa: F401
 from tests.support.watch import Watch
 
 SCALING = {

@@ -60,8 +60,8 @@ def hand_made(endpoint_url: str, asg_name: str = "web", asg_tags: dict[str, str]
                                 TagSpecifications=[{"ResourceType": "instance",
                                                     "Tags": [{"Key": "Name", "Value": "bastion"}]}])
     running = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"][0]
-    return {"ami": image, "launch_template": template, "asg": asg_name, "instance": bastion["Instances"][0]["InstanceId"],
-            "asg_instance": running["Instances"][0]["InstanceId"]}
+    return {"ami": image, "launch_template": template, "asg": asg_name,
+            "instance": bastion["Instances"][0]["InstanceId"], "asg_instance": running["Instances"][0]["InstanceId"]}
 
 
 def imported(capsys, *args: str):
@@ -115,7 +115,8 @@ def test_hand_made_resources_are_imported_and_the_next_plan_shows_only_how_they_
         "ami.web": "build", "launch_template.web": "update", "asg.web": "replace"}  # not made a second time
     assert f"what {made['ami']} was built from is unknown (it has no infra:source_hash tag" in planned.out
     assert "~ launch_template.web\n    ~ image_id: " in planned.out
-    for line in ('~ instance_type: "m1.small" -> "m1.large"', "~ max_size: 2 -> 3", '~ tags.team: "frontend" -> (absent)',
+    for line in ('~ instance_type: "m1.small" -> "m1.large"', "~ max_size: 2 -> 3",
+                 '~ tags.team: "frontend" -> (absent)',
                  "- autoscaling group web and its 1 instance(s): " + made["asg_instance"]):
         assert f"    {line}\n" in planned.out, line
     assert "instance.web.bastion" not in planned.out  # one-off instances are kept as they are
@@ -142,7 +143,8 @@ def test_what_is_not_ours_to_import_is_refused_in_one_line(repo, aws, capsys):
         (("api", "--ami", made["ami"]), "group api has no ami in nodes.json to import this as (packer is false, so its "
                                         "nodes boot source_ami; set packer: true to build (and import) its own)"),
         (("web", "--asg", "nope"), "no autoscaling group named nope in us-east-1"),
-        (("web", "--ami", "ami-0123456789abcdef0"), "describe ami-0123456789abcdef0 in us-east-1: InvalidAMIID.NotFound"),
+        (("web", "--ami", "ami-0123456789abcdef0"),
+         "describe ami-0123456789abcdef0 in us-east-1: InvalidAMIID.NotFound"),
         (("web", "--asg", "web", "--ami", made["ami"]), "infra import GROUP takes one of --asg NAME"),
         (("db", "--asg", "web"), "unknown group 'db'"),
     ]
@@ -184,13 +186,15 @@ def test_a_plan_names_importable_look_alikes_and_never_adopts_them(repo, aws, ca
                 f"infra, named like this group's") in planned.out
     notices = json.loads(run_infra(capsys, "plan", "-o", "json").out)["notices"]
     assert {n["address"]: n["import_command"] for n in notices} == {
-        "asg.web": "infra import web --asg web", "launch_template.web": f"infra import web --launch-template {same_name}"}
+        "asg.web": "infra import web --asg web",
+        "launch_template.web": f"infra import web --launch-template {same_name}"}
     assert not any(n["blocking"] for n in notices)
 
     ec2.delete_launch_template(LaunchTemplateId=same_name)  # else infra's own could not take the name
     applied = run_infra(capsys, "apply", "--auto-approve")
     assert applied.code == 0, applied.err
-    groups = {g["AutoScalingGroupName"]: tags(g) for g in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]}
+    groups = {g["AutoScalingGroupName"]: tags(g)
+              for g in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]}
     assert groups["web"] == {"team": "frontend"}  # left alone
     [own] = [name for name, found in groups.items() if found.get("infra:owner") == PROJECT]
     assert own.startswith("web-")  # infra made its own beside it

@@ -9,13 +9,11 @@ import re
 import signal
 from pathlib import Path
 
-import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
 from tests.integration.conftest import owner_of
-from tests.integration.test_failures import (BEE, WWW, amis_per_group, asgs_of, control, kill_group,  # noqa: F401
-                                             start_infra, wait_until)
+from tests.integration.test_failures import BEE, WWW, amis_per_group, asgs_of, kill_group, start_infra, wait_until
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ def test_two_repositories_apply_side_by_side_and_never_touch_each_other(repos, a
 
     planned = infra(capsys, monkeypatch, b, "plan")
     assert planned.code == 0 and "destroy" not in planned.out.replace("0 to destroy", "")
-    assert f"asg.shared: autoscaling group shared-" in planned.out and f"belongs to project '{owner_a}'" in planned.out
+    assert "asg.shared: autoscaling group shared-" in planned.out and f"belongs to project '{owner_a}'" in planned.out
     applied(capsys, monkeypatch, b)
     no_changes(capsys, monkeypatch, a)
     no_changes(capsys, monkeypatch, b)
@@ -222,5 +222,5 @@ def test_one_off_instances_of_the_same_name_in_two_repositories_are_two_instance
     for repo, other in (("a", "b"), ("b", "a")):  # each keeps exactly its own: nothing to adopt or delete
         planned = infra(capsys, monkeypatch, repos[repo], "plan", "shared")
         assert planned.code == 0 and " instance.shared.one\n" not in planned.out
-        assert f"! instance.shared.one: instance i-" in planned.out
+        assert "! instance.shared.one: instance i-" in planned.out
         assert f"belongs to project '{owner_of(repos[other])}'" in planned.out

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import run_infra
-from tests.support.aws_proxy import CountingProxy
 
 RATE = 8
 GROUPS = 6
@@ -20,14 +19,6 @@ BASE = {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", "security_gro
 # in the next second beside those after it. Unlimited, this apply sends all its ~40 requests within
 # one second.
 JITTER = 2
-
-
-@pytest.fixture
-def proxy(aws, moto_server, monkeypatch):
-    proxy = CountingProxy(moto_server.port)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
-    yield proxy
-    proxy.close()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
-from tests.integration.test_failures import amis_per_group, control, two_applies_at_once  # noqa: F401
+from tests.integration.test_failures import amis_per_group, two_applies_at_once
 
 LOCAL_ONLY = {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", "packer": False}
 

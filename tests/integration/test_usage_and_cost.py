@@ -113,8 +113,9 @@ def test_only_this_projects_nodes_count(repo, capsys, aws):
                "PropagateAtLaunch": True}
               for k, v in {"group": BEE, "infra:managed": "true", "infra:owner": "someone-else"}.items()])
     boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=aws).put_metric_data(
-        Namespace="AWS/EC2", MetricData=[{"MetricName": "CPUUtilization", "Value": 99.0, "Unit": "Percent",
-                                          "Dimensions": [{"Name": "AutoScalingGroupName", "Value": f"{BEE}-0therpr0"}]}])
+        Namespace="AWS/EC2", MetricData=[{
+            "MetricName": "CPUUtilization", "Value": 99.0, "Unit": "Percent",
+            "Dimensions": [{"Name": "AutoScalingGroupName", "Value": f"{BEE}-0therpr0"}]}])
     _, rows = usage(capsys, BEE)
     bee = rows[(BEE, "asg")]
     assert bee["name"] == ours[0]["AutoScalingGroupName"] and bee["nodes"] == 2 and bee["verdict"] == "idle"

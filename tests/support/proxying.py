@@ -27,7 +27,7 @@ class Backends:
         self.ports: dict[str, int] = {}
         self.process: subprocess.Popen[str] | None = None
 
-    def start(self, timeout: float = 30.0) -> "Backends":
+    def start(self, timeout: float = 30.0) -> Backends:
         with open(self.log, "a") as log:
             self.process = subprocess.Popen([sys.executable, BACKENDS, str(self.control), *self.names],
                                             stdout=subprocess.PIPE, stderr=log, text=True)
@@ -89,7 +89,7 @@ class Traffic:
         self._threads = [threading.Thread(target=self._client, args=(keep,), daemon=True)
                          for keep in [True] * keepalive + [False] * fresh]
 
-    def start(self) -> "Traffic":
+    def start(self) -> Traffic:
         for thread in self._threads:
             thread.start()
         return self

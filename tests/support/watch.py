@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class Watch:
@@ -20,7 +21,7 @@ class Watch:
             self.seen.append(self.look())
             time.sleep(self.every)
 
-    def __enter__(self) -> "Watch":
+    def __enter__(self) -> Watch:
         self.thread.start()
         return self
 

@@ -33,8 +33,8 @@ def test_malformed_items_are_rejected(bad):
 names = st.from_regex(r"[a-z][a-z0-9_-]{0,6}", fullmatch=True)
 
 
-@given(st.lists(st.builds(lambda c, r: f"recipe[{c}::{r}]" if r else f"recipe[{c}]", names, st.one_of(st.none(), names)),
-                max_size=12))
+@given(st.lists(st.builds(lambda c, r: f"recipe[{c}::{r}]" if r else f"recipe[{c}]",
+                          names, st.one_of(st.none(), names)), max_size=12))
 def test_normalising_is_idempotent_and_leaves_no_repeats(items):
     once = normalize_run_list(items)
     assert normalize_run_list(once) == once

@@ -64,7 +64,7 @@ def test_a_group_may_turn_autoscale_off_again():
 def test_the_seeds_own_single_quotes_are_reported_at_their_line():
     text = EXAMPLE.read_text().replace('"12_04-bee-ec2 instance, responsible for worker processes"',
                                        "'12_04-bee-ec2 instance, responsible for worker processes'")
-    line = next(i for i, l in enumerate(text.splitlines(), 1) if "'12_04-bee-ec2" in l)
+    line = next(i for i, text_line in enumerate(text.splitlines(), 1) if "'12_04-bee-ec2" in text_line)
     message = error_of(text)
     assert message.startswith(f"nodes.json:{line}:")
     assert "double quotes" in message
@@ -87,7 +87,7 @@ def test_unknown_keys_suggest_the_closest_known_key(document, expected):
 
 def test_unknown_key_is_located_at_its_line():
     text = json.dumps({**base(), "web": {"run_list": [], "instance_typ": "m1.small"}}, indent=2)
-    line = next(i for i, l in enumerate(text.splitlines(), 1) if '"instance_typ"' in l)
+    line = next(i for i, text_line in enumerate(text.splitlines(), 1) if '"instance_typ"' in text_line)
     assert error_of(text).startswith(f"nodes.json:{line}:")
 
 
@@ -146,5 +146,6 @@ def test_sizes_may_come_half_from_base_and_are_judged_once_merged():
     base = '"__base__": {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", "autoscale": {"node_max": %d}}'
     merged = parse_config("{" + base % 10 + ', "web": {"autoscale": {"node_min": 5}}}').group("web").autoscale
     assert (merged.node_min, merged.node_max) == (5, 10)
-    with pytest.raises(ConfigError, match=r"group 'web': key 'autoscale': node_min \(5\) is larger than node_max \(3\)"):
+    with pytest.raises(ConfigError,
+                       match=r"group 'web': key 'autoscale': node_min \(5\) is larger than node_max \(3\)"):
         parse_config("{" + base % 3 + ', "web": {"autoscale": {"node_min": 5}}}')

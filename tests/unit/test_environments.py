@@ -103,7 +103,8 @@ def test_an_s3_state_gets_a_key_per_environment_and_an_environment_may_change_th
     (with_environments(staging={"aws": {"profile": "s", "external_id": "xyz"}}), "external_id goes with role_arn"),
     (with_environments(staging={"state": {"path": ".infra/production/state.json"}}),
      "environments 'staging' and 'production' would share the state .infra/production/state.json"),
-    (with_environments(staging={"state": {"path": "../elsewhere.json"}}), "environment 'staging': key 'state.path': '../elsewhere.json' is outside the repository"),
+    (with_environments(staging={"state": {"path": "../elsewhere.json"}}),
+     "environment 'staging': key 'state.path': '../elsewhere.json' is outside the repository"),
     ({**NODES, "__settings__": {"promote": ["stagng", "production"]}},
      "__settings__: promote: unknown environment 'stagng'; did you mean 'staging'?"),
     ({**NODES, "__settings__": {"promote": ["staging"]}}, "each once and at least two"),
@@ -140,6 +141,7 @@ def test_an_override_that_breaks_a_group_is_located_in_the_environment():
 
 
 def test_the_environment_chosen_must_exist_and_nodes_json_must_have_environments():
-    assert error_of(NODES, "stagin") == "nodes.json: --env stagin: unknown environment 'stagin'; did you mean 'staging'?"
+    assert error_of(NODES, "stagin") == ("nodes.json: --env stagin: unknown environment 'stagin'; "
+                                         "did you mean 'staging'?")
     plain = {"__base__": BASE, "web": {}}
     assert "--env staging: nodes.json defines no environments (__environments__)" in error_of(plain, "staging")

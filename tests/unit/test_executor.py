@@ -8,8 +8,8 @@ import pytest
 
 from infra.errors import ConfigError, ProviderError, StateLockedError, Terminated
 from infra.providers.base import Providers
-from infra.reconciler.graph import Graph, topological
 from infra.reconciler.executor import Executor
+from infra.reconciler.graph import Graph, topological
 from infra.reconciler.planner import plan
 from infra.reconciler.refs import ref
 from infra.reconciler.resources import Observed, Resource

@@ -100,7 +100,8 @@ def test_an_asg_in_every_zone_reads_as_no_zones_when_none_are_configured():
 
 
 def test_asg_timings_come_from_its_tags_and_stay_out_of_its_tags():
-    observed = autoscaling._observed("us-east-1", asg(tags={"infra:timeout": "120", "infra:healthy_deadline": "600"}), {}, ZONES)
+    observed = autoscaling._observed("us-east-1", asg(tags={"infra:timeout": "120", "infra:healthy_deadline": "600"}),
+                                     {}, ZONES)
     assert observed.attributes["timeout"] == 120 and observed.attributes["healthy_deadline"] == 600
     assert observed.attributes["tags"] == {"group": "web", "infra:managed": "true"}
     assert observed.attributes["launch_template_version"] == "3"

@@ -6,12 +6,13 @@ t=40" or "infra is stopped during the drain" and the machine meets it where a re
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from itertools import pairwise
 
 import pytest
 
 from infra.errors import ProviderError
-from infra.providers.aws.rollout import Health, RollFailed, Roll, Step, Waiter, poll_interval
+from infra.providers.aws.rollout import Health, Roll, RollFailed, Step, Waiter, poll_interval
 from infra.reconciler.rolls import RollShape, canary_size
 from tests.support.fake_clock import FakeClock
 
@@ -99,7 +100,7 @@ def run(fleet: FakeFleet, roll_shape: RollShape, lines: list[tuple[float, str]] 
 
 
 def silences(lines: list[tuple[float, str]]) -> list[float]:
-    return [later - earlier for (earlier, _), (later, _) in zip(lines, lines[1:])]
+    return [later - earlier for (earlier, _), (later, _) in pairwise(lines)]
 
 
 # -- the shape of a roll, as the plan says it --------------------------------------------------

@@ -19,7 +19,7 @@ SERVERS = """1
 3 api 1 b1 127.0.0.1 2 0 1 1 193 6 3 4 6 0 0 0 - 18081 - 0 0 - - 0
 3 api 2 b2 127.0.0.1 0 0 1 1 4 8 2 0 6 0 0 0 - 18082 - 0 0 - - 0
 
-"""
+"""  # noqa: E501  (haproxy's header line, whole, as `show servers state` prints it)
 
 
 def test_show_proc_gives_the_master_its_reload_counters_and_only_the_current_workers():

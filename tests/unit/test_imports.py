@@ -18,7 +18,8 @@ OURS = "acme-ops"
     ({"group": "db"}, "", "is tagged group=db: it belongs to group db"),
     ({"infra:managed": "true", "group": "web"}, "", "was made by infra before owner tags (group web): adopt it with"),
     ({"infra:managed": "true", "infra:owner": "team-b"}, "", "belongs to project 'team-b' (infra:owner)"),
-    ({"infra:managed": "true", "infra:owner": OURS, "group": "api"}, "", "is already managed by this project (group api)"),
+    ({"infra:managed": "true", "infra:owner": OURS, "group": "api"}, "",
+     "is already managed by this project (group api)"),
     ({}, "web-1a2b", "was launched by autoscaling group web-1a2b and comes and goes with it; import the group instead: "
                      "infra import web --asg web-1a2b"),
 ])

@@ -91,7 +91,8 @@ def test_printed_json_masks_secrets_says_so_and_is_otherwise_the_saved_document(
 
 
 @pytest.mark.parametrize("document, error", [
-    ({"format_version": "3.0", "actions": []}, f"plan format 3.0 is newer than this infra understands ({FORMAT_VERSION})"),
+    ({"format_version": "3.0", "actions": []},
+     f"plan format 3.0 is newer than this infra understands ({FORMAT_VERSION})"),
     ({"format": 1, "actions": []}, f"plan format 1 is not one this infra understands ({FORMAT_VERSION}); plan again"),
     ({"format_version": "2.0", "actions": [{"address": "role.web", "action": "+"}]}, "unknown action '+'"),
     ({"format_version": "2.0"}, "not a plan file made by infra plan --out"),
@@ -121,6 +122,6 @@ def test_adoptions_and_notices_are_in_the_document_and_read_back():
     noticing = plan(fleet(), {"role.web": seen(role())}, State(), unowned=[theirs("asg.web")])
     noticed = plan_document(noticing)
     assert [(n["address"], n["owner"], n["blocking"]) for n in noticed["notices"]] == [("asg.web", "other-ops", False)]
-    for the_plan, document in ((adopting, document), (noticing, noticed)):
-        assert schema_errors(document) == []
+    for the_plan, its_document in ((adopting, document), (noticing, noticed)):
+        assert schema_errors(its_document) == []
         assert read_plan(dump_plan(the_plan), "tf.plan") == the_plan

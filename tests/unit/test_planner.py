@@ -72,7 +72,8 @@ def test_a_changed_attribute_is_an_update_naming_the_path():
     result = plan(graph(r), {"role.web": seen(role())}, State())
     action = result.actions[0]
     assert action.action is ActionKind.UPDATE
-    assert [(c.path, c.before, c.after) for c in action.changes] == [("document.run_list[1]", None, "recipe[b::default]")]
+    assert [(c.path, c.before, c.after) for c in action.changes] == [
+        ("document.run_list[1]", None, "recipe[b::default]")]
 
 
 def test_new_inputs_rebuild_the_ami_and_roll_what_uses_it():
@@ -423,7 +424,8 @@ def test_the_kinds_table_knows_every_edge_the_graph_draws_within_a_group():
 
     config = load_config(Path(__file__).resolve().parents[2] / "nodes.json")
     resources = list(desired_graph(config))
-    resources.append(instance_resource(config.group("12_04-www"), "www-1", key="k", zone="us-east-1a", root=".", owner="ops"))
+    resources.append(instance_resource(config.group("12_04-www"), "www-1", key="k", zone="us-east-1a", root=".",
+                                       owner="ops"))
     for resource in resources:
         same_group = {split_address(d)[0] for d in resource.depends_on if split_address(d)[1] == resource.group}
         assert same_group <= kind_of(resource.kind).built_on, resource.address

@@ -68,7 +68,7 @@ def test_a_derived_name_is_always_a_valid_project_name():
     assert slug(["x" * 30, "y" * 30]) != slug(["x" * 30, "y" * 31])  # long names keep apart
 
 
-@pytest.mark.parametrize("bad", ['"acme.ops"', '"-acme"', '""', '"%s"' % ("a" * 41), '"ops\\n"', "42"])
+@pytest.mark.parametrize("bad", ['"acme.ops"', '"-acme"', '""', '"' + "a" * 41 + '"', '"ops\\n"', "42"])
 def test_a_bad_project_name_is_a_located_error(bad):
     with pytest.raises(ConfigError, match="project"):
-        parse_config(NODES % ('{"project": %s}' % bad))
+        parse_config(NODES % f'{{"project": {bad}}}')

@@ -69,9 +69,9 @@ def test_a_change_to_a_source_group_changes_the_images_built_on_it(tmp_path):
 
 def test_the_image_template_leaves_out_what_is_the_environments():
     template = {"variables": {"region": "us-east-1", "source_ami": "", "source_hash": ""},
-                "builders": [{"type": "amazon-ebs", "region": "x", "instance_type": "m1.large", "ami_name": "web-staging",
-                              "temporary_key_pair_name": "infra.acme/staging.web", "source_ami_filter": {},
-                              "ssh_username": "ubuntu"}],
+                "builders": [{"type": "amazon-ebs", "region": "x", "instance_type": "m1.large",
+                              "ami_name": "web-staging", "temporary_key_pair_name": "infra.acme/staging.web",
+                              "source_ami_filter": {}, "ssh_username": "ubuntu"}],
                 "provisioners": [{"type": "chef-solo", "roles_path": "roles/staging", "run_list": ["role[role-web]"]}]}
     assert image_template(template) == {"variables": {"source_hash": ""},
                                         "builders": [{"type": "amazon-ebs", "ssh_username": "ubuntu"}],

@@ -1,6 +1,7 @@
 """The request rate limit: turns one interval apart, whichever thread asks, on a fake clock."""
 
 import threading
+from itertools import pairwise
 
 import pytest
 
@@ -30,7 +31,7 @@ def test_requests_are_spaced_one_interval_apart():
     for _ in range(9):
         limit.wait()
         sent.append(clock())
-    assert [round(b - a, 6) for a, b in zip(sent, sent[1:])] == [0.25] * 8
+    assert [round(b - a, 6) for a, b in pairwise(sent)] == [0.25] * 8
 
 
 def test_a_quiet_spell_gives_no_burst_afterwards():

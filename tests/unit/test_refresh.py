@@ -7,7 +7,7 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.drift import detect_drift
 from infra.reconciler.kinds import AMI
 from infra.reconciler.plan import Action, Plan
-from infra.reconciler.plan_json import plan_document, read_plan, dump_plan
+from infra.reconciler.plan_json import dump_plan, plan_document, read_plan
 from infra.reconciler.refresh import check_refresh, refresh_plan, refreshed
 from infra.reconciler.render import plan_text
 from infra.reconciler.resources import Observed

@@ -7,8 +7,15 @@ import copy
 
 import pytest
 
-from infra.providers.aws.scaling_requests import (alarm_request, document_of, key_of, name_of, scheduled_request,
-                                                  step_request, target_tracking_request)
+from infra.providers.aws.scaling_requests import (
+    alarm_request,
+    document_of,
+    key_of,
+    name_of,
+    scheduled_request,
+    step_request,
+    target_tracking_request,
+)
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.drift import detect_drift
 from infra.reconciler.planner import plan

@@ -4,7 +4,7 @@ rows and their rendering. No server: node sets and CPU series are made here."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -106,7 +106,8 @@ def test_an_idle_group_is_offered_fewer_nodes_a_smaller_type_and_a_scaling_polic
     assert found[1].text == "a smaller instance type: m5.large at $0.096 an hour instead of $0.192"
     assert found[1].monthly_change == -280.32
     assert found[2].text == ('a scaling policy: target tracking on CPU lets it shrink when idle '
-                             '(autoscale.scaling.target_tracking in nodes.json: {"cpu": {"metric": "cpu", "target": 60}})')
+                             '(autoscale.scaling.target_tracking in nodes.json: '
+                             '{"cpu": {"metric": "cpu", "target": 60}})')
 
 
 def test_a_group_with_target_tracking_on_cpu_is_told_what_keeps_it_from_acting():
@@ -228,7 +229,7 @@ def test_the_report_asks_each_region_once_and_shows_groups_that_run_nothing_yet(
                     instance_types=["m5.xlarge"])
     reader = FakeReader({"us-east-1": [tools, asg()]}, {"web-1a2b3c4d": 50.0, "tools-1": 2.0})
     workspace = Workspace(tmp_path / "nodes.json")
-    report = usage_report(workspace, days=2, now=datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc), reader=reader)
+    report = usage_report(workspace, days=2, now=datetime(2026, 11, 30, 6, 0, tzinfo=UTC), reader=reader)
     assert reader.asked == [("us-east-1", ["tools", "web"]), ("eu-west-1", ["db"])]
     assert [(r.group, r.kind, r.verdict.value) for r in report.rows] == [
         ("web", "asg", "fine"), ("web", "instance", "idle"), ("db", "asg", "unknown")]

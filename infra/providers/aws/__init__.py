@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from infra.providers.aws.assume import Role
 from infra.providers.aws.session import AwsClients
@@ -13,11 +13,11 @@ if TYPE_CHECKING:
     from infra.workspace import AwsOptions, Workspace
 
 
-def clients_for(workspace: "Workspace") -> AwsClients:
+def clients_for(workspace: Workspace) -> AwsClients:
     return clients_of(workspace.access, limit=workspace.request_rate)
 
 
-def clients_of(aws: "AwsOptions", limit: "RequestRate | None" = None) -> AwsClients:
+def clients_of(aws: AwsOptions, limit: RequestRate | None = None) -> AwsClients:
     """Clients reaching AWS as `aws` says: a profile, a role to assume, the account it must be; at
     most `limit` requests a second across all of them."""
     return AwsClients(region=aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url,
@@ -25,7 +25,7 @@ def clients_of(aws: "AwsOptions", limit: "RequestRate | None" = None) -> AwsClie
                       account=aws.account, limit=limit)
 
 
-def aws_providers(workspace: "Workspace") -> list["Provider"]:
+def aws_providers(workspace: Workspace) -> list[Provider]:
     """One provider per AWS resource kind, all on the same clients."""
     from infra.providers.aws.autoscaling import AutoscalingProvider
     from infra.providers.aws.build_leftovers import BuildLeftoversProvider
@@ -35,5 +35,8 @@ def aws_providers(workspace: "Workspace") -> list["Provider"]:
     from infra.providers.aws.launch_templates import LaunchTemplatesProvider
 
     clients = clients_for(workspace)
-    return [cls(workspace, clients) for cls in (ImagesProvider, LaunchTemplatesProvider, AutoscalingProvider,
-                                                InstancesProvider, BuildLeftoversProvider, ImportFinder)]
+    providers: list[Provider] = [cls(workspace, clients) for cls in (ImagesProvider, LaunchTemplatesProvider,
+                                                                     AutoscalingProvider, InstancesProvider,
+                                                                     BuildLeftoversProvider)]
+    # Of no kind (it never observes nor applies): it only offers find_importable and look_alikes.
+    return [*providers, cast("Provider", ImportFinder(workspace, clients))]

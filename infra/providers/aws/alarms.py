@@ -7,7 +7,7 @@ nodes.json keeps to).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from infra.providers.aws.session import AwsClients, aws_errors
 

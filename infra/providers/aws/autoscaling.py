@@ -16,14 +16,25 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, cast
 
 from infra.errors import ConfigError, ProviderError
 from infra.providers.aws import alarms, asg, blue_green, load_balancing, scaling
 from infra.providers.aws.asg import DEADLINE_TAG, PENDING, PREVIOUS_TAG, ROLL_TAG, ROLLED_BACK_TAG, TIMEOUT_TAG
-from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, available_zones, by_owner,
-                                        identity_tags, in_wanted_order, managed_tags, tag_dict, tag_list,
-                                        unowned_of)
+from infra.providers.aws.common import (
+    GROUP_TAG,
+    MANAGED,
+    ObservedPerRegion,
+    available_zones,
+    by_owner,
+    identity_tags,
+    in_wanted_order,
+    managed_tags,
+    tag_dict,
+    tag_list,
+    unowned_of,
+)
 from infra.providers.aws.rollout import RollFailed, Waiter, keep_while_healthy
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
@@ -115,7 +126,7 @@ class AutoscalingProvider(ObservedPerRegion):
 
     def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         before = action.before or {}
-        region = attributes.get("region") or before.get("region")
+        region: str = cast(str, attributes.get("region") or before.get("region"))  # every resource has one
         client = self.clients.client("autoscaling", region)
         if action.action is ActionKind.DELETE:
             if action.hold and before.get("timeout"):
@@ -253,7 +264,8 @@ class _Zones:
     """Every zone of a region, asked for once and only when a group wants them all (zones: [])."""
 
     def __init__(self, clients: AwsClients, region: str) -> None:
-        self.clients, self.region, self._zones = clients, region, None
+        self.clients, self.region = clients, region
+        self._zones: list[str] | None = None
 
     def all(self) -> list[str]:
         if self._zones is None:

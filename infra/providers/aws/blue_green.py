@@ -9,8 +9,9 @@ the ASG); without target groups, the ASG's own health. Alarms are read with Desc
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 from infra.errors import InfraError, ProviderError
 from infra.providers.aws import alarms, asg, load_balancing, scaling

@@ -6,9 +6,10 @@ resource kind per region.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Iterable, TypeVar
+from typing import Any, Generic, TypeVar
 
 from infra.errors import ProviderError
 from infra.providers.aws.session import AwsClients, aws_errors, paginate

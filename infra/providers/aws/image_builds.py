@@ -12,8 +12,9 @@ import json
 import os
 import tempfile
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from infra.errors import ProviderError
@@ -37,7 +38,7 @@ def is_aws_endpoint(endpoint_url: str) -> bool:
 
 
 class PackerBuilds:
-    def __init__(self, workspace: "Workspace", clients: AwsClients) -> None:
+    def __init__(self, workspace: Workspace, clients: AwsClients) -> None:
         self.workspace, self.clients = workspace, clients
 
     @property

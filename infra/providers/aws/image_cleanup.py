@@ -7,7 +7,8 @@ knows how to find this project's AMIs, what uses them, and how to remove one wit
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from infra.config.models import check_group_name
 from infra.errors import InfraError
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from infra.workspace import Workspace
 
 
-def clean(workspace: "Workspace", groups: Iterable[str], keep: int | None, progress: Progress, *,
+def clean(workspace: Workspace, groups: Iterable[str], keep: int | None, progress: Progress, *,
           dry_run: bool = False) -> Decision:
     """Keep the newest `keep` AMIs of each group (or its `ami_keep`), remove the older unused ones."""
     if keep is not None and keep < 1:
@@ -51,7 +52,7 @@ def clean(workspace: "Workspace", groups: Iterable[str], keep: int | None, progr
     return total
 
 
-def delete(workspace: "Workspace", group: str, progress: Progress, *, allow_destroy: bool = False) -> list[Image]:
+def delete(workspace: Workspace, group: str, progress: Progress, *, allow_destroy: bool = False) -> list[Image]:
     """Remove every AMI of `group`, their snapshots and packer/GROUP.json; nothing else."""
     try:
         check_group_name(group)  # it names a file to delete: "../nodes" would be nodes.json
@@ -91,7 +92,7 @@ def delete(workspace: "Workspace", group: str, progress: Progress, *, allow_dest
     return removed
 
 
-def _provider(workspace: "Workspace") -> ImagesProvider:
+def _provider(workspace: Workspace) -> ImagesProvider:
     provider = workspace.providers.for_kind("ami")
     if not isinstance(provider, ImagesProvider):
         raise InfraError("AMIs are handled by another provider here; packer:clean and packer:delete need AWS")

@@ -12,7 +12,8 @@ started from the images in question.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from infra.providers.aws.asg import PREVIOUS_TAG, previous_of
 from infra.providers.aws.common import tag_dict

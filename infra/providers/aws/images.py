@@ -13,15 +13,24 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
 from infra.errors import InfraError, ProviderError
 from infra.providers import packer
-from infra.providers.aws.common import (ByOwner, by_owner, configured_regions, identity_tags, in_each_region,
-                                        managed_tags, tag_list, unowned_of)
+from infra.providers.aws.common import (
+    ByOwner,
+    by_owner,
+    configured_regions,
+    identity_tags,
+    in_each_region,
+    managed_tags,
+    tag_list,
+    unowned_of,
+)
 from infra.providers.aws.image_builds import PackerBuilds
 from infra.providers.aws.image_usage import images_in_use
 from infra.providers.aws.promotion import Promotions
@@ -29,8 +38,8 @@ from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import HASH_TAG, MANAGED_TAG, OWNER_TAG
-from infra.reconciler.plan import Action
 from infra.reconciler.kinds import AMI
+from infra.reconciler.plan import Action
 from infra.reconciler.promotion import IMAGE_DIGEST, IMAGE_DIGEST_TAG, identity
 from infra.reconciler.resources import Observation, Observed, Resource, address_of
 from infra.rendering import packer_literal
@@ -45,7 +54,7 @@ USABLE_STATES = ("available", "pending")  # a failed or deregistered AMI is not 
 class ImagesProvider:
     kinds = frozenset({"ami"})
 
-    def __init__(self, workspace: "Workspace", clients: AwsClients) -> None:
+    def __init__(self, workspace: Workspace, clients: AwsClients) -> None:
         self.workspace, self.clients = workspace, clients
         self._lock = threading.Lock()
         self._seen: dict[str, set[str]] = defaultdict(set)  # group -> regions its AMIs were found in
@@ -202,8 +211,11 @@ class ImagesProvider:
         for group, action in sorted(last.items()):
             settings = self.workspace.config.groups.get(group)
             if settings is not None and settings.ami_keep and settings.packer:
-                self._prune(group, self.region(settings.region), settings.ami_keep,
-                            lambda message, action=action: report(action, message))
+
+                def say(message: str, action: Action = action) -> None:
+                    report(action, message)
+
+                self._prune(group, self.region(settings.region), settings.ami_keep, say)
 
     def retag(self, group: str, attributes: dict[str, Any], before: dict[str, str], progress: Progress
               ) -> dict[str, Any]:
@@ -347,8 +359,9 @@ def _observed(region: str, image: Image, every: Iterable[Image] = ()) -> Observe
 
 def _has_image(found: Observed | None, image_digest: str | None) -> bool:
     """Whether an AMI of `image_digest` (the newest, or an earlier one) was found."""
-    return found is not None and bool(image_digest) and \
-        found.built_from(image_digest, IMAGE_DIGEST).attributes.get(IMAGE_DIGEST) == image_digest
+    if found is None or not image_digest:
+        return False
+    return found.built_from(image_digest, IMAGE_DIGEST).attributes.get(IMAGE_DIGEST) == image_digest
 
 
 def _described(region: str, image_id: str, name: str) -> str:

@@ -7,20 +7,33 @@ group's tags too, but never `infra:name`, so they are not mistaken for one-off i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, cast
 
 from infra.chef import dna_document
 from infra.errors import ProviderError
 from infra.fsutil import atomic_write_json
-from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, as_config_names, available_zones,
-                                        by_owner, identity_tags, managed_tags, security_group_ids,
-                                        security_group_names, tag_dict, tag_list, unowned_of)
+from infra.providers.aws.common import (
+    GROUP_TAG,
+    MANAGED,
+    ObservedPerRegion,
+    as_config_names,
+    available_zones,
+    by_owner,
+    identity_tags,
+    managed_tags,
+    security_group_ids,
+    security_group_names,
+    tag_dict,
+    tag_list,
+    unowned_of,
+)
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
-from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.graph import MANAGED_TAG, OWNER_TAG
+from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.resources import Observation, Observed, address_of, split_address
 
 NAME_TAG = "infra:name"
@@ -79,7 +92,7 @@ class InstancesProvider(ObservedPerRegion):
 
     def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         before = action.before or {}
-        region = attributes.get("region") or before.get("region")
+        region: str = cast(str, attributes.get("region") or before.get("region"))  # every resource has one
         ec2 = self.clients.client("ec2", region)
         name = split_address(action.address)[2] or action.group
         if action.action is ActionKind.DELETE:

@@ -10,16 +10,27 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, cast
 
-from infra.providers.aws.common import (GROUP_TAG, MANAGED, ObservedPerRegion, as_config_names, by_owner,
-                                        identity_tags, managed_tags, security_group_ids, security_group_names,
-                                        tag_dict, tag_list, unowned_of)
+from infra.providers.aws.common import (
+    GROUP_TAG,
+    MANAGED,
+    ObservedPerRegion,
+    as_config_names,
+    by_owner,
+    identity_tags,
+    managed_tags,
+    security_group_ids,
+    security_group_names,
+    tag_dict,
+    tag_list,
+    unowned_of,
+)
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
-from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.graph import OWNER_TAG
+from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.resources import Observation, Observed, address_of
 
 PAGE = {"PageSize": 200}  # the most AWS gives in one page; fewer requests with many groups
@@ -63,7 +74,7 @@ class LaunchTemplatesProvider(ObservedPerRegion):
 
     def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         before = action.before or {}
-        region = attributes.get("region") or before.get("region")
+        region: str = cast(str, attributes.get("region") or before.get("region"))  # every resource has one
         ec2 = self.clients.client("ec2", region)
         if action.action is ActionKind.DELETE:
             with aws_errors(f"delete launch template {before.get('name', action.group)}"):

@@ -9,8 +9,9 @@ load balancer lets a detached instance finish what it serves.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from infra.errors import ProviderError
 from infra.providers.aws.common import in_wanted_order

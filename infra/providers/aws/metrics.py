@@ -11,8 +11,9 @@ read with GetMetricData, up to 500 metrics a call, never a call per group.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from infra.providers.aws.autoscaling import _current as live_and_leftovers
 from infra.providers.aws.common import GROUP_TAG, MANAGED, by_owner, tag_dict

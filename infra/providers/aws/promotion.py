@@ -35,7 +35,7 @@ COPY_WAIT = {"Delay": 15, "MaxAttempts": 480}  # up to two hours: a large AMI co
 
 
 class Promotions:
-    def __init__(self, workspace: "Workspace", clients: AwsClients) -> None:
+    def __init__(self, workspace: Workspace, clients: AwsClients) -> None:
         self.workspace, self.clients = workspace, clients
 
     @cached_property

@@ -23,8 +23,9 @@ and 5 s, so the short deadlines of tests mean short rolls.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NoReturn, Protocol
+from typing import NoReturn, Protocol
 
 from infra.errors import InfraError
 from infra.providers.base import Progress
@@ -264,7 +265,7 @@ class Roll:
             fleet.attach_old()
             self.progress(f"rolling back: attached {fleet.old} to {_names(fleet.target_groups)} again")
             try:
-                self._old_healthy()
+                self._old_healthy(fleet.old)
             except (RollFailed, InfraError) as stuck:
                 raise RollFailed(f"{why}; rolling back failed, both ASGs kept ({fleet.new} still attached): "
                                  f"{stuck}") from None
@@ -283,9 +284,9 @@ class Roll:
         except InfraError as stuck:
             self.progress(f"rolling back: {stuck}; {self.fleet.old} serves, but its scaling stays suspended")
 
-    def _old_healthy(self) -> None:
+    def _old_healthy(self, old: str) -> None:
         """The old ASG serves again before the new one goes: the target groups are never left empty."""
-        old, size = self.fleet.old, self.fleet.old_size
+        size = self.fleet.old_size
         needed = self.shape.needed(size)
 
         def step(elapsed: float, left: float) -> Step:

@@ -12,12 +12,20 @@ everything else.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from infra.errors import ProviderError
 from infra.providers.aws import load_balancing
-from infra.providers.aws.scaling_requests import (STEP, alarm_request, document_of, name_of, scheduled_request,
-                                                  step_request, target_tracking_request)
+from infra.providers.aws.scaling_requests import (
+    STEP,
+    alarm_request,
+    document_of,
+    name_of,
+    scheduled_request,
+    step_request,
+    target_tracking_request,
+)
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.scaling import empty

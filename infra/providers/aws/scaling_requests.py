@@ -46,7 +46,8 @@ def name_of(asg: str, key: str) -> str:
 
 def target_tracking_request(asg: str, key: str, policy: dict[str, Any], resource_label: str | None
                             ) -> dict[str, Any]:
-    """PutScalingPolicy's arguments; `resource_label` names the load balancer and target group of requests_per_target."""
+    """PutScalingPolicy's arguments; `resource_label` names the load balancer and target group of
+    requests_per_target."""
     if policy["custom_metric"] is not None:
         metric: dict[str, Any] = {"CustomizedMetricSpecification": _custom(asg, policy["custom_metric"])}
     else:
@@ -182,5 +183,5 @@ def _custom_of(asg: str, custom: dict[str, Any]) -> dict[str, Any]:
             "statistic": custom.get("Statistic"), "dimensions": dimensions}
 
 
-def _reverse(mapping: dict[str, str]) -> dict[str, str]:
+def _reverse(mapping: dict[str, str]) -> dict[str | None, str]:  # looked up with what AWS gave, maybe nothing
     return {v: k for k, v in mapping.items()}

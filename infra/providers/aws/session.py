@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import boto3
@@ -108,7 +109,7 @@ class AwsClients:
     def _check_sandbox(self) -> None:
         """A loopback endpoint that refuses connections is a stopped sandbox: say so at once, instead
         of after a minute of retries that cannot help."""
-        address = urlparse(self.endpoint_url)
+        address = urlparse(cast(str, self.endpoint_url))  # a sandbox has one
         try:
             socket.create_connection((address.hostname, address.port or (443 if address.scheme == "https" else 80)),
                                      timeout=5).close()

@@ -10,8 +10,9 @@ each node, and failing that the command's own counts are all there is to report.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import botocore.exceptions
 from botocore.config import Config as BotoConfig

@@ -61,7 +61,8 @@ def test_list_shows_a_lease_in_hex_in_text_and_json_alike(infra, etcd_server):
     listed = infra("services:list", "--output", "json").json()
     assert [e["lease"] for e in listed["api-workers"]] == [lease] and [e["lease"] for e in listed["djjob"]] == [None]
     rows = [line.split() for line in infra("services:list").out.splitlines()[1:]]
-    assert {row[-1] for row in rows if row[1] == "bee-1"} == {lease} and [r[-1] for r in rows if r[1] == "cron-1"] == ["-"]
+    assert {row[-1] for row in rows if row[1] == "bee-1"} == {lease}
+    assert [r[-1] for r in rows if r[1] == "cron-1"] == ["-"]
 
 
 def test_a_ttl_registration_expires_when_not_renewed(infra, wait_for):
@@ -166,7 +167,8 @@ def test_a_dry_render_prints_the_file_and_what_would_run_and_changes_nothing(inf
     assert dry.code == 0, dry.err
     assert "backend api-workers" in dry.out and "server bee-1 10.0.0.1:8080 check" in dry.out
     steps = dry.err.splitlines()
-    assert steps[:2] == ["dry run: nothing is written or run", f"{out} would be created ({len(dry.out.splitlines())} lines)"]
+    assert steps[:2] == ["dry run: nothing is written or run",
+                         f"{out} would be created ({len(dry.out.splitlines())} lines)"]
     assert steps[2].startswith("would check: cat ") and steps[3].startswith("would check: haproxy -c -f ")
     assert steps[4:] == [f"would replace {out} with the candidate (one rename)",
                          f"would reload haproxy through its master CLI at {tmp_path / 'master.sock'} (a new worker "

@@ -4,8 +4,8 @@ import pytest
 
 from infra.errors import RegistryError
 from infra.registry.entry import Address, Entry, State
-from infra.registry.registry import Snapshot
 from infra.registry.reconfigure import Reconfigure
+from infra.registry.registry import Snapshot
 from infra.registry.render import find_template, parse_variables, render, render_template, template_context
 
 SNAPSHOT = Snapshot([
