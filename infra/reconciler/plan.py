@@ -90,6 +90,14 @@ class MadeAgainst(BaseModel):
     config_digest: str = ""
 
 
+# What each kind of action adds to the plan's closing counts (`Plan.summary`); a no-op adds nothing.
+_COUNTED_AS: dict[ActionKind, tuple[str, ...]] = {
+    ActionKind.CREATE: ("add",), ActionKind.UPDATE: ("change",), ActionKind.DELETE: ("destroy",),
+    ActionKind.REPLACE: ("add", "destroy"), ActionKind.BUILD: ("build",), ActionKind.ADOPT: ("adopt",),
+    ActionKind.REFRESH: ("refresh",), ActionKind.PROMOTE: ("promote",),
+}
+
+
 class Plan(BaseModel):
     actions: list[Action] = Field(default_factory=list)
     made_against: MadeAgainst = Field(default_factory=MadeAgainst)
@@ -108,23 +116,8 @@ class Plan(BaseModel):
 
     def summary(self) -> dict[str, int]:
         """Counts the way Terraform's closing line does: a replace adds one and destroys one."""
-        counts = {"add": 0, "change": 0, "destroy": 0, "build": 0, "adopt": 0, "refresh": 0, "promote": 0}
+        counts = dict.fromkeys(("add", "change", "destroy", "build", "adopt", "refresh", "promote"), 0)
         for action in self.actions:
-            if action.action is ActionKind.CREATE:
-                counts["add"] += 1
-            elif action.action is ActionKind.UPDATE:
-                counts["change"] += 1
-            elif action.action is ActionKind.DELETE:
-                counts["destroy"] += 1
-            elif action.action is ActionKind.REPLACE:
-                counts["add"] += 1
-                counts["destroy"] += 1
-            elif action.action is ActionKind.BUILD:
-                counts["build"] += 1
-            elif action.action is ActionKind.ADOPT:
-                counts["adopt"] += 1
-            elif action.action is ActionKind.REFRESH:
-                counts["refresh"] += 1
-            elif action.action is ActionKind.PROMOTE:
-                counts["promote"] += 1
+            for counter in _COUNTED_AS.get(action.action, ()):
+                counts[counter] += 1
         return counts
