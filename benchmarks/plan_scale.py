@@ -58,8 +58,9 @@ REGIONS_GROUPS, REGIONS = 1000, 4  # the fleet spread over regions, planned besi
 WARM_LIMIT = 10000
 DOCS = ROOT / "docs" / "performance.md"
 COMMAND = "make bench"
-# The largest page infra asks for (and AWS gives) per describe; describe_images answers in one page.
-PAGE = {"DescribeLaunchTemplates": 200, "DescribeLaunchTemplateVersions": 200, "DescribeAutoScalingGroups": 100}
+# The largest page infra asks for (and AWS gives) per describe.
+PAGE = {"DescribeLaunchTemplates": 200, "DescribeLaunchTemplateVersions": 200, "DescribeAutoScalingGroups": 100,
+        "DescribeImages": 1000}
 LOOK_ALIKES = {"asg": 100, "launch_template": 200}  # names per describe (infra/providers/aws/imports.py)
 
 
@@ -86,6 +87,9 @@ def expected_requests(groups: int, warm: bool) -> Counter:
     if asgs and not warm:  # what the plan would make, by name: importable look-alikes (none here)
         pages.update({"DescribeAutoScalingGroups": math.ceil(asgs / LOOK_ALIKES["asg"]),
                       "DescribeLaunchTemplates": math.ceil(2 * asgs / LOOK_ALIKES["launch_template"])})
+    amis = groups - shapes.get("asg, no packer", 0)  # one per packer group
+    if amis and warm:
+        pages["DescribeImages"] += math.ceil(amis / PAGE["DescribeImages"]) - 1
     if asgs and warm:
         pages.update({
             "DescribeLaunchTemplates": math.ceil(asgs / PAGE["DescribeLaunchTemplates"]) - 1,

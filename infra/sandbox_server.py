@@ -1,6 +1,6 @@
 """The sandbox's moto server: moto, made a little closer to AWS where infra's builds need it.
 
-Run as `python -m infra.sandbox_server [moto.server options]`. Seven differences from plain moto:
+Run as `python -m infra.sandbox_server [moto.server options]`. Eight differences from plain moto:
 
 - An image made by CreateImage has root device type `ebs`, as in AWS (CreateImage only works
   on EBS-backed instances); moto says `standard`, and packer's amazon-ebs builder refuses to
@@ -18,6 +18,8 @@ Run as `python -m infra.sandbox_server [moto.server options]`. Seven differences
 - DescribeLaunchTemplates and DescribeLaunchTemplateVersions answer in pages with a NextToken, as
   in AWS; plain moto answers with the first MaxResults (15 unless asked) and no token, so with
   more than 15 ASGs infra would see only 15 launch templates and plan to make the others again.
+  DescribeImages answers in pages of MaxResults when asked, as in AWS (plain moto ignores it and
+  answers everything at once; infra asks for pages so as not to hold 10,000 AMIs' XML at once).
 - A launch template's tags are those it has now, as in AWS; plain moto keeps the ones it was
   created with, so tags added later never showed.
 - An EC2 resource's tags are looked up by its id; plain moto scans every tag of every resource
@@ -46,7 +48,7 @@ def patch_moto(security_groups: list[str], target_groups: Sequence[str] = (), al
     _seed_traffic(list(target_groups), list(alarms))
     _live_launch_template_tags()
     _decode_launch_template_version_user_data()
-    _page_launch_templates()
+    _page_describes()
     _tags_by_id()
     _copy_shared_images()
     from moto.ec2.models import EC2Backend
@@ -167,20 +169,23 @@ def _tags_by_id() -> None:
     TaggedEC2Resource.get_tags = tags_of  # type: ignore[method-assign]
 
 
-def _page_launch_templates() -> None:
+def _page_describes() -> None:
+    from moto.ec2.responses.amis import AmisResponse
     from moto.ec2.responses.launch_templates import LaunchTemplates
 
     for operation, key in (("describe_launch_templates", "LaunchTemplates"),
                            ("describe_launch_template_versions", "LaunchTemplateVersions")):
         setattr(LaunchTemplates, operation, _paged(getattr(LaunchTemplates, operation), key))
+    AmisResponse.describe_images = _paged(AmisResponse.describe_images, "Images", unasked=None)  # type: ignore[method-assign]
 
 
-def _paged(describe: Any, key: str) -> Any:
-    """`describe` (which keeps only the first MaxResults items) answering one page at a time."""
+def _paged(describe: Any, key: str, unasked: int | None = 15) -> Any:
+    """`describe` answering one page of MaxResults items at a time (`unasked` items, or all of them
+    when None, if MaxResults is not given), with a NextToken while more are left."""
     from moto.core.responses import ActionResult
 
     def paged(self: Any) -> Any:
-        size = self._get_int_param("MaxResults", 15)
+        size = self._get_int_param("MaxResults", unasked)
         token = str(self._get_param("NextToken") or "0")
         start = int(token) if token.isdigit() else 0
         get_int = self._get_int_param
@@ -188,6 +193,7 @@ def _paged(describe: Any, key: str) -> Any:
         self._get_int_param = lambda name, *default: 10**9 if name == "MaxResults" else get_int(name, *default)
         result = dict(describe(self).result)
         items = result[key]
+        size = len(items) if size is None else size
         result[key] = items[start:start + size]
         if start + size < len(items):
             result["NextToken"] = str(start + size)

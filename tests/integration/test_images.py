@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from infra.providers import packer
+from infra.providers.aws import images
 from tests.cli_helpers import run_infra
 from tests.integration.conftest import owner_of
 
@@ -334,3 +335,19 @@ def test_tags_a_users_template_adds_to_the_ami_are_wanted_and_filled_in_ones_ign
     ec2.create_tags(Resources=[web["ImageId"]], Tags=[{"Key": "Team", "Value": "nobody"}])
     drift = run_infra(capsys, "drift")
     assert drift.code == 2 and "tags.Team" in drift.out and "BuiltAt" not in drift.out
+
+
+def test_amis_on_several_describe_pages_are_all_seen(repo, ec2, proxy, monkeypatch, capsys):
+    """AWS answers DescribeImages in pages when asked (infra asks for 1,000 at a time); the sandbox too."""
+    monkeypatch.setattr(images, "IMAGE_PAGE", 5)
+    old = [make_ami(ec2, "web", f"web-2020010{n}-000000", owner_of(repo)) for n in range(1, 8)]
+    first = ec2.describe_images(Owners=["self"], MaxResults=5)
+    assert len(first["Images"]) == 5 and first["NextToken"]
+    rest = ec2.describe_images(Owners=["self"], MaxResults=5, NextToken=first["NextToken"])
+    assert {i["ImageId"] for i in first["Images"] + rest["Images"]} >= {i["ImageId"] for i in old}
+    proxy.reset()
+    result = run_infra(capsys, "packer:clean", "web", "-n", "2")
+    assert result.code == 0, result.err
+    assert [i["ImageId"] for i in amis(ec2, "web")] == [i["ImageId"] for i in old[-2:]]
+    assert "kept 2 AMI(s) in all, each group's newest, across 1 group(s); removed 5." in result.out
+    assert proxy.reset()["DescribeImages"] >= 2

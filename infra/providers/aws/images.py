@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 
 GROUP_TAG = "group"
 USABLE_STATES = ("available", "pending")  # a failed or deregistered AMI is not a group's image
+# AMIs per DescribeImages page, AWS's most: without MaxResults AWS answers every AMI in one response,
+# and 10,000 AMIs' XML and its parse held 120 MB at once (docs/performance.md).
+IMAGE_PAGE = 1000
 
 class ImagesProvider:
     kinds = frozenset({"ami"})
@@ -113,8 +116,9 @@ class ImagesProvider:
         if group is not None:
             filters.append({"Name": f"tag:{GROUP_TAG}", "Values": [group]})
         ec2 = self.clients.client("ec2", region)
-        found = [_image(raw) for raw in paginate(ec2, "describe_images", "Images", Owners=["self"], Filters=filters)
-                 if raw.get("State") in USABLE_STATES]
+        pages = {"PageSize": IMAGE_PAGE}
+        found = [_image(raw) for raw in paginate(ec2, "describe_images", "Images", Owners=["self"], Filters=filters,
+                                                 PaginationConfig=pages) if raw.get("State") in USABLE_STATES]
         images = by_owner([image for image in found if image.group and (group is None or image.group == group)],
                           lambda image: dict(image.tags), self.owner)
         with self._lock:
