@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import median
 
 import fleet
 from harness import load_summary
@@ -51,6 +52,15 @@ def _phases_columns(m: Measured) -> list[tuple[str, dict]]:
     names = {"cold": "cold", "warm": "warm", "warm, delayed": f"warm, {ms(m.delay)}"}
     return [(f"{row.groups:,} {names[which]}", row.phases[which]) for row in m.plans for which in names
             if which in row.phases]
+
+
+def _busy(loads: list[float], cpus: int) -> str:
+    """What the load averages say of the machine the figures were measured on."""
+    if loads and median(loads) > cpus:
+        return (f"on {cpus} CPUs: above {cpus}, other work was running and the wall times here are longer than on a "
+                "quiet machine")
+    return (f"on {cpus} CPUs: a quiet machine; the highest follows the benchmark's own applies, as the load average "
+            "is a mean over the last minute")
 
 
 def _where(found: dict | None) -> str:
@@ -158,8 +168,7 @@ def render(m: Measured, expected: Callable) -> str:
         "",
         f"Measured {info['date']} on {info['nproc']} CPUs ({info['cpu']}), {info['memory']} of memory, "
         f"Python {info['python']}, moto {info['moto']}; the whole run took {m.minutes:.0f} min. The machine's "
-        f"load average at the start of each run: {load_summary(m.loads)} (on {info['nproc']} CPUs: above "
-        f"{info['nproc']}, other work was running and the wall times here are longer than on a quiet machine).",
+        f"load average at the start of each run: {load_summary(m.loads)} ({_busy(m.loads, int(info['nproc']))}).",
         "",
         "## Targets",
         "",
