@@ -284,7 +284,7 @@ def _by_address(region: str, groups: list[dict[str, Any]], wanted: dict[str, dic
     observed: dict[str, Observed] = {}
     for name, found in by_group.items():
         address = address_of("asg", name)
-        current, extras = _current(found) if address not in (beside or {}) else (None, found)
+        current, extras = live_and_leftovers(found) if address not in (beside or {}) else (None, found)
         want = wanted.get(address, {})
         if current is not None:
             every_zone = zones.all() if "zones" in want and not want["zones"] else []
@@ -298,7 +298,7 @@ def _described(region: str, name: str) -> str:
     return f"autoscaling group {name} in {region}"
 
 
-def _current(found: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def live_and_leftovers(found: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The group's live ASG (the newest one that is not waiting to become healthy) and any others."""
     settled = [g for g in found if tag_dict(g.get("Tags")).get(ROLL_TAG) != PENDING] or found
     current = max(settled, key=lambda g: (str(g.get("CreatedTime", "")), g["AutoScalingGroupName"]))

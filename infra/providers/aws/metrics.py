@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from infra.providers.aws.autoscaling import _current as live_and_leftovers
+from infra.providers.aws.autoscaling import live_and_leftovers
 from infra.providers.aws.common import GROUP_TAG, MANAGED, by_owner, tag_dict
 from infra.providers.aws.instances import NAME_TAG
 from infra.providers.aws.session import AwsClients, paginate
