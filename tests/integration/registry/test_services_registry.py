@@ -191,3 +191,12 @@ def _history(url: str, key: str, start: int) -> list[tuple[str, str | None]]:
     finally:
         stream.close()
     return events
+
+
+def test_a_node_id_with_an_at_sign_serves_under_a_name_haproxy_takes(infra, tmp_path):
+    infra("services:notify", "bee", "--node", "deploy@bee-1", "--address", "10.0.0.1:8080")
+    out = tmp_path / "haproxy.cfg"
+    rendered = infra("services:render", "haproxy.cfg.j2", "--out", str(out), "--group", "www",
+                     "--check-cmd", "haproxy -c -f {file}")
+    assert rendered.code == 0, rendered.err
+    assert "server deploy_bee-1 10.0.0.1:8080 check" in out.read_text()
