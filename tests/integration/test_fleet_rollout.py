@@ -134,6 +134,21 @@ def test_an_unknown_target_group_or_alarm_is_a_plan_time_error_naming_the_key_an
     assert planned.code == 1 and "autoscale.rollout.alarms: no CloudWatch alarm web-5xxx in us-east-1" in planned.err
 
 
+
+def test_a_target_group_arn_is_checked_at_plan_time_too(repo, target_group, capsys):
+    """An ARN of a target group since deleted (or of another region) fails the plan, not the roll."""
+    nodes = json.loads((repo / "nodes.json").read_text())
+    gone = target_group.rsplit("/", 1)[0] + "/0123456789abcdef"
+    nodes[BEE]["autoscale"]["target_groups"] = [target_group, gone]
+    write(repo, nodes)
+    planned = run_infra(capsys, "plan")
+    assert planned.code == 1 and len(planned.err.strip().splitlines()) == 1, planned.err
+    assert f"autoscale.target_groups: no target group {gone} in us-east-1; make it there, or fix the name" \
+        in planned.err, planned.err
+    nodes[BEE]["autoscale"]["target_groups"] = [target_group]
+    write(repo, nodes)
+    assert run_infra(capsys, "plan").code == 0
+
 @pytest.fixture
 def logs(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("logs")

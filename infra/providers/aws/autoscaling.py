@@ -102,8 +102,7 @@ class AutoscalingProvider(ObservedPerRegion):
             if scale is None or (self.clients.region or attributes.get("region")) != region:  # --region wins
                 continue
             for name in scale.target_groups:
-                if not load_balancing.is_arn(name):
-                    named["target_groups"].setdefault(name, []).append(split_address(address)[1])
+                named["target_groups"].setdefault(name, []).append(split_address(address)[1])
             for name in (scale.rollout.alarms if scale.rollout else []):
                 named["alarms"].setdefault(name, []).append(split_address(address)[1])
         if named["target_groups"]:

@@ -43,38 +43,33 @@ def is_arn(name_or_arn: str) -> bool:
 
 def arns(clients: AwsClients, region: str, names_or_arns: Iterable[str]) -> dict[str, str]:
     """Each target group (name or ARN, as nodes.json gives it) -> its ARN; MissingTargetGroups
-    names those not found in `region`."""
+    names those not found in `region` (an ARN too: of a deleted group, or of another region)."""
     wanted = list(dict.fromkeys(names_or_arns))
-    names = [n for n in wanted if not is_arn(n)]
-    found = {n: n for n in wanted if is_arn(n)}
-    if not names:
-        return found
+    if not wanted:
+        return {}
     client = clients.client("elbv2", region)
-    missing: list[str] = []
-    for start in range(0, len(names), NAMES_PER_CALL):
-        chunk = names[start:start + NAMES_PER_CALL]
-        try:
-            with aws_errors("describe target groups"):
-                groups = client.describe_target_groups(Names=chunk)["TargetGroups"]
-        except ProviderError as exc:
-            if "TargetGroupNotFound" not in str(exc):
-                raise
-            groups = [g for name in chunk for g in _one(client, name)]  # which ones: ask one at a time
-        found.update({g["TargetGroupName"]: g["TargetGroupArn"] for g in groups})
-        missing += [n for n in chunk if n not in found]
+    found: dict[str, str] = {}
+    for key, field, asked in (("Names", "TargetGroupName", [n for n in wanted if not is_arn(n)]),
+                              ("TargetGroupArns", "TargetGroupArn", [n for n in wanted if is_arn(n)])):
+        for start in range(0, len(asked), NAMES_PER_CALL):
+            found.update({g[field]: g["TargetGroupArn"]
+                          for g in _described(client, key, asked[start:start + NAMES_PER_CALL])})
+    missing = [n for n in wanted if n not in found]
     if missing:
         raise MissingTargetGroups(missing, region)
     return {n: found[n] for n in wanted}
 
 
-def _one(client: Any, name: str) -> list[dict[str, Any]]:
+def _described(client: Any, key: str, chunk: list[str]) -> list[dict[str, Any]]:
+    """The target groups of `chunk` (names or ARNs, as `key` says) that exist: AWS refuses the whole
+    call when one is missing, so then it asks one at a time to know which."""
     try:
-        with aws_errors(f"describe target group {name}"):
-            return client.describe_target_groups(Names=[name])["TargetGroups"]
+        with aws_errors("describe target groups"):
+            return client.describe_target_groups(**{key: chunk})["TargetGroups"]
     except ProviderError as exc:
-        if "TargetGroupNotFound" in str(exc):
-            return []
-        raise
+        if "TargetGroupNotFound" not in str(exc):
+            raise
+    return [] if len(chunk) == 1 else [g for one in chunk for g in _described(client, key, [one])]
 
 
 def in_config_words(found: Iterable[str], wanted: Any) -> list[str]:
