@@ -16,6 +16,7 @@ from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_va
 from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
 from infra.config.fields import DAY, MAX_NODES, NonEmpty, Strict, TargetGroup, partial, target_group_name
 from infra.config.project import check_project_name
+from infra.config.regions import unknown_region_problem
 from infra.config.scaling import Scaling
 from infra.fsutil import inside_repository
 
@@ -86,6 +87,9 @@ def check_region(name: str) -> None:
     """Raise ValueError unless `name` reads as an AWS region (the API would refuse it, less clearly)."""
     if not REGION.fullmatch(name):
         raise ValueError(f"{name!r} is not an AWS region name (like us-east-1 or eu-west-2)")
+    problem = unknown_region_problem(name)
+    if problem:
+        raise ValueError(problem)
 
 
 class Rollout(Strict):

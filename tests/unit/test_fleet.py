@@ -110,9 +110,9 @@ def test_asg_timings_come_from_its_tags_and_stay_out_of_its_tags():
 
 def test_the_live_asg_is_the_newest_one_not_mid_roll():
     old, pending = asg("web-1", "2024-01-01"), asg("web-2", "2024-02-01", tags={"infra:roll": "pending"})
-    assert autoscaling._current([pending, old]) == (old, [pending])
+    assert autoscaling.live_and_leftovers([pending, old]) == (old, [pending])
     newer = asg("web-3", "2024-03-01")
-    assert autoscaling._current([old, newer]) == (newer, [old])
+    assert autoscaling.live_and_leftovers([old, newer]) == (newer, [old])
 
 
 def test_a_launch_template_reads_back_in_the_configs_words():
