@@ -18,6 +18,11 @@ CORPUS = {
     "not an object": ("[]", "the top level must be an object"),
     "single quotes": ("{" + BASE + ",\n 'web': {}}", "nodes.json:2:2: invalid JSON"),
     "trailing comma": ("{" + BASE + ",\n}", "is there a trailing comma?"),
+    "a comment": ("{" + BASE + ",\n  // the web tier\n\"web\": {}}", "nodes.json:2:3: invalid JSON: Expecting property "
+                  "name enclosed in double quotes (JSON has no comments"),
+    "no closing brace": ("{" + BASE + ',\n"web": {}\n', "(the file ends too soon: is a closing '}' or ']' missing?)"),
+    "a missing comma is not called a trailing one": ("{" + BASE + ',\n"web": {} "db": {}}',
+                                                     "invalid JSON: Expecting ',' delimiter\n"),
     "unclosed": ("{" + BASE, "invalid JSON"),
     "comment": ("{" + BASE + ", // web\n}", "invalid JSON"),
     "duplicate group": ("{" + BASE + ',\n"web": {},\n"web": {}}', "nodes.json:3:1: key 'web' appears twice"),

@@ -184,17 +184,28 @@ def _parse_json(text: str, path: str) -> Any:
             raise Locator(text, path).error(exc.keys, f"{message}{exc.message}; {exc.hint}") from None
         raise ConfigError(f"{exc.message}; {exc.hint}", path=path, line=exc.line, column=exc.column) from None
     except json.JSONDecodeError as exc:
-        hint = ""
-        if exc.msg.startswith("Expecting") and text[exc.pos:exc.pos + 1] == "'":
-            hint = " (JSON strings take double quotes, not single)"
-        elif exc.msg.startswith("Expecting property name") or exc.msg.startswith("Illegal trailing comma"):
-            hint = " (is there a trailing comma?)"
-        raise ConfigError(f"invalid JSON: {exc.msg}{hint}", path=path, line=exc.lineno, column=exc.colno) from None
+        raise ConfigError(f"invalid JSON: {exc.msg}{_json_hint(text, exc)}", path=path, line=exc.lineno,
+                          column=exc.colno) from None
     except _DuplicateKey as exc:
         occurrences = [m.start() for m in re.finditer(re.escape(json.dumps(exc.key)) + r"\s*:", text)]
         line, column = jsontext.line_column(text, occurrences[1]) if len(occurrences) > 1 else (None, None)
         raise ConfigError(f"key {exc.key!r} appears twice in the same object; JSON keeps only the last, "
                           f"so remove one", path=path, line=line, column=column) from None
+
+
+def _json_hint(text: str, exc: json.JSONDecodeError) -> str:
+    """What most likely made `text` invalid JSON where `exc` says, as a parenthesised hint ("" if unsure)."""
+    at = text[exc.pos:exc.pos + 2]
+    if at.startswith(("//", "/*", "#")):
+        return " (JSON has no comments: remove it, or say it in a group's \"description\")"
+    if not text[exc.pos:].strip():
+        return " (the file ends too soon: is a closing '}' or ']' missing?)"
+    if exc.msg.startswith("Expecting") and at.startswith("'"):
+        return " (JSON strings take double quotes, not single)"
+    if exc.msg.startswith("Illegal trailing comma") or (exc.msg.startswith("Expecting property name")
+                                                        and text[:exc.pos].rstrip().endswith(",")):
+        return " (is there a trailing comma?)"
+    return ""
 
 
 class _DuplicateKey(Exception):
