@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import typer
 from rich.console import Console
 from rich.control import strip_control_codes
 from rich.markup import escape
 
 from infra.cli.app import err, options, out
-from infra.errors import ApplyFailedError
+from infra.errors import ApplyFailedError, InfraError
 from infra.reconciler.executor import ApplyResult
 from infra.reconciler.plan import Action
 from infra.redact import mask_url_passwords
@@ -102,3 +103,18 @@ def busy(message: str) -> Iterator[None]:
 
 def stdin_is_terminal() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
+
+
+def confirmed(command: str, auto_approve: bool) -> bool:
+    """Whether to go on with the changes just shown: yes with --auto-approve, else as the user answers
+    on a terminal; without a terminal to ask on, a one-line error (never a silent yes)."""
+    if auto_approve:
+        return True
+    if not stdin_is_terminal():
+        raise InfraError(f"{command} needs confirmation: run it on a terminal, or pass --auto-approve")
+    if typer.confirm(f"{command.capitalize()}: make these changes?" if command != "apply"
+                     else "Apply these changes?", default=False):
+        return True
+    out.print(f"{command.capitalize()} cancelled; nothing was changed.")
+    return False
+

@@ -9,7 +9,7 @@ import typer
 
 from infra import engine
 from infra.cli.app import ReportOutput, app, out
-from infra.cli.common import ConsoleListener, busy, note_project, report_result, stdin_is_terminal, workspace
+from infra.cli.common import ConsoleListener, busy, confirmed, note_project, report_result, workspace
 from infra.errors import InfraError
 from infra.reconciler import render
 from infra.reconciler.graph import desired_graph
@@ -100,12 +100,8 @@ def apply(
         out.print(render.plan_text(the_plan))
         engine.refuse_unadopted(the_plan)
         note_project(ws)
-        if the_plan.changes and not auto_approve:
-            if not stdin_is_terminal():
-                raise InfraError("apply needs confirmation: run it on a terminal, or pass --auto-approve")
-            if not typer.confirm("Apply these changes?", default=False):
-                out.print("Apply cancelled; nothing was changed.")
-                return
+        if the_plan.changes and not confirmed("apply", auto_approve):
+            return
     # Even with no changes, apply records what already matches (adopting it into state).
     result = engine.apply_plan(ws, the_plan, parallelism=parallelism, listener=ConsoleListener(), saved=saved,
                                allow_destroy=allow_destroy)

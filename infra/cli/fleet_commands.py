@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from infra import engine, fleet
 from infra.cli.app import Output, app, out
-from infra.cli.common import ConsoleListener, report_result, workspace
+from infra.cli.common import ConsoleListener, confirmed, report_result, workspace
 from infra.errors import ProviderError
 from infra.reconciler import render
 from infra.rollback import rollback_plan
@@ -85,10 +85,14 @@ def _print_region(report) -> None:
 def rollback(
     group: str = typer.Argument(..., help="The group whose autoscaling group goes back."),
     allow_destroy: bool = typer.Option(False, "--allow-destroy", help="Also for a group marked protect."),
+    auto_approve: bool = typer.Option(False, "--auto-approve", help="Roll back without asking."),
 ) -> None:
     """Roll GROUP back to the AMI and launch template version it ran before its last roll, through
-    the same gated roll (canary, bake, alarms, target groups); it stays there until nodes.json changes."""
+    the same gated roll (canary, bake, alarms, target groups); it stays there until nodes.json changes.
+    Asks first, as apply does (on a terminal; elsewhere it needs --auto-approve)."""
     ws = workspace()
     plan = rollback_plan(ws, group)
     out.print(render.plan_text(plan))
+    if not confirmed("rollback", auto_approve):
+        return
     report_result(engine.apply_plan(ws, plan, listener=ConsoleListener(), allow_destroy=allow_destroy))

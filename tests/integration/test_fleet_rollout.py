@@ -249,7 +249,11 @@ def test_infra_rollback_returns_to_the_previous_ami_and_stays_there(repo, capsys
     [rolled] = asgs(autoscaling, BEE)
     assert images_of(ec2, rolled) == {"ami-0a1b2c3d"}
 
-    back = run_infra(capsys, "rollback", BEE)
+    asked = run_infra(capsys, "rollback", BEE)  # as apply: it shows the plan, and asks (no terminal here)
+    assert asked.code == 1 and "back to launch template version 1" in asked.out
+    assert asked.err == "error: rollback needs confirmation: run it on a terminal, or pass --auto-approve\n"
+    assert [g["AutoScalingGroupName"] for g in asgs(autoscaling, BEE)] == [rolled["AutoScalingGroupName"]]
+    back = run_infra(capsys, "rollback", BEE, "--auto-approve")
     assert back.code == 0, back.err + back.out
     assert "infra rollback: back to launch template version 1 (ami-1ebb2077)" in back.out
     assert "roll: canary 1 of 2, bake 2 s watching web-5xx" in back.out and "bake 0/2 s" in back.out
@@ -262,7 +266,7 @@ def test_infra_rollback_returns_to_the_previous_ami_and_stays_there(repo, capsys
     assert held.code == 0, held.out
     assert f"asg.{BEE}: held at launch_template_version 1 by infra rollback, which left 2" in held.out
     assert run_infra(capsys, "drift").code == 0
-    again = run_infra(capsys, "rollback", BEE)  # the way back from a rollback is the version it left
+    again = run_infra(capsys, "rollback", BEE, "--auto-approve")  # the way back from a rollback is the version it left
     assert again.code == 0 and "back to launch template version 2 (ami-0a1b2c3d)" in again.out
     assert images_of(ec2, asgs(autoscaling, BEE)[0]) == {"ami-0a1b2c3d"}
 
@@ -274,9 +278,9 @@ def images_of(ec2, group: dict) -> set[str]:
 
 def test_rollback_without_an_earlier_roll_says_so(repo, capsys):
     applied(capsys)
-    refused = run_infra(capsys, "rollback", BEE)
+    refused = run_infra(capsys, "rollback", BEE, "--auto-approve")
     assert refused.code == 1 and "records no earlier roll (infra:previous): nothing to roll back to" in refused.err
-    assert run_infra(capsys, "rollback", "12_04-www").code == 1
+    assert run_infra(capsys, "rollback", "12_04-www", "--auto-approve").code == 1
 
 
 def test_the_sandbox_seeds_the_target_groups_and_alarms_nodes_json_names(ops_repo, capsys, monkeypatch):
