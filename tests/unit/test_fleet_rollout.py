@@ -53,6 +53,9 @@ class FakeFleet:
     def mark_holding(self) -> None:
         self.calls.append(("holding",))
 
+    def mark_pending(self) -> None:
+        self.calls.append(("pending",))
+
     def hand_over(self) -> None:
         self.calls.append(("hand over",))
 
@@ -241,9 +244,35 @@ def test_an_alarm_after_the_old_asg_was_detached_attaches_it_again_before_the_ne
     lines: list[tuple[float, str]] = []
     with pytest.raises(RollFailed, match="alarm web-5xx is in ALARM during the hold: rolled back, deleted web-b"):
         run(fleet, shape(), lines)
-    assert fleet.calls[-4:] == [("detach old",), ("attach old",), ("hand back",), ("remove new",)]
+    assert fleet.calls[-5:] == [("detach old",), ("pending",), ("attach old",), ("hand back",), ("remove new",)]
     assert fleet.serving == {OLD}
     assert "rolling back: attached web-a to web-tg again" in [t for _, t in lines]
+
+
+def test_a_rollback_once_the_new_asg_was_marked_the_groups_unmarks_it_first():
+    """Killed while rolling back, infra's next plan must keep the old ASG, not the one being undone."""
+    clock = FakeClock()
+    fleet = FakeFleet(clock, firing=lambda now: ["web-5xx"] if now >= 350 else [])
+    with pytest.raises(RollFailed, match="during the hold: rolled back"):
+        run(fleet, shape())
+    assert fleet.calls[fleet.calls.index(("holding",)):] == [
+        ("holding",), ("hand over",), ("detach old",), ("pending",), ("attach old",), ("hand back",),
+        ("remove new",)]
+
+
+def test_a_detach_that_fails_half_way_still_attaches_the_old_asg_again():
+    clock = FakeClock()
+    fleet = FakeFleet(clock)
+
+    def detached_then_failed() -> float:
+        fleet.calls.append(("detach old",))
+        fleet.attached[OLD] = False
+        raise ProviderError("describe target group attributes: AccessDenied")
+
+    fleet.detach_old = detached_then_failed  # type: ignore[method-assign]
+    with pytest.raises(RollFailed, match="AccessDenied: rolled back, deleted web-b and kept web-a"):
+        run(fleet, shape())
+    assert fleet.serving == {OLD} and ("attach old",) in fleet.calls
 
 
 def test_scaling_given_back_to_the_old_asg_failing_leaves_the_rollback_going_and_says_so():

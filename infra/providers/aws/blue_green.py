@@ -133,6 +133,10 @@ class AsgFleet:
         with aws_errors(f"mark {self.new} healthy"):
             self.client.create_or_update_tags(Tags=[asg.tag(self.new, asg.ROLL_TAG, asg.HOLDING)])
 
+    def mark_pending(self) -> None:
+        with aws_errors(f"mark {self.new} as rolling back"):
+            self.client.create_or_update_tags(Tags=[asg.tag(self.new, asg.ROLL_TAG, asg.PENDING)])
+
     def hand_over(self) -> None:
         said = []
         if self.scaling is not None and any(self.scaling.values()):
@@ -198,6 +202,8 @@ def roll(clients: AwsClients, region: str, group: str, attributes: dict[str, Any
     if before is None:  # nothing serves yet: no canary, nothing to bake against, no alarms to heed
         shape = replace(shape, first=shape.desired, bake=0, alarms=())
     fleet = AsgFleet(clients, region, group, with_sizes_of(attributes, running), before, progress)
+    if running is not None:  # its scaling moved the old ASG: undoing the roll waits for what it runs now
+        fleet.old_size = running["desired_capacity"]
     try:
         Roll(shape, fleet, progress=progress, clock=clock, sleep=sleep, rest=rest, stopped=stopped).run()
     except RollFailed as failure:

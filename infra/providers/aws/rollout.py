@@ -70,6 +70,7 @@ class Fleet(Protocol):
     def health(self, asg: str, size: int) -> list[Health]: """One per target group (or one for the ASG)."""
     def firing(self) -> list[str]: """The watched alarms in ALARM, with their reasons."""
     def mark_holding(self) -> None: """The new ASG is the group's from now on, should infra die."""
+    def mark_pending(self) -> None: """The new ASG is not the group's (rolling back), should infra die."""
     def hand_over(self) -> None: """The new ASG's scaling acts from now on, the old one's no longer."""
     def hand_back(self) -> None: """The old ASG's scaling acts again (rolling back after hand_over)."""
     def detach_old(self) -> float: """Detach the old ASG; its longest deregistration delay, seconds."""
@@ -134,7 +135,7 @@ class Roll:
         self.waiter = Waiter(progress, clock, sleep, stopped)
         # Rolling back is not stopped by a second interrupt: it must leave the old ASG serving.
         self.undo = Waiter(progress, clock, rest or sleep)
-        self.detached = self.handed_over = False
+        self.detached = self.handed_over = self.holding = False
         self.phase = "the launch"
 
     def run(self) -> None:
@@ -163,13 +164,14 @@ class Roll:
         if fleet.old is None:
             return
         fleet.mark_holding()
+        self.holding = True
         fleet.hand_over()
         self.handed_over = True
         started = self.waiter.clock()
         if fleet.target_groups:
             self.phase = "the drain"
+            self.detached = True  # before: should detaching fail half way, the rollback attaches it again
             delay = fleet.detach_old()
-            self.detached = True
             self.progress(f"detached {fleet.old} from {_names(fleet.target_groups)}; {fleet.new} serves alone")
             self._drain(delay)
         left = shape.timeout - (self.waiter.clock() - started)
@@ -261,6 +263,8 @@ class Roll:
             else str(failure)
         if fleet.old is None:
             raise RollFailed(why)
+        if self.holding:
+            self._unmark_holding()
         if self.detached:
             fleet.attach_old()
             self.progress(f"rolling back: attached {fleet.old} to {_names(fleet.target_groups)} again")
@@ -275,6 +279,14 @@ class Roll:
         where = f", attached to {_names(fleet.target_groups)}" if fleet.target_groups else ""
         raise RollFailed(f"{why}: rolled back, deleted {fleet.new} and kept {fleet.old} "
                          f"({fleet.old_size} instance(s){where})")
+
+    def _unmark_holding(self) -> None:
+        """The new ASG is no longer the group's: should infra die while rolling back, the next plan keeps
+        the old one (it would take a holding ASG for the group's). Should that fail, the rollback goes on."""
+        try:
+            self.fleet.mark_pending()
+        except InfraError as stuck:
+            self.progress(f"rolling back: {stuck}; {self.fleet.new} is still marked as the group's")
 
     def _hand_back(self) -> None:
         """The old ASG serves again: its scaling acts again. Should that fail, the rollback goes on
