@@ -288,6 +288,7 @@ def test_a_roll_undone_after_the_hand_over_gives_the_old_asg_its_scaling_back(ga
                                                                               cloudwatch):
     applied(capsys)
     old = live(autoscaling)
+    autoscaling.set_desired_capacity(AutoScalingGroupName=old, DesiredCapacity=3)  # its scaling grew it
     nodes = json.loads((gated_repo / "nodes.json").read_text())
     nodes[BEE]["instance_type"] = "m3.large"
     nodes[BEE]["autoscale"]["timeout"] = 20
@@ -310,6 +311,7 @@ def test_a_roll_undone_after_the_hand_over_gives_the_old_asg_its_scaling_back(ga
     assert failed.code == 1 and re.search(r"is in ALARM during the (drain|hold): rolled back", failed.err), \
         failed.err + failed.out
     assert f"rolling back: {old}'s scaling acts again" in failed.out
+    assert f"kept {old} (3 instance(s), attached to {TARGET_GROUP})" in failed.err  # as it runs, not as recorded
     assert live(autoscaling) == old and processes(autoscaling, old) == set()
     assert sorted(policies(autoscaling, old)) == [f"{old}-burst", f"{old}-cpu"]
     assert sorted(step_alarms(cloudwatch, old)) == [f"{old}-burst"]  # the new one's alarm went with it
