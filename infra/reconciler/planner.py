@@ -117,7 +117,7 @@ def _unowned(unowned: Iterable[Unowned], desired: Graph, observed: dict[str, Obs
             reason = f"belongs to project {item.owner!r}: left alone"
         elif split_address(item.address)[1] not in named or item.observed is None:
             reason = "made by infra before owner tags, for a group neither nodes.json nor the state names: left alone"
-        elif item.address in observed:
+        elif item.address in observed or _group_address(item.address) in observed:  # asg.web.<name> beside asg.web
             reason = "made by infra before owner tags, beside this project's own: left alone"
         elif adopt:
             adopted[item.address] = item
@@ -131,6 +131,12 @@ def _unowned(unowned: Iterable[Unowned], desired: Graph, observed: dict[str, Obs
         notices.append(Notice(address=item.address, owner=item.owner, description=item.description, reason=reason,
                               blocking=blocking))
     return adopted, notices
+
+
+def _group_address(address: str) -> str:
+    """The group's own address of what stands at `address` (`asg.web.web-old` -> `asg.web`)."""
+    kind, group, _ = split_address(address)
+    return address_of(kind, group)
 
 
 def _adoption(item: Unowned, wanted: dict[str, Any], *, protect: bool) -> Action:

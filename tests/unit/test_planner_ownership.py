@@ -87,6 +87,18 @@ def test_one_made_before_owner_tags_beside_this_projects_own_is_left_alone():
     assert "beside this project's own" in notice.reason and not notice.blocking
 
 
+def test_an_asg_made_before_owner_tags_beside_this_projects_asg_is_not_adopted():
+    """Another repository's web ASG from before owner tags stands beside this project's asg.web, so it is
+    reported at asg.web.<name>: --adopt must not take it (the next plan would delete it as a leftover)."""
+    observed = {"role.web": seen(role()), "ami.web": built(ami()), "asg.web": seen(asg(), name="web-1")}
+    legacy = untagged("asg.web.web-legacy", Observed(attributes={"max_size": 2}, outputs={"name": "web-legacy"}),
+                      "autoscaling group web-legacy")
+    result = plan(fleet(), observed, State(), unowned=[legacy], adopt=True)
+    assert "asg.web.web-legacy" not in kinds(result)
+    [notice] = result.notices
+    assert "beside this project's own" in notice.reason and not notice.blocking
+
+
 def test_a_targeted_plan_notices_only_what_it_is_about():
     other = role("api")
     desired = graph(role(), ami(), other)
