@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from infra.cli.app import app, options, out
 from infra.cli.common import workspace
-from infra.config import load_config
+from infra.config import Config, load_config
 from infra.sandbox import Sandbox, exports
+from infra.workspace import AwsOptions, Workspace
 
 sandbox_app = typer.Typer(help="Run a local AWS (moto server) seeded with nodes.json's source AMIs.",
                           no_args_is_help=True)
@@ -29,7 +32,7 @@ def sandbox_start(port: int = typer.Option(0, "--port", min=0, max=65535,
     server, started = Sandbox(workspace().root).start(amis, port=port, security_groups=security_groups,
                                                       target_groups=target_groups, alarms=alarms)
     seeded = [*sorted(set(amis)), *(f"target group {t}" for t in target_groups if not t.startswith("arn:")),
-              *(f"alarm {a}" for a in alarms)]
+              *(f"alarm {a}" for a in alarms), *_state_storage(config, server.endpoint_url)]
     out.print(("Started" if started else "Already running:") + f" sandbox at {server.endpoint_url} "
               f"(pid {server.pid}), seeded with {', '.join(seeded) or 'no AMIs'}", highlight=False)
     out.print("Point infra at it with:")
@@ -52,3 +55,19 @@ def sandbox_status() -> None:
         raise typer.Exit(1)
     out.print(f"The sandbox runs at {server.endpoint_url} (pid {server.pid}).", highlight=False)
     print(exports(server))
+
+
+def _state_storage(config: Config, endpoint_url: str) -> list[str]:
+    """Each environment's S3 state bucket and lock table, made in the sandbox (in the environment's
+    account when it assumes a role); what was made, in words."""
+    from infra.state.s3 import S3Backend  # boto3: imported by the commands that use it
+
+    made: list[str] = []
+    environments: list[str | None] = [*config.environments] or [None]
+    for environment in environments:
+        backend = Workspace(Path(options.config), AwsOptions(region=options.region, endpoint_url=endpoint_url),
+                            environment=environment).backend
+        if isinstance(backend, S3Backend):
+            made += [f"{what} ({environment})" if environment else what for what in backend.make_storage()]
+    return made
+

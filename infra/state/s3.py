@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any, cast
 
 from infra.config.models import StateSettings
+from infra.errors import ProviderError
 from infra.fsutil import decode
 from infra.providers.aws import clients_of
 from infra.providers.aws.session import aws_errors
@@ -27,6 +28,23 @@ class S3Backend:
         self.lock = (DynamoDBLock(clients.client("dynamodb", settings.region), settings.lock_table, self.bucket,
                                   self.key)
                      if settings.lock_table else S3LockObject(self.s3, self.bucket, self.key))
+
+    def make_storage(self) -> list[str]:
+        """Make the bucket and the lock table where they are missing (the sandbox's start does, for
+        every environment); what it made, in words. On AWS, make them once by hand (docs/state.md)."""
+        made = []
+        region = self.s3.meta.region_name
+        where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        try:
+            with aws_errors(f"making state bucket {self.bucket}"):
+                self.s3.create_bucket(Bucket=self.bucket, **where)
+            made.append(f"state bucket {self.bucket}")
+        except ProviderError as exc:  # one bucket may hold every environment's state, in whichever account
+            if "BucketAlreadyOwnedByYou" not in str(exc) and "BucketAlreadyExists" not in str(exc):
+                raise
+        if isinstance(self.lock, DynamoDBLock):
+            made += self.lock.make_table()
+        return made
 
     def read(self) -> State:
         with aws_errors(f"reading state {self.description}"):

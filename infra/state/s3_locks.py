@@ -102,6 +102,16 @@ class DynamoDBLock:
         self.lock_id = f"{bucket}/{key}"
         self.state = f"s3://{bucket}/{key}"
 
+    def make_table(self) -> list[str]:
+        """Make the lock table where it is missing (as docs/state.md's create-table does); what it made."""
+        with aws_errors(f"making lock table {self.table}"):
+            if self.table in self.dynamodb.list_tables().get("TableNames", []):
+                return []
+            self.dynamodb.create_table(TableName=self.table, BillingMode="PAY_PER_REQUEST",
+                                       AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+                                       KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}])
+        return [f"lock table {self.table}"]
+
     def acquire(self, info: LockInfo) -> None:
         with aws_errors(f"locking state in DynamoDB table {self.table}"):
             try:

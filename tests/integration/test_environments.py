@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import boto3
@@ -224,3 +225,37 @@ def test_credentials_of_another_account_than_nodes_json_names_are_refused(repo, 
     assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1
     assert "this environment runs in AWS account 999999999999, but the credentials are of account 123456789012" \
         in refused.err
+
+
+def test_the_sandbox_makes_each_environments_state_bucket_and_lock_table_in_its_account(ops_repo, capsys,
+                                                                                        monkeypatch):
+    """docs/environments.md's example runs on the sandbox as it stands: S3 state, a lock table, and
+    production in another account (a role assumed: moto answers as that account)."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    nodes = {"__settings__": {"project": "acme-ops", "promote": ["staging", "production"],
+                              "state": {"backend": "s3", "bucket": "acme-ops-state", "key": "infra/state.json",
+                                        "lock_table": "infra-locks"}},
+             "__base__": {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", "packer": False},
+             "__environments__": {
+                 "staging": {"region": "us-west-2"},
+                 "production": {"region": "us-east-1",
+                                "aws": {"role_arn": "arn:aws:iam::222222222222:role/infra-deploy"}}},
+             "web": {"autoscale": {"node_min": 1, "node_max": 1}}}
+    (ops_repo / "nodes.json").write_text(json.dumps(nodes, indent=2))
+    started = run_infra(capsys, "sandbox", "start")
+    try:
+        assert started.code == 0, started.err
+        for made in ("state bucket acme-ops-state (staging)", "lock table infra-locks (staging)",
+                     "lock table infra-locks (production)"):  # one bucket, a lock table in each account
+            assert made in started.out, started.out
+        monkeypatch.setenv("AWS_ENDPOINT_URL", re.search(r"export AWS_ENDPOINT_URL=(\S+)", started.out).group(1))
+        for environment in ("staging", "production"):
+            planned = run_infra(capsys, "--env", environment, "plan")
+            assert planned.code == 0 and "Plan: " in planned.out, planned.err
+        again = run_infra(capsys, "sandbox", "start")  # already running: nothing made twice, nothing fails
+        assert again.code == 0 and "Already running" in again.out
+    finally:
+        assert run_infra(capsys, "sandbox", "stop").code == 0
