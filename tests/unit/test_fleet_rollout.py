@@ -33,6 +33,7 @@ class FakeFleet:
         self.new, self.old, self.old_size, self.target_groups = NEW, old, 4, target_groups
         self.calls: list[tuple] = []
         self.attached = {OLD: True, NEW: False}
+        self.scaled: Callable[[float], int] | None = None  # the new ASG's scaling, once it acts: its desired
 
     def launch(self, size: int) -> None:
         self.calls.append(("launch", size))
@@ -55,6 +56,9 @@ class FakeFleet:
 
     def mark_pending(self) -> None:
         self.calls.append(("pending",))
+
+    def desired_now(self) -> int | None:
+        return self.scaled(self.clock.now) if self.scaled else None
 
     def hand_over(self) -> None:
         self.calls.append(("hand over",))
@@ -258,6 +262,14 @@ def test_a_rollback_once_the_new_asg_was_marked_the_groups_unmarks_it_first():
     assert fleet.calls[fleet.calls.index(("holding",)):] == [
         ("holding",), ("hand over",), ("detach old",), ("pending",), ("attach old",), ("hand back",),
         ("remove new",)]
+
+
+def test_a_scale_in_by_the_new_asgs_own_scaling_during_the_hold_is_not_an_instance_short():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, healthy=lambda now, size: 2 if now >= 400 else size)  # two of four left at 400 s
+    fleet.scaled = lambda now: 2 if now >= 400 else 4  # target tracking scaled the new ASG in
+    run(fleet, shape())
+    assert fleet.calls[-1] == ("promote",) and fleet.serving == {NEW}
 
 
 def test_a_detach_that_fails_half_way_still_attaches_the_old_asg_again():

@@ -133,6 +133,12 @@ class AsgFleet:
         with aws_errors(f"mark {self.new} healthy"):
             self.client.create_or_update_tags(Tags=[asg.tag(self.new, asg.ROLL_TAG, asg.HOLDING)])
 
+    def desired_now(self) -> int | None:
+        if not (self.scaling is not None and any(self.scaling.values())):
+            return None
+        group = asg.described(self.client, self.new)
+        return int(group["DesiredCapacity"]) if group else None
+
     def mark_pending(self) -> None:
         with aws_errors(f"mark {self.new} as rolling back"):
             self.client.create_or_update_tags(Tags=[asg.tag(self.new, asg.ROLL_TAG, asg.PENDING)])

@@ -71,6 +71,7 @@ class Fleet(Protocol):
     def firing(self) -> list[str]: """The watched alarms in ALARM, with their reasons."""
     def mark_holding(self) -> None: """The new ASG is the group's from now on, should infra die."""
     def mark_pending(self) -> None: """The new ASG is not the group's (rolling back), should infra die."""
+    def desired_now(self) -> int | None: """The new ASG's desired capacity when its scaling sets it; else None."""
     def hand_over(self) -> None: """The new ASG's scaling acts from now on, the old one's no longer."""
     def hand_back(self) -> None: """The old ASG's scaling acts again (rolling back after hand_over)."""
     def detach_old(self) -> float: """Detach the old ASG; its longest deregistration delay, seconds."""
@@ -215,7 +216,7 @@ class Roll:
         old = self.fleet.old
 
         def step(elapsed: float, left: float) -> Step:
-            self._still_healthy(self.shape.desired)
+            self._still_healthy(self._serving_size())
             where = self.fleet.draining()
             if not where:
                 return Step(f"{old}: drained from {_names(self.fleet.target_groups)}", done=True)
@@ -228,7 +229,13 @@ class Roll:
     def _hold(self, seconds: float) -> None:
         self.phase = "the hold"
         keep_while_healthy(self.waiter, self.fleet.new, self.fleet.old or "", seconds,
-                           lambda: self._still_healthy(self.shape.desired))
+                           lambda: self._still_healthy(self._serving_size()))
+
+    def _serving_size(self) -> int:
+        """How many new instances there should be once the new ASG serves: its scaling acts from the
+        hand-over on, and a scale-in then is not an instance short (it would roll back a healthy roll)."""
+        moved = self.fleet.desired_now() if self.handed_over else None
+        return self.shape.desired if moved is None else moved
 
     # -- the gates ---------------------------------------------------------------------------
 
