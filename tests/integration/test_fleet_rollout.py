@@ -306,3 +306,23 @@ def test_the_sandbox_seeds_the_target_groups_and_alarms_nodes_json_names(ops_rep
         assert len(serving(elbv2, group["TargetGroupArn"])) == 2
     finally:
         assert run_infra(capsys, "sandbox", "stop").code == 0
+
+
+def test_sigterm_while_a_renamed_groups_old_asg_is_kept_keeps_it_and_says_so(aws, ops_repo, capsys, autoscaling,
+                                                                             logs):
+    example(ops_repo, timeout=60)
+    applied(capsys)
+    [old] = asgs(autoscaling, BEE)
+    nodes = json.loads((ops_repo / "nodes.json").read_text())
+    nodes["bee-v2"] = nodes.pop(BEE)
+    write(ops_repo, nodes)
+    apply = start_infra(ops_repo, logs, "rename", "apply", "--auto-approve")
+    wait_until("the old ASG kept beside the new one",
+               lambda: f"asg.{BEE}: keeping" in (logs / "rename.out").read_text())
+    apply.send_signal(signal.SIGTERM)
+    assert apply.wait(timeout=60) == 143
+    err = (logs / "rename.err").read_text()
+    assert (f"infra was stopped (Ctrl-C or SIGTERM) while {old['AutoScalingGroupName']} was kept beside "
+            f"{asgs(autoscaling, 'bee-v2')[0]['AutoScalingGroupName']}; {old['AutoScalingGroupName']} is kept, "
+            f"apply again to remove it") in err, err
+    assert [g["AutoScalingGroupName"] for g in asgs(autoscaling, BEE)] == [old["AutoScalingGroupName"]]

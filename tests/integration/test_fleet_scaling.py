@@ -376,3 +376,18 @@ def test_a_policy_aws_refuses_in_a_roll_deletes_the_new_asg_and_keeps_the_old_on
     assert f"kept {old}; nothing else changed" in failed.err and "Traceback" not in failed.err
     assert [g["AutoScalingGroupName"] for g in asgs(autoscaling, BEE)] == [old]
     assert processes(autoscaling, old) == set()
+
+
+def test_an_empty_scaling_block_leaves_a_rolled_asg_unsuspended(aws, ops_repo, capsys, autoscaling):
+    """`"scaling": {}` owns no policy: a roll has nothing to hold back on the new ASG, and must not
+    leave its processes suspended (nothing would resume them)."""
+    scaled(ops_repo, scaling={})
+    applied(capsys)
+    old = live(autoscaling)
+    nodes = json.loads((ops_repo / "nodes.json").read_text())
+    nodes[BEE]["instance_type"] = "m3.large"
+    write(ops_repo, nodes)
+    applied(capsys)
+    new = live(autoscaling)
+    assert new != old and processes(autoscaling, new) == set()
+    no_changes(capsys)

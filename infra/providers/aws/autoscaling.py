@@ -35,7 +35,7 @@ from infra.providers.aws.common import (
     tag_list,
     unowned_of,
 )
-from infra.providers.aws.rollout import RollFailed, Waiter, keep_while_healthy
+from infra.providers.aws.rollout import Interrupted, RollFailed, Waiter, keep_while_healthy
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
@@ -245,6 +245,9 @@ class AutoscalingProvider(ObservedPerRegion):
             keep_while_healthy(waiter, new, name, timeout, healthy)
         except RollFailed as failure:
             raise ProviderError(f"{failure}; {name} is kept, apply again once the new nodes are healthy") from None
+        except Interrupted:
+            raise ProviderError(f"infra was stopped (Ctrl-C or SIGTERM) while {name} was kept beside {new}; "
+                                f"{name} is kept, apply again to remove it") from None
 
     def _successors(self, client: Any, action: Action) -> list[tuple[str, int]]:
         """The live ASGs (name, desired capacity) of the groups whose nodes this deletion waited for."""

@@ -79,7 +79,7 @@ class AsgFleet:
         and no schedule resizes it mid-roll (hand_over)."""
         if self.scaling is None:
             return
-        if self.old is not None:
+        if self.old is not None and any(self.scaling.values()):  # nothing to hold back: nothing to resume later
             scaling.pause(self.client, self.new)
         owner = self.attributes["tags"].get(OWNER_TAG, "")
         scaling.put(self.clients, self.region, self.new, self.scaling,
