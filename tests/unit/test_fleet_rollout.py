@@ -313,6 +313,20 @@ def test_the_new_asg_stays_when_the_old_one_does_not_serve_again():
     assert ("remove new",) not in fleet.calls and fleet.serving == {OLD, NEW}
 
 
+def test_attaching_the_old_asg_again_failing_keeps_both_and_names_why_the_roll_was_undone():
+    clock = FakeClock()
+    fleet = FakeFleet(clock, firing=lambda now: ["web-5xx"] if now >= 350 else [])
+
+    def refused() -> None:
+        raise ProviderError("attach web-a to its target groups again: Throttling")
+
+    fleet.attach_old = refused  # type: ignore[method-assign]
+    with pytest.raises(RollFailed, match=r"alarm web-5xx is in ALARM during the hold; rolling back failed, both ASGs "
+                                         r"kept \(web-b still attached\): attach web-a to its target groups again"):
+        run(fleet, shape())
+    assert ("remove new",) not in fleet.calls and fleet.serving == {NEW}
+
+
 def test_a_first_asg_that_never_gets_healthy_is_kept():
     clock = FakeClock()
     fleet = FakeFleet(clock, old=None, healthy=lambda now, size: 0)

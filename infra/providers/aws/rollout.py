@@ -273,9 +273,9 @@ class Roll:
         if self.holding:
             self._unmark_holding()
         if self.detached:
-            fleet.attach_old()
-            self.progress(f"rolling back: attached {fleet.old} to {_names(fleet.target_groups)} again")
             try:
+                fleet.attach_old()
+                self.progress(f"rolling back: attached {fleet.old} to {_names(fleet.target_groups)} again")
                 self._old_healthy(fleet.old)
             except (RollFailed, InfraError) as stuck:
                 raise RollFailed(f"{why}; rolling back failed, both ASGs kept ({fleet.new} still attached): "
