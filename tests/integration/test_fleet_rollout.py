@@ -326,3 +326,16 @@ def test_sigterm_while_a_renamed_groups_old_asg_is_kept_keeps_it_and_says_so(aws
             f"{asgs(autoscaling, 'bee-v2')[0]['AutoScalingGroupName']}; {old['AutoScalingGroupName']} is kept, "
             f"apply again to remove it") in err, err
     assert [g["AutoScalingGroupName"] for g in asgs(autoscaling, BEE)] == [old["AutoScalingGroupName"]]
+
+
+def test_a_removed_groups_asg_is_drained_from_its_target_groups_before_it_is_deleted(repo, capsys, autoscaling,
+                                                                                     elbv2, target_group):
+    applied(capsys)
+    [old] = asgs(autoscaling, BEE)
+    nodes = json.loads((repo / "nodes.json").read_text())
+    del nodes[BEE]
+    write(repo, nodes)
+    out = applied(capsys).out
+    name = old["AutoScalingGroupName"]
+    assert out.index(f"{name}: drained from web-tg") < out.index(f"deleted {name}"), out
+    assert asgs(autoscaling, BEE) == [] and serving(elbv2, target_group) == set()

@@ -59,15 +59,21 @@ def create(clients: AwsClients, region: str, name: str, attributes: dict[str, An
             Tags=tags(name, attributes, extra or {}), **attached)
 
 
+def detach_target_groups(client: Any, name: str, arns: list[str] | tuple[str, ...], progress: Progress) -> None:
+    """Detach the ASG from its target groups, so they stop sending it requests; should AWS refuse,
+    say so and go on (its instances leave their target groups as they end)."""
+    try:
+        with aws_errors(f"detach autoscaling group {name} from its target groups"):
+            client.detach_load_balancer_target_groups(AutoScalingGroupName=name, TargetGroupARNs=list(arns))
+    except ProviderError as exc:
+        progress(f"could not detach {name} first ({exc}); deleting it all the same")
+
+
 def delete(client: Any, name: str, progress: Progress, *, detach: list[str] | tuple[str, ...] = ()) -> None:
     """Delete the ASG (its instances terminate), detached from `detach` first, so its load
     balancers stop sending it traffic before its instances go."""
     if detach:
-        try:
-            with aws_errors(f"detach autoscaling group {name} from its target groups"):
-                client.detach_load_balancer_target_groups(AutoScalingGroupName=name, TargetGroupARNs=list(detach))
-        except ProviderError as exc:  # it goes anyway: its instances leave their target groups as they end
-            progress(f"could not detach {name} first ({exc}); deleting it all the same")
+        detach_target_groups(client, name, detach, progress)
     try:
         with aws_errors(f"delete autoscaling group {name}"):
             client.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)

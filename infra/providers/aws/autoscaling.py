@@ -35,13 +35,14 @@ from infra.providers.aws.common import (
     tag_list,
     unowned_of,
 )
-from infra.providers.aws.rollout import Interrupted, RollFailed, Waiter, keep_while_healthy
+from infra.providers.aws.rollout import Interrupted, RollFailed, Step, Waiter, keep_while_healthy
 from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import OWNER_TAG
 from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.resources import Observation, Observed, address_of, split_address
+from infra.reconciler.rolls import target_group_name
 from infra.reconciler.scaling import sizes_owned
 
 
@@ -130,7 +131,10 @@ class AutoscalingProvider(ObservedPerRegion):
         if action.action is ActionKind.DELETE:
             if action.hold and before.get("timeout"):
                 self._hold_before_delete(client, action, before["name"], before["timeout"], progress)
-            asg.delete(client, before["name"], progress, detach=before.get("target_group_arns") or [])
+            arns = before.get("target_group_arns") or []
+            if arns:
+                self._drain_before_delete(client, region, before["name"], arns, progress)
+            asg.delete(client, before["name"], progress, detach=arns)
             scaling.forget(self.clients, region, before["name"], before.get("scaling"))
             return {}
         if action.action is ActionKind.UPDATE:
@@ -248,6 +252,27 @@ class AutoscalingProvider(ObservedPerRegion):
         except Interrupted:
             raise ProviderError(f"infra was stopped (Ctrl-C or SIGTERM) while {name} was kept beside {new}; "
                                 f"{name} is kept, apply again to remove it") from None
+
+    def _drain_before_delete(self, client: Any, region: str, name: str, arns: list[str], progress: Progress) -> None:
+        """Detach the ASG and wait, up to its target groups' deregistration delay, until its instances
+        have left them, so requests in flight finish before the instances terminate (as a roll drains)."""
+        asg.detach_target_groups(client, name, arns, progress)
+        delay = load_balancing.deregistration_delay(self.clients, region, arns)
+        instances = [i["InstanceId"] for i in asg.described(client, name).get("Instances", [])]
+
+        def step(elapsed: float, left: float) -> Step:
+            where = load_balancing.still_registered(self.clients, region, arns, instances)
+            if not where:
+                return Step(f"{name}: drained from {', '.join(map(target_group_name, arns))}", done=True)
+            return Step(f"{name}: draining {', '.join(where)}; {left:.0f} s left", key=", ".join(where))
+
+        try:
+            last = Waiter(progress, self.clock, self.sleep, self._interrupted.is_set).wait("the drain", delay, step)
+        except Interrupted:
+            raise ProviderError(f"infra was stopped (Ctrl-C or SIGTERM) while {name} drained; it is detached and "
+                                f"kept, apply again to delete it") from None
+        if not last.done:
+            progress(f"{name}: still draining after {delay:g}s (the deregistration delay); deleting it")
 
     def _successors(self, client: Any, action: Action) -> list[tuple[str, int]]:
         """The live ASGs (name, desired capacity) of the groups whose nodes this deletion waited for."""

@@ -170,16 +170,8 @@ class AsgFleet:
         return load_balancing.deregistration_delay(self.clients, self.region, attached)
 
     def draining(self) -> list[str]:
-        """Where old instances are still registered: draining, or not yet deregistered at all (a detach
-        is asynchronous: right after it, AWS may still report them healthy and send them requests)."""
         instances = [i["InstanceId"] for i in asg.described(self.client, self.old or "").get("Instances", [])]
-        found = []
-        for arn in self.old_arns:
-            count = sum(1 for s in load_balancing.target_states(self.clients, self.region, arn, instances)
-                        if s.state != "unused")
-            if count:
-                found.append(f"{count} in {target_group_name(arn)}")
-        return found
+        return load_balancing.still_registered(self.clients, self.region, self.old_arns, instances)
 
     def attach_old(self) -> None:
         if self.old_arns:

@@ -90,6 +90,18 @@ def target_states(clients: AwsClients, region: str, arn: str, instances: list[st
                         d.get("TargetHealth", {}).get("Reason") or "") for d in found]
 
 
+def still_registered(clients: AwsClients, region: str, arns: Iterable[str], instances: list[str]) -> list[str]:
+    """Where any of `instances` is still registered, as "2 in web-tg": draining, or not yet
+    deregistered at all (a detach is asynchronous: right after it, AWS may still report them healthy
+    and send them requests)."""
+    found = []
+    for arn in arns:
+        count = sum(1 for s in target_states(clients, region, arn, instances) if s.state != "unused")
+        if count:
+            found.append(f"{count} in {target_group_name(arn)}")
+    return found
+
+
 def deregistration_delay(clients: AwsClients, region: str, target_group_arns: Iterable[str]) -> float:
     """The longest deregistration delay of these target groups, in seconds (AWS's default: 300)."""
     client, longest = clients.client("elbv2", region), 0.0
