@@ -30,7 +30,7 @@ ROOT = HERE.parent
 import fleet  # noqa: E402
 from fake_packer import PackerService  # noqa: E402
 
-from infra.sandbox import MotoServer  # noqa: E402
+from infra.sandbox.launcher import MotoServer  # noqa: E402
 from tests.support.aws_proxy import CountingProxy  # noqa: E402
 
 PLAN_TIMEOUT = 300.0  # seconds one infra plan may take before the benchmark gives up

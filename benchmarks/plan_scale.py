@@ -61,7 +61,7 @@ COMMAND = "make bench"
 # The largest page infra asks for (and AWS gives) per describe.
 PAGE = {"DescribeLaunchTemplates": 200, "DescribeLaunchTemplateVersions": 200, "DescribeAutoScalingGroups": 100,
         "DescribeImages": 1000}
-LOOK_ALIKES = {"asg": 100, "launch_template": 200}  # names per describe (infra/providers/aws/imports.py)
+LOOK_ALIKES = {"asg": 100, "launch_template": 200}  # names per describe (infra/providers/aws/adoption.py)
 
 
 def repeats_for(groups: int, repeats: int) -> int:

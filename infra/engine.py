@@ -102,7 +102,7 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
 
 def look_alikes(workspace: Workspace, making: list[Resource], observation: Observation) -> None:
     """Add to `observation` what was made without infra and is named like what the plan would make
-    (`making`): the plan says it can be imported, and never adopts it (providers/aws/imports.py)."""
+    (`making`): the plan says it can be imported, and never adopts it (providers/aws/adoption.py)."""
     if making:
         for finder in workspace.providers.offering("look_alikes"):
             observation.unowned.extend(finder.look_alikes(making))

@@ -5,56 +5,19 @@ This is where the pieces meet; the CLI builds one and calls the engine with it, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from urllib.parse import urlparse
 
+from infra.aws.access import AwsOptions, access_to
+from infra.aws.ratelimit import RequestRate, request_rate
 from infra.config import Config, load_config
-from infra.config.environments import Environment, require_environment
-from infra.config.models import check_region
-from infra.errors import InfraError
-from infra.pricing import PriceTable, load_prices
+from infra.config.environments import require_environment
+from infra.config.pricing import PriceTable, load_prices
 from infra.providers.base import Provider, Providers
 from infra.providers.files import FilesProvider
-from infra.ratelimit import RequestRate, request_rate
-from infra.redact import shown_url
 from infra.state.backend import StateBackend
 from infra.state.local import LocalBackend
-
-
-@dataclass(frozen=True)
-class AwsOptions:
-    region: str | None = None
-    profile: str | None = None
-    endpoint_url: str | None = None
-    max_request_rate: float | None = None  # over __settings__.max_request_rate
-    # An environment's account (nodes.json): the role to assume, and the account it must be.
-    role_arn: str | None = None
-    external_id: str | None = None
-    account: str | None = None
-    session_name: str = "infra"
-
-    def __post_init__(self) -> None:
-        """Bad options are one clear line here, not a botocore error on the first AWS call."""
-        if self.region is not None:
-            try:
-                check_region(self.region)
-            except ValueError as exc:
-                raise InfraError(f"--region: {exc}") from None
-        if self.max_request_rate is not None and not 0 < self.max_request_rate <= 10_000:
-            raise InfraError(f"--max-request-rate {self.max_request_rate:g}: give the AWS requests per second, "
-                             f"more than 0 and at most 10000 (0.5 is one request every 2 seconds)")
-        if self.endpoint_url is not None:
-            try:
-                url = urlparse(self.endpoint_url)
-                url.port  # noqa: B018 (parses the port: a bad one raises here)
-            except ValueError as exc:
-                raise InfraError(f"endpoint {shown_url(self.endpoint_url)!r} (--endpoint-url / AWS_ENDPOINT_URL): "
-                                 f"{exc}") from None
-            if url.scheme not in ("http", "https") or not url.hostname:
-                raise InfraError(f"endpoint {shown_url(self.endpoint_url)!r} (--endpoint-url / AWS_ENDPOINT_URL) is "
-                                 f"not an http(s) URL like http://127.0.0.1:5000 (infra sandbox start prints one)")
 
 
 @dataclass
@@ -110,17 +73,6 @@ class Workspace:
         providers.extend(_cloud_providers(self))
         providers.extend(self.extra_providers)
         return Providers(providers)
-
-
-def access_to(aws: AwsOptions, project: str, environment: Environment | None) -> AwsOptions:
-    """`aws` (the command line's) for `environment`: its profile wins over --profile and AWS_PROFILE,
-    as a Terraform provider block's does; its role is assumed from the credentials infra has."""
-    if environment is None:
-        return aws
-    account = environment.aws
-    return replace(aws, profile=account.profile or aws.profile, role_arn=account.role_arn,
-                   external_id=account.external_id, account=account.account_id,
-                   session_name=f"infra-{project}-{environment.name}"[:64])
 
 
 def _cloud_providers(workspace: Workspace) -> list[Provider]:

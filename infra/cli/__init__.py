@@ -10,7 +10,7 @@ from infra.cli.app import app, main
 # isort: off
 from infra.cli import config_commands  # noqa: E402,F401  validate, show, schema
 from infra.cli import engine_commands  # noqa: E402,F401  plan, apply, drift, graph
-from infra.cli import import_commands  # noqa: E402,F401  import
+from infra.cli import adoption_commands  # noqa: E402,F401  import
 from infra.cli import usage_commands  # noqa: E402,F401  usage
 from infra.cli import seed_commands  # noqa: E402,F401  role:*, packer:create/run, autoscale:*
 from infra.cli import image_commands  # noqa: E402,F401  packer:clean, packer:delete

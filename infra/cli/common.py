@@ -13,12 +13,13 @@ from rich.console import Console
 from rich.control import strip_control_codes
 from rich.markup import escape
 
+from infra.aws.access import AwsOptions
 from infra.cli.app import err, options, out
 from infra.errors import ApplyFailedError, InfraError
 from infra.reconciler.executor import ApplyResult
 from infra.reconciler.plan import Action
 from infra.redact import mask_url_passwords
-from infra.workspace import AwsOptions, Workspace
+from infra.workspace import Workspace
 
 
 def workspace() -> Workspace:

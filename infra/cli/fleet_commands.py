@@ -9,12 +9,13 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from infra import engine, fleet
+from infra import engine
 from infra.cli.app import Output, app, out
 from infra.cli.common import ConsoleListener, confirmed, report_result, workspace
 from infra.errors import ProviderError
+from infra.operations import fleet
+from infra.operations.rollback import rollback_plan
 from infra.reconciler import render
-from infra.rollback import rollback_plan
 
 
 def _say(message: str) -> None:

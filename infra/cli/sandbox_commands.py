@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
+from infra.aws.access import AwsOptions
 from infra.cli.app import app, options, out
 from infra.cli.common import workspace
 from infra.config import Config, load_config
-from infra.sandbox import Sandbox, exports
-from infra.workspace import AwsOptions, Workspace
+from infra.sandbox.launcher import Sandbox, exports
+from infra.workspace import Workspace
 
 sandbox_app = typer.Typer(help="Run a local AWS (moto server) seeded with nodes.json's source AMIs.",
                           no_args_is_help=True)

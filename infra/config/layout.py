@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra.chef import role_name
+from infra.config.chef import role_name
 
 
 @dataclass(frozen=True)

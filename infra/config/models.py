@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from infra.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
+from infra.config.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
 from infra.config.fields import DAY, MAX_NODES, NonEmpty, Strict, TargetGroup, partial, target_group_name
 from infra.config.project import check_project_name
 from infra.config.regions import unknown_region_problem

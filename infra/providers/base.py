@@ -37,7 +37,7 @@ class Provider(Protocol):
     # that must wait for every action, like removing AMIs the rolls stopped using.
     # Optional, for `infra import` (a provider of no kind may offer them): `find_importable(kind, id,
     # group, region, wanted, name)` describes one resource made without infra, and
-    # `look_alikes(resources)` lists those named like resources a plan would make (providers/aws/imports.py).
+    # `look_alikes(resources)` lists those named like resources a plan would make (providers/aws/adoption.py).
 
 
 class Providers:

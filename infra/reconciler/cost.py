@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, computed_field
 
-from infra.pricing import HOURS_PER_MONTH, PriceSource
+from infra.config.pricing import HOURS_PER_MONTH, PriceSource
 from infra.reconciler.actions import ActionKind
 
 if TYPE_CHECKING:
-    from infra.pricing import PriceTable
+    from infra.config.pricing import PriceTable
     from infra.reconciler.plan import Action
 
 RUNNING = ("pending", "running")  # a stopped instance's compute costs nothing

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.chef import dna_document, role_document, role_name
 from infra.config import Config, Group
+from infra.config.chef import dna_document, role_document, role_name
 from infra.config.environments import owner_of
 from infra.config.layout import Layout
 from infra.errors import ConfigError

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from infra.pricing import described, dollars
+from infra.config.pricing import described, dollars
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.cost import CostItem, Nodes, PlanCost
 from infra.reconciler.drift import DriftReport

@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, cast
 
+from infra.aws.access import clients_of
+from infra.aws.ratelimit import RequestRate
+from infra.aws.session import aws_errors
 from infra.config.models import StateSettings
 from infra.errors import ProviderError
 from infra.fsutil import decode
-from infra.providers.aws import clients_of
-from infra.providers.aws.session import aws_errors
-from infra.ratelimit import RequestRate
 from infra.state.lock import LockInfo
 from infra.state.model import State
 from infra.state.s3_locks import DynamoDBLock, S3LockObject

@@ -19,7 +19,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from infra.providers.aws.session import aws_errors
+from infra.aws.session import aws_errors
 from infra.state.lock import LockInfo, locked_error, unlockable
 
 TAKEN = ("PreconditionFailed", "ConditionalRequestConflict")  # S3's answers to a put of an existing lock

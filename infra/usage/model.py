@@ -8,7 +8,7 @@ from enum import Enum
 from pydantic import BaseModel, Field, computed_field
 
 from infra.config.models import Usage
-from infra.pricing import PriceSource
+from infra.config.pricing import PriceSource
 
 # EC2's own CPU metric, which every instance sends every 5 minutes (basic monitoring).
 NAMESPACE, METRIC = "AWS/EC2", "CPUUtilization"

@@ -6,7 +6,7 @@ import json
 
 from rich.markup import escape
 
-from infra.pricing import described, dollars
+from infra.config.pricing import described, dollars
 from infra.usage.model import Suggestion, UsageReport, UsageRow, Verdict
 
 _STYLE = {Verdict.IDLE: "yellow", Verdict.SATURATED: "red", Verdict.FINE: "green", Verdict.UNKNOWN: "dim"}

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 
 from infra.config.models import Group, Usage
+from infra.config.pricing import PriceTable, dollars
 from infra.config.scaling import Scaling
-from infra.pricing import PriceTable, dollars
 from infra.usage.model import CpuSeries, CpuStats, NodeSet, Suggestion, UsageRow, Verdict
 from infra.usage.stats import summarise
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from infra.providers import packer
-from infra.sandbox import MotoServer
+from infra.sandbox.launcher import MotoServer
 from tests.support import packer_wrapper
 from tests.support.aws_proxy import CountingProxy
 

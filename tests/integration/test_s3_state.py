@@ -50,10 +50,10 @@ def test_apply_keeps_state_in_s3_with_history(team_repo, tmp_path, capsys):
 
 
 def test_a_held_lock_is_refused_naming_the_holder_and_can_be_forced_open(team_repo, capsys):
+    from infra.aws.access import AwsOptions
     from infra.config import load_config
     from infra.state.lock import LockInfo
     from infra.state.s3 import S3Backend
-    from infra.workspace import AwsOptions
 
     backend = S3Backend(load_config("nodes.json").settings.state, AwsOptions())
     holder = LockInfo(operation="apply", who="alice@ci")
@@ -145,10 +145,10 @@ def test_two_applies_at_once_on_s3_lock_files_one_wins_and_the_other_is_refused_
 
 @pytest.mark.parametrize("lock", ["object", "table"])
 def test_unlock_names_who_held_the_lock_and_since_when(aws, tmp_path, monkeypatch, capsys, lock):
+    from infra.aws.access import AwsOptions
     from infra.config import load_config
     from infra.state.lock import LockInfo
     from infra.state.s3 import S3Backend
-    from infra.workspace import AwsOptions
 
     (tmp_path / "nodes.json").write_text(json.dumps({"__base__": LOCAL_ONLY, "web": {}}))
     monkeypatch.chdir(tmp_path)

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.chef import dna_document, normalize_run_list, normalize_run_list_item, services_in_run_list
+from infra.config.chef import dna_document, normalize_run_list, normalize_run_list_item, services_in_run_list
 
 
 @pytest.mark.parametrize("item, normal", [

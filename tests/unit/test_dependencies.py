@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Modules that only the sandbox's server process imports: they come with the `sandbox` extra.
-SANDBOX_ONLY = {"infra/sandbox_server.py"}
+SANDBOX_ONLY = {"infra/sandbox/server.py"}
 
 
 def _name(requirement: str) -> str:
@@ -77,11 +77,11 @@ def test_the_sandbox_says_in_one_line_what_to_install_when_moto_is_missing(monke
     import pytest
 
     from infra.errors import InfraError
-    from infra.sandbox import MotoServer
+    from infra.sandbox.launcher import MotoServer
 
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "moto" else find_spec(name, *a))
-    monkeypatch.setattr("infra.sandbox.subprocess.Popen", lambda *a, **k: pytest.fail("started a server"))
+    monkeypatch.setattr("infra.sandbox.launcher.subprocess.Popen", lambda *a, **k: pytest.fail("started a server"))
     with pytest.raises(InfraError) as raised:
         MotoServer(tmp_path / "sandbox").start(["ami-1ebb2077"])
     assert str(raised.value) == ("the sandbox needs moto's server, which is not installed; install it with: "

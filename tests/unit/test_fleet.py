@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from infra.config import parse_config
-from infra.fleet import FleetError, instance_resource, key_name, public_key
+from infra.operations.fleet import FleetError, instance_resource, key_name, public_key
 from infra.providers.aws import autoscaling, launch_templates
 from infra.providers.aws.common import as_config_names, in_wanted_order, managed_tags
 from infra.providers.aws.ssm import NodeResult, RegionDeploy

@@ -2,7 +2,7 @@
 
 import pytest
 
-from infra.chef import is_valid_run_list_item
+from infra.config.chef import is_valid_run_list_item
 from infra.config.models import check_group_name, check_region
 from infra.errors import RegistryError
 from infra.reconciler.refs import parse_ref

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from infra.pricing import PriceFile, merged
+from infra.config.pricing import PriceFile, merged
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.cost import estimate
 from infra.reconciler.plan import Action, Plan

@@ -417,7 +417,7 @@ def test_the_kinds_table_knows_every_edge_the_graph_draws_within_a_group():
     from pathlib import Path
 
     from infra.config import load_config
-    from infra.fleet import instance_resource
+    from infra.operations.fleet import instance_resource
     from infra.reconciler.graph import desired_graph
     from infra.reconciler.kinds import kind_of
     from infra.reconciler.resources import split_address

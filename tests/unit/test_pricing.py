@@ -1,4 +1,4 @@
-"""Prices (infra/pricing.py): the table infra ships, the ops repository's ec2-prices.json over it,
+"""Prices (infra/config/pricing.py): the table infra ships, the ops repository's ec2-prices.json over it,
 located errors, and never a guess. No server."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from infra.config.pricing import HOURS_PER_MONTH, OVERRIDE_FILE, dollars, load_prices, size_rank
 from infra.errors import ConfigError
-from infra.pricing import HOURS_PER_MONTH, OVERRIDE_FILE, dollars, load_prices, size_rank
 
 
 def test_the_shipped_table_says_its_date_and_source_and_prices_the_example_types(tmp_path):

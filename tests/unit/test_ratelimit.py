@@ -5,8 +5,8 @@ from itertools import pairwise
 
 import pytest
 
+from infra.aws.ratelimit import RequestRate, request_rate
 from infra.errors import InfraError
-from infra.ratelimit import RequestRate, request_rate
 
 
 class Clock:

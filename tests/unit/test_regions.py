@@ -3,9 +3,9 @@ plan finds is labelled by the region it was found in. No server: making a client
 
 import json
 
+from infra.aws.session import AwsClients
 from infra.config import parse_config
 from infra.providers.aws.common import in_each_region, regions_of
-from infra.providers.aws.session import AwsClients
 from infra.reconciler.graph import desired_graph
 from infra.reconciler.resources import Resource
 

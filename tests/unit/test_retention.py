@@ -2,7 +2,7 @@
 
 import pytest
 
-from infra.retention import Image, choose, newest_by_group, newest_first
+from infra.reconciler.retention import Image, choose, newest_by_group, newest_first
 
 
 def image(id: str, group: str = "web", created: str = "2024-01-01T00:00:00.000Z", name: str = "") -> Image:

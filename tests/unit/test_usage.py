@@ -10,9 +10,9 @@ import pytest
 
 from infra.config import parse_config
 from infra.config.models import Usage
+from infra.config.pricing import PriceFile, merged
 from infra.config.scaling import Scaling
 from infra.errors import ConfigError, InfraError
-from infra.pricing import PriceFile, merged
 from infra.usage.model import CpuSeries, CpuStats, NodeSet, UsageReport, Verdict
 from infra.usage.render import usage_json, usage_markdown, usage_text
 from infra.usage.stats import percentile, summarise

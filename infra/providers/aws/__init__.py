@@ -4,33 +4,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from infra.providers.aws.assume import Role
-from infra.providers.aws.session import AwsClients
+from infra.aws.access import clients_of
+from infra.aws.session import AwsClients
 
 if TYPE_CHECKING:
     from infra.providers.base import Provider
-    from infra.ratelimit import RequestRate
-    from infra.workspace import AwsOptions, Workspace
+    from infra.workspace import Workspace
 
 
 def clients_for(workspace: Workspace) -> AwsClients:
     return clients_of(workspace.access, limit=workspace.request_rate)
 
 
-def clients_of(aws: AwsOptions, limit: RequestRate | None = None) -> AwsClients:
-    """Clients reaching AWS as `aws` says: a profile, a role to assume, the account it must be; at
-    most `limit` requests a second across all of them."""
-    return AwsClients(region=aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url,
-                      role=Role(aws.role_arn, aws.external_id, aws.session_name) if aws.role_arn else None,
-                      account=aws.account, limit=limit)
-
-
 def aws_providers(workspace: Workspace) -> list[Provider]:
     """One provider per AWS resource kind, all on the same clients."""
+    from infra.providers.aws.adoption import ImportFinder
     from infra.providers.aws.autoscaling import AutoscalingProvider
     from infra.providers.aws.build_leftovers import BuildLeftoversProvider
     from infra.providers.aws.images import ImagesProvider
-    from infra.providers.aws.imports import ImportFinder
     from infra.providers.aws.instances import InstancesProvider
     from infra.providers.aws.launch_templates import LaunchTemplatesProvider
 

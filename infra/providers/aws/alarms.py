@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from infra.providers.aws.session import AwsClients, aws_errors
+from infra.aws.session import AwsClients, aws_errors
 
 MAX_REASON = 120  # characters of an alarm's StateReason shown in a one-line error
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.aws.session import AwsClients, aws_errors
 from infra.errors import ProviderError
 from infra.providers.aws.common import available_zones
-from infra.providers.aws.session import AwsClients, aws_errors
 from infra.providers.base import Progress
 
 ROLL_TAG = "infra:roll"

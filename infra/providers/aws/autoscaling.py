@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
+from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ConfigError, ProviderError
 from infra.providers.aws import alarms, asg, blue_green, load_balancing, scaling
 from infra.providers.aws.asg import DEADLINE_TAG, PENDING, PREVIOUS_TAG, ROLL_TAG, ROLLED_BACK_TAG, TIMEOUT_TAG
@@ -36,7 +37,6 @@ from infra.providers.aws.common import (
     unowned_of,
 )
 from infra.providers.aws.rollout import Interrupted, RollFailed, Step, Waiter, keep_while_healthy
-from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import OWNER_TAG

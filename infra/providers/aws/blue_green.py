@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from infra.aws.session import AwsClients, aws_errors
 from infra.errors import InfraError, ProviderError
 from infra.providers.aws import alarms, asg, load_balancing, scaling
 from infra.providers.aws.common import GROUP_TAG, identity_tags
 from infra.providers.aws.rollout import Health, Roll, RollFailed
-from infra.providers.aws.session import AwsClients, aws_errors
 from infra.providers.base import Progress
 from infra.reconciler.graph import OWNER_TAG
 from infra.reconciler.rolls import RollShape, target_group_name

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ProviderError
 from infra.providers.aws.common import ObservedPerRegion, tag_dict
-from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import MANAGED_TAG, OWNER_TAG

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ProviderError
-from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.reconciler.graph import MANAGED_TAG, OWNER_TAG
 from infra.reconciler.resources import Observation, Observed, Resource, Unowned, split_address
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from infra.aws.session import AwsClients, paginate
 from infra.errors import ProviderError
 from infra.providers import packer
-from infra.providers.aws.session import AwsClients, paginate
 from infra.providers.base import Progress
 from infra.reconciler.graph import HASH_TAG
 from infra.reconciler.kinds import AMI

@@ -16,7 +16,7 @@ from infra.providers.aws.images import ImagesProvider
 from infra.providers.base import Progress
 from infra.reconciler.graph import PROTECT_TAG
 from infra.reconciler.resources import address_of
-from infra.retention import Decision, Image
+from infra.reconciler.retention import Decision, Image
 from infra.state.backend import locked
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from infra.aws.session import AwsClients, paginate
 from infra.providers.aws.asg import PREVIOUS_TAG, previous_of
 from infra.providers.aws.common import tag_dict
-from infra.providers.aws.session import AwsClients, paginate
 
 # Instances that still need their image: a stopped instance boots from it again.
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
+from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import InfraError, ProviderError
 from infra.providers import packer
 from infra.providers.aws.common import (
@@ -34,7 +35,6 @@ from infra.providers.aws.common import (
 from infra.providers.aws.image_builds import PackerBuilds
 from infra.providers.aws.image_usage import images_in_use
 from infra.providers.aws.promotion import Promotions
-from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import HASH_TAG, MANAGED_TAG, OWNER_TAG
@@ -42,8 +42,8 @@ from infra.reconciler.kinds import AMI
 from infra.reconciler.plan import Action
 from infra.reconciler.promotion import IMAGE_DIGEST, IMAGE_DIGEST_TAG, identity
 from infra.reconciler.resources import Observation, Observed, Resource, address_of
+from infra.reconciler.retention import Decision, Image, by_group, choose, newest_by_group, newest_first
 from infra.rendering import packer_literal
-from infra.retention import Decision, Image, by_group, choose, newest_by_group, newest_first
 
 if TYPE_CHECKING:
     from infra.workspace import Workspace

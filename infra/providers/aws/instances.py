@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from infra.chef import dna_document
+from infra.aws.session import AwsClients, aws_errors, paginate
+from infra.config.chef import dna_document
 from infra.errors import ProviderError
 from infra.fsutil import atomic_write_json
 from infra.providers.aws.common import (
@@ -29,7 +30,6 @@ from infra.providers.aws.common import (
     tag_list,
     unowned_of,
 )
-from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import MANAGED_TAG, OWNER_TAG

@@ -12,6 +12,7 @@ import base64
 import binascii
 from typing import Any, cast
 
+from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.aws.common import (
     GROUP_TAG,
     MANAGED,
@@ -26,7 +27,6 @@ from infra.providers.aws.common import (
     tag_list,
     unowned_of,
 )
-from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import OWNER_TAG

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from infra.aws.session import AwsClients, aws_errors
 from infra.errors import ProviderError
 from infra.providers.aws.common import in_wanted_order
-from infra.providers.aws.session import AwsClients, aws_errors
 from infra.reconciler.rolls import target_group_name
 
 NAMES_PER_CALL = 20  # DescribeTargetGroups takes at most 20 names at once

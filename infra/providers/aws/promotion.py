@@ -18,9 +18,9 @@ from collections import defaultdict
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ProviderError
 from infra.providers.aws.common import in_each_region, tag_dict, tag_list
-from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.graph import HASH_TAG, MANAGED_TAG, OWNER_TAG
 from infra.reconciler.promotion import IMAGE_DIGEST, IMAGE_DIGEST_TAG, PROMOTED, SOURCE, is_promoted
@@ -41,7 +41,7 @@ class Promotions:
     @cached_property
     def upstream(self) -> AwsClients:
         """Clients with the previous environment's access."""
-        from infra.providers.aws import clients_of
+        from infra.aws.access import clients_of
 
         access = self.workspace.upstream_access
         if access is None:

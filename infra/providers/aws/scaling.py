@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ProviderError
 from infra.providers.aws import load_balancing
 from infra.providers.aws.scaling_requests import (
@@ -26,7 +27,6 @@ from infra.providers.aws.scaling_requests import (
     step_request,
     target_tracking_request,
 )
-from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.scaling import empty
 

@@ -17,8 +17,8 @@ from typing import Any
 import botocore.exceptions
 from botocore.config import Config as BotoConfig
 
+from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.aws.common import GROUP_TAG, MANAGED
-from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.base import Progress
 from infra.reconciler.graph import OWNER_TAG
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from infra import engine
-from infra.chef import dna_document
 from infra.config import Group
+from infra.config.chef import dna_document
 from infra.config.models import MAX_NODES
 from infra.errors import InfraError
 from infra.providers.base import Progress

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra import engine, fleet
+from infra import engine
 from infra.errors import InfraError
+from infra.operations import fleet
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.diff import attribute_changes
 from infra.reconciler.executor import ApplyResult, Listener

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from infra.errors import InfraError
 from infra.fsutil import atomic_write_json
-from infra.sandbox_server import ALARMS_ENV, SECURITY_GROUPS_ENV, TARGET_GROUPS_ENV
+from infra.sandbox.server import ALARMS_ENV, SECURITY_GROUPS_ENV, TARGET_GROUPS_ENV
 
 SANDBOX_DIR = ".infra/sandbox"
 SANDBOX_OWNER = "099720109477"
@@ -74,8 +74,8 @@ class MotoServer:
                SECURITY_GROUPS_ENV: json.dumps(sorted(set(security_groups))),
                TARGET_GROUPS_ENV: json.dumps(sorted(set(target_groups))), ALARMS_ENV: json.dumps(sorted(set(alarms)))}
         log = open(self.directory / "moto.log", "ab")
-        # moto, with the fixes in infra/sandbox_server.py (ebs AMIs, seeded security and target groups, alarms)
-        process = subprocess.Popen([sys.executable, "-m", "infra.sandbox_server", "-H", "127.0.0.1",
+        # moto, with the fixes in infra/sandbox/server.py (ebs AMIs, seeded security and target groups, alarms)
+        process = subprocess.Popen([sys.executable, "-m", "infra.sandbox.server", "-H", "127.0.0.1",
                                     "-p", str(self.port)],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                    start_new_session=True)
@@ -149,7 +149,7 @@ class Sandbox:
         for proc in Path("/proc").glob("[0-9]*"):
             try:
                 argv = (proc / "cmdline").read_bytes().split(b"\0")
-                if b"infra.sandbox_server" not in argv or wanted not in (proc / "environ").read_bytes().split(b"\0"):
+                if b"infra.sandbox.server" not in argv or wanted not in (proc / "environ").read_bytes().split(b"\0"):
                     continue
                 return MotoServer(self.directory, port=int(argv[argv.index(b"-p") + 1]), pid=int(proc.name))
             except (OSError, ValueError, IndexError):

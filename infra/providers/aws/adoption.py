@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ProviderError
 from infra.providers.aws import autoscaling, images, instances, launch_templates
 from infra.providers.aws.common import GROUP_TAG, identity_tags, managed_tags, security_group_names, tag_dict, tag_list
-from infra.providers.aws.session import AwsClients, aws_errors, paginate
 from infra.reconciler.graph import MANAGED_TAG
 from infra.reconciler.resources import Observed, Resource, Unowned
 

@@ -18,9 +18,9 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config as BotoConfig
 
+from infra.aws.assume import Role, account_mismatch, assumed_session
+from infra.aws.ratelimit import RequestRate
 from infra.errors import ProviderError
-from infra.providers.aws.assume import Role, account_mismatch, assumed_session
-from infra.ratelimit import RequestRate
 from infra.redact import shown_url
 
 RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10, read_timeout=60)

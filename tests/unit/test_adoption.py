@@ -2,7 +2,7 @@
 
 import pytest
 
-from infra.imports import refusal
+from infra.operations.adoption import refusal
 from infra.reconciler.planner import plan
 from infra.reconciler.resources import Observed, Unowned
 from infra.state.model import State

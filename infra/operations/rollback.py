@@ -56,8 +56,8 @@ def _recorded(workspace: Workspace, address: str) -> dict[str, Any] | None:
 
 def _check_image(workspace: Workspace, region: str | None, image: str, version: str) -> None:
     """The AMI to go back to still exists (retention keeps it; a hand may not have)."""
+    from infra.aws.session import aws_errors
     from infra.providers.aws import clients_for
-    from infra.providers.aws.session import aws_errors
 
     ec2 = clients_for(workspace).client("ec2", region)
     try:

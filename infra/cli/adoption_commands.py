@@ -1,13 +1,13 @@
-"""`infra import`: adopt a resource made without infra into a group (infra/imports.py)."""
+"""`infra import`: adopt a resource made without infra into a group (infra/operations/adoption.py)."""
 
 from __future__ import annotations
 
 import typer
 
-from infra import imports
 from infra.cli.app import app, out
 from infra.cli.common import ConsoleListener, busy, note_project, report_result, workspace
 from infra.errors import InfraError
+from infra.operations import adoption
 from infra.reconciler import render
 
 
@@ -34,8 +34,8 @@ def import_(
     [(kind, ident)] = chosen.items()
     ws = workspace()
     with busy("Finding it..."):
-        plan = imports.plan_import(ws, group, kind, ident, name=name)
+        plan = adoption.plan_import(ws, group, kind, ident, name=name)
     out.print(render.plan_text(plan))
     note_project(ws)
-    report_result(imports.import_resource(ws, plan, listener=ConsoleListener()))
+    report_result(adoption.import_resource(ws, plan, listener=ConsoleListener()))
     out.print(f"Imported {plan.actions[0].address}; infra plan shows how it differs from nodes.json.")
