@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from infra.aws.access import AwsOptions, access_to
+from infra.aws.access import AwsOptions, access_to, clients_of
 from infra.aws.ratelimit import RequestRate, request_rate
 from infra.config import Config, load_config
 from infra.config.environments import require_environment
@@ -18,6 +19,9 @@ from infra.providers.base import Provider, Providers
 from infra.providers.files import FilesProvider
 from infra.state.backend import StateBackend
 from infra.state.local import LocalBackend
+
+if TYPE_CHECKING:
+    from infra.aws.session import AwsClients
 
 
 @dataclass
@@ -68,6 +72,11 @@ class Workspace:
         return request_rate(self.aws.max_request_rate or self.config.settings.max_request_rate)
 
     @cached_property
+    def aws_clients(self) -> AwsClients:
+        """Clients on this workspace's account, at most `request_rate` requests a second; loads boto3."""
+        return clients_of(self.access, limit=self.request_rate)
+
+    @cached_property
     def providers(self) -> Providers:
         providers: list[Provider] = [FilesProvider(self.root, self.config.layout)]
         providers.extend(_cloud_providers(self))
@@ -77,5 +86,7 @@ class Workspace:
 
 def _cloud_providers(workspace: Workspace) -> list[Provider]:
     from infra.providers.aws import aws_providers  # boto3 loads only when a command needs AWS
+    from infra.providers.aws.common import AwsContext
 
-    return aws_providers(workspace)
+    return aws_providers(AwsContext(config=workspace.config, clients=workspace.aws_clients, root=workspace.root,
+                                    state=workspace.backend, upstream=workspace.upstream_access))

@@ -21,7 +21,7 @@ def packer_clean(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be removed."),
 ) -> None:
     """Keep each group's newest KEEP AMIs; deregister older ones nothing uses, and delete their snapshots."""
-    from infra.providers.aws import image_cleanup
+    from infra.operations import images as image_cleanup
 
     decision = image_cleanup.clean(workspace(), groups or [], keep, _say, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
@@ -37,7 +37,7 @@ def packer_delete(
     allow_destroy: bool = typer.Option(False, "--allow-destroy", help="Also for a group with protect: true."),
 ) -> None:
     """Remove all of GROUP's AMIs, their snapshots and packer/GROUP.json; refuse while any AMI is in use."""
-    from infra.providers.aws import image_cleanup
+    from infra.operations import images as image_cleanup
 
     removed = image_cleanup.delete(workspace(), group, _say, allow_destroy=allow_destroy)
     out.print(f"[bold green]packer:delete: removed {len(removed)} AMI(s) of {escape(group)}.[/]")

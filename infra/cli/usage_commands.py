@@ -7,7 +7,7 @@ import typer
 from infra.cli.app import ReportOutput, app
 from infra.cli.common import busy, workspace
 from infra.cli.engine_commands import print_report
-from infra.usage.collect import DEFAULT_DAYS, usage_report
+from infra.operations.usage import DEFAULT_DAYS, usage_report
 
 
 @app.command()

@@ -146,7 +146,6 @@ def create_instance(workspace: Workspace, group_name: str | None, key_path: Path
 def deploy(workspace: Workspace, groups: Iterable[str], batch: int, *, max_errors: str = "0",
            deadline: float = 3600, progress: Progress = lambda message: None, deployer=None) -> list:
     """Re-run chef-solo on the chosen groups' running nodes, `batch` at a time; one command per region."""
-    from infra.providers.aws import clients_for
     from infra.providers.aws.ssm import Deployer, RegionDeploy
 
     if not 1 <= batch <= MAX_NODES:
@@ -156,7 +155,7 @@ def deploy(workspace: Workspace, groups: Iterable[str], batch: int, *, max_error
     most = 100 if max_errors.endswith("%") else MAX_NODES
     if not MAX_ERRORS.fullmatch(max_errors) or int(max_errors.rstrip("%")) > most:
         raise FleetError(f"--max-errors {max_errors!r}: give a number of nodes (0) or a percentage up to 100% (10%)")
-    deployer = deployer or Deployer(clients_for(workspace), workspace.config.owner)
+    deployer = deployer or Deployer(workspace.aws_clients, workspace.config.owner)
     by_region: dict[str, list[str]] = defaultdict(list)
     for group in workspace.config.select(list(groups)):
         by_region[group.region].append(group.name)  # --region is already every group's region

@@ -57,9 +57,8 @@ def _recorded(workspace: Workspace, address: str) -> dict[str, Any] | None:
 def _check_image(workspace: Workspace, region: str | None, image: str, version: str) -> None:
     """The AMI to go back to still exists (retention keeps it; a hand may not have)."""
     from infra.aws.session import aws_errors
-    from infra.providers.aws import clients_for
 
-    ec2 = clients_for(workspace).client("ec2", region)
+    ec2 = workspace.aws_clients.client("ec2", region)
     try:
         with aws_errors(f"describe {image}"):
             found = ec2.describe_images(ImageIds=[image])["Images"]

@@ -11,7 +11,7 @@ are not counted. A type the price table does not know is never guessed: the esti
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, Field, computed_field
 
@@ -20,7 +20,24 @@ from infra.reconciler.actions import ActionKind
 
 if TYPE_CHECKING:
     from infra.config.pricing import PriceTable
-    from infra.reconciler.plan import Action
+
+
+class Change(Protocol):
+    """What pricing reads of a plan's action (plan.py's `Action`, which holds the estimate: this
+    module must not import it back)."""
+
+    @property
+    def address(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def group(self) -> str: ...
+    @property
+    def action(self) -> ActionKind: ...
+    @property
+    def before(self) -> dict[str, Any] | None: ...
+    @property
+    def after(self) -> dict[str, Any] | None: ...
 
 RUNNING = ("pending", "running")  # a stopped instance's compute costs nothing
 
@@ -103,7 +120,7 @@ class PlanCost(BaseModel):
         return sorted({name for item in self.items for name in item.unpriced})
 
 
-def estimate(actions: Iterable[Action], prices: PriceTable) -> PlanCost:
+def estimate(actions: Iterable[Change], prices: PriceTable) -> PlanCost:
     """The cost change of the nodes `actions` start, change and stop."""
     actions = list(actions)
     types = _instance_types(actions)
@@ -117,7 +134,7 @@ def estimate(actions: Iterable[Action], prices: PriceTable) -> PlanCost:
     return PlanCost(currency=prices.currency, prices=list(prices.sources), items=items)
 
 
-def _instance_types(actions: list[Action]) -> dict[str, tuple[str | None, str | None]]:
+def _instance_types(actions: list[Change]) -> dict[str, tuple[str | None, str | None]]:
     """Each group's instance type before and after the plan, from its launch template's action."""
     found: dict[str, tuple[str | None, str | None]] = {}
     for action in actions:
@@ -127,7 +144,7 @@ def _instance_types(actions: list[Action]) -> dict[str, tuple[str | None, str | 
     return found
 
 
-def _sides(action: Action) -> tuple[bool, bool]:
+def _sides(action: Change) -> tuple[bool, bool]:
     """Whether the action ends what runs now (the before side counts) and starts what runs after."""
     kind = action.action
     return (kind in (ActionKind.DELETE, ActionKind.REPLACE, ActionKind.UPDATE),
@@ -143,7 +160,7 @@ def _nodes(attributes: dict[str, Any] | None, count: Any, instance_type: Any, pr
                  hourly=prices.price(region, known) if known else None)
 
 
-def _asg(action: Action, types: tuple[str | None, str | None], prices: PriceTable) -> CostItem:
+def _asg(action: Change, types: tuple[str | None, str | None], prices: PriceTable) -> CostItem:
     ends, starts = _sides(action)
     before = _nodes(action.before, (action.before or {}).get("desired_capacity"), types[0], prices) if ends else None
     after = _nodes(action.after, (action.after or {}).get("desired_capacity"), types[1], prices) if starts else None
@@ -156,7 +173,7 @@ def _asg(action: Action, types: tuple[str | None, str | None], prices: PriceTabl
     return item
 
 
-def _instance(action: Action, types: tuple[str | None, str | None], prices: PriceTable) -> CostItem:
+def _instance(action: Change, types: tuple[str | None, str | None], prices: PriceTable) -> CostItem:
     """A one-off instance: one node while it runs (a stopped one costs nothing, and an update of
     its tags does not start it)."""
     ends, starts = _sides(action)

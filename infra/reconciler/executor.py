@@ -14,14 +14,13 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from infra.errors import InfraError
-from infra.providers.base import Providers
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action, Plan
 from infra.reconciler.refs import resolve, unresolved
@@ -64,8 +63,24 @@ class ApplyResult:
         return not self.failed and not self.skipped
 
 
+class Applier(Protocol):
+    def apply(self, action: Action, attributes: dict[str, Any], progress: Callable[[str], None]) -> dict[str, Any]:
+        """Carry out one action with fully resolved `attributes`; return the outputs to record."""
+
+
+class ProviderSet(Protocol):
+    """What the executor asks of a run's providers (providers/base.py's `Providers` is one): the
+    core names the interface it needs, and providers, a layer above, fit it."""
+
+    def for_kind(self, kind: str) -> Applier: ...
+
+    def interrupt(self) -> None: ...
+
+    def finish(self, applied: list[Action], report: Callable[[Action, str], None]) -> None: ...
+
+
 class Executor:
-    def __init__(self, providers: Providers, backend: StateBackend, state: State, *, parallelism: int = 10,
+    def __init__(self, providers: ProviderSet, backend: StateBackend, state: State, *, parallelism: int = 10,
                  listener: Listener | None = None) -> None:
         if parallelism < 1:
             raise InfraError("--parallelism must be at least 1")
@@ -82,7 +97,7 @@ class Executor:
             try:
                 while schedule.pending or running:
                     while len(running) < self.parallelism:
-                        with _signals_held():
+                        with signals_held():
                             action = schedule.take()
                             if action is None:
                                 break
@@ -111,7 +126,7 @@ class Executor:
     def _settle_all(self, finished: list[tuple[Future, Action, float]], schedule: _Schedule,
                     result: ApplyResult) -> None:
         """Record every action that finished, then write state once, before anything new starts."""
-        with _signals_held():
+        with signals_held():
             recorded = [self._settle(action, future, started, schedule, result)
                         for future, action, started in finished]
             if any(recorded):
@@ -185,7 +200,7 @@ HELD = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextmanager
-def _signals_held() -> Iterator[None]:
+def signals_held() -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM while an action starts or finished ones are recorded: an interrupt
     then never falls between the start of an action and the executor knowing of it, nor in the
     middle of writing the state, so every started action is waited for and recorded before the

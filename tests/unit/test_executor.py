@@ -249,7 +249,7 @@ def test_a_signal_held_while_an_action_starts_is_delivered_after_even_when_anoth
     import os
     import time
 
-    from infra.reconciler.executor import _signals_held
+    from infra.reconciler.executor import signals_held
 
     other = threading.Thread(target=time.sleep, args=(1,), daemon=True)
     other.start()
@@ -261,7 +261,7 @@ def test_a_signal_held_while_an_action_starts_is_delivered_after_even_when_anoth
     reached = []
     try:
         with pytest.raises(Terminated):
-            with _signals_held():
+            with signals_held():
                 os.kill(os.getpid(), signal.SIGTERM)
                 time.sleep(0.2)  # time enough for the signal to arrive here
                 reached.append("the end of the held part")

@@ -90,18 +90,18 @@ def asg(name="web-1", created="2024-01-01", zones=ZONES, tags=None):
 
 
 def test_an_asg_in_every_zone_reads_as_no_zones_when_none_are_configured():
-    observed = autoscaling._observed("us-east-1", asg(zones=reversed(ZONES)), {"zones": []}, ZONES)
+    observed = autoscaling.observed_asg("us-east-1", asg(zones=reversed(ZONES)), {"zones": []}, ZONES)
     assert observed.attributes["zones"] == []
-    pinned = autoscaling._observed("us-east-1", asg(zones=["us-east-1b", "us-east-1a"]),
+    pinned = autoscaling.observed_asg("us-east-1", asg(zones=["us-east-1b", "us-east-1a"]),
                                    {"zones": ["us-east-1a", "us-east-1b"]}, ZONES)
     assert pinned.attributes["zones"] == ["us-east-1a", "us-east-1b"]
-    fewer = autoscaling._observed("us-east-1", asg(zones=["us-east-1a"]), {"zones": []}, ZONES)
+    fewer = autoscaling.observed_asg("us-east-1", asg(zones=["us-east-1a"]), {"zones": []}, ZONES)
     assert fewer.attributes["zones"] == ["us-east-1a"]
 
 
 def test_asg_timings_come_from_its_tags_and_stay_out_of_its_tags():
-    observed = autoscaling._observed("us-east-1", asg(tags={"infra:timeout": "120", "infra:healthy_deadline": "600"}),
-                                     {}, ZONES)
+    tags = {"infra:timeout": "120", "infra:healthy_deadline": "600"}
+    observed = autoscaling.observed_asg("us-east-1", asg(tags=tags), {}, ZONES)
     assert observed.attributes["timeout"] == 120 and observed.attributes["healthy_deadline"] == 600
     assert observed.attributes["tags"] == {"group": "web", "infra:managed": "true"}
     assert observed.attributes["launch_template_version"] == "3"
@@ -122,7 +122,7 @@ def test_a_launch_template_reads_back_in_the_configs_words():
         "UserData": base64.b64encode(user_data.encode()).decode(),
         "IamInstanceProfile": {"Arn": "arn:aws:iam::1:instance-profile/ssm"}}}
     template = {"LaunchTemplateId": "lt-1", "LaunchTemplateName": "web"}
-    observed = launch_templates._observed("us-east-1", template, version, {"group": "web", "aws:x": "y"},
+    observed = launch_templates.observed_template("us-east-1", template, version, {"group": "web", "aws:x": "y"},
                                           {"sg-1": "internal", "sg-2": "bee"},
                                           {"security_groups": ["internal", "bee"]})
     attributes = observed.attributes

@@ -8,7 +8,7 @@ import pytest
 from infra.config import load_config
 from infra.errors import ProviderError
 from infra.providers import packer
-from infra.providers.aws.image_builds import _image_in, is_aws_endpoint
+from infra.providers.aws.image_builds import image_in, is_aws_endpoint
 from infra.reconciler.graph import desired_graph
 
 SAY = "1700000000,,ui,say,==> amazon-ebs: Creating AMI web-1 from instance i-1"
@@ -58,11 +58,11 @@ def test_a_failure_without_error_events_falls_back_to_the_last_lines():
 
 
 def test_the_ami_for_the_region_is_picked_from_the_artifact_ids():
-    assert _image_in(["us-east-1:ami-1"], "us-east-1") == "ami-1"
-    assert _image_in(["eu-west-1:ami-2,us-east-1:ami-1"], "us-east-1") == "ami-1"
-    assert _image_in(["eu-west-1:ami-2"], "us-east-1") == "ami-2"
+    assert image_in(["us-east-1:ami-1"], "us-east-1") == "ami-1"
+    assert image_in(["eu-west-1:ami-2,us-east-1:ami-1"], "us-east-1") == "ami-1"
+    assert image_in(["eu-west-1:ami-2"], "us-east-1") == "ami-2"
     with pytest.raises(ProviderError, match="named no AMI"):
-        _image_in([], "us-east-1")
+        image_in([], "us-east-1")
 
 
 @pytest.mark.parametrize("url, aws", [

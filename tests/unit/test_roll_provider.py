@@ -59,13 +59,17 @@ ATTRIBUTES = {"region": "us-east-1", "min_size": 2, "max_size": 2, "desired_capa
 
 
 def replace(healthy: int):
+    from infra.config import parse_config
     from infra.providers.aws.autoscaling import AutoscalingProvider
+    from infra.providers.aws.common import AwsContext
     from infra.reconciler.actions import ActionKind
     from infra.reconciler.plan import Action
 
     autoscaling = FakeAutoscaling(healthy)
     clock = FakeClock()
-    provider = AutoscalingProvider(None, FakeClients(autoscaling), sleep=clock.sleep, clock=clock)
+    context = AwsContext(config=parse_config('{"web": {"region": "us-east-1", "instance_type": "m1.small", '
+                                             '"source_ami": "ami-1ebb2077"}}'), clients=FakeClients(autoscaling))
+    provider = AutoscalingProvider(context, sleep=clock.sleep, clock=clock)
     action = Action(address="asg.web", kind="asg", group="web", action=ActionKind.REPLACE,
                     before={**ATTRIBUTES, "name": "web-old", "launch_template_version": "1"}, after=ATTRIBUTES)
     return provider, action, autoscaling, clock

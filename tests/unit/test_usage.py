@@ -217,7 +217,7 @@ class FakeReader:
 
 
 def test_the_report_asks_each_region_once_and_shows_groups_that_run_nothing_yet(tmp_path):
-    from infra.usage.collect import usage_report
+    from infra.operations.usage import usage_report
     from infra.workspace import AwsOptions, Workspace
 
     (tmp_path / "nodes.json").write_text(json.dumps({

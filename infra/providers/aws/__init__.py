@@ -1,22 +1,17 @@
-"""The AWS provider, split by resource kind; every module shares the clients in session.py."""
+"""The AWS provider, split by resource kind; every module shares the clients of infra/aws/session.py,
+handed over in one `AwsContext` (common.py) by the workspace."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from infra.aws.access import clients_of
-from infra.aws.session import AwsClients
+from infra.providers.aws.common import AwsContext
 
 if TYPE_CHECKING:
     from infra.providers.base import Provider
-    from infra.workspace import Workspace
 
 
-def clients_for(workspace: Workspace) -> AwsClients:
-    return clients_of(workspace.access, limit=workspace.request_rate)
-
-
-def aws_providers(workspace: Workspace) -> list[Provider]:
+def aws_providers(context: AwsContext) -> list[Provider]:
     """One provider per AWS resource kind, all on the same clients."""
     from infra.providers.aws.adoption import ImportFinder
     from infra.providers.aws.autoscaling import AutoscalingProvider
@@ -25,9 +20,7 @@ def aws_providers(workspace: Workspace) -> list[Provider]:
     from infra.providers.aws.instances import InstancesProvider
     from infra.providers.aws.launch_templates import LaunchTemplatesProvider
 
-    clients = clients_for(workspace)
-    providers: list[Provider] = [cls(workspace, clients) for cls in (ImagesProvider, LaunchTemplatesProvider,
-                                                                     AutoscalingProvider, InstancesProvider,
-                                                                     BuildLeftoversProvider)]
+    providers: list[Provider] = [cls(context) for cls in (ImagesProvider, LaunchTemplatesProvider, AutoscalingProvider,
+                                                          InstancesProvider, BuildLeftoversProvider)]
     # Of no kind (it never observes nor applies): it only offers find_importable and look_alikes.
-    return [*providers, cast("Provider", ImportFinder(workspace, clients))]
+    return [*providers, cast("Provider", ImportFinder(context))]

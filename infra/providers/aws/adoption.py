@@ -1,7 +1,7 @@
 """What was made without infra, found for `infra import` and for the plan's hints.
 
 `find` describes one resource a user names by its id (an ASG by its name), in one or two calls,
-and reads it the way its kind's provider observes it (their `_observed` functions): as it is,
+and reads it the way its kind's provider observes it (their `observed_*` functions): as it is,
 and as it will be once tagged as the group's (`group`, `infra:managed`, `infra:owner`, and
 `infra:name` for an instance), which is what the state records and the next plan finds.
 
@@ -17,10 +17,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from infra.aws.session import AwsClients, aws_errors, paginate
+from infra.aws.session import aws_errors, paginate
 from infra.errors import ProviderError
 from infra.providers.aws import autoscaling, images, instances, launch_templates
-from infra.providers.aws.common import GROUP_TAG, identity_tags, managed_tags, security_group_names, tag_dict, tag_list
+from infra.providers.aws.common import (
+    GROUP_TAG,
+    AwsContext,
+    identity_tags,
+    managed_tags,
+    security_group_names,
+    tag_dict,
+    tag_list,
+)
 from infra.reconciler.graph import MANAGED_TAG
 from infra.reconciler.resources import Observed, Resource, Unowned
 
@@ -45,12 +53,12 @@ class ImportFinder:
 
     kinds: frozenset[str] = frozenset()
 
-    def __init__(self, workspace: Any, clients: AwsClients) -> None:
-        self.workspace, self.clients = workspace, clients
+    def __init__(self, context: AwsContext) -> None:
+        self.context, self.clients = context, context.clients
 
     @property
     def owner(self) -> str:
-        return self.workspace.config.owner
+        return self.context.owner
 
     def find_importable(self, kind: str, ident: str, group: str, region: str, wanted: dict[str, Any],
                         name: str = "") -> Found:
@@ -70,7 +78,7 @@ class ImportFinder:
         every_zone = autoscaling.available_zones(self.clients, region) if wanted.get("zones") == [] else []
 
         def read(tags: dict[str, str]) -> Observed:
-            return autoscaling._observed(region, {**raw, "Tags": tag_list(tags)}, wanted, every_zone)
+            return autoscaling.observed_asg(region, {**raw, "Tags": tag_list(tags)}, wanted, every_zone)
 
         tags = tag_dict(raw.get("Tags"))
         return Found(f"autoscaling group {name} in {region}", tags, read(tags), read({**tags, **identity}))
@@ -86,7 +94,7 @@ class ImportFinder:
         names = security_group_names(self.clients, region, groups)
 
         def read(tags: dict[str, str]) -> Observed:
-            return launch_templates._observed(region, template, version, tags, names, wanted)
+            return launch_templates.observed_template(region, template, version, tags, names, wanted)
 
         tags = tag_dict(template.get("Tags"))
         described = f"launch template {template['LaunchTemplateName']} ({template['LaunchTemplateId']}) in {region}"
@@ -102,8 +110,8 @@ class ImportFinder:
         raw = found[0]
 
         def read(tags: dict[str, str]) -> Observed:
-            image = images._image({**raw, "Tags": tag_list(tags)})
-            return images._observed(region, image, [image])
+            image = images.image_of({**raw, "Tags": tag_list(tags)})
+            return images.observed_image(region, image, [image])
 
         tags = tag_dict(raw.get("Tags"))
         return Found(f"AMI {image_id} ({raw.get('Name', '')}) in {region}", tags, read(tags),
@@ -121,8 +129,8 @@ class ImportFinder:
 
         def read(tags: dict[str, str]) -> Observed:
             # Its dna file is named after its group: as found, the group it is imported into.
-            seen = instances._observed(region, {**raw, "Tags": tag_list({GROUP_TAG: identity[GROUP_TAG], **tags})},
-                                       names, wanted, self.workspace.config.layout.instance_dna)
+            found = {**raw, "Tags": tag_list({GROUP_TAG: identity[GROUP_TAG], **tags})}
+            seen = instances.observed_instance(region, found, names, wanted, self.context.config.layout.instance_dna)
             return seen.model_copy(update={"attributes": {**seen.attributes, "tags": managed_tags(tags)}})
 
         tags = tag_dict(raw.get("Tags"))

@@ -26,6 +26,7 @@ from infra.providers.aws.asg import DEADLINE_TAG, PENDING, PREVIOUS_TAG, ROLL_TA
 from infra.providers.aws.common import (
     GROUP_TAG,
     MANAGED,
+    AwsContext,
     ObservedPerRegion,
     available_zones,
     by_owner,
@@ -49,9 +50,9 @@ from infra.reconciler.scaling import sizes_owned
 class AutoscalingProvider(ObservedPerRegion):
     kinds = frozenset({"asg"})
 
-    def __init__(self, workspace: Any, clients: AwsClients, *, sleep: Callable[[float], Any] | None = None,
+    def __init__(self, context: AwsContext, *, sleep: Callable[[float], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.workspace, self.clients = workspace, clients
+        self.context, self.clients = context, context.clients
         self._interrupted = threading.Event()
         # A wait wakes at once when infra is stopped; rolling back then waits for real.
         self.sleep, self.rest, self.clock = sleep or self._interrupted.wait, sleep or time.sleep, clock
@@ -96,7 +97,7 @@ class AutoscalingProvider(ObservedPerRegion):
         """The target groups and alarms nodes.json names exist in the group's region: a typo is an
         error when planning, not a roll that waits on nothing (one call for each, and none when no
         group names any)."""
-        groups = self.workspace.config.groups if self.workspace is not None else {}
+        groups = self.context.config.groups
         named: dict[str, dict[str, list[str]]] = {"target_groups": {}, "alarms": {}}
         for address, attributes in wanted.items():
             scale = getattr(groups.get(split_address(address)[1]), "autoscale", None)
@@ -118,7 +119,7 @@ class AutoscalingProvider(ObservedPerRegion):
     def _unknown(self, key: str, what: str, names: list[str], named: dict[str, dict[str, list[str]]],
                  region: str) -> ConfigError:
         group = named["target_groups" if key == "target_groups" else "alarms"][names[0]][0]
-        return self.workspace.config.error_at(group, ["autoscale", *key.split(".")],
+        return self.context.config.error_at(group, ["autoscale", *key.split(".")],
                                               f"group {group!r}: autoscale.{key}: no {what} "
                                               f"{', '.join(names)} in {region}; make it there, or fix the name")
 
@@ -315,9 +316,9 @@ def _by_address(region: str, groups: list[dict[str, Any]], wanted: dict[str, dic
         want = wanted.get(address, {})
         if current is not None:
             every_zone = zones.all() if "zones" in want and not want["zones"] else []
-            observed[address] = _observed(region, current, want, every_zone)
+            observed[address] = observed_asg(region, current, want, every_zone)
         for extra in extras:
-            observed[address_of("asg", name, extra["AutoScalingGroupName"])] = _observed(region, extra, {}, [])
+            observed[address_of("asg", name, extra["AutoScalingGroupName"])] = observed_asg(region, extra, {}, [])
     return observed
 
 
@@ -332,7 +333,7 @@ def live_and_leftovers(found: list[dict[str, Any]]) -> tuple[dict[str, Any], lis
     return current, [g for g in found if g is not current]
 
 
-def _observed(region: str, group: dict[str, Any], wanted: dict[str, Any], all_zones: list[str]) -> Observed:
+def observed_asg(region: str, group: dict[str, Any], wanted: dict[str, Any], all_zones: list[str]) -> Observed:
     tags = tag_dict(group.get("Tags"))
     template = group.get("LaunchTemplate") or {}
     subnets = [s for s in (group.get("VPCZoneIdentifier") or "").split(",") if s]

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.aws.session import AwsClients, aws_errors, paginate
+from infra.aws.session import aws_errors, paginate
 from infra.errors import ProviderError
-from infra.providers.aws.common import ObservedPerRegion, tag_dict
+from infra.providers.aws.common import AwsContext, ObservedPerRegion, tag_dict
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import MANAGED_TAG, OWNER_TAG
@@ -39,8 +39,8 @@ def key_pair_prefix(owner: str, group: str = "") -> str:
 class BuildLeftoversProvider(ObservedPerRegion):
     kinds = frozenset({"build_leftover"})
 
-    def __init__(self, workspace: Any, clients: AwsClients) -> None:
-        self.workspace, self.clients = workspace, clients
+    def __init__(self, context: AwsContext) -> None:
+        self.context, self.clients = context, context.clients
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
         ec2 = self.clients.client("ec2", region)

@@ -9,12 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ProviderError
 from infra.reconciler.graph import MANAGED_TAG, OWNER_TAG
 from infra.reconciler.resources import Observation, Observed, Resource, Unowned, split_address
+
+if TYPE_CHECKING:
+    from infra.aws.access import AwsOptions
+    from infra.config import Config
+    from infra.state.backend import StateBackend
 
 GROUP_TAG = "group"
 MANAGED = {"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]}
@@ -65,9 +71,9 @@ def in_each_region(regions: Iterable[str], scan: Callable[[str], Found]) -> list
         return list(pool.map(scan, regions))
 
 
-def configured_regions(workspace: Any) -> list[str | None]:
+def configured_regions(config: Config) -> list[str | None]:
     """The regions nodes.json's groups name (None: the default)."""
-    return [group.region for group in workspace.config.groups.values()]
+    return [group.region for group in config.groups.values()]
 
 
 def wanted_by_address(resources: Iterable[Resource]) -> dict[str, dict[str, Any]]:
@@ -117,22 +123,41 @@ def unowned_of(untagged: dict[str, Observed], describe: Callable[[Observed], str
     return reported
 
 
+@dataclass(frozen=True)
+class AwsContext:
+    """What an AWS provider is given, and all it is given: the validated config, clients on this run's
+    account, the ops repository's root (for the files a provider writes: Packer templates, dna files),
+    the state (read for what was applied, never written here), and how to reach the account of the
+    environment this one promotes from. Not the workspace: providers sit below it."""
+
+    config: Config
+    clients: AwsClients
+    root: Path = Path(".")
+    state: StateBackend | None = None
+    upstream: AwsOptions | None = None
+
+    @property
+    def owner(self) -> str:
+        """This project's name (the `infra:owner` tag of everything it makes)."""
+        return self.config.owner
+
+
 class ObservedPerRegion:
     """A provider that observes with one bulk scan per region: `_observe_region(region, wanted)`
     gets the desired attributes by address and returns what it found there (orphans included)."""
 
     clients: AwsClients
-    workspace: Any
+    context: AwsContext
 
     @property
     def owner(self) -> str:
         """This project's name: only resources tagged `infra:owner` with it are this provider's."""
-        return self.workspace.config.owner
+        return self.context.owner
 
     def observe(self, resources: list[Resource]) -> Observation:
         wanted = wanted_by_address(resources)
         observation = Observation()
-        regions = regions_of(resources, self.clients, configured_regions(self.workspace))
+        regions = regions_of(resources, self.clients, configured_regions(self.context.config))
         for found in in_each_region(regions, lambda region: self._observe_region(region, wanted)):
             observation.add(found)
         return observation

@@ -14,18 +14,16 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlparse
 
-from infra.aws.session import AwsClients, paginate
+from infra.aws.session import paginate
 from infra.errors import ProviderError
 from infra.providers import packer
+from infra.providers.aws.common import AwsContext
 from infra.providers.base import Progress
 from infra.reconciler.graph import HASH_TAG
 from infra.reconciler.kinds import AMI
-
-if TYPE_CHECKING:
-    from infra.workspace import Workspace
 
 _building: set[str] = set()  # the template copies this process's builds use now
 AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
@@ -38,41 +36,41 @@ def is_aws_endpoint(endpoint_url: str) -> bool:
 
 
 class PackerBuilds:
-    def __init__(self, workspace: Workspace, clients: AwsClients) -> None:
-        self.workspace, self.clients = workspace, clients
+    def __init__(self, context: AwsContext) -> None:
+        self.context, self.clients = context, context.clients
 
     @property
     def root(self) -> Path:
-        return self.workspace.root
+        return self.context.root
 
     def build(self, group: str, attributes: Mapping[str, Any], region: str, progress: Progress) -> str:
         """Build the group's AMI in `region` from its template; the id of the AMI packer made."""
-        written = self.workspace.config.layout.packer_template(group)
+        written = self.context.config.layout.packer_template(group)
         path = self.root / written
         if not path.is_file():
             raise ProviderError(f"{written} does not exist; write it with: infra packer:create {group}")
         template = packer.load_template(path)
         variables = self._variables(group, template, attributes, region, progress)
-        settings = self.workspace.config.groups.get(group)
+        settings = self.context.config.groups.get(group)
         try:
             result = self._run_packer(path, template, variables, progress,
                                       timeout=settings.build_timeout if settings is not None else 3600)
         except ProviderError as exc:
             source = attributes.get("source_image", "?")
             raise ProviderError(f"{written} (from {source} in {region}): {exc}") from None
-        return _image_in(result.artifacts, region)
+        return image_in(result.artifacts, region)
 
     def _variables(self, group: str, template: Mapping[str, Any], attributes: Mapping[str, Any], region: str,
                    progress: Progress) -> dict[str, str]:
         """The -var values infra knows, for the variables the template declares."""
         declared = packer.declared_variables(template)
         if "source_hash" not in declared:
-            progress(f"warning: {self.workspace.config.layout.packer_template(group)} declares no source_hash "
+            progress(f"warning: {self.context.config.layout.packer_template(group)} declares no source_hash "
                      f"variable: the AMI gets no {HASH_TAG} tag, so every apply builds it again")
         values = {"source_ami": str(attributes.get("source_image", "")),
                   "source_hash": AMI.build_digest(attributes), "region": region}
         if "security_group_ids" in declared:
-            settings = self.workspace.config.groups.get(group)
+            settings = self.context.config.groups.get(group)
             names = settings.security_groups if settings is not None else []
             values["security_group_ids"] = ",".join(self.security_group_ids(group, names, region))
             if not names:
@@ -136,7 +134,7 @@ class PackerBuilds:
         return stale
 
 
-def _image_in(artifacts: list[str], region: str) -> str:
+def image_in(artifacts: list[str], region: str) -> str:
     """The AMI id for `region` from packer's artifact ids ("us-east-1:ami-1,eu-west-1:ami-2")."""
     pairs = [part.split(":", 1) for artifact in artifacts for part in artifact.split(",") if ":" in part]
     for where, image_id in pairs:

@@ -15,14 +15,15 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import botocore.exceptions
 
-from infra.aws.session import AwsClients, aws_errors, paginate
+from infra.aws.session import aws_errors, paginate
 from infra.errors import InfraError, ProviderError
 from infra.providers import packer
 from infra.providers.aws.common import (
+    AwsContext,
     ByOwner,
     by_owner,
     configured_regions,
@@ -45,9 +46,6 @@ from infra.reconciler.resources import Observation, Observed, Resource, address_
 from infra.reconciler.retention import Decision, Image, by_group, choose, newest_by_group, newest_first
 from infra.rendering import packer_literal
 
-if TYPE_CHECKING:
-    from infra.workspace import Workspace
-
 GROUP_TAG = "group"
 USABLE_STATES = ("available", "pending")  # a failed or deregistered AMI is not a group's image
 # AMIs per DescribeImages page, AWS's most: without MaxResults AWS answers every AMI in one response,
@@ -57,8 +55,8 @@ IMAGE_PAGE = 1000
 class ImagesProvider:
     kinds = frozenset({"ami"})
 
-    def __init__(self, workspace: Workspace, clients: AwsClients) -> None:
-        self.workspace, self.clients = workspace, clients
+    def __init__(self, context: AwsContext) -> None:
+        self.context, self.clients = context, context.clients
         self._lock = threading.Lock()
         self._seen: dict[str, set[str]] = defaultdict(set)  # group -> regions its AMIs were found in
 
@@ -78,7 +76,7 @@ class ImagesProvider:
         AMIs of the groups asked about, to say so."""
         asked = {r.address: self.region(r.attributes.get("region")) for r in resources}
         observation = Observation()
-        scanned = set(asked.values()) or set(map(self.region, configured_regions(self.workspace)))
+        scanned = set(asked.values()) or set(map(self.region, configured_regions(self.context.config)))
         for found in in_each_region(sorted(scanned), lambda region: self._observe_region(region, asked)):
             observation.add(found)
         # The environment promoted from is asked only for what this one has no AMI of yet (a plan
@@ -95,10 +93,10 @@ class ImagesProvider:
             newest, older = images[0], images[1:]
             address = address_of("ami", group)
             if asked.get(address, region) == region:
-                observation.found[address] = _observed(region, newest, images).model_copy(update={"earlier": {
-                    image.source_hash: _observed(region, image) for image in reversed(older)  # newest of each
+                observation.found[address] = observed_image(region, newest, images).model_copy(update={"earlier": {
+                    image.source_hash: observed_image(region, image) for image in reversed(older)  # newest of each
                     if image.source_hash and image.source_hash != newest.source_hash}})
-        untagged = {address_of("ami", group): _observed(region, image)
+        untagged = {address_of("ami", group): observed_image(region, image)
                     for group, image in newest_by_group(owners.untagged).items()}
         theirs = [(address_of("ami", image.group), owner, _described(region, image.id, image.name))
                   for owner, image in owners.theirs]
@@ -117,7 +115,7 @@ class ImagesProvider:
             filters.append({"Name": f"tag:{GROUP_TAG}", "Values": [group]})
         ec2 = self.clients.client("ec2", region)
         pages = {"PageSize": IMAGE_PAGE}
-        found = [_image(raw) for raw in paginate(ec2, "describe_images", "Images", Owners=["self"], Filters=filters,
+        found = [image_of(raw) for raw in paginate(ec2, "describe_images", "Images", Owners=["self"], Filters=filters,
                                                  PaginationConfig=pages) if raw.get("State") in USABLE_STATES]
         images = by_owner([image for image in found if image.group and (group is None or image.group == group)],
                           lambda image: dict(image.tags), self.owner)
@@ -128,17 +126,17 @@ class ImagesProvider:
 
     @property
     def owner(self) -> str:
-        return self.workspace.config.owner
+        return self.context.owner
 
     @cached_property
     def builds(self) -> PackerBuilds:
-        """Packer runs for this workspace's groups."""
-        return PackerBuilds(self.workspace, self.clients)
+        """Packer runs for this project's groups."""
+        return PackerBuilds(self.context)
 
     @cached_property
     def promotions(self) -> Promotions:
         """The AMIs of the environment this one promotes from, and their copies here."""
-        return Promotions(self.workspace, self.clients)
+        return Promotions(self.context)
 
     # -- apply -----------------------------------------------------------------------------------
 
@@ -172,8 +170,8 @@ class ImagesProvider:
             found = ec2.describe_images(ImageIds=[image_id]).get("Images", [])
         name = found[0].get("Name", "") if found else ""
         if found:
-            self._own(region, group, _image(found[0]), progress, attributes.get(IMAGE_DIGEST))
-            self._tag_literally(region, _image(found[0]), attributes.get("tags") or {}, progress)
+            self._own(region, group, image_of(found[0]), progress, attributes.get(IMAGE_DIGEST))
+            self._tag_literally(region, image_of(found[0]), attributes.get("tags") or {}, progress)
         with self._lock:
             self._seen[group].add(region)
         progress(f"built {image_id} ({name}) in {region}")
@@ -213,7 +211,7 @@ class ImagesProvider:
             if action.kind == "ami" or last.get(action.group, action).kind != "ami":
                 last[action.group] = action
         for group, action in sorted(last.items()):
-            settings = self.workspace.config.groups.get(group)
+            settings = self.context.config.groups.get(group)
             if settings is not None and settings.ami_keep and settings.packer:
 
                 def say(message: str, action: Action = action) -> None:
@@ -273,7 +271,7 @@ class ImagesProvider:
         """Where a group's AMIs may be: where they were seen, the regions nodes.json uses, the default."""
         with self._lock:
             seen = set(self._seen.get(group, ()))
-        configured = set(map(self.region, configured_regions(self.workspace)))
+        configured = set(map(self.region, configured_regions(self.context.config)))
         return sorted(seen | configured | {self.region(None)})
 
     def retain(self, region: str, images: list[Image], keep: int | Mapping[str, int], progress: Progress, *,
@@ -283,8 +281,8 @@ class ImagesProvider:
         candidates = choose(images, keep, {}).removed
         in_use = images_in_use(self.clients, region, [i.id for i in candidates]) if candidates else {}
         if candidates:
-            recorded = {r.outputs.get("image_id") for r in self.workspace.backend.read().resources.values()
-                        if r.kind == "ami"}
+            recorded = {r.outputs.get("image_id") for r in self.context.state.read().resources.values()
+                        if r.kind == "ami"} if self.context.state is not None else set()
             for image in candidates:
                 if image.id in recorded:
                     in_use.setdefault(image.id, []).append(f"ami.{image.group} (the AMI infra applied for it)")
@@ -342,7 +340,7 @@ class ImagesProvider:
             progress(f"ami_keep {keep}: removed {len(decision.removed)} older AMI(s)")
 
 
-def _image(raw: Mapping[str, Any]) -> Image:
+def image_of(raw: Mapping[str, Any]) -> Image:
     tags = {t["Key"]: t["Value"] for t in raw.get("Tags", []) if "Key" in t}
     snapshots = tuple(m["Ebs"]["SnapshotId"] for m in raw.get("BlockDeviceMappings", [])
                       if m.get("Ebs", {}).get("SnapshotId"))
@@ -351,7 +349,7 @@ def _image(raw: Mapping[str, Any]) -> Image:
                  image_digest=tags.get(IMAGE_DIGEST_TAG, ""), tags=tuple(sorted(managed_tags(tags).items())))
 
 
-def _observed(region: str, image: Image, every: Iterable[Image] = ()) -> Observed:
+def observed_image(region: str, image: Image, every: Iterable[Image] = ()) -> Observed:
     """The group's newest AMI `image`; `images` lists `every` AMI of the group here, newest first:
     what deleting `ami.GROUP` removes, for the plan to name."""
     images = [{"id": i.id, "name": i.name, "snapshots": list(i.snapshots)}

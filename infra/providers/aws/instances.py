@@ -11,13 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from infra.aws.session import AwsClients, aws_errors, paginate
+from infra.aws.session import aws_errors, paginate
 from infra.config.chef import dna_document
 from infra.errors import ProviderError
 from infra.fsutil import atomic_write_json
 from infra.providers.aws.common import (
     GROUP_TAG,
     MANAGED,
+    AwsContext,
     ObservedPerRegion,
     as_config_names,
     available_zones,
@@ -43,10 +44,10 @@ LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 class InstancesProvider(ObservedPerRegion):
     kinds = frozenset({"instance"})
 
-    def __init__(self, workspace: Any, clients: AwsClients) -> None:
-        self.root = Path(workspace.root)
-        self.workspace, self.clients = workspace, clients
-        self.dna_path = workspace.config.layout.instance_dna  # (group, instance id) -> its dna file
+    def __init__(self, context: AwsContext) -> None:
+        self.root = Path(context.root)
+        self.context, self.clients = context, context.clients
+        self.dna_path = context.config.layout.instance_dna  # (group, instance id) -> its dna file
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
         ec2 = self.clients.client("ec2", region)
@@ -61,7 +62,7 @@ class InstancesProvider(ObservedPerRegion):
         names = security_group_names(self.clients, region, ids)
 
         def observed(found: dict[str, dict[str, Any]]) -> dict[str, Observed]:
-            return {address: _observed(region, instance, names, wanted.get(address, {}), self.dna_path)
+            return {address: observed_instance(region, instance, names, wanted.get(address, {}), self.dna_path)
                     for address, instance in found.items()}
 
         return Observation(found=observed(ours), unowned=unowned_of(
@@ -206,7 +207,7 @@ def _described(region: str, instance_id: str) -> str:
     return f"instance {instance_id} in {region}"
 
 
-def _observed(region: str, instance: dict[str, Any], names: dict[str, str], wanted: dict[str, Any],
+def observed_instance(region: str, instance: dict[str, Any], names: dict[str, str], wanted: dict[str, Any],
               dna_path: Callable[[str, str], str]) -> Observed:
     tags = tag_dict(instance.get("Tags"))
     ids = [g["GroupId"] for g in instance.get("SecurityGroups", [])]

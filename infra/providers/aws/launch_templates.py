@@ -12,10 +12,11 @@ import base64
 import binascii
 from typing import Any, cast
 
-from infra.aws.session import AwsClients, aws_errors, paginate
+from infra.aws.session import aws_errors, paginate
 from infra.providers.aws.common import (
     GROUP_TAG,
     MANAGED,
+    AwsContext,
     ObservedPerRegion,
     as_config_names,
     by_owner,
@@ -41,8 +42,8 @@ VERSIONED = ("image_id", "instance_type", "security_groups", "key_name", "iam_in
 class LaunchTemplatesProvider(ObservedPerRegion):
     kinds = frozenset({"launch_template"})
 
-    def __init__(self, workspace: Any, clients: AwsClients) -> None:
-        self.workspace, self.clients = workspace, clients
+    def __init__(self, context: AwsContext) -> None:
+        self.context, self.clients = context, context.clients
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
         ec2 = self.clients.client("ec2", region)
@@ -64,8 +65,8 @@ class LaunchTemplatesProvider(ObservedPerRegion):
         names = security_group_names(self.clients, region, group_ids)
 
         def observed(found: list[dict[str, Any]]) -> dict[str, Observed]:
-            return {_address(t): _observed(region, t, default[t["LaunchTemplateId"]], tag_dict(t.get("Tags")), names,
-                                           wanted.get(_address(t), {}))
+            return {_address(t): observed_template(region, t, default[t["LaunchTemplateId"]], tag_dict(t.get("Tags")),
+                                                   names, wanted.get(_address(t), {}))
                     for t in found if t["LaunchTemplateId"] in default}
 
         return Observation(found=observed(owners.ours), unowned=unowned_of(
@@ -142,7 +143,7 @@ def _described(region: str, name: str, template_id: str) -> str:
     return f"launch template {name} ({template_id}) in {region}"
 
 
-def _observed(region: str, template: dict[str, Any], version: dict[str, Any], tags: dict[str, str],
+def observed_template(region: str, template: dict[str, Any], version: dict[str, Any], tags: dict[str, str],
               names: dict[str, str], wanted: dict[str, Any]) -> Observed:
     data = version.get("LaunchTemplateData", {})
     groups = as_config_names(data.get("SecurityGroupIds", []), names, wanted.get("security_groups"))

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ProviderError
-from infra.providers.aws.common import in_each_region, tag_dict, tag_list
+from infra.providers.aws.common import AwsContext, in_each_region, tag_dict, tag_list
 from infra.providers.base import Progress
 from infra.reconciler.graph import HASH_TAG, MANAGED_TAG, OWNER_TAG
 from infra.reconciler.promotion import IMAGE_DIGEST, IMAGE_DIGEST_TAG, PROMOTED, SOURCE, is_promoted
 from infra.reconciler.resources import Observed, Resource
-
-if TYPE_CHECKING:
-    from infra.workspace import Workspace
 
 FILTER_VALUES = 195  # EC2 takes at most 200 values in one filter
 USABLE_STATES = ("available",)  # a copy of a pending AMI would fail
@@ -35,15 +32,15 @@ COPY_WAIT = {"Delay": 15, "MaxAttempts": 480}  # up to two hours: a large AMI co
 
 
 class Promotions:
-    def __init__(self, workspace: Workspace, clients: AwsClients) -> None:
-        self.workspace, self.clients = workspace, clients
+    def __init__(self, context: AwsContext) -> None:
+        self.context, self.clients = context, context.clients
 
     @cached_property
     def upstream(self) -> AwsClients:
         """Clients with the previous environment's access."""
         from infra.aws.access import clients_of
 
-        access = self.workspace.upstream_access
+        access = self.context.upstream
         if access is None:
             raise ProviderError("this environment promotes from none (__settings__.promote)")
         return clients_of(access)
@@ -66,8 +63,8 @@ class Promotions:
         return found
 
     def _scan(self, region: str, addresses: dict[str, list[str]]) -> dict[str, Observed]:
-        upstream = self.workspace.config.upstream
-        owner = self.workspace.config.upstream_owner
+        upstream = self.context.config.upstream
+        owner = self.context.config.upstream_owner
         digests = sorted(addresses)
         newest: dict[str, dict[str, Any]] = {}
         ec2 = self.upstream.client("ec2", region)
@@ -90,7 +87,7 @@ class Promotions:
         """Copy the AMI the plan named into this environment's region (sharing it with this
         environment's account first when it is another's), then tag the copy as this environment's."""
         source, region = attributes[SOURCE], attributes["region"]
-        environment = self.workspace.config.environment_name or ""
+        environment = self.context.config.environment_name or ""
         here = self.clients.client("ec2", region)
         if source.get("account") and source["account"] != self.account:
             self._share(source, progress)

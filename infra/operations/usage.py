@@ -26,10 +26,9 @@ def usage_report(workspace: Workspace, groups: Iterable[str] = (), days: int = D
     named = list(groups)
     selected = config.select(named)
     if reader is None:  # boto3 loads only when a command needs AWS
-        from infra.providers.aws import clients_for
         from infra.providers.aws.metrics import UsageReader
 
-        reader = UsageReader(clients_for(workspace), config.owner)
+        reader = UsageReader(workspace.aws_clients, config.owner)
     end = (now or datetime.now(UTC)).replace(microsecond=0)
     start = end - timedelta(days=days)
     by_region: dict[str, list[Group]] = defaultdict(list)
