@@ -17,10 +17,13 @@ deps: $(BIN)/.installed system-deps
 system-deps:
 	@scripts/system-deps.sh
 
-# ruff and mypy, configured in pyproject.toml; `make test` runs them first.
+# ruff, mypy and the layers (import-linter's contracts), configured in pyproject.toml, and no private
+# name read across modules; `make test` runs them first.
 lint: $(BIN)/.installed
 	$(BIN)/ruff check infra tests benchmarks scripts
 	$(BIN)/mypy infra
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/private_names.py infra
 
 test: deps lint
 	$(BIN)/pytest -q
