@@ -1,7 +1,37 @@
-"""Settings for the whole suite."""
+"""Settings for the whole suite, and the ops repositories the command-line tests run in."""
 
+import json
+from pathlib import Path
+
+import pytest
 from hypothesis import settings
 
 # CI machines are small and shared: judge properties by their results, never by their speed.
 settings.register_profile("infra", deadline=None, max_examples=100)
 settings.load_profile("infra")
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "nodes.json"
+# Only local resources: no AMI (packer false) and no autoscaling group, so nothing needs AWS.
+LOCAL = {
+    "__base__": {"instance_type": "m1.large", "source_ami": "ami-1ebb2077", "packer": False,
+                 "run_list": ["recipe[base]"], "post_run_list": ["recipe[sudo]"],
+                 "default_attributes": {"environment": "production", "db_password": "hunter2"}},
+    "api": {"run_list": ["recipe[acme-service::api]"]},
+    "web": {"run_list": ["recipe[acme::web]"], "depends_on": ["api"]},
+}
+
+
+@pytest.fixture
+def example(tmp_path, monkeypatch):
+    """An ops repository with the seed's nodes.json, as the working directory."""
+    (tmp_path / "nodes.json").write_text(EXAMPLE.read_text())
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def local(tmp_path, monkeypatch):
+    """An ops repository whose groups make only local files (no AMI, no ASG): no AWS needed."""
+    (tmp_path / "nodes.json").write_text(json.dumps(LOCAL, indent=2))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

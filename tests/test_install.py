@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from infra import __version__
-from tests.test_cli_local import LOCAL
+from tests.conftest import LOCAL
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.install

@@ -22,8 +22,8 @@ import pytest
 
 from tests.cli_helpers import run_infra
 from tests.integration.conftest import ALARM, TARGET_GROUP
+from tests.integration.fleet_support import BEE, applied, asgs, example, no_changes, tags, write
 from tests.integration.test_failures import kill_group, start_infra, wait_until
-from tests.integration.test_fleet_asg import BEE, applied, asgs, example, no_changes, tags, write
 from tests.integration.test_kills import unlock
 from tests.support.watch import Watch
 

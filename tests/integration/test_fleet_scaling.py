@@ -22,7 +22,7 @@ import pytest
 
 from tests.cli_helpers import run_infra
 from tests.integration.conftest import ALARM, TARGET_GROUP
-from tests.integration.test_fleet_asg import BEE, applied, asgs, example, no_changes, tags, write
+from tests.integration.fleet_support import BEE, applied, asgs, example, no_changes, tags, write
 from tests.support.watch import Watch
 
 SCALING = {
