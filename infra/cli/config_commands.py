@@ -1,15 +1,17 @@
-"""Commands that read nodes.json and change nothing: validate, show, schema."""
+"""Commands that read nodes.json and change nothing in the world: validate, show, schema, init."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
-from infra.cli.app import Output, app, options, out
+from infra.cli.app import Output, app, err, options, out
 from infra.config import load_config
 from infra.config.environments import require_environment
 from infra.config.schema import nodes_json_schema
+from infra.operations.editor_setup import SCHEMA_FILE, set_up_editors
 from infra.redact import masked
 
 SHOWN_GROUPS = 20  # group names validate lists before "and N more"
@@ -56,3 +58,19 @@ def show(group: str = typer.Argument(..., help="Group name."),
 def schema() -> None:
     """Print the JSON Schema of nodes.json, for editors."""
     out.print_json(json.dumps(nodes_json_schema()))
+
+
+@app.command()
+def init() -> None:
+    """Set up editors for nodes.json: write nodes.schema.json, add "$schema" to nodes.json (a starter
+    nodes.json when there is none) and map the schema in .vscode/settings.json. Run it again after
+    upgrading infra: it rewrites only what changed and keeps your settings."""
+    setup = set_up_editors(Path(options.config))
+    for name in setup.written:
+        out.print(f"wrote {name}", markup=False)
+    if setup.unchanged:
+        out.print(f"already set up: {', '.join(setup.unchanged)}", markup=False)
+    for line in setup.todo:
+        err.print(f"note: {line}", markup=False, highlight=False)
+    out.print(f"Editors now complete and check {Path(options.config).name} against {SCHEMA_FILE} (VS Code, "
+              f"JetBrains IDEs); commit both.", markup=False)

@@ -27,7 +27,9 @@ from infra.fsutil import read_text
 from infra.jsontext import JsonProblem
 
 DEFAULT_CONFIG_FILE = "nodes.json"
-TOP_LEVEL_KEYS = (BASE_KEY, SETTINGS_KEY, ENVIRONMENTS_KEY)
+# Where an editor finds nodes.json's JSON Schema (`infra init` writes it); infra itself ignores it.
+SCHEMA_KEY = "$schema"
+TOP_LEVEL_KEYS = (BASE_KEY, SETTINGS_KEY, ENVIRONMENTS_KEY, SCHEMA_KEY)
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
 # Levels of objects and lists, nodes.json's own included: far beyond any Chef attributes, and
 # below what infra reads back from what it writes (jsontext.MAX_DEPTH), values being deeper there.
@@ -156,6 +158,9 @@ def parse_config(text: str, path: str = DEFAULT_CONFIG_FILE, environment: str | 
             raise locator.error([key], unknown("top-level key " + repr(key), key, TOP_LEVEL_KEYS))
     if not isinstance(base, dict):
         raise locator.error([BASE_KEY], "__base__ must be an object of settings every group inherits")
+    if not isinstance(document.get(SCHEMA_KEY, ""), str):
+        raise locator.error([SCHEMA_KEY], "$schema must be the path or URL of nodes.json's JSON Schema, a string "
+                                          "(infra init writes \"./nodes.schema.json\")")
     locator.check_keys(base, GroupSettings, BASE_KEY)
     raw_groups = {name: raw for name, raw in document.items() if name not in TOP_LEVEL_KEYS}
     groups = build_groups(base, raw_groups, locator)

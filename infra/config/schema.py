@@ -29,6 +29,7 @@ def nodes_json_schema() -> dict[str, Any]:
         "title": "infra nodes.json",
         "type": "object",
         "properties": {
+            "$schema": {"type": "string", "description": "Where editors find this schema; infra ignores it."},
             "__base__": {"$ref": "#/$defs/BaseSettings"},
             "__settings__": {"$ref": "#/$defs/Settings"},
             "__environments__": {
