@@ -12,7 +12,7 @@ import typer
 from infra.cli import app
 
 SECTIONS = [
-    ("Reading nodes.json", ["validate", "show", "schema", "graph"]),
+    ("Reading nodes.json", ["validate", "show", "schema", "graph", "init", "generate"]),
     ("Plan, apply, drift, import", ["plan", "apply", "drift", "import"]),
     ("Usage and cost", ["usage"]),
     ("Chef roles and dna files", ["role:create", "role:update", "roles:create", "roles:update", "autoscale:create"]),

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import typer
 
-from infra.cli.app import Output, app, err, options, out
+from infra.cli.app import Output, app, err, fail, options, out
 from infra.config import load_config
 from infra.config.environments import require_environment
 from infra.config.schema import nodes_json_schema
 from infra.operations.editor_setup import SCHEMA_FILE, set_up_editors
+from infra.operations.generated import generate as write_generated
+from infra.operations.generated import stale_files
 from infra.redact import masked
 
 SHOWN_GROUPS = 20  # group names validate lists before "and N more"
@@ -74,3 +76,26 @@ def init() -> None:
         err.print(f"note: {line}", markup=False, highlight=False)
     out.print(f"Editors now complete and check {Path(options.config).name} against {SCHEMA_FILE} (VS Code, "
               f"JetBrains IDEs); commit both.", markup=False)
+
+
+@app.command()
+def generate(check: bool = typer.Option(
+        False, "--check", help="Write nothing: exit 1 naming each generated file that is not what nodes.json "
+                               "makes (for pre-commit and CI).")) -> None:
+    """Write the generated files (roles/, packer/, dna/) from nodes.json, for every environment (or --env's),
+    and remove those of groups it no longer has. No cloud, no state: commit them with nodes.json."""
+    config = Path(options.config)
+    if not check:
+        done = write_generated(config, options.env)
+        for line in done:
+            out.print(line, markup=False)
+        out.print(f"{len(done)} generated file(s) written or removed." if done
+                  else "Generated files are current: nothing to write.", markup=False)
+        return
+    stale = stale_files(config, options.env)
+    if not stale:
+        out.print("Generated files are current with nodes.json.", markup=False)
+        return
+    for item in stale:
+        err.print(item.line(), markup=False, highlight=False)
+    raise fail(f"{len(stale)} generated file(s) out of date with {config.name}: run infra generate, then commit them")

@@ -21,6 +21,7 @@ from infra.reconciler.plan import Action, MadeAgainst, Notice, Plan, changed_att
 from infra.reconciler.promotion import is_promoted, promoted_action
 from infra.reconciler.refs import resolve, unresolved
 from infra.reconciler.resources import Observed, Resource, Unowned, address_of, split_address
+from infra.reconciler.working_tree import explained
 from infra.state.model import ResourceState, State
 
 
@@ -54,8 +55,9 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
             planned[resource.address] = _promotion(resource, after, observed.get(resource.address), state,
                                                    (sources or {}).get(resource.address))
         else:
-            planned[resource.address] = _action_for(resource, after, observed.get(resource.address), state,
-                                                    forced=resource.address in forced)
+            action = _action_for(resource, after, observed.get(resource.address), state,
+                                 forced=resource.address in forced)
+            planned[resource.address] = explained(action, state.resources.get(resource.address))
     for address, item in adopted.items():
         if address not in desired:  # recorded in state, no longer wanted: the next plan deletes it
             recorded = state.resources.get(address)
