@@ -100,6 +100,20 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
     return planned
 
 
+def desired_of(workspace: Workspace, groups: Iterable[str] = ()) -> Graph:
+    """What nodes.json wants, of `groups` and what they depend on (every group when none), without
+    reading state or observing anything."""
+    config = workspace.config
+    desired = desired_graph(config, workspace.root)
+    groups = list(groups)
+    if not groups:
+        return desired
+    for group in groups:
+        config.group(group)  # unknown names are an error, with a suggestion
+    scope = Selection(groups).scope(desired, desired.resources) or set()
+    return Graph({address: r for address, r in desired.resources.items() if address in scope})
+
+
 def look_alikes(workspace: Workspace, making: list[Resource], observation: Observation) -> None:
     """Add to `observation` what was made without infra and is named like what the plan would make
     (`making`): the plan says it can be imported, and never adopts it (providers/aws/adoption.py)."""

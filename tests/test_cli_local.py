@@ -185,9 +185,9 @@ def test_a_held_lock_refuses_apply_and_unlock_clears_it(local, capsys):
 
 
 def test_graph_prints_dot_and_mermaid(example, capsys):
-    dot = infra(capsys, "graph").out
+    dot = infra(capsys, "graph", "--desired").out
     assert '"ami.12_04-bee" -> "launch_template.12_04-bee";' in dot
-    assert infra(capsys, "graph", "--format", "mermaid").out.startswith("graph LR")
+    assert infra(capsys, "graph", "--desired", "--format", "mermaid").out.startswith("flowchart LR")
     assert infra(capsys, "graph", "--format", "png").code == 1
 
 

@@ -26,7 +26,7 @@ def validate() -> None:
     names = list(config.groups)
     listed = ", ".join(names[:SHOWN_GROUPS]) or "none"
     if len(names) > SHOWN_GROUPS:
-        listed += f" and {len(names) - SHOWN_GROUPS} more (infra graph lists every resource)"
+        listed += f" and {len(names) - SHOWN_GROUPS} more (infra graph --desired draws every resource)"
     out.print(f"{config.path} is valid: {len(names)} group(s): {listed}")
     if config.environments:
         out.print(f"environments: {', '.join(config.environments)}, each checked (infra env list shows them)")

@@ -11,8 +11,7 @@ from infra import engine
 from infra.cli.app import ReportOutput, app, out
 from infra.cli.common import ConsoleListener, busy, confirmed, note_project, report_result, workspace
 from infra.errors import InfraError
-from infra.reconciler import render
-from infra.reconciler.graph import desired_graph
+from infra.reconciler import graph_render, render
 from infra.usage import render as usage_render
 
 EXCLUDE_HELP = ("Leave out this group or address (ami.web), and what depends on it; repeat for more. The plan "
@@ -130,19 +129,26 @@ def drift(
 
 
 @app.command()
-def graph(fmt: str = typer.Option("dot", "--format", "-f", help="dot or mermaid.")) -> None:
-    """Print the desired resources and their dependencies (Graphviz DOT or Mermaid)."""
+def graph(
+    groups: list[str] | None = typer.Argument(None, help="Only these groups (and what they depend on)."),
+    fmt: str = typer.Option("dot", "--format", "-f", help="dot or mermaid."),
+    plan_file: Path | None = typer.Option(None, "--plan", help="Draw this saved plan (infra plan --out) instead."),
+    desired: bool = typer.Option(False, "--desired", help="Draw what nodes.json wants, observing nothing (no cloud, "
+                                                          "no state): every resource and its dependencies."),
+) -> None:
+    """Draw the plan's actions and what waits for what (Graphviz DOT or Mermaid), each marked with its
+    action (+ ~ +/- - *); `dot -Tsvg` draws the DOT."""
     if fmt not in ("dot", "mermaid"):
         raise InfraError(f"unknown --format {fmt!r}; use dot or mermaid")
-    ws = workspace()
-    desired = desired_graph(ws.config, ws.root)
-    if fmt == "dot":
-        lines = ["digraph infra {", "  rankdir=LR;"]
-        lines += [f'  "{r.address}";' for r in desired]
-        lines += [f'  "{d}" -> "{r.address}";' for r in desired for d in r.depends_on]
-        lines.append("}")
+    if plan_file is not None and (desired or groups):
+        raise InfraError("--plan draws a saved plan as it is: leave out --desired and the groups")
+    if plan_file is not None:
+        drawing = graph_render.of_plan(engine.load_plan(plan_file))
+    elif desired:
+        ws = workspace()
+        drawing = graph_render.of_desired(engine.desired_of(ws, groups or ()))
     else:
-        ident = {r.address: f"n{i}" for i, r in enumerate(desired)}
-        lines = ["graph LR"] + [f'  {ident[r.address]}["{r.address}"]' for r in desired]
-        lines += [f"  {ident[d]} --> {ident[r.address]}" for r in desired for d in r.depends_on if d in ident]
-    print("\n".join(lines))
+        ws = workspace()
+        with busy("Planning: reading nodes.json and observing what exists..."):
+            drawing = graph_render.of_plan(engine.make_plan(ws, engine.Selection(groups or ())))
+    print(graph_render.dot(drawing) if fmt == "dot" else graph_render.mermaid(drawing))

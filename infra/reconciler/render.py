@@ -15,6 +15,7 @@ from infra.config.pricing import described, dollars
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.cost import CostItem, Nodes, PlanCost
 from infra.reconciler.drift import DriftReport
+from infra.reconciler.graph_render import markdown_charts
 from infra.reconciler.plan import Action, AttributeChange, Plan
 from infra.reconciler.plan_json import plan_document
 from infra.reconciler.refs import parse_ref
@@ -181,6 +182,7 @@ def plan_markdown(plan: Plan) -> str:
         lines += ["", f"> **Warning:** destroys or replaces {', '.join(f'`{a}`' for a in destroyed)}"]
     if plan.cost is not None:
         lines += ["", *cost_markdown(plan.cost)]
+    lines += markdown_charts(plan)  # the order of the changes and the rolls' time lines (graph_render.py)
     lines += ["", "<details><summary>Attribute changes</summary>", "", "```diff"]
     for action in plan.changes:  # whole values here: the details are where a reviewer reads them
         lines.append(f"# {action.address}: {action.action.name.lower()}")
