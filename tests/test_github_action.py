@@ -165,3 +165,13 @@ def test_the_install_step_installs_what_version_says(tmp_path, version, requirem
     calls = (tmp_path / "calls").read_text().splitlines()
     assert calls == [f"-m pip install --quiet --disable-pip-version-check {requirement.format(action='/action')}",
                      "-m infra --version"]
+
+
+def test_an_environment_that_waits_is_no_failure_and_its_comment_says_why(monkeypatch, tmp_path):
+    from infra.ci import action
+
+    said = "error: production promotes ami.web, which staging has not built yet: apply staging first\n"
+    monkeypatch.setattr(action.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 3, "", said))
+    outcome = action.run(action.Inputs(command="plan", environment="production"), tmp_path / "p.plan")
+    assert not outcome.failed and outcome.code == 3
+    assert outcome.report == ("### infra plan: waits for the environment before it\n\n```text\n" + said + "```")

@@ -95,6 +95,9 @@ def run(inputs: Inputs, plan_file: Path) -> Outcome:
         return Outcome(done.returncode, _apply_report(done.returncode, done.stdout + done.stderr))
     if done.returncode not in NOT_ERRORS:
         return Outcome(done.returncode, _failure_report(inputs.command, done.returncode, done.stderr))
+    if done.returncode == 3:  # waits for the environment it promotes from: said on stderr, nothing on stdout
+        return Outcome(3, _stderr_report(f"### infra {inputs.command}: waits for the environment before it",
+                                         done.stderr))
     counts = _counts(plan_file) if inputs.command == "plan" else {}
     return Outcome(done.returncode, done.stdout.rstrip("\n"), counts)
 
@@ -118,8 +121,12 @@ def _apply_report(code: int, log: str) -> str:
 
 
 def _failure_report(command: str, code: int, errors: str) -> str:
+    return _stderr_report(f"### infra {command}: failed (exit {code})", errors)
+
+
+def _stderr_report(headline: str, errors: str) -> str:
     tail = errors.strip().splitlines()[-20:] or ["(nothing on stderr)"]
-    return "\n".join([f"### infra {command}: failed (exit {code})", "", "```text", *tail, "```"])
+    return "\n".join([headline, "", "```text", *tail, "```"])
 
 
 def comment_body(inputs: Inputs, outcome: Outcome, env: dict[str, str]) -> str:
