@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import run_infra
+from tests.conftest import LOCAL
 from tests.test_cli_environments import NODES as WITH_ENVIRONMENTS
-from tests.test_cli_local import LOCAL
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "nodes.json"
 

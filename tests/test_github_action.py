@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import LOCAL
 from tests.support.fake_github import FakeGitHub
-from tests.test_cli_local import LOCAL
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())

@@ -8,7 +8,6 @@ import subprocess
 
 from infra.reconciler.graph_render import dot, of_plan
 from tests.cli_helpers import run_infra
-from tests.test_cli_local import example, local  # noqa: F401  (fixtures)
 from tests.unit.test_graph_render import a_roll
 
 
@@ -36,7 +35,7 @@ def test_dot_of_a_plan_has_every_action_marked_and_its_edges():
     assert nodes["asg.old"]["color"] == "#cf222e" and "dashed" in nodes["dna.web"]["style"]
 
 
-def test_infra_graph_draws_the_plan_then_a_saved_plan(local, capsys):  # noqa: F811
+def test_infra_graph_draws_the_plan_then_a_saved_plan(local, capsys):
     nodes, edges = read_dot(run_infra(capsys, "graph").out)
     assert {n["label"] for n in nodes.values()} == {"+ role.api", "+ role.web"}
     assert run_infra(capsys, "plan", "--out", "first.plan").code == 0
@@ -48,7 +47,7 @@ def test_infra_graph_draws_the_plan_then_a_saved_plan(local, capsys):  # noqa: F
     assert run_infra(capsys, "graph", "--plan", "first.plan", "web").code == 1
 
 
-def test_infra_graph_desired_draws_what_nodes_json_wants_without_any_cloud(example, capsys):  # noqa: F811
+def test_infra_graph_desired_draws_what_nodes_json_wants_without_any_cloud(example, capsys):
     nodes, edges = read_dot(run_infra(capsys, "graph", "--desired", "12_04-bee").out)
     assert set(nodes) == {f"{kind}.12_04-bee" for kind in ("role", "packer_template", "ami", "dna",
                                                             "launch_template", "asg")}
