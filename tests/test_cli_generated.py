@@ -54,7 +54,7 @@ def test_check_covers_every_environment_and_env_narrows_it(tmp_path, monkeypatch
     assert run_infra(capsys, "--env", "staging", "generate").code == 0
     result = run_infra(capsys, "generate", "--check")
     assert result.code == 1
-    assert "roles/production/role-web.json: missing (environment production); run: infra generate --env production" \
+    assert "roles/production/role-web.json: missing (environment production); run: infra --env production generate" \
         in result.err
     assert "staging" not in result.err
     assert run_infra(capsys, "--env", "staging", "generate", "--check").code == 0

@@ -36,7 +36,7 @@ class Stale:
 
     def line(self) -> str:
         where = f" (environment {self.environment})" if self.environment else ""
-        command = GENERATE + (f" --env {self.environment}" if self.environment else "")
+        command = f"infra --env {self.environment} generate" if self.environment else GENERATE
         return f"{self.path}: {self.why}{where}; run: {command}"
 
 

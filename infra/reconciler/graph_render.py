@@ -114,7 +114,7 @@ def mermaid(drawing: Drawing) -> str:
 def markdown_charts(plan: Plan) -> list[str]:
     """What the Markdown plan folds in: the order of its changes, and each roll on a time line."""
     changes = plan.changes
-    if not changes:
+    if not changes or plan.refresh_only:  # state changes only: nothing waits for anything
         return []
     if len(changes) > MAX_CHART_ACTIONS:
         return ["", f"_The order of the {len(changes)} changes is not drawn (over {MAX_CHART_ACTIONS}): "

@@ -115,6 +115,7 @@ def test_a_big_plan_is_not_drawn_but_says_where_to_see_it():
                                         f"{MAX_CHART_ACTIONS}): `infra graph` prints it._"]
     assert "```mermaid" not in plan_markdown(big)
     assert markdown_charts(Plan(actions=[act("role.web", ActionKind.NOOP)])) == []
+    assert markdown_charts(Plan(actions=[act("role.web", ActionKind.REFRESH)], refresh_only=True)) == []
 
 
 def test_labels_cannot_break_out_of_their_quotes():
