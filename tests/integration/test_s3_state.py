@@ -182,3 +182,23 @@ def test_a_damaged_lock_object_is_named_with_what_to_do(aws, tmp_path, monkeypat
     refused = run_infra(capsys, "apply", "--auto-approve")
     assert refused.code == 1 and "locked by an unknown process; the lock object s3://ops-state/prod/state.json.lock " \
         "names no holder (damaged); if no apply is running, delete it: aws s3 rm s3://ops-state/" in refused.err
+
+
+def test_a_second_clone_is_told_its_generated_files_lag_what_the_first_applied(team_repo, tmp_path, capsys,
+                                                                              monkeypatch):
+    config = json.loads((tmp_path / "nodes.json").read_text())
+    config["__settings__"]["project"] = "ops"  # both clones are one project whatever their folders
+    (tmp_path / "nodes.json").write_text(json.dumps(config))
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    second = tmp_path / "second-clone"
+    second.mkdir()
+    (second / "nodes.json").write_text(json.dumps(config))  # nodes.json pulled, the generated files not committed
+    monkeypatch.chdir(second)
+
+    plan = json.loads(run_infra(capsys, "plan", "--output", "json").out)
+    reasons = {action["address"]: action["reason"] for action in plan["actions"]}
+    assert reasons["role.web"].startswith("roles/role-web.json is missing from this working tree, but the state "
+                                          "records it as nodes.json wants it: applied from another clone")
+    assert run_infra(capsys, "generate", "--check").code == 1  # what the pre-commit hook and CI catch
+    assert run_infra(capsys, "generate").code == 0  # as if committed with nodes.json in the first clone
+    assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
