@@ -188,7 +188,7 @@ def apply_plan(workspace: Workspace, plan: Plan, *, parallelism: int = 10, liste
     refuse_unadopted(plan)
     check_refresh(plan)
     backend = workspace.backend
-    with locked(backend, "apply --refresh-only" if plan.refresh_only else "apply"):
+    with locked(backend, "apply --refresh-only" if plan.refresh_only else "apply") as lock:
         state = read_state(workspace)
         state.owner = workspace.config.owner
         if saved:
@@ -197,7 +197,8 @@ def apply_plan(workspace: Workspace, plan: Plan, *, parallelism: int = 10, liste
             raise StalePlanError("the state changed while planning (another apply?); run the command again")
         if plan.refresh_only:
             return _record_refresh(backend, state, plan)
-        return Executor(workspace.providers, backend, state, parallelism=parallelism, listener=listener).run(plan)
+        return Executor(workspace.providers, backend, state, parallelism=parallelism, listener=listener,
+                        lock=lock).run(plan)
 
 
 def _record_refresh(backend, state: State, plan: Plan) -> ApplyResult:

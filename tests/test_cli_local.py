@@ -171,17 +171,37 @@ def test_state_commands(local, capsys):
     assert json.loads(infra(capsys, "state", "list", "-o", "json").out) == ["role.api", "role.web"]
 
 
-def test_a_held_lock_refuses_apply_and_unlock_clears_it(local, capsys):
+def test_a_held_lock_refuses_apply_and_unlock_clears_it_once_confirmed(local, capsys):
     from infra.state.local import LocalBackend
     from infra.state.lock import LockInfo
 
     backend = LocalBackend(local / ".infra" / "state.json")
-    holder = LockInfo(operation="apply", pid=os.getpid())
+    holder = LockInfo(operation="apply", who="ops@ci-7", pid=4242, created="2026-11-25T10:02:11+00:00")
     backend.acquire(holder)
     refused = infra(capsys, "apply", "--auto-approve")
     assert refused.code == 1 and "is locked by" in refused.err and holder.id in refused.err
-    assert infra(capsys, "state", "unlock", holder.id).code == 0
+    unasked = infra(capsys, "state", "unlock", holder.id)  # no terminal to ask on
+    assert unasked.code == 1 and unasked.err.count("\n") == 1
+    assert (f"the lock is held by ops@ci-7 (pid 4242) since 2026-11-25T10:02:11+00:00 for apply, lock id {holder.id}, "
+            f"which may still be running on ci-7: run infra state unlock on a terminal to confirm, or pass --force"
+            ) in unasked.err
+    assert backend.holds(holder)
+    assert infra(capsys, "state", "unlock", holder.id, "-f").code == 0
     assert infra(capsys, "apply", "--auto-approve").code == 0
+
+
+def test_unlock_refuses_a_holder_still_running_on_this_host_even_forced(local, capsys):
+    from infra.state.local import LocalBackend
+    from infra.state.lock import LockInfo
+
+    backend = LocalBackend(local / ".infra" / "state.json")
+    holder = LockInfo(operation="apply", pid=os.getpid())  # this test's own process: alive, here
+    backend.acquire(holder)
+    refused = infra(capsys, "state", "unlock", holder.id, "--force")
+    assert refused.code == 1 and refused.err.count("\n") == 1
+    assert (f"(pid {os.getpid()}) since {holder.created} for apply, lock id {holder.id}, and that process is still "
+            f"running on this host: the lock is not removed") in refused.err
+    assert backend.holds(holder)
 
 
 def test_graph_prints_dot_and_mermaid(example, capsys):

@@ -8,12 +8,13 @@ from pathlib import Path
 import typer
 
 from infra.cli.app import Output, app, err, out
-from infra.cli.common import workspace
+from infra.cli.common import stdin_is_terminal, workspace
 from infra.errors import StateError
 from infra.fsutil import read_text
 from infra.redact import masked
 from infra.state.backend import locked
 from infra.state.local import MAX_STATE_BYTES
+from infra.state.lock import LockInfo
 from infra.state.model import State
 
 # The output that best names what an address stands for, in `state list`.
@@ -71,10 +72,25 @@ def state_rm(address: str) -> None:
 
 
 @state_app.command("unlock")
-def state_unlock(lock_id: str = typer.Argument(..., help="The lock id the refusal names.")) -> None:
+def state_unlock(lock_id: str = typer.Argument(..., help="The lock id the refusal names."),
+                 force: bool = typer.Option(False, "--force", "-f",
+                                            help="Do not ask before removing a lock held on another host.")) -> None:
     """Remove a lock left by an apply that died (a lock file, an S3 lock object or a DynamoDB item), saying
-    who held it and since when. Only when no apply is running."""
-    holder = workspace().backend.force_unlock(lock_id)
+    who held it and since when. Refused while its holder still runs on this host; asks first when the
+    holder ran on another host (as terraform force-unlock does)."""
+
+    def confirm(holder: LockInfo) -> None:
+        if force:
+            return
+        question = (f"The lock is held by {holder.describe()}; infra cannot tell from here whether that run "
+                    f"is still going. Remove it?")
+        if not stdin_is_terminal():
+            raise StateError(f"the lock is held by {holder.describe()}, which may still be running on "
+                             f"{holder.host}: run infra state unlock on a terminal to confirm, or pass --force")
+        if not typer.confirm(question, default=False):
+            raise StateError("unlock cancelled; the lock is still held")
+
+    holder = workspace().backend.force_unlock(lock_id, confirm)
     out.print(f"Unlocked: the lock held by {holder.describe()} is gone.")
 
 

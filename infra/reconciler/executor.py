@@ -24,7 +24,8 @@ from infra.errors import InfraError
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action, Plan
 from infra.reconciler.refs import resolve, unresolved
-from infra.state.backend import StateBackend
+from infra.state.backend import StateBackend, still_held
+from infra.state.lock import LockInfo
 from infra.state.model import ResourceState, State
 
 
@@ -81,10 +82,11 @@ class ProviderSet(Protocol):
 
 class Executor:
     def __init__(self, providers: ProviderSet, backend: StateBackend, state: State, *, parallelism: int = 10,
-                 listener: Listener | None = None) -> None:
+                 listener: Listener | None = None, lock: LockInfo | None = None) -> None:
+        """`lock`: the state lock this apply took; checked before each step and state write."""
         if parallelism < 1:
             raise InfraError("--parallelism must be at least 1")
-        self.providers, self.backend, self.state = providers, backend, state
+        self.providers, self.backend, self.state, self.lock = providers, backend, state, lock
         self.parallelism = parallelism
         self.listener = _Guarded(listener or QuietListener())
 
@@ -96,6 +98,8 @@ class Executor:
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
             try:
                 while schedule.pending or running:
+                    if schedule.pending and len(running) < self.parallelism:
+                        self._check_lock()
                     while len(running) < self.parallelism:
                         with signals_held():
                             action = schedule.take()
@@ -190,7 +194,12 @@ class Executor:
         if changed:
             self._write()
 
+    def _check_lock(self) -> None:
+        if self.lock is not None:
+            still_held(self.backend, self.lock)
+
     def _write(self) -> None:
+        self._check_lock()
         self.state.next_version()
         self.backend.write(self.state)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-from infra.state.lock import LockInfo
+from infra.state.lock import Confirm, LockInfo, lock_lost
 from infra.state.model import State
 
 
@@ -22,7 +22,18 @@ class StateBackend(Protocol):
 
     def release(self, info: LockInfo) -> None: ...
 
-    def force_unlock(self, lock_id: str) -> LockInfo: ...
+    def holds(self, info: LockInfo) -> bool:
+        """Whether the lock is still the one `info` took (nobody removed or replaced it)."""
+
+    def force_unlock(self, lock_id: str, confirm: Confirm) -> LockInfo:
+        """Remove the lock `lock_id` names, after `confirm` (lock.unlockable says when it is asked)."""
+
+
+def still_held(backend: StateBackend, info: LockInfo) -> None:
+    """Raise LockLostError unless `backend`'s lock is still the one `info` took: checked before each
+    step and state write of an apply, so one whose lock was removed stops instead of racing the next."""
+    if not backend.holds(info):
+        raise lock_lost(backend.description, info)
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from infra.fsutil import MiB, atomic_write_text, read_text
-from infra.state.lock import LockInfo, locked_error, unlockable
+from infra.state.lock import Confirm, LockInfo, locked_error, unlockable
 from infra.state.model import State
 
 MAX_STATE_BYTES = 1024 * MiB  # thousands of groups take tens of MiB
@@ -48,11 +48,15 @@ class LocalBackend:
         if holder is not None and holder.id == info.id:
             self.lock_path.unlink(missing_ok=True)
 
-    def force_unlock(self, lock_id: str) -> LockInfo:
+    def holds(self, info: LockInfo) -> bool:
+        holder = self._holder()
+        return holder is not None and holder.id == info.id
+
+    def force_unlock(self, lock_id: str, confirm: Confirm) -> LockInfo:
         holder = self._holder()
         damaged = (f"the lock file {self.lock_path} names no holder (damaged); if no apply is running, remove it"
                    if holder is None and self.lock_path.exists() else None)
-        removed = unlockable(str(self.path), holder, lock_id, damaged=damaged)
+        removed = unlockable(str(self.path), holder, lock_id, damaged=damaged, confirm=confirm)
         self.lock_path.unlink(missing_ok=True)
         return removed
 

@@ -13,7 +13,7 @@ from infra.aws.session import aws_errors
 from infra.config.models import StateSettings
 from infra.errors import ProviderError
 from infra.fsutil import decode
-from infra.state.lock import LockInfo
+from infra.state.lock import Confirm, LockInfo
 from infra.state.model import State
 from infra.state.s3_locks import DynamoDBLock, S3LockObject
 
@@ -65,5 +65,8 @@ class S3Backend:
     def release(self, info: LockInfo) -> None:
         self.lock.release(info)
 
-    def force_unlock(self, lock_id: str) -> LockInfo:
-        return self.lock.force_unlock(lock_id)
+    def holds(self, info: LockInfo) -> bool:
+        return self.lock.holds(info)
+
+    def force_unlock(self, lock_id: str, confirm: Confirm) -> LockInfo:
+        return self.lock.force_unlock(lock_id, confirm)

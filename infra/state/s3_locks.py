@@ -20,7 +20,7 @@ from typing import Any
 import botocore.exceptions
 
 from infra.aws.session import aws_errors
-from infra.state.lock import LockInfo, locked_error, unlockable
+from infra.state.lock import Confirm, LockInfo, locked_error, unlockable
 
 TAKEN = ("PreconditionFailed", "ConditionalRequestConflict")  # S3's answers to a put of an existing lock
 
@@ -75,9 +75,14 @@ class S3LockObject:
             with aws_errors(f"unlocking state: deleting {self.where}"):
                 self.s3.delete_object(Bucket=self.bucket, Key=self.key)
 
-    def force_unlock(self, lock_id: str) -> LockInfo:
+    def holds(self, info: LockInfo) -> bool:
+        holder = self._holder()[1]
+        return holder is not None and holder.id == info.id
+
+    def force_unlock(self, lock_id: str, confirm: Confirm) -> LockInfo:
         there, holder = self._holder()
-        removed = unlockable(self.state, holder, lock_id, damaged=self._damaged() if there else None)
+        removed = unlockable(self.state, holder, lock_id, damaged=self._damaged() if there else None,
+                             confirm=confirm)
         with aws_errors(f"unlocking state: deleting {self.where}"):
             self.s3.delete_object(Bucket=self.bucket, Key=self.key)
         return removed
@@ -132,9 +137,14 @@ class DynamoDBLock:
         except botocore.exceptions.ClientError:
             pass  # not ours any more (force-unlocked): leave the new holder alone
 
-    def force_unlock(self, lock_id: str) -> LockInfo:
+    def holds(self, info: LockInfo) -> bool:
+        holder = _info_of(self._item())
+        return holder is not None and holder.id == info.id
+
+    def force_unlock(self, lock_id: str, confirm: Confirm) -> LockInfo:
         item = self._item()
-        removed = unlockable(self.state, _info_of(item), lock_id, damaged=self._damaged() if item else None)
+        removed = unlockable(self.state, _info_of(item), lock_id, damaged=self._damaged() if item else None,
+                             confirm=confirm)
         with aws_errors(f"unlocking state in DynamoDB table {self.table}"):
             self.dynamodb.delete_item(TableName=self.table, Key={"LockID": {"S": self.lock_id}})
         return removed

@@ -62,7 +62,7 @@ def test_a_held_lock_is_refused_naming_the_holder_and_can_be_forced_open(team_re
     assert refused.code == 1 and "locked by alice@ci" in refused.err and holder.id in refused.err
     wrong = run_infra(capsys, "state", "unlock", "not-the-id")
     assert wrong.code == 1 and "does not match" in wrong.err
-    assert run_infra(capsys, "state", "unlock", holder.id).code == 0
+    assert run_infra(capsys, "state", "unlock", holder.id, "--force").code == 0
     assert run_infra(capsys, "apply", "--auto-approve").code == 0
 
 
@@ -164,13 +164,15 @@ def test_unlock_names_who_held_the_lock_and_since_when(aws, tmp_path, monkeypatc
 
     refused = run_infra(capsys, "apply", "--auto-approve")
     assert refused.code == 1 and "locked by alice@ci-7 (pid 4242) since 2026-11-25T10:02:11+00:00" in refused.err
-    unlocked = run_infra(capsys, "state", "unlock", holder.id)
+    unasked = run_infra(capsys, "state", "unlock", holder.id)
+    assert unasked.code == 1 and "which may still be running on ci-7" in unasked.err
+    unlocked = run_infra(capsys, "state", "unlock", holder.id, "--force")
     assert unlocked.code == 0, unlocked.err
     assert unlocked.out.strip() == (f"Unlocked: the lock held by alice@ci-7 (pid 4242) since 2026-11-25T10:02:11+00:00 "
                                     f"for apply, lock id {holder.id} is gone.")
     assert lock_object(s3) is None
     assert run_infra(capsys, "apply", "--auto-approve").code == 0
-    again = run_infra(capsys, "state", "unlock", holder.id)
+    again = run_infra(capsys, "state", "unlock", holder.id, "--force")
     assert again.code == 1 and "is not locked" in again.err
 
 
@@ -202,3 +204,40 @@ def test_a_second_clone_is_told_its_generated_files_lag_what_the_first_applied(t
     assert run_infra(capsys, "generate", "--check").code == 1  # what the pre-commit hook and CI catch
     assert run_infra(capsys, "generate").code == 0  # as if committed with nodes.json in the first clone
     assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
+
+
+@pytest.mark.parametrize("lock", ["object", "table"])
+def test_an_apply_whose_lock_is_removed_under_it_stops_at_the_next_step(aws, tmp_path, monkeypatch, capsys, lock):
+    """Another clone's `infra state unlock --force` removes a running apply's lock: the apply stops
+    before it writes state or starts anything else, in one line, so two applies never run unlocked."""
+    from infra.providers.files import FilesProvider
+
+    (tmp_path / "nodes.json").write_text(json.dumps({"__base__": LOCAL_ONLY, "web": {}, "api": {}}))
+    monkeypatch.chdir(tmp_path)
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=aws)
+    if lock == "table":
+        dynamodb.create_table(TableName="infra-locks", BillingMode="PAY_PER_REQUEST",
+                              KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+                              AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}])
+    s3 = s3_state(tmp_path, aws, **({"lock_table": "infra-locks"} if lock == "table" else {}))
+    applied: list[str] = []
+    real_apply = FilesProvider.apply
+
+    def apply_then_lose_the_lock(self, action, attributes, progress):
+        applied.append(action.address)
+        if lock == "object":
+            s3.delete_object(Bucket="ops-state", Key=LOCK)
+        else:
+            dynamodb.delete_item(TableName="infra-locks", Key={"LockID": {"S": "ops-state/prod/state.json"}})
+        return real_apply(self, action, attributes, progress)
+
+    monkeypatch.setattr(FilesProvider, "apply", apply_then_lose_the_lock)
+    stopped = run_infra(capsys, "apply", "--auto-approve", "--parallelism", "1")
+    assert stopped.code == 1 and len(applied) == 1, stopped.err
+    assert [line for line in stopped.err.splitlines() if line.startswith("error:")] == [
+        stopped.err.strip().splitlines()[-1]]
+    assert ("the lock of state s3://ops-state/prod/state.json (lock id " in stopped.err
+            and ") was removed while this run held it (infra state unlock?): stopped before the next step"
+            in stopped.err)
+    with pytest.raises(s3.exceptions.NoSuchKey):  # nothing written over what the next holder may write
+        s3.get_object(Bucket="ops-state", Key="prod/state.json")

@@ -268,3 +268,31 @@ def test_a_signal_held_while_an_action_starts_is_delivered_after_even_when_anoth
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert reached == ["the end of the held part"]
+
+
+class Unlocking(World):
+    """Its first action's apply removes the state lock, as `infra state unlock` from elsewhere would."""
+
+    def __init__(self, backend, holder):
+        super().__init__()
+        self.backend, self.holder = backend, holder
+
+    def apply(self, action, attributes, progress):
+        if not self.calls:
+            self.backend.force_unlock(self.holder.id, lambda holder: None)
+        return super().apply(action, attributes, progress)
+
+
+def test_an_apply_whose_lock_was_removed_stops_before_its_next_step_without_writing_state(tmp_path):
+    from infra.state.lock import LockLostError
+
+    backend = RecordingBackend(tmp_path / "state.json")
+    desired = Graph(topological([thing("a"), thing("b", "a")]))
+    with locked(backend, "apply") as holder:
+        elsewhere = holder.model_copy(update={"who": "ops@another-host"})  # so that unlock may remove it
+        backend.lock_path.write_text(elsewhere.model_dump_json())
+        world = Unlocking(backend, elsewhere)
+        state = backend.read()
+        with pytest.raises(LockLostError, match=f"lock of state .* \\(lock id {holder.id}\\) was removed while"):
+            Executor(Providers([world]), backend, state, lock=holder).run(plan(desired, {}, state))
+    assert world.calls == ["thing.a"] and backend.writes == []

@@ -1,6 +1,7 @@
 """State files: atomic writes with the previous version kept, and clear errors for bad files."""
 
 import json
+import os
 
 import pytest
 from hypothesis import given
@@ -137,3 +138,44 @@ def test_a_recorded_resource_is_replaced_never_changed_in_place():
     recorded = ResourceState(kind="role", group="a")
     with pytest.raises(ValidationError):
         recorded.protect = True
+
+
+def test_unlock_refuses_a_holder_still_running_on_this_host_and_asks_about_any_other(tmp_path):
+    from infra.state.lock import LockInfo
+
+    backend = LocalBackend(tmp_path / "state.json")
+    alive = LockInfo(operation="apply")  # this very process, on this host
+    backend.acquire(alive)
+    asked: list[str] = []
+    with pytest.raises(StateError, match=f"pid {alive.pid}.*still running on this host: the lock is not removed"):
+        backend.force_unlock(alive.id, lambda holder: asked.append(holder.id))
+    assert backend.holds(alive) and asked == []
+
+    backend.lock_path.unlink()
+    elsewhere = LockInfo(operation="apply", who="ops@ci-7", pid=os.getpid())
+    backend.acquire(elsewhere)
+    assert backend.force_unlock(elsewhere.id, lambda holder: asked.append(holder.id)) == elsewhere
+    assert asked == [elsewhere.id] and not backend.lock_path.exists()
+
+
+def test_a_pid_reused_since_the_lock_was_taken_is_not_its_holder():
+    from infra.state.lock import LockInfo
+
+    before_this_process = LockInfo(operation="apply", created="2001-01-01T00:00:00+00:00")
+    assert not before_this_process.holder_is_alive() and not before_this_process.holder_is_gone()
+    assert LockInfo(operation="apply").holder_is_alive()
+
+
+def test_an_unlock_that_is_not_confirmed_leaves_the_lock(tmp_path):
+    from infra.state.lock import LockInfo
+
+    backend = LocalBackend(tmp_path / "state.json")
+    holder = LockInfo(operation="apply", who="ops@ci-7")
+    backend.acquire(holder)
+
+    def refuse(holder):
+        raise StateError("not confirmed")
+
+    with pytest.raises(StateError, match="not confirmed"):
+        backend.force_unlock(holder.id, refuse)
+    assert backend.holds(holder)
