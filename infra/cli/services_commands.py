@@ -13,6 +13,7 @@ import typer
 
 from infra.cli.app import Output, app, err, options, out
 from infra.config import load_config
+from infra.errors import RegistryError
 from infra.providers.etcd import DEFAULT_URL
 from infra.registry import ATTRIBUTE, DEFAULT_ROOT, Address, Registry, collect
 from infra.registry.agent import AgentSpec, agent, check_watch, run_agent
@@ -24,6 +25,7 @@ from infra.registry.keys import check_service_name
 from infra.registry.options import check_seconds, check_ttl, parse_wait
 from infra.registry.reconfigure import Reconfigure, dry_run
 from infra.registry.render import RenderOnChange, parse_variables, render, render_text
+from infra.registry.screen import LeftOut, screen
 from infra.registry.watcher import Watcher
 
 ETCD = typer.Option(DEFAULT_URL, "--etcd", envvar="INFRA_ETCD", help="etcd client URL (its v3 JSON gateway).")
@@ -124,6 +126,7 @@ def list_command(service: str | None = typer.Argument(None, help="Only this serv
     by_service = snapshot.by_service()
     if service is not None:
         by_service = {service: by_service.get(service, [])}
+    _warn_unrenderable(screen([e for entries in by_service.values() for e in entries], resolve=None).left_out)
     if output is Output.json:
         out.print_json(json.dumps({name: [e.describe() for e in entries] for name, entries in by_service.items()}))
         return
@@ -221,17 +224,30 @@ def render_command(template: str = typer.Argument(..., help="jinja2 template, or
         with _stop_on(log, signal.SIGTERM, signal.SIGINT):
             Watcher(connect, services, action, quiet=quiet, max_wait=most, retry=retry, log=log).run()
         return
+    left_out: list[str] = []
     if dry:
-        text = render_text(connect().snapshot(), template, services, pairs)
+        text = render_text(connect().snapshot(), template, services, pairs, left_out=left_out.append)
         _print_dry(text, dry_run(out_file, text, how))
+        _refuse_left_out(left_out, out_file)
         return
     result = render(connect().snapshot(), template, out_file, how, services=services, variables=pairs,
-                    progress=_say)
+                    progress=_say, left_out=left_out.append)
     if not result.changed:
         skipped = (["reloading haproxy"] if haproxy else []) + ([f"running {exec_cmd}"] if exec_cmd else [])
         _say(f"{out_file} unchanged" + (f"; not {' or '.join(skipped)}" if skipped else ""))
     else:
         _say(f"wrote {out_file}" + "".join(f"; {what}" for what in result.ran))
+    _refuse_left_out(left_out, out_file)
+
+
+def _refuse_left_out(left_out: list[str], out_file: Path) -> None:
+    """Each entry a render left out on stderr, then exit 1: the rest was rendered, and a one-shot
+    render (a cron job, a chef run) must not look fully done."""
+    for line in left_out:
+        err.print(f"warning: {line}", markup=False, emoji=False, highlight=False)
+    if left_out:
+        raise RegistryError(f"{len(left_out)} registry entr{'y' if len(left_out) == 1 else 'ies'} left out of "
+                            f"{out_file} (see above); the others are in it")
 
 
 def _print_dry(text: str, steps: list[str]) -> None:
@@ -255,6 +271,16 @@ def _logger(command: str) -> Callable[[str], None]:
         err.print(f"{stamp} {command}: {message}", markup=False, emoji=False, highlight=False)
 
     return log
+
+
+def _warn_unrenderable(left_out: list[LeftOut]) -> None:
+    """How many entries services:render leaves out, and why (a hostname is checked where the render
+    runs, not here)."""
+    if left_out:
+        err.print(f"warning: {len(left_out)} registry entr{'y' if len(left_out) == 1 else 'ies'} cannot be "
+                  f"rendered safely (services:render leaves them out): "
+                  + "; ".join(str(item).removeprefix("left out ") for item in left_out),
+                  markup=False, emoji=False, highlight=False)
 
 
 def _warn_unreadable(keys: list[str]) -> None:

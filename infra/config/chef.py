@@ -14,6 +14,10 @@ RUN_LIST_ITEM = re.compile(r"(?:(recipe|role)\[([^\[\]\s]+)\]"
                            r"|([A-Za-z0-9_\-]+(?:::[A-Za-z0-9_\-]+)?(?:@[0-9A-Za-z_.]+)?))")
 RECIPE = re.compile(r"(?P<cookbook>[A-Za-z0-9_\-]+)(?:::(?P<recipe>[A-Za-z0-9_\-]+))?(?P<version>@[0-9A-Za-z_.]+)?")
 
+# A service's name becomes a registry key, an haproxy backend and ACL name and a Host header value:
+# letters, digits, '_', '-', starting with a letter or digit (haproxy reads a leading '-' as an option).
+SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,199}")
+
 
 def is_valid_run_list_item(item: str) -> bool:
     return bool(RUN_LIST_ITEM.fullmatch(item))

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from infra.config.chef import SERVICE_NAME
 from infra.config.locate import BASE_KEY, ENVIRONMENTS_KEY, Locator, Where, unknown
 from infra.config.merge import merge_group
 from infra.config.models import Group, GroupSettings, check_group_name
@@ -98,6 +99,13 @@ def check_references(groups: dict[str, Group], locator: Locator, label: str = ""
                                                       f"has \"packer\": false, so it has no AMI to build from; name "
                                                       f"an AMI id, or let {source!r} build one")
     _check_cycles(groups, locator)
+    for name, group in groups.items():
+        for service in group.services:
+            if not SERVICE_NAME.fullmatch(service):
+                raise locator.error([name, "run_list"], f"{label}group {name!r}: service {service!r} (a recipe of a "
+                                                        f"*-service cookbook) must start with a letter or digit, "
+                                                        f"then letters, digits, '_' and '-': it names a registry "
+                                                        f"key and an haproxy backend")
     provided = {service for group in groups.values() for service in group.services}
     for name, group in groups.items():
         for service in group.depends_on:

@@ -7,6 +7,7 @@ without breaking older readers (unknown fields are ignored).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass, replace
@@ -52,11 +53,34 @@ class Address:
             port = _port(raw_port, text)
         if not host or (not text.startswith("[") and not HOSTNAME.fullmatch(host)):
             raise _bad_address(text)
+        unusable = unusable_host(host)
+        if unusable:
+            raise RegistryError(f"address {text!r}: {host} is {unusable}; give the address consumers reach this "
+                                f"node at")
         return cls(host, port)
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return host if self.port is None else f"{host}:{self.port}"
+
+
+def unusable_host(host: str) -> str | None:
+    """Why requests cannot be sent to `host`, or None: an IP address must be one (not `::`, `0.0.0.0`,
+    a multicast one), and digits and dots must make an IPv4 address (else haproxy would look the
+    text up as a name)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        if ":" in host:
+            return "not an IPv6 address"
+        if all(label.isdigit() for label in host.split(".")):
+            return "not an IPv4 address"
+        return None
+    if ip.is_unspecified:
+        return "an unspecified address (any interface), not one to send requests to"
+    if ip.is_multicast:
+        return "a multicast address"
+    return None
 
 
 def _port(text: str, whole: str) -> int:

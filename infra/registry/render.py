@@ -16,30 +16,48 @@ from typing import Any
 import jinja2
 
 from infra.errors import InfraError, RegistryError
+from infra.registry.entry import Entry
 from infra.registry.reconfigure import Applied, Reconfigure, apply_text, dry_run
 from infra.registry.registry import Snapshot
+from infra.registry.screen import Resolver, resolves, screen, server_name
 
 
 def template_context(snapshot: Snapshot, services: Iterable[str] | None = None,
-                     variables: dict[str, str] | None = None) -> dict[str, Any]:
-    """What a template sees.
+                     variables: dict[str, str] | None = None, *, resolve: Resolver | None = resolves,
+                     left_out: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """What a template sees: only entries it can render safely (screen.py); `left_out` is told of
+    each other one (and of each unreadable key) of the services rendered, one line each.
 
-    - `services`: {service: [{"node", "group", "address", "host", "port"}, ...]}, nodes where it
-      is up, sorted by node; only `services` when given (a group's depends_on), else every one.
+    - `services`: {service: [{"node", "server", "group", "address", "host", "port"}, ...]}, nodes
+      where it is up, sorted by node; `server` is haproxy's name for the node, unique in a backend;
+      only `services` when given (a group's depends_on), else every one.
     - `entries`: every entry, leaving ones included, with "service" and "state".
     - `vars`: the --var NAME=VALUE pairs.
     Nothing that changes on its own (revisions, times) is offered, so unchanged input renders
     byte for byte the same file.
     """
     wanted = None if services is None else set(services)
-    up = snapshot.by_service(up_only=True)
-    names = sorted(wanted) if wanted is not None else sorted({entry.service for entry in snapshot.entries})
+    relevant = [entry for entry in snapshot.entries if wanted is None or entry.service in wanted]
+    screened = screen(relevant, resolve)
+    if left_out is not None:
+        for key in snapshot.unreadable:
+            if wanted is None or any(f"/services/{name}/" in key for name in wanted):
+                left_out(f"left out the unreadable registry key {key}: re-run services:notify on that node or "
+                         f"delete the key")
+        for dropped in screened.left_out:
+            left_out(str(dropped))
+    safe = Snapshot(screened.entries, snapshot.revision)
+    up = safe.by_service(up_only=True)
+    names = sorted(wanted) if wanted is not None else sorted({entry.service for entry in safe.entries})
     return {
-        "services": {name: [entry.where() for entry in up.get(name, [])] for name in names},
-        "entries": [entry.describe() for entry in sorted(snapshot.entries, key=lambda e: (e.service, e.node))
-                    if wanted is None or entry.service in wanted],
+        "services": {name: [_where(entry) for entry in up.get(name, [])] for name in names},
+        "entries": [entry.describe() for entry in screened.entries],
         "vars": dict(variables or {}),
     }
+
+
+def _where(entry: Entry) -> dict[str, Any]:
+    return {**entry.where(), "server": server_name(entry.node)}
 
 
 def find_template(name: str | Path) -> Path:
@@ -80,22 +98,26 @@ def render_template(template: Path, context: dict[str, Any]) -> str:
 
 def render(snapshot: Snapshot, template: str | Path, out: Path, how: Reconfigure = Reconfigure(), *,
            services: Iterable[str] | None = None, variables: dict[str, str] | None = None,
-           progress: Callable[[str], None] | None = None) -> Applied:
+           progress: Callable[[str], None] | None = None, left_out: Callable[[str], None] | None = None,
+           resolve: Resolver | None = resolves) -> Applied:
     """Render, and when the text differs from FILE's, check, swap and reload (see `reconfigure`)."""
     how.validate()
-    text = render_text(snapshot, template, services, variables)
+    text = render_text(snapshot, template, services, variables, left_out=left_out, resolve=resolve)
     return apply_text(Path(out), text, how, progress)
 
 
 def render_text(snapshot: Snapshot, template: str | Path, services: Iterable[str] | None = None,
-                variables: dict[str, str] | None = None) -> str:
+                variables: dict[str, str] | None = None, *, left_out: Callable[[str], None] | None = None,
+                resolve: Resolver | None = resolves) -> str:
     """The template, read afresh (an edited template takes effect at the next render), rendered."""
-    return render_template(find_template(template), template_context(snapshot, services, variables))
+    context = template_context(snapshot, services, variables, resolve=resolve, left_out=left_out)
+    return render_template(find_template(template), context)
 
 
 class RenderOnChange:
     """The action of `services:render --watch`: render at every change; a failure is logged, the
-    running file stays, and the watch loop tries again later."""
+    running file stays, and the watch loop tries again later. An entry left out is logged at each
+    render (a render follows a change only), and the others are rendered."""
 
     def __init__(self, template: str | Path, out: Path, how: Reconfigure, *, services: Iterable[str] | None,
                  variables: dict[str, str], log: Callable[[str], None],
@@ -108,7 +130,7 @@ class RenderOnChange:
 
     def __call__(self, snapshot: Snapshot) -> bool:
         try:
-            text = render_text(snapshot, self.template, self.services, self.variables)
+            text = render_text(snapshot, self.template, self.services, self.variables, left_out=self._log)
             if self._dry is not None:
                 self._dry(text, dry_run(self.out, text, self.how))
                 return True

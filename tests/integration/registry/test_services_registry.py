@@ -199,4 +199,4 @@ def test_a_node_id_with_an_at_sign_serves_under_a_name_haproxy_takes(infra, tmp_
     rendered = infra("services:render", "haproxy.cfg.j2", "--out", str(out), "--group", "www",
                      "--check-cmd", "haproxy -c -f {file}")
     assert rendered.code == 0, rendered.err
-    assert "server deploy_bee-1 10.0.0.1:8080 check" in out.read_text()
+    assert "server deploy_bee-1-62cfc4a6 10.0.0.1:8080 check" in out.read_text()  # sanitised + hash of the id
