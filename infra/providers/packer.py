@@ -12,6 +12,7 @@ interrupt or a kill must reach both. infra passes its own interrupts on (see int
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -29,6 +30,7 @@ from typing import Any
 
 from infra.errors import FileError, ProviderError
 from infra.fsutil import MiB, read_text
+from infra.providers.endpoint_watch import EndpointWatch
 from infra.redact import shown_url
 
 Progress = Callable[[str], None]
@@ -63,6 +65,7 @@ class BuildResult:
     errors: list[str] = field(default_factory=list)
     output: list[str] = field(default_factory=list)  # the ui lines, for a failure's context
     timed_out: bool = False
+    endpoint_gone: str = ""  # why the endpoint watch stopped the build (endpoint_watch.py)
 
 
 QUIET_DETAIL = re.compile(r"^\s+\S+: (Adding tag|Modifying|Stopping instance)")
@@ -95,9 +98,10 @@ def binary() -> str:
 
 
 def build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: Mapping[str, str],
-          progress: Progress, timeout: float = 3600) -> BuildResult:
+          progress: Progress, timeout: float = 3600, endpoint: str | None = None) -> BuildResult:
     """Run `packer build` on `template`, showing its progress; raise ProviderError when it fails,
-    or when it has not finished within `timeout` seconds (then it is stopped).
+    when it has not finished within `timeout` seconds, or when `endpoint` (the AWS endpoint the
+    template calls) stops answering meanwhile (then it is stopped).
 
     Packer sends its first EC2 call (the AMI name check) with its retries turned off, so one
     throttled or 5xx answer to it fails the build before anything is made; such a build is
@@ -106,7 +110,11 @@ def build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: Mappi
     deadline = time.monotonic() + timeout
     for attempt in range(1, EARLY_ATTEMPTS + 1):
         result, returncode = _run_build(template, variables, cwd=cwd, env=env, progress=progress,
-                                        timeout=max(deadline - time.monotonic(), 0.0))
+                                        timeout=max(deadline - time.monotonic(), 0.0), endpoint=endpoint)
+        if result.endpoint_gone:
+            raise ProviderError(f"the AWS endpoint {shown_url(endpoint or '')} stopped answering during the packer "
+                                f"build ({result.endpoint_gone}); packer was stopped; what it had made so far is "
+                                f"removed by the next apply")
         if result.timed_out:
             raise ProviderError(f"packer build did not finish within {timeout:g}s (build_timeout), during: "
                                 f"{result.output[-1] if result.output else 'its start'}; it was stopped, and what "
@@ -173,7 +181,7 @@ def _signal(process: subprocess.Popen, signum: int) -> bool:
 
 
 def _run_build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: Mapping[str, str],
-               progress: Progress, timeout: float) -> tuple[BuildResult, int]:
+               progress: Progress, timeout: float, endpoint: str | None) -> tuple[BuildResult, int]:
     command = [binary(), "build", "-machine-readable", *_var_args(variables), str(template)]
     result = BuildResult()
     try:
@@ -191,11 +199,16 @@ def _run_build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: 
         result.timed_out = True
         _interrupt(process)
 
+    def endpoint_gone(reason: str) -> None:
+        result.endpoint_gone = reason
+        _interrupt(process)
+
     timer = threading.Timer(timeout, time_out)
     timer.daemon = True
     timer.start()
+    watch = EndpointWatch(endpoint, endpoint_gone) if endpoint else contextlib.nullcontext()
     try:
-        with process:
+        with watch, process:
             try:
                 for line in process.stdout:
                     _take(line, result, show)

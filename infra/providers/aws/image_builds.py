@@ -113,7 +113,8 @@ class PackerBuilds:
         try:
             with os.fdopen(handle, "w") as file:
                 json.dump(derived, file, indent=2)
-            return packer.build(Path(name), variables, cwd=self.root, env=env, progress=progress, timeout=timeout)
+            return packer.build(Path(name), variables, cwd=self.root, env=env, progress=progress, timeout=timeout,
+                                endpoint=endpoint)
         finally:
             Path(name).unlink(missing_ok=True)
             _building.discard(name)
