@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from infra.aws.ratelimit import rate_problem
 from infra.config.environments import Environment
 from infra.config.models import check_region
 from infra.errors import InfraError
@@ -36,9 +37,8 @@ class AwsOptions:
                 check_region(self.region)
             except ValueError as exc:
                 raise InfraError(f"--region: {exc}") from None
-        if self.max_request_rate is not None and not 0 < self.max_request_rate <= 10_000:
-            raise InfraError(f"--max-request-rate {self.max_request_rate:g}: give the AWS requests per second, "
-                             f"more than 0 and at most 10000 (0.5 is one request every 2 seconds)")
+        if self.max_request_rate is not None and rate_problem(self.max_request_rate):
+            raise InfraError(f"--max-request-rate {self.max_request_rate:g}: {rate_problem(self.max_request_rate)}")
         if self.endpoint_url is not None:
             try:
                 url = urlparse(self.endpoint_url)

@@ -15,14 +15,28 @@ import time
 from collections.abc import Callable
 
 from infra.errors import InfraError
+from infra.stopping import pause
+
+# Below one request every 10 s a plan of a few groups takes hours: a typo (1e-9), not a limit.
+LOWEST, HIGHEST = 0.1, 10_000.0
+
+
+def rate_problem(per_second: float) -> str | None:
+    """Why `per_second` is no request rate infra takes, or None."""
+    if LOWEST <= per_second <= HIGHEST:
+        return None
+    return (f"give the AWS requests per second, from {LOWEST:g} (one request every 10 seconds) to {HIGHEST:g} "
+            f"(0.5 is one request every 2 seconds)")
 
 
 class RequestRate:
     def __init__(self, per_second: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        if not per_second > 0:
-            raise InfraError(f"max_request_rate {per_second:g}: give the AWS requests per second, more than 0 "
-                             f"(0.5 is one request every 2 seconds)")
+                 sleep: Callable[[float], object] = pause) -> None:
+        """`sleep` wakes early on Ctrl-C or SIGTERM (stopping.py): the request then goes at once, so a
+        stopped command ends promptly, and what it does on its way out (a roll's undo) is not held back."""
+        problem = rate_problem(per_second)
+        if problem:
+            raise InfraError(f"max_request_rate {per_second:g}: {problem}")
         self.per_second = per_second
         self.interval = 1.0 / per_second
         self._clock, self._sleep = clock, sleep

@@ -22,6 +22,7 @@ from infra.aws.assume import Role, account_mismatch, assumed_session
 from infra.aws.ratelimit import RequestRate
 from infra.errors import ProviderError
 from infra.redact import shown_url
+from infra.stopping import pause
 
 RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10, read_timeout=60)
 SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -148,6 +149,23 @@ def paginate(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[d
     with aws_errors(operation):
         for page in client.get_paginator(operation).paginate(**kwargs):
             yield from page.get(key, [])
+
+
+def wait_until(client: Any, waiter: str, *, delay: float, attempts: int, **kwargs: Any) -> None:
+    """boto3's `waiter` (e.g. "instance_running"), asked once per `delay` seconds at most `attempts`
+    times, pausing between asks so that Ctrl-C or SIGTERM wakes it (botocore's own waiter sleeps in
+    time.sleep, where a signal never reaches a worker thread: an apply stopped while a copied AMI
+    became available would wait up to two hours). Raises WaiterError as boto3's waiter does."""
+    ask = client.get_waiter(waiter)
+    for attempt in range(1, attempts + 1):
+        try:
+            ask.wait(WaiterConfig={"Delay": 0, "MaxAttempts": 1}, **kwargs)
+            return
+        except botocore.exceptions.WaiterError as exc:
+            if attempt == attempts or "Max attempts exceeded" not in str(exc):
+                raise
+        if not pause(delay):
+            raise ProviderError(f"infra was stopped (Ctrl-C or SIGTERM) while waiting ({waiter.replace('_', ' ')})")
 
 
 @contextmanager

@@ -7,6 +7,7 @@ import gc
 import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -15,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from infra import __version__
+from infra import __version__, stopping
 from infra.cli.value_names import name_values
 from infra.errors import InfraError, Terminated
 from infra.redact import mask_url_passwords
@@ -110,7 +111,9 @@ COLLECT_EVERY = (100_000, 50, 10)
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app; every error ends as one line on stderr, exit 1."""
     debug = "--debug" in (argv or sys.argv) or os.environ.get("INFRA_DEBUG") not in (None, "", "0")
+    stopping.reset()
     previous = signal.signal(signal.SIGTERM, _terminate)
+    previous_int = signal.signal(signal.SIGINT, _interrupt) if _in_main_thread() else None
     collecting = gc.get_threshold()
     gc.set_threshold(*COLLECT_EVERY)
     _terminated.clear()
@@ -160,6 +163,8 @@ def main(argv: list[str] | None = None) -> None:
         code = 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
         gc.set_threshold(*collecting)
     sys.exit(code if isinstance(code, int) else 0)
 
@@ -169,7 +174,18 @@ _terminated: list[int] = []  # the SIGTERM received while a command ran, if any
 
 def _terminate(signum: int, frame: object) -> None:
     _terminated.append(signum)
+    stopping.request_stop()  # every pause in any thread wakes (infra/stopping.py)
     raise Terminated()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C: what Python's own handler does, and wake every pause."""
+    stopping.request_stop()
+    raise KeyboardInterrupt()
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _usage_message(exc: Exception) -> str:

@@ -307,7 +307,7 @@ class Settings(Strict):
                                                   "infra:owner=<project>, and infra touches nothing of another "
                                                   "project. Derived from the git remote when unset.")
     state: StateSettings = Field(default_factory=StateSettings)
-    max_request_rate: float | None = Field(None, gt=0, le=10_000,
+    max_request_rate: float | None = Field(None, ge=0.1, le=10_000,
                                            description="At most this many AWS requests per second, across all "
                                                        "threads of a command (--max-request-rate overrides it).")
     promote: list[str] = Field(default_factory=list, description="Environments in the order an AMI goes through "

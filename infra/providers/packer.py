@@ -32,6 +32,7 @@ from infra.errors import FileError, ProviderError
 from infra.fsutil import MiB, read_text
 from infra.providers.endpoint_watch import EndpointWatch
 from infra.redact import shown_url
+from infra.stopping import pause
 
 Progress = Callable[[str], None]
 INSTALL_HINT = "install it (Debian/Ubuntu: apt-get install packer; or https://developer.hashicorp.com/packer)"
@@ -124,7 +125,8 @@ def build(template: Path, variables: Mapping[str, str], *, cwd: Path, env: Mappi
         delay = attempt * random.uniform(0.5, 1.5)
         progress(f"packer's first AWS call was refused ({failure(result)}); nothing was made yet, "
                  f"building again in {delay:.1f}s")
-        time.sleep(delay)
+        if not pause(delay):
+            raise ProviderError("infra was stopped (Ctrl-C or SIGTERM) before packer's build was started again")
     if returncode < 0:  # killed (the OOM killer, a kill -9): its last lines are not the reason
         raise ProviderError(f"packer build was killed by {_signal_name(-returncode)} during: "
                             f"{result.output[-1] if result.output else 'its start'}; what it had made so far "

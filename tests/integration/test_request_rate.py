@@ -47,10 +47,37 @@ def test_the_rate_limit_holds_across_every_thread_of_an_apply_and_a_plan(proxy, 
 def test_a_rate_that_is_not_a_positive_number_is_one_clear_line(repo, capsys):
     refused = run_infra(capsys, "--max-request-rate", "0", "plan")
     assert refused.code == 1 and refused.err.strip() == (
-        "error: --max-request-rate 0: give the AWS requests per second, more than 0 and at most 10000 (0.5 is one "
-        "request every 2 seconds)")
+        "error: --max-request-rate 0: give the AWS requests per second, from 0.1 (one request every 10 seconds) to "
+        "10000 (0.5 is one request every 2 seconds)")
+    tiny = run_infra(capsys, "--max-request-rate", "1e-9", "plan")
+    assert tiny.code == 1 and tiny.err.strip().startswith("error: --max-request-rate 1e-09: give the AWS requests")
     nodes = json.loads((repo / "nodes.json").read_text())
     nodes["__settings__"]["max_request_rate"] = -1
     (repo / "nodes.json").write_text(json.dumps(nodes))
     refused = run_infra(capsys, "plan")
     assert refused.code == 1 and "max_request_rate" in refused.err and len(refused.err.strip().splitlines()) == 1
+
+
+def test_one_sigterm_ends_a_plan_held_back_by_a_low_rate_promptly_in_one_line(proxy, repo, tmp_path):
+    """A CI job's timeout sends one SIGTERM: the requests the rate holds back in worker threads wake."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    infra = Path(sys.executable).with_name("infra")
+    plan = subprocess.Popen([str(infra), "--max-request-rate", "0.1", "plan"], cwd=repo, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while sum(proxy.counts.values()) < 2 and plan.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # until its threads are held back (one request each ten seconds)
+        assert plan.poll() is None
+        plan.send_signal(signal.SIGTERM)
+        out, err = plan.communicate(timeout=30)  # held back, it would need minutes: its ~40 requests at 0.1/s
+    finally:
+        if plan.poll() is None:
+            plan.kill()
+            plan.wait()
+    assert plan.returncode == 143, err
+    assert err.strip().splitlines() == ["error: terminated; what finished is recorded in state, the lock is released"]

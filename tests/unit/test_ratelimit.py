@@ -66,8 +66,30 @@ def test_threads_share_one_limit_and_take_turns_in_order():
 
 @pytest.mark.parametrize("rate", [0, -1, float("nan")])
 def test_a_rate_that_is_not_positive_is_refused(rate):
-    with pytest.raises(InfraError, match="more than 0"):
+    with pytest.raises(InfraError, match="from 0.1 \\(one request every 10 seconds\\) to 10000"):
         RequestRate(rate)
+
+
+@pytest.mark.parametrize("rate", [1e-9, 0.09, 10_001])
+def test_a_rate_below_one_request_every_ten_seconds_or_absurdly_high_is_refused(rate):
+    with pytest.raises(InfraError, match=f"max_request_rate {rate:g}: give the AWS requests per second, from 0.1"):
+        RequestRate(rate)
+    assert RequestRate(0.1).interval == 10.0
+
+
+def test_a_request_held_back_goes_at_once_when_infra_is_stopped():
+    from infra import stopping
+
+    limit = RequestRate(0.1)  # one request every ten seconds
+    limit.wait()
+    waiting = threading.Thread(target=limit.wait)  # a worker thread: no signal handler reaches it
+    try:
+        waiting.start()
+        stopping.request_stop()  # what the CLI's Ctrl-C and SIGTERM handlers do
+        waiting.join(timeout=60)
+        assert not waiting.is_alive()
+    finally:
+        stopping.reset()
 
 
 def test_no_rate_is_no_limit():

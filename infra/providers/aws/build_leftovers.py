@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.aws.session import aws_errors, paginate
+from infra.aws.session import aws_errors, paginate, wait_until
 from infra.errors import ProviderError
 from infra.providers.aws.common import AwsContext, ObservedPerRegion, tag_dict
 from infra.providers.base import Progress
@@ -115,8 +115,7 @@ class BuildLeftoversProvider(ObservedPerRegion):
         with aws_errors(f"terminate build instance {instance}"):
             ec2.terminate_instances(InstanceIds=[instance])
             if before.get("security_groups"):  # a security group goes once nothing uses it
-                ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance],
-                                                           WaiterConfig={"Delay": 5, "MaxAttempts": 60})
+                wait_until(ec2, "instance_terminated", InstanceIds=[instance], delay=5, attempts=60)
         progress(f"terminated build instance {instance} ({before.get('state')})")
         for group_id in before["security_groups"]:
             with aws_errors(f"delete temporary security group {group_id}"):

@@ -11,7 +11,6 @@ AMIs are copied from the one before it (promotion.py) instead of built.
 from __future__ import annotations
 
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
@@ -45,6 +44,7 @@ from infra.reconciler.promotion import IMAGE_DIGEST, IMAGE_DIGEST_TAG, identity
 from infra.reconciler.resources import Observation, Observed, Resource, address_of
 from infra.reconciler.retention import Decision, Image, by_group, choose, newest_by_group, newest_first
 from infra.rendering import packer_literal
+from infra.stopping import pause
 
 GROUP_TAG = "group"
 USABLE_STATES = ("available", "pending")  # a failed or deregistered AMI is not a group's image
@@ -390,4 +390,5 @@ def _delete_snapshot(ec2: Any, snapshot: str, attempts: int = 5) -> None:
                     return
                 if _code(exc) != "InvalidSnapshot.InUse" or attempt == attempts - 1:
                     raise
-        time.sleep(2 * (attempt + 1))
+        if not pause(2 * (attempt + 1)):
+            raise ProviderError(f"infra was stopped (Ctrl-C or SIGTERM) before snapshot {snapshot} was deleted")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from infra.aws.session import aws_errors, paginate
+from infra.aws.session import aws_errors, paginate, wait_until
 from infra.config.chef import dna_document
 from infra.errors import ProviderError
 from infra.fsutil import atomic_write_json
@@ -148,8 +148,7 @@ class InstancesProvider(ObservedPerRegion):
         progress(f"launched {instance_id} ({attributes['instance_type']}) in {attributes['zone']}; waiting until "
                  f"it runs")
         with aws_errors(f"wait for {instance_id} to run"):
-            ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id],
-                                                    WaiterConfig={"Delay": 5, "MaxAttempts": 120})
+            wait_until(ec2, "instance_running", InstanceIds=[instance_id], delay=5, attempts=120)
         path = self._write_dna(group, instance_id, name)
         progress(f"{instance_id} is running; wrote {path}")
         return {"id": instance_id, "zone": attributes["zone"], "dna": path}

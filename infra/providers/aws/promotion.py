@@ -18,7 +18,7 @@ from collections import defaultdict
 from functools import cached_property
 from typing import Any
 
-from infra.aws.session import AwsClients, aws_errors, paginate
+from infra.aws.session import AwsClients, aws_errors, paginate, wait_until
 from infra.errors import ProviderError
 from infra.providers.aws.common import AwsContext, in_each_region, tag_dict, tag_list
 from infra.providers.base import Progress
@@ -28,7 +28,7 @@ from infra.reconciler.resources import Observed, Resource
 
 FILTER_VALUES = 195  # EC2 takes at most 200 values in one filter
 USABLE_STATES = ("available",)  # a copy of a pending AMI would fail
-COPY_WAIT = {"Delay": 15, "MaxAttempts": 480}  # up to two hours: a large AMI copies across regions slowly
+COPY_WAIT = {"delay": 15, "attempts": 480}  # up to two hours: a large AMI copies across regions slowly
 
 
 class Promotions:
@@ -103,7 +103,7 @@ class Promotions:
         else:
             progress(f"found {image_id} ({name}), copied by a promotion that did not finish; finishing it")
         with aws_errors(f"wait for {image_id} to be available"):
-            here.get_waiter("image_available").wait(ImageIds=[image_id], WaiterConfig=COPY_WAIT)
+            wait_until(here, "image_available", ImageIds=[image_id], **COPY_WAIT)
             made = here.describe_images(ImageIds=[image_id])["Images"][0]
         snapshots = [m["Ebs"]["SnapshotId"] for m in made.get("BlockDeviceMappings", [])
                      if m.get("Ebs", {}).get("SnapshotId")]
