@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 from botocore.config import Config as BotoConfig
 
 from infra.aws.assume import Role, account_mismatch, assumed_session
@@ -183,6 +184,11 @@ def aws_errors(what: str) -> Iterator[None]:
     except botocore.exceptions.ClientError as exc:
         error = exc.response.get("Error", {})
         raise ProviderError(f"{what}: {error.get('Code', 'error')}: {error.get('Message', exc)}") from None
+    except botocore.parsers.ResponseParserError as exc:  # not a BotoCoreError; it carries the whole raw body
+        reason = str(exc).split("),")[0] + ")" if ")," in str(exc) else "malformed"
+        raise ProviderError(f"{what}: AWS sent an answer infra cannot read ({reason.removeprefix('Unable to parse ')}"
+                            f"); if the endpoint is the sandbox or a proxy, a value sent may hold a character it "
+                            f"cannot return; try again, or run with --debug for the answer") from None
     except botocore.exceptions.BotoCoreError as exc:  # one line: a parser error carries the whole response body
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ProviderError(f"{what}: {first}") from None

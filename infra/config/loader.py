@@ -21,6 +21,7 @@ from infra.config.groups import build_groups
 from infra.config.layout import Layout
 from infra.config.locate import BASE_KEY, ENVIRONMENTS_KEY, SETTINGS_KEY, Locator, owner_label, unknown
 from infra.config.models import Autoscale, Group, GroupSettings, Settings
+from infra.config.printable import check_printable
 from infra.config.project import SETTING, Project, default_project
 from infra.errors import ConfigError, FileError
 from infra.fsutil import read_text
@@ -151,6 +152,7 @@ def parse_config(text: str, path: str = DEFAULT_CONFIG_FILE, environment: str | 
         raise ConfigError("the top level must be an object of node groups, e.g. {\"__base__\": {...}, \"web\": {...}}",
                           path=path, line=1, column=1)
     locator = Locator(text, path)
+    check_printable(document, locator)
     base = document.get(BASE_KEY, {})
     settings = _settings(document.get(SETTINGS_KEY, {}), locator)
     for key in document:

@@ -92,6 +92,12 @@ class CountingProxy:
         with self._lock:
             self._faults.extend([(status, "text/xml", payload)] * times)
 
+    def garble_next(self, times: int) -> None:
+        """Answer the next `times` requests with 200 and XML no parser takes (as moto did for a value
+        holding a NUL)."""
+        with self._lock:
+            self._faults.extend([(200, "text/xml", b"<?xml version='1.0'?><Response>\x00<Reserv")] * times)
+
     def next_fault(self) -> tuple[int, str, bytes] | None:
         with self._lock:
             return self._faults.pop(0) if self._faults else None

@@ -149,3 +149,26 @@ def test_sizes_may_come_half_from_base_and_are_judged_once_merged():
     with pytest.raises(ConfigError,
                        match=r"group 'web': key 'autoscale': node_min \(5\) is larger than node_max \(3\)"):
         parse_config("{" + base % 3 + ', "web": {"autoscale": {"node_min": 5}}}')
+
+
+@pytest.mark.parametrize("text, where, said", [
+    ('{"__base__": {"instance_type": "m1.large\\u0000", "source_ami": "ami-1"}, "web": {}}', "1:15",
+     "__base__: key 'instance_type': its value holds U+0000 (a control character) at position 8"),
+    ('{"__base__": {"instance_type": "m1.large", "source_ami": "ami-1"},\n "web": {"security_groups": ["a\\tb"]}}',
+     "2:10", "group 'web': key 'security_groups[0]': its value holds U+0009 (a control character) at position 1"),
+    ('{"__base__": {"instance_type": "m1.large", "source_ami": "ami-1"}, "we\\u2028b": {}}', "1:68",
+     "group 'we\\u2028b': the key holds U+2028 (LINE SEPARATOR) at position 2"),
+    ('{"__base__": {"instance_type": "m1.large", "source_ami": "ami-1", "description": "x\\u200by"}, "web": {}}',
+     "1:67", "__base__: key 'description': its value holds U+200B (ZERO WIDTH SPACE) at position 1"),
+])
+def test_an_unprintable_character_is_refused_where_it_is_naming_the_key(text, where, said):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "nodes.json")
+    message = str(caught.value)
+    assert message.startswith(f"nodes.json:{where}: ") and said in message, message
+    assert "\n" not in message and "reach AWS, packer or a file name" in message
+
+
+def test_chef_attributes_may_hold_any_text():
+    config = parse({**base(default_attributes={"motd": "line one\nline two\t\u0007"}), "web": {}})
+    assert config.group("web").default_attributes["motd"].endswith("\u0007")
