@@ -150,6 +150,8 @@ def read_state(workspace: Workspace) -> State:
 
 
 def save_plan(plan: Plan, path: Path) -> None:
+    if not Path(path).absolute().parent.is_dir():
+        raise InfraError(f"{path}: the directory {Path(path).parent} does not exist; make it first")
     atomic_write_text(path, dump_plan(plan), private=True)
 
 

@@ -5,6 +5,7 @@ A key looks secret by its words, whatever its case style: `db_password`, `privat
 (the seed's attributes use it for plain values). A URL shown in an error or a report keeps its
 host but never its password: `http://admin:SECRET@host` reads `http://admin:(sensitive)@host`
 in values, and infra's own messages name the endpoint without user info at all (`shown_url`).
+Inside a value, `password=...` (any secret-looking NAME=VALUE) is masked too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 MASK = "(sensitive)"
 
 # Words that are secret on their own, anywhere in a word (`dbpassword`, `authToken`).
-SECRET_PARTS = ("password", "passwd", "passphrase", "secret", "token", "credential")
+SECRET_PARTS = ("password", "passwd", "passphrase", "secret", "token", "credential", "bearer")
 # Words that are secret only when they are the whole word (`pw`, not `pwm`; `pass`, not `bypass`).
 SECRET_WORDS = frozenset({"pw", "pwd", "pass"})
 # `<word> key` (or `<word>key`) is secret for these words: `private_key`, `sslKey`, `apikey`.
@@ -28,6 +29,9 @@ _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")  # camelCase, SNAKE,
 _INDEX = re.compile(r"\[\d+\]$")
 # scheme://user:password@ -- the password ends at the last '@' before the host
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^/\s]*@")
+# NAME=VALUE inside a value (a connection string, a command line, a query): VALUE ends at a space,
+# '&', ';', ',' or a quote
+_ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9_.-]*)=(?P<value>[^\s&;,\"']+)")
 
 
 def words(key: str) -> list[str]:
@@ -52,6 +56,14 @@ def mask_url_passwords(text: str) -> str:
     if "://" not in text or "@" not in text:
         return text
     return _URL_PASSWORD.sub(lambda m: f"{m['head']}:{MASK}@", text)
+
+
+def mask_assignments(text: str) -> str:
+    """`text` with the value of every `NAME=VALUE` whose NAME looks secret masked:
+    `host=db password=hunter2` -> `host=db password=(sensitive)`."""
+    if "=" not in text:
+        return text
+    return _ASSIGNMENT.sub(lambda m: f"{m['name']}={MASK}" if is_secret_key(m["name"]) else m[0], text)
 
 
 def shown_url(url: str) -> str:
@@ -81,5 +93,5 @@ def _masked(value: Any, parent: str) -> Any:
     if isinstance(value, list):
         return [_masked(item, parent) for item in value]
     if isinstance(value, str):
-        return mask_url_passwords(value)
+        return mask_assignments(mask_url_passwords(value))
     return value

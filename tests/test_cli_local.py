@@ -109,7 +109,7 @@ def test_secrets_are_masked_in_plan_and_show_outputs(local, capsys):
 
 def test_secrets_in_any_case_style_and_url_passwords_never_show(local, capsys):
     secrets = {"privateKey": "S1", "ssl_key": "S2", "root_pw": "S3", "ssl": {"key": "S4"},
-               "db_url": "postgres://app:S5@db/app"}
+               "db_url": "postgres://app:S5@db/app", "bearer": "S6", "dsn": "host=db password=S7 port=5432"}
     config = json.loads((local / "nodes.json").read_text())
     config["web"]["default_attributes"] = secrets
     (local / "nodes.json").write_text(json.dumps(config))
@@ -118,8 +118,8 @@ def test_secrets_in_any_case_style_and_url_passwords_never_show(local, capsys):
     infra(capsys, "apply", "--auto-approve")
     shown.append(infra(capsys, "state", "show", "role.web").out)
     for out in shown:
-        assert not any(f"S{i}" in out for i in range(1, 6)), out
-    assert "postgres://app:(sensitive)@db/app" in shown[-1]
+        assert not any(f"S{i}" in out for i in range(1, 8)), out
+    assert "postgres://app:(sensitive)@db/app" in shown[-1] and "host=db password=(sensitive) port=5432" in shown[-1]
 
 
 def test_a_saved_plan_applies_once_and_is_refused_when_stale(local, capsys):
@@ -339,3 +339,17 @@ def test_sigterm_stops_an_apply_like_ctrl_c_recording_what_finished_and_releasin
     assert signal.getsignal(signal.SIGTERM) == handler_before  # infra's handler lives only while it runs
     monkeypatch.setattr(FilesProvider, "apply", write)
     assert infra(capsys, "apply", "--auto-approve").code == 0  # a re-run finishes the rest
+
+
+def test_plan_out_into_a_folder_that_does_not_exist_is_refused_without_making_it(local, capsys):
+    result = infra(capsys, "plan", "--out", str(local / "nonexistent" / "dir" / "p.plan"))
+    assert result.code == 1 and result.out == "" and result.err.count("\n") == 1
+    assert f"the directory {local / 'nonexistent' / 'dir'} does not exist; make it first" in result.err
+    assert not (local / "nonexistent").exists()
+
+
+@pytest.mark.parametrize("given", ["/nonexistent.plan", "nope.plan", "plans/tf.json"])
+def test_apply_of_a_plan_file_that_does_not_exist_says_so(local, capsys, given):
+    result = infra(capsys, "apply", given, "--auto-approve")
+    assert result.code == 1 and result.err.strip() == f"error: {given}: no such plan file"
+    assert "unknown group" in infra(capsys, "apply", "nosuchgroup", "--auto-approve").err

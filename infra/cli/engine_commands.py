@@ -58,6 +58,9 @@ def plan(
     """Show what apply would change to make the world match nodes.json."""
     if out_file is not None and out_file.is_dir():  # say so before planning, not after
         raise InfraError(f"--out {out_file}: is a directory; give the file to save the plan in")
+    if out_file is not None and not out_file.absolute().parent.is_dir():  # a typo must not make folders
+        raise InfraError(f"--out {out_file}: the directory {out_file.parent} does not exist; make it first, or save "
+                         f"the plan elsewhere")
     ws = workspace()
     with busy("Planning: reading nodes.json and observing what exists..."):
         result = engine.make_plan(ws, engine.Selection(groups or (), exclude=exclude or ()), adopt=adopt,
@@ -85,7 +88,7 @@ def apply(
     """Make the world match nodes.json (or apply a saved plan)."""
     ws = workspace()
     targets = targets or []
-    saved = len(targets) == 1 and Path(targets[0]).is_file()
+    saved = len(targets) == 1 and _names_a_file(targets[0])
     if saved:
         for given, option in ((adopt, "--adopt"), (exclude, "--exclude"), (refresh_only, "--refresh-only")):
             if given:
@@ -109,6 +112,12 @@ def apply(
                   f"resource(s) refreshed); nothing else was changed.[/]")
     elif the_plan.changes:
         report_result(result)
+
+
+def _names_a_file(target: str) -> bool:
+    """Whether apply's one argument is a saved plan: a file there, or a path (a group name holds no
+    '/' or '.'), which load_plan then reports missing, instead of "unknown group"."""
+    return Path(target).exists() or "/" in target or "." in target
 
 
 @app.command()

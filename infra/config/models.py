@@ -284,13 +284,44 @@ class Group(GroupSettings):
         return self.source_ami[1:] if self.source_ami.startswith("@") else None
 
 
+# S3's bucket naming rules (general purpose buckets): 3 to 63 lower-case letters, digits, '.' and '-',
+# starting and ending with a letter or digit, no '..', not shaped like an IP address.
+BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+IP_SHAPED = re.compile(r"\d+\.\d+\.\d+\.\d+")
+LOCK_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")  # DynamoDB's table names
+
+
+def check_bucket(bucket: str | None) -> str | None:
+    if bucket is None:
+        return None
+    if not BUCKET.fullmatch(bucket) or ".." in bucket or IP_SHAPED.fullmatch(bucket):
+        raise ValueError(f"bucket {bucket!r} is not an S3 bucket name: 3 to 63 lower-case letters, digits, '.' and "
+                         f"'-', starting and ending with a letter or digit (e.g. acme-ops-state)")
+    return bucket
+
+
+def check_state_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(part in ("", ".", "..") for part in parts) or len(key.encode()) > 1024:
+        raise ValueError(f"key {key!r} is not a state object key: a path of names separated by '/', not starting "
+                         f"or ending with '/', without '.' or '..' (e.g. infra/prod.json)")
+    return key
+
+
+def check_lock_table(table: str | None) -> str | None:
+    if table is not None and not LOCK_TABLE.fullmatch(table):
+        raise ValueError(f"lock_table {table!r} is not a DynamoDB table name: 3 to 255 letters, digits, '_', '.' "
+                         f"and '-'")
+    return table
+
+
 class StateSettings(Strict):
     backend: Literal["local", "s3"] = "local"
     path: Annotated[str, AfterValidator(inside_repository)] = ".infra/state.json"
-    bucket: str | None = None
-    key: str = "infra/state.json"
+    bucket: Annotated[str | None, AfterValidator(check_bucket)] = None
+    key: Annotated[str, AfterValidator(check_state_key)] = "infra/state.json"
     region: str | None = None
-    lock_table: str | None = None
+    lock_table: Annotated[str | None, AfterValidator(check_lock_table)] = None
 
     @model_validator(mode="after")
     def _s3_complete(self) -> StateSettings:

@@ -145,6 +145,9 @@ def test_what_is_not_ours_to_import_is_refused_in_one_line(repo, aws, capsys):
         (("web", "--asg", "nope"), "no autoscaling group named nope in us-east-1"),
         (("web", "--ami", "ami-0123456789abcdef0"),
          "describe ami-0123456789abcdef0 in us-east-1: InvalidAMIID.NotFound"),
+        (("web", "--ami", "ami-1ebb2077"),  # the sandbox's public source AMI, of another account
+         "no AMI ami-1ebb2077 of this account in us-east-1"),
+        (("web", "--launch-template", "lt-0000000000000000"), "no launch template lt-0000000000000000 in us-east-1"),
         (("web", "--asg", "web", "--ami", made["ami"]), "infra import GROUP takes one of --asg NAME"),
         (("db", "--asg", "web"), "unknown group 'db'"),
     ]

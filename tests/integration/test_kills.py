@@ -9,6 +9,7 @@ import re
 import signal
 from pathlib import Path
 
+import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
@@ -146,6 +147,10 @@ def test_a_roll_killed_while_it_holds_the_old_asg_keeps_the_new_one(control, ops
     planned = run_infra(capsys, "plan")
     assert f"- asg.{BEE}.{old}" in planned.out and f"left beside asg.{BEE} by an interrupted roll" in planned.out
     assert f"+/- asg.{BEE}" not in planned.out  # no third ASG
-    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    applied = run_infra(capsys, "apply", "--auto-approve")
+    assert applied.code == 0 and f"cleared infra:roll=holding from {new}" in applied.out
     assert asgs_of(BEE, aws) == [new]
+    survivor = boto3.client("autoscaling", region_name="us-east-1", endpoint_url=aws).describe_auto_scaling_groups(
+        AutoScalingGroupNames=[new])["AutoScalingGroups"][0]
+    assert "infra:roll" not in {t["Key"] for t in survivor["Tags"]}  # not holding for ever
     assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0

@@ -145,3 +145,20 @@ def test_the_environment_chosen_must_exist_and_nodes_json_must_have_environments
                                          "did you mean 'staging'?")
     plain = {"__base__": BASE, "web": {}}
     assert "--env staging: nodes.json defines no environments (__environments__)" in error_of(plain, "staging")
+
+
+@pytest.mark.parametrize("state, said", [
+    ({"backend": "s3", "bucket": "../x"}, "bucket '../x' is not an S3 bucket name"),
+    ({"backend": "s3", "bucket": "Acme_State"}, "bucket 'Acme_State' is not an S3 bucket name"),
+    ({"backend": "s3", "bucket": "192.168.0.1"}, "is not an S3 bucket name"),
+    ({"backend": "s3", "bucket": "acme-state", "key": ""}, "key '' is not a state object key"),
+    ({"backend": "s3", "bucket": "acme-state", "key": "/"}, "key '/' is not a state object key"),
+    ({"backend": "s3", "bucket": "acme-state", "key": "a/../b.json"}, "is not a state object key"),
+    ({"backend": "s3", "bucket": "acme-state", "lock_table": "x"}, "lock_table 'x' is not a DynamoDB table name"),
+])
+def test_an_s3_state_whose_bucket_key_or_table_s3_would_refuse_fails_validate(state, said):
+    assert said in error_of({**NODES, "__settings__": {"project": "acme", "state": state}})
+    overlay = with_environments(staging={"state": state})
+    assert said in error_of(overlay, "staging") and "staging" in error_of(overlay, "staging")
+    assert parse({**NODES, "__settings__": {"state": {"backend": "s3", "bucket": "acme.ops-state",
+                                                      "key": "infra/prod.json", "lock_table": "infra-locks"}}})

@@ -40,3 +40,13 @@ def test_urls_infra_shows_carry_no_user_info():
     assert shown_url("http://admin:SECRETPW@127.0.0.1:5000/x") == "http://127.0.0.1:5000/x"
     assert shown_url("http://127.0.0.1:2379") == "http://127.0.0.1:2379"
     assert "SECRETPW" not in shown_url("http://admin:SECRETPW@[::1")  # not even parseable
+
+
+def test_a_bearer_key_and_a_secret_assignment_inside_a_value_are_masked():
+    from infra.redact import MASK, masked
+
+    shown = masked({"bearer": "abc", "authBearer": "x", "dsn": "host=db user=app password=hunter2 port=5432",
+                    "cmd": "run --token=t0k&pwd=p1;name=web", "note": "a=b"})
+    assert shown["bearer"] == MASK and shown["authBearer"] == MASK
+    assert shown["dsn"] == f"host=db user=app password={MASK} port=5432"
+    assert shown["cmd"] == f"run --token={MASK}&pwd={MASK};name=web" and shown["note"] == "a=b"

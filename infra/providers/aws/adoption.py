@@ -87,9 +87,14 @@ class ImportFinder:
         ec2 = self.clients.client("ec2", region)
         by = {"LaunchTemplateIds": [ident]} if ident.startswith("lt-") else {"LaunchTemplateNames": [ident]}
         with aws_errors(f"describe launch template {ident} in {region}"):
-            template = ec2.describe_launch_templates(**by)["LaunchTemplates"][0]
-            version = ec2.describe_launch_template_versions(LaunchTemplateId=template["LaunchTemplateId"],
-                                                            Versions=["$Default"])["LaunchTemplateVersions"][0]
+            templates = ec2.describe_launch_templates(**by)["LaunchTemplates"]
+            if not templates:  # AWS says NotFound; an AWS-compatible endpoint may answer with none
+                raise ProviderError(f"no launch template {ident} in {region}")
+            versions = ec2.describe_launch_template_versions(LaunchTemplateId=templates[0]["LaunchTemplateId"],
+                                                             Versions=["$Default"])["LaunchTemplateVersions"]
+        if not versions:
+            raise ProviderError(f"launch template {ident} in {region} has no default version to import")
+        template, version = templates[0], versions[0]
         groups = version.get("LaunchTemplateData", {}).get("SecurityGroupIds", [])
         names = security_group_names(self.clients, region, groups)
 
@@ -103,7 +108,8 @@ class ImportFinder:
     def _ami(self, image_id: str, region: str, wanted: dict[str, Any], identity: dict[str, str]) -> Found:
         with aws_errors(f"describe {image_id} in {region}"):
             found = self.clients.client("ec2", region).describe_images(ImageIds=[image_id], Owners=["self"])["Images"]
-        found = [raw for raw in found if raw.get("State") in images.USABLE_STATES]
+        account = self._account()  # Owners=self is the question; not every endpoint answers it so
+        found = [raw for raw in found if raw.get("State") in images.USABLE_STATES and raw.get("OwnerId") == account]
         if not found:
             raise ProviderError(f"no AMI {image_id} of this account in {region} (a usable one: not failed or "
                                 f"deregistered; an AMI shared by another account cannot be imported, copy it first)")
@@ -116,6 +122,10 @@ class ImportFinder:
         tags = tag_dict(raw.get("Tags"))
         return Found(f"AMI {image_id} ({raw.get('Name', '')}) in {region}", tags, read(tags),
                      read({**tags, **identity}))
+
+    def _account(self) -> str:
+        with aws_errors("ask STS which account the credentials are of"):
+            return str(self.clients.client("sts").get_caller_identity()["Account"])
 
     def _instance(self, instance_id: str, region: str, wanted: dict[str, Any], identity: dict[str, str]) -> Found:
         with aws_errors(f"describe {instance_id} in {region}"):

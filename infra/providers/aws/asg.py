@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.aws.session import AwsClients, aws_errors
+from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ProviderError
-from infra.providers.aws.common import available_zones
+from infra.providers.aws.common import GROUP_TAG, available_zones, tag_dict
 from infra.providers.base import Progress
+from infra.reconciler.graph import OWNER_TAG
 
 ROLL_TAG = "infra:roll"
 PENDING, HOLDING = "pending", "holding"  # a roll's new ASG: not yet healthy; healthy, the old one still kept
@@ -118,3 +119,22 @@ def previous_of(value: str | None) -> dict[str, str] | None:
 
 def previous_tag(previous: dict[str, Any]) -> str:
     return f"{previous['launch_template_id']}:{previous['launch_template_version']}:{previous['image_id']}"
+
+
+def clear_stale_holding(client: Any, group: str, owner: str, progress: Progress) -> None:
+    """Remove `infra:roll=holding` from the group's ASGs once the ASG a killed roll kept beside them
+    is gone (a kill -9 during the drain or the hold leaves it on the survivor for ever), unless
+    another roll is under way (an ASG of the group is `pending`)."""
+    with aws_errors(f"describe the autoscaling groups of {group}"):
+        found = list(paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups",
+                              Filters=[{"Name": f"tag:{GROUP_TAG}", "Values": [group]},
+                                       {"Name": f"tag:{OWNER_TAG}", "Values": [owner]}]))
+    rolls = {g["AutoScalingGroupName"]: tag_dict(g.get("Tags")).get(ROLL_TAG) for g in found}
+    if PENDING in rolls.values():
+        return
+    for name, roll in sorted(rolls.items()):
+        if roll == HOLDING:
+            with aws_errors(f"clear the roll tag of {name}"):
+                client.delete_tags(Tags=[tag(name, ROLL_TAG, "")])
+            progress(f"cleared {ROLL_TAG}={HOLDING} from {name}: the roll that set it was interrupted, and what it "
+                     f"kept beside {name} is gone")

@@ -137,6 +137,8 @@ class AutoscalingProvider(ObservedPerRegion):
                 self._drain_before_delete(client, region, before["name"], arns, progress)
             asg.delete(client, before["name"], progress, detach=arns)
             scaling.forget(self.clients, region, before["name"], before.get("scaling"))
+            if split_address(action.address)[2] is not None:  # what an interrupted roll left beside the group's
+                asg.clear_stale_holding(client, action.group, self.owner, progress)
             return {}
         if action.action is ActionKind.UPDATE:
             self._update(client, region, action, attributes, progress)
