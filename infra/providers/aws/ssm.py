@@ -21,7 +21,6 @@ from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.providers.aws.common import GROUP_TAG, MANAGED
 from infra.providers.base import Progress
 from infra.reconciler.graph import OWNER_TAG
-from infra.stopping import pause
 
 DOCUMENT = "AWS-RunShellScript"
 CHEF_SOLO = "chef-solo -j /etc/chef/dna.json"
@@ -71,7 +70,7 @@ class RegionDeploy:
 class Deployer:
     clients: AwsClients
     owner: str  # the project whose nodes these are
-    sleep: Callable[[float], object] = pause  # woken by Ctrl-C or SIGTERM
+    sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     poll: float = 5.0
     _once: dict[str, Any] = field(default_factory=dict)
