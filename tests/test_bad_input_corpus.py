@@ -101,7 +101,7 @@ CORPUS = {
     "s3 without a bucket": ('{"__settings__": {"state": {"backend": "s3", "lock_table": "locks"}}, ' + BASE + "}",
                             "nodes.json:1:19: __settings__: key 'state': the s3 backend needs bucket"),
     "s3 with an empty bucket": ('{"__settings__": {"state": {"backend": "s3", "bucket": ""}}, ' + BASE + "}",
-                                "key 'state': the s3 backend needs bucket"),
+                                "key 'state.bucket': bucket '' is not an S3 bucket name"),
     "request rate of zero": ('{"__settings__": {"max_request_rate": 0}, ' + BASE + "}", "max_request_rate"),
     "deeply nested": ('{"__base__": {"default_attributes": ' + "[" * 50000 + "]" * 50000 + "}}", "nested too deeply"),
     "autoscale true": ("{" + BASE + ',\n"web": {"autoscale": true}}', "true is not enough"),
