@@ -1,10 +1,13 @@
 """Settings for the whole suite, and the ops repositories the command-line tests run in."""
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+from tests.support.plan_schema import PlanWatch, watch_every_plan
 
 # CI machines are small and shared: judge properties by their results, never by their speed.
 settings.register_profile("infra", deadline=None, max_examples=100)
@@ -35,3 +38,21 @@ def local(tmp_path, monkeypatch):
     (tmp_path / "nodes.json").write_text(json.dumps(LOCAL, indent=2))
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def _plan_watch() -> Iterator[PlanWatch]:
+    watch = PlanWatch()
+    restore = watch_every_plan(watch)
+    yield watch
+    restore()
+
+
+@pytest.fixture(autouse=True)
+def every_plan_validates(_plan_watch: PlanWatch) -> Iterator[None]:
+    """Every plan a test makes (JSON or not) validates against docs/plan-json.md's schema."""
+    _plan_watch.take()
+    yield
+    broken = _plan_watch.take()
+    assert not broken, "a plan broke docs/plan-json.md's schema: " + "; ".join(
+        f"{source}: {', '.join(errors)}" for source, errors in broken)

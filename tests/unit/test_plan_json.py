@@ -125,3 +125,38 @@ def test_adoptions_and_notices_are_in_the_document_and_read_back():
     for the_plan, its_document in ((adopting, document), (noticing, noticed)):
         assert schema_errors(its_document) == []
         assert read_plan(dump_plan(the_plan), "tf.plan") == the_plan
+
+
+def test_a_plan_that_cleans_up_after_a_killed_build_validates():
+    """A killed packer build leaves an instance and a key pair named `infra.<project>.<group>.<uuid>`:
+    the plan deletes both, and its kind and its dotted address are the schema's."""
+    pair = "infra.ops.web.6a1f0c2e-2f0b-4a8e-9d6f-0b1c2d3e4f50"
+    observed = {
+        f"build_leftover.web.{pair}": Observed(attributes={"region": "us-east-1", "key_pair": pair}),
+        "build_leftover.web.i-0123456789abcdef0": Observed(attributes={
+            "region": "us-east-1", "instance": "i-0123456789abcdef0", "key_pair": "packer_65f2", "security_groups": [],
+            "state": "running", "images": []}),
+    }
+    document = plan_document(plan(graph(role()), observed, State()))
+    assert {a["address"]: (a["kind"], a["action"]) for a in document["actions"] if a["kind"] != "role"} == {
+        f"build_leftover.web.{pair}": ("build_leftover", "delete"),
+        "build_leftover.web.i-0123456789abcdef0": ("build_leftover", "delete")}
+    assert schema_errors(document) == []
+
+
+def test_the_suite_catches_a_plan_that_breaks_the_schema(_plan_watch):
+    """tests/conftest.py holds every plan the suite makes to the schema: one that breaks it is caught."""
+    from infra.reconciler import plan_json as module
+    from infra.reconciler.plan import Action, Plan
+
+    module.plan_document(Plan(actions=[Action(address="Not An Address", kind="role", group="web",
+                                              action=ActionKind.NOOP)]))
+    [(source, errors)] = _plan_watch.take()
+    assert source == "plan_document" and errors[0].startswith("actions/0/address: 'Not An Address' does not match")
+
+
+def test_the_schema_names_every_kind_infra_plans():
+    from infra.reconciler.kinds import KINDS
+    from tests.support.plan_schema import plan_schema
+
+    assert set(plan_schema()["$defs"]["action"]["properties"]["kind"]["enum"]) == set(KINDS)
