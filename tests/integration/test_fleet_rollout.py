@@ -338,4 +338,5 @@ def test_a_removed_groups_asg_is_drained_from_its_target_groups_before_it_is_del
     out = applied(capsys).out
     name = old["AutoScalingGroupName"]
     assert out.index(f"{name}: drained from web-tg") < out.index(f"deleted {name}"), out
+    assert "could not detach" not in out, out  # detached once, before the drain; not again to delete it
     assert asgs(autoscaling, BEE) == [] and serving(elbv2, target_group) == set()

@@ -133,9 +133,9 @@ class AutoscalingProvider(ObservedPerRegion):
             if action.hold and before.get("timeout"):
                 self._hold_before_delete(client, action, before["name"], before["timeout"], progress)
             arns = before.get("target_group_arns") or []
-            if arns:
+            if arns:  # detached (once) by the drain: detaching again would only hear InvalidTarget
                 self._drain_before_delete(client, region, before["name"], arns, progress)
-            asg.delete(client, before["name"], progress, detach=arns)
+            asg.delete(client, before["name"], progress)
             scaling.forget(self.clients, region, before["name"], before.get("scaling"))
             if split_address(action.address)[2] is not None:  # what an interrupted roll left beside the group's
                 asg.clear_stale_holding(client, action.group, self.owner, progress)
