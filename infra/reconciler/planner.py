@@ -20,6 +20,7 @@ from infra.reconciler.order import dependencies_first
 from infra.reconciler.plan import Action, MadeAgainst, Notice, Plan, changed_attributes
 from infra.reconciler.promotion import is_promoted, promoted_action
 from infra.reconciler.refs import resolve, unresolved
+from infra.reconciler.renames import Takeovers
 from infra.reconciler.resources import Observed, Resource, Unowned, address_of, split_address
 from infra.reconciler.working_tree import explained
 from infra.state.model import ResourceState, State
@@ -272,37 +273,29 @@ def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recor
     return Action(action=ActionKind.BUILD, before=recorded, changes=changes, reason=reason, **base)
 
 
-def _new_groups_nodes(actions: list[Action], observed: dict[str, Observed], state: State) -> list[str]:
-    """The nodes (ASGs, one-off instances) the plan makes for groups that have no nodes yet (a
-    failed first try may have left their files and launch template): what a removed group's
-    nodes make way for when a group is renamed."""
-    known = {split_address(address)[1] for address in (*state.resources, *observed)
-             if kind_of(split_address(address)[0]).serves}
-    return [a.address for a in actions
-            if kind_of(a.kind).serves and a.action is ActionKind.CREATE and a.group not in known]
-
-
 def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_scope,
                planned: list[Action], adopted: dict[str, Unowned]) -> list[Action]:
     """Delete what is recorded or found but no longer desired, dependants before dependencies.
 
     A deletion also waits for the desired resources that were built on what it deletes (an AMI
     waits for the launch template and the ASG roll that stop using it). The nodes of a group
-    gone from nodes.json wait for the nodes of the groups new in this plan, and are held for
-    their `timeout` after: a renamed group's old ASG goes once the new one is in service, and
-    stays when it never gets there. A one-off instance found but not recorded, whose group still
-    exists, is adopted, never deleted: it was made on request and the state lost track of it
-    (`state rm`, a lost state file).
+    gone from nodes.json wait for the nodes of the groups new in this plan that take over from
+    it (renames.py), and are held for their `timeout` after: a renamed group's old ASG goes once
+    the new one is in service, and stays when it never gets there. A one-off instance found but
+    not recorded, whose group still exists, is adopted, never deleted: it was made on request and
+    the state lost track of it (`state rm`, a lost state file).
     """
-    starting = _new_groups_nodes(planned, observed, state)
+    takeovers = Takeovers(planned, desired, observed, state)
     changing = {a.address for a in planned if a.action.is_change}
     found_only = sorted(a for a in observed if a not in state.resources)  # in a stable order
     unwanted = [a for a in (*state.resources, *found_only) if a not in desired and a not in adopted and in_scope(a)]
     inferred = _inferred_dependencies([a for a in unwanted if a not in state.resources], unwanted)
     depends: dict[str, list[str]] = {a: (state.resources[a].depends_on if a in state.resources else inferred[a])
                                      for a in unwanted}
-    built_on = _recorded_dependants(state)
     groups = {resource.group for resource in desired}
+    for node, role in takeovers.evidence(unwanted, groups).items():
+        depends[node] = [*depends[node], role]
+    built_on = _recorded_dependants(state)
     actions: list[Action] = []
     for address in reversed(dependencies_first(unwanted, depends.__getitem__, ignore_cycles=True)):
         kind, group, _ = split_address(address)
@@ -322,12 +315,14 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
         users = built_on(address) if recorded is not None else _group_users(address, desired)
         dependants += [user for user in users if user in desired and user in changing and user not in dependants]
         reason = _why_unwanted(address, desired, groups)
-        hold = kind_of(kind).serves and bool(starting) and group not in groups
+        starting, why = takeovers.successors(group) if kind_of(kind).serves and group not in groups else ([], "")
+        hold = bool(starting)
         if hold:
             dependants += [new for new in starting if new not in dependants]
             reason += "; deleted once " + _listed(starting) + " " + ("is" if len(starting) == 1 else "are") + " up"
             if found.attributes.get("timeout"):
                 reason += f", after its timeout ({found.attributes['timeout']}s)"
+            reason += f"; {_listed(starting)} take{'s' if len(starting) == 1 else ''} over: {why}"
         actions.append(Action(address=address, kind=kind, group=group, action=ActionKind.DELETE,
                               before=found.attributes, after=None, depends_on=dependants, hold=hold,
                               protect=_protected(kind, recorded, found, removed=group not in groups),

@@ -134,7 +134,8 @@ def test_a_renamed_group_keeps_its_old_asg_until_the_new_one_is_in_service(repo,
     nodes["bee-v2"] = nodes.pop(BEE)
     nodes["bee-v2"]["autoscale"]["subnets"] = ["subnet-0000dead"]  # AWS refuses to make it
     write(repo, nodes)
-    assert "deleted once asg.bee-v2 is up, after its timeout (1s)" in run_infra(capsys, "plan").out
+    assert ("deleted once asg.bee-v2 is up, after its timeout (1s); asg.bee-v2 takes over: the same run list"
+            in run_infra(capsys, "plan").out)
 
     failed = run_infra(capsys, "apply", "--auto-approve")
     assert failed.code == 1 and "asg.bee-v2" in failed.err, failed.err
@@ -147,6 +148,22 @@ def test_a_renamed_group_keeps_its_old_asg_until_the_new_one_is_in_service(repo,
         < done.out.index("asg.12_04-bee: destroyed")
     assert asgs(autoscaling, BEE) == [] and len(asgs(autoscaling, "bee-v2")) == 1
     no_changes(capsys)
+
+
+def test_an_unrelated_group_added_beside_a_removed_one_neither_waits_for_nor_blocks_it(repo, capsys, autoscaling):
+    """batch runs none of bee's services: no rename, so bee goes at once, even though batch fails."""
+    applied(capsys)
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes["batch"] = {**nodes.pop(BEE), "run_list": ["recipe[seatgeek-service::jobs]"]}
+    nodes["batch"]["autoscale"] = {**nodes["batch"]["autoscale"], "subnets": ["subnet-0000dead"]}  # AWS refuses it
+    write(repo, nodes)
+    planned = run_infra(capsys, "plan").out
+    assert f"asg.{BEE} will be destroyed: no longer in nodes.json\n" in planned, planned
+    assert "deleted once" not in planned
+
+    failed = run_infra(capsys, "apply", "--auto-approve")
+    assert failed.code == 1 and "asg.batch" in failed.err, failed.err
+    assert "so other nodes notice" not in failed.out and asgs(autoscaling, BEE) == [], failed.out
 
 
 def test_ami_keep_1_leaves_the_ami_the_rolled_fleet_runs_and_the_one_it_would_roll_back_to(aws, ops_repo, capsys,

@@ -271,16 +271,51 @@ def test_protected_resources_are_marked_when_destroyed():
     assert result.actions[0].action is ActionKind.REPLACE and result.actions[0].protected
 
 
+def removed_group(run_list=("recipe[a::default]",)) -> State:
+    """The state of group `old`, gone from nodes.json: its ASG, and its role as last applied."""
+    return State(resources={"asg.old": ResourceState(kind="asg", group="old"),
+                            "role.old": ResourceState(kind="role", group="old",
+                                                      attributes=role("old", run_list).attributes)})
+
+
 def test_a_renamed_groups_old_asg_goes_only_once_the_new_one_is_up():
-    state = State(resources={"asg.old": ResourceState(kind="asg", group="old"),
-                             "role.old": ResourceState(kind="role", group="old")})
+    state = removed_group()
     observed = {a: Observed() for a in state.resources}
     result = plan(graph(role("new"), ami("new"), launch_template("new"), asg("new")), observed, state)
     actions = {a.address: a for a in result.actions}
     assert actions["asg.old"].depends_on == ["asg.new"]
-    assert "deleted once asg.new is up" in actions["asg.old"].reason
+    assert actions["asg.old"].reason == ("no longer in nodes.json; deleted once asg.new is up; asg.new takes over: "
+                                         "the same run list")
     assert actions["asg.old"].hold and not actions["role.old"].hold
-    assert actions["role.old"].depends_on == []  # files and images need not wait
+    # The old role, the evidence of the rename, goes after the old nodes: an apply that stops
+    # before them (the new ones failed) leaves it, so the next plan still sees the rename.
+    assert actions["role.old"].depends_on == ["asg.old"] and not actions["role.old"].hold
+
+
+def test_a_new_group_that_provides_a_removed_groups_service_takes_over_from_it():
+    state = removed_group(["recipe[base]", "recipe[seatgeek-service::api]", "recipe[seatgeek-service::cron]"])
+    new = role("new", ["recipe[base]", "recipe[other]", "recipe[seatgeek-service::api]"])
+    observed = {a: Observed() for a in state.resources}
+    actions = {a.address: a for a in plan(graph(new, asg("new")), observed, state).actions}
+    assert actions["asg.old"].hold and actions["asg.old"].depends_on == ["asg.new"]
+    assert actions["asg.old"].reason.endswith("deleted once asg.new is up; asg.new takes over: its service api")
+
+
+def test_an_unrelated_group_added_and_another_removed_is_no_rename():
+    """Nothing says `batch` does `legacy`'s work: legacy goes at once, whatever becomes of batch."""
+    state = removed_group(["recipe[legacy::default]", "recipe[seatgeek-service::legacy-api]"])
+    observed = {a: Observed() for a in state.resources}
+    batch = role("batch", ["recipe[batch::default]", "recipe[seatgeek-service::jobs]"])
+    actions = {a.address: a for a in plan(graph(batch, asg("batch")), observed, state).actions}
+    assert actions["asg.batch"].action is ActionKind.CREATE
+    assert actions["asg.old"].action is ActionKind.DELETE and actions["asg.old"].depends_on == []
+    assert not actions["asg.old"].hold and actions["asg.old"].reason == "no longer in nodes.json"
+
+
+def test_a_removed_group_whose_role_is_unknown_is_no_rename():
+    state = State(resources={"asg.old": ResourceState(kind="asg", group="old")})
+    actions = {a.address: a for a in plan(graph(role("new"), asg("new")), {"asg.old": Observed()}, state).actions}
+    assert actions["asg.old"].depends_on == [] and not actions["asg.old"].hold
 
 
 def test_a_removed_group_does_not_wait_for_the_roll_of_a_group_that_stays():
