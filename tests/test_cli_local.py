@@ -34,6 +34,19 @@ def test_apply_then_plan_is_empty_then_a_hand_edit_is_drift(local, capsys):
     assert json.loads(role.read_text())["run_list"][0] == "recipe[base::default]"
 
 
+def test_a_recipe_put_into_a_run_list_is_planned_as_an_insertion(local, capsys):
+    assert infra(capsys, "apply", "--auto-approve").code == 0
+    nodes = json.loads((local / "nodes.json").read_text())
+    nodes["web"]["run_list"] = ["recipe[acme::ntp]", "recipe[acme::web]"]  # after base's recipe, before web's
+    (local / "nodes.json").write_text(json.dumps(nodes))
+    text = infra(capsys, "plan").out
+    assert '+ document.run_list: "recipe[acme::ntp]" (inserted at 1)' in text, text
+    assert "(absent)" not in text
+    [change] = [c for a in json.loads(infra(capsys, "plan", "--output", "json").out)["actions"]
+                for c in a["changes"] if a["address"] == "role.web"]
+    assert (change["op"], change["index"], change["path"]) == ("insert", 1, "document.run_list[1]")
+
+
 def test_drift_where_nothing_was_ever_applied_fails_unless_allowed(local, capsys):
     refused = infra(capsys, "drift")
     assert refused.code == 1 and refused.out == ""

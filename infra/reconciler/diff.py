@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from deepdiff import DeepDiff
 
-from infra.reconciler.plan import AttributeChange
+from infra.reconciler.plan import AttributeChange, ListOp
 
 _MISSING = "(absent)"
 
@@ -29,15 +30,30 @@ def attribute_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Att
     return changes
 
 
+# deepdiff's reports of an item put into or taken out of a list (it aligns the two lists as
+# difflib does, so the items after it are no change of their own).
+_LIST_OPS: dict[str, ListOp] = {"iterable_item_added": "insert", "iterable_item_removed": "remove"}
+
+
 def _deep(key: str, before: Any, after: Any) -> list[AttributeChange]:
     diff = DeepDiff(before, after, view="tree", ignore_order=False)
     changes = []
-    for report in diff.values():
+    for report_type, report in diff.items():
+        op = _LIST_OPS.get(report_type, "change")
         for level in report:
-            path = key + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in level.path(output_format="list"))
+            steps = level.path(output_format="list")
+            if op == "insert":  # where it is in the new list, not where it would be in the old one
+                steps = level.path(output_format="list", use_t2=True)
+            path = key + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in steps)
             changes.append(AttributeChange(path=path, before=_value(level.t1), after=_value(level.t2),
-                                           before_absent=_absent(level.t1), after_absent=_absent(level.t2)))
-    return sorted(changes, key=lambda c: c.path)
+                                           before_absent=_absent(level.t1), after_absent=_absent(level.t2),
+                                           op=op, index=steps[-1] if op != "change" else None))
+    return sorted(changes, key=lambda c: _in_order(c.path))
+
+
+def _in_order(path: str) -> list[Any]:
+    """A path's sort key: list indexes as numbers, so `run_list[10]` comes after `run_list[9]`."""
+    return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"\[(\d+)\]", path))]
 
 
 def _absent(value: Any) -> bool:

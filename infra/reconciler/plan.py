@@ -6,12 +6,15 @@ whose state or nodes.json changed since. Saved and printed as JSON by plan_json.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.cost import PlanCost
+
+ListOp = Literal["change", "insert", "remove"]
+_REVERSED: dict[str, ListOp] = {"change": "change", "insert": "remove", "remove": "insert"}
 
 
 class AttributeChange(BaseModel):
@@ -21,11 +24,22 @@ class AttributeChange(BaseModel):
     # A key or list item that is not there at all, as opposed to one whose value is null.
     before_absent: bool = False
     after_absent: bool = False
+    # An item put into a list (`insert`, at `index` of the new list) or taken out of one (`remove`,
+    # from `index` of the old list): the items after it shift, and are no change of their own.
+    # `path` ends with that index (`document.run_list[3]`); `change` is any other change.
+    op: ListOp = "change"
+    index: int | None = None
 
     def reversed(self) -> AttributeChange:
         """The same change seen from the other side (drift compares actual against recorded)."""
         return AttributeChange(path=self.path, before=self.after, after=self.before,
-                               before_absent=self.after_absent, after_absent=self.before_absent)
+                               before_absent=self.after_absent, after_absent=self.before_absent,
+                               op=_REVERSED[self.op], index=self.index)
+
+    @property
+    def list_path(self) -> str:
+        """For an insertion or removal, the list's own path: `document.run_list`."""
+        return self.path.rpartition("[")[0] if self.op != "change" else self.path
 
     @property
     def attribute(self) -> str:

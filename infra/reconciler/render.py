@@ -97,8 +97,17 @@ def _attribute_lines(action: Action, limit: int | None = _MAX_VALUE) -> list[str
         return [f"    + {key} = {show_value(value, key, limit)}" for key, value in (action.after or {}).items()]
     if action.action is ActionKind.DELETE:
         return gone
-    return [f"    ~ {c.path}: {show_side(c, 'before', limit)} -> {show_side(c, 'after', limit)}"
-            for c in _expanded(action.changes)] + gone
+    return [_change_line(c, limit) for c in _expanded(action.changes)] + gone
+
+
+def _change_line(change: AttributeChange, limit: int | None) -> str:
+    """`~ path: before -> after`; an item put into or taken out of a list as such (`+`/`-` and
+    where), since the items after it only shift."""
+    if change.op == "insert":
+        return f"    + {change.list_path}: {show_side(change, 'after', limit)} (inserted at {change.index})"
+    if change.op == "remove":
+        return f"    - {change.list_path}: {show_side(change, 'before', limit)} (removed from {change.index})"
+    return f"    ~ {change.path}: {show_side(change, 'before', limit)} -> {show_side(change, 'after', limit)}"
 
 
 def _expanded(changes: list[AttributeChange]) -> list[AttributeChange]:
@@ -106,7 +115,8 @@ def _expanded(changes: list[AttributeChange]) -> list[AttributeChange]:
     so that no part of it is cut off; its unset (null) values are left out."""
     shown: list[AttributeChange] = []
     for change in changes:
-        added = (change.before_absent or change.before == {}) and isinstance(change.after, dict) and change.after
+        added = (change.op == "change" and (change.before_absent or change.before == {})
+                 and isinstance(change.after, dict) and change.after)
         if not added:
             shown.append(change)
             continue
@@ -247,10 +257,18 @@ def drift_text(report: DriftReport, *, color: bool = True) -> str:
         line = f"  ~ {item.address}: changed outside infra"
         lines.append(f"[yellow]{escape(line)}[/]" if color else line)
         for change in item.changes:
-            detail = f"      {change.path}: recorded {show_side(change, 'before')}, actual {show_side(change, 'after')}"
+            detail = f"      {_drift_detail(change)}"
             lines.append(escape(detail) if color else detail)
     lines.append("Run infra plan to see how apply would put it back.")
     return "\n".join(lines)
+
+
+def _drift_detail(change: AttributeChange) -> str:
+    if change.op == "insert":
+        return f"{change.list_path}: {show_side(change, 'after')} inserted at {change.index} (recorded: not there)"
+    if change.op == "remove":
+        return f"{change.list_path}: {show_side(change, 'before')} removed from {change.index} (actual: not there)"
+    return f"{change.path}: recorded {show_side(change, 'before')}, actual {show_side(change, 'after')}"
 
 
 def drift_json(report: DriftReport) -> str:
@@ -275,7 +293,16 @@ def drift_markdown(report: DriftReport) -> str:
         if item.status == "missing":
             lines.append(f"| `{item.address}` | (whole resource) | exists | **deleted** |")
         for change in item.changes:
-            recorded = show_side(change, "before", 60).replace("|", "\\|")
-            actual = show_side(change, "after", 60).replace("|", "\\|")
-            lines.append(f"| `{item.address}` | `{change.path}` | `{recorded}` | `{actual}` |")
+            recorded, actual = _drift_cell(change, "before"), _drift_cell(change, "after")
+            lines.append(f"| `{item.address}` | `{change.list_path}` | {recorded} | {actual} |")
     return "\n".join(lines)
+
+
+def _drift_cell(change: AttributeChange, side: str) -> str:
+    """One side of a drifted value as a table cell; an item put into or taken out of a list says where."""
+    if change.op != "change" and (change.op == "insert") != (side == "after"):
+        return "(not there)"
+    shown = "`" + show_side(change, side, 60).replace("|", "\\|") + "`"
+    if change.op == "change":
+        return shown
+    return f"{shown} ({'inserted at' if change.op == 'insert' else 'removed from'} {change.index})"

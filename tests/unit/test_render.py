@@ -99,3 +99,46 @@ def test_markdown_shows_created_values_whole_while_text_cuts_them():
     the_plan = plan(graph(role(run_list=(f"recipe[{long}]",))), {}, State())
     assert long not in plan_text(the_plan, color=False) and "..." in plan_text(the_plan, color=False)
     assert long in plan_markdown(the_plan)
+
+
+def _run_list_changed(before: list[str], after: list[str]):
+    desired = graph(role(run_list=after))
+    return plan(desired, {"role.web": Observed(attributes=dict(desired["role.web"].attributes,
+                                                                 document={"run_list": before}))}, State())
+
+
+def test_a_recipe_inserted_into_a_run_list_shows_as_an_insertion_everywhere():
+    """recipe[x] goes in before d: the items after it shift, and none of them is shown as changed."""
+    the_plan = _run_list_changed(["recipe[a]", "recipe[b]", "recipe[c]", "recipe[d]"],
+                                 ["recipe[a]", "recipe[b]", "recipe[c]", "recipe[x]", "recipe[d]"])
+    text = plan_text(the_plan, color=False)
+    assert '    + document.run_list: "recipe[x]" (inserted at 3)' in text, text
+    assert "(absent)" not in text and "run_list[3]" not in text
+    assert '+ document.run_list: "recipe[x]" (inserted at 3)' in plan_markdown(the_plan)
+    [change] = json.loads(plan_json(the_plan))["actions"][0]["changes"]
+    assert (change["op"], change["index"], change["path"], change["after"]) == (
+        "insert", 3, "document.run_list[3]", "recipe[x]")
+
+
+def test_a_recipe_removed_from_a_run_list_and_one_replaced_show_as_such():
+    the_plan = _run_list_changed(["recipe[a]", "recipe[b]", "recipe[c]", "recipe[d]"],
+                                 ["recipe[a]", "recipe[c]", "recipe[D]"])
+    text = plan_text(the_plan, color=False)
+    assert '    - document.run_list: "recipe[b]" (removed from 1)' in text, text
+    assert '    ~ document.run_list[3]: "recipe[d]" -> "recipe[D]"' in text, text
+    assert '- document.run_list: "recipe[b]" (removed from 1)' in plan_markdown(the_plan)
+    changes = json.loads(plan_json(the_plan))["actions"][0]["changes"]
+    assert [(c["op"], c["index"], c["before"], c["after_absent"]) for c in changes] == [
+        ("remove", 1, "recipe[b]", True), ("change", None, "recipe[d]", False)]
+
+
+def test_drift_shows_an_item_added_to_a_list_by_hand_as_an_insertion():
+    state = _state_with({"run_list": ["recipe[a]", "recipe[b]"]})
+    observed = {"role.web": Observed(attributes={"path": "roles/role-web.json", "document": {
+        "run_list": ["recipe[a]", "recipe[hand]", "recipe[b]"]}})}
+    report = detect_drift(state, observed)
+    assert 'document.run_list: "recipe[hand]" inserted at 1 (recorded: not there)' in drift_text(report, color=False)
+    assert ('| `role.web` | `document.run_list` | (not there) | `"recipe[hand]"` (inserted at 1) |'
+            in drift_markdown(report))
+    [change] = json.loads(drift_json(report))["drifted"][0]["changes"]
+    assert (change["op"], change["index"], change["actual"]) == ("insert", 1, "recipe[hand]")
