@@ -261,6 +261,7 @@ def test_infra_rollback_returns_to_the_previous_ami_and_stays_there(repo, capsys
     assert now["LaunchTemplate"]["Version"] == "1" and images_of(ec2, now) == {"ami-1ebb2077"}
     assert serving(elbv2, target_group) == instances(now)
     assert tags(now)["infra:rolled_back_from"] == "2"
+    assert default_version(ec2, now) == "1"  # what launches from the template's default boots what the group runs
 
     held = run_infra(capsys, "plan", "--detailed-exitcode")
     assert held.code == 0, held.out
@@ -269,6 +270,33 @@ def test_infra_rollback_returns_to_the_previous_ami_and_stays_there(repo, capsys
     again = run_infra(capsys, "rollback", BEE, "--auto-approve")  # the way back from a rollback is the version it left
     assert again.code == 0 and "back to launch template version 2 (ami-0a1b2c3d)" in again.out
     assert images_of(ec2, asgs(autoscaling, BEE)[0]) == {"ami-0a1b2c3d"}
+    assert default_version(ec2, now) == "2"
+    assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0 and run_infra(capsys, "drift").code == 0
+
+
+def test_a_change_after_a_rollback_makes_a_new_default_version_and_rolls_to_it(repo, capsys, autoscaling, ec2):
+    applied(capsys)
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes["__base__"]["source_ami"] = "ami-0a1b2c3d"
+    write(repo, nodes)
+    applied(capsys)
+    assert run_infra(capsys, "rollback", BEE, "--auto-approve").code == 0
+    nodes[BEE]["instance_type"] = "m3.large"
+    write(repo, nodes)
+    rolled = applied(capsys)
+    assert "new version 3" in rolled.out, rolled.out
+    [now] = asgs(autoscaling, BEE)
+    assert now["LaunchTemplate"]["Version"] == "3" and default_version(ec2, now) == "3"
+    [template] = ec2.describe_launch_templates(
+        LaunchTemplateIds=[now["LaunchTemplate"]["LaunchTemplateId"]])["LaunchTemplates"]
+    assert "infra:applied_version" not in tags(template)
+    assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
+
+
+def default_version(ec2, group: dict) -> str:
+    [template] = ec2.describe_launch_templates(
+        LaunchTemplateIds=[group["LaunchTemplate"]["LaunchTemplateId"]])["LaunchTemplates"]
+    return str(template["DefaultVersionNumber"])
 
 
 def images_of(ec2, group: dict) -> set[str]:

@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ConfigError, ProviderError
-from infra.providers.aws import alarms, asg, blue_green, load_balancing, scaling
+from infra.providers.aws import alarms, asg, blue_green, launch_templates, load_balancing, scaling
 from infra.providers.aws.asg import DEADLINE_TAG, PENDING, PREVIOUS_TAG, ROLL_TAG, ROLLED_BACK_TAG, TIMEOUT_TAG
 from infra.providers.aws.common import (
     GROUP_TAG,
@@ -149,8 +149,12 @@ class AutoscalingProvider(ObservedPerRegion):
                      f"{GROUP_TAG}={action.group}")
             return {"name": before["name"], **_previous(before)}
         old = before if action.action is ActionKind.REPLACE else None
-        return blue_green.roll(self.clients, region, action.group, attributes, old, progress, clock=self.clock,
-                               sleep=self.sleep, rest=self.rest, stopped=self._interrupted.is_set)
+        outputs = blue_green.roll(self.clients, region, action.group, attributes, old, progress, clock=self.clock,
+                                  sleep=self.sleep, rest=self.rest, stopped=self._interrupted.is_set)
+        if attributes.get("rolled_back_from") or before.get("rolled_back_from"):  # infra rollback, or the way on
+            launch_templates.point_default(self.clients, region, attributes["launch_template_id"],
+                                           str(attributes["launch_template_version"]), progress)
+        return outputs
 
     def _update(self, client: Any, region: str, action: Action, attributes: dict[str, Any],
                 progress: Progress) -> None:

@@ -12,7 +12,8 @@ import base64
 import binascii
 from typing import Any, cast
 
-from infra.aws.session import aws_errors, paginate
+from infra.aws.session import AwsClients, aws_errors, paginate
+from infra.errors import ProviderError
 from infra.providers.aws.common import (
     GROUP_TAG,
     MANAGED,
@@ -34,6 +35,9 @@ from infra.reconciler.graph import OWNER_TAG
 from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.resources import Observation, Observed, address_of
 
+# On a template `infra rollback` pointed back at an earlier version: the version infra applied
+# (what nodes.json asks for), which plans compare with while the default is the earlier one.
+APPLIED_TAG = "infra:applied_version"
 PAGE = {"PageSize": 200}  # the most AWS gives in one page; fewer requests with many groups
 # Attributes that live in a template version; a change to any of them makes a new version.
 VERSIONED = ("image_id", "instance_type", "security_groups", "key_name", "iam_instance_profile", "user_data")
@@ -61,6 +65,7 @@ class LaunchTemplatesProvider(ObservedPerRegion):
                                                               "LaunchTemplateVersions", Versions=["$Default"],
                                                               PaginationConfig=PAGE)
                    if v["LaunchTemplateId"] in ids}
+        default.update(self._applied_versions(ec2, mine))
         group_ids = [g for v in default.values() for g in v.get("LaunchTemplateData", {}).get("SecurityGroupIds", [])]
         names = security_group_names(self.clients, region, group_ids)
 
@@ -72,6 +77,24 @@ class LaunchTemplatesProvider(ObservedPerRegion):
         return Observation(found=observed(owners.ours), unowned=unowned_of(
             observed(owners.untagged), lambda o: _described(region, o.attributes["name"], o.attributes["id"]),
             theirs, wanted))
+
+    @staticmethod
+    def _applied_versions(ec2: Any, templates: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Template id -> the version infra applied, for the templates whose default `infra rollback`
+        moved (few: one call each); one whose applied version is gone keeps its default."""
+        found: dict[str, dict[str, Any]] = {}
+        for template in templates:
+            applied = tag_dict(template.get("Tags")).get(APPLIED_TAG)
+            if applied:
+                try:
+                    with aws_errors(f"describe version {applied} of {template['LaunchTemplateName']}"):
+                        versions = ec2.describe_launch_template_versions(
+                            LaunchTemplateId=template["LaunchTemplateId"], Versions=[applied])["LaunchTemplateVersions"]
+                except ProviderError:  # deleted by hand: the default is all there is
+                    versions = []
+                if versions:
+                    found[template["LaunchTemplateId"]] = versions[0]
+        return found
 
     def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         before = action.before or {}
@@ -105,6 +128,8 @@ class LaunchTemplatesProvider(ObservedPerRegion):
                                                           VersionDescription="infra apply")["LaunchTemplateVersion"]
                 version = str(made["VersionNumber"])
                 ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion=version)
+                if before.get("default_version"):  # a rollback had moved the default: it follows again
+                    ec2.delete_tags(Resources=[template_id], Tags=[{"Key": APPLIED_TAG}])
             progress(f"launch template {action.group}: new version {version} "
                      f"({', '.join(sorted(changed & set(VERSIONED))) or 'replacement requested'})")
         if "tags" in changed:
@@ -135,6 +160,24 @@ class LaunchTemplatesProvider(ObservedPerRegion):
             ec2.create_tags(Resources=[resource_id], Tags=tag_list(after))
 
 
+def point_default(clients: AwsClients, region: str, template_id: str, version: str, progress: Progress) -> None:
+    """Make `version` the template's default, as `infra rollback` rolls an ASG to it (or back to the
+    version infra applied): what launches from the template's default boots what the group runs.
+    While it is not the version infra applied, that one is kept in a tag, for plans to compare with."""
+    ec2 = clients.client("ec2", region)
+    with aws_errors(f"describe launch template {template_id}"):
+        [template] = ec2.describe_launch_templates(LaunchTemplateIds=[template_id])["LaunchTemplates"]
+    applied = tag_dict(template.get("Tags")).get(APPLIED_TAG) or str(template["DefaultVersionNumber"])
+    with aws_errors(f"make version {version} the default of launch template {template['LaunchTemplateName']}"):
+        ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion=version)
+        if version == applied:
+            ec2.delete_tags(Resources=[template_id], Tags=[{"Key": APPLIED_TAG}])
+        else:
+            ec2.create_tags(Resources=[template_id], Tags=[{"Key": APPLIED_TAG, "Value": applied}])
+    progress(f"launch template {template['LaunchTemplateName']}: default version {version}"
+             + ("" if version == applied else f" (infra applied {applied}: plans compare with that)"))
+
+
 def _address(template: dict[str, Any]) -> str:
     return address_of("launch_template", tag_dict(template.get("Tags"))[GROUP_TAG])
 
@@ -163,6 +206,8 @@ def observed_template(region: str, template: dict[str, Any], version: dict[str, 
         "id": template["LaunchTemplateId"],
         "name": template["LaunchTemplateName"],
         "version": number,
+        # The template's default when `infra rollback` pointed it at another version (None otherwise).
+        "default_version": str(template["DefaultVersionNumber"]) if tags.get(APPLIED_TAG) else None,
     }
     return Observed(attributes=attributes, outputs={"id": template["LaunchTemplateId"],
                                                     "name": template["LaunchTemplateName"], "version": number})
