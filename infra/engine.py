@@ -261,21 +261,18 @@ def _as_recorded(workspace: Workspace, selection: Selection) -> tuple[State, dic
     return state, observation.found, scope, excluded & set(state.resources)
 
 
-def targeted_apply(workspace: Workspace, selection: Selection, *, allowed: Iterable[ActionKind] | None = None,
-                   forced: Iterable[str] = (), parallelism: int = 10, listener: Listener | None = None,
-                   allow_destroy: bool = False) -> tuple[Plan, Plan, ApplyResult]:
-    """Plan the selection, keep only the allowed kinds of action (and the removal of leftovers,
-    such as a killed build's instance), and apply that at once.
+def targeted_plan(workspace: Workspace, selection: Selection, *, allowed: Iterable[ActionKind] | None = None,
+                  forced: Iterable[str] = ()) -> tuple[Plan, Plan]:
+    """The full plan of the selection, and the slice of it a targeted command applies: the allowed
+    kinds of action (and the removal of leftovers, such as a killed build's instance).
 
     This is how the seed's `namespace:action` commands run: the same planner and executor as
-    `infra apply`, on a slice of the graph. Returns the full plan, what was applied, and the result.
-    """
+    `infra apply`, on a slice of the graph."""
     full = make_plan(workspace, selection, forced=forced)
     kept = set(allowed) if allowed is not None else None
     sliced = full.model_copy(update={"actions": [a for a in full.actions if not a.action.is_change or kept is None
                                                   or a.action in kept or kind_of(a.kind).leftover]})
-    result = apply_plan(workspace, sliced, parallelism=parallelism, listener=listener, allow_destroy=allow_destroy)
-    return full, sliced, result
+    return full, sliced
 
 
 def create_resource(workspace: Workspace, resource: Resource, *, listener: Listener | None = None,

@@ -6,7 +6,8 @@ import typer
 from rich.markup import escape
 
 from infra.cli.app import app, out
-from infra.cli.common import workspace
+from infra.cli.common import confirmed, workspace
+from infra.reconciler.retention import Image
 
 
 def _say(message: str) -> None:
@@ -35,9 +36,21 @@ def packer_clean(
 def packer_delete(
     group: str = typer.Argument(..., help="The group whose AMIs and packer template go."),
     allow_destroy: bool = typer.Option(False, "--allow-destroy", help="Also for a group with protect: true."),
+    auto_approve: bool = typer.Option(False, "--auto-approve", help="Remove them without asking."),
 ) -> None:
-    """Remove all of GROUP's AMIs, their snapshots and packer/GROUP.json; refuse while any AMI is in use."""
+    """Remove all of GROUP's AMIs, their snapshots and packer/GROUP.json; refuse while any AMI is in use.
+    Shows what goes and asks first, as apply does (on a terminal; elsewhere it needs --auto-approve)."""
     from infra.operations import images as image_cleanup
 
-    removed = image_cleanup.delete(workspace(), group, _say, allow_destroy=allow_destroy)
-    out.print(f"[bold green]packer:delete: removed {len(removed)} AMI(s) of {escape(group)}.[/]")
+    def confirm(images: list[Image], template: str | None) -> bool:
+        out.print(f"[bold]packer:delete {escape(group)} removes:[/]")
+        for image in images:
+            snapshots = f", snapshots {', '.join(image.snapshots)}" if image.snapshots else ""
+            out.print(f"  [red]- {escape(image.id)} ({escape(image.name)}{escape(snapshots)})[/]")
+        if template:
+            out.print(f"  [red]- {escape(template)}[/]")
+        return confirmed("packer:delete", auto_approve)
+
+    removed = image_cleanup.delete(workspace(), group, _say, allow_destroy=allow_destroy, confirm=confirm)
+    if removed is not None:
+        out.print(f"[bold green]packer:delete: removed {len(removed)} AMI(s) of {escape(group)}.[/]")

@@ -9,8 +9,9 @@ from rich.markup import escape
 
 from infra import engine
 from infra.cli.app import app, out
-from infra.cli.common import ConsoleListener, report_result, workspace
+from infra.cli.common import ConsoleListener, confirmed, report_result, workspace
 from infra.errors import InfraError
+from infra.reconciler import render
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Plan
 
@@ -21,7 +22,10 @@ CREATE_OR_UPDATE = {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.BUILD, Acti
 
 def _run(groups: Iterable[str] | None, kinds: set[str], allowed: set[ActionKind] | None, *,
          forced_kind: str | None = None, with_dependencies: bool = True, autoscaling_only: bool = False,
-         parallelism: int = 10, hint: str = "", allow_destroy: bool = False) -> Plan:
+         parallelism: int = 10, hint: str = "", allow_destroy: bool = False, ask: str = "",
+         auto_approve: bool = False) -> Plan:
+    """Plan the groups' `kinds`, apply the `allowed` actions of it; with `ask` (the command's name),
+    show them and ask first, as apply does (a roll replaces running nodes)."""
     ws = workspace()
     groups = list(groups or ())
     if autoscaling_only:
@@ -31,9 +35,7 @@ def _run(groups: Iterable[str] | None, kinds: set[str], allowed: set[ActionKind]
             return Plan()
     selection = engine.Selection(groups, kinds, with_dependencies=with_dependencies)
     forced = [f"{forced_kind}.{g}" for g in groups] if forced_kind else []
-    full, applied, result = engine.targeted_apply(ws, selection, allowed=allowed, forced=forced,
-                                                  parallelism=parallelism, listener=ConsoleListener(),
-                                                  allow_destroy=allow_destroy)
+    full, applied = engine.targeted_plan(ws, selection, allowed=allowed, forced=forced)
     held_back = [a for a in full.changes if a not in applied.changes]
     for action in held_back:
         out.print(f"[yellow]{escape(action.address)}: left as it is: {escape(action.reason)}"
@@ -41,7 +43,12 @@ def _run(groups: Iterable[str] | None, kinds: set[str], allowed: set[ActionKind]
     if not applied.changes:
         out.print("Nothing else to do." if held_back else "Nothing to do: everything asked for is up to date.")
         return full
-    report_result(result)
+    if ask:
+        out.print(render.plan_text(applied))
+        if not confirmed(ask, auto_approve):
+            return full
+    report_result(engine.apply_plan(ws, applied, parallelism=parallelism, listener=ConsoleListener(),
+                                    allow_destroy=allow_destroy))
     return full
 
 
@@ -106,7 +113,10 @@ def autoscale_run(groups: list[str] | None = GROUPS) -> None:
 @app.command("autoscale:update")
 def autoscale_update(groups: list[str] | None = GROUPS,
                      allow_destroy: bool = typer.Option(False, "--allow-destroy",
-                                                        help="Allow rolling groups marked protect.")) -> None:
-    """Roll the autoscaling group blue/green: new ASG, wait until healthy, remove the old one."""
+                                                        help="Allow rolling groups marked protect."),
+                     auto_approve: bool = typer.Option(False, "--auto-approve", help="Roll without asking.")) -> None:
+    """Roll the autoscaling group blue/green: new ASG, wait until healthy, remove the old one. Shows
+    the roll and asks first, as apply does (on a terminal; elsewhere it needs --auto-approve)."""
     _run(groups, {"launch_template", "asg"}, {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE},
-         forced_kind="asg", autoscaling_only=True, with_dependencies=False, allow_destroy=allow_destroy)
+         forced_kind="asg", autoscaling_only=True, with_dependencies=False, allow_destroy=allow_destroy,
+         ask="autoscale:update", auto_approve=auto_approve)

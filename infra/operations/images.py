@@ -7,7 +7,7 @@ knows how to find this project's AMIs, what uses them, and how to remove one wit
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from infra.config.models import check_group_name
@@ -52,8 +52,10 @@ def clean(workspace: Workspace, groups: Iterable[str], keep: int | None, progres
     return total
 
 
-def delete(workspace: Workspace, group: str, progress: Progress, *, allow_destroy: bool = False) -> list[Image]:
-    """Remove every AMI of `group`, their snapshots and packer/GROUP.json; nothing else."""
+def delete(workspace: Workspace, group: str, progress: Progress, *, allow_destroy: bool = False,
+           confirm: Callable[[list[Image], str | None], bool] = lambda images, template: True) -> list[Image] | None:
+    """Remove every AMI of `group`, their snapshots and packer/GROUP.json; nothing else. `confirm`
+    is shown what goes (the AMIs found, the template file if there is one) and may refuse: None."""
     try:
         check_group_name(group)  # it names a file to delete: "../nodes" would be nodes.json
     except ValueError as exc:
@@ -78,6 +80,8 @@ def delete(workspace: Workspace, group: str, progress: Progress, *, allow_destro
         if settings is None and tagged and not allow_destroy:  # a removed group, maybe with its state lost
             raise InfraError(f"group {group} was protected: {', '.join(tagged)} carry {PROTECT_TAG}=true; pass "
                              f"--allow-destroy to remove its AMIs")
+        if (found or template.exists()) and not confirm(found, str(written) if template.exists() else None):
+            return None
         removed = provider.delete_group(group, regions, progress)
         if template.exists():
             template.unlink()

@@ -249,7 +249,11 @@ def test_autoscale_run_creates_the_asg_and_refuses_when_it_exists(repo, capsys, 
 def test_autoscale_update_rolls_blue_green(repo, capsys, autoscaling):
     assert run_infra(capsys, "autoscale:run", BEE).code == 0
     [old] = asgs(autoscaling)
-    result = run_infra(capsys, "autoscale:update", BEE)
+    asked = run_infra(capsys, "autoscale:update", BEE)  # as apply: it shows the roll, and asks (no terminal here)
+    assert asked.code == 1 and f"+/- asg.{BEE}" in asked.out, asked.out
+    assert asked.err == "error: autoscale:update needs confirmation: run it on a terminal, or pass --auto-approve\n"
+    assert asgs(autoscaling) == [old]
+    result = run_infra(capsys, "autoscale:update", BEE, "--auto-approve")
     assert result.code == 0, result.err
     assert "2/2 instances InService and Healthy" in result.out
     [new] = asgs(autoscaling)
@@ -262,7 +266,7 @@ def test_autoscale_update_with_nothing_changed_rolls_on_the_same_launch_template
     example(ops_repo, packer=True)  # the launch template refers to the group's AMI, outside what is planned
     applied(capsys)
     [old] = asgs(autoscaling)
-    result = run_infra(capsys, "autoscale:update", BEE)
+    result = run_infra(capsys, "autoscale:update", BEE, "--auto-approve")
     assert result.code == 0, result.err
     assert "new version" not in result.out and f"launch_template.{BEE}" not in result.out
     [new] = asgs(autoscaling)

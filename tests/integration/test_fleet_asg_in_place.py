@@ -80,7 +80,7 @@ def test_a_protected_group_rolls_only_with_allow_destroy(repo, capsys, autoscali
     assert run_infra(capsys, "autoscale:run", BEE).code == 0
     [old] = asgs(autoscaling)
 
-    refused = run_infra(capsys, "autoscale:update", BEE)
+    refused = run_infra(capsys, "autoscale:update", BEE, "--auto-approve")
     assert refused.code == 1 and "protected" in refused.err and "--allow-destroy" in refused.err
     assert asgs(autoscaling) == [old]
 
@@ -89,7 +89,7 @@ def test_a_protected_group_rolls_only_with_allow_destroy(repo, capsys, autoscali
     assert run_infra(capsys, "apply", "--auto-approve").code == 1
     assert [g["AutoScalingGroupName"] for g in asgs(autoscaling)] == [old["AutoScalingGroupName"]]
 
-    assert run_infra(capsys, "autoscale:update", BEE, "--allow-destroy").code == 0
+    assert run_infra(capsys, "autoscale:update", BEE, "--allow-destroy", "--auto-approve").code == 0
     [new] = asgs(autoscaling)
     assert new["AutoScalingGroupName"] != old["AutoScalingGroupName"]
 

@@ -246,7 +246,12 @@ def test_packer_delete_removes_one_groups_amis_snapshots_and_template_and_nothin
     assert run_infra(capsys, "apply", "--auto-approve").code == 0
     make_ami(ec2, "web", "web-20200101-000000", owner_of(repo))
     web, api = amis(ec2, "web"), amis(ec2, "api")
-    result = run_infra(capsys, "packer:delete", "web")
+    asked = run_infra(capsys, "packer:delete", "web")  # it names what goes, and asks (no terminal here)
+    assert asked.code == 1 and all(f"- {image['ImageId']} ({image['Name']}" in asked.out for image in web)
+    assert "- packer/web.json" in asked.out, asked.out
+    assert asked.err == "error: packer:delete needs confirmation: run it on a terminal, or pass --auto-approve\n"
+    assert amis(ec2, "web") == web and (repo / "packer/web.json").exists()
+    result = run_infra(capsys, "packer:delete", "web", "--auto-approve")
     assert result.code == 0, result.err
     assert amis(ec2, "web") == [] and amis(ec2, "api") == api
     assert not {s for image in web for s in snapshots(image)} & snapshot_ids(ec2)
@@ -264,7 +269,7 @@ def test_packer_delete_refuses_while_an_ami_is_in_use_and_removes_nothing(repo, 
     assert run_infra(capsys, "packer:run", "web").code == 0
     image = amis(ec2, "web")[0]["ImageId"]
     launch_template_using(ec2, image, name="web-lt")
-    result = run_infra(capsys, "packer:delete", "web")
+    result = run_infra(capsys, "packer:delete", "web", "--auto-approve")
     assert result.code == 1
     assert f"refusing to remove the AMIs of web, nothing was removed: {image} is used by launch template web-lt" \
            in result.err
@@ -300,13 +305,13 @@ def test_a_protected_group_needs_allow_destroy(repo, ec2, capsys):
     make_ami(ec2, "web", "web-20200101-000000", owner_of(repo))
     refused = run_infra(capsys, "packer:delete", "web")
     assert refused.code == 1 and "pass --allow-destroy" in refused.err and len(amis(ec2, "web")) == 1
-    assert run_infra(capsys, "packer:delete", "web", "--allow-destroy").code == 0
+    assert run_infra(capsys, "packer:delete", "web", "--allow-destroy", "--auto-approve").code == 0
     assert amis(ec2, "web") == []
 
 
 def test_packer_delete_cleans_up_a_group_already_gone_from_nodes_json(repo, ec2, capsys):
     make_ami(ec2, "retired", "retired-20200101-000000", owner_of(repo))
-    result = run_infra(capsys, "packer:delete", "retired")
+    result = run_infra(capsys, "packer:delete", "retired", "--auto-approve")
     assert result.code == 0, result.err
     assert amis(ec2, "retired") == [] and "removed 1 AMI(s) of retired." in result.out
 
@@ -317,7 +322,7 @@ def test_packer_delete_of_a_removed_protected_group_needs_allow_destroy_even_wit
     refused = run_infra(capsys, "packer:delete", "retired")
     assert refused.code == 1 and "--allow-destroy" in refused.err and image["ImageId"] in refused.err
     assert len(amis(ec2, "retired")) == 1
-    assert run_infra(capsys, "packer:delete", "retired", "--allow-destroy").code == 0
+    assert run_infra(capsys, "packer:delete", "retired", "--allow-destroy", "--auto-approve").code == 0
     assert amis(ec2, "retired") == []
 
 

@@ -98,19 +98,19 @@ def test_two_repositories_apply_side_by_side_and_never_touch_each_other(repos, a
         [f"{owner_a}.alpha", f"{owner_a}.shared", f"{owner_b}.shared"])
 
     # a roll of one repository's `shared` is that repository's alone
-    assert infra(capsys, monkeypatch, a, "autoscale:update", "shared").code == 0
+    assert infra(capsys, monkeypatch, a, "autoscale:update", "shared", "--auto-approve").code == 0
     assert owned_by(world(aws), owner_b) == of_b
     # removing one repository's AMIs of `shared` leaves the other's
     images_of_a = {k for k, v in owned_by(world(aws), owner_a).items() if k.startswith("ami-")
                    and v["group"] == "shared"}
-    deleted = infra(capsys, monkeypatch, b, "packer:delete", "shared")
+    deleted = infra(capsys, monkeypatch, b, "packer:delete", "shared", "--auto-approve")
     assert deleted.code == 1 and f"{owner_b}.shared" in deleted.err  # in use by B's own launch template
     assert f"{owner_a}." not in deleted.err
     nodes = json.loads((b / "nodes.json").read_text())
     nodes["shared"]["autoscale"] = False
     (b / "nodes.json").write_text(json.dumps(nodes))
     applied(capsys, monkeypatch, b)
-    assert infra(capsys, monkeypatch, b, "packer:delete", "shared").code == 0
+    assert infra(capsys, monkeypatch, b, "packer:delete", "shared", "--auto-approve").code == 0
     assert {k for k, v in world(aws).items() if k.startswith("ami-") and v.get("group") == "shared"} == images_of_a
 
 
