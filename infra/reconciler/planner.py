@@ -294,7 +294,8 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
                                      for a in unwanted}
     groups = {resource.group for resource in desired}
     for node, role in takeovers.evidence(unwanted, groups).items():
-        depends[node] = [*depends[node], role]
+        if not depends[role]:  # a role is built on nothing: no cycle
+            depends[node] = [*depends[node], role]
     built_on = _recorded_dependants(state)
     actions: list[Action] = []
     for address in reversed(dependencies_first(unwanted, depends.__getitem__, ignore_cycles=True)):
