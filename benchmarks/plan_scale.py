@@ -79,7 +79,8 @@ def expected_requests(groups: int, warm: bool) -> Counter:
     makes no one-off instances, so DescribeInstances is one empty page; a second one, and
     DescribeKeyPairs, look for what killed packer builds left (none here). Cold, the ASGs and launch
     templates to make are also looked for by name (100 ASG names, 200 template names a call), for
-    look-alikes made without infra that could be imported."""
+    look-alikes made without infra that could be imported, and the security groups and source AMI
+    that what the plan makes uses are checked to exist (one describe each: plan_checks.py)."""
     shapes = fleet.mix(groups)
     asgs = shapes.get("packer+asg", 0) + shapes.get("asg, no packer", 0)  # as many launch templates
     pages = Counter({"DescribeImages": 1, "DescribeInstances": 2, "DescribeLaunchTemplates": 1,
@@ -88,6 +89,8 @@ def expected_requests(groups: int, warm: bool) -> Counter:
         pages.update({"DescribeAutoScalingGroups": math.ceil(asgs / LOOK_ALIKES["asg"]),
                       "DescribeLaunchTemplates": math.ceil(2 * asgs / LOOK_ALIKES["launch_template"])})
     amis = groups - shapes.get("asg, no packer", 0)  # one per packer group
+    if groups and not warm:  # what the plan makes uses the fleet's security groups and source AMI
+        pages.update({"DescribeSecurityGroups": 1, "DescribeImages": 1})
     if amis and warm:
         pages["DescribeImages"] += math.ceil(amis / PAGE["DescribeImages"]) - 1
     if asgs and warm:

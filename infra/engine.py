@@ -96,6 +96,8 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
                            made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
                                                     config_digest=config.digest))
     planned.excluded = sorted(excluded)
+    for checker in workspace.providers.offering("check_plan"):  # a missing security group: now, not at apply
+        checker.check_plan(planned.actions)
     planned.cost = estimate(planned.actions, workspace.prices)
     return planned
 

@@ -38,6 +38,8 @@ class Provider(Protocol):
     # Optional, for `infra import` (a provider of no kind may offer them): `find_importable(kind, id,
     # group, region, wanted, name)` describes one resource made without infra, and
     # `look_alikes(resources)` lists those named like resources a plan would make (providers/aws/adoption.py).
+    # Optional: `check_plan(actions)` raises a located ConfigError for what the plan would use that
+    # does not exist outside infra (a security group, a source AMI: providers/aws/plan_checks.py).
 
 
 class Providers:

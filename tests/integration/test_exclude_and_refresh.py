@@ -20,7 +20,7 @@ FLEET = {"node_min": 1, "node_max": 2, "timeout": 1, "healthy_deadline": 60}
 def repo(aws, tmp_path: Path, monkeypatch) -> Path:
     nodes = {"__settings__": {"project": "acme-ops"}, "__base__": BASE, "web": {"autoscale": FLEET},
              "api": {"autoscale": FLEET},
-             "broken": {"autoscale": FLEET, "security_groups": ["no-such-group"]}}  # fails at apply
+             "broken": {"autoscale": FLEET, "security_groups": ["no-such-group"]}}  # fails its plan
     (tmp_path / "nodes.json").write_text(json.dumps(nodes, indent=2))
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -47,11 +47,11 @@ def test_exclude_leaves_a_broken_group_out_of_an_apply_of_the_rest(repo, aws, ca
     assert not [a for a in recorded if ".broken" in a] and len(recorded) == 8
     assert run_infra(capsys, "plan", "--detailed-exitcode", "--exclude", "broken").code == 0  # the rest is done
 
-    whole = run_infra(capsys, "apply", "--auto-approve")  # the broken group, on its own, fails as it would have
-    assert whole.code == 1 and "security group(s) no-such-group not found in us-east-1" in whole.err
-    assert "failed: launch_template.broken" in whole.err
-    narrower = run_infra(capsys, "plan", "--exclude", "launch_template.web", "-o", "json")
-    assert json.loads(narrower.out)["excluded"] == ["asg.web", "launch_template.web"]  # and what depends on it
+    whole = run_infra(capsys, "apply", "--auto-approve")  # the broken group is found out when planning
+    assert whole.code == 1 and "security_groups: no security group no-such-group in us-east-1" in whole.err
+    narrower = run_infra(capsys, "plan", "--exclude", "launch_template.web", "--exclude", "broken", "-o", "json")
+    assert json.loads(narrower.out)["excluded"] == [  # and what depends on it
+        "asg.broken", "asg.web", "dna.broken", "launch_template.broken", "launch_template.web", "role.broken"]
 
 
 def test_refresh_only_accepts_a_hand_change_so_that_drift_then_reports_none(repo, aws, capsys):

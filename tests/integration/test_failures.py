@@ -229,16 +229,22 @@ def test_packer_killed_mid_build_fails_its_group_only_and_a_rerun_builds_just_th
     assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
 
 
-def test_a_source_ami_that_does_not_exist_fails_that_build_with_packers_reason(control, ops_repo, ec2, capsys):
+def test_a_source_ami_gone_after_planning_fails_that_build_with_packers_reason(control, ops_repo, ec2, capsys):
+    """A source AMI that does not exist is a plan-time error; one deregistered between the plan and
+    its apply fails that group's build only, with packer's reason."""
     good = (ops_repo / "nodes.json").read_text()
     nodes = json.loads(good)
-    nodes[WWW]["source_ami"] = "ami-deadbeef"
+    nodes[WWW]["source_ami"] = "ami-0badc0de"
     (ops_repo / "nodes.json").write_text(json.dumps(nodes))
-    failed = run_infra(capsys, "apply", "--auto-approve")
+    assert run_infra(capsys, "plan", "--out", "tf.plan").code == 0
+    ec2.deregister_image(ImageId="ami-0badc0de")
+    planned = run_infra(capsys, "plan")
+    assert planned.code == 1 and f"group '{WWW}': source_ami: ami-0badc0de does not exist in us-east-1" in planned.err
+    failed = run_infra(capsys, "apply", "tf.plan")
     assert failed.code == 1
     reason = failed.err.split(f"ami.{WWW}: failed after")[1].splitlines()[0]
-    assert f"packer/{WWW}.json (from ami-deadbeef in us-east-1): packer build failed: " in reason
-    assert "InvalidAMIID.NotFound" in reason and "ami-deadbeef" in reason.split("packer build failed")[1], reason
+    assert f"packer/{WWW}.json (from ami-0badc0de in us-east-1): packer build failed: " in reason
+    assert "No AMI was found" in reason.split("packer build failed")[1], reason  # packer's words
     assert f"ami.{BEE}: built (" in failed.out and f"asg.{BEE}: created (" in failed.out
     assert amis_per_group(ec2) == {BEE: 1}
     assert f"ami.{WWW}" not in state_on_disk(ops_repo).resources

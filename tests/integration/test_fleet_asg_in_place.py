@@ -64,13 +64,24 @@ def test_drift_names_a_hand_changed_max_size_and_apply_puts_it_back(repo, capsys
     assert run_infra(capsys, "drift").code == 0
 
 
-def test_an_unknown_security_group_is_a_clear_error(repo, capsys):
-    nodes = json.loads((repo / "nodes.json").read_text())
+def test_an_unknown_security_group_or_source_ami_is_a_plan_time_error_at_its_key(repo, capsys, autoscaling):
+    good = (repo / "nodes.json").read_text()
+    nodes = json.loads(good)
     nodes[BEE]["security_groups"] = ["no-such-group"]
     write(repo, nodes)
-    result = run_infra(capsys, "apply", "--auto-approve")
-    assert result.code == 1
-    assert "security group(s) no-such-group not found in us-east-1" in result.err
+    at = next(n for n, line in enumerate((repo / "nodes.json").read_text().splitlines(), 1)
+              if '"security_groups": [' in line and n > 20)  # the group's own, not __base__'s
+    for command in (["plan"], ["apply", "--auto-approve"]):
+        result = run_infra(capsys, *command)
+        assert result.code == 1 and result.err.startswith(f"error: nodes.json:{at}:"), result.err
+        assert (f"group '{BEE}': security_groups: no security group no-such-group in us-east-1; make it there, or "
+                f"fix the name") in result.err and len(result.err.splitlines()) == 1
+    nodes = json.loads(good)
+    nodes[BEE]["source_ami"] = "ami-00000000"  # without packer: what the launch template boots
+    write(repo, nodes)
+    result = run_infra(capsys, "plan")
+    assert result.code == 1 and f"group '{BEE}': source_ami: ami-00000000 does not exist in us-east-1" in result.err
+    assert asgs(autoscaling) == []
 
 
 def test_a_protected_group_rolls_only_with_allow_destroy(repo, capsys, autoscaling):

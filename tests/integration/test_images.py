@@ -104,11 +104,11 @@ def test_the_build_instance_joins_the_groups_security_groups_by_name(repo, ec2, 
     assert groups == {"internal", "www"}
 
 
-def test_a_security_group_that_does_not_exist_fails_the_build_clearly(repo, ec2, capsys):
+def test_a_security_group_that_does_not_exist_fails_the_build_when_planning(repo, ec2, capsys):
     write_nodes(repo, {"__base__": BASE, "web": {"security_groups": ["nope"]}})
     result = run_infra(capsys, "packer:run")
     assert result.code == 1
-    assert "security group(s) nope not found in us-east-1" in result.err
+    assert "group 'web': security_groups: no security group nope in us-east-1; make it there" in result.err
     assert amis(ec2) == []
 
 
@@ -185,15 +185,15 @@ def test_packer_false_builds_nothing(repo, ec2, capsys):
     assert amis(ec2) == [] and not (repo / "packer/web.json").exists()
 
 
-def test_a_broken_source_ami_fails_that_group_while_the_other_finishes(repo, ec2, capsys):
+def test_a_source_ami_that_does_not_exist_is_a_plan_time_error_at_its_key(repo, ec2, capsys):
     write_nodes(repo, {**NODES, "api": {"source_ami": "ami-deadbeef"}})
-    result = run_infra(capsys, "apply", "--auto-approve")
-    assert result.code == 1
-    assert "ami.api: failed" in result.err
-    assert "packer/api.json (from ami-deadbeef in us-east-1): packer build failed: " in result.err
-    assert "InvalidAMIID.NotFound" in result.err
-    assert "failed: ami.api" in result.err  # the closing line names it
-    assert [tags(i)["group"] for i in amis(ec2)] == ["web"]
+    at = next(n for n, line in enumerate((repo / "nodes.json").read_text().splitlines(), 1) if "ami-deadbeef" in line)
+    for command in (["plan"], ["apply", "--auto-approve"], ["packer:run"]):
+        result = run_infra(capsys, *command)
+        assert result.code == 1 and result.err == (
+            f"error: nodes.json:{at}:5: group 'api': source_ami: ami-deadbeef does not exist in us-east-1, or this "
+            f"account may not use it; name an AMI there\n"), result.err
+    assert amis(ec2) == [] and not (repo / "packer/web.json").exists()  # nothing was built, nor written
 
 
 def test_packer_clean_keeps_the_newest_and_removes_the_rest_with_their_snapshots(repo, ec2, capsys):

@@ -19,8 +19,9 @@ def aws_providers(context: AwsContext) -> list[Provider]:
     from infra.providers.aws.images import ImagesProvider
     from infra.providers.aws.instances import InstancesProvider
     from infra.providers.aws.launch_templates import LaunchTemplatesProvider
+    from infra.providers.aws.plan_checks import PlanChecks
 
     providers: list[Provider] = [cls(context) for cls in (ImagesProvider, LaunchTemplatesProvider, AutoscalingProvider,
                                                           InstancesProvider, BuildLeftoversProvider)]
-    # Of no kind (it never observes nor applies): it only offers find_importable and look_alikes.
-    return [*providers, cast("Provider", ImportFinder(context))]
+    # Of no kind (they never observe nor apply): find_importable and look_alikes; check_plan.
+    return [*providers, cast("Provider", ImportFinder(context)), cast("Provider", PlanChecks(context))]
