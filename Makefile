@@ -5,11 +5,10 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint unit install-check deps system-deps clean bench docs
 
+# Says what it does (and that it is still at it) while pip installs; pip's log: $(VENV)/pip-install.log
 $(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+	@PYTHON=$(PYTHON) VENV=$(VENV) scripts/install.sh
+	@touch $@
 
 deps: $(BIN)/.installed system-deps
 

@@ -4,7 +4,7 @@
 # when it ends, however it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-infra="$PWD/.venv/bin/infra"
+infra="${INFRA:-$PWD/.venv/bin/infra}"  # INFRA: another infra (the tests' stand-in)
 rm -rf demo && mkdir demo && cp nodes.json demo/ && cd demo
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -15,7 +15,11 @@ step "validate nodes.json"
 "$infra" validate
 
 step "start the sandbox (moto on 127.0.0.1, seeded with the source AMI)"
-eval "$("$infra" sandbox start | tee /dev/stderr | tail -1)"
+# Its lines are shown as they come and kept in a file, whose last line (export AWS_ENDPOINT_URL=...)
+# is then run. Not `tee /dev/stderr`: with `make demo > demo.log 2>&1` that opens demo.log again,
+# from its start, and the log loses everything before it.
+"$infra" sandbox start | tee sandbox-start.log
+eval "$(tail -1 sandbox-start.log)"
 
 step "role:create: Chef roles"
 "$infra" role:create
