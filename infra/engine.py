@@ -96,8 +96,7 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
                            made_against=MadeAgainst(lineage=state.lineage, serial=state.serial,
                                                     config_digest=config.digest))
     planned.excluded = sorted(excluded)
-    for checker in workspace.providers.offering("check_plan"):  # a missing security group: now, not at apply
-        checker.check_plan(planned.actions)
+    check_plan(workspace, planned)
     planned.cost = estimate(planned.actions, workspace.prices)
     return planned
 
@@ -114,6 +113,13 @@ def desired_of(workspace: Workspace, groups: Iterable[str] = ()) -> Graph:
         config.group(group)  # unknown names are an error, with a suggestion
     scope = Selection(groups).scope(desired, desired.resources) or set()
     return Graph({address: r for address, r in desired.resources.items() if address in scope})
+
+
+def check_plan(workspace: Workspace, plan: Plan) -> None:
+    """What the plan would use outside infra (a security group, a source AMI) exists: a typo is a
+    located error now, before anything changes, not a failed apply."""
+    for checker in workspace.providers.offering("check_plan"):
+        checker.check_plan(plan.actions)
 
 
 def look_alikes(workspace: Workspace, making: list[Resource], observation: Observation) -> None:
@@ -300,5 +306,6 @@ def create_resource(workspace: Workspace, resource: Resource, *, listener: Liste
         if missing:
             raise InfraError(f"{action.address} needs {', '.join(m[2:-1] for m in missing)}, which does not exist "
                              f"yet; make it first (infra apply {action.group})")
+    check_plan(workspace, the_plan)
     prepare()
     return apply_plan(workspace, the_plan, listener=listener)

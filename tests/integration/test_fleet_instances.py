@@ -234,3 +234,14 @@ def test_deploy_bad_input_is_one_clear_line(repo, capsys, ssm, args, message):
     result = run_infra(capsys, "instance:deploy", *args)
     assert result.code == 1 and message in result.err and len(result.err.strip().splitlines()) == 1
     assert ssm.list_commands()["Commands"] == []
+
+
+def test_instance_create_with_an_unknown_security_group_says_so_before_anything(repo, key, capsys, ec2):
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[WWW]["security_groups"] = ["wwww"]
+    (repo / "nodes.json").write_text(json.dumps(nodes, indent=2))
+    result = run_infra(capsys, "instance:create", WWW, "--key", str(key), "--name", "web1")
+    assert result.code == 1 and len(result.err.strip().splitlines()) == 1, result.err
+    assert f"group '{WWW}': security_groups: no security group wwww in us-east-1; make it there" in result.err
+    assert one_off(ec2) == [] and ec2.describe_key_pairs()["KeyPairs"] == []  # the key was not imported either
