@@ -92,6 +92,59 @@ def check_region(name: str) -> None:
         raise ValueError(problem)
 
 
+MANUAL = "manual"  # a pause that lasts until `infra rollout promote` (or abort)
+MAX_ROLL_STEPS = 20
+
+
+def _canary_value(value: Any) -> int | str | None:
+    """A canary: a count of instances, or a share of the desired capacity ("25%")."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, str))):
+        raise ValueError(f"should be a count (1) or a share of desired (\"25%\"), got {json.dumps(value)}")
+    if isinstance(value, int) and not 1 <= value <= MAX_NODES:
+        raise ValueError(f"a canary of {value} instances; give 1 to {MAX_NODES:,}, or a share like \"25%\"")
+    if isinstance(value, str) and not PERCENT.fullmatch(value):
+        raise ValueError(f"{value!r} is not a share of the desired capacity; write it like \"25%\" (1% to 100%)")
+    return value
+
+
+class RolloutStep(Strict):
+    """One step of a roll, in the order given: grow the new ASG (canary), watch it (bake), or wait
+    (pause, for seconds or until a person runs `infra rollout promote`)."""
+
+    canary: int | str | None = Field(None, description="Grow the new ASG to this many instances (or this share of "
+                                                       "desired, \"25%\"), and wait until they are healthy.")
+    bake: int | None = Field(None, ge=1, le=DAY, description="Watch the new instances (and the alarms) for this "
+                                                            "many seconds.")
+    pause: int | str | None = Field(None, description="Wait this many seconds (watching, as a bake does), or "
+                                                      "\"manual\": stop until infra rollout promote.")
+
+    @field_validator("canary", mode="before")
+    @classmethod
+    def _canary(cls, value: Any) -> int | str | None:
+        return _canary_value(value)
+
+    @field_validator("pause", mode="before")
+    @classmethod
+    def _pause(cls, value: Any) -> int | str | None:
+        if isinstance(value, str) and value == MANUAL:
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= DAY:
+            return value
+        raise ValueError(f"should be seconds (1 to {DAY}) or \"manual\", got {json.dumps(value)}")
+
+    @model_validator(mode="after")
+    def _one(self) -> RolloutStep:
+        given = [key for key in ("canary", "bake", "pause") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError("a step is one of {\"canary\": N or \"P%\"}, {\"bake\": seconds}, {\"pause\": seconds "
+                             "or \"manual\"}" + (f"; this one has {' and '.join(given)}" if given else ""))
+        return self
+
+    def document(self) -> dict[str, int | str]:
+        """The step as nodes.json writes it: {"canary": 1}."""
+        return {key: value for key, value in self.model_dump().items() if value is not None}
+
+
 class Rollout(Strict):
     """How a roll moves traffic: a canary, a bake watching alarms, and how healthy is healthy enough."""
 
@@ -104,16 +157,27 @@ class Rollout(Strict):
     min_healthy_percent: int = Field(100, ge=1, le=100, description="Share of the new instances that must be "
                                                                      "healthy at each step (rounded up).")
 
+    steps: list[RolloutStep] | None = Field(None, min_length=1, max_length=MAX_ROLL_STEPS, description=(
+        "The roll's steps in order: {\"canary\": N or \"P%\"}, {\"bake\": seconds}, {\"pause\": seconds or "
+        "\"manual\"}; canary and bake are the short form of [{\"canary\": ...}, {\"bake\": ...}]."))
+
     @field_validator("canary", mode="before")
     @classmethod
     def _canary(cls, value: Any) -> int | str | None:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, str))):
-            raise ValueError(f"should be a count (1) or a share of desired (\"25%\"), got {json.dumps(value)}")
-        if isinstance(value, int) and not 1 <= value <= MAX_NODES:
-            raise ValueError(f"a canary of {value} instances; give 1 to {MAX_NODES:,}, or a share like \"25%\"")
-        if isinstance(value, str) and not PERCENT.fullmatch(value):
-            raise ValueError(f"{value!r} is not a share of the desired capacity; write it like \"25%\" (1% to 100%)")
-        return value
+        return _canary_value(value)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Rollout:
+        if self.steps is not None and (self.canary is not None or self.bake):
+            raise ValueError("give either steps or canary and bake (their short form), not both: write the canary "
+                             "and the bake as steps")
+        return self
+
+    def document(self) -> dict[str, Any]:
+        """The rollout as the ASG's attributes record it (steps only when given, so rollouts written
+        before steps existed record what they did)."""
+        found = self.model_dump(exclude={"steps"})
+        return found if self.steps is None else {**found, "steps": [step.document() for step in self.steps]}
 
 
 class Autoscale(Strict):

@@ -54,6 +54,8 @@ class Action(BaseModel):
     hold: bool = False
     # What the plan keeps back that nodes.json asks for, and why (a group `infra rollback` took back).
     held: str = ""
+    # A paused roll's next move, asked for by infra rollout promote or abort: "promote" or "abort".
+    roll_command: str = ""
     # For an unchanged resource: the outputs observed, recorded so references to it resolve. For
     # one recorded but found gone: the outputs it had, so its provider can clean up after it.
     outputs: dict[str, Any] = Field(default_factory=dict)

@@ -24,7 +24,7 @@ from infra.reconciler.plan import Plan
 from infra.reconciler.refs import parse_ref, ref
 from infra.reconciler.rolls import roll_of
 
-FORMAT_VERSION = "2.4"
+FORMAT_VERSION = "2.5"
 MAJOR = 2
 # noop, create, update, replace, delete, build, adopt, refresh, promote
 NAMES = {kind: kind.name.lower() for kind in ActionKind}

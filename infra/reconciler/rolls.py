@@ -2,7 +2,10 @@
 
 The plan says it in words ("canary 1 of 4, bake 300 s watching web-5xx; then 4; old ASG drained
 from web-tg, deleted after 120 s") and the provider's state machine (providers/aws/rollout.py)
-walks the same steps, so what a plan promises is what an apply does.
+walks the same steps, so what a plan promises is what an apply does. `autoscale.rollout.steps`
+lists them ({"canary": 1}, {"bake": 60}, {"pause": 30}, {"pause": "manual"}); `canary` and `bake`
+are the short form of [{"canary": ...}, {"bake": ...}]. A manual pause stops the roll; where it
+stands is recorded on the new ASG's tags (`RollRecord`), so plan, drift and `infra rollout` read it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.config.fields import target_group_name
+from infra.config.models import MANUAL
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.scaling import carried, sizes_owned, with_sizes_of
@@ -30,6 +34,14 @@ class RollShape:
     timeout: int  # seconds the old ASG stays after the new one took over
     carried: bool = False  # `desired` is the old ASG's size when the roll starts: scaling sets it
     scaling: bool = False  # the new ASG's scaling policies and scheduled actions act once it takes over
+    # The steps in order, sizes resolved: ("canary", 2), ("bake", 60), ("pause", 30), ("pause", "manual").
+    steps: tuple[tuple[str, int | str], ...] = ()
+    listed: bool = False  # the steps were written as `steps` (not the short form canary/bake)
+
+    def __post_init__(self) -> None:
+        if not self.steps and not self.listed and (self.canary or self.bake):  # made from first and bake alone
+            short = ((("canary", self.first),) if self.canary else ()) + ((("bake", self.bake),) if self.bake else ())
+            object.__setattr__(self, "steps", short)
 
     @classmethod
     def of(cls, attributes: Mapping[str, Any], running: Mapping[str, Any] | None = None) -> RollShape:
@@ -38,8 +50,11 @@ class RollShape:
         sized = with_sizes_of(attributes, running)
         rollout = attributes.get("rollout") or {}
         desired = int(sized.get("desired_capacity") or 0)
-        return cls(desired=desired, first=canary_size(rollout.get("canary"), desired),
-                   bake=int(rollout.get("bake") or 0), alarms=tuple(rollout.get("alarms") or ()),
+        steps = resolved_steps(rollout, desired)
+        first = next((int(value) for kind, value in steps if kind == "canary"), desired)
+        return cls(desired=desired, first=first, steps=steps, listed=rollout.get("steps") is not None,
+                   bake=sum(int(value) for kind, value in steps if kind == "bake"),
+                   alarms=tuple(rollout.get("alarms") or ()),
                    target_groups=tuple(attributes.get("target_groups") or ()),
                    min_healthy_percent=int(rollout.get("min_healthy_percent") or 100),
                    healthy_deadline=int(attributes.get("healthy_deadline") or 600),
@@ -56,8 +71,28 @@ class RollShape:
         up, and at least one."""
         return min(size, max(1, math.ceil(size * self.min_healthy_percent / 100))) if size > 0 else 0
 
+    def size_after(self, index: int) -> int:
+        """How many instances the new ASG has once step `index` is done (it launched with `first`)."""
+        return max([self.first, *(int(value) for kind, value in self.steps[:index + 1] if kind == "canary")])
+
+    @property
+    def pauses(self) -> bool:
+        """Whether a step stops the roll until a person promotes it."""
+        return any(step == ("pause", MANUAL) for step in self.steps)
+
+    def step_words(self, index: int) -> str:
+        """Step `index` in words: "canary 1 of 4", "bake 60 s", "pause 30 s", "pause until promoted"."""
+        kind, value = self.steps[index]
+        if kind == "canary":
+            return f"canary {value} of {self.desired}"
+        if value == MANUAL:
+            return "pause until infra rollout promote"
+        return f"{kind} {value} s"
+
     def summary(self) -> str:
         """The roll in one line, as a plan shows it."""
+        if self.listed:
+            return self._listed_summary()
         steps = [f"canary {self.first} of {self.desired}" if self.canary else f"{self.desired} at once"]
         if self.carried:
             steps[0] += " (the old ASG's size now: its scaling sets it)"
@@ -75,12 +110,24 @@ class RollShape:
         return ("; ".join(steps) + f" ({share}{where} within {self.healthy_deadline} s at each step, else rolled "
                 f"back){scaling}")
 
+    def _listed_summary(self) -> str:
+        """The steps numbered: "1. canary 1 of 4, 2. bake 60 s, 3. pause until infra rollout promote;
+        then 4; old ASG ..."."""
+        words = [f"{n}. {self.step_words(n - 1)}" for n in range(1, len(self.steps) + 1)]
+        watching = f" watching {_listed(self.alarms)}" if self.alarms else ""
+        drained = f" drained from {_listed(self.target_groups)}," if self.target_groups else ""
+        where = f"healthy in {_listed(self.target_groups)}" if self.target_groups else "InService and Healthy"
+        share = f"{self.min_healthy_percent}% " if self.min_healthy_percent < 100 else ""
+        sized = " (the old ASG's size now: its scaling sets it)" if self.carried else ""
+        return (f"steps {', '.join(words)}{watching}; then {self.desired}{sized}; old ASG{drained} deleted after "
+                f"{self.timeout} s ({share}{where} within {self.healthy_deadline} s at each step, else rolled back)")
+
     def document(self) -> dict[str, Any]:
         """The roll as the plan's JSON says it (docs/plan-json.md, `roll`)."""
         return {"summary": self.summary(), "desired": self.desired, "canary": self.first if self.canary else None,
                 "bake": self.bake, "alarms": list(self.alarms), "target_groups": list(self.target_groups),
                 "min_healthy_percent": self.min_healthy_percent, "healthy_deadline": self.healthy_deadline,
-                "timeout": self.timeout}
+                "timeout": self.timeout, "steps": [{kind: value} for kind, value in self.steps]}
 
 
 def roll_of(action: Any) -> RollShape | None:
@@ -88,6 +135,19 @@ def roll_of(action: Any) -> RollShape | None:
     if action.action is not ActionKind.REPLACE or not kind_of(action.kind).rolls or not action.after:
         return None
     return RollShape.of(action.after, (action.before or {}).get("sizes_now"))
+
+
+def resolved_steps(rollout: Mapping[str, Any], desired: int) -> tuple[tuple[str, int | str], ...]:
+    """The roll's steps with canary sizes counted; the short form (canary, bake) as its two steps."""
+    written = rollout.get("steps")
+    if written is None:
+        written = ([{"canary": rollout["canary"]}] if rollout.get("canary") is not None else []) + \
+                  ([{"bake": rollout["bake"]}] if rollout.get("bake") else [])
+    steps: list[tuple[str, int | str]] = []
+    for step in written:
+        [(kind, value)] = step.items()
+        steps.append((kind, canary_size(value, desired) if kind == "canary" else value))
+    return tuple(steps)
 
 
 def canary_size(canary: int | str | None, desired: int) -> int:
@@ -101,3 +161,14 @@ def canary_size(canary: int | str | None, desired: int) -> int:
 
 def _listed(names: tuple[str, ...]) -> str:
     return ", ".join(target_group_name(name) for name in names)
+
+
+def paused_words(group: str, paused: Mapping[str, Any], attributes: Mapping[str, Any], serving: str) -> str:
+    """A paused roll in one line: where it stands, since when, and the two commands that end it."""
+    shape = RollShape.of(attributes)
+    step = int(paused.get("step") or 0)
+    what = f" ({shape.step_words(step)})" if step < len(shape.steps) else ""
+    since = f" since {paused['since']}" if paused.get("since") else ""
+    return (f"roll paused at step {step + 1} of {len(shape.steps)}{what}{since}: {paused.get('asg')} runs "
+            f"{paused.get('instances')} of {shape.desired} instance(s) beside {serving}, which serves at full size; "
+            f"go on with: infra rollout promote {group}; go back with: infra rollout abort {group}")

@@ -22,7 +22,17 @@ from typing import Any, cast
 from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ConfigError, ProviderError
 from infra.providers.aws import alarms, asg, blue_green, load_balancing, scaling
-from infra.providers.aws.asg import DEADLINE_TAG, PENDING, PREVIOUS_TAG, ROLL_TAG, ROLLED_BACK_TAG, TIMEOUT_TAG
+from infra.providers.aws.asg import (
+    DEADLINE_TAG,
+    PAUSED,
+    PENDING,
+    PREVIOUS_TAG,
+    ROLL_TAG,
+    ROLLED_BACK_TAG,
+    SINCE_TAG,
+    STEP_TAG,
+    TIMEOUT_TAG,
+)
 from infra.providers.aws.common import (
     GROUP_TAG,
     MANAGED,
@@ -147,8 +157,22 @@ class AutoscalingProvider(ObservedPerRegion):
                      f"{GROUP_TAG}={action.group}")
             return {"name": before["name"], **_previous(before)}
         old = before if action.action is ActionKind.REPLACE else None
+        if old is not None and old.get("roll"):
+            return self._carry_on(region, action, attributes, old, progress)
         return blue_green.roll(self.clients, region, action.group, attributes, old, progress, clock=self.clock,
                                sleep=self.sleep, rest=self.rest, stopped=self._interrupted.is_set)
+
+    def _carry_on(self, region: str, action: Action, attributes: dict[str, Any], before: dict[str, Any],
+                  progress: Progress) -> dict[str, Any]:
+        """A paused roll goes on (infra rollout promote) or is undone (abort); never a second roll beside it."""
+        if action.roll_command not in ("promote", "abort"):
+            raise ProviderError(f"{before['name']}'s roll is paused beside it ({before['roll']['asg']}): go on with "
+                                f"infra rollout promote {action.group}, or go back with infra rollout abort "
+                                f"{action.group}, first")
+        abort = action.reason if action.roll_command == "abort" else None
+        return blue_green.carry_on(self.clients, region, action.group, attributes, before, progress, abort=abort,
+                                   clock=self.clock, sleep=self.sleep, rest=self.rest,
+                                   stopped=self._interrupted.is_set)
 
     def _update(self, client: Any, region: str, action: Action, attributes: dict[str, Any],
                 progress: Progress) -> None:
@@ -314,9 +338,15 @@ def _by_address(region: str, groups: list[dict[str, Any]], wanted: dict[str, dic
         address = address_of("asg", name)
         current, extras = live_and_leftovers(found) if address not in (beside or {}) else (None, found)
         want = wanted.get(address, {})
+        paused = [g for g in extras if tag_dict(g.get("Tags")).get(ROLL_TAG) == PAUSED]
         if current is not None:
             every_zone = zones.all() if "zones" in want and not want["zones"] else []
             observed[address] = observed_asg(region, current, want, every_zone)
+            if paused:  # the roll waits beside the live ASG: part of it, not a leftover
+                extras = [g for g in extras if g is not paused[0]]
+                roll = paused_roll(paused[0])
+                observed[address].attributes["roll"] = roll
+                observed[address].outputs["roll"] = roll
         for extra in extras:
             observed[address_of("asg", name, extra["AutoScalingGroupName"])] = observed_asg(region, extra, {}, [])
     return observed
@@ -327,10 +357,21 @@ def _described(region: str, name: str) -> str:
 
 
 def live_and_leftovers(found: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The group's live ASG (the newest one that is not waiting to become healthy) and any others."""
-    settled = [g for g in found if tag_dict(g.get("Tags")).get(ROLL_TAG) != PENDING] or found
+    """The group's live ASG (the newest one that is not waiting to become healthy, nor paused beside
+    it) and any others."""
+    settled = [g for g in found if tag_dict(g.get("Tags")).get(ROLL_TAG) not in (PENDING, PAUSED)] or found
     current = max(settled, key=lambda g: (str(g.get("CreatedTime", "")), g["AutoScalingGroupName"]))
     return current, [g for g in found if g is not current]
+
+
+def paused_roll(group: dict[str, Any]) -> dict[str, Any]:
+    """A paused roll as its new ASG's tags record it (what plan, drift and infra rollout read)."""
+    tags, template = tag_dict(group.get("Tags")), group.get("LaunchTemplate") or {}
+    return {"state": PAUSED, "asg": group["AutoScalingGroupName"], "step": _int(tags.get(STEP_TAG)) or 0,
+            "since": tags.get(SINCE_TAG, ""), "instances": group["DesiredCapacity"],
+            "launch_template_id": template.get("LaunchTemplateId"),
+            "launch_template_version": template.get("Version"),
+            **({"previous": asg.previous_of(tags.get(PREVIOUS_TAG))} if tags.get(PREVIOUS_TAG) else {})}
 
 
 def observed_asg(region: str, group: dict[str, Any], wanted: dict[str, Any], all_zones: list[str]) -> Observed:

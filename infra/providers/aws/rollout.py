@@ -29,6 +29,7 @@ from typing import NoReturn, Protocol
 
 from infra.errors import InfraError
 from infra.providers.base import Progress
+from infra.config.models import MANUAL
 from infra.reconciler.rolls import RollShape, target_group_name
 
 PROGRESS_EVERY = 10.0  # seconds: the longest silence while waiting
@@ -41,6 +42,14 @@ class RollFailed(Exception):
 
 class Interrupted(Exception):
     """Ctrl-C or SIGTERM reached infra while a roll waited."""
+
+
+class Paused(Exception):
+    """The roll reached a manual pause: it stops here, both ASGs serving, until promoted or aborted."""
+
+    def __init__(self, step: int, message: str) -> None:
+        super().__init__(message)
+        self.step = step
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,7 @@ class Fleet(Protocol):
     def firing(self) -> list[str]: """The watched alarms in ALARM, with their reasons."""
     def mark_holding(self) -> None: """The new ASG is the group's from now on, should infra die."""
     def mark_pending(self) -> None: """The new ASG is not the group's (rolling back), should infra die."""
+    def mark_paused(self, step: int) -> None: """The roll stops at step `step` (from 0) until promoted."""
     def desired_now(self) -> int | None: """The new ASG's desired capacity when its scaling sets it; else None."""
     def hand_over(self) -> None: """The new ASG's scaling acts from now on, the old one's no longer."""
     def hand_back(self) -> None: """The old ASG's scaling acts again (rolling back after hand_over)."""
@@ -138,28 +148,84 @@ class Roll:
         self.undo = Waiter(progress, clock, rest or sleep)
         self.detached = self.handed_over = self.holding = False
         self.phase = "the launch"
+        self.size = shape.first  # the new ASG's instances now
 
     def run(self) -> None:
+        """Launch the new ASG and walk every step; Paused at a manual pause (nothing rolled back)."""
         shape, fleet = self.shape, self.fleet
         firing = fleet.firing() if shape.alarms else []
         if firing:
             raise RollFailed(f"alarm {firing[0]} is in ALARM before the roll started; nothing was changed")
         fleet.launch(shape.first)
+
+        def steps() -> None:
+            self._healthy(shape.first, "the canary" if shape.canary else "the launch")
+            self._walk(0)
+
+        self._go(steps)
+
+    def resume(self, paused_at: int) -> None:
+        """Go on after the manual pause at step `paused_at` (infra rollout promote, from any process):
+        the alarms and the new instances are checked first, then the steps after it."""
+        self.size = self.shape.size_after(paused_at)
+        self.phase = "the pause"
+
+        def steps() -> None:
+            self._alarms()
+            self._healthy(self.size, "the pause")
+            self._walk(paused_at + 1)
+
+        self._go(steps)
+
+    def abort(self, why: str) -> NoReturn:
+        """Undo a paused roll (infra rollout abort, or an alarm firing while it waits): the old ASG,
+        which never stopped serving at full size, stays; the new one goes. Raises RollFailed saying so."""
+        self.phase = "the pause"
+        self._roll_back(RollFailed(why))
+
+    def _go(self, steps: Callable[[], object]) -> None:
+        """Walk `steps` then take over; any failure rolls back. Paused passes through: nothing to undo."""
         try:
-            self._steps()
+            steps()
+            self._take_over()
         except (RollFailed, Interrupted, InfraError) as failure:
             self._roll_back(failure)
-        if fleet.old is not None:
-            fleet.promote()
+        if self.fleet.old is not None:
+            self.fleet.promote()
 
-    def _steps(self) -> None:
+    def _walk(self, start: int) -> None:
+        """The steps from `start` on: grow the canary, bake, pause (for seconds, or until promoted)."""
+        shape = self.shape
+        for index in range(start, len(shape.steps)):
+            kind, value = shape.steps[index]
+            if kind == "canary" and int(value) > self.size:
+                self.phase = "the canary"
+                self.fleet.scale(int(value))
+                self.size = int(value)
+                self.progress(f"{self.fleet.new}: step {index + 1}/{len(shape.steps)}: canary {value} of "
+                              f"{shape.desired}")
+                self._healthy(self.size, "the canary")
+            elif kind != "canary" and value == MANUAL:
+                self._pause(index)
+            elif kind != "canary":
+                self._bake(int(value), "the bake" if kind == "bake" else "the pause")
+
+    def _pause(self, index: int) -> NoReturn:
+        """Stop at a manual pause: the gates are checked once more, the pause is recorded, and the
+        process may end (a pause is data, as in Argo Rollouts: any process reading it goes on)."""
+        self.phase = "the pause"
+        self._still_healthy(self.size)
+        self.fleet.mark_paused(index)
+        raise Paused(index, f"{self.fleet.new}: paused at step {index + 1}/{len(self.shape.steps)} with "
+                            f"{self.size} of {self.shape.desired} instance(s), beside {self.fleet.old}")
+
+    def _take_over(self) -> None:
+        """Full size, then the new ASG takes the traffic; the old one drains and is kept for `timeout`."""
         shape, fleet = self.shape, self.fleet
-        self._healthy(shape.first, "the canary" if shape.canary else "the launch")
-        if shape.bake:
-            self._bake()
-        if shape.canary:
+        if self.size < shape.desired:
             self.phase = "the scale-up"
             fleet.scale(shape.desired)
+            self.size = shape.desired
             self.progress(f"{fleet.new}: canary passed; scaling to {shape.desired}")
             self._healthy(shape.desired, "full size")
         if fleet.old is None:
@@ -201,16 +267,17 @@ class Roll:
 
         self.waiter.wait(phase, self.shape.healthy_deadline, step, timed_out)
 
-    def _bake(self) -> None:
-        self.phase = "the bake"
-        shape, new = self.shape, self.fleet.new
-        watching = f" watching {', '.join(shape.alarms)}" if shape.alarms else ""
+    def _bake(self, seconds: int, phase: str = "the bake") -> None:
+        """Watch the new instances and the alarms for `seconds` (a bake, or a pause of seconds)."""
+        self.phase = phase
+        new, word = self.fleet.new, phase.removeprefix("the ")
+        watching = f" watching {', '.join(self.shape.alarms)}" if self.shape.alarms else ""
 
         def step(elapsed: float, left: float) -> Step:
-            said = self._still_healthy(shape.first)
-            return Step(f"{new}: bake {elapsed:.0f}/{shape.bake} s{watching}; {said}", key=said)
+            said = self._still_healthy(self.size)
+            return Step(f"{new}: {word} {elapsed:.0f}/{seconds} s{watching}; {said}", key=said)
 
-        self.waiter.wait(self.phase, shape.bake, step)
+        self.waiter.wait(self.phase, seconds, step)
 
     def _drain(self, delay: float) -> None:
         old = self.fleet.old
