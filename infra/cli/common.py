@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from infra.aws.access import AwsOptions
 from infra.cli.app import err, options, out
-from infra.errors import ApplyFailedError, InfraError
+from infra.errors import ApplyFailedError, InfraError, RollPaused
 from infra.reconciler.executor import ApplyResult
 from infra.reconciler.plan import Action
 from infra.redact import mask_url_passwords
@@ -83,7 +83,12 @@ def _say(console: Console, markup: str, plain: str) -> None:
 
 
 def report_result(result: ApplyResult) -> None:
-    """Close an apply with one summary line; raise (exit 1) naming what failed."""
+    """Close an apply with one summary line; raise (exit 1) naming what failed; exit 4 when a roll
+    stopped at a manual pause, as asked, with one line saying where it stands and what to run next."""
+    if result.paused and not result.failed:
+        for address, line in result.paused.items():
+            out.print(f"[bold yellow]Paused: {escape(address)}: {escape(line)}[/]")
+        raise typer.Exit(RollPaused.exit_code)
     if result.failed or result.skipped:
         failed = ", ".join(result.failed) or "none"
         raise ApplyFailedError(f"apply incomplete: {len(result.applied)} done, failed: {failed}"

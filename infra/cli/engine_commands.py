@@ -49,7 +49,8 @@ def plan(
     groups: list[str] | None = typer.Argument(None, help="Only these groups (and what they depend on)."),
     out_file: Path | None = typer.Option(None, "--out", help="Save the plan to apply it later."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
-                                           help="Exit 0 when there are no changes, 2 when there are."),
+                                           help="Exit 0 when there are no changes, 2 when there are (or the plan "
+                                                "holds a group back from nodes.json: a rollback, a paused roll)."),
     output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
     adopt: bool = typer.Option(False, "--adopt", help=ADOPT_HELP),
     exclude: list[str] | None = typer.Option(None, "--exclude", metavar="GROUP|ADDRESS", help=EXCLUDE_HELP),
@@ -68,7 +69,7 @@ def plan(
         engine.save_plan(result, out_file)
         if output is ReportOutput.text:
             out.print(f"Saved the plan to {out_file}; apply it with: infra apply {out_file}")
-    if detailed_exitcode and result.changes:
+    if detailed_exitcode and (result.changes or result.held):
         raise typer.Exit(2)
 
 

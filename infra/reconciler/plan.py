@@ -116,6 +116,12 @@ class Plan(BaseModel):
     def changes(self) -> list[Action]:
         return [a for a in self.actions if a.action.is_change]
 
+    @property
+    def held(self) -> list[Action]:
+        """What the plan keeps from what nodes.json asks for (a rollback, a paused roll): the fleet and
+        nodes.json differ, so `--detailed-exitcode` says 2 even when apply has nothing to do."""
+        return [a for a in self.actions if a.held]
+
     def summary(self) -> dict[str, int]:
         """Counts the way Terraform's closing line does: a replace adds one and destroys one."""
         counts = dict.fromkeys(("add", "change", "destroy", "build", "adopt", "refresh", "promote"), 0)

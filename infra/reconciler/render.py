@@ -53,12 +53,22 @@ def summary_line(plan: Plan) -> str:
     counts = plan.summary()
     if plan.refresh_only:
         return _refresh_summary(plan)
+    if not plan.changes and plan.held:
+        return (f"No changes to apply, but {len(plan.held)} held back from nodes.json: "
+                + "; ".join(f"{a.address} ({_why_held(a)})" for a in plan.held) + ".")
     if not plan.changes:
         return "No changes. The infrastructure matches nodes.json."
     adopt = f", {counts['adopt']} to adopt" if counts["adopt"] else ""
     promote = f", {counts['promote']} to promote" if counts["promote"] else ""
     return (f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy, "
             f"{counts['build']} to build{adopt}{promote}.")
+
+
+def _why_held(action: Action) -> str:
+    """Why, in a few words, and the command that ends it: the summary line's share of `held`."""
+    if action.before and action.before.get("roll"):
+        return f"roll paused: infra rollout promote {action.group} or abort {action.group}"
+    return f"rolled back: infra autoscale:update {action.group} rolls it forward"
 
 
 def _refresh_summary(plan: Plan) -> str:
@@ -235,10 +245,23 @@ def _no_drift(report: DriftReport) -> str:
     return f"No drift: {report.checked} resource(s) match what infra last applied."
 
 
+def _held_drift(report: DriftReport, color: bool) -> list[str]:
+    """What infra holds back from nodes.json (a rollback, a paused roll), each with its way out."""
+    if not report.held:
+        return []
+    lines = [f"Held back from nodes.json by infra ({len(report.held)}): the fleet differs from it until released:"]
+    for item in report.held:
+        line = f"  ! {item.address}: {item.reason}"
+        lines.append(f"[yellow]{escape(line)}[/]" if color else line)
+    return lines
+
+
 def drift_text(report: DriftReport, *, color: bool = True) -> str:
     if not report.has_drift:
         return _no_drift(report)
-    lines = [f"Drift in {len(report.drifted)} of {report.checked} resource(s):"]
+    if not report.drifted:
+        return "\n".join([f"No drift outside infra in {report.checked} resource(s).", *_held_drift(report, color)])
+    lines = [*_held_drift(report, color), f"Drift in {len(report.drifted)} of {report.checked} resource(s):"]
     for item in report.drifted:
         if item.status == "missing":
             line = f"  - {item.address}: deleted outside infra"
@@ -269,7 +292,11 @@ def drift_markdown(report: DriftReport) -> str:
     if not report.has_drift:
         said = _no_drift(report).removeprefix("No drift: ")
         return f"### infra drift: none\n\n{said[:1].upper()}{said[1:]}"
+    held = [f"> - `{item.address}`: {item.reason}" for item in report.held]
+    if not report.drifted:
+        return "\n".join([f"### infra drift: {len(held)} held back from nodes.json", "", *held])
     lines = [f"### infra drift: {len(report.drifted)} of {report.checked} resource(s) changed outside infra", "",
+             *(["> **Held back from nodes.json:**", *held, ""] if held else []),
              "| address | attribute | recorded | actual |", "|---|---|---|---|"]
     for item in report.drifted:
         if item.status == "missing":

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
+from infra.config.models import MANUAL
 from infra.errors import InfraError
 from infra.providers.base import Progress
-from infra.config.models import MANUAL
 from infra.reconciler.rolls import RollShape, target_group_name
 
 PROGRESS_EVERY = 10.0  # seconds: the longest silence while waiting
