@@ -244,14 +244,16 @@ def carry_on(clients: AwsClients, region: str, group: str, attributes: dict[str,
         if abort is not None:
             machine.abort(abort)
         fleet.mark_pending()  # should this process die, the next plan takes the old ASG for the group's
-        machine.resume(int(paused["step"]))
+        step = int(paused["step"])
+        progress(f"{fleet.new}: promoted at step {step + 1}/{len(shape.steps)}; going on from step {step + 2}")
+        machine.resume(step)
     except Paused as again:
         raise _paused(group, fleet, again, before) from None
     except RollFailed as failure:
         if abort is None:
             raise ProviderError(str(failure)) from None
         progress(str(failure))
-        _hold_back(fleet, str(attributes["launch_template_version"]))
+        _hold_back(fleet, str(paused.get("launch_template_version")))
         return {"name": fleet.old, **({"previous": before["previous"]} if before.get("previous") else {})}
     return {"name": fleet.new, **({"previous": fleet.previous} if fleet.previous else {})}
 
