@@ -57,6 +57,9 @@ class FakeFleet:
     def mark_pending(self) -> None:
         self.calls.append(("pending",))
 
+    def mark_paused(self, step: int) -> None:
+        self.calls.append(("paused", step))
+
     def desired_now(self) -> int | None:
         return self.scaled(self.clock.now) if self.scaled else None
 

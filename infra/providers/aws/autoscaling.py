@@ -47,7 +47,7 @@ from infra.providers.aws.common import (
     tag_list,
     unowned_of,
 )
-from infra.providers.aws.rollout import Interrupted, RollFailed, Step, Waiter, keep_while_healthy
+from infra.providers.aws.waiting import Interrupted, RollFailed, Step, Waiter, keep_while_healthy
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import OWNER_TAG

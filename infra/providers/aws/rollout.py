@@ -1,8 +1,12 @@
 """A blue/green roll as one state machine: its phases, deadlines, gates, progress and rollback.
 
-    launch ─► healthy ─► bake ─► full size, healthy ─► hold: old detached, drained, kept ─► promote
-                 │         │            │                          │
+    launch ─► healthy ─► steps ─► full size, healthy ─► hold: old detached, drained, kept ─► promote
+                 │         │  ▲         │                          │
+                 │   manual pause: Paused (the process may end; resume() goes on, abort() goes back)
                  └─────────┴────────────┴──── a gate fails, or infra is stopped ──► roll back
+
+The steps (canary N: grow and wait until healthy; bake or pause for seconds: watch; pause manual:
+stop) are `RollShape.steps`, in order; the new ASG launches with the first canary's size.
 
 Pure: the AWS calls are behind `Fleet` (blue_green.py implements it with boto3) and time behind
 `clock` and `sleep`, so tests drive every phase with a fake clock and never sleep. The steps are
@@ -15,9 +19,7 @@ before it disables the new one), then removes the new one. Scaling (policies, sc
 moves with the traffic: the new ASG's acts from the moment it takes over, the old one's stops
 then, and acts again if the roll is undone after that.
 
-While it waits, a progress line at least every 10 s (and whenever what it waits for changes), on
-a terminal and in CI logs alike. Polls come at a twentieth of the phase's length, between 0.1 s
-and 5 s, so the short deadlines of tests mean short rolls.
+Waiting (deadlines, progress lines at least every 10 s, Ctrl-C) is waiting.py's.
 """
 
 from __future__ import annotations
@@ -29,19 +31,16 @@ from typing import NoReturn, Protocol
 
 from infra.config.models import MANUAL
 from infra.errors import InfraError
+from infra.providers.aws.waiting import (  # noqa: F401  (Step, poll_interval: the roll's vocabulary too)
+    Interrupted,
+    RollFailed,
+    Step,
+    Waiter,
+    keep_while_healthy,
+    poll_interval,
+)
 from infra.providers.base import Progress
 from infra.reconciler.rolls import RollShape, target_group_name
-
-PROGRESS_EVERY = 10.0  # seconds: the longest silence while waiting
-MAX_POLL = 5.0
-
-
-class RollFailed(Exception):
-    """A gate failed (or infra was stopped); the message says which, on one line."""
-
-
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM reached infra while a roll waited."""
 
 
 class Paused(Exception):
@@ -89,51 +88,6 @@ class Fleet(Protocol):
     def attach_old(self) -> None: """Attach the old ASG again (rolling back)."""
     def promote(self) -> None: """The roll is done: the new ASG stays, the old one goes."""
     def remove_new(self) -> None: """Detach and delete the new ASG (rolling back)."""
-
-
-def poll_interval(seconds: float) -> float:
-    return min(MAX_POLL, max(0.1, seconds / 20))
-
-
-@dataclass(frozen=True)
-class Step:
-    """One look at what a phase waits for: the progress line, and whether it is over."""
-
-    line: str
-    key: str = ""  # what, when it changes, is worth a line at once (the line without its countdown)
-    done: bool = False
-
-
-class Waiter:
-    """Polls a step until it is done or its time is up, saying how far it is."""
-
-    def __init__(self, progress: Progress, clock: Callable[[], float], sleep: Callable[[float], object],
-                 stopped: Callable[[], bool] = lambda: False) -> None:
-        self.progress, self.clock, self.sleep, self.stopped = progress, clock, sleep, stopped
-
-    def wait(self, phase: str, seconds: float, step: Callable[[float, float], Step],
-             timed_out: Callable[[Step], str] | None = None) -> Step:
-        """Call `step(elapsed, left)` until it is done. When `seconds` run out first: fail with
-        `timed_out(last step)` if given, else the wait is over. Stopped (Ctrl-C, SIGTERM): Interrupted."""
-        start = self.clock()
-        interval = poll_interval(seconds)
-        said, said_at, line = None, float("-inf"), None
-        while True:
-            if self.stopped():
-                raise Interrupted(phase)
-            now = self.clock()
-            left = start + seconds - now
-            current = step(now - start, max(0.0, left))
-            over = current.done or left <= 0
-            if over and not current.done and timed_out is not None:
-                raise RollFailed(timed_out(current))
-            due = over or (current.key or current.line) != said or now + interval > said_at + PROGRESS_EVERY
-            if due and not (over and current.line == line):  # the last word, unless just said
-                self.progress(current.line)
-                said, said_at, line = current.key or current.line, now, current.line
-            if over:
-                return current
-            self.sleep(min(interval, left))
 
 
 class Roll:
@@ -383,24 +337,6 @@ class Roll:
 
         self.undo.wait("the rollback", self.shape.healthy_deadline, step,
                        lambda last: f"{old} is not healthy again within {self.shape.healthy_deadline:g}s ({last.key})")
-
-
-def keep_while_healthy(waiter: Waiter, new: str, old: str, seconds: float, healthy: Callable[[], str]) -> None:
-    """Keep `old` for `seconds` so other nodes notice `new`; `healthy()` raises RollFailed when
-    `new` is no longer healthy, else says how healthy it is (a renamed group's old ASG is kept
-    this way too, while the new group's nodes stay healthy)."""
-    if seconds <= 0:
-        return
-    first = [True]
-
-    def step(elapsed: float, left: float) -> Step:
-        said = healthy()
-        line = (f"keeping {old} for {seconds:.0f}s so other nodes notice {new}" if first[0]
-                else f"keeping {old}: {left:.0f} s left; {new}: {said}")
-        first[0] = False
-        return Step(line, key=said, done=left <= 0)
-
-    waiter.wait("the hold", seconds, step)
 
 
 def _names(target_groups: tuple[str, ...]) -> str:
