@@ -94,6 +94,12 @@ def excluded_line(plan: Plan, at_most: int = 20) -> str:
     return f"left out by --exclude, with what depends on it ({len(plan.excluded)}): {shown}{more}"
 
 
+def roll_warnings(action: Action) -> list[str]:
+    """What a roll would meet at once (observed: an alarm it watches in ALARM, a target group with no
+    healthy target), shown under the roll; nothing for an action that does not roll."""
+    return list((action.before or {}).get("roll_warnings") or []) if roll_of(action) else []
+
+
 def held_lines(plan: Plan) -> list[str]:
     """What the plan keeps back that nodes.json asks for (a group infra rollback took back)."""
     return [f"{action.address}: {action.held}" for action in plan.actions if action.held]
@@ -146,7 +152,8 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
         entry = f"{mark:>3} {action.address}"
         lines.append(f"[{style}]{escape(entry)}[/]" if color else entry)
         roll = roll_of(action)
-        for line in [*_attribute_lines(action), *([f"    roll: {roll.summary()}"] if roll else [])]:
+        for line in [*_attribute_lines(action), *([f"    roll: {roll.summary()}"] if roll else []),
+                     *(f"    ! {warning}" for warning in roll_warnings(action))]:
             lines.append(escape(line) if color else line)
         lines.append("")
     deletions = [a for a in plan.changes if a.action.destroys]
@@ -184,9 +191,11 @@ def plan_markdown(plan: Plan) -> str:
     for action in plan.changes:
         reason = action.reason.replace("|", "\\|") + (" **(protected)**" if action.protected else "")
         lines.append(f"| `{action.action.mark}` | `{action.address}` | {action.action.name.lower()} | {reason} |")
-    rolls = [(a.address, roll) for a in plan.changes if (roll := roll_of(a))]
+    rolls = [(a, roll) for a in plan.changes if (roll := roll_of(a))]
     if rolls:
-        lines += ["", "**How the rolls go:**", *(f"- `{address}`: {roll.summary()}" for address, roll in rolls)]
+        lines += ["", "**How the rolls go:**", *(f"- `{a.address}`: {roll.summary()}"
+                                                 + "".join(f" **Warning:** {w}." for w in roll_warnings(a))
+                                                 for a, roll in rolls)]
     destroyed = [a.address for a in plan.changes if a.action.destroys]
     if destroyed:
         lines += ["", f"> **Warning:** destroys or replaces {', '.join(f'`{a}`' for a in destroyed)}"]

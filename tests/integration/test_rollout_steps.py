@@ -124,3 +124,20 @@ def test_a_bad_step_is_one_located_error_and_an_unknown_key_suggests_the_closest
     result = run_infra(capsys, "validate")
     assert result.code == 1 and "rollout.steps.1.pasue" in result.err and "did you mean 'pause'" in result.err, \
         result.err
+
+
+def test_a_plan_warns_when_a_watched_alarm_already_fires_or_a_target_group_serves_nobody(
+        team_repo, capsys, autoscaling, cloudwatch, target_group):
+    applied(capsys)
+    change_instance_type(team_repo)
+    quiet = run_infra(capsys, "plan")
+    assert "! alarm" not in quiet.out and "no healthy target" not in quiet.out, quiet.out
+    cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="ALARM", StateReason="5xx above 1")
+    [group] = asgs(autoscaling, BEE)
+    autoscaling.detach_load_balancer_target_groups(AutoScalingGroupName=group["AutoScalingGroupName"],
+                                                   TargetGroupARNs=[target_group])
+    warned = run_infra(capsys, "plan")
+    assert f"    ! alarm {ALARM} (5xx above 1) is in ALARM now: a roll would stop before it starts" in warned.out
+    assert f"    ! target group {TARGET_GROUP} has no healthy target now" in warned.out, warned.out
+    markdown = run_infra(capsys, "plan", "--output", "markdown").out
+    assert f"**Warning:** target group {TARGET_GROUP} has no healthy target now." in markdown

@@ -74,7 +74,7 @@ class AutoscalingProvider(ObservedPerRegion):
     # -- observe -----------------------------------------------------------------------------
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
-        self._check_names(region, wanted)
+        warnings = self._check_names(region, wanted)
         client = self.clients.client("autoscaling", region)
         live = [group for group in paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups",
                                             Filters=[MANAGED], PaginationConfig={"PageSize": 100})  # AWS's largest
@@ -87,6 +87,9 @@ class AutoscalingProvider(ObservedPerRegion):
         untagged = _by_address(region, owners.untagged, wanted, zones, beside=ours)
         self._observe_scaling(region, ours, wanted, {g["AutoScalingGroupName"] for g in owners.ours
                                                      if scaling.SCALING_TAG in tag_dict(g.get("Tags"))})
+        for group, said in warnings.items():  # read by the plan for a roll (render.py); never compared
+            if address_of("asg", group) in ours:
+                ours[address_of("asg", group)].attributes["roll_warnings"] = said
         return Observation(found=ours,
                            unowned=unowned_of(untagged, lambda o: _described(region, o.attributes["name"]),
                                               theirs, wanted))
@@ -103,10 +106,10 @@ class AutoscalingProvider(ObservedPerRegion):
                 suspended = set(scaling.PROCESSES) & set(needed[name].attributes["suspended_processes"])
                 needed[name].attributes["scaling"] = {**document, "suspended": bool(suspended)}
 
-    def _check_names(self, region: str, wanted: dict[str, dict[str, Any]]) -> None:
+    def _check_names(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
         """The target groups and alarms nodes.json names exist in the group's region: a typo is an
         error when planning, not a roll that waits on nothing (one call for each, and none when no
-        group names any)."""
+        group names any). What a roll would meet there now, by group (_roll_warnings)."""
         groups = self.context.config.groups
         named: dict[str, dict[str, list[str]]] = {"target_groups": {}, "alarms": {}}
         for address, attributes in wanted.items():
@@ -117,14 +120,34 @@ class AutoscalingProvider(ObservedPerRegion):
                 named["target_groups"].setdefault(name, []).append(split_address(address)[1])
             for name in (scale.rollout.alarms if scale.rollout else []):
                 named["alarms"].setdefault(name, []).append(split_address(address)[1])
+        found: dict[str, str] = {}
         if named["target_groups"]:
             try:
-                load_balancing.arns(self.clients, region, named["target_groups"])
+                found = load_balancing.arns(self.clients, region, named["target_groups"])
             except load_balancing.MissingTargetGroups as missing:
                 raise self._unknown("target_groups", "target group", missing.names, named, region) from None
-        gone = alarms.missing(self.clients, region, named["alarms"]) if named["alarms"] else []
+        gone, firing = alarms.looked_up(self.clients, region, named["alarms"])
         if gone:
             raise self._unknown("rollout.alarms", "CloudWatch alarm", gone, named, region)
+        return self._roll_warnings(region, named, found, firing)
+
+    def _roll_warnings(self, region: str, named: dict[str, dict[str, list[str]]], arns: dict[str, str],
+                       firing: dict[str, str]) -> dict[str, list[str]]:
+        """What a roll would meet at once, by group: a watched alarm already in ALARM (the roll would
+        stop before it starts), a target group with no healthy target (nothing to compare the canary
+        with, or an outage already): one DescribeTargetHealth per target group."""
+        warnings: dict[str, list[str]] = {}
+        for name, said in firing.items():
+            for group in named["alarms"][name]:
+                warnings.setdefault(group, []).append(f"alarm {said} is in ALARM now: a roll would stop before it "
+                                                      f"starts")
+        for name, groups in named["target_groups"].items():
+            arn = arns.get(name)
+            if arn and not load_balancing.healthy_count(self.clients, region, arn):
+                for group in groups:
+                    warnings.setdefault(group, []).append(f"target group {target_group_name(name)} has no healthy "
+                                                          f"target now")
+        return warnings
 
     def _unknown(self, key: str, what: str, names: list[str], named: dict[str, dict[str, list[str]]],
                  region: str) -> ConfigError:
