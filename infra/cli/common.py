@@ -67,6 +67,9 @@ class ConsoleListener:
         _say(err, f"[yellow]{escape(action.address)}: skipped: {escape(because)}[/]",
              f"{action.address}: skipped: {because}")
 
+    def paused(self, action: Action, where: str) -> None:  # the whole line closes the apply (report_result)
+        _say(out, f"[yellow]{escape(action.address)}: paused[/]", f"{action.address}: paused")
+
 
 _saying = threading.Lock()
 

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from infra import engine
-from infra.cli.app import ReportOutput, app, out
+from infra.cli.app import ReportOutput, app, err, out
 from infra.cli.common import ConsoleListener, busy, confirmed, note_project, report_result, workspace
 from infra.errors import InfraError
 from infra.reconciler import graph_render, render
@@ -123,7 +124,8 @@ def drift(
     """Compare what infra last applied with what exists now. Exit 0 none, 2 drift found, 1 when no
     state is found where the backend points (nothing was ever applied there) or on an error."""
     with busy("Observing what exists..."):
-        report = engine.drift(workspace(), groups or (), allow_empty=allow_empty)
+        report = engine.drift(workspace(), groups or (), allow_empty=allow_empty,
+                              warn=lambda line: err.print(f"warning: {escape(line)}", style="yellow"))
     print_report("drift", report, output)
     if report.has_drift:
         raise typer.Exit(2)

@@ -364,6 +364,32 @@ class StateSettings(Strict):
         return self
 
 
+WEBHOOK_URL = re.compile(r"https?://[^\s/]+(/\S*)?")
+NOTIFY_EVENTS = ("roll started", "roll paused", "roll promoted", "roll finished", "roll rolled back", "drift found")
+
+
+def _webhook(url: str) -> str:
+    if not WEBHOOK_URL.fullmatch(url):
+        from infra.redact import shown_webhook
+        raise ValueError(f"{shown_webhook(url)} is not an http(s) URL; give the webhook's whole URL "
+                         f"(https://hooks.slack.com/services/...)")
+    return url
+
+
+class Notify(Strict):
+    """Where infra says what rolls and drift do: webhooks that take Slack's JSON body ({"text": ...})."""
+
+    webhooks: list[Annotated[str, AfterValidator(_webhook)]] = Field(
+        ..., min_length=1, max_length=10, description="Webhook URLs (Slack incoming webhooks, or anything that "
+                                                      "takes {\"text\": ...}); shown as scheme and host only.")
+    events: list[Literal["roll started", "roll paused", "roll promoted", "roll finished", "roll rolled back",
+                         "drift found"]] | None = Field(
+        None, description="Only these events (roll started, roll paused, roll promoted, roll finished, roll "
+                          "rolled back, drift found); every one when unset.")
+    timeout: float = Field(5, gt=0, le=30, description="Seconds a webhook has to answer; a slow or failing one is "
+                                                       "a warning, never a failed deploy.")
+
+
 class Settings(Strict):
     """The optional `__settings__` block: the project's name and where state lives."""
 
@@ -374,6 +400,8 @@ class Settings(Strict):
     max_request_rate: float | None = Field(None, gt=0, le=10_000,
                                            description="At most this many AWS requests per second, across all "
                                                        "threads of a command (--max-request-rate overrides it).")
+    notify: Notify | None = Field(None, description="Webhooks told when a roll starts, pauses, is promoted, "
+                                                    "finishes or rolls back, and when drift is found.")
     promote: list[str] = Field(default_factory=list, description="Environments in the order an AMI goes through "
                                                                  "them: the first builds it, each next one promotes "
                                                                  "(copies) its predecessor's instead of building.")

@@ -39,6 +39,8 @@ class Listener(Protocol):
 
     def skipped(self, action: Action, because: str) -> None: ...
 
+    def paused(self, action: Action, where: str) -> None: ...
+
 
 class QuietListener:
     def started(self, action: Action) -> None: pass
@@ -50,6 +52,8 @@ class QuietListener:
     def failed(self, action: Action, error: str, seconds: float) -> None: pass
 
     def skipped(self, action: Action, because: str) -> None: pass
+
+    def paused(self, action: Action, where: str) -> None: pass
 
 
 @dataclass
@@ -159,7 +163,7 @@ class Executor:
         """A roll stopped at a manual pause: the resource is recorded as it serves now (as it was
         recorded, with the paused roll among its outputs); what depends on it waits for the promote."""
         result.paused[action.address] = str(paused)
-        self.listener.progress(action, str(paused))
+        self.listener.paused(action, str(paused))
         for dependant in schedule.drop_dependants(action.address):
             result.skipped[dependant.address] = f"waits for the roll of {action.address}, paused"
             self.listener.skipped(dependant, result.skipped[dependant.address])
