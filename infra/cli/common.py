@@ -38,6 +38,9 @@ def note_project(ws: Workspace) -> None:
                   highlight=False)
 
 
+ROLL_DONE = {"promote": "promoted", "abort": "aborted"}  # a paused roll's move, once done
+
+
 class ConsoleListener:
     """Apply progress on stdout: one line when an action starts and one when it ends; failures on stderr.
 
@@ -46,15 +49,15 @@ class ConsoleListener:
     action started and ended, and packer's progress, from 50 threads at once)."""
 
     def started(self, action: Action) -> None:
-        _say(out, f"[dim]{escape(action.address)}: {action.action.name.lower()}...[/]",
-             f"{action.address}: {action.action.name.lower()}...")
+        doing = action.roll_command or action.action.name.lower()  # a paused roll's promote or abort
+        _say(out, f"[dim]{escape(action.address)}: {doing}...[/]", f"{action.address}: {doing}...")
 
     def progress(self, action: Action, message: str) -> None:  # packer's output may name an endpoint URL
         shown = mask_url_passwords(message)
         _say(out, f"[dim]{escape(action.address)}: {escape(shown)}[/]", f"{action.address}: {shown}")
 
     def finished(self, action: Action, seconds: float) -> None:
-        verb = action.action.verb.split(" (")[0]
+        verb = ROLL_DONE.get(action.roll_command) or action.action.verb.split(" (")[0]
         _say(out, f"[green]{escape(action.address)}: {verb}[/] [dim]({seconds:.1f}s)[/]",
              f"{action.address}: {verb} ({seconds:.1f}s)")
 

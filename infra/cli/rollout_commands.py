@@ -23,7 +23,8 @@ def status(
     output: Output = typer.Option(Output.text, "--output", "-o", help="Output format."),
 ) -> None:
     """Where each group's roll stands: paused (at which step, since when), held back by a rollback, or
-    none. A paused roll whose alarms are in ALARM is aborted here. Exit 0, or 4 while a roll is paused."""
+    none. A paused roll whose alarms are in ALARM is aborted here. Exit 0; 4 while a roll is paused; 1 when
+    an alarm aborted one."""
     found = rollout.status(workspace(), groups or [], listener=ConsoleListener())
     if output is Output.json:
         print(json.dumps([asdict(item) for item in found], indent=2))
@@ -31,6 +32,8 @@ def status(
         for item in found:
             style = {"paused": "yellow", "held": "yellow", "aborted": "red"}.get(item.state, "")
             out.print(f"[{style}]{escape(item.line)}[/]" if style else escape(item.line))
+    if any(item.state == "aborted" for item in found):
+        raise typer.Exit(1)
     if any(item.state == "paused" for item in found):
         raise typer.Exit(4)
 

@@ -40,3 +40,11 @@ def test_urls_infra_shows_carry_no_user_info():
     assert shown_url("http://admin:SECRETPW@127.0.0.1:5000/x") == "http://127.0.0.1:5000/x"
     assert shown_url("http://127.0.0.1:2379") == "http://127.0.0.1:2379"
     assert "SECRETPW" not in shown_url("http://admin:SECRETPW@[::1")  # not even parseable
+
+
+def test_a_webhook_is_shown_as_scheme_and_host_since_its_path_or_query_is_its_credential():
+    from infra.redact import shown_webhook
+
+    assert shown_webhook("https://hooks.slack.com/services/T0/B0/XXXX") == "https://hooks.slack.com/(sensitive)"
+    assert shown_webhook("https://user:pw@chat.example.com/hook?token=abc") == "https://chat.example.com/(sensitive)"
+    assert shown_webhook("http://127.0.0.1:8080/") == "http://127.0.0.1:8080/"
