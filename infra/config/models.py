@@ -157,6 +157,9 @@ class Rollout(Strict):
     min_healthy_percent: int = Field(100, ge=1, le=100, description="Share of the new instances that must be "
                                                                      "healthy at each step (rounded up).")
 
+    keep_previous: int = Field(0, ge=0, le=7 * DAY, description=(
+        "Seconds the old ASG is kept after a roll, warm (its instances run, and cost) but out of the target "
+        "groups, so infra rollback brings it back in seconds; 0: deleted after timeout. Needs target_groups."))
     steps: list[RolloutStep] | None = Field(None, min_length=1, max_length=MAX_ROLL_STEPS, description=(
         "The roll's steps in order: {\"canary\": N or \"P%\"}, {\"bake\": seconds}, {\"pause\": seconds or "
         "\"manual\"}; canary and bake are the short form of [{\"canary\": ...}, {\"bake\": ...}]."))
@@ -176,7 +179,9 @@ class Rollout(Strict):
     def document(self) -> dict[str, Any]:
         """The rollout as the ASG's attributes record it (steps only when given, so rollouts written
         before steps existed record what they did)."""
-        found = self.model_dump(exclude={"steps"})
+        found = self.model_dump(exclude={"steps", "keep_previous"})
+        if self.keep_previous:  # recorded only when set, as steps are
+            found["keep_previous"] = self.keep_previous
         return found if self.steps is None else {**found, "steps": [step.document() for step in self.steps]}
 
 
@@ -215,6 +220,10 @@ class Autoscale(Strict):
             raise ValueError(f"desired ({self.desired}) is outside node_min..node_max "
                              f"({self.node_min}..{self.node_max})")
         self._requests_have_a_target_group()
+        if self.rollout is not None and self.rollout.keep_previous and not self.target_groups:
+            raise ValueError("rollout.keep_previous keeps the old ASG warm out of the target groups, and the group has "
+                             "none: its old instances would go on working (a queue's workers); give target_groups, or "
+                             "drop keep_previous")
         return self
 
     def _requests_have_a_target_group(self) -> None:

@@ -117,13 +117,13 @@ def _apply(workspace: Workspace, plan: Plan, action: Action, command: str, reaso
 
 def _firing(workspace: Workspace, action: Action) -> list[str]:
     """The roll's alarms in ALARM now (nodes.json names them; the paused roll watches them)."""
-    from infra.providers.aws import alarms, clients_for
+    from infra.providers.aws import alarms
 
     names = ((action.after or {}).get("rollout") or {}).get("alarms") or []
     if not names:
         return []
     region = (action.before or {}).get("region") or (action.after or {}).get("region")
-    return alarms.firing(clients_for(workspace), str(region), names)
+    return alarms.firing(workspace.aws_clients, str(region), names)
 
 
 def _failures(result: ApplyResult) -> str:

@@ -37,6 +37,7 @@ class RollShape:
     # The steps in order, sizes resolved: ("canary", 2), ("bake", 60), ("pause", 30), ("pause", "manual").
     steps: tuple[tuple[str, int | str], ...] = ()
     listed: bool = False  # the steps were written as `steps` (not the short form canary/bake)
+    keep_previous: int = 0  # seconds the old ASG is kept warm, out of the target groups, after the roll
 
     def __post_init__(self) -> None:
         if not self.steps and not self.listed and (self.canary or self.bake):  # made from first and bake alone
@@ -53,6 +54,7 @@ class RollShape:
         steps = resolved_steps(rollout, desired)
         first = next((int(value) for kind, value in steps if kind == "canary"), desired)
         return cls(desired=desired, first=first, steps=steps, listed=rollout.get("steps") is not None,
+                   keep_previous=int(rollout.get("keep_previous") or 0),
                    bake=sum(int(value) for kind, value in steps if kind == "bake"),
                    alarms=tuple(rollout.get("alarms") or ()),
                    target_groups=tuple(attributes.get("target_groups") or ()),
@@ -102,8 +104,7 @@ class RollShape:
             steps[0] += f", watching {_listed(self.alarms)}"
         if self.canary:
             steps.append(f"then {self.desired}")
-        drained = f" drained from {_listed(self.target_groups)}," if self.target_groups else ""
-        steps.append(f"old ASG{drained} deleted after {self.timeout} s")
+        steps.append(self._old_fate())
         where = f"healthy in {_listed(self.target_groups)}" if self.target_groups else "InService and Healthy"
         share = f"{self.min_healthy_percent}% " if self.min_healthy_percent < 100 else ""
         scaling = "; its scaling policies act on the new ASG once it takes over" if self.scaling else ""
@@ -115,12 +116,19 @@ class RollShape:
         then 4; old ASG ..."."""
         words = [f"{n}. {self.step_words(n - 1)}" for n in range(1, len(self.steps) + 1)]
         watching = f" watching {_listed(self.alarms)}" if self.alarms else ""
-        drained = f" drained from {_listed(self.target_groups)}," if self.target_groups else ""
         where = f"healthy in {_listed(self.target_groups)}" if self.target_groups else "InService and Healthy"
         share = f"{self.min_healthy_percent}% " if self.min_healthy_percent < 100 else ""
         sized = " (the old ASG's size now: its scaling sets it)" if self.carried else ""
-        return (f"steps {', '.join(words)}{watching}; then {self.desired}{sized}; old ASG{drained} deleted after "
-                f"{self.timeout} s ({share}{where} within {self.healthy_deadline} s at each step, else rolled back)")
+        return (f"steps {', '.join(words)}{watching}; then {self.desired}{sized}; {self._old_fate()} ({share}{where} "
+                f"within {self.healthy_deadline} s at each step, else rolled back)")
+
+    def _old_fate(self) -> str:
+        """What becomes of the old ASG once the new one took over."""
+        drained = f" drained from {_listed(self.target_groups)}," if self.target_groups else ""
+        if self.keep_previous:
+            return (f"old ASG{drained} kept warm out of them for {self.keep_previous} s after {self.timeout} s "
+                    f"(infra rollback brings it back in seconds), then deleted")
+        return f"old ASG{drained} deleted after {self.timeout} s"
 
     def document(self) -> dict[str, Any]:
         """The roll as the plan's JSON says it (docs/plan-json.md, `roll`)."""

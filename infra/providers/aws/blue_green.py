@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from infra.aws.session import AwsClients, aws_errors
@@ -191,10 +191,27 @@ class AsgFleet:
     def promote(self) -> None:
         with aws_errors(f"promote {self.new}"):
             self.client.delete_tags(Tags=[asg.tag(self.new, key, "") for key in (asg.ROLL_TAG, asg.STEP_TAG,
-                                                                                 asg.SINCE_TAG)])
+                                                                                 asg.SINCE_TAG, asg.KEPT_UNTIL_TAG)])
+        keep = int((self.attributes.get("rollout") or {}).get("keep_previous") or 0)
+        if keep and self.target_groups:
+            self._keep_old(keep)
+            return
         attached = asg.described(self.client, self.old or "").get("TargetGroupARNs") or []
         asg.delete(self.client, self.old or "", self.progress, detach=attached)
         scaling.forget(self.clients, self.region, self.old or "", self.old_scaling)
+
+    def _keep_old(self, seconds: int) -> None:
+        """Keep the old ASG warm, out of the target groups (detached by the roll), for `seconds`: infra
+        rollback attaches it again in seconds instead of launching (Spinnaker keeps the previous server
+        group disabled). Its scaling stays suspended (hand_over), so nothing resizes it meanwhile."""
+        until = (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with aws_errors(f"keep {self.old}"):
+            self.client.create_or_update_tags(Tags=[asg.tag(self.old or "", asg.ROLL_TAG, asg.KEPT),
+                                                    asg.tag(self.old or "", asg.KEPT_UNTIL_TAG, until)])
+        group = self.attributes["tags"].get(GROUP_TAG, "")
+        self.progress(f"kept {self.old} warm ({self.old_size} instance(s), out of "
+                      f"{', '.join(map(target_group_name, self.target_groups))}) until {until} (keep_previous "
+                      f"{seconds} s): infra rollback {group} brings it back in seconds")
 
     def remove_new(self) -> None:
         asg.delete(self.client, self.new, self.progress, detach=self.arns)
