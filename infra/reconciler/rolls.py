@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from infra.config.fields import target_group_name
@@ -38,6 +38,7 @@ class RollShape:
     steps: tuple[tuple[str, int | str], ...] = ()
     listed: bool = False  # the steps were written as `steps` (not the short form canary/bake)
     keep_previous: int = 0  # seconds the old ASG is kept warm, out of the target groups, after the roll
+    brings_back: str = ""  # an old ASG kept warm that this roll (infra rollback) attaches again, launching nothing
 
     def __post_init__(self) -> None:
         if not self.steps and not self.listed and (self.canary or self.bake):  # made from first and bake alone
@@ -93,6 +94,11 @@ class RollShape:
 
     def summary(self) -> str:
         """The roll in one line, as a plan shows it."""
+        if self.brings_back:
+            where = _listed(self.target_groups)
+            return (f"attach {self.brings_back} (kept warm, {self.desired} instance(s)) to {where} again, no instance "
+                    f"launched; once healthy there, the current ASG drained from {where}, deleted after "
+                    f"{self.timeout} s (within {self.healthy_deadline} s, else it is detached again)")
         if self.listed:
             return self._listed_summary()
         steps = [f"canary {self.first} of {self.desired}" if self.canary else f"{self.desired} at once"]
@@ -142,7 +148,22 @@ def roll_of(action: Any) -> RollShape | None:
     """How `action` rolls, when it is a roll (the replacement of a kind that rolls)."""
     if action.action is not ActionKind.REPLACE or not kind_of(action.kind).rolls or not action.after:
         return None
-    return RollShape.of(action.after, (action.before or {}).get("sizes_now"))
+    before = action.before or {}
+    shape = RollShape.of(action.after, before.get("sizes_now"))
+    if brings_back_kept(before, action.after):
+        kept = before["kept_previous"]
+        size = int(kept.get("desired_capacity") or 0)
+        return replace(shape, brings_back=kept["asg"], desired=size, first=size, steps=(), bake=0, alarms=())
+    return shape
+
+
+def brings_back_kept(before: Mapping[str, Any], attributes: Mapping[str, Any]) -> bool:
+    """Whether a roll goes back to what the old ASG kept warm runs (infra rollback): then that one is
+    attached again, not launched anew."""
+    kept = before.get("kept_previous") or {}
+    return bool(kept) and attributes.get("rolled_back_from") is not None and \
+        (kept.get("launch_template_id"), str(kept.get("launch_template_version"))) == \
+        (attributes.get("launch_template_id"), str(attributes.get("launch_template_version")))
 
 
 def resolved_steps(rollout: Mapping[str, Any], desired: int) -> tuple[tuple[str, int | str], ...]:

@@ -54,6 +54,8 @@ def test_a_kept_asg_is_no_change_and_rollback_attaches_it_again_launching_nothin
         back = run_infra(capsys, "rollback", BEE, "--auto-approve")
     assert back.code == 0, back.err + back.out
     assert f"{old['AutoScalingGroupName']} still runs it, kept warm until" in back.out
+    assert f"roll: attach {old['AutoScalingGroupName']} (kept warm, 2 instance(s)) to web-tg again, no instance " \
+           f"launched" in back.out
     assert f"attached {old['AutoScalingGroupName']} (2 instance(s), kept warm since its roll) to web-tg; no " \
            f"instance launched" in back.out
     assert every_instance(ec2) == launched  # nothing launched

@@ -140,3 +140,23 @@ def test_a_bad_step_is_one_located_line(rollout, said):
     with pytest.raises(ConfigError) as caught:
         parse_config(nodes(rollout), "nodes.json")
     assert said in str(caught.value) and str(caught.value).startswith("nodes.json:"), str(caught.value)
+
+
+def test_keep_previous_and_a_rollback_to_the_kept_asg_say_so_in_the_plan():
+    from infra.reconciler.actions import ActionKind
+    from infra.reconciler.plan import Action
+    from infra.reconciler.rolls import roll_of
+
+    kept = rollout_of({"canary": 1, "keep_previous": 3600})
+    assert "old ASG drained from web-tg, kept warm out of them for 3600 s after 120 s (infra rollback brings it " \
+           "back in seconds), then deleted" in kept.summary()
+    after = {"desired_capacity": 4, "timeout": 120, "healthy_deadline": 600, "target_groups": ["web-tg"],
+             "rollout": {"canary": 1}, "launch_template_id": "lt-1", "launch_template_version": "1",
+             "rolled_back_from": "2"}
+    before = {"launch_template_id": "lt-1", "launch_template_version": "2", "kept_previous": {
+        "asg": "web-a", "desired_capacity": 4, "launch_template_id": "lt-1", "launch_template_version": "1"}}
+    action = Action(address="asg.web", kind="asg", group="web", action=ActionKind.REPLACE, before=before, after=after)
+    shape = roll_of(action)
+    assert shape is not None and shape.summary().startswith("attach web-a (kept warm, 4 instance(s)) to web-tg again")
+    elsewhere = Action(**{**action.model_dump(), "after": {**after, "launch_template_version": "3"}})
+    assert roll_of(elsewhere).summary().startswith("canary 1 of 4")  # not what the kept ASG runs: a roll

@@ -49,7 +49,7 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import OWNER_TAG
 from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.resources import Observation, Observed, address_of, split_address
-from infra.reconciler.rolls import target_group_name
+from infra.reconciler.rolls import brings_back_kept, target_group_name
 from infra.reconciler.scaling import sizes_owned
 
 
@@ -178,7 +178,7 @@ class AutoscalingProvider(ObservedPerRegion):
         old = before if action.action is ActionKind.REPLACE else None
         if old is not None and old.get("roll"):
             return self._carry_on(region, action, attributes, old, progress)
-        if old is not None and fast_rollback.brings_back_kept(old, attributes):
+        if old is not None and brings_back_kept(old, attributes):
             return fast_rollback.bring_back(self.clients, region, action.group, attributes, old, progress,
                                             clock=self.clock, sleep=self.sleep, rest=self.rest,
                                             stopped=self._interrupted.is_set)

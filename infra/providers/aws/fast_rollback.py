@@ -24,16 +24,6 @@ from infra.providers.base import Progress
 from infra.reconciler.rolls import RollShape, target_group_name
 
 
-def brings_back_kept(before: dict[str, Any], attributes: dict[str, Any]) -> bool:
-    """Whether this roll goes back to what the ASG kept warm runs (infra rollback): then it is attached
-    again, not launched anew."""
-    kept = before.get("kept_previous") or {}
-    return bool(kept) and attributes.get("rolled_back_from") is not None and \
-        (kept.get("launch_template_id"), str(kept.get("launch_template_version"))) == \
-        (attributes.get("launch_template_id"), str(attributes.get("launch_template_version")))
-
-
-
 class KeptFleet(AsgFleet):
     """The kept ASG (`new`) takes the traffic back from the group's ASG (`old`)."""
 
