@@ -107,6 +107,41 @@ def _canary_value(value: Any) -> int | str | None:
     return value
 
 
+class AnalysisMetric(Strict):
+    """A CloudWatch metric a roll's analysis judges: over a step's window, against a ceiling, and
+    against the same metric over the window before the roll (Kayenta's idea, in one number)."""
+
+    name: NonEmpty = Field(..., description="What the lines call it: \"5xx rate\", \"p99 latency\".")
+    namespace: NonEmpty = Field("AWS/ApplicationELB", description="CloudWatch namespace.")
+    metric: NonEmpty = Field(..., description="Metric name, e.g. HTTPCode_Target_5XX_Count.")
+    statistic: Literal["Sum", "Average", "Minimum", "Maximum", "SampleCount"] = Field(
+        "Sum", description="Statistic over the window.")
+    per: NonEmpty | None = Field(None, description="Divide by this metric (same namespace, dimensions, statistic "
+                                                  "Sum): RequestCount makes a count a rate per request.")
+    dimensions: dict[NonEmpty, str] = Field(default_factory=dict, description=(
+        "Dimensions; TargetGroup written \"\" is the group's first target group (targetgroup/NAME/ID)."))
+    max: float | None = Field(None, description="Fail the roll when the value is above this.")
+    max_increase: float | None = Field(None, ge=0, description="Fail the roll when the value is more than the same "
+                                                               "metric over the baseline window before the roll, "
+                                                               "by this share (0.5: half as much again).")
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> AnalysisMetric:
+        if self.max is None and self.max_increase is None:
+            raise ValueError(f"metric {self.name!r} has neither max nor max_increase: give one, or both")
+        return self
+
+
+class Analysis(Strict):
+    """The metrics a roll judges at the end of every bake, timed pause and analysis step."""
+
+    metrics: list[AnalysisMetric] = Field(..., min_length=1, max_length=20, description="The metrics judged.")
+    missing_data: Literal["pass", "fail"] = Field("pass", description=(
+        "A metric with no datapoint in the window (no traffic, or CloudWatch not caught up): pass (said in "
+        "the roll's lines) or fail the roll."))
+    baseline: int = Field(600, ge=60, le=DAY, description="Seconds before the roll that max_increase compares with.")
+
+
 class RolloutStep(Strict):
     """One step of a roll, in the order given: grow the new ASG (canary), watch it (bake), or wait
     (pause, for seconds or until a person runs `infra rollout promote`)."""
@@ -117,6 +152,8 @@ class RolloutStep(Strict):
                                                             "many seconds.")
     pause: int | str | None = Field(None, description="Wait this many seconds (watching, as a bake does), or "
                                                       "\"manual\": stop until infra rollout promote.")
+    analysis: int | None = Field(None, ge=1, le=DAY, description="Watch this many seconds as a bake does, then "
+                                                                 "judge rollout.analysis's metrics over them.")
 
     @field_validator("canary", mode="before")
     @classmethod
@@ -134,10 +171,11 @@ class RolloutStep(Strict):
 
     @model_validator(mode="after")
     def _one(self) -> RolloutStep:
-        given = [key for key in ("canary", "bake", "pause") if getattr(self, key) is not None]
+        given = [key for key in ("canary", "bake", "pause", "analysis") if getattr(self, key) is not None]
         if len(given) != 1:
             raise ValueError("a step is one of {\"canary\": N or \"P%\"}, {\"bake\": seconds}, {\"pause\": seconds "
-                             "or \"manual\"}" + (f"; this one has {' and '.join(given)}" if given else ""))
+                             "or \"manual\"}, {\"analysis\": seconds}"
+                             + (f"; this one has {' and '.join(given)}" if given else ""))
         return self
 
     def document(self) -> dict[str, int | str]:
@@ -169,19 +207,27 @@ class Rollout(Strict):
     def _canary(cls, value: Any) -> int | str | None:
         return _canary_value(value)
 
+    analysis: Analysis | None = Field(None, description="CloudWatch metrics judged at the end of every bake, timed "
+                                                        "pause and analysis step; one out of bounds rolls back.")
+
     @model_validator(mode="after")
     def _one_form(self) -> Rollout:
         if self.steps is not None and (self.canary is not None or self.bake):
             raise ValueError("give either steps or canary and bake (their short form), not both: write the canary "
                              "and the bake as steps")
+        if self.analysis is None and any(step.analysis for step in self.steps or ()):
+            raise ValueError("an analysis step judges rollout.analysis's metrics, and there are none: add "
+                             "rollout.analysis (metrics, with max or max_increase)")
         return self
 
     def document(self) -> dict[str, Any]:
         """The rollout as the ASG's attributes record it (steps only when given, so rollouts written
         before steps existed record what they did)."""
-        found = self.model_dump(exclude={"steps", "keep_previous"})
+        found = self.model_dump(exclude={"steps", "keep_previous", "analysis"})
         if self.keep_previous:  # recorded only when set, as steps are
             found["keep_previous"] = self.keep_previous
+        if self.analysis is not None:
+            found["analysis"] = self.analysis.model_dump(exclude_none=True)
         return found if self.steps is None else {**found, "steps": [step.document() for step in self.steps]}
 
 

@@ -39,6 +39,10 @@ class RollShape:
     listed: bool = False  # the steps were written as `steps` (not the short form canary/bake)
     keep_previous: int = 0  # seconds the old ASG is kept warm, out of the target groups, after the roll
     brings_back: str = ""  # an old ASG kept warm that this roll (infra rollback) attaches again, launching nothing
+    # CloudWatch metrics judged at the end of every bake, timed pause and analysis step (reconciler/analysis.py).
+    analysis: tuple[Mapping[str, Any], ...] = ()
+    missing_data: str = "pass"  # a metric without datapoints: passes, or fails the roll
+    baseline: int = 600  # seconds before the roll that max_increase compares with
 
     def __post_init__(self) -> None:
         if not self.steps and not self.listed and (self.canary or self.bake):  # made from first and bake alone
@@ -56,6 +60,9 @@ class RollShape:
         first = next((int(value) for kind, value in steps if kind == "canary"), desired)
         return cls(desired=desired, first=first, steps=steps, listed=rollout.get("steps") is not None,
                    keep_previous=int(rollout.get("keep_previous") or 0),
+                   analysis=tuple((rollout.get("analysis") or {}).get("metrics") or ()),
+                   missing_data=str((rollout.get("analysis") or {}).get("missing_data") or "pass"),
+                   baseline=int((rollout.get("analysis") or {}).get("baseline") or 600),
                    bake=sum(int(value) for kind, value in steps if kind == "bake"),
                    alarms=tuple(rollout.get("alarms") or ()),
                    target_groups=tuple(attributes.get("target_groups") or ()),
@@ -90,6 +97,8 @@ class RollShape:
             return f"canary {value} of {self.desired}"
         if value == MANUAL:
             return "pause until infra rollout promote"
+        if kind == "analysis":
+            return f"analysis {value} s of {', '.join(str(m.get('name')) for m in self.analysis)}"
         return f"{kind} {value} s"
 
     def summary(self) -> str:
@@ -108,6 +117,8 @@ class RollShape:
             steps[0] += f", bake {self.bake} s" + (f" watching {_listed(self.alarms)}" if self.alarms else "")
         elif self.alarms:
             steps[0] += f", watching {_listed(self.alarms)}"
+        if self.analysis:
+            steps[0] += f", judging {', '.join(str(m.get('name')) for m in self.analysis)} at the end of each wait"
         if self.canary:
             steps.append(f"then {self.desired}")
         steps.append(self._old_fate())
@@ -122,6 +133,8 @@ class RollShape:
         then 4; old ASG ..."."""
         words = [f"{n}. {self.step_words(n - 1)}" for n in range(1, len(self.steps) + 1)]
         watching = f" watching {_listed(self.alarms)}" if self.alarms else ""
+        if self.analysis:
+            watching += f", judging {', '.join(str(m.get('name')) for m in self.analysis)} at the end of each wait"
         where = f"healthy in {_listed(self.target_groups)}" if self.target_groups else "InService and Healthy"
         share = f"{self.min_healthy_percent}% " if self.min_healthy_percent < 100 else ""
         sized = " (the old ASG's size now: its scaling sets it)" if self.carried else ""

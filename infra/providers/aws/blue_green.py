@@ -9,14 +9,14 @@ the ASG); without target groups, the ASG's own health. Alarms are read with Desc
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from infra.aws.session import AwsClients, aws_errors
 from infra.errors import InfraError, ProviderError, RollPaused
-from infra.providers.aws import alarms, asg, load_balancing, scaling
+from infra.providers.aws import alarms, analysis, asg, load_balancing, scaling
 from infra.providers.aws.common import GROUP_TAG, identity_tags
 from infra.providers.aws.rollout import Health, Paused, Roll, RollFailed
 from infra.providers.base import Progress
@@ -199,6 +199,15 @@ class AsgFleet:
         attached = asg.described(self.client, self.old or "").get("TargetGroupARNs") or []
         asg.delete(self.client, self.old or "", self.progress, detach=attached)
         scaling.forget(self.clients, self.region, self.old or "", self.old_scaling)
+
+    def measure(self, metric: Mapping[str, Any], seconds: float, baseline: int) -> tuple[float | None, float | None]:
+        now = datetime.now(UTC)
+        value = analysis.measure(self.clients, self.region, metric, self.arns, now - timedelta(seconds=seconds), now)
+        if metric.get("max_increase") is None:
+            return value, None
+        began = asg.described(self.client, self.new).get("CreatedTime") or now  # the roll's start, for any process
+        return value, analysis.measure(self.clients, self.region, metric, self.arns,
+                                       began - timedelta(seconds=baseline), began)
 
     def _keep_old(self, seconds: int) -> None:
         """Keep the old ASG warm, out of the target groups (detached by the roll), for `seconds`: infra

@@ -25,9 +25,9 @@ Waiting (deadlines, progress lines at least every 10 s, Ctrl-C) is waiting.py's.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
 from infra.config.models import MANUAL
 from infra.errors import InfraError
@@ -40,6 +40,7 @@ from infra.providers.aws.waiting import (  # noqa: F401  (Step, poll_interval: t
     poll_interval,
 )
 from infra.providers.base import Progress
+from infra.reconciler.analysis import judge
 from infra.reconciler.rolls import RollShape, target_group_name
 
 
@@ -80,6 +81,8 @@ class Fleet(Protocol):
     def mark_holding(self) -> None: """The new ASG is the group's from now on, should infra die."""
     def mark_pending(self) -> None: """The new ASG is not the group's (rolling back), should infra die."""
     def mark_paused(self, step: int) -> None: """The roll stops at step `step` (from 0) until promoted."""
+    def measure(self, metric: Mapping[str, Any], seconds: float, baseline: int) -> tuple[float | None, float | None]:
+        """The metric over the last `seconds`, and over the `baseline` seconds before the roll began."""
     def desired_now(self) -> int | None: """The new ASG's desired capacity when its scaling sets it; else None."""
     def hand_over(self) -> None: """The new ASG's scaling acts from now on, the old one's no longer."""
     def hand_back(self) -> None: """The old ASG's scaling acts again (rolling back after hand_over)."""
@@ -162,7 +165,8 @@ class Roll:
             elif kind != "canary" and value == MANUAL:
                 self._pause(index)
             elif kind != "canary":
-                self._bake(int(value), "the bake" if kind == "bake" else "the pause")
+                self._bake(int(value), {"bake": "the bake", "pause": "the pause"}.get(kind, "the analysis"))
+                self._analyse(int(value))
 
     def _pause(self, index: int) -> NoReturn:
         """Stop at a manual pause: the gates are checked once more, the pause is recorded, and the
@@ -232,6 +236,16 @@ class Roll:
             return Step(f"{new}: {word} {elapsed:.0f}/{seconds} s{watching}; {said}", key=said)
 
         self.waiter.wait(self.phase, seconds, step)
+
+    def _analyse(self, seconds: int) -> None:
+        """Judge rollout.analysis's metrics over the wait that just ended (reconciler/analysis.py): one
+        out of bounds fails the roll, naming the metric and its values."""
+        for metric in self.shape.analysis:
+            value, before = self.fleet.measure(metric, seconds, self.shape.baseline)
+            verdict = judge(metric, value, before, seconds=seconds, missing_data=self.shape.missing_data)
+            if not verdict.passed:
+                raise RollFailed(f"analysis failed after {self.phase}: {verdict.line}")
+            self.progress(f"{self.fleet.new}: analysis: {verdict.line}")
 
     def _drain(self, delay: float) -> None:
         old = self.fleet.old
