@@ -160,3 +160,54 @@ def test_keep_previous_and_a_rollback_to_the_kept_asg_say_so_in_the_plan():
     assert shape is not None and shape.summary().startswith("attach web-a (kept warm, 4 instance(s)) to web-tg again")
     elsewhere = Action(**{**action.model_dump(), "after": {**after, "launch_template_version": "3"}})
     assert roll_of(elsewhere).summary().startswith("canary 1 of 4")  # not what the kept ASG runs: a roll
+
+
+# -- analysis -------------------------------------------------------------------------------------
+
+RATE = {"name": "5xx rate", "metric": "HTTPCode_Target_5XX_Count", "per": "RequestCount", "statistic": "Sum",
+        "max": 0.05, "max_increase": 0.5}
+
+
+def test_a_metric_is_judged_against_its_max_and_the_window_before_the_roll():
+    from infra.reconciler.analysis import judge
+
+    assert judge(RATE, 0.01, 0.008, seconds=60).passed
+    above = judge(RATE, 0.2, 0.01, seconds=60)
+    assert not above.passed and above.line == ("5xx rate (Sum of HTTPCode_Target_5XX_Count per RequestCount) was 0.2 "
+                                               "over the last 60 s, above its max 0.05")
+    worse = judge(RATE, 0.04, 0.02, seconds=60)
+    assert not worse.passed and worse.line.endswith("was 0.04 over the last 60 s, more than 0.02 before the roll "
+                                                    "plus 50% (0.03)")
+    assert judge(RATE, 0.04, None, seconds=60).line.endswith("(no data before the roll to compare with); passed")
+    quiet = judge(RATE, None, 0.01, seconds=60)
+    assert quiet.passed and quiet.line.endswith("no data over the last 60 s; passed (missing_data: pass)")
+    assert not judge(RATE, None, 0.01, seconds=60, missing_data="fail").passed
+
+
+def test_an_analysis_step_that_fails_rolls_back_naming_the_metric_and_its_values():
+    fleet = FakeFleet(FakeClock())
+    fleet.metrics = {"5xx rate": (0.2, 0.01)}
+    lines: list[tuple[float, str]] = []
+    with pytest.raises(RollFailed, match=r"^analysis failed after the analysis: 5xx rate \(Sum of "
+                                         r"HTTPCode_Target_5XX_Count per RequestCount\) was 0.2 over the last 120 s, "
+                                         r"above its max 0.05: rolled back, deleted web-b"):
+        machine(fleet, stepped((("canary", 1), ("analysis", 120)), analysis=(RATE,)), lines).run()
+    assert fleet.serving == {OLD}
+
+
+def test_a_passing_analysis_goes_on_and_a_bake_is_judged_too():
+    fleet = FakeFleet(FakeClock())
+    fleet.metrics = {"5xx rate": (0.01, 0.01)}
+    texts = [text for _, text in run(fleet, stepped((("canary", 1), ("bake", 30)), analysis=(RATE,)))]
+    assert ("web-b: analysis: 5xx rate (Sum of HTTPCode_Target_5XX_Count per RequestCount) was 0.01 over the last "
+            "30 s (0.01 before the roll); passed") in texts
+    assert fleet.calls[-1] == ("promote",)
+
+
+def test_an_analysis_step_needs_metrics_to_judge():
+    with pytest.raises(ConfigError) as caught:
+        parse_config(nodes({"steps": [{"canary": 1}, {"analysis": 60}]}), "nodes.json")
+    assert "an analysis step judges rollout.analysis's metrics, and there are none" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(nodes({"analysis": {"metrics": [{"name": "x", "metric": "Latency"}]}}), "nodes.json")
+    assert "metric 'x' has neither max nor max_increase" in str(caught.value)
