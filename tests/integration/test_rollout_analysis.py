@@ -87,4 +87,5 @@ def test_a_canary_as_good_as_before_goes_on_and_no_data_passes_by_default(analys
             "passed") in rolled.out, rolled.out
     change_instance_type(ops_repo, "m3.xlarge")
     quiet = applied(capsys)  # no traffic at all
-    assert "error rate (Sum of Errors per Requests): no data over the last 4 s; passed (missing_data: pass)" in quiet.out
+    assert "error rate (Sum of Errors per Requests): no data over the last 4 s; passed (missing_data: pass)" \
+        in quiet.out
