@@ -10,7 +10,7 @@ apply's output, never a failed action.
 
 from __future__ import annotations
 
-from infra.config.models import Notify
+from infra.config.notify import Notify
 from infra.providers.webhooks import Webhooks
 from infra.reconciler.drift import DriftReport
 from infra.reconciler.executor import Listener

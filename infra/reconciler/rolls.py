@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from infra.config.fields import target_group_name
-from infra.config.models import MANUAL
+from infra.config.rollout import MANUAL
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.scaling import carried, sizes_owned, with_sizes_of

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
 
-from infra.config.models import MANUAL
+from infra.config.rollout import MANUAL
 from infra.errors import InfraError
 from infra.providers.aws.waiting import (  # noqa: F401  (Step, poll_interval: the roll's vocabulary too)
     Interrupted,
