@@ -12,7 +12,7 @@ import pytest
 
 from tests.cli_helpers import run_infra
 from tests.integration.conftest import TARGET_GROUP
-from tests.integration.test_fleet_asg import BEE, applied, asgs, example
+from tests.integration.fleet_support import BEE, applied, asgs, example
 from tests.integration.test_fleet_rollout import change_instance_type, rolled_back
 
 RATE = {"name": "error rate", "namespace": "web", "metric": "Errors", "per": "Requests",

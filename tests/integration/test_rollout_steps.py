@@ -13,7 +13,7 @@ import pytest
 
 from tests.cli_helpers import run_infra
 from tests.integration.conftest import ALARM, TARGET_GROUP
-from tests.integration.test_fleet_asg import BEE, applied, asgs, example, tags, write
+from tests.integration.fleet_support import BEE, applied, asgs, example, tags, write
 from tests.integration.test_fleet_rollout import change_instance_type, instances, rolled_back, serving
 from tests.support.watch import Watch
 
