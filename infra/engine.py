@@ -7,11 +7,12 @@ from pathlib import Path
 
 from infra.errors import InfraError, StalePlanError, StateError
 from infra.fsutil import atomic_write_text
+from infra.notify import Announcer, Notifying
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.cost import estimate
 from infra.reconciler.drift import DriftReport, detect_drift
 from infra.reconciler.exclude import check_names, left_out
-from infra.reconciler.executor import ApplyResult, Executor, Listener
+from infra.reconciler.executor import ApplyResult, Executor, Listener, QuietListener
 from infra.reconciler.graph import Graph, desired_graph, topological, with_recorded
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.plan import MadeAgainst, Plan
@@ -207,6 +208,9 @@ def apply_plan(workspace: Workspace, plan: Plan, *, parallelism: int = 10, liste
             raise StalePlanError("the state changed while planning (another apply?); run the command again")
         if plan.refresh_only:
             return _record_refresh(backend, state, plan)
+        notify = workspace.config.settings.notify
+        if notify is not None:  # rolls are told to the webhooks (infra/notify.py)
+            listener = Notifying(listener or QuietListener(), Announcer(notify, workspace.config.owner))
         return Executor(workspace.providers, backend, state, parallelism=parallelism, listener=listener,
                         lock=lock).run(plan)
 
@@ -230,7 +234,8 @@ def refuse_unadopted(plan: Plan) -> None:
                          f"them as its own; if another repository did, apply --adopt there first")
 
 
-def drift(workspace: Workspace, groups: Iterable[str] = (), *, allow_empty: bool = False) -> DriftReport:
+def drift(workspace: Workspace, groups: Iterable[str] = (), *, allow_empty: bool = False,
+          warn: Callable[[str], object] = lambda line: None) -> DriftReport:
     """What changed since the last apply. Never passes by accident: where the backend holds no state
     at all (a wrong bucket or key, a state path that moved), there is nothing to compare, and a
     scheduled drift job must fail, not report "no drift", unless `allow_empty` (nothing applied yet)."""
@@ -242,7 +247,10 @@ def drift(workspace: Workspace, groups: Iterable[str] = (), *, allow_empty: bool
                              f"compare; check __settings__.state in {workspace.config.path}, or pass --allow-empty "
                              f"in a repository where nothing was applied yet")
         return DriftReport(never_applied=where)
-    return detect_drift(state, found, scope=scope)
+    report = detect_drift(state, found, scope=scope)
+    for warning in Announcer(workspace.config.settings.notify, workspace.config.owner).drift(report):
+        warn(warning)  # a webhook that was not told: a warning, never a failed drift check
+    return report
 
 
 def make_refresh_plan(workspace: Workspace, selection: Selection | None = None) -> Plan:

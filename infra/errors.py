@@ -42,6 +42,18 @@ class PromotionPending(InfraError):
     exit_code = 3
 
 
+class RollPaused(InfraError):
+    """A roll stopped at a manual pause step, as it was asked to: not a failure. The apply records it
+    (`outputs`: where the roll stands) and ends with exit code 4, so CI tells a roll waiting for
+    `infra rollout promote` from a broken apply (1) or a promotion waiting for a build (3)."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, outputs: dict | None = None) -> None:
+        super().__init__(message)
+        self.outputs = outputs or {}
+
+
 class ProviderError(InfraError):
     """An outside system (AWS, packer, etcd, the file system) refused or failed an action."""
 

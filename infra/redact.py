@@ -77,6 +77,18 @@ def shown_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+def shown_webhook(url: str) -> str:
+    """A webhook URL as infra shows it: scheme and host only, since the path or query of one (Slack's
+    `/services/T0/B0/XXXX`, a `?token=`) is its credential: `https://hooks.slack.com/(sensitive)`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    host = parts.netloc.rpartition("@")[2]
+    secret = parts.path.strip("/") or parts.query
+    return f"{parts.scheme}://{host}/{MASK}" if secret else f"{parts.scheme}://{host}/"
+
+
 def masked(value: Any, path: str = "") -> Any:
     """`value` with every value under a secret-looking key, and every URL password, masked.
     `path` is where the value sits (`document.default_attributes.ssl.key`, `users[0].password`)."""

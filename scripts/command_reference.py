@@ -17,7 +17,7 @@ SECTIONS = [
     ("Usage and cost", ["usage"]),
     ("Chef roles and dna files", ["role:create", "role:update", "roles:create", "roles:update", "autoscale:create"]),
     ("AMIs", ["packer:create", "packer:run", "packer:clean", "packer:delete"]),
-    ("Autoscaling groups and instances", ["autoscale:run", "autoscale:update", "rollback", "instance:create",
+    ("Autoscaling groups and instances", ["autoscale:run", "autoscale:update", "rollback", "rollout", "instance:create",
                                           "instance:deploy"]),
     ("Service registry (etcd)", ["services:notify", "services:decommission", "services:collect", "services:list",
                                  "services:watch", "services:render"]),

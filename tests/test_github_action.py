@@ -175,3 +175,15 @@ def test_an_environment_that_waits_is_no_failure_and_its_comment_says_why(monkey
     outcome = action.run(action.Inputs(command="plan", environment="production"), tmp_path / "p.plan")
     assert not outcome.failed and outcome.code == 3
     assert outcome.report == ("### infra plan: waits for the environment before it\n\n```text\n" + said + "```")
+
+
+def test_an_apply_that_stops_a_roll_at_a_manual_pause_is_no_failure_and_says_what_next(monkeypatch, tmp_path):
+    from infra.ci import action
+
+    said = ("Paused: asg.web: web-a263c48b: paused at step 2/4 with 1 of 4 instance(s), beside web-32c7a072; go on "
+            "with: infra rollout promote web; go back with: infra rollout abort web\n")
+    monkeypatch.setattr(action.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 4, said, ""))
+    outcome = action.run(action.Inputs(command="apply"), tmp_path / "p.plan")
+    assert not outcome.failed and outcome.code == 4
+    assert outcome.report.startswith("### infra apply: a roll is paused, as asked (exit 4): infra rollout promote "
+                                     "goes on\n\n" + said.rstrip("\n"))

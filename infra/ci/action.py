@@ -25,8 +25,8 @@ from infra.ci.github import GitHub, GitHubError
 
 COMMANDS = ("plan", "apply", "drift", "usage")
 # Exit codes that are no error: 2 is changes (drift, nodes idle or saturated), 3 an environment
-# waiting for the one it promotes from to build (docs/ci.md).
-NOT_ERRORS = (0, 2, 3)
+# waiting for the one it promotes from to build, 4 a roll stopped at a manual pause as asked (docs/ci.md).
+NOT_ERRORS = (0, 2, 3, 4)
 MAX_COMMENT = 60_000  # GitHub refuses a comment past 65,536 characters
 LOG_LINES = 300  # of an apply's output, in its comment
 
@@ -114,7 +114,8 @@ def _counts(plan_file: Path) -> dict[str, int]:
 def _apply_report(code: int, log: str) -> str:
     lines = log.rstrip("\n").splitlines()
     cut = [f"... ({len(lines) - LOG_LINES} lines before these)"] if len(lines) > LOG_LINES else []
-    verdict = "done" if code == 0 else f"failed (exit {code})"
+    verdict = {0: "done", 4: "a roll is paused, as asked (exit 4): infra rollout promote goes on"}.get(
+        code, f"failed (exit {code})")
     last = next((line for line in reversed(lines) if line.strip()), "")
     return "\n".join([f"### infra apply: {verdict}", "", last, "", "<details><summary>Output</summary>", "",
                       "```text", *cut, *lines[-LOG_LINES:], "```", "", "</details>"])

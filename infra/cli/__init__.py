@@ -15,6 +15,7 @@ from infra.cli import usage_commands  # noqa: E402,F401  usage
 from infra.cli import seed_commands  # noqa: E402,F401  role:*, packer:create/run, autoscale:*
 from infra.cli import image_commands  # noqa: E402,F401  packer:clean, packer:delete
 from infra.cli import fleet_commands  # noqa: E402,F401  instance:*
+from infra.cli import rollout_commands  # noqa: E402,F401  rollout status|promote|abort
 from infra.cli import services_commands  # noqa: E402,F401  services:*
 from infra.cli import sandbox_commands  # noqa: E402,F401  sandbox start|stop|status
 from infra.cli import state_commands  # noqa: E402,F401  state list|show|rm|unlock|pull|push

@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from infra.aws.access import AwsOptions
 from infra.cli.app import err, options, out
-from infra.errors import ApplyFailedError, InfraError
+from infra.errors import ApplyFailedError, InfraError, RollPaused
 from infra.reconciler.executor import ApplyResult
 from infra.reconciler.plan import Action
 from infra.redact import mask_url_passwords
@@ -38,6 +38,9 @@ def note_project(ws: Workspace) -> None:
                   highlight=False)
 
 
+ROLL_DONE = {"promote": "promoted", "abort": "aborted"}  # a paused roll's move, once done
+
+
 class ConsoleListener:
     """Apply progress on stdout: one line when an action starts and one when it ends; failures on stderr.
 
@@ -46,15 +49,15 @@ class ConsoleListener:
     action started and ended, and packer's progress, from 50 threads at once)."""
 
     def started(self, action: Action) -> None:
-        _say(out, f"[dim]{escape(action.address)}: {action.action.name.lower()}...[/]",
-             f"{action.address}: {action.action.name.lower()}...")
+        doing = action.roll_command or action.action.name.lower()  # a paused roll's promote or abort
+        _say(out, f"[dim]{escape(action.address)}: {doing}...[/]", f"{action.address}: {doing}...")
 
     def progress(self, action: Action, message: str) -> None:  # packer's output may name an endpoint URL
         shown = mask_url_passwords(message)
         _say(out, f"[dim]{escape(action.address)}: {escape(shown)}[/]", f"{action.address}: {shown}")
 
     def finished(self, action: Action, seconds: float) -> None:
-        verb = action.action.verb.split(" (")[0]
+        verb = ROLL_DONE.get(action.roll_command) or action.action.verb.split(" (")[0]
         _say(out, f"[green]{escape(action.address)}: {verb}[/] [dim]({seconds:.1f}s)[/]",
              f"{action.address}: {verb} ({seconds:.1f}s)")
 
@@ -66,6 +69,9 @@ class ConsoleListener:
     def skipped(self, action: Action, because: str) -> None:
         _say(err, f"[yellow]{escape(action.address)}: skipped: {escape(because)}[/]",
              f"{action.address}: skipped: {because}")
+
+    def paused(self, action: Action, where: str) -> None:  # the whole line closes the apply (report_result)
+        _say(out, f"[yellow]{escape(action.address)}: paused[/]", f"{action.address}: paused")
 
 
 _saying = threading.Lock()
@@ -83,7 +89,12 @@ def _say(console: Console, markup: str, plain: str) -> None:
 
 
 def report_result(result: ApplyResult) -> None:
-    """Close an apply with one summary line; raise (exit 1) naming what failed."""
+    """Close an apply with one summary line; raise (exit 1) naming what failed; exit 4 when a roll
+    stopped at a manual pause, as asked, with one line saying where it stands and what to run next."""
+    if result.paused and not result.failed:
+        for address, line in result.paused.items():
+            out.print(f"[bold yellow]Paused: {escape(address)}: {escape(line)}[/]")
+        raise typer.Exit(RollPaused.exit_code)
     if result.failed or result.skipped:
         failed = ", ".join(result.failed) or "none"
         raise ApplyFailedError(f"apply incomplete: {len(result.applied)} done, failed: {failed}"

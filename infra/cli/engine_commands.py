@@ -6,9 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from infra import engine
-from infra.cli.app import ReportOutput, app, out
+from infra.cli.app import ReportOutput, app, err, out
 from infra.cli.common import ConsoleListener, busy, confirmed, note_project, report_result, workspace
 from infra.errors import InfraError
 from infra.reconciler import graph_render, render
@@ -49,7 +50,8 @@ def plan(
     groups: list[str] | None = typer.Argument(None, help="Only these groups (and what they depend on)."),
     out_file: Path | None = typer.Option(None, "--out", help="Save the plan to apply it later."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
-                                           help="Exit 0 when there are no changes, 2 when there are."),
+                                           help="Exit 0 when there are no changes, 2 when there are (or the plan "
+                                                "holds a group back from nodes.json: a rollback, a paused roll)."),
     output: ReportOutput = typer.Option(ReportOutput.text, "--output", "-o", help="Output format."),
     adopt: bool = typer.Option(False, "--adopt", help=ADOPT_HELP),
     exclude: list[str] | None = typer.Option(None, "--exclude", metavar="GROUP|ADDRESS", help=EXCLUDE_HELP),
@@ -71,7 +73,7 @@ def plan(
         engine.save_plan(result, out_file)
         if output is ReportOutput.text:
             out.print(f"Saved the plan to {out_file}; apply it with: infra apply {out_file}")
-    if detailed_exitcode and result.changes:
+    if detailed_exitcode and (result.changes or result.held):
         raise typer.Exit(2)
 
 
@@ -131,7 +133,8 @@ def drift(
     """Compare what infra last applied with what exists now. Exit 0 none, 2 drift found, 1 when no
     state is found where the backend points (nothing was ever applied there) or on an error."""
     with busy("Observing what exists..."):
-        report = engine.drift(workspace(), groups or (), allow_empty=allow_empty)
+        report = engine.drift(workspace(), groups or (), allow_empty=allow_empty,
+                              warn=lambda line: err.print(f"warning: {escape(line)}", style="yellow"))
     print_report("drift", report, output)
     if report.has_drift:
         raise typer.Exit(2)

@@ -103,6 +103,9 @@ def known_keys(model: type[BaseModel], loc: list[Any]) -> list[str]:
             within = False
             continue
         annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        given = [a for a in getattr(annotation, "__args__", ()) if a is not type(None)]
+        if get_origin(annotation) not in (dict, list) and len(given) == 1:  # Optional[list[Model]]: the list
+            annotation = given[0]
         within = get_origin(annotation) in (dict, list)
         candidates = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)
                       and issubclass(a, BaseModel)]

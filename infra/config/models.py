@@ -6,7 +6,6 @@ inherited from `__base__`, with its name and the values derived from its setting
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -15,8 +14,10 @@ from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_va
 
 from infra.config.chef import is_valid_run_list_item, normalize_run_list, services_in_run_list
 from infra.config.fields import DAY, MAX_NODES, NonEmpty, Strict, TargetGroup, partial, target_group_name
+from infra.config.notify import Notify
 from infra.config.project import check_project_name
 from infra.config.regions import unknown_region_problem
+from infra.config.rollout import Rollout
 from infra.config.scaling import Scaling
 from infra.fsutil import inside_repository
 
@@ -35,9 +36,6 @@ INFRA_TAGS = ("Name", "group", "infra:managed", "infra:source_hash", "infra:prot
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 # An AWS region name: us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4, ...
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
-# A canary as a share of the desired capacity: 1% to 100%.
-PERCENT = re.compile(r"(100|[1-9][0-9]?)%")
-MAX_ALARMS = 100  # one DescribeAlarms call answers for up to 100 names
 # CloudWatch keeps 5-minute data for 63 days: the longest window `infra usage` looks at.
 MAX_USAGE_DAYS = 63
 
@@ -92,30 +90,6 @@ def check_region(name: str) -> None:
         raise ValueError(problem)
 
 
-class Rollout(Strict):
-    """How a roll moves traffic: a canary, a bake watching alarms, and how healthy is healthy enough."""
-
-    canary: int | str | None = Field(None, description="Instances the new ASG starts with before the rest: a count "
-                                                       "(1) or a share of desired (\"25%\"); none: all at once.")
-    bake: int = Field(0, ge=0, le=DAY, description="Seconds to watch the new instances (and the alarms) while the "
-                                                   "old ASG still serves, before going on.")
-    alarms: list[NonEmpty] = Field(default_factory=list, max_length=MAX_ALARMS,
-                                   description="CloudWatch alarm names: one in ALARM during the roll rolls it back.")
-    min_healthy_percent: int = Field(100, ge=1, le=100, description="Share of the new instances that must be "
-                                                                     "healthy at each step (rounded up).")
-
-    @field_validator("canary", mode="before")
-    @classmethod
-    def _canary(cls, value: Any) -> int | str | None:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, str))):
-            raise ValueError(f"should be a count (1) or a share of desired (\"25%\"), got {json.dumps(value)}")
-        if isinstance(value, int) and not 1 <= value <= MAX_NODES:
-            raise ValueError(f"a canary of {value} instances; give 1 to {MAX_NODES:,}, or a share like \"25%\"")
-        if isinstance(value, str) and not PERCENT.fullmatch(value):
-            raise ValueError(f"{value!r} is not a share of the desired capacity; write it like \"25%\" (1% to 100%)")
-        return value
-
-
 class Autoscale(Strict):
     """How a group runs as an autoscaling group. Sane defaults where the seed left them open."""
 
@@ -151,6 +125,10 @@ class Autoscale(Strict):
             raise ValueError(f"desired ({self.desired}) is outside node_min..node_max "
                              f"({self.node_min}..{self.node_max})")
         self._requests_have_a_target_group()
+        if self.rollout is not None and self.rollout.keep_previous and not self.target_groups:
+            raise ValueError("rollout.keep_previous keeps the old ASG warm out of the target groups, and the group has "
+                             "none: its old instances would go on working (a queue's workers); give target_groups, or "
+                             "drop keep_previous")
         return self
 
     def _requests_have_a_target_group(self) -> None:
@@ -341,6 +319,8 @@ class Settings(Strict):
     max_request_rate: float | None = Field(None, ge=0.1, le=10_000,
                                            description="At most this many AWS requests per second, across all "
                                                        "threads of a command (--max-request-rate overrides it).")
+    notify: Notify | None = Field(None, description="Webhooks told when a roll starts, pauses, is promoted, "
+                                                    "finishes or rolls back, and when drift is found.")
     promote: list[str] = Field(default_factory=list, description="Environments in the order an AMI goes through "
                                                                  "them: the first builds it, each next one promotes "
                                                                  "(copies) its predecessor's instead of building.")

@@ -1,4 +1,5 @@
-"""`infra rollback GROUP`: back to what the group ran before its last roll, through the same gated roll.
+"""`infra rollback GROUP`: back to what the group ran before its last roll, through the same gated roll
+(or, when its old ASG is still kept warm (rollout.keep_previous), by attaching that one again).
 
 Every roll records on the new ASG (tag `infra:previous`, and in state as the ASG's `previous`
 output) the launch template version and AMI the old ASG ran. A rollback is a roll of the ASG to
@@ -45,6 +46,11 @@ def rollback_plan(workspace: Workspace, group: str) -> Plan:
              "launch_template_version": version, "rolled_back_from": now}
     reason = (f"infra rollback: back to launch template version {version} ({image}), what it ran before its last "
               f"roll; it runs version {now} now")
+    kept = before.get("kept_previous") or {}
+    if str(kept.get("launch_template_version")) == version and kept.get("launch_template_id") == \
+            previous["launch_template_id"]:
+        reason += (f"; {kept['asg']} still runs it, kept warm until {kept.get('until')}: attached again, no "
+                   f"instance launched")
     rolled = action.model_copy(update={"after": after, "reason": reason, "changes": attribute_changes(before, after)})
     return plan.model_copy(update={"actions": [rolled if a is action else a for a in plan.actions]})
 

@@ -20,15 +20,25 @@ class Drifted(BaseModel):
     changes: list[AttributeChange] = Field(default_factory=list)
 
 
+class Held(BaseModel):
+    """A group infra itself keeps from what nodes.json asks for: not drift outside infra, but a fleet
+    that differs from nodes.json all the same (a scheduled drift job must not stay green)."""
+
+    address: str
+    group: str
+    reason: str  # what holds it, and the command that releases it
+
+
 class DriftReport(BaseModel):
     checked: int = 0
     drifted: list[Drifted] = Field(default_factory=list)
+    held: list[Held] = Field(default_factory=list)
     # Where the state was looked for, when none was there and that was allowed (--allow-empty).
     never_applied: str = ""
 
     @property
     def has_drift(self) -> bool:
-        return bool(self.drifted)
+        return bool(self.drifted or self.held)
 
 
 def detect_drift(state: State, observed: dict[str, Observed], scope: set[str] | None = None) -> DriftReport:
@@ -55,7 +65,27 @@ def detect_drift(state: State, observed: dict[str, Observed], scope: set[str] | 
         if changes:
             report.drifted.append(Drifted(address=address, kind=recorded.kind, group=recorded.group,
                                           status="changed", changes=changes))
+        reason = held_by_infra(recorded.group, found)
+        if reason:
+            report.held.append(Held(address=address, group=recorded.group, reason=reason))
     return report
+
+
+def held_by_infra(group: str, found: Observed) -> str:
+    """Why infra holds this group's ASG away from nodes.json, read from the ASG's tags: a roll paused
+    beside it, or a rollback (or an aborted roll) that left a version nodes.json may still want."""
+    attributes = found.attributes
+    paused = attributes.get("roll")
+    if paused:
+        return (f"roll paused at step {int(paused.get('step') or 0) + 1} since {paused.get('since') or '?'}: "
+                f"{paused.get('asg')} runs {paused.get('instances')} instance(s) of launch template version "
+                f"{paused.get('launch_template_version')} beside {attributes.get('name')}; go on with: infra "
+                f"rollout promote {group}; go back with: infra rollout abort {group}")
+    left, now = attributes.get("rolled_back_from"), attributes.get("launch_template_version")
+    if left and str(left) != str(now):
+        return (f"rolled back: {attributes.get('name')} runs launch template version {now}, not {left}, which "
+                f"infra rollback (or infra rollout abort) left; infra autoscale:update {group} rolls it forward")
+    return ""
 
 
 def _artifact_changes(kind: Kind, attributes: dict, outputs: dict, found: Observed) -> list[AttributeChange]:

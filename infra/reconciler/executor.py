@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from infra.errors import InfraError
+from infra.errors import InfraError, RollPaused
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action, Plan
 from infra.reconciler.refs import resolve, unresolved
@@ -40,6 +40,8 @@ class Listener(Protocol):
 
     def skipped(self, action: Action, because: str) -> None: ...
 
+    def paused(self, action: Action, where: str) -> None: ...
+
 
 class QuietListener:
     def started(self, action: Action) -> None: pass
@@ -52,12 +54,16 @@ class QuietListener:
 
     def skipped(self, action: Action, because: str) -> None: pass
 
+    def paused(self, action: Action, where: str) -> None: pass
+
 
 @dataclass
 class ApplyResult:
     applied: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    # Rolls that stopped at a manual pause, as asked (not failures): where each stands, and what next.
+    paused: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -141,6 +147,8 @@ class Executor:
         seconds = time.monotonic() - started
         try:
             attributes, outputs = future.result()
+        except RollPaused as paused:  # as asked: what serves is unchanged; where the roll waits is recorded
+            return self._paused(action, paused, schedule, result)
         except Exception as exc:  # one action's failure must not stop the others
             message = str(exc) if isinstance(exc, InfraError) else f"{type(exc).__name__}: {exc}"
             result.failed[action.address] = message
@@ -153,6 +161,19 @@ class Executor:
         self._record(action, attributes, outputs)
         result.applied.append(action.address)
         self.listener.finished(action, seconds)
+        return True
+
+    def _paused(self, action: Action, paused: RollPaused, schedule: _Schedule, result: ApplyResult) -> bool:
+        """A roll stopped at a manual pause: the resource is recorded as it serves now (as it was
+        recorded, with the paused roll among its outputs); what depends on it waits for the promote."""
+        result.paused[action.address] = str(paused)
+        self.listener.paused(action, str(paused))
+        for dependant in schedule.drop_dependants(action.address):
+            result.skipped[dependant.address] = f"waits for the roll of {action.address}, paused"
+            self.listener.skipped(dependant, result.skipped[dependant.address])
+        recorded = self.state.resources.get(action.address)
+        attributes = recorded.attributes if recorded is not None else (action.before or {})
+        self._record(action, attributes, paused.outputs)
         return True
 
     def _apply_one(self, action: Action) -> tuple[dict[str, Any] | None, dict[str, Any]]:

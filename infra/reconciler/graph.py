@@ -229,7 +229,7 @@ def _autoscaling(group: Group, root: Path | str, image: str, scope: Scope) -> li
         "healthy_deadline": scale.healthy_deadline,
         "target_groups": scale.target_groups,
         # How a roll goes; not a thing in AWS, so compared with what was applied (kinds.py: recorded_only).
-        "rollout": scale.rollout.model_dump() if scale.rollout is not None else None,
+        "rollout": scale.rollout.document() if scale.rollout is not None else None,
         # Policies and scheduled actions: part of the ASG, so a roll carries them (reconciler/scaling.py).
         "scaling": scaling_document(scale.scaling, scale.target_groups),
         "tags": group_tags(group, owner),

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from infra.config.fields import target_group_name
+from infra.config.rollout import MANUAL
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import Graph
 from infra.reconciler.plan import Action, Plan
@@ -140,24 +141,52 @@ def roll_timeline(action: Action, roll: RollShape) -> str:
 
 
 def roll_steps(roll: RollShape) -> list[tuple[str, str]]:
-    """(when, what) for each step of a roll, in the order the roll takes them (reconciler/rolls.py)."""
+    """(when, what) for each step of a roll, in the order the roll takes them (reconciler/rolls.py);
+    after a manual pause, the times count from the promote."""
     groups = ", ".join(target_group_name(name) for name in roll.target_groups)
     where = f"healthy in {groups}" if groups else "InService and healthy"
+    watching = f" watching {', '.join(roll.alarms)}" if roll.alarms else ""
     steps = [("0 s", f"new ASG starts {roll.first} of {roll.desired} nodes" + (" (canary)" if roll.canary else ""))]
-    elapsed = roll.healthy_deadline
-    steps.append((f"by {elapsed} s", f"{roll.needed(roll.first)} of them {where}, else rolled back"))
-    if roll.bake:
-        elapsed += roll.bake
-        watching = f" watching {', '.join(roll.alarms)}" if roll.alarms else ""
-        steps.append((f"by {elapsed} s", f"baked {roll.bake} s{watching}, an alarm rolls back"))
-    if roll.canary:
-        elapsed += roll.healthy_deadline
-        steps.append((f"by {elapsed} s", f"all {roll.desired} nodes started, {roll.needed(roll.desired)} {where}"))
+    clock = _Clock()
+    clock.elapsed = roll.healthy_deadline
+    steps.append((clock.when(), f"{roll.needed(roll.first)} of them {where}, else rolled back"))
+    size = roll.first
+    for kind, value in roll.steps:
+        if kind == "canary" and int(value) > size:
+            size = int(value)
+            clock.elapsed += roll.healthy_deadline
+            steps.append((clock.when(), f"{size} of {roll.desired} nodes, {roll.needed(size)} {where}"))
+        elif value == MANUAL:
+            steps.append((clock.when(), "paused until infra rollout promote (or abort)"))
+            clock.promoted()
+        elif kind != "canary":
+            clock.elapsed += int(value)
+            done = {"bake": "baked", "pause": "paused", "analysis": "analysed"}[kind]
+            steps.append((clock.when(), f"{done} {value} s{watching}, an alarm rolls back"))
+    if size < roll.desired:
+        clock.elapsed += roll.healthy_deadline
+        steps.append((clock.when(), f"all {roll.desired} nodes started, {roll.needed(roll.desired)} {where}"))
     drained = f", old ASG drained from {groups}" if groups else ""
-    steps.append((f"by {elapsed} s", f"traffic on the new ASG{drained}"))
-    elapsed += roll.timeout
-    steps.append((f"by {elapsed} s", f"old ASG deleted, kept {roll.timeout} s"))
+    steps.append((clock.when(), f"traffic on the new ASG{drained}"))
+    clock.elapsed += roll.timeout
+    if roll.keep_previous:
+        steps.append((clock.when(), f"old ASG kept warm {roll.keep_previous} s more (fast rollback), then deleted"))
+    else:
+        steps.append((clock.when(), f"old ASG deleted, kept {roll.timeout} s"))
     return steps
+
+
+class _Clock:
+    """The latest a step can end: seconds from the start, or from the promote after a manual pause."""
+
+    def __init__(self) -> None:
+        self.elapsed, self.after_promote = 0, False
+
+    def promoted(self) -> None:
+        self.elapsed, self.after_promote = 0, True
+
+    def when(self) -> str:
+        return f"promote + {self.elapsed} s" if self.after_promote else f"by {self.elapsed} s"
 
 
 def _quoted(text: str) -> str:

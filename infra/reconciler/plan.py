@@ -68,6 +68,8 @@ class Action(BaseModel):
     hold: bool = False
     # What the plan keeps back that nodes.json asks for, and why (a group `infra rollback` took back).
     held: str = ""
+    # A paused roll's next move, asked for by infra rollout promote or abort: "promote" or "abort".
+    roll_command: str = ""
     # For an unchanged resource: the outputs observed, recorded so references to it resolve. For
     # one recorded but found gone: the outputs it had, so its provider can clean up after it.
     outputs: dict[str, Any] = Field(default_factory=dict)
@@ -127,6 +129,12 @@ class Plan(BaseModel):
     @property
     def changes(self) -> list[Action]:
         return [a for a in self.actions if a.action.is_change]
+
+    @property
+    def held(self) -> list[Action]:
+        """What the plan keeps from what nodes.json asks for (a rollback, a paused roll): the fleet and
+        nodes.json differ, so `--detailed-exitcode` says 2 even when apply has nothing to do."""
+        return [a for a in self.actions if a.held]
 
     def summary(self) -> dict[str, int]:
         """Counts the way Terraform's closing line does: a replace adds one and destroys one."""

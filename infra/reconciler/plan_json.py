@@ -10,7 +10,8 @@ cannot be applied, a saved one can.
 `format_version` is MAJOR.MINOR: a minor version only adds (properties, which readers ignore when
 they do not know them, and action names); a new major version changes what is there, and is
 refused by readers of another. 2.1 added the action `promote` and the summary's `promote` count;
-2.5 added each change's `op` and `index` (an item put into or taken out of a list).
+2.5 added each change's `op` and `index` (an item put into or taken out of a list); 2.6 the roll's
+`steps` and the action's `roll_command`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from infra.reconciler.plan import Plan
 from infra.reconciler.refs import parse_ref, ref
 from infra.reconciler.rolls import roll_of
 
-FORMAT_VERSION = "2.5"
+FORMAT_VERSION = "2.6"
 MAJOR = 2
 # noop, create, update, replace, delete, build, adopt, refresh, promote
 NAMES = {kind: kind.name.lower() for kind in ActionKind}

@@ -15,6 +15,7 @@ from infra.errors import ConfigError
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.diff import attribute_changes, managed_part
 from infra.reconciler.graph import HASH_TAG, PROTECT_TAG, Graph
+from infra.reconciler.holds import held_back, paused_roll
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.order import dependencies_first
 from infra.reconciler.plan import Action, MadeAgainst, Notice, Plan, changed_attributes
@@ -176,10 +177,12 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
     before = _with_recorded(kind, found.attributes, recorded, after)
     if kind.by_digest:
         return _by_digest(resource, after, found, recorded.attributes if recorded else None, base)
+    if kind.rolls and before.get("roll") and not forced:
+        return paused_roll(resource, before, after, found, base)
     if forced:
         return Action(action=ActionKind.REPLACE, before=before, changes=attribute_changes(before, after),
                       reason="replacement requested", **base)
-    after, held = _held_back(kind, before, after)
+    after, held = held_back(kind, resource.group, before, after)
     base.update(after=after, held=held)
     changes = attribute_changes(before, after)
     if not changes:
@@ -207,18 +210,6 @@ def _with_recorded(kind, found: dict[str, Any], recorded: ResourceState | None,
     return {**found, **{key: applied.get(key) for key in keys if key in after}}
 
 
-def _held_back(kind, before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """`infra rollback` took the resource back from what nodes.json still wants: keep it where it
-    is (and say so) until nodes.json wants something else, or a roll is asked for."""
-    if not kind.rolled_back:
-        return after, ""
-    attribute, marker = kind.rolled_back
-    left = before.get(marker)
-    if not left or str(after.get(attribute)) != str(left) or str(before.get(attribute)) == str(left):
-        return after, ""
-    return ({**after, attribute: before.get(attribute), marker: left},
-            f"held at {attribute} {before.get(attribute)} by infra rollback, which left {left}; it stays "
-            f"there until nodes.json changes what it runs (or infra autoscale:update rolls it forward)")
 def _promotion(resource: Resource, after: dict[str, Any], found: Observed | None, state: State,
                source: Observed | None) -> Action:
     recorded = state.resources.get(resource.address)

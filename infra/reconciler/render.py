@@ -53,12 +53,22 @@ def summary_line(plan: Plan) -> str:
     counts = plan.summary()
     if plan.refresh_only:
         return _refresh_summary(plan)
+    if not plan.changes and plan.held:
+        return (f"No changes to apply, but {len(plan.held)} held back from nodes.json: "
+                + "; ".join(f"{a.address} ({_why_held(a)})" for a in plan.held) + ".")
     if not plan.changes:
         return "No changes. The infrastructure matches nodes.json."
     adopt = f", {counts['adopt']} to adopt" if counts["adopt"] else ""
     promote = f", {counts['promote']} to promote" if counts["promote"] else ""
     return (f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy, "
             f"{counts['build']} to build{adopt}{promote}.")
+
+
+def _why_held(action: Action) -> str:
+    """Why, in a few words, and the command that ends it: the summary line's share of `held`."""
+    if action.before and action.before.get("roll"):
+        return f"roll paused: infra rollout promote {action.group} or abort {action.group}"
+    return f"rolled back: infra autoscale:update {action.group} rolls it forward"
 
 
 def _refresh_summary(plan: Plan) -> str:
@@ -82,6 +92,12 @@ def excluded_line(plan: Plan, at_most: int = 20) -> str:
     shown = ", ".join(plan.excluded[:at_most])
     more = f" and {len(plan.excluded) - at_most} more" if len(plan.excluded) > at_most else ""
     return f"left out by --exclude, with what depends on it ({len(plan.excluded)}): {shown}{more}"
+
+
+def roll_warnings(action: Action) -> list[str]:
+    """What a roll would meet at once (observed: an alarm it watches in ALARM, a target group with no
+    healthy target), shown under the roll; nothing for an action that does not roll."""
+    return list((action.before or {}).get("roll_warnings") or []) if roll_of(action) else []
 
 
 def held_lines(plan: Plan) -> list[str]:
@@ -146,7 +162,8 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
         entry = f"{mark:>3} {action.address}"
         lines.append(f"[{style}]{escape(entry)}[/]" if color else entry)
         roll = roll_of(action)
-        for line in [*_attribute_lines(action), *([f"    roll: {roll.summary()}"] if roll else [])]:
+        for line in [*_attribute_lines(action), *([f"    roll: {roll.summary()}"] if roll else []),
+                     *(f"    ! {warning}" for warning in roll_warnings(action))]:
             lines.append(escape(line) if color else line)
         lines.append("")
     deletions = [a for a in plan.changes if a.action.destroys]
@@ -184,9 +201,11 @@ def plan_markdown(plan: Plan) -> str:
     for action in plan.changes:
         reason = action.reason.replace("|", "\\|") + (" **(protected)**" if action.protected else "")
         lines.append(f"| `{action.action.mark}` | `{action.address}` | {action.action.name.lower()} | {reason} |")
-    rolls = [(a.address, roll) for a in plan.changes if (roll := roll_of(a))]
+    rolls = [(a, roll) for a in plan.changes if (roll := roll_of(a))]
     if rolls:
-        lines += ["", "**How the rolls go:**", *(f"- `{address}`: {roll.summary()}" for address, roll in rolls)]
+        lines += ["", "**How the rolls go:**", *(f"- `{a.address}`: {roll.summary()}"
+                                                 + "".join(f" **Warning:** {w}." for w in roll_warnings(a))
+                                                 for a, roll in rolls)]
     destroyed = [a.address for a in plan.changes if a.action.destroys]
     if destroyed:
         lines += ["", f"> **Warning:** destroys or replaces {', '.join(f'`{a}`' for a in destroyed)}"]
@@ -245,10 +264,23 @@ def _no_drift(report: DriftReport) -> str:
     return f"No drift: {report.checked} resource(s) match what infra last applied."
 
 
+def _held_drift(report: DriftReport, color: bool) -> list[str]:
+    """What infra holds back from nodes.json (a rollback, a paused roll), each with its way out."""
+    if not report.held:
+        return []
+    lines = [f"Held back from nodes.json by infra ({len(report.held)}): the fleet differs from it until released:"]
+    for item in report.held:
+        line = f"  ! {item.address}: {item.reason}"
+        lines.append(f"[yellow]{escape(line)}[/]" if color else line)
+    return lines
+
+
 def drift_text(report: DriftReport, *, color: bool = True) -> str:
     if not report.has_drift:
         return _no_drift(report)
-    lines = [f"Drift in {len(report.drifted)} of {report.checked} resource(s):"]
+    if not report.drifted:
+        return "\n".join([f"No drift outside infra in {report.checked} resource(s).", *_held_drift(report, color)])
+    lines = [*_held_drift(report, color), f"Drift in {len(report.drifted)} of {report.checked} resource(s):"]
     for item in report.drifted:
         if item.status == "missing":
             line = f"  - {item.address}: deleted outside infra"
@@ -287,7 +319,11 @@ def drift_markdown(report: DriftReport) -> str:
     if not report.has_drift:
         said = _no_drift(report).removeprefix("No drift: ")
         return f"### infra drift: none\n\n{said[:1].upper()}{said[1:]}"
+    held = [f"> - `{item.address}`: {item.reason}" for item in report.held]
+    if not report.drifted:
+        return "\n".join([f"### infra drift: {len(held)} held back from nodes.json", "", *held])
     lines = [f"### infra drift: {len(report.drifted)} of {report.checked} resource(s) changed outside infra", "",
+             *(["> **Held back from nodes.json:**", *held, ""] if held else []),
              "| address | attribute | recorded | actual |", "|---|---|---|---|"]
     for item in report.drifted:
         if item.status == "missing":

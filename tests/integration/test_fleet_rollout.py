@@ -263,10 +263,15 @@ def test_infra_rollback_returns_to_the_previous_ami_and_stays_there(repo, capsys
     assert tags(now)["infra:rolled_back_from"] == "2"
     assert default_version(ec2, now) == "1"  # what launches from the template's default boots what the group runs
 
-    held = run_infra(capsys, "plan", "--detailed-exitcode")
-    assert held.code == 0, held.out
+    held = run_infra(capsys, "plan", "--detailed-exitcode")  # nodes.json and the fleet differ: a change to report
+    assert held.code == 2 and "+/-" not in held.out, held.out
     assert f"asg.{BEE}: held at launch_template_version 1 by infra rollback, which left 2" in held.out
-    assert run_infra(capsys, "drift").code == 0
+    assert held.out.rstrip().endswith(f"No changes to apply, but 1 held back from nodes.json: asg.{BEE} (rolled "
+                                      f"back: infra autoscale:update {BEE} rolls it forward).")
+    drift = run_infra(capsys, "drift")
+    assert drift.code == 2, drift.out
+    assert (f"asg.{BEE}: rolled back: {now['AutoScalingGroupName']} runs launch template version 1, not 2, which "
+            f"infra rollback (or infra rollout abort) left; infra autoscale:update {BEE} rolls it forward") in drift.out
     again = run_infra(capsys, "rollback", BEE, "--auto-approve")  # the way back from a rollback is the version it left
     assert again.code == 0 and "back to launch template version 2 (ami-0a1b2c3d)" in again.out
     assert images_of(ec2, asgs(autoscaling, BEE)[0]) == {"ami-0a1b2c3d"}

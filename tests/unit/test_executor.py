@@ -296,3 +296,22 @@ def test_an_apply_whose_lock_was_removed_stops_before_its_next_step_without_writ
         with pytest.raises(LockLostError, match=f"lock of state .* \\(lock id {holder.id}\\) was removed while"):
             Executor(Providers([world]), backend, state, lock=holder).run(plan(desired, {}, state))
     assert world.calls == ["thing.a"] and backend.writes == []
+
+
+class PausingWorld(World):
+    """thing.b's roll stops at a manual pause, as a roll with {"pause": "manual"} does."""
+
+    def apply(self, action, attributes, progress):
+        if action.address == "thing.b":
+            from infra.errors import RollPaused
+            raise RollPaused("paused at step 2/3", {"id": "thing.b", "roll": {"state": "paused", "step": 1}})
+        return super().apply(action, attributes, progress)
+
+
+def test_a_paused_roll_is_recorded_with_where_it_stands_and_its_dependants_wait(tmp_path):
+    world, backend = PausingWorld(), RecordingBackend(tmp_path / "state.json")
+    result = run([thing("a"), thing("b", "a"), thing("c", "b"), thing("d")], world, backend)
+    assert result.paused == {"thing.b": "paused at step 2/3"} and not result.failed
+    assert result.skipped == {"thing.c": "waits for the roll of thing.b, paused"}
+    assert backend.read().resources["thing.b"].outputs["roll"] == {"state": "paused", "step": 1}
+    assert sorted(result.applied) == ["thing.a", "thing.d"]

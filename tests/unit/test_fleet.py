@@ -10,7 +10,7 @@ import pytest
 
 from infra.config import parse_config
 from infra.operations.fleet import FleetError, instance_resource, key_name, public_key
-from infra.providers.aws import autoscaling, launch_templates
+from infra.providers.aws import asg_observed, launch_templates
 from infra.providers.aws.common import as_config_names, in_wanted_order, managed_tags
 from infra.providers.aws.ssm import NodeResult, RegionDeploy
 from infra.reconciler.actions import ActionKind
@@ -90,18 +90,18 @@ def asg(name="web-1", created="2024-01-01", zones=ZONES, tags=None):
 
 
 def test_an_asg_in_every_zone_reads_as_no_zones_when_none_are_configured():
-    observed = autoscaling.observed_asg("us-east-1", asg(zones=reversed(ZONES)), {"zones": []}, ZONES)
+    observed = asg_observed.observed("us-east-1", asg(zones=reversed(ZONES)), {"zones": []}, ZONES)
     assert observed.attributes["zones"] == []
-    pinned = autoscaling.observed_asg("us-east-1", asg(zones=["us-east-1b", "us-east-1a"]),
+    pinned = asg_observed.observed("us-east-1", asg(zones=["us-east-1b", "us-east-1a"]),
                                    {"zones": ["us-east-1a", "us-east-1b"]}, ZONES)
     assert pinned.attributes["zones"] == ["us-east-1a", "us-east-1b"]
-    fewer = autoscaling.observed_asg("us-east-1", asg(zones=["us-east-1a"]), {"zones": []}, ZONES)
+    fewer = asg_observed.observed("us-east-1", asg(zones=["us-east-1a"]), {"zones": []}, ZONES)
     assert fewer.attributes["zones"] == ["us-east-1a"]
 
 
 def test_asg_timings_come_from_its_tags_and_stay_out_of_its_tags():
     tags = {"infra:timeout": "120", "infra:healthy_deadline": "600"}
-    observed = autoscaling.observed_asg("us-east-1", asg(tags=tags), {}, ZONES)
+    observed = asg_observed.observed("us-east-1", asg(tags=tags), {}, ZONES)
     assert observed.attributes["timeout"] == 120 and observed.attributes["healthy_deadline"] == 600
     assert observed.attributes["tags"] == {"group": "web", "infra:managed": "true"}
     assert observed.attributes["launch_template_version"] == "3"
@@ -110,9 +110,9 @@ def test_asg_timings_come_from_its_tags_and_stay_out_of_its_tags():
 
 def test_the_live_asg_is_the_newest_one_not_mid_roll():
     old, pending = asg("web-1", "2024-01-01"), asg("web-2", "2024-02-01", tags={"infra:roll": "pending"})
-    assert autoscaling.live_and_leftovers([pending, old]) == (old, [pending])
+    assert asg_observed.live_and_leftovers([pending, old]) == (old, [pending])
     newer = asg("web-3", "2024-03-01")
-    assert autoscaling.live_and_leftovers([old, newer]) == (newer, [old])
+    assert asg_observed.live_and_leftovers([old, newer]) == (newer, [old])
 
 
 def test_a_launch_template_reads_back_in_the_configs_words():

@@ -57,6 +57,12 @@ class FakeFleet:
     def mark_pending(self) -> None:
         self.calls.append(("pending",))
 
+    def mark_paused(self, step: int) -> None:
+        self.calls.append(("paused", step))
+
+    def measure(self, metric, seconds: float, baseline: int) -> tuple[float | None, float | None]:
+        return self.metrics.get(metric["name"], (None, None)) if hasattr(self, "metrics") else (None, None)
+
     def desired_now(self) -> int | None:
         return self.scaled(self.clock.now) if self.scaled else None
 

@@ -122,3 +122,17 @@ def test_labels_cannot_break_out_of_their_quotes():
     plan = Plan(actions=[act("role.web", ActionKind.REFRESH)])
     labels, _, _ = read_flowchart(mermaid(of_plan(plan)))
     assert list(labels.values()) == ["#lt;= role.web"]
+
+
+def test_a_roll_with_steps_draws_each_and_counts_from_the_promote_after_a_manual_pause():
+    rollout = {"steps": [{"canary": 1}, {"pause": "manual"}, {"canary": 2}, {"analysis": 60}], "keep_previous": 900}
+    shape = roll_of(act("asg.web", ActionKind.REPLACE, after={**ROLLED, "rollout": rollout}))
+    assert shape is not None
+    assert roll_steps(shape) == [
+        ("0 s", "new ASG starts 1 of 4 nodes (canary)"), ("by 600 s", "1 of them healthy in web-tg, else rolled back"),
+        ("by 600 s", "paused until infra rollout promote (or abort)"),
+        ("promote + 600 s", "2 of 4 nodes, 2 healthy in web-tg"),
+        ("promote + 660 s", "analysed 60 s, an alarm rolls back"),
+        ("promote + 1260 s", "all 4 nodes started, 4 healthy in web-tg"),
+        ("promote + 1260 s", "traffic on the new ASG, old ASG drained from web-tg"),
+        ("promote + 1380 s", "old ASG kept warm 900 s more (fast rollback), then deleted")]

@@ -45,7 +45,8 @@ def test_a_roll_says_how_it_goes_in_text_markdown_and_json():
     document = plan_document(the_plan)
     assert document["actions"][0]["roll"] == {
         "summary": line, "desired": 4, "canary": 1, "bake": 300, "alarms": ["web-5xx"], "target_groups": ["web-tg"],
-        "min_healthy_percent": 100, "healthy_deadline": 600, "timeout": 120}
+        "min_healthy_percent": 100, "healthy_deadline": 600, "timeout": 120,
+        "steps": [{"canary": 1}, {"bake": 300}]}
     assert schema_errors(document) == []
 
 

@@ -50,3 +50,11 @@ def test_a_bearer_key_and_a_secret_assignment_inside_a_value_are_masked():
     assert shown["bearer"] == MASK and shown["authBearer"] == MASK
     assert shown["dsn"] == f"host=db user=app password={MASK} port=5432"
     assert shown["cmd"] == f"run --token={MASK}&pwd={MASK};name=web" and shown["note"] == "a=b"
+
+
+def test_a_webhook_is_shown_as_scheme_and_host_since_its_path_or_query_is_its_credential():
+    from infra.redact import shown_webhook
+
+    assert shown_webhook("https://hooks.slack.com/services/T0/B0/XXXX") == "https://hooks.slack.com/(sensitive)"
+    assert shown_webhook("https://user:pw@chat.example.com/hook?token=abc") == "https://chat.example.com/(sensitive)"
+    assert shown_webhook("http://127.0.0.1:8080/") == "http://127.0.0.1:8080/"

@@ -19,10 +19,11 @@ from typing import Any
 
 from infra.aws.session import aws_errors, paginate
 from infra.errors import ProviderError
-from infra.providers.aws import autoscaling, images, instances, launch_templates
+from infra.providers.aws import asg_observed, images, instances, launch_templates
 from infra.providers.aws.common import (
     GROUP_TAG,
     AwsContext,
+    available_zones,
     identity_tags,
     managed_tags,
     security_group_names,
@@ -75,10 +76,10 @@ class ImportFinder:
         if not found:
             raise ProviderError(f"no autoscaling group named {name} in {region}")
         raw = found[0]
-        every_zone = autoscaling.available_zones(self.clients, region) if wanted.get("zones") == [] else []
+        every_zone = available_zones(self.clients, region) if wanted.get("zones") == [] else []
 
         def read(tags: dict[str, str]) -> Observed:
-            return autoscaling.observed_asg(region, {**raw, "Tags": tag_list(tags)}, wanted, every_zone)
+            return asg_observed.observed(region, {**raw, "Tags": tag_list(tags)}, wanted, every_zone)
 
         tags = tag_dict(raw.get("Tags"))
         return Found(f"autoscaling group {name} in {region}", tags, read(tags), read({**tags, **identity}))

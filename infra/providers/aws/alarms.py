@@ -23,22 +23,25 @@ def _alarms(clients: AwsClients, region: str, names: list[str]) -> list[dict]:
 
 def missing(clients: AwsClients, region: str, names: Iterable[str]) -> list[str]:
     """Of `names`, those with no alarm in `region`."""
-    wanted = list(dict.fromkeys(names))
-    if not wanted:
-        return []
-    found = {alarm["AlarmName"] for alarm in _alarms(clients, region, wanted)}
-    return [name for name in wanted if name not in found]
+    return looked_up(clients, region, names)[0]
 
 
 def firing(clients: AwsClients, region: str, names: Iterable[str]) -> list[str]:
     """Those of `names` in ALARM, each with why: `web-5xx (Threshold Crossed: 3 datapoints ...)`."""
+    return list(looked_up(clients, region, names)[1].values())
+
+
+def looked_up(clients: AwsClients, region: str, names: Iterable[str]) -> tuple[list[str], dict[str, str]]:
+    """In one call: those of `names` with no alarm in `region`, and those in ALARM with why, by name."""
     wanted = list(dict.fromkeys(names))
     if not wanted:
-        return []
-    said = []
-    for alarm in _alarms(clients, region, wanted):
+        return [], {}
+    found = _alarms(clients, region, wanted)
+    said = {}
+    for alarm in found:
         if alarm.get("StateValue") == "ALARM":
             reason = " ".join(str(alarm.get("StateReason") or "").split())
             reason = reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 3] + "..."
-            said.append(f"{alarm['AlarmName']} ({reason})" if reason else alarm["AlarmName"])
-    return said
+            said[alarm["AlarmName"]] = f"{alarm['AlarmName']} ({reason})" if reason else alarm["AlarmName"]
+    names_found = {alarm["AlarmName"] for alarm in found}
+    return [name for name in wanted if name not in names_found], said

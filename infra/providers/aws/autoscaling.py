@@ -19,31 +19,37 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from infra.aws.session import AwsClients, aws_errors, paginate
+from infra.aws.session import aws_errors, paginate
 from infra.errors import ConfigError, ProviderError
-from infra.providers.aws import alarms, asg, blue_green, launch_templates, load_balancing, scaling
-from infra.providers.aws.asg import DEADLINE_TAG, PENDING, PREVIOUS_TAG, ROLL_TAG, ROLLED_BACK_TAG, TIMEOUT_TAG
+from infra.providers.aws import alarms, asg, blue_green, fast_rollback, launch_templates, load_balancing, scaling
+from infra.providers.aws.asg import (
+    PENDING,
+    ROLL_TAG,
+)
+from infra.providers.aws.asg_observed import (
+    Zones,
+    by_address,
+    described_as,
+    previous_output,
+)
 from infra.providers.aws.common import (
     GROUP_TAG,
     MANAGED,
     AwsContext,
     ObservedPerRegion,
-    available_zones,
     by_owner,
     identity_tags,
-    in_wanted_order,
-    managed_tags,
     tag_dict,
     tag_list,
     unowned_of,
 )
-from infra.providers.aws.rollout import Interrupted, RollFailed, Step, Waiter, keep_while_healthy
+from infra.providers.aws.waiting import Interrupted, RollFailed, Step, Waiter, keep_while_healthy
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import OWNER_TAG
 from infra.reconciler.plan import Action, changed_attributes
 from infra.reconciler.resources import Observation, Observed, address_of, split_address
-from infra.reconciler.rolls import target_group_name
+from infra.reconciler.rolls import brings_back_kept, target_group_name
 from infra.reconciler.scaling import sizes_owned
 
 
@@ -64,21 +70,24 @@ class AutoscalingProvider(ObservedPerRegion):
     # -- observe -----------------------------------------------------------------------------
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
-        self._check_names(region, wanted)
+        warnings = self._check_names(region, wanted)
         client = self.clients.client("autoscaling", region)
         live = [group for group in paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups",
                                             Filters=[MANAGED], PaginationConfig={"PageSize": 100})  # AWS's largest
                 if tag_dict(group.get("Tags")).get(GROUP_TAG) and not group.get("Status")]  # deleting: gone
         owners = by_owner(live, lambda group: tag_dict(group.get("Tags")), self.owner)
-        zones = _Zones(self.clients, region)
+        zones = Zones(self.clients, region)
         theirs = [(address_of("asg", tag_dict(g.get("Tags"))[GROUP_TAG]), owner,
-                   _described(region, g["AutoScalingGroupName"])) for owner, g in owners.theirs]
-        ours = _by_address(region, owners.ours, wanted, zones)
-        untagged = _by_address(region, owners.untagged, wanted, zones, beside=ours)
+                   described_as(region, g["AutoScalingGroupName"])) for owner, g in owners.theirs]
+        ours = by_address(region, owners.ours, wanted, zones)
+        untagged = by_address(region, owners.untagged, wanted, zones, beside=ours)
         self._observe_scaling(region, ours, wanted, {g["AutoScalingGroupName"] for g in owners.ours
                                                      if scaling.SCALING_TAG in tag_dict(g.get("Tags"))})
+        for group, said in warnings.items():  # read by the plan for a roll (render.py); never compared
+            if address_of("asg", group) in ours:
+                ours[address_of("asg", group)].attributes["roll_warnings"] = said
         return Observation(found=ours,
-                           unowned=unowned_of(untagged, lambda o: _described(region, o.attributes["name"]),
+                           unowned=unowned_of(untagged, lambda o: described_as(region, o.attributes["name"]),
                                               theirs, wanted))
 
     def _observe_scaling(self, region: str, found: dict[str, Observed], wanted: dict[str, dict[str, Any]],
@@ -93,10 +102,10 @@ class AutoscalingProvider(ObservedPerRegion):
                 suspended = set(scaling.PROCESSES) & set(needed[name].attributes["suspended_processes"])
                 needed[name].attributes["scaling"] = {**document, "suspended": bool(suspended)}
 
-    def _check_names(self, region: str, wanted: dict[str, dict[str, Any]]) -> None:
+    def _check_names(self, region: str, wanted: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
         """The target groups and alarms nodes.json names exist in the group's region: a typo is an
         error when planning, not a roll that waits on nothing (one call for each, and none when no
-        group names any)."""
+        group names any). What a roll would meet there now, by group (_roll_warnings)."""
         groups = self.context.config.groups
         named: dict[str, dict[str, list[str]]] = {"target_groups": {}, "alarms": {}}
         for address, attributes in wanted.items():
@@ -107,14 +116,34 @@ class AutoscalingProvider(ObservedPerRegion):
                 named["target_groups"].setdefault(name, []).append(split_address(address)[1])
             for name in (scale.rollout.alarms if scale.rollout else []):
                 named["alarms"].setdefault(name, []).append(split_address(address)[1])
+        found: dict[str, str] = {}
         if named["target_groups"]:
             try:
-                load_balancing.arns(self.clients, region, named["target_groups"])
+                found = load_balancing.arns(self.clients, region, named["target_groups"])
             except load_balancing.MissingTargetGroups as missing:
                 raise self._unknown("target_groups", "target group", missing.names, named, region) from None
-        gone = alarms.missing(self.clients, region, named["alarms"]) if named["alarms"] else []
+        gone, firing = alarms.looked_up(self.clients, region, named["alarms"])
         if gone:
             raise self._unknown("rollout.alarms", "CloudWatch alarm", gone, named, region)
+        return self._roll_warnings(region, named, found, firing)
+
+    def _roll_warnings(self, region: str, named: dict[str, dict[str, list[str]]], arns: dict[str, str],
+                       firing: dict[str, str]) -> dict[str, list[str]]:
+        """What a roll would meet at once, by group: a watched alarm already in ALARM (the roll would
+        stop before it starts), a target group with no healthy target (nothing to compare the canary
+        with, or an outage already): one DescribeTargetHealth per target group."""
+        warnings: dict[str, list[str]] = {}
+        for name, said in firing.items():
+            for group in named["alarms"][name]:
+                warnings.setdefault(group, []).append(f"alarm {said} is in ALARM now: a roll would stop before it "
+                                                      f"starts")
+        for name, groups in named["target_groups"].items():
+            arn = arns.get(name)
+            if arn and not load_balancing.healthy_count(self.clients, region, arn):
+                for group in groups:
+                    warnings.setdefault(group, []).append(f"target group {target_group_name(name)} has no healthy "
+                                                          f"target now")
+        return warnings
 
     def _unknown(self, key: str, what: str, names: list[str], named: dict[str, dict[str, list[str]]],
                  region: str) -> ConfigError:
@@ -142,19 +171,38 @@ class AutoscalingProvider(ObservedPerRegion):
             return {}
         if action.action is ActionKind.UPDATE:
             self._update(client, region, action, attributes, progress)
-            return {"name": before["name"], **_previous(before)}
+            return {"name": before["name"], **previous_output(before)}
         if action.action is ActionKind.ADOPT:
             tagged = self._adopt(client, region, before["name"], action.group)
             progress(f"tagged {before['name']} and its {tagged} instance(s) {OWNER_TAG}={self.owner}, "
                      f"{GROUP_TAG}={action.group}")
-            return {"name": before["name"], **_previous(before)}
+            return {"name": before["name"], **previous_output(before)}
         old = before if action.action is ActionKind.REPLACE else None
-        outputs = blue_green.roll(self.clients, region, action.group, attributes, old, progress, clock=self.clock,
-                                  sleep=self.sleep, rest=self.rest, stopped=self._interrupted.is_set)
+        if old is not None and old.get("roll"):
+            return self._carry_on(region, action, attributes, old, progress)
+        if old is not None and brings_back_kept(old, attributes):
+            outputs = fast_rollback.bring_back(self.clients, region, action.group, attributes, old, progress,
+                                               clock=self.clock, sleep=self.sleep, rest=self.rest,
+                                               stopped=self._interrupted.is_set)
+        else:
+            outputs = blue_green.roll(self.clients, region, action.group, attributes, old, progress, clock=self.clock,
+                                      sleep=self.sleep, rest=self.rest, stopped=self._interrupted.is_set)
         if attributes.get("rolled_back_from") or before.get("rolled_back_from"):  # infra rollback, or the way on
             launch_templates.point_default(self.clients, region, attributes["launch_template_id"],
                                            str(attributes["launch_template_version"]), progress)
         return outputs
+
+    def _carry_on(self, region: str, action: Action, attributes: dict[str, Any], before: dict[str, Any],
+                  progress: Progress) -> dict[str, Any]:
+        """A paused roll goes on (infra rollout promote) or is undone (abort); never a second roll beside it."""
+        if action.roll_command not in ("promote", "abort"):
+            raise ProviderError(f"{before['name']}'s roll is paused beside it ({before['roll']['asg']}): go on with "
+                                f"infra rollout promote {action.group}, or go back with infra rollout abort "
+                                f"{action.group}, first")
+        abort = action.reason if action.roll_command == "abort" else None
+        return blue_green.carry_on(self.clients, region, action.group, attributes, before, progress, abort=abort,
+                                   clock=self.clock, sleep=self.sleep, rest=self.rest,
+                                   stopped=self._interrupted.is_set)
 
     def _update(self, client: Any, region: str, action: Action, attributes: dict[str, Any],
                 progress: Progress) -> None:
@@ -292,106 +340,3 @@ class AutoscalingProvider(ObservedPerRegion):
                                       {"Name": f"tag:{OWNER_TAG}", "Values": [self.owner]}])
             return [(g["AutoScalingGroupName"], g["DesiredCapacity"]) for g in found
                     if tag_dict(g.get("Tags")).get(ROLL_TAG) != PENDING]
-
-
-class _Zones:
-    """Every zone of a region, asked for once and only when a group wants them all (zones: [])."""
-
-    def __init__(self, clients: AwsClients, region: str) -> None:
-        self.clients, self.region = clients, region
-        self._zones: list[str] | None = None
-
-    def all(self) -> list[str]:
-        if self._zones is None:
-            self._zones = available_zones(self.clients, self.region)
-        return self._zones
-
-
-def _by_address(region: str, groups: list[dict[str, Any]], wanted: dict[str, dict[str, Any]],
-                zones: _Zones, beside: dict[str, Observed] | None = None) -> dict[str, Observed]:
-    """Each group's live ASG at `asg.<group>`, and the ones an interrupted roll left beside it at
-    `asg.<group>.<name>` (planned for deletion). Groups that have their live ASG `beside` these
-    (this project's, where these were made before owner tags) get only leftovers."""
-    by_group: dict[str, list[dict[str, Any]]] = {}
-    for group in groups:
-        by_group.setdefault(tag_dict(group.get("Tags"))[GROUP_TAG], []).append(group)
-    observed: dict[str, Observed] = {}
-    for name, found in by_group.items():
-        address = address_of("asg", name)
-        current, extras = live_and_leftovers(found) if address not in (beside or {}) else (None, found)
-        want = wanted.get(address, {})
-        if current is not None:
-            every_zone = zones.all() if "zones" in want and not want["zones"] else []
-            observed[address] = observed_asg(region, current, want, every_zone)
-        for extra in extras:
-            observed[address_of("asg", name, extra["AutoScalingGroupName"])] = observed_asg(region, extra, {}, [])
-    return observed
-
-
-def _described(region: str, name: str) -> str:
-    return f"autoscaling group {name} in {region}"
-
-
-def live_and_leftovers(found: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The group's live ASG (the newest one that is not waiting to become healthy) and any others."""
-    settled = [g for g in found if tag_dict(g.get("Tags")).get(ROLL_TAG) != PENDING] or found
-    current = max(settled, key=lambda g: (str(g.get("CreatedTime", "")), g["AutoScalingGroupName"]))
-    return current, [g for g in found if g is not current]
-
-
-def observed_asg(region: str, group: dict[str, Any], wanted: dict[str, Any], all_zones: list[str]) -> Observed:
-    tags = tag_dict(group.get("Tags"))
-    template = group.get("LaunchTemplate") or {}
-    subnets = [s for s in (group.get("VPCZoneIdentifier") or "").split(",") if s]
-    attributes = {
-        "region": region,
-        "min_size": group["MinSize"],
-        "max_size": group["MaxSize"],
-        "desired_capacity": group["DesiredCapacity"],
-        "zones": _zones(group.get("AvailabilityZones", []), bool(subnets), wanted, all_zones),
-        "subnets": in_wanted_order(subnets, wanted.get("subnets")),
-        "health_check_type": group.get("HealthCheckType"),
-        "health_check_grace": group.get("HealthCheckGracePeriod"),
-        "termination_policies": group.get("TerminationPolicies", []),
-        "launch_template_id": template.get("LaunchTemplateId"),
-        "launch_template_version": template.get("Version"),
-        "timeout": _int(tags.get(TIMEOUT_TAG)),
-        "healthy_deadline": _int(tags.get(DEADLINE_TAG)),
-        "target_groups": load_balancing.in_config_words(group.get("TargetGroupARNs") or [],
-                                                        wanted.get("target_groups")),
-        "tags": managed_tags(tags),
-        "scaling": None,  # its policies and scheduled actions, when asked about (_observe_scaling)
-        # Not desired, so never compared: apply needs them, the plan names what a deletion ends,
-        # infra rollback reads what the ASG's predecessor ran, and plan keeps what it rolled back to.
-        "name": group["AutoScalingGroupName"],
-        "instances": sorted(i["InstanceId"] for i in group.get("Instances", [])),
-        "target_group_arns": list(group.get("TargetGroupARNs") or []),
-        "suspended_processes": sorted(p["ProcessName"] for p in group.get("SuspendedProcesses") or []),
-        "previous": asg.previous_of(tags.get(PREVIOUS_TAG)),
-        "rolled_back_from": tags.get(ROLLED_BACK_TAG),
-        # The sizes now, which scaling may have moved from nodes.json's: a roll starts from them.
-        "sizes_now": {"min_size": group["MinSize"], "max_size": group["MaxSize"],
-                      "desired_capacity": group["DesiredCapacity"]},
-    }
-    return Observed(attributes=attributes, outputs={"name": group["AutoScalingGroupName"], **_previous(attributes)})
-
-
-def _zones(actual: list[str], in_subnets: bool, wanted: dict[str, Any], all_zones: list[str]) -> list[str]:
-    """Zones in the config's terms: [] means every zone of the region."""
-    if in_subnets and wanted.get("subnets"):
-        return list(wanted.get("zones", []))  # the subnets decide the zones; they are compared instead
-    if "zones" in wanted and not wanted["zones"] and sorted(actual) == sorted(all_zones):
-        return []
-    return in_wanted_order(list(actual), wanted.get("zones"))
-
-
-def _previous(attributes: dict[str, Any]) -> dict[str, Any]:
-    """The `previous` output (what `infra rollback` returns to), when the ASG has one."""
-    return {"previous": attributes["previous"]} if attributes.get("previous") else {}
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None

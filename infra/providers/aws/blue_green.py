@@ -9,15 +9,16 @@ the ASG); without target groups, the ASG's own health. Alarms are read with Desc
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from infra.aws.session import AwsClients, aws_errors
-from infra.errors import InfraError, ProviderError
-from infra.providers.aws import alarms, asg, load_balancing, scaling
+from infra.errors import InfraError, ProviderError, RollPaused
+from infra.providers.aws import alarms, analysis, asg, load_balancing, scaling
 from infra.providers.aws.common import GROUP_TAG, identity_tags
-from infra.providers.aws.rollout import Health, Roll, RollFailed
+from infra.providers.aws.rollout import Health, Paused, Roll, RollFailed
 from infra.providers.base import Progress
 from infra.reconciler.graph import OWNER_TAG
 from infra.reconciler.rolls import RollShape, target_group_name
@@ -30,11 +31,12 @@ class AsgFleet:
     """A roll of one group: `attributes` wanted now, `before` the old ASG as observed (None: a first one)."""
 
     def __init__(self, clients: AwsClients, region: str, group: str, attributes: dict[str, Any],
-                 before: dict[str, Any] | None, progress: Progress) -> None:
+                 before: dict[str, Any] | None, progress: Progress, *, new: str | None = None) -> None:
         self.clients, self.region, self.attributes, self.progress = clients, region, attributes, progress
         self.client = clients.client("autoscaling", region)
         environment = attributes["tags"].get(OWNER_TAG, "").partition("/")[2]  # <project>/<environment>
-        self.new = f"{group}-{environment + '-' if environment else ''}{secrets.token_hex(4)}"  # names carry it
+        # `new` given: a paused roll's new ASG, made by an earlier process, that this one goes on with.
+        self.new = new or f"{group}-{environment + '-' if environment else ''}{secrets.token_hex(4)}"  # names carry it
         self.old = before.get("name") if before else None
         self.old_size = int(before.get("desired_capacity") or 0) if before else 0
         self.before = before or {}
@@ -140,8 +142,15 @@ class AsgFleet:
         return int(group["DesiredCapacity"]) if group else None
 
     def mark_pending(self) -> None:
-        with aws_errors(f"mark {self.new} as rolling back"):
+        with aws_errors(f"mark {self.new} as pending"):
             self.client.create_or_update_tags(Tags=[asg.tag(self.new, asg.ROLL_TAG, asg.PENDING)])
+
+    def mark_paused(self, step: int) -> None:
+        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with aws_errors(f"mark {self.new} as paused"):
+            self.client.create_or_update_tags(Tags=[asg.tag(self.new, asg.ROLL_TAG, asg.PAUSED),
+                                                    asg.tag(self.new, asg.STEP_TAG, str(step)),
+                                                    asg.tag(self.new, asg.SINCE_TAG, since)])
 
     def hand_over(self) -> None:
         said = []
@@ -181,10 +190,37 @@ class AsgFleet:
 
     def promote(self) -> None:
         with aws_errors(f"promote {self.new}"):
-            self.client.delete_tags(Tags=[asg.tag(self.new, asg.ROLL_TAG, "")])
+            self.client.delete_tags(Tags=[asg.tag(self.new, key, "") for key in (asg.ROLL_TAG, asg.STEP_TAG,
+                                                                                 asg.SINCE_TAG, asg.KEPT_UNTIL_TAG)])
+        keep = int((self.attributes.get("rollout") or {}).get("keep_previous") or 0)
+        if keep and self.target_groups:
+            self._keep_old(keep)
+            return
         attached = asg.described(self.client, self.old or "").get("TargetGroupARNs") or []
         asg.delete(self.client, self.old or "", self.progress, detach=attached)
         scaling.forget(self.clients, self.region, self.old or "", self.old_scaling)
+
+    def measure(self, metric: Mapping[str, Any], seconds: float, baseline: int) -> tuple[float | None, float | None]:
+        now = datetime.now(UTC)
+        value = analysis.measure(self.clients, self.region, metric, self.arns, now - timedelta(seconds=seconds), now)
+        if metric.get("max_increase") is None:
+            return value, None
+        began = asg.described(self.client, self.new).get("CreatedTime") or now  # the roll's start, for any process
+        return value, analysis.measure(self.clients, self.region, metric, self.arns,
+                                       began - timedelta(seconds=baseline), began)
+
+    def _keep_old(self, seconds: int) -> None:
+        """Keep the old ASG warm, out of the target groups (detached by the roll), for `seconds`: infra
+        rollback attaches it again in seconds instead of launching (Spinnaker keeps the previous server
+        group disabled). Its scaling stays suspended (hand_over), so nothing resizes it meanwhile."""
+        until = (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with aws_errors(f"keep {self.old}"):
+            self.client.create_or_update_tags(Tags=[asg.tag(self.old or "", asg.ROLL_TAG, asg.KEPT),
+                                                    asg.tag(self.old or "", asg.KEPT_UNTIL_TAG, until)])
+        group = self.attributes["tags"].get(GROUP_TAG, "")
+        self.progress(f"kept {self.old} warm ({self.old_size} instance(s), out of "
+                      f"{', '.join(map(target_group_name, self.target_groups))}) until {until} (keep_previous "
+                      f"{seconds} s): infra rollback {group} brings it back in seconds")
 
     def remove_new(self) -> None:
         asg.delete(self.client, self.new, self.progress, detach=self.arns)
@@ -200,18 +236,68 @@ def roll(clients: AwsClients, region: str, group: str, attributes: dict[str, Any
     running = _sizes_now(clients, region, attributes, before, progress)
     shape = RollShape.of(attributes, running)
     if before is None:  # nothing serves yet: no canary, nothing to bake against, no alarms to heed
-        shape = replace(shape, first=shape.desired, bake=0, alarms=())
+        shape = replace(shape, first=shape.desired, bake=0, alarms=(), steps=(), listed=False)
     fleet = AsgFleet(clients, region, group, with_sizes_of(attributes, running), before, progress)
     if running is not None:  # its scaling moved the old ASG: undoing the roll waits for what it runs now
         fleet.old_size = running["desired_capacity"]
     try:
         Roll(shape, fleet, progress=progress, clock=clock, sleep=sleep, rest=rest, stopped=stopped).run()
+    except Paused as paused:
+        raise _paused(group, fleet, paused, before or {}) from None
     except RollFailed as failure:
         if before is None:
             raise ProviderError(f"{failure}; {fleet.new} is kept: see why with aws autoscaling "
                                 f"describe-scaling-activities --auto-scaling-group-name {fleet.new}") from None
         raise ProviderError(str(failure)) from None
     return {"name": fleet.new, **({"previous": fleet.previous} if fleet.previous else {})}
+
+
+def carry_on(clients: AwsClients, region: str, group: str, attributes: dict[str, Any], before: dict[str, Any],
+             progress: Progress, *, abort: str | None, clock: Callable[[], float], sleep: Callable[[float], object],
+             rest: Callable[[float], object], stopped: Callable[[], bool]) -> dict[str, Any]:
+    """Go on with the roll paused beside `before` (infra rollout promote), or undo it when `abort`
+    says why (infra rollout abort, an alarm in ALARM while paused). The outputs to record: the
+    new ASG's once it took over; the old one's, still serving, once aborted."""
+    paused = before["roll"]
+    running = _sizes_now(clients, region, attributes, before, progress)
+    shape = RollShape.of(attributes, running)
+    fleet = AsgFleet(clients, region, group, with_sizes_of(attributes, running), before, progress, new=paused["asg"])
+    fleet.previous = paused.get("previous")
+    if running is not None:
+        fleet.old_size = running["desired_capacity"]
+    machine = Roll(shape, fleet, progress=progress, clock=clock, sleep=sleep, rest=rest, stopped=stopped)
+    try:
+        if abort is not None:
+            machine.abort(abort)
+        fleet.mark_pending()  # should this process die, the next plan takes the old ASG for the group's
+        step = int(paused["step"])
+        progress(f"{fleet.new}: promoted at step {step + 1}/{len(shape.steps)}; going on from step {step + 2}")
+        machine.resume(step)
+    except Paused as again:
+        raise _paused(group, fleet, again, before) from None
+    except RollFailed as failure:
+        if abort is None:
+            raise ProviderError(str(failure)) from None
+        progress(str(failure))
+        _hold_back(fleet, str(paused.get("launch_template_version")))
+        return {"name": fleet.old, **({"previous": before["previous"]} if before.get("previous") else {})}
+    return {"name": fleet.new, **({"previous": fleet.previous} if fleet.previous else {})}
+
+
+def _hold_back(fleet: AsgFleet, left: str) -> None:
+    """An aborted roll is not tried again by the next apply: the old ASG carries the version it
+    left (`infra:rolled_back_from`, as after infra rollback) until nodes.json changes what it runs."""
+    with aws_errors(f"tag {fleet.old} with the version its roll left"):
+        fleet.client.create_or_update_tags(Tags=[asg.tag(fleet.old or "", asg.ROLLED_BACK_TAG, left)])
+
+
+def _paused(group: str, fleet: AsgFleet, paused: Paused, before: dict[str, Any]) -> RollPaused:
+    """The roll stopped at a manual pause: one line saying where it stands and what to run next,
+    and what to record (the old ASG still serves, and the roll waits beside it)."""
+    message = (f"{paused}; go on with: infra rollout promote {group}; go back with: infra rollout abort {group}")
+    outputs = {"name": fleet.old, **({"previous": before["previous"]} if before.get("previous") else {}),
+               "roll": {"state": asg.PAUSED, "asg": fleet.new, "step": paused.step}}
+    return RollPaused(message, outputs)
 
 
 def _sizes_now(clients: AwsClients, region: str, attributes: dict[str, Any], before: dict[str, Any] | None,

@@ -90,6 +90,13 @@ def target_states(clients: AwsClients, region: str, arn: str, instances: list[st
                         d.get("TargetHealth", {}).get("Reason") or "") for d in found]
 
 
+def healthy_count(clients: AwsClients, region: str, arn: str) -> int:
+    """How many targets the target group sends traffic to now (all its targets, any ASG's)."""
+    with aws_errors(f"describe target health in {target_group_name(arn)}"):
+        found = clients.client("elbv2", region).describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    return sum(1 for d in found if d.get("TargetHealth", {}).get("State") == "healthy")
+
+
 def still_registered(clients: AwsClients, region: str, arns: Iterable[str], instances: list[str]) -> list[str]:
     """Where any of `instances` is still registered, as "2 in web-tg": draining, or not yet
     deregistered at all (a detach is asynchronous: right after it, AWS may still report them healthy

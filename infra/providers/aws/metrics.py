@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from infra.aws.session import AwsClients, paginate
-from infra.providers.aws.autoscaling import live_and_leftovers
+from infra.providers.aws.asg_observed import live_and_leftovers
 from infra.providers.aws.common import GROUP_TAG, MANAGED, by_owner, tag_dict
 from infra.providers.aws.instances import NAME_TAG
 from infra.usage.model import METRIC, NAMESPACE, PERIOD, CpuSeries, NodeSet

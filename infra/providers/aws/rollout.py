@@ -1,8 +1,12 @@
 """A blue/green roll as one state machine: its phases, deadlines, gates, progress and rollback.
 
-    launch ─► healthy ─► bake ─► full size, healthy ─► hold: old detached, drained, kept ─► promote
-                 │         │            │                          │
+    launch ─► healthy ─► steps ─► full size, healthy ─► hold: old detached, drained, kept ─► promote
+                 │         │  ▲         │                          │
+                 │   manual pause: Paused (the process may end; resume() goes on, abort() goes back)
                  └─────────┴────────────┴──── a gate fails, or infra is stopped ──► roll back
+
+The steps (canary N: grow and wait until healthy; bake or pause for seconds: watch; pause manual:
+stop) are `RollShape.steps`, in order; the new ASG launches with the first canary's size.
 
 Pure: the AWS calls are behind `Fleet` (blue_green.py implements it with boto3) and time behind
 `clock` and `sleep`, so tests drive every phase with a fake clock and never sleep. The steps are
@@ -15,32 +19,37 @@ before it disables the new one), then removes the new one. Scaling (policies, sc
 moves with the traffic: the new ASG's acts from the moment it takes over, the old one's stops
 then, and acts again if the roll is undone after that.
 
-While it waits, a progress line at least every 10 s (and whenever what it waits for changes), on
-a terminal and in CI logs alike. Polls come at a twentieth of the phase's length, between 0.1 s
-and 5 s, so the short deadlines of tests mean short rolls.
+Waiting (deadlines, progress lines at least every 10 s, Ctrl-C) is waiting.py's.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
+from infra.config.rollout import MANUAL
 from infra.errors import InfraError
+from infra.providers.aws.waiting import (  # noqa: F401  (Step, poll_interval: the roll's vocabulary too)
+    Interrupted,
+    RollFailed,
+    Step,
+    Waiter,
+    keep_while_healthy,
+    poll_interval,
+)
 from infra.providers.base import Progress
+from infra.reconciler.analysis import judge
 from infra.reconciler.rolls import RollShape, target_group_name
 
-PROGRESS_EVERY = 10.0  # seconds: the longest silence while waiting
-MAX_POLL = 5.0
 
+class Paused(Exception):
+    """The roll reached a manual pause: it stops here, both ASGs serving, until promoted or aborted."""
 
-class RollFailed(Exception):
-    """A gate failed (or infra was stopped); the message says which, on one line."""
-
-
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM reached infra while a roll waited."""
+    def __init__(self, step: int, message: str) -> None:
+        super().__init__(message)
+        self.step = step
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,9 @@ class Fleet(Protocol):
     def firing(self) -> list[str]: """The watched alarms in ALARM, with their reasons."""
     def mark_holding(self) -> None: """The new ASG is the group's from now on, should infra die."""
     def mark_pending(self) -> None: """The new ASG is not the group's (rolling back), should infra die."""
+    def mark_paused(self, step: int) -> None: """The roll stops at step `step` (from 0) until promoted."""
+    def measure(self, metric: Mapping[str, Any], seconds: float, baseline: int) -> tuple[float | None, float | None]:
+        """The metric over the last `seconds`, and over the `baseline` seconds before the roll began."""
     def desired_now(self) -> int | None: """The new ASG's desired capacity when its scaling sets it; else None."""
     def hand_over(self) -> None: """The new ASG's scaling acts from now on, the old one's no longer."""
     def hand_back(self) -> None: """The old ASG's scaling acts again (rolling back after hand_over)."""
@@ -79,51 +91,6 @@ class Fleet(Protocol):
     def attach_old(self) -> None: """Attach the old ASG again (rolling back)."""
     def promote(self) -> None: """The roll is done: the new ASG stays, the old one goes."""
     def remove_new(self) -> None: """Detach and delete the new ASG (rolling back)."""
-
-
-def poll_interval(seconds: float) -> float:
-    return min(MAX_POLL, max(0.1, seconds / 20))
-
-
-@dataclass(frozen=True)
-class Step:
-    """One look at what a phase waits for: the progress line, and whether it is over."""
-
-    line: str
-    key: str = ""  # what, when it changes, is worth a line at once (the line without its countdown)
-    done: bool = False
-
-
-class Waiter:
-    """Polls a step until it is done or its time is up, saying how far it is."""
-
-    def __init__(self, progress: Progress, clock: Callable[[], float], sleep: Callable[[float], object],
-                 stopped: Callable[[], bool] = lambda: False) -> None:
-        self.progress, self.clock, self.sleep, self.stopped = progress, clock, sleep, stopped
-
-    def wait(self, phase: str, seconds: float, step: Callable[[float, float], Step],
-             timed_out: Callable[[Step], str] | None = None) -> Step:
-        """Call `step(elapsed, left)` until it is done. When `seconds` run out first: fail with
-        `timed_out(last step)` if given, else the wait is over. Stopped (Ctrl-C, SIGTERM): Interrupted."""
-        start = self.clock()
-        interval = poll_interval(seconds)
-        said, said_at, line = None, float("-inf"), None
-        while True:
-            if self.stopped():
-                raise Interrupted(phase)
-            now = self.clock()
-            left = start + seconds - now
-            current = step(now - start, max(0.0, left))
-            over = current.done or left <= 0
-            if over and not current.done and timed_out is not None:
-                raise RollFailed(timed_out(current))
-            due = over or (current.key or current.line) != said or now + interval > said_at + PROGRESS_EVERY
-            if due and not (over and current.line == line):  # the last word, unless just said
-                self.progress(current.line)
-                said, said_at, line = current.key or current.line, now, current.line
-            if over:
-                return current
-            self.sleep(min(interval, left))
 
 
 class Roll:
@@ -138,28 +105,85 @@ class Roll:
         self.undo = Waiter(progress, clock, rest or sleep)
         self.detached = self.handed_over = self.holding = False
         self.phase = "the launch"
+        self.size = shape.first  # the new ASG's instances now
 
     def run(self) -> None:
+        """Launch the new ASG and walk every step; Paused at a manual pause (nothing rolled back)."""
         shape, fleet = self.shape, self.fleet
         firing = fleet.firing() if shape.alarms else []
         if firing:
             raise RollFailed(f"alarm {firing[0]} is in ALARM before the roll started; nothing was changed")
         fleet.launch(shape.first)
+
+        def steps() -> None:
+            self._healthy(shape.first, "the canary" if shape.canary else "the launch")
+            self._walk(0)
+
+        self._go(steps)
+
+    def resume(self, paused_at: int) -> None:
+        """Go on after the manual pause at step `paused_at` (infra rollout promote, from any process):
+        the alarms and the new instances are checked first, then the steps after it."""
+        self.size = self.shape.size_after(paused_at)
+        self.phase = "the pause"
+
+        def steps() -> None:
+            self._alarms()
+            self._healthy(self.size, "the pause")
+            self._walk(paused_at + 1)
+
+        self._go(steps)
+
+    def abort(self, why: str) -> NoReturn:
+        """Undo a paused roll (infra rollout abort, or an alarm firing while it waits): the old ASG,
+        which never stopped serving at full size, stays; the new one goes. Raises RollFailed saying so."""
+        self.phase = "the pause"
+        self._roll_back(RollFailed(why))
+
+    def _go(self, steps: Callable[[], object]) -> None:
+        """Walk `steps` then take over; any failure rolls back. Paused passes through: nothing to undo."""
         try:
-            self._steps()
+            steps()
+            self._take_over()
         except (RollFailed, Interrupted, InfraError) as failure:
             self._roll_back(failure)
-        if fleet.old is not None:
-            fleet.promote()
+        if self.fleet.old is not None:
+            self.fleet.promote()
 
-    def _steps(self) -> None:
+    def _walk(self, start: int) -> None:
+        """The steps from `start` on: grow the canary, bake, pause (for seconds, or until promoted)."""
+        shape = self.shape
+        for index in range(start, len(shape.steps)):
+            kind, value = shape.steps[index]
+            if kind == "canary" and int(value) > self.size:
+                self.phase = "the canary"
+                self.fleet.scale(int(value))
+                self.size = int(value)
+                self.progress(f"{self.fleet.new}: step {index + 1}/{len(shape.steps)}: canary {value} of "
+                              f"{shape.desired}")
+                self._healthy(self.size, "the canary")
+            elif kind != "canary" and value == MANUAL:
+                self._pause(index)
+            elif kind != "canary":
+                self._bake(int(value), {"bake": "the bake", "pause": "the pause"}.get(kind, "the analysis"))
+                self._analyse(int(value))
+
+    def _pause(self, index: int) -> NoReturn:
+        """Stop at a manual pause: the gates are checked once more, the pause is recorded, and the
+        process may end (a pause is data, as in Argo Rollouts: any process reading it goes on)."""
+        self.phase = "the pause"
+        self._still_healthy(self.size)
+        self.fleet.mark_paused(index)
+        raise Paused(index, f"{self.fleet.new}: paused at step {index + 1}/{len(self.shape.steps)} with "
+                            f"{self.size} of {self.shape.desired} instance(s), beside {self.fleet.old}")
+
+    def _take_over(self) -> None:
+        """Full size, then the new ASG takes the traffic; the old one drains and is kept for `timeout`."""
         shape, fleet = self.shape, self.fleet
-        self._healthy(shape.first, "the canary" if shape.canary else "the launch")
-        if shape.bake:
-            self._bake()
-        if shape.canary:
+        if self.size < shape.desired:
             self.phase = "the scale-up"
             fleet.scale(shape.desired)
+            self.size = shape.desired
             self.progress(f"{fleet.new}: canary passed; scaling to {shape.desired}")
             self._healthy(shape.desired, "full size")
         if fleet.old is None:
@@ -201,16 +225,27 @@ class Roll:
 
         self.waiter.wait(phase, self.shape.healthy_deadline, step, timed_out)
 
-    def _bake(self) -> None:
-        self.phase = "the bake"
-        shape, new = self.shape, self.fleet.new
-        watching = f" watching {', '.join(shape.alarms)}" if shape.alarms else ""
+    def _bake(self, seconds: int, phase: str = "the bake") -> None:
+        """Watch the new instances and the alarms for `seconds` (a bake, or a pause of seconds)."""
+        self.phase = phase
+        new, word = self.fleet.new, phase.removeprefix("the ")
+        watching = f" watching {', '.join(self.shape.alarms)}" if self.shape.alarms else ""
 
         def step(elapsed: float, left: float) -> Step:
-            said = self._still_healthy(shape.first)
-            return Step(f"{new}: bake {elapsed:.0f}/{shape.bake} s{watching}; {said}", key=said)
+            said = self._still_healthy(self.size)
+            return Step(f"{new}: {word} {elapsed:.0f}/{seconds} s{watching}; {said}", key=said)
 
-        self.waiter.wait(self.phase, shape.bake, step)
+        self.waiter.wait(self.phase, seconds, step)
+
+    def _analyse(self, seconds: int) -> None:
+        """Judge rollout.analysis's metrics over the wait that just ended (reconciler/analysis.py): one
+        out of bounds fails the roll, naming the metric and its values."""
+        for metric in self.shape.analysis:
+            value, before = self.fleet.measure(metric, seconds, self.shape.baseline)
+            verdict = judge(metric, value, before, seconds=seconds, missing_data=self.shape.missing_data)
+            if not verdict.passed:
+                raise RollFailed(f"analysis failed after {self.phase}: {verdict.line}")
+            self.progress(f"{self.fleet.new}: analysis: {verdict.line}")
 
     def _drain(self, delay: float) -> None:
         old = self.fleet.old
@@ -316,24 +351,6 @@ class Roll:
 
         self.undo.wait("the rollback", self.shape.healthy_deadline, step,
                        lambda last: f"{old} is not healthy again within {self.shape.healthy_deadline:g}s ({last.key})")
-
-
-def keep_while_healthy(waiter: Waiter, new: str, old: str, seconds: float, healthy: Callable[[], str]) -> None:
-    """Keep `old` for `seconds` so other nodes notice `new`; `healthy()` raises RollFailed when
-    `new` is no longer healthy, else says how healthy it is (a renamed group's old ASG is kept
-    this way too, while the new group's nodes stay healthy)."""
-    if seconds <= 0:
-        return
-    first = [True]
-
-    def step(elapsed: float, left: float) -> Step:
-        said = healthy()
-        line = (f"keeping {old} for {seconds:.0f}s so other nodes notice {new}" if first[0]
-                else f"keeping {old}: {left:.0f} s left; {new}: {said}")
-        first[0] = False
-        return Step(line, key=said, done=left <= 0)
-
-    waiter.wait("the hold", seconds, step)
 
 
 def _names(target_groups: tuple[str, ...]) -> str:

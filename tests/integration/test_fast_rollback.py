@@ -1,0 +1,85 @@
+"""Fast rollback on moto: with rollout.keep_previous, a roll keeps the old ASG warm out of the target
+groups; infra rollback attaches it again (no instance launched, web-tg never empty); past its window
+the next apply deletes it."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from tests.cli_helpers import run_infra
+from tests.integration.conftest import ALARM, TARGET_GROUP
+from tests.integration.fleet_support import BEE, applied, asgs, example, tags, write
+from tests.integration.test_fleet_rollout import instances, serving
+from tests.support.watch import Watch
+
+
+@pytest.fixture
+def autoscaling(aws: str):
+    return boto3.client("autoscaling", region_name="us-east-1", endpoint_url=aws)
+
+
+@pytest.fixture
+def kept(aws, ops_repo, capsys, autoscaling, target_group, alarm) -> tuple[dict, dict]:
+    """The bee group rolled once with keep_previous: (the new ASG, the old one kept warm)."""
+    example(ops_repo, target_groups=[TARGET_GROUP], healthy_deadline=5,
+            rollout={"canary": 1, "alarms": [ALARM], "keep_previous": 600})
+    applied(capsys)
+    [old] = asgs(autoscaling, BEE)
+    nodes = json.loads((ops_repo / "nodes.json").read_text())
+    nodes["__base__"]["source_ami"] = "ami-0a1b2c3d"  # without packer, what the group boots
+    write(ops_repo, nodes)
+    rolled = applied(capsys)
+    assert f"kept {old['AutoScalingGroupName']} warm (2 instance(s), out of web-tg) until " in rolled.out, rolled.out
+    [new] = [g for g in asgs(autoscaling, BEE) if g["AutoScalingGroupName"] != old["AutoScalingGroupName"]]
+    [still] = [g for g in asgs(autoscaling, BEE) if g["AutoScalingGroupName"] == old["AutoScalingGroupName"]]
+    assert tags(still)["infra:roll"] == "kept" and still["TargetGroupARNs"] == [] and len(still["Instances"]) == 2
+    return new, still
+
+
+def every_instance(ec2) -> set[str]:
+    return {i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
+
+
+def test_a_kept_asg_is_no_change_and_rollback_attaches_it_again_launching_nothing(
+        kept, capsys, autoscaling, ec2, elbv2, target_group):
+    new, old = kept
+    assert serving(elbv2, target_group) == instances(new)
+    plan = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert plan.code == 0 and "No changes." in plan.out, plan.out
+    launched = every_instance(ec2)
+    with Watch(lambda: frozenset(serving(elbv2, target_group))) as watch:
+        back = run_infra(capsys, "rollback", BEE, "--auto-approve")
+    assert back.code == 0, back.err + back.out
+    assert f"{old['AutoScalingGroupName']} still runs it, kept warm until" in back.out
+    assert f"roll: attach {old['AutoScalingGroupName']} (kept warm, 2 instance(s)) to web-tg again, no instance " \
+           f"launched" in back.out
+    assert f"attached {old['AutoScalingGroupName']} (2 instance(s), kept warm since its roll) to web-tg; no " \
+           f"instance launched" in back.out
+    assert every_instance(ec2) == launched  # nothing launched
+    assert all(watch.seen), "web-tg had no healthy target at some moment of the rollback"
+    [now] = asgs(autoscaling, BEE)
+    assert now["AutoScalingGroupName"] == old["AutoScalingGroupName"] and now["TargetGroupARNs"] == [target_group]
+    assert serving(elbv2, target_group) == instances(old)
+    assert tags(now)["infra:rolled_back_from"] == "2" and "infra:roll" not in tags(now)
+    held = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert held.code == 2 and "held at launch_template_version 1 by infra rollback, which left 2" in held.out
+
+
+def test_past_its_window_the_next_apply_deletes_the_kept_asg(kept, capsys, autoscaling):
+    new, old = kept
+    autoscaling.create_or_update_tags(Tags=[{  # its window passed (as the clock would have moved)
+        "ResourceId": old["AutoScalingGroupName"], "ResourceType": "auto-scaling-group", "Key": "infra:kept_until",
+        "Value": "2000-01-01T00:00:00Z", "PropagateAtLaunch": False}])
+    plan = run_infra(capsys, "plan")
+    assert f"asg.{BEE}.{old['AutoScalingGroupName']}" in plan.out and "to destroy" in plan.out, plan.out
+    applied(capsys)
+    assert [g["AutoScalingGroupName"] for g in asgs(autoscaling, BEE)] == [new["AutoScalingGroupName"]]
+
+
+def test_keep_previous_without_target_groups_is_one_located_error(ops_repo, capsys):
+    example(ops_repo, rollout={"keep_previous": 600})
+    result = run_infra(capsys, "validate")
+    assert result.code == 1 and "rollout.keep_previous keeps the old ASG warm out of the target groups" in result.err

@@ -1,0 +1,144 @@
+"""Rollout steps on moto: a roll stops at a manual pause (exit 4, both ASGs serving), survives the
+process that started it (status and promote from a fresh clone that shares only the S3 state), and
+goes on or back (abort: the old ASG at full size, held there); plan and drift say so meanwhile."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.cli_helpers import run_infra
+from tests.integration.conftest import ALARM, TARGET_GROUP
+from tests.integration.fleet_support import BEE, applied, asgs, example, tags, write
+from tests.integration.test_fleet_rollout import change_instance_type, instances, rolled_back, serving
+from tests.support.watch import Watch
+
+STEPS = [{"canary": 1}, {"pause": "manual"}, {"bake": 1}]
+PAUSED_EXIT = 4
+
+
+@pytest.fixture
+def autoscaling(aws: str):
+    return boto3.client("autoscaling", region_name="us-east-1", endpoint_url=aws)
+
+
+@pytest.fixture
+def team_repo(aws, ops_repo: Path, target_group, alarm) -> Path:
+    """The bee group behind web-tg rolled in three steps, its state in S3 (a team's, shared by clones)."""
+    boto3.client("s3", region_name="us-east-1", endpoint_url=aws).create_bucket(Bucket="ops-state")
+    nodes = example(ops_repo, target_groups=[TARGET_GROUP], healthy_deadline=5,
+                    rollout={"steps": STEPS, "alarms": [ALARM]})
+    nodes["__settings__"] = {"project": "ops", "state": {"backend": "s3", "bucket": "ops-state",
+                                                         "key": "prod/state.json"}}
+    write(ops_repo, nodes)
+    return ops_repo
+
+
+def paused_roll(capsys, autoscaling) -> tuple[dict, dict]:
+    """Apply, roll again with a new instance type: it stops at step 2; the old ASG and the paused one."""
+    applied(capsys)
+    [old] = asgs(autoscaling, BEE)
+    change_instance_type(Path.cwd())
+    plan = run_infra(capsys, "plan")
+    assert "roll: steps 1. canary 1 of 2, 2. pause until infra rollout promote, 3. bake 1 s watching web-5xx; " \
+           "then 2;" in plan.out, plan.out
+    stopped = run_infra(capsys, "apply", "--auto-approve")
+    assert stopped.code == PAUSED_EXIT, stopped.err + stopped.out
+    [new] = [g for g in asgs(autoscaling, BEE) if g["AutoScalingGroupName"] != old["AutoScalingGroupName"]]
+    assert (f"Paused: asg.{BEE}: {new['AutoScalingGroupName']}: paused at step 2/3 with 1 of 2 instance(s), beside "
+            f"{old['AutoScalingGroupName']}; go on with: infra rollout promote {BEE}; go back with: infra rollout "
+            f"abort {BEE}") in stopped.out
+    return old, new
+
+
+def test_a_manual_pause_stops_the_roll_survives_the_process_and_promote_from_a_fresh_clone_finishes_it(
+        team_repo, tmp_path_factory, capsys, autoscaling, elbv2, target_group, monkeypatch):
+    old, new = paused_roll(capsys, autoscaling)
+    assert new["DesiredCapacity"] == 1 and tags(new)["infra:roll"] == "paused" and tags(new)["infra:roll_step"] == "1"
+    assert serving(elbv2, target_group) == instances(old) | instances(new)  # the canary serves beside the old ASG
+    [old_now] = [g for g in asgs(autoscaling, BEE) if g["AutoScalingGroupName"] == old["AutoScalingGroupName"]]
+    assert old_now["DesiredCapacity"] == 2
+
+    plan = run_infra(capsys, "plan", "--detailed-exitcode")  # no second roll: the paused one, and how to end it
+    assert plan.code == 2 and "+/-" not in plan.out, plan.out
+    assert f"! asg.{BEE}: roll paused at step 2 of 3 (pause until infra rollout promote) since " in plan.out
+    assert plan.out.rstrip().endswith(f"No changes to apply, but 1 held back from nodes.json: asg.{BEE} (roll "
+                                      f"paused: infra rollout promote {BEE} or abort {BEE}).")
+    drift = run_infra(capsys, "drift")
+    assert drift.code == 2 and f"asg.{BEE}: roll paused at step 2 since" in drift.out, drift.out
+
+    clone = tmp_path_factory.mktemp("clone") / "ops"  # another machine: the repository's files, the state in S3
+    shutil.copytree(team_repo, clone, ignore=shutil.ignore_patterns(".infra"))
+    monkeypatch.chdir(clone)
+    status = run_infra(capsys, "rollout", "status", BEE)
+    assert status.code == PAUSED_EXIT and f"{BEE}: roll paused at step 2 of 3" in status.out, status.out
+    with Watch(lambda: frozenset(serving(elbv2, target_group))) as watch:
+        promoted = run_infra(capsys, "rollout", "promote", BEE)
+    assert promoted.code == 0, promoted.err + promoted.out
+    assert f"{new['AutoScalingGroupName']}: promoted at step 2/3; going on from step 3" in promoted.out
+    assert "bake 0/1 s watching web-5xx" in promoted.out and "canary passed; scaling to 2" in promoted.out
+    [done] = asgs(autoscaling, BEE)
+    assert done["AutoScalingGroupName"] == new["AutoScalingGroupName"] and done["DesiredCapacity"] == 2
+    assert not {"infra:roll", "infra:roll_step", "infra:roll_since"} & set(tags(done))
+    assert serving(elbv2, target_group) == instances(done)
+    assert all(watch.seen), "web-tg had no healthy target at some moment of the promote"
+    again = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert again.code == 0 and "No changes." in again.out, again.out
+    assert run_infra(capsys, "rollout", "status", BEE).out.startswith(f"{BEE}: no roll under way")
+
+
+def test_abort_at_the_pause_keeps_the_old_asg_at_full_size_and_holds_it_there(team_repo, capsys, autoscaling,
+                                                                                elbv2, target_group):
+    old, new = paused_roll(capsys, autoscaling)
+    aborted = run_infra(capsys, "rollout", "abort", BEE)
+    assert aborted.code == 0, aborted.err + aborted.out
+    assert f"rolled back, deleted {new['AutoScalingGroupName']} and kept {old['AutoScalingGroupName']}" in aborted.out
+    rolled_back(autoscaling, elbv2, target_group, old)
+    held = run_infra(capsys, "plan", "--detailed-exitcode")  # not rolled again by the next apply
+    assert held.code == 2 and "+/-" not in held.out, held.out
+    assert f"asg.{BEE}: held at launch_template_version 1 by infra rollback, which left 2" in held.out
+    drift = run_infra(capsys, "drift")
+    assert drift.code == 2 and f"infra autoscale:update {BEE} rolls it forward" in drift.out, drift.out
+    nothing = run_infra(capsys, "rollout", "promote", BEE)
+    assert nothing.code == 1 and "has no paused roll" in nothing.err
+
+
+def test_an_alarm_firing_while_paused_aborts_the_roll_on_the_next_status(team_repo, capsys, autoscaling, elbv2,
+                                                                        cloudwatch, target_group):
+    old, new = paused_roll(capsys, autoscaling)
+    cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="ALARM", StateReason="5xx above 1")
+    status = run_infra(capsys, "rollout", "status", BEE)
+    assert status.code == 1, status.err + status.out
+    assert f"asg.{BEE}: aborted" in status.out
+    assert f"{BEE}: alarm {ALARM} (5xx above 1) is in ALARM while the roll was paused: aborted" in status.out
+    rolled_back(autoscaling, elbv2, target_group, old)
+
+
+def test_a_bad_step_is_one_located_error_and_an_unknown_key_suggests_the_closest(ops_repo, capsys):
+    nodes = json.loads((ops_repo / "nodes.json").read_text())
+    nodes[BEE]["autoscale"]["rollout"] = {"steps": [{"canary": 1}, {"pasue": "manual"}]}
+    write(ops_repo, nodes)
+    result = run_infra(capsys, "validate")
+    assert result.code == 1 and "rollout.steps.1.pasue" in result.err and "did you mean 'pause'" in result.err, \
+        result.err
+
+
+def test_a_plan_warns_when_a_watched_alarm_already_fires_or_a_target_group_serves_nobody(
+        team_repo, capsys, autoscaling, cloudwatch, target_group):
+    applied(capsys)
+    change_instance_type(team_repo)
+    quiet = run_infra(capsys, "plan")
+    assert "! alarm" not in quiet.out and "no healthy target" not in quiet.out, quiet.out
+    cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="ALARM", StateReason="5xx above 1")
+    [group] = asgs(autoscaling, BEE)
+    autoscaling.detach_load_balancer_target_groups(AutoScalingGroupName=group["AutoScalingGroupName"],
+                                                   TargetGroupARNs=[target_group])
+    warned = run_infra(capsys, "plan")
+    assert f"    ! alarm {ALARM} (5xx above 1) is in ALARM now: a roll would stop before it starts" in warned.out
+    assert f"    ! target group {TARGET_GROUP} has no healthy target now" in warned.out, warned.out
+    markdown = run_infra(capsys, "plan", "--output", "markdown").out
+    assert f"**Warning:** target group {TARGET_GROUP} has no healthy target now." in markdown
