@@ -65,15 +65,18 @@ def detect_drift(state: State, observed: dict[str, Observed], scope: set[str] | 
         if changes:
             report.drifted.append(Drifted(address=address, kind=recorded.kind, group=recorded.group,
                                           status="changed", changes=changes))
-        reason = held_by_infra(recorded.group, found)
+        template = observed.get(f"launch_template.{recorded.group}")
+        reason = held_by_infra(recorded.group, found, template.outputs.get("version") if template else None)
         if reason:
             report.held.append(Held(address=address, group=recorded.group, reason=reason))
     return report
 
 
-def held_by_infra(group: str, found: Observed) -> str:
+def held_by_infra(group: str, found: Observed, wanted_version: str | None = None) -> str:
     """Why infra holds this group's ASG away from nodes.json, read from the ASG's tags: a roll paused
-    beside it, or a rollback (or an aborted roll) that left a version nodes.json may still want."""
+    beside it, or a rollback (or an aborted roll) that left a version nodes.json may still want.
+    `wanted_version`, when known, is the launch template version infra applied (what nodes.json asks
+    for): a rollback that went back to it (the way back from a rollback) holds nothing."""
     attributes = found.attributes
     paused = attributes.get("roll")
     if paused:
@@ -82,7 +85,7 @@ def held_by_infra(group: str, found: Observed) -> str:
                 f"{paused.get('launch_template_version')} beside {attributes.get('name')}; go on with: infra "
                 f"rollout promote {group}; go back with: infra rollout abort {group}")
     left, now = attributes.get("rolled_back_from"), attributes.get("launch_template_version")
-    if left and str(left) != str(now):
+    if left and str(left) != str(now) and (wanted_version is None or str(wanted_version) != str(now)):
         return (f"rolled back: {attributes.get('name')} runs launch template version {now}, not {left}, which "
                 f"infra rollback (or infra rollout abort) left; infra autoscale:update {group} rolls it forward")
     return ""

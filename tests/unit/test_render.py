@@ -142,3 +142,21 @@ def test_drift_shows_an_item_added_to_a_list_by_hand_as_an_insertion():
             in drift_markdown(report))
     [change] = json.loads(drift_json(report))["drifted"][0]["changes"]
     assert (change["op"], change["index"], change["actual"]) == ("insert", 1, "recipe[hand]")
+
+
+def test_drift_holds_a_rolled_back_asg_only_while_it_runs_another_version_than_infra_applied():
+    from infra.reconciler.drift import detect_drift
+    from infra.reconciler.resources import Observed
+    from infra.state.model import ResourceState, State
+
+    state = State(resources={"asg.web": ResourceState(kind="asg", group="web", attributes={"name": "web-2"}),
+                             "launch_template.web": ResourceState(kind="launch_template", group="web")})
+
+    def held(running: str, left: str, applied: str) -> list[str]:
+        observed = {"asg.web": Observed(attributes={"name": "web-2", "launch_template_version": running,
+                                                    "rolled_back_from": left}),
+                    "launch_template.web": Observed(outputs={"version": applied})}
+        return [h.address for h in detect_drift(state, observed).held]
+
+    assert held(running="1", left="2", applied="2") == ["asg.web"]  # rolled back from what nodes.json wants
+    assert held(running="2", left="1", applied="2") == []  # the way back from a rollback: what nodes.json wants
