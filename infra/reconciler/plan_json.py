@@ -20,10 +20,12 @@ from collections.abc import Callable
 from typing import Any
 
 from infra.errors import InfraError
+from infra.jsondump import dumps_indented
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Plan
 from infra.reconciler.refs import parse_ref, ref
 from infra.reconciler.rolls import roll_of
+from infra.redact import MASK, is_secret_key, mask_url_passwords, path_keys
 
 FORMAT_VERSION = "2.5"
 MAJOR = 2
@@ -35,52 +37,93 @@ LEADING = ("address", "kind", "group", "action", "reason", "depends_on", "protec
 Mask = Callable[..., Any]  # (value, path="") -> the value with secrets replaced
 
 
-class _Hider:
-    """Applies a mask and remembers whether it hid anything."""
+class _Shown:
+    """What the document shows of a value, in one walk: with a mask, values under secret-looking
+    keys and URL passwords masked (remembering whether anything was: `hid`); references (values
+    not known until apply) as null, remembering whether there were any (`refs`), so that
+    `unknown` walks only the values that hold some. Masking and nulling every value in walks of
+    their own, and comparing to see what was masked, took most of the time of a large plan's JSON."""
 
     def __init__(self, mask: Mask | None) -> None:
-        self.mask, self.hid = mask, False
+        self.masking, self.hid, self.refs = mask is not None, False, False
 
-    def __call__(self, value: Any, path: str = "") -> Any:
-        if self.mask is None:
+    def __call__(self, value: Any, path: str = "", *, nulled: bool = True) -> Any:
+        if not self.masking and not nulled:
             return value
-        shown = self.mask(value, path)
-        self.hid = self.hid or shown != value
-        return shown
+        key, parent = path_keys(path)
+        if self.masking and key and is_secret_key(key, parent):
+            return self._secret(value, nulled)
+        return self._walk(value, key, nulled)
+
+    def _walk(self, value: Any, parent: str, nulled: bool) -> Any:
+        kind = type(value)
+        if kind is str:
+            if nulled and value.startswith("${") and parse_ref(value) is not None:
+                self.refs = True
+                return None
+            if self.masking and "@" in value:
+                shown = mask_url_passwords(value)
+                self.hid = self.hid or shown != value
+                return shown
+            return value
+        if kind is dict:
+            if self.masking:
+                return {key: self._secret(item, nulled) if is_secret_key(str(key), parent)
+                        else self._walk(item, str(key), nulled) for key, item in value.items()}
+            return {key: self._walk(item, str(key), nulled) for key, item in value.items()}
+        if kind is list:
+            return [self._walk(item, parent, nulled) for item in value]
+        return value
+
+    def _secret(self, value: Any, nulled: bool) -> str:
+        self.refs = self.refs or (nulled and unknown(value) is not None)
+        self.hid = self.hid or (known(value) if nulled else value) != MASK
+        return MASK
 
 
 def plan_document(plan: Plan, *, mask: Mask | None = None) -> dict[str, Any]:
-    """The plan as the documented JSON object; with `mask`, secret values replaced (for printing)."""
-    hide = _Hider(mask)
+    """The plan as the documented JSON object; with `mask` (redact.masked, the mask there is,
+    which the walk applies inline), secret values replaced (for printing)."""
+    shown = _Shown(mask)
     data = plan.model_dump(mode="json")
-    actions = [{**_action(action, hide), "roll": _roll(model)}
+    actions = [{**_action(action, shown), "roll": _roll(model)}
                for action, model in zip(data.pop("actions"), plan.actions, strict=True)]
     # `masked` is known once every value went through the mask: put in its place after.
     document = {"format_version": FORMAT_VERSION, "masked": False, "has_changes": bool(plan.changes),
                 "summary": plan.summary(), **data, "actions": actions}
-    document["masked"] = hide.hid
+    document["masked"] = shown.hid
     return document
 
 
 def dump_plan(plan: Plan) -> str:
     """What `infra plan --out` saves: the document, unmasked, so that apply has every value."""
-    return json.dumps(plan_document(plan), indent=2) + "\n"
+    return dumps_indented(plan_document(plan)) + "\n"
 
 
-def _action(action: dict[str, Any], hide: _Hider) -> dict[str, Any]:
+def _action(action: dict[str, Any], shown: _Shown) -> dict[str, Any]:
     after = action["after"]
     document = {key: action[key] for key in LEADING}
     document.update(
         action=NAMES[ActionKind(action["action"])],
-        before=None if action["before"] is None else hide(action["before"]),
-        after=None if after is None else hide(known(after)),
-        after_unknown=unknown(after) or {},
-        changes=[{**change, "before": hide(change["before"], change["path"]),
-                  "after": hide(known(change["after"]), change["path"]), "after_unknown": unknown(change["after"])}
-                 for change in action["changes"]],
-        outputs=hide(action["outputs"]),
+        before=None if action["before"] is None else shown(action["before"], nulled=False),
+        after=None if after is None else _after(after, shown),
+        after_unknown=(unknown(after) if after is not None and shown.refs else None) or {},
+        changes=[_change(change, shown) for change in action["changes"]],
+        outputs=shown(action["outputs"], nulled=False),
     )
     return {**document, **{key: value for key, value in action.items() if key not in document}}
+
+
+def _after(value: Any, shown: _Shown, path: str = "") -> Any:
+    shown.refs = False
+    return shown(value, path)
+
+
+def _change(change: dict[str, Any], shown: _Shown) -> dict[str, Any]:
+    before = shown(change["before"], change["path"], nulled=False)
+    after = _after(change["after"], shown, change["path"])
+    return {**change, "before": before, "after": after,
+            "after_unknown": unknown(change["after"]) if shown.refs else None}
 
 
 def _roll(action: Any) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ from typing import Any
 from rich.markup import escape
 
 from infra.config.pricing import described, dollars
+from infra.jsondump import dumps_indented
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.cost import CostItem, Nodes, PlanCost
 from infra.reconciler.drift import DriftReport
@@ -164,7 +165,7 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
 
 def plan_json(plan: Plan) -> str:
     """The plan's document (docs/plan-json.md), as a saved plan holds it, with secrets masked."""
-    return json.dumps(plan_document(plan, mask=masked), indent=2)
+    return dumps_indented(plan_document(plan, mask=masked))
 
 
 def plan_markdown(plan: Plan) -> str:
