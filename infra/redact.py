@@ -80,8 +80,10 @@ def shown_url(url: str) -> str:
 def path_keys(path: str) -> tuple[str, str]:
     """The key a value at `path` sits under and that key's parent, for is_secret_key:
     `document.ssl.key` -> (key, ssl); `users[0].password` -> (password, users); "" -> ("", "")."""
-    parts = [_INDEX.sub("", part) for part in path.split(".")] if path else []
-    return (parts[-1] if parts else ""), (parts[-2] if len(parts) > 1 else "")
+    if "." not in path and "[" not in path:  # a top-level key, as most are: no parts to clean
+        return path, ""
+    parts = [_INDEX.sub("", part) for part in path.split(".")]
+    return parts[-1], (parts[-2] if len(parts) > 1 else "")
 
 
 def masked(value: Any, path: str = "") -> Any:

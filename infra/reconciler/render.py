@@ -30,6 +30,7 @@ _STYLE = {ActionKind.CREATE: "green", ActionKind.BUILD: "cyan", ActionKind.UPDAT
           ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim", ActionKind.ADOPT: "blue",
           ActionKind.REFRESH: "blue", ActionKind.PROMOTE: "cyan"}
 _MAX_VALUE = 100
+_ENCODE = json.JSONEncoder(default=str).encode  # json.dumps(value, default=str), without a new encoder per value
 
 
 def show_value(value: Any, path: str = "", limit: int | None = _MAX_VALUE) -> str:
@@ -37,9 +38,10 @@ def show_value(value: Any, path: str = "", limit: int | None = _MAX_VALUE) -> st
     value = masked(value, path)
     if parse_ref(value) is not None:
         return UNKNOWN
-    text = json.dumps(value, default=str)
-    for reference in re.findall(r'"\$\{[a-z_]+\.[A-Za-z0-9_.-]+\}"', text):
-        text = text.replace(reference, UNKNOWN)
+    text = _ENCODE(value)
+    if "${" in text:
+        for reference in re.findall(r'"\$\{[a-z_]+\.[A-Za-z0-9_.-]+\}"', text):
+            text = text.replace(reference, UNKNOWN)
     return text if limit is None or len(text) <= limit else text[:limit - 3] + "..."
 
 
