@@ -12,13 +12,12 @@ from typing import Any
 from rich.markup import escape
 
 from infra.config.pricing import described, dollars
-from infra.jsondump import dumps_indented
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.cost import CostItem, Nodes, PlanCost
 from infra.reconciler.drift import DriftReport
 from infra.reconciler.graph_render import markdown_charts
 from infra.reconciler.plan import Action, AttributeChange, Plan
-from infra.reconciler.plan_json import plan_document
+from infra.reconciler.plan_json import document_text
 from infra.reconciler.refs import parse_ref
 from infra.reconciler.removals import removed
 from infra.reconciler.rolls import roll_of
@@ -167,7 +166,7 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
 
 def plan_json(plan: Plan) -> str:
     """The plan's document (docs/plan-json.md), as a saved plan holds it, with secrets masked."""
-    return dumps_indented(plan_document(plan, mask=masked))
+    return document_text(plan, mask=masked)
 
 
 def plan_markdown(plan: Plan) -> str:

@@ -36,3 +36,15 @@ def test_what_json_cannot_hold_is_refused_as_json_dumps_refuses_it():
         dumps_indented({"a": {1, 2}})
     with pytest.raises(TypeError):
         dumps_indented({(1, 2): "x"})
+
+
+@settings(max_examples=100, deadline=None)
+@given(VALUES)
+def test_joining_the_pieces_as_it_goes_changes_nothing(value):
+    import infra.jsondump
+
+    chunk, infra.jsondump.CHUNK = infra.jsondump.CHUNK, 1
+    try:
+        assert dumps_indented(value) == json.dumps(value, indent=2)
+    finally:
+        infra.jsondump.CHUNK = chunk

@@ -9,7 +9,15 @@ import pytest
 
 from infra.errors import InfraError
 from infra.reconciler.actions import ActionKind
-from infra.reconciler.plan_json import FORMAT_VERSION, dump_plan, known, plan_document, read_plan, unknown
+from infra.reconciler.plan_json import (
+    FORMAT_VERSION,
+    document_text,
+    dump_plan,
+    known,
+    plan_document,
+    read_plan,
+    unknown,
+)
 from infra.reconciler.planner import plan
 from infra.reconciler.refs import ref
 from infra.reconciler.render import masked, plan_json
@@ -160,3 +168,9 @@ def test_the_schema_names_every_kind_infra_plans():
     from tests.support.plan_schema import plan_schema
 
     assert set(plan_schema()["$defs"]["action"]["properties"]["kind"]["enum"]) == set(KINDS)
+
+
+@pytest.mark.parametrize("mask", [None, masked], ids=["saved", "printed"])
+def test_the_document_is_written_as_json_dumps_writes_it_action_by_action(mask):
+    for the_plan in (_every_kind_of_action(), plan(graph(), {}, State())):  # and a plan of no actions
+        assert document_text(the_plan, mask=mask) == json.dumps(plan_document(the_plan, mask=mask), indent=2)
