@@ -51,6 +51,7 @@ class Run:
     load: float = 0.0  # the machine's 1-minute load average when it started
     spread: float = 0.0  # of several runs (this one their median): slowest minus fastest, seconds
     written: int = 0  # bytes the command wrote to the file system (launch.py)
+    output_bytes: int = 0  # of its output (a plan's: its report), of which `output` keeps the end
 
     @property
     def total_requests(self) -> int:
@@ -163,6 +164,7 @@ class Bench:
             if run.exit_code != expect:
                 raise SystemExit(f"infra plan in {root} exited {run.exit_code}, expected {expect}:\n"
                                  + "\n".join(run.output.splitlines()[-20:]))
+            run.output_bytes, run.output = len(run.output), run.output[-4000:]  # a report is up to 80 MB
             runs.append(run)
         return median_run(runs)
 

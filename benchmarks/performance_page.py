@@ -42,6 +42,7 @@ class Measured:
     packer_seconds: float
     loads: list[float]
     minutes: float
+    every_asg: bool = True
 
     def row(self, groups: int) -> PlanRow | None:
         return next((r for r in self.plans if r.groups == groups), None)
@@ -85,7 +86,7 @@ def targets(m: Measured) -> list[Target]:
     for output in ("text", *OUTPUTS):
         run = (big.cold.get(0.0) if output == "text" else big.formats.get(output)) if big else None
         found.append(Target(f"10,000 groups: cold plan, `--output {output}`", 4, "s", run.seconds if run else None,
-                            cold_where + (f"; the {output} report was {len(run.output) / 1e6:.0f} MB" if run else "")))
+                            cold_where + (f"; the {output} report was {run.output_bytes / 1e6:.0f} MB" if run else "")))
     colds = [r.peak_mb for r in ([*big.cold.values(), *big.formats.values()] if big else [])]
     found.append(Target("10,000 groups: peak memory of a cold plan, any output", 400, "MB",
                         max(colds) if colds else None, "the desired graph, the plan and its report held at once"))
@@ -174,7 +175,7 @@ def headline(m: Measured) -> str:
 
 
 def render(m: Measured, expected: Callable) -> str:
-    mix = ", ".join(f"{count} {shape}" for shape, count in fleet.mix(100, every_asg=True).items())
+    mix = ", ".join(f"{count} {shape}" for shape, count in fleet.mix(100, every_asg=m.every_asg).items())
     info = m.info
     phases = phases_table(_phases_columns(m))
     found = targets(m)

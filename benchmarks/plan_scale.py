@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import pickle
 import re
 import sys
 import tempfile
@@ -245,6 +246,31 @@ def most_at_once(spans: list[tuple[float, float]]) -> int:
     return best
 
 
+def measure(args: argparse.Namespace, sizes: list[int], parallelisms: list[int],
+            delays: list[float]) -> performance_page.Measured:
+    info = machine()
+    print(f"infra benchmarks on {info['nproc']} CPU(s) ({info['cpu']}), {info['memory']}, {info['date']}", flush=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="infra-bench-") as scratch:
+        bench = Bench(Path(scratch), every_asg=not args.mixed)
+        try:
+            print("infra plan (cold: nothing exists; warm: everything exists) and the per-resource refresh:",
+                  flush=True)
+            plans = measure_plans(bench, sizes, args.repeats, args.warm_limit, delays, args.phases_from,
+                                  args.moto_baseline_limit)
+            regions = None if args.no_regions else measure_regions(bench, args.regions_groups, delays, args.repeats)
+            print(f"infra apply of {args.apply_groups} groups from nothing, packer builds of "
+                  f"{args.packer_seconds:g} s:", flush=True)
+            applies = measure_applies(bench, args.apply_groups, parallelisms, args.packer_seconds,
+                                      [0.0] if args.quick else delays)
+        finally:
+            bench.close()
+    return performance_page.Measured(info=info, plans=plans, regions=regions, applies=applies, delays=delays,
+                                     apply_groups=args.apply_groups, packer_seconds=args.packer_seconds,
+                                     loads=bench.loads, minutes=(time.monotonic() - started) / 60,
+                                     every_asg=not args.mixed)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="group counts for the plan runs")
@@ -266,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="10 and 100 groups, a 20-group apply with no delay; writes nothing")
     parser.add_argument("--out", type=Path, default=DOCS, help="where to write the report (Markdown)")
+    parser.add_argument("--keep", type=Path, help="also keep the measurements in this file (pickle)")
+    parser.add_argument("--from", dest="kept", type=Path,
+                        help="measure nothing: write the report from measurements kept with --keep")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -273,27 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         sizes, parallelisms, args.no_write, args.apply_groups, args.no_regions = [10, 100], [1, 10], True, 20, True
     delays = sorted({0.0, args.delay})
-    info = machine()
-    print(f"infra benchmarks on {info['nproc']} CPU(s) ({info['cpu']}), {info['memory']}, {info['date']}", flush=True)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="infra-bench-") as scratch:
-        bench = Bench(Path(scratch), every_asg=not args.mixed)
-        try:
-            print("infra plan (cold: nothing exists; warm: everything exists) and the per-resource refresh:",
-                  flush=True)
-            plans = measure_plans(bench, sizes, args.repeats, args.warm_limit, delays, args.phases_from,
-                                  args.moto_baseline_limit)
-            regions = None if args.no_regions else measure_regions(bench, args.regions_groups, delays, args.repeats)
-            print(f"infra apply of {args.apply_groups} groups from nothing, packer builds of "
-                  f"{args.packer_seconds:g} s:", flush=True)
-            applies = measure_applies(bench, args.apply_groups, parallelisms, args.packer_seconds,
-                                      [0.0] if args.quick else delays)
-        finally:
-            bench.close()
-    page = performance_page.Measured(info=info, plans=plans, regions=regions, applies=applies, delays=delays,
-                                     apply_groups=args.apply_groups, packer_seconds=args.packer_seconds,
-                                     loads=bench.loads, minutes=(time.monotonic() - started) / 60)
-    report = performance_page.render(page, lambda groups, warm: expected(bench, groups, warm))
+    page = pickle.loads(args.kept.read_bytes()) if args.kept else measure(args, sizes, parallelisms, delays)
+    if args.keep:
+        args.keep.write_bytes(pickle.dumps(page))
+    report = performance_page.render(page, lambda groups, warm: expected_requests(groups, warm, page.every_asg))
     print()
     print(report)
     print(f"Headline: {performance_page.headline(page)}")

@@ -138,7 +138,7 @@ def formats_table(rows: list[PlanRow]) -> list[str]:
         for output, run in (("text", row.cold.get(0.0)), *row.formats.items()):
             if run is not None:
                 lines.append(f"| {row.groups:,} | {output} | {run.seconds:.2f} s | {run.cpu:.2f} s | "
-                             f"{run.peak_mb:.0f} MB | {len(run.output) / 1e6:.1f} MB |")
+                             f"{run.peak_mb:.0f} MB | {run.output_bytes / 1e6:.1f} MB |")
     return lines
 
 
