@@ -44,7 +44,7 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 
 import fleet  # noqa: E402
 import performance_page  # noqa: E402
-from doc_sections import owned_sections  # noqa: E402
+from doc_sections import owned_sections, replace_section  # noqa: E402
 from harness import Bench, Run, machine  # noqa: E402
 from replay import Replay  # noqa: E402
 from report import ApplyRow, PlanRow, RegionsRow, ms  # noqa: E402
@@ -59,6 +59,7 @@ REGIONS_GROUPS, REGIONS = 1000, 4  # the fleet spread over regions, planned besi
 # Warm plans need everything made first, by `infra apply`; 10,000 groups take a few minutes.
 WARM_LIMIT = 10000
 DOCS = ROOT / "docs" / "performance.md"
+README = ROOT / "README.md"
 COMMAND = "make bench"
 # The largest page infra asks for (and AWS gives) per describe.
 PAGE = {"DescribeLaunchTemplates": 200, "DescribeLaunchTemplateVersions": 200, "DescribeAutoScalingGroups": 100,
@@ -292,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="10 and 100 groups, a 20-group apply with no delay; writes nothing")
     parser.add_argument("--out", type=Path, default=DOCS, help="where to write the report (Markdown)")
+    parser.add_argument("--readme", type=Path, default=README, help="whose section plan-scale to rewrite")
     parser.add_argument("--keep", type=Path, help="also keep the measurements in this file (pickle)")
     parser.add_argument("--from", dest="kept", type=Path,
                         help="measure nothing: write the report from measurements kept with --keep")
@@ -314,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         kept = owned_sections(args.out.read_text()) if args.out.exists() else []  # other benchmarks' sections
         args.out.write_text(report.rstrip("\n") + "".join(f"\n\n{section}" for section in kept).rstrip("\n") + "\n")
         print(f"wrote {args.out}")
+        if args.readme.exists():
+            args.readme.write_text(replace_section(args.readme.read_text(), "plan-scale",
+                                                   performance_page.readme_speed(page)))
+            print(f"wrote its figures in {args.readme}")
     return 0
 
 

@@ -182,3 +182,18 @@ def test_a_damaged_record_is_one_clear_line(tmp_path):
     backend.path.write_bytes(header.encode() + b"\n%08x %s\n" % (zlib.crc32(body), body))
     with pytest.raises(StateError, match=r"record 1 of the state's journal is damaged"):
         JournaledBackend(LocalBackend(inner.path), backend.path).read()
+
+
+def test_a_journal_cut_at_any_byte_replays_the_records_before_the_cut_and_never_fails(tmp_path):
+    backend, inner, state = started(tmp_path)
+    versions = [state.to_json()]
+    for name in ("a", "b", "c"):
+        batch(backend, state, (f"role.{name}", resource(name)))
+        versions.append(state.to_json())
+    whole = backend.path.read_bytes()
+    ends = [index + 1 for index, byte in enumerate(whole) if byte == ord("\n")]  # after the header and each record
+    for cut in range(len(whole) + 1):
+        backend.path.write_bytes(whole[:cut])
+        read = JournaledBackend(LocalBackend(inner.path), backend.path).read()
+        whole_records = max(sum(1 for end in ends if end <= cut) - 1, 0)
+        assert read.to_json() == versions[whole_records], cut
