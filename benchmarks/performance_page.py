@@ -83,7 +83,7 @@ def targets(m: Measured) -> list[Target]:
     """Issue 27's targets: 10,000 groups, every one with an ASG."""
     big, thousand, spread = m.row(10000), m.row(1000), m.regions
     found = []
-    cold_where = _where(big.phases.get("cold") if big else None)
+    cold_where = "the phases of the text plan: " + _where(big.phases.get("cold") if big else None)
     for output in ("text", *OUTPUTS):
         run = (big.cold.get(0.0) if output == "text" else big.formats.get(output)) if big else None
         found.append(Target(f"10,000 groups: cold plan, `--output {output}`", 4, "s", run.seconds if run else None,
@@ -116,8 +116,9 @@ def targets(m: Measured) -> list[Target]:
         ratio = spread.observe[m.delay] / one["phases"][OBSERVE]
         found.append(Target(f"{spread.groups:,} groups over {spread.regions} regions observe in about the time of one "
                             f"({ms(m.delay)} per request): observe, times that of one region", REGIONS_ABOUT, "x",
-                            ratio, "each region is observed after the one before (infra/providers/aws/common.py: "
-                            "ObservedPerRegion.observe loops over the regions; images.py likewise)"))
+                            ratio, "the regions are observed at once (infra/providers/aws/common.py, in_each_region), "
+                            "so the extra is CPU: a boto3 client per service and region, and four sets of pages "
+                            "parsed under one interpreter lock, on a shared machine (not profiled further)"))
     return found
 
 
@@ -274,7 +275,11 @@ def render(m: Measured, expected: Callable) -> str:
         "reads its latest version), so its figures are a lower bound for a per-resource refresh. infra's",
         "column is its whole warm plan (read, render, compare, report), not its observation alone. On moto,",
         f"at 10,000 groups only without delay (with {ms(m.delay)}, its 30,000 requests take minutes of moto's CPU);",
-        "the targets compare the replay's figures, where neither pays for moto.",
+        "the targets compare the replay's figures, where neither pays for moto. The replay is one Python",
+        "process answering a few hundred requests a second, so without delay it, not the model, bounds",
+        "the per-resource refresh's wall time at 10,000 groups; with the delay, 10 requests in flight at",
+        f"{ms(m.delay)} each bound it at 30,000 / 10 x {m.delay:g} s = {30000 / 10 * m.delay:.0f} s whatever "
+        "answers them.",
         "",
         *comparison_table(m.plans, m.delays),
         "",
