@@ -95,15 +95,20 @@ def masked(value: Any, path: str = "") -> Any:
     return _masked(value, key)
 
 
+def masked_text(text: str) -> str:
+    """A string value as shown: its URL passwords and secret-looking assignments masked."""
+    return mask_assignments(mask_url_passwords(text)) if "@" in text or "=" in text else text
+
+
 def _masked(value: Any, parent: str) -> Any:
     kind = type(value)  # exact types first: this walks every value of a plan
     if kind is str:
-        return mask_url_passwords(value) if "@" in value else value
+        return masked_text(value)
     if kind is dict or (kind is not list and isinstance(value, dict)):
         return {key: MASK if is_secret_key(str(key), parent) else _masked(item, str(key))
                 for key, item in value.items()}
     if kind is list or isinstance(value, list):
         return [_masked(item, parent) for item in value]
     if isinstance(value, str):
-        return mask_assignments(mask_url_passwords(value))
+        return masked_text(value)
     return value

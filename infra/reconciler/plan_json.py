@@ -25,7 +25,7 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Plan
 from infra.reconciler.refs import parse_ref, ref
 from infra.reconciler.rolls import roll_of
-from infra.redact import MASK, is_secret_key, mask_url_passwords, path_keys
+from infra.redact import MASK, is_secret_key, masked_text, path_keys
 
 FORMAT_VERSION = "2.5"
 MAJOR = 2
@@ -61,8 +61,8 @@ class _Shown:
             if nulled and value.startswith("${") and parse_ref(value) is not None:
                 self.refs = True
                 return None
-            if self.masking and "@" in value:
-                shown = mask_url_passwords(value)
+            if self.masking and ("@" in value or "=" in value):
+                shown = masked_text(value)
                 self.hid = self.hid or shown != value
                 return shown
             return value

@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from infra.errors import StateError
 from infra.fsutil import atomic_write_text
 from infra.state.backend import StateBackend
-from infra.state.lock import LockInfo
+from infra.state.lock import Confirm, LockInfo
 from infra.state.model import ResourceState, State
 
 VERSION = 1
@@ -130,8 +130,8 @@ class JournaledBackend:
     def holds(self, info: LockInfo) -> bool:
         return self.inner.holds(info)
 
-    def force_unlock(self, lock_id: str) -> LockInfo:
-        return self.inner.force_unlock(lock_id)
+    def force_unlock(self, lock_id: str, confirm: Confirm) -> LockInfo:
+        return self.inner.force_unlock(lock_id, confirm)
 
 
 def unwrapped(backend: StateBackend) -> StateBackend:

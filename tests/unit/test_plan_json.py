@@ -174,3 +174,11 @@ def test_the_schema_names_every_kind_infra_plans():
 def test_the_document_is_written_as_json_dumps_writes_it_action_by_action(mask):
     for the_plan in (_every_kind_of_action(), plan(graph(), {}, State())):  # and a plan of no actions
         assert document_text(the_plan, mask=mask) == json.dumps(plan_document(the_plan, mask=mask), indent=2)
+
+
+def test_printed_json_masks_secrets_inside_strings_as_every_format_does():
+    secret = Resource(kind="role", group="web", attributes={"path": "roles/role-web.json", "document": {
+        "dsn": "host=db user=app password=hunter2 port=5432", "url": "http://admin:hunter2@db:5432/app"}})
+    printed = json.loads(plan_json(plan(graph(secret), {}, State())))
+    assert "hunter2" not in json.dumps(printed) and printed["masked"] is True
+    assert printed["actions"][0]["after"]["document"]["dsn"] == "host=db user=app password=(sensitive) port=5432"
