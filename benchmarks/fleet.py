@@ -10,6 +10,9 @@ Every 20 groups hold:
 So 85% of groups build an AMI with packer, 15% run an ASG, and every group has a role. The shapes
 repeat by position, so 10 groups already hold one of each kind of group but the plain one twice.
 
+`every_asg` is the other fleet: every group a packer group with an ASG (the seed's 12_04-bee, N
+times), the shape whose plans are the largest (6 resources a group).
+
 All groups are in us-east-1, or spread over `regions` of REGIONS (up to four) by blocks of 20, so
 each region holds the same mix and a group built from another group's AMI is in that group's region.
 """
@@ -32,7 +35,9 @@ def group_name(index: int) -> str:
     return f"svc{index:05d}"
 
 
-def shape(index: int) -> str:
+def shape(index: int, every_asg: bool = False) -> str:
+    if every_asg:
+        return "packer+asg"
     position = index % 20
     if position in AUTOSCALED:
         return "packer+asg"
@@ -47,7 +52,7 @@ def region(index: int, regions: int = 1) -> str:
     return REGIONS[(index // BLOCK) % regions]
 
 
-def nodes_json(groups: int, regions: int = 1) -> dict[str, Any]:
+def nodes_json(groups: int, regions: int = 1, every_asg: bool = False) -> dict[str, Any]:
     document: dict[str, Any] = {"__base__": {
         "autoscale": False,
         "type": "amazon-ebs",
@@ -62,7 +67,7 @@ def nodes_json(groups: int, regions: int = 1) -> dict[str, Any]:
     }}
     for index in range(groups):
         name = group_name(index)
-        kind = shape(index)
+        kind = shape(index, every_asg)
         group: dict[str, Any] = {
             "description": f"benchmark group {index} ({kind})",
             "instance_type": ("m5.large", "c5.xlarge", "r5.large")[index % 3],
@@ -82,14 +87,14 @@ def nodes_json(groups: int, regions: int = 1) -> dict[str, Any]:
     return document
 
 
-def mix(groups: int) -> dict[str, int]:
+def mix(groups: int, every_asg: bool = False) -> dict[str, int]:
     counts: dict[str, int] = {}
     for index in range(groups):
-        counts[shape(index)] = counts.get(shape(index), 0) + 1
+        counts[shape(index, every_asg)] = counts.get(shape(index, every_asg), 0) + 1
     return counts
 
 
-def resources(groups: int) -> int:
+def resources(groups: int, every_asg: bool = False) -> int:
     """How many resources the desired graph holds for `groups` groups."""
     per_shape = {"packer": 3, "packer from @group": 3, "packer+asg": 6, "asg, no packer": 4}
-    return sum(per_shape[shape(i)] for i in range(groups))
+    return sum(per_shape[shape(i, every_asg)] for i in range(groups))

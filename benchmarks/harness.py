@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 import fleet  # noqa: E402
 from fake_packer import PackerService  # noqa: E402
+from replay import Recorder  # noqa: E402
 
 from infra.sandbox.launcher import MotoServer  # noqa: E402
 from tests.support.aws_proxy import CountingProxy  # noqa: E402
@@ -48,6 +50,8 @@ class Run:
     moto_cpu: float = 0.0  # CPU seconds moto spent meanwhile
     load: float = 0.0  # the machine's 1-minute load average when it started
     spread: float = 0.0  # of several runs (this one their median): slowest minus fastest, seconds
+    written: int = 0  # bytes the command wrote to the file system (launch.py)
+    output_bytes: int = 0  # of its output (a plan's: its report), of which `output` keeps the end
 
     @property
     def total_requests(self) -> int:
@@ -69,8 +73,8 @@ def median_run(runs: list[Run]) -> Run:
 
 
 class Bench:
-    def __init__(self, scratch: Path) -> None:
-        self.scratch = scratch
+    def __init__(self, scratch: Path, every_asg: bool = True) -> None:
+        self.scratch, self.every_asg = scratch, every_asg
         self.server = MotoServer(scratch / "moto").start([fleet.SOURCE_AMI], security_groups=fleet.SECURITY_GROUPS)
         self.proxy = CountingProxy(self.server.port)
         self.packer = PackerService()
@@ -93,19 +97,24 @@ class Bench:
         root = self.scratch / name
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
-        (root / "nodes.json").write_text(json.dumps(fleet.nodes_json(groups, regions), indent=2) + "\n")
+        (root / "nodes.json").write_text(json.dumps(fleet.nodes_json(groups, regions, self.every_asg), indent=2)
+                                         + "\n")
         return root
 
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INFRA_"))}
-        env.update({"AWS_ENDPOINT_URL": self.proxy.endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
+    def env(self, endpoint: Any = None) -> dict[str, str]:
+        # Without PYTHONDONTWRITEBYTECODE: infra's modules compiled once, as an installed infra is, not every run.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("AWS_", "INFRA_")) and k != "PYTHONDONTWRITEBYTECODE"}
+        env.update({"AWS_ENDPOINT_URL": (endpoint or self.proxy).endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
                     "AWS_SECRET_ACCESS_KEY": "testing", **self.packer.environment()})
         return env
 
-    def run(self, root: Path, command: list[str], *, timeout: float, delay: float = 0.0) -> Run:
-        """Run one command to its end, every AWS request `delay` seconds slower."""
-        self.proxy.reset()
-        self.proxy.delay = delay
+    def run(self, root: Path, command: list[str], *, timeout: float, delay: float = 0.0, endpoint: Any = None) -> Run:
+        """Run one command to its end, every AWS request `delay` seconds slower; through the counting
+        proxy in front of moto, or `endpoint` (a replay.Recorder or replay.Replay)."""
+        endpoint = endpoint or self.proxy
+        endpoint.reset()
+        endpoint.delay = delay
         output = root / "output.txt"
         moto_before = self.moto_cpu()
         load = load_average()
@@ -114,7 +123,7 @@ class Bench:
         try:
             with open(output, "w") as sink:
                 process = subprocess.Popen([sys.executable, "-S", str(HERE / "launch.py"), str(into), *command],
-                                           cwd=root, env=self.env(), stdin=subprocess.DEVNULL, stdout=sink,
+                                           cwd=root, env=self.env(endpoint), stdin=subprocess.DEVNULL, stdout=sink,
                                            stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(into,))
                 os.close(into)
                 watchdog = threading.Timer(timeout, _kill_group, (process.pid,))
@@ -126,16 +135,16 @@ class Bench:
             with os.fdopen(report) as launched:
                 told = launched.read().split()
         finally:
-            self.proxy.delay = 0.0
-        if process.returncode != 0 or len(told) != 4:
+            endpoint.delay = 0.0
+        if process.returncode != 0 or len(told) != 5:
             raise SystemExit(f"{' '.join(command)} in {root} took more than {timeout:.0f}s and was stopped"
                              if process.returncode < 0 else f"benchmarks/launch.py failed to run {command[0]}")
         code = os.waitstatus_to_exitcode(int(told[0]))
         if code < 0:
             raise SystemExit(f"{' '.join(command)} in {root} was killed by signal {-code}")
-        return Run(seconds=float(told[3]), peak_mb=int(told[1]) / 1024, requests=self.proxy.reset(), exit_code=code,
+        return Run(seconds=float(told[3]), peak_mb=int(told[1]) / 1024, requests=endpoint.reset(), exit_code=code,
                    output=output.read_text(errors="replace"), cpu=float(told[2]),
-                   moto_cpu=self.moto_cpu() - moto_before, load=load)
+                   moto_cpu=self.moto_cpu() - moto_before, load=load, written=int(told[4]))
 
     def moto_cpu(self) -> float:
         """CPU seconds the moto server has used so far (Linux: /proc)."""
@@ -145,22 +154,26 @@ class Bench:
             return 0.0
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def plan(self, root: Path, *, expect: int, repeats: int, delay: float = 0.0) -> Run:
+    def plan(self, root: Path, *, expect: int, repeats: int, delay: float = 0.0, output: str = "text",
+             endpoint: Any = None) -> Run:
         """The median of `repeats` plans (by wall time), each checked for the expected exit code."""
         runs = []
         for _ in range(repeats):
-            run = self.run(root, [*self.infra, "plan", "--detailed-exitcode"], timeout=PLAN_TIMEOUT, delay=delay)
+            run = self.run(root, [*self.infra, "plan", "--detailed-exitcode", "--output", output],
+                           timeout=PLAN_TIMEOUT, delay=delay, endpoint=endpoint)
             if run.exit_code != expect:
                 raise SystemExit(f"infra plan in {root} exited {run.exit_code}, expected {expect}:\n"
                                  + "\n".join(run.output.splitlines()[-20:]))
+            run.output_bytes, run.output = len(run.output), run.output[-4000:]  # a report is up to 80 MB
             runs.append(run)
         return median_run(runs)
 
-    def phases(self, root: Path, *, repeats: int, delay: float = 0.0) -> dict:
+    def phases(self, root: Path, *, repeats: int, delay: float = 0.0, endpoint: Any = None) -> dict:
         """Where one plan's time goes (phases.py), the median of `repeats` by total time."""
         answers = []
         for _ in range(repeats):
-            run = self.run(root, [sys.executable, str(HERE / "phases.py")], timeout=PLAN_TIMEOUT, delay=delay)
+            run = self.run(root, [sys.executable, str(HERE / "phases.py")], timeout=PLAN_TIMEOUT, delay=delay,
+                           endpoint=endpoint)
             if run.exit_code != 0:
                 raise SystemExit(f"phases.py in {root} exited {run.exit_code}:\n{run.output[-2000:]}")
             answer = json.loads(run.output)
@@ -178,12 +191,16 @@ class Bench:
                              + "\n".join(run.output.splitlines()[-30:]))
         return run
 
-    def baseline(self, root: Path, *, repeats: int, delay: float = 0.0) -> tuple[Run, dict]:
+    def recorder(self) -> Recorder:
+        """A loopback proxy to moto that keeps every answer, for a Replay of them (replay.py)."""
+        return Recorder(self.server.port)
+
+    def baseline(self, root: Path, *, repeats: int, delay: float = 0.0, endpoint: Any = None) -> tuple[Run, dict]:
         """The per-resource refresh (per_resource.py) of what infra made in `root`: the median of `repeats`."""
         runs, answers = [], {}
         for _ in range(repeats):
             run = self.run(root, [sys.executable, str(HERE / "per_resource.py"), str(root)], timeout=APPLY_TIMEOUT,
-                           delay=delay)
+                           delay=delay, endpoint=endpoint)
             if run.exit_code != 0:
                 raise SystemExit(f"per_resource.py in {root} exited {run.exit_code}:\n{run.output[-2000:]}")
             answers[id(run)] = json.loads(run.output)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import pickle
 import re
 import sys
 import tempfile
@@ -43,8 +44,9 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 
 import fleet  # noqa: E402
 import performance_page  # noqa: E402
-from doc_sections import owned_sections  # noqa: E402
+from doc_sections import owned_sections, replace_section  # noqa: E402
 from harness import Bench, Run, machine  # noqa: E402
+from replay import Replay  # noqa: E402
 from report import ApplyRow, PlanRow, RegionsRow, ms  # noqa: E402
 
 SIZES = (10, 100, 1000, 10000)
@@ -57,11 +59,15 @@ REGIONS_GROUPS, REGIONS = 1000, 4  # the fleet spread over regions, planned besi
 # Warm plans need everything made first, by `infra apply`; 10,000 groups take a few minutes.
 WARM_LIMIT = 10000
 DOCS = ROOT / "docs" / "performance.md"
+README = ROOT / "README.md"
 COMMAND = "make bench"
 # The largest page infra asks for (and AWS gives) per describe.
 PAGE = {"DescribeLaunchTemplates": 200, "DescribeLaunchTemplateVersions": 200, "DescribeAutoScalingGroups": 100,
         "DescribeImages": 1000}
 LOOK_ALIKES = {"asg": 100, "launch_template": 200}  # names per describe (infra/providers/aws/adoption.py)
+BY_NAME_CALLS = 2  # more calls by name than this: one scan of the region instead (adoption.py)
+OUTPUTS = ("json", "markdown")  # cold plans in these too (text is the cold plan of every size)
+MOTO_BASELINE_LIMIT = 1000  # the per-resource refresh on moto with the delay, up to this many groups (slow above)
 
 
 def repeats_for(groups: int, repeats: int) -> int:
@@ -69,7 +75,7 @@ def repeats_for(groups: int, repeats: int) -> int:
     return repeats if groups <= 1000 else max(1, repeats // 2)
 
 
-def expected_requests(groups: int, warm: bool) -> Counter:
+def expected_requests(groups: int, warm: bool, every_asg: bool = True) -> Counter:
     """The pages of one tag-filtered describe per resource kind that a plan of `groups` needs.
 
     Every kind is scanned (orphans of a kind no group uses any more are found too). Cold, nothing
@@ -78,16 +84,21 @@ def expected_requests(groups: int, warm: bool) -> Counter:
     their security groups and the region's zones (for ASGs over every zone) one each. The benchmark
     makes no one-off instances, so DescribeInstances is one empty page; a second one, and
     DescribeKeyPairs, look for what killed packer builds left (none here). Cold, the ASGs and launch
-    templates to make are also looked for by name (100 ASG names, 200 template names a call), for
-    look-alikes made without infra that could be imported, and the security groups and source AMI
-    that what the plan makes uses are checked to exist (one describe each: plan_checks.py)."""
-    shapes = fleet.mix(groups)
+    templates to make are also looked for, for look-alikes made without infra that could be imported
+    (adoption.py): by name (100 ASG names, 200 template names a call) when that takes a call or two,
+    else in one scan of the region's ASGs and templates, which is one empty page here; and the
+    security groups and source AMI that what the plan makes uses are checked to exist (one describe
+    each: plan_checks.py)."""
+    shapes = fleet.mix(groups, every_asg)
     asgs = shapes.get("packer+asg", 0) + shapes.get("asg, no packer", 0)  # as many launch templates
     pages = Counter({"DescribeImages": 1, "DescribeInstances": 2, "DescribeLaunchTemplates": 1,
                      "DescribeAutoScalingGroups": 1, "DescribeKeyPairs": 1})
-    if asgs and not warm:  # what the plan would make, by name: importable look-alikes (none here)
-        pages.update({"DescribeAutoScalingGroups": math.ceil(asgs / LOOK_ALIKES["asg"]),
-                      "DescribeLaunchTemplates": math.ceil(2 * asgs / LOOK_ALIKES["launch_template"])})
+    if asgs and not warm:  # what the plan would make: importable look-alikes (none here)
+        by_name = {"asg": math.ceil(asgs / LOOK_ALIKES["asg"]),
+                   "launch_template": math.ceil(2 * asgs / LOOK_ALIKES["launch_template"])}
+        pages.update({"DescribeAutoScalingGroups": by_name["asg"] if by_name["asg"] <= BY_NAME_CALLS else 1,
+                      "DescribeLaunchTemplates": by_name["launch_template"]
+                      if by_name["launch_template"] <= BY_NAME_CALLS else 1})
     amis = groups - shapes.get("asg, no packer", 0)  # one per packer group
     if groups and not warm:  # what the plan makes uses the fleet's security groups and source AMI
         pages.update({"DescribeSecurityGroups": 1, "DescribeImages": 1})
@@ -100,6 +111,10 @@ def expected_requests(groups: int, warm: bool) -> Counter:
             "DescribeAutoScalingGroups": math.ceil(asgs / PAGE["DescribeAutoScalingGroups"]) - 1,
             "DescribeSecurityGroups": 1, "DescribeAvailabilityZones": 1})
     return +pages
+
+
+def expected(bench: Bench, groups: int, warm: bool) -> Counter:
+    return expected_requests(groups, warm, bench.every_asg)
 
 
 # -- the measurements -------------------------------------------------------------------------------
@@ -115,33 +130,64 @@ def _describe(groups: int, which: str, run: Run, expected: Counter | None = None
 
 
 def measure_plans(bench: Bench, sizes: list[int], repeats: int, warm_limit: int, delays: list[float],
-                  phases_from: int = PHASES_FROM) -> list[PlanRow]:
+                  phases_from: int = PHASES_FROM, moto_baseline_limit: int = MOTO_BASELINE_LIMIT) -> list[PlanRow]:
     rows = []
     for groups in sizes:
         bench.reset()
         root = bench.repository(f"plan-{groups}", groups)
         times = repeats_for(groups, repeats)
-        row = PlanRow(groups=groups, resources=fleet.resources(groups))
+        row = PlanRow(groups=groups, resources=fleet.resources(groups, bench.every_asg))
         for delay in delays:
             row.cold[delay] = bench.plan(root, expect=2, repeats=times, delay=delay)
-            _describe(groups, f"cold, {ms(delay)} per request", row.cold[delay], expected_requests(groups, warm=False))
+            _describe(groups, f"cold, {ms(delay)} per request", row.cold[delay], expected(bench, groups, warm=False))
+        for output in OUTPUTS:
+            row.formats[output] = bench.plan(root, expect=2, repeats=times, output=output)
+            _describe(groups, f"cold, --output {output}", row.formats[output], expected(bench, groups, warm=False))
         if groups >= phases_from:
             row.phases["cold"] = bench.phases(root, repeats=times)
         if groups <= warm_limit:
             make_everything(bench, root, row)
-            for delay in delays:
-                row.warm[delay] = bench.plan(root, expect=0, repeats=times, delay=delay)
-                _describe(groups, f"warm, {ms(delay)} per request", row.warm[delay],
-                          expected_requests(groups, warm=True))
-                row.baseline[delay] = bench.baseline(root, repeats=times, delay=delay)
-                _describe(groups, f"per-resource refresh, {ms(delay)} per request", row.baseline[delay][0])
-            if groups >= phases_from:
-                row.phases["warm"] = bench.phases(root, repeats=times)
-                row.phases["warm, delayed"] = bench.phases(root, repeats=times, delay=delays[-1])
+            measure_warm(bench, root, row, times, delays, phases_from, moto_baseline_limit)
         else:
             row.note = "not measured: see --warm-limit"
         rows.append(row)
     return rows
+
+
+def measure_warm(bench: Bench, root: Path, row: PlanRow, times: int, delays: list[float], phases_from: int,
+                 moto_baseline_limit: int) -> None:
+    """The warm plan and the per-resource refresh: on moto (through a recorder, so that their answers are
+    kept), then on those answers served from memory (replay.py), each without and with the delay."""
+    groups, once = row.groups, 1 if row.groups >= 1000 else times  # a refresh of 1,000 groups takes a while
+    recorder = bench.recorder()
+    try:
+        row.warm[0.0] = bench.plan(root, expect=0, repeats=times, endpoint=recorder)
+        row.baseline[0.0] = bench.baseline(root, repeats=once, endpoint=recorder)
+    finally:
+        recorder.close()
+    replay = Replay(recorder.answers)
+    try:
+        for delay in delays:
+            if delay:
+                row.warm[delay] = bench.plan(root, expect=0, repeats=times, delay=delay)
+                if groups <= moto_baseline_limit:
+                    row.baseline[delay] = bench.baseline(root, repeats=once, delay=delay)
+            row.replay[delay] = bench.plan(root, expect=0, repeats=times, delay=delay, endpoint=replay)
+            row.replay_baseline[delay] = bench.baseline(root, repeats=once, delay=delay, endpoint=replay)
+            for which, runs in (("warm, moto", row.warm), ("per-resource refresh, moto", row.baseline),
+                                ("warm, replay", row.replay), ("per-resource refresh, replay", row.replay_baseline)):
+                if delay in runs:
+                    run = runs[delay][0] if isinstance(runs[delay], tuple) else runs[delay]
+                    _describe(groups, f"{which}, {ms(delay)} per request", run,
+                              expected(bench, groups, warm=True) if which.startswith("warm") else None)
+        if groups >= phases_from:
+            row.phases["warm"] = bench.phases(root, repeats=times, endpoint=replay)
+            row.phases["warm, delayed"] = bench.phases(root, repeats=times, delay=delays[-1], endpoint=replay)
+        row.misses = sum(replay.misses.values())
+        if row.misses:
+            print(f"  REPLAY MISSES (figures not valid): {dict(replay.misses)}", flush=True)
+    finally:
+        replay.close()
 
 
 def make_everything(bench: Bench, root: Path, row: PlanRow) -> None:
@@ -151,8 +197,8 @@ def make_everything(bench: Bench, root: Path, row: PlanRow) -> None:
     row.state_writes = int(re.search(r'"serial": (\d+)', state[:2000])[1])  # the head alone: 10,000 groups are 45 MB
     row.state_mb = len(state) / 1e6
     print(f"  {row.groups:>6,} groups: made everything (apply, parallelism 50, 0 s builds) in "
-          f"{row.setup.seconds:.1f} s, {row.state_writes} state writes of up to {row.state_mb:.2f} MB; "
-          f"CPU: infra and packer clients "
+          f"{row.setup.seconds:.1f} s, {row.state_writes} state records, a final state of {row.state_mb:.2f} MB, "
+          f"{row.setup.written / 1e6:.0f} MB written in all; CPU: infra and packer clients "
           f"{row.setup.cpu:.1f} s, moto {row.setup.moto_cpu:.1f} s; load {row.setup.load:.1f}", flush=True)
 
 
@@ -201,6 +247,31 @@ def most_at_once(spans: list[tuple[float, float]]) -> int:
     return best
 
 
+def measure(args: argparse.Namespace, sizes: list[int], parallelisms: list[int],
+            delays: list[float]) -> performance_page.Measured:
+    info = machine()
+    print(f"infra benchmarks on {info['nproc']} CPU(s) ({info['cpu']}), {info['memory']}, {info['date']}", flush=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="infra-bench-") as scratch:
+        bench = Bench(Path(scratch), every_asg=not args.mixed)
+        try:
+            print("infra plan (cold: nothing exists; warm: everything exists) and the per-resource refresh:",
+                  flush=True)
+            plans = measure_plans(bench, sizes, args.repeats, args.warm_limit, delays, args.phases_from,
+                                  args.moto_baseline_limit)
+            regions = None if args.no_regions else measure_regions(bench, args.regions_groups, delays, args.repeats)
+            print(f"infra apply of {args.apply_groups} groups from nothing, packer builds of "
+                  f"{args.packer_seconds:g} s:", flush=True)
+            applies = measure_applies(bench, args.apply_groups, parallelisms, args.packer_seconds,
+                                      [0.0] if args.quick else delays)
+        finally:
+            bench.close()
+    return performance_page.Measured(info=info, plans=plans, regions=regions, applies=applies, delays=delays,
+                                     apply_groups=args.apply_groups, packer_seconds=args.packer_seconds,
+                                     loads=bench.loads, minutes=(time.monotonic() - started) / 60,
+                                     every_asg=not args.mixed)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="group counts for the plan runs")
@@ -215,9 +286,17 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"groups of the fleet spread over {REGIONS} regions (one of --sizes, to compare)")
     parser.add_argument("--no-regions", action="store_true", help=f"skip the {REGIONS}-region fleet")
     parser.add_argument("--phases-from", type=int, default=PHASES_FROM, help="time the phases of plans this large")
+    parser.add_argument("--moto-baseline-limit", type=int, default=MOTO_BASELINE_LIMIT,
+                        help="the per-resource refresh on moto with the delay up to this many groups")
+    parser.add_argument("--mixed", action="store_true",
+                        help="the fleet of mixed shapes (one group in five with an ASG), not every group with an ASG")
     parser.add_argument("--quick", action="store_true",
                         help="10 and 100 groups, a 20-group apply with no delay; writes nothing")
     parser.add_argument("--out", type=Path, default=DOCS, help="where to write the report (Markdown)")
+    parser.add_argument("--readme", type=Path, default=README, help="whose section plan-scale to rewrite")
+    parser.add_argument("--keep", type=Path, help="also keep the measurements in this file (pickle)")
+    parser.add_argument("--from", dest="kept", type=Path,
+                        help="measure nothing: write the report from measurements kept with --keep")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -225,26 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         sizes, parallelisms, args.no_write, args.apply_groups, args.no_regions = [10, 100], [1, 10], True, 20, True
     delays = sorted({0.0, args.delay})
-    info = machine()
-    print(f"infra benchmarks on {info['nproc']} CPU(s) ({info['cpu']}), {info['memory']}, {info['date']}", flush=True)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="infra-bench-") as scratch:
-        bench = Bench(Path(scratch))
-        try:
-            print("infra plan (cold: nothing exists; warm: everything exists) and the per-resource refresh:",
-                  flush=True)
-            plans = measure_plans(bench, sizes, args.repeats, args.warm_limit, delays, args.phases_from)
-            regions = None if args.no_regions else measure_regions(bench, args.regions_groups, delays, args.repeats)
-            print(f"infra apply of {args.apply_groups} groups from nothing, packer builds of "
-                  f"{args.packer_seconds:g} s:", flush=True)
-            applies = measure_applies(bench, args.apply_groups, parallelisms, args.packer_seconds,
-                                      [0.0] if args.quick else delays)
-        finally:
-            bench.close()
-    page = performance_page.Measured(info=info, plans=plans, regions=regions, applies=applies, delays=delays,
-                                     apply_groups=args.apply_groups, packer_seconds=args.packer_seconds,
-                                     loads=bench.loads, minutes=(time.monotonic() - started) / 60)
-    report = performance_page.render(page, expected_requests)
+    page = pickle.loads(args.kept.read_bytes()) if args.kept else measure(args, sizes, parallelisms, delays)
+    if args.keep:
+        args.keep.write_bytes(pickle.dumps(page))
+    report = performance_page.render(page, lambda groups, warm: expected_requests(groups, warm, page.every_asg))
     print()
     print(report)
     print(f"Headline: {performance_page.headline(page)}")
@@ -253,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         kept = owned_sections(args.out.read_text()) if args.out.exists() else []  # other benchmarks' sections
         args.out.write_text(report.rstrip("\n") + "".join(f"\n\n{section}" for section in kept).rstrip("\n") + "\n")
         print(f"wrote {args.out}")
+        if args.readme.exists():
+            args.readme.write_text(replace_section(args.readme.read_text(), "plan-scale",
+                                                   performance_page.readme_speed(page)))
+            print(f"wrote its figures in {args.readme}")
     return 0
 
 

@@ -89,21 +89,38 @@ def shown_webhook(url: str) -> str:
     return f"{parts.scheme}://{host}/{MASK}" if secret else f"{parts.scheme}://{host}/"
 
 
+def path_keys(path: str) -> tuple[str, str]:
+    """The key a value at `path` sits under and that key's parent, for is_secret_key:
+    `document.ssl.key` -> (key, ssl); `users[0].password` -> (password, users); "" -> ("", "")."""
+    if "." not in path and "[" not in path:  # a top-level key, as most are: no parts to clean
+        return path, ""
+    parts = [_INDEX.sub("", part) for part in path.split(".")]
+    return parts[-1], (parts[-2] if len(parts) > 1 else "")
+
+
 def masked(value: Any, path: str = "") -> Any:
     """`value` with every value under a secret-looking key, and every URL password, masked.
     `path` is where the value sits (`document.default_attributes.ssl.key`, `users[0].password`)."""
-    parts = [_INDEX.sub("", part) for part in path.split(".")] if path else []
-    if parts and is_secret_key(parts[-1], parts[-2] if len(parts) > 1 else ""):
+    key, parent = path_keys(path)
+    if key and is_secret_key(key, parent):
         return MASK
-    return _masked(value, parts[-1] if parts else "")
+    return _masked(value, key)
+
+
+def masked_text(text: str) -> str:
+    """A string value as shown: its URL passwords and secret-looking assignments masked."""
+    return mask_assignments(mask_url_passwords(text)) if "@" in text or "=" in text else text
 
 
 def _masked(value: Any, parent: str) -> Any:
-    if isinstance(value, dict):
+    kind = type(value)  # exact types first: this walks every value of a plan
+    if kind is str:
+        return masked_text(value)
+    if kind is dict or (kind is not list and isinstance(value, dict)):
         return {key: MASK if is_secret_key(str(key), parent) else _masked(item, str(key))
                 for key, item in value.items()}
-    if isinstance(value, list):
+    if kind is list or isinstance(value, list):
         return [_masked(item, parent) for item in value]
     if isinstance(value, str):
-        return mask_assignments(mask_url_passwords(value))
+        return masked_text(value)
     return value

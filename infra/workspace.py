@@ -5,6 +5,7 @@ This is where the pieces meet; the CLI builds one and calls the engine with it, 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +19,7 @@ from infra.config.pricing import PriceTable, load_prices
 from infra.providers.base import Provider, Providers
 from infra.providers.files import FilesProvider
 from infra.state.backend import StateBackend
+from infra.state.journal import REMOTE_EVERY, JournaledBackend
 from infra.state.local import LocalBackend
 
 if TYPE_CHECKING:
@@ -59,12 +61,16 @@ class Workspace:
 
     @cached_property
     def backend(self) -> StateBackend:
+        """The state's backend, with a local journal beside it that applies append to (state/journal.py)."""
         settings = self.config.settings.state
         if settings.backend == "s3":
             from infra.state.s3 import S3Backend  # only teams that use it pay for the import
 
-            return S3Backend(settings, self.access, limit=self.request_rate)
-        return LocalBackend(self.root / settings.path)
+            remote = S3Backend(settings, self.access, limit=self.request_rate)
+            named = hashlib.sha256(remote.description.encode()).hexdigest()[:12]
+            return JournaledBackend(remote, self.root / ".infra" / f"s3-state-{named}.journal", every=REMOTE_EVERY)
+        local = self.root / settings.path
+        return JournaledBackend(LocalBackend(local), local.with_name(local.name + ".journal"))
 
     @cached_property
     def request_rate(self) -> RequestRate | None:

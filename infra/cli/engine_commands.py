@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,11 +39,19 @@ def print_report(what: str, report: object, output: ReportOutput) -> None:
     Without colour (not a terminal: a file, a pipe, CI) rich would print the plain text anyway,
     after splitting it into a styled object per line: a second or more for a thousand groups."""
     if output is ReportOutput.text and out.color_system is None:
-        print(RENDERERS[what][output](report, color=False))
+        _write(RENDERERS[what][output](report, color=False))
     elif output is ReportOutput.text:
         out.print(RENDERERS[what][output](report))
     else:
-        print(RENDERERS[what][output](report))
+        _write(RENDERERS[what][output](report))
+
+
+def _write(text: str, piece: int = 1 << 20) -> None:
+    """`print(text)`, a megabyte at a time: a report of 10,000 groups is tens of megabytes, and
+    printing it whole encoded a second copy of it at once."""
+    for start in range(0, len(text), piece):
+        sys.stdout.write(text[start:start + piece])
+    sys.stdout.write("\n")
 
 
 @app.command()

@@ -61,13 +61,15 @@ def sandbox_status() -> None:
 def _state_storage(config: Config, endpoint_url: str) -> list[str]:
     """Each environment's S3 state bucket and lock table, made in the sandbox (in the environment's
     account when it assumes a role); what was made, in words."""
+    from infra.state.journal import unwrapped
     from infra.state.s3 import S3Backend  # boto3: imported by the commands that use it
 
     made: list[str] = []
     environments: list[str | None] = [*config.environments] or [None]
     for environment in environments:
-        backend = Workspace(Path(options.config), AwsOptions(region=options.region, endpoint_url=endpoint_url),
-                            environment=environment).backend
+        backend = unwrapped(Workspace(Path(options.config), AwsOptions(region=options.region,
+                                                                       endpoint_url=endpoint_url),
+                                      environment=environment).backend)
         if isinstance(backend, S3Backend):
             made += [f"{what} ({environment})" if environment else what for what in backend.make_storage()]
     return made

@@ -1,10 +1,11 @@
 """The executor: walks a plan's graph with bounded parallelism and records state after each step.
 
 An action starts once every changing action it depends on has finished. A failed action stops
-its dependants; everything else goes on. State is written (atomically, by the backend) after
-every completed action (once for actions that complete together), before anything new starts,
-so a crash loses at most the actions that were running, and a re-run plans from what is
-recorded and observed.
+its dependants; everything else goes on. State is recorded after every completed action (once
+for actions that complete together), before anything new starts: appended to the state's journal
+and fsynced (infra/state/journal.py; a backend without one writes the whole state, atomically),
+and the state written whole at the end. So a crash loses at most the actions that were running,
+and a re-run plans from what is recorded and observed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action, Plan
 from infra.reconciler.refs import resolve, unresolved
 from infra.state.backend import StateBackend, still_held
+from infra.state.journal import finish, record_changes
 from infra.state.lock import LockInfo
 from infra.state.model import ResourceState, State
 
@@ -101,6 +103,20 @@ class Executor:
         self._record_unchanged(plan)
         schedule = _Schedule([a for a in plan.actions if a.action.is_change])
         running: dict[Future, tuple[Action, float]] = {}
+        try:
+            self._walk(schedule, running, result)
+        finally:
+            if self.lock is None or self.backend.holds(self.lock):  # a lost lock: the state is another's now
+                finish(self.backend, self.state)  # what the journal holds, written whole
+        for address, action in schedule.pending.items():
+            result.skipped[address] = "waits on an action that did not run"
+            self.listener.skipped(action, result.skipped[address])
+        applied = set(result.applied)
+        self.providers.finish([a for a in plan.actions if a.address in applied], self.listener.progress)
+        return result
+
+    def _walk(self, schedule: _Schedule, running: dict[Future, tuple[Action, float]], result: ApplyResult) -> None:
+        """Start what can start, up to the parallelism, and settle what finishes, until nothing is left."""
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
             try:
                 while schedule.pending or running:
@@ -126,21 +142,15 @@ class Executor:
                 self._settle_all([(future, action, started) for future, (action, started) in running.items()
                                   if not future.cancelled()], schedule, result)
                 raise
-        for address, action in schedule.pending.items():
-            result.skipped[address] = "waits on an action that did not run"
-            self.listener.skipped(action, result.skipped[address])
-        applied = set(result.applied)
-        self.providers.finish([a for a in plan.actions if a.address in applied], self.listener.progress)
-        return result
 
     def _settle_all(self, finished: list[tuple[Future, Action, float]], schedule: _Schedule,
                     result: ApplyResult) -> None:
-        """Record every action that finished, then write state once, before anything new starts."""
+        """Record every action that finished, then record state once, before anything new starts."""
         with signals_held():
-            recorded = [self._settle(action, future, started, schedule, result)
-                        for future, action, started in finished]
-            if any(recorded):
-                self._write()
+            recorded = [action.address for future, action, started in finished
+                        if self._settle(action, future, started, schedule, result)]
+            if recorded:
+                self._write(recorded)
 
     def _settle(self, action: Action, future: Future, started: float, schedule: _Schedule,
                 result: ApplyResult) -> bool:
@@ -200,29 +210,30 @@ class Executor:
 
     def _record_unchanged(self, plan: Plan) -> None:
         """Adopt what already matches (so references resolve) and forget what is gone, in one write."""
-        changed = False
+        changed = []
         for action in plan.actions:
             if action.action.is_change:
                 continue
             if action.after is None:
-                changed |= self.state.resources.pop(action.address, None) is not None
+                if self.state.resources.pop(action.address, None) is not None:
+                    changed.append(action.address)
                 continue
             entry = ResourceState(kind=action.kind, group=action.group, attributes=action.after,
                                   outputs=action.outputs, depends_on=action.depends_on, protect=action.protect)
             if self.state.resources.get(action.address) != entry:
                 self.state.resources[action.address] = entry
-                changed = True
+                changed.append(action.address)
         if changed:
-            self._write()
+            self._write(changed)
 
     def _check_lock(self) -> None:
         if self.lock is not None:
             still_held(self.backend, self.lock)
 
-    def _write(self) -> None:
+    def _write(self, changed: list[str]) -> None:
         self._check_lock()
         self.state.next_version()
-        self.backend.write(self.state)
+        record_changes(self.backend, self.state, changed)
 
 
 

@@ -28,7 +28,11 @@ def parse_ref(value: Any) -> tuple[str, str] | None:
 
 
 def resolve(value: Any, lookup: Callable[[str, str], Any]) -> Any:
-    """Replace every reference `lookup` knows (it returns None for unknown) with its value."""
+    """Replace every reference `lookup` knows (it returns None for unknown) with its value.
+
+    What holds no reference is returned as it is, not copied: a plan of 10,000 groups resolves
+    every attribute of 60,000 resources, and copying them all held a second copy of the desired
+    graph for as long as the plan lives (never changed in place: a change is a new value)."""
     if isinstance(value, str):  # most values are plain strings: one test, then done
         target = parse_ref(value)
         if target is None:
@@ -36,9 +40,17 @@ def resolve(value: Any, lookup: Callable[[str, str], Any]) -> Any:
         found = lookup(*target)
         return value if found is None else found
     if isinstance(value, dict):
-        return {key: resolve(item, lookup) for key, item in value.items()}
+        copied = None
+        for key, item in value.items():
+            resolved = resolve(item, lookup)
+            if resolved is not item:
+                if copied is None:
+                    copied = dict(value)
+                copied[key] = resolved
+        return value if copied is None else copied
     if isinstance(value, list):
-        return [resolve(item, lookup) for item in value]
+        items = [resolve(item, lookup) for item in value]
+        return value if all(new is old for new, old in zip(items, value, strict=True)) else items
     return value
 
 

@@ -17,7 +17,7 @@ from infra.reconciler.cost import CostItem, Nodes, PlanCost
 from infra.reconciler.drift import DriftReport
 from infra.reconciler.graph_render import markdown_charts
 from infra.reconciler.plan import Action, AttributeChange, Plan
-from infra.reconciler.plan_json import plan_document
+from infra.reconciler.plan_json import document_text
 from infra.reconciler.refs import parse_ref
 from infra.reconciler.removals import removed
 from infra.reconciler.rolls import roll_of
@@ -29,6 +29,7 @@ _STYLE = {ActionKind.CREATE: "green", ActionKind.BUILD: "cyan", ActionKind.UPDAT
           ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim", ActionKind.ADOPT: "blue",
           ActionKind.REFRESH: "blue", ActionKind.PROMOTE: "cyan"}
 _MAX_VALUE = 100
+_ENCODE = json.JSONEncoder(default=str).encode  # json.dumps(value, default=str), without a new encoder per value
 
 
 def show_value(value: Any, path: str = "", limit: int | None = _MAX_VALUE) -> str:
@@ -36,9 +37,10 @@ def show_value(value: Any, path: str = "", limit: int | None = _MAX_VALUE) -> st
     value = masked(value, path)
     if parse_ref(value) is not None:
         return UNKNOWN
-    text = json.dumps(value, default=str)
-    for reference in re.findall(r'"\$\{[a-z_]+\.[A-Za-z0-9_.-]+\}"', text):
-        text = text.replace(reference, UNKNOWN)
+    text = _ENCODE(value)
+    if "${" in text:
+        for reference in re.findall(r'"\$\{[a-z_]+\.[A-Za-z0-9_.-]+\}"', text):
+            text = text.replace(reference, UNKNOWN)
     return text if limit is None or len(text) <= limit else text[:limit - 3] + "..."
 
 
@@ -181,7 +183,7 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
 
 def plan_json(plan: Plan) -> str:
     """The plan's document (docs/plan-json.md), as a saved plan holds it, with secrets masked."""
-    return json.dumps(plan_document(plan, mask=masked), indent=2)
+    return document_text(plan, mask=masked)
 
 
 def plan_markdown(plan: Plan) -> str:

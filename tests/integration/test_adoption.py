@@ -11,6 +11,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from infra.providers.aws import adoption
 from tests.cli_helpers import run_infra
 
 PROJECT = "acme-ops"
@@ -171,7 +172,10 @@ def test_what_is_not_ours_to_import_is_refused_in_one_line(repo, aws, capsys):
         AutoScalingGroupNames=[second["asg"]])["AutoScalingGroups"][0])
 
 
-def test_a_plan_names_importable_look_alikes_and_never_adopts_them(repo, aws, capsys):
+@pytest.mark.parametrize("by_name_calls", [2, 0], ids=["by name", "scan of the region"])
+def test_a_plan_names_importable_look_alikes_and_never_adopts_them(repo, aws, capsys, monkeypatch, by_name_calls):
+    # Few names are asked for by name; many (here: any), found in one scan of the region's ASGs and templates.
+    monkeypatch.setattr(adoption, "BY_NAME_CALLS", by_name_calls)
     nodes = {**NODES, "web": {**NODES["web"], "packer": False}}  # an apply needs no packer here
     (repo / "nodes.json").write_text(json.dumps(nodes))
     made = hand_made(aws)

@@ -27,7 +27,10 @@ from urllib.parse import parse_qs
 import boto3
 import pytest
 
+from infra.errors import StateError
 from infra.providers import packer
+from infra.state.journal import JournaledBackend
+from infra.state.local import LocalBackend
 from infra.state.model import State
 from tests.cli_helpers import run_infra
 from tests.support import packer_wrapper
@@ -59,18 +62,19 @@ def asgs_of(group: str, endpoint_url: str) -> list[str]:
 
 
 def state_on_disk(repo: Path) -> State:
-    """The state file as another infra would read it: whole, valid, of a sane version."""
-    path = repo / ".infra" / "state.json"
-    state = State.from_json(path.read_text(), str(path))
+    """The state as another infra would read it: the state file whole, valid, of a sane version, and
+    the journal of what finished since it was written replayed (infra/state/journal.py)."""
+    infra_dir = repo / ".infra"
+    state = JournaledBackend(LocalBackend(infra_dir / "state.json"), infra_dir / "state.json.journal").read()
     assert state.lineage and state.serial >= 1
     return state
 
 
 def recorded(repo: Path) -> set[str]:
-    """Addresses in the state file right now, read the way a poller must: it may not exist yet."""
+    """Addresses in the state right now, read the way a poller must: it may not exist yet."""
     try:
-        return set(json.loads((repo / ".infra" / "state.json").read_text())["resources"])
-    except (FileNotFoundError, ValueError, KeyError):
+        return set(state_on_disk(repo).resources)
+    except (FileNotFoundError, AssertionError, StateError):
         return set()
 
 
@@ -277,12 +281,14 @@ def test_an_apply_killed_between_two_actions_resumes_without_duplicates(control,
 
     infra_dir = ops_repo / ".infra"
     state = state_on_disk(ops_repo)
-    backup = State.from_json((infra_dir / "state.json.backup").read_text(), "backup")
-    assert backup.lineage == state.lineage and backup.serial == state.serial - 1
     assert {f"ami.{BEE}", f"asg.{BEE}", f"packer_template.{WWW}"} <= state.resources.keys()
     assert f"ami.{WWW}" not in state.resources  # the action that was running is not recorded...
     assert amis_per_group(ec2) == {BEE: 1, WWW: 1}  # ...though its AMI exists
-    assert sorted(p.name for p in infra_dir.iterdir()) == ["state.json", "state.json.backup", "state.lock", "tmp"]
+    # What finished after the state was first written is in the journal beside it, fsynced as it finished.
+    written_whole = State.from_json((infra_dir / "state.json").read_text(), "state.json")
+    assert f"ami.{BEE}" not in written_whole.resources and written_whole.lineage == state.lineage
+    assert sorted(p.name for p in infra_dir.iterdir() if p.name != "state.json.backup") == [
+        "state.json", "state.json.journal", "state.lock", "tmp"]
     assert [p.name.startswith(f"infra-packer-{WWW}-") for p in (infra_dir / "tmp").iterdir()] == [True]
 
     refused = run_infra(capsys, "apply", "--auto-approve")
@@ -300,6 +306,7 @@ def test_an_apply_killed_between_two_actions_resumes_without_duplicates(control,
     assert amis_per_group(ec2) == {BEE: 1, WWW: 1} and len(asgs_of(BEE, aws)) == 1
     after = state_on_disk(ops_repo)
     assert after.lineage == state.lineage and after.serial > state.serial
+    assert not (infra_dir / "state.json.journal").exists()  # written whole at the end of the apply
     www = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:group", "Values": [WWW]}])["Images"]
     assert after.resources[f"ami.{WWW}"].outputs["image_id"] == www[0]["ImageId"]  # the AMI packer made, adopted
     assert list((infra_dir / "tmp").iterdir()) == []  # the killed build's template copy is gone

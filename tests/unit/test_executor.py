@@ -14,6 +14,7 @@ from infra.reconciler.planner import plan
 from infra.reconciler.refs import ref
 from infra.reconciler.resources import Observed, Resource
 from infra.state.backend import locked
+from infra.state.journal import JournaledBackend
 from infra.state.local import LocalBackend
 
 
@@ -89,6 +90,25 @@ def test_applies_in_dependency_order_and_records_state_after_each_step(tmp_path)
     assert result.ok and world.calls == ["thing.a", "thing.b", "thing.c"]
     assert backend.writes == [{"thing.a"}, {"thing.a", "thing.b"}, {"thing.a", "thing.b", "thing.c"}]
     assert backend.read().serial == 3
+
+
+def test_with_a_journal_steps_are_appended_and_the_state_written_whole_at_the_end(tmp_path):
+    world, inner = World(), RecordingBackend(tmp_path / "state.json")
+    backend = JournaledBackend(inner, tmp_path / "state.json.journal")
+    result = run([thing("a"), thing("b", "a"), thing("c", "b")], world, backend)
+    assert result.ok and world.calls == ["thing.a", "thing.b", "thing.c"]
+    # The first step is written whole (no state was ever written to continue), the rest appended,
+    # and all of it written whole when the apply ends.
+    assert inner.writes == [{"thing.a"}, {"thing.a", "thing.b", "thing.c"}]
+    assert not backend.path.exists() and LocalBackend(tmp_path / "state.json").read().serial == 3
+
+
+def test_a_failed_apply_writes_what_it_recorded_whole_too(tmp_path):
+    world, inner = World(fail={"thing.c"}), RecordingBackend(tmp_path / "state.json")
+    backend = JournaledBackend(inner, tmp_path / "state.json.journal")
+    result = run([thing("a"), thing("b", "a"), thing("c", "b")], world, backend)
+    assert set(result.failed) == {"thing.c"}
+    assert inner.writes[-1] == {"thing.a", "thing.b"} and not backend.path.exists()
 
 
 def test_providers_finish_once_after_the_whole_plan_failures_included(tmp_path):

@@ -9,7 +9,15 @@ import pytest
 
 from infra.errors import InfraError
 from infra.reconciler.actions import ActionKind
-from infra.reconciler.plan_json import FORMAT_VERSION, dump_plan, known, plan_document, read_plan, unknown
+from infra.reconciler.plan_json import (
+    FORMAT_VERSION,
+    document_text,
+    dump_plan,
+    known,
+    plan_document,
+    read_plan,
+    unknown,
+)
 from infra.reconciler.planner import plan
 from infra.reconciler.refs import ref
 from infra.reconciler.render import masked, plan_json
@@ -160,3 +168,17 @@ def test_the_schema_names_every_kind_infra_plans():
     from tests.support.plan_schema import plan_schema
 
     assert set(plan_schema()["$defs"]["action"]["properties"]["kind"]["enum"]) == set(KINDS)
+
+
+@pytest.mark.parametrize("mask", [None, masked], ids=["saved", "printed"])
+def test_the_document_is_written_as_json_dumps_writes_it_action_by_action(mask):
+    for the_plan in (_every_kind_of_action(), plan(graph(), {}, State())):  # and a plan of no actions
+        assert document_text(the_plan, mask=mask) == json.dumps(plan_document(the_plan, mask=mask), indent=2)
+
+
+def test_printed_json_masks_secrets_inside_strings_as_every_format_does():
+    secret = Resource(kind="role", group="web", attributes={"path": "roles/role-web.json", "document": {
+        "dsn": "host=db user=app password=hunter2 port=5432", "url": "http://admin:hunter2@db:5432/app"}})
+    printed = json.loads(plan_json(plan(graph(secret), {}, State())))
+    assert "hunter2" not in json.dumps(printed) and printed["masked"] is True
+    assert printed["actions"][0]["after"]["document"]["dsn"] == "host=db user=app password=(sensitive) port=5432"

@@ -7,8 +7,11 @@ and as it will be once tagged as the group's (`group`, `infra:managed`, `infra:o
 
 `look_alikes` is the hint: for the ASGs and launch templates a plan would make, an untagged ASG
 named like the group, or a launch template named like the group's (`<group>`, `<project>.<group>`),
-is reported as importable, never adopted by itself. One call per 100 ASG names and per 200
-template names per region, and only for what the plan would make: nothing once a fleet exists.
+is reported as importable, never adopted by itself. Only what the plan would make is looked for
+(nothing once a fleet exists): by name when that takes a call or two per kind and region (100 ASG
+names, 200 template names a call), else in one scan of the region's ASGs (or templates), pages of
+100 (200), matched by name here: a cold plan of 10,000 groups asked 200 calls by name, and a scan
+of a region that holds no ASGs yet is one.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from infra.reconciler.graph import MANAGED_TAG
 from infra.reconciler.resources import Observed, Resource, Unowned
 
 OPTIONS = {"asg": "--asg", "launch_template": "--launch-template", "ami": "--ami", "instance": "--instance"}
-ASG_NAMES, TEMPLATE_NAMES = 100, 200  # the most one describe takes
+ASG_NAMES, TEMPLATE_NAMES = 100, 200  # the most one describe takes (names, and items a page)
+BY_NAME_CALLS = 2  # more calls by name than this per kind and region: scan the region instead
 
 
 @dataclass
@@ -165,12 +169,17 @@ class ImportFinder:
 
     def _asgs_named(self, region: str, groups: list[str]) -> list[Unowned]:
         client = self.clients.client("autoscaling", region)
-        found = []
-        for start in range(0, len(groups), ASG_NAMES):
-            found += [group for group in paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups",
-                                                  AutoScalingGroupNames=groups[start:start + ASG_NAMES],
-                                                  PaginationConfig={"PageSize": ASG_NAMES})
-                      if MANAGED_TAG not in tag_dict(group.get("Tags")) and not group.get("Status")]
+        pages = {"PaginationConfig": {"PageSize": ASG_NAMES}}
+        if len(groups) > ASG_NAMES * BY_NAME_CALLS:
+            wanted = set(groups)
+            listed = [group for group in paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups", **pages)
+                      if group["AutoScalingGroupName"] in wanted]
+        else:
+            listed = [group for start in range(0, len(groups), ASG_NAMES)
+                      for group in paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups",
+                                            AutoScalingGroupNames=groups[start:start + ASG_NAMES], **pages)]
+        found = [group for group in listed
+                 if MANAGED_TAG not in tag_dict(group.get("Tags")) and not group.get("Status")]
         return [Unowned(address=f"asg.{group['AutoScalingGroupName']}", owner="",
                         description=f"autoscaling group {group['AutoScalingGroupName']} in {region}",
                         importable=f"--asg {group['AutoScalingGroupName']}") for group in found]
@@ -179,12 +188,15 @@ class ImportFinder:
         names = {name: group for group in groups for name in (group, f"{self.owner}.{group}")}
         listed = sorted(names)
         ec2 = self.clients.client("ec2", region)
-        found = []
-        for start in range(0, len(listed), TEMPLATE_NAMES):
-            found += [template for template in paginate(
-                ec2, "describe_launch_templates", "LaunchTemplates",
-                Filters=[{"Name": "launch-template-name", "Values": listed[start:start + TEMPLATE_NAMES]}])
-                if MANAGED_TAG not in tag_dict(template.get("Tags"))]
+        if len(listed) > TEMPLATE_NAMES * BY_NAME_CALLS:
+            templates = [template for template in paginate(ec2, "describe_launch_templates", "LaunchTemplates",
+                                                           PaginationConfig={"PageSize": TEMPLATE_NAMES})
+                         if template["LaunchTemplateName"] in names]
+        else:
+            templates = [template for start in range(0, len(listed), TEMPLATE_NAMES)
+                         for template in paginate(ec2, "describe_launch_templates", "LaunchTemplates", Filters=[
+                             {"Name": "launch-template-name", "Values": listed[start:start + TEMPLATE_NAMES]}])]
+        found = [template for template in templates if MANAGED_TAG not in tag_dict(template.get("Tags"))]
         return [Unowned(address=f"launch_template.{names[t['LaunchTemplateName']]}", owner="",
                         description=f"launch template {t['LaunchTemplateName']} ({t['LaunchTemplateId']}) in {region}",
                         importable=f"--launch-template {t['LaunchTemplateId']}") for t in found]
