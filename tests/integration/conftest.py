@@ -76,6 +76,11 @@ def proxy(aws, moto_server, monkeypatch):
 
 
 @pytest.fixture
+def autoscaling(aws: str):
+    return boto3.client("autoscaling", region_name="us-east-1", endpoint_url=aws)
+
+
+@pytest.fixture
 def elbv2(aws: str):
     return boto3.client("elbv2", region_name="us-east-1", endpoint_url=aws)
 

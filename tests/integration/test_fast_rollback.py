@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
@@ -14,11 +13,6 @@ from tests.integration.conftest import ALARM, TARGET_GROUP
 from tests.integration.fleet_support import BEE, applied, asgs, example, tags, write
 from tests.integration.test_fleet_rollout import instances, serving
 from tests.support.watch import Watch
-
-
-@pytest.fixture
-def autoscaling(aws: str):
-    return boto3.client("autoscaling", region_name="us-east-1", endpoint_url=aws)
 
 
 @pytest.fixture

@@ -8,17 +8,11 @@ import threading
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
 from tests.integration.conftest import owner_of
 from tests.integration.fleet_support import BEE, applied, asgs, example, no_changes, tags, write
-
-
-@pytest.fixture
-def autoscaling(aws: str):
-    return boto3.client("autoscaling", region_name="us-east-1", endpoint_url=aws)
 
 
 @pytest.fixture

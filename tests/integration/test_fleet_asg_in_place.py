@@ -15,11 +15,6 @@ from tests.integration.fleet_support import BEE, applied, asgs, example, no_chan
 
 
 @pytest.fixture
-def autoscaling(aws: str):
-    return boto3.client("autoscaling", region_name="us-east-1", endpoint_url=aws)
-
-
-@pytest.fixture
 def repo(aws, ops_repo: Path) -> Path:
     example(ops_repo)
     return ops_repo

@@ -29,11 +29,6 @@ from tests.support.watch import Watch
 
 
 @pytest.fixture
-def autoscaling(aws: str):
-    return boto3.client("autoscaling", region_name="us-east-1", endpoint_url=aws)
-
-
-@pytest.fixture
 def repo(aws, ops_repo: Path, target_group, alarm) -> Path:
     gated(ops_repo, bake=2)
     return ops_repo

@@ -17,7 +17,6 @@ import threading
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
@@ -32,11 +31,6 @@ SCALING = {
     "scheduled": {"night": {"cron": "0 22 * * *", "time_zone": "Europe/Paris", "min": 1, "max": 2, "desired": 1},
                   "morning": {"cron": "0 7 * * MON-FRI", "min": 2}},
 }
-
-
-@pytest.fixture
-def autoscaling(aws: str):
-    return boto3.client("autoscaling", region_name="us-east-1", endpoint_url=aws)
 
 
 @pytest.fixture

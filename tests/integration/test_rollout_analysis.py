@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
 
 from tests.cli_helpers import run_infra
@@ -17,11 +16,6 @@ from tests.integration.test_fleet_rollout import change_instance_type, rolled_ba
 
 RATE = {"name": "error rate", "namespace": "web", "metric": "Errors", "per": "Requests",
         "dimensions": {"TargetGroup": ""}, "max": 0.3, "max_increase": 0.5}
-
-
-@pytest.fixture
-def autoscaling(aws: str):
-    return boto3.client("autoscaling", region_name="us-east-1", endpoint_url=aws)
 
 
 def put(cloudwatch, dimension: str, errors: float, requests: float, when: datetime) -> None:

@@ -22,11 +22,6 @@ PAUSED_EXIT = 4
 
 
 @pytest.fixture
-def autoscaling(aws: str):
-    return boto3.client("autoscaling", region_name="us-east-1", endpoint_url=aws)
-
-
-@pytest.fixture
 def team_repo(aws, ops_repo: Path, target_group, alarm) -> Path:
     """The bee group behind web-tg rolled in three steps, its state in S3 (a team's, shared by clones)."""
     boto3.client("s3", region_name="us-east-1", endpoint_url=aws).create_bucket(Bucket="ops-state")
