@@ -79,8 +79,10 @@ class Workspace:
 
     @cached_property
     def aws_clients(self) -> AwsClients:
-        """Clients on this workspace's account, at most `request_rate` requests a second; loads boto3."""
-        return clients_of(self.access, limit=self.request_rate)
+        """Clients on this workspace's account, at most `request_rate` requests a second, waiting up to
+        `__settings__.consistency_timeout` for AWS to show what was just made; loads boto3."""
+        return clients_of(self.access, limit=self.request_rate,
+                          consistency_timeout=self.config.settings.consistency_timeout)
 
     @cached_property
     def providers(self) -> Providers:

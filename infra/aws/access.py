@@ -62,12 +62,15 @@ def access_to(aws: AwsOptions, project: str, environment: Environment | None) ->
                    session_name=f"infra-{project}-{environment.name}"[:64])
 
 
-def clients_of(aws: AwsOptions, limit: RequestRate | None = None) -> AwsClients:
+def clients_of(aws: AwsOptions, limit: RequestRate | None = None,
+               consistency_timeout: float | None = None) -> AwsClients:
     """Clients reaching AWS as `aws` says: a profile, a role to assume, the account it must be; at
-    most `limit` requests a second across all of them."""
+    most `limit` requests a second across all of them; waiting up to `consistency_timeout` seconds
+    (__settings__'s; None: INFRA_CONSISTENCY_TIMEOUT, else 120) for what was just made to show."""
     from infra.aws.assume import Role
+    from infra.aws.consistency import Patience, timeout_from
     from infra.aws.session import AwsClients
 
     return AwsClients(region=aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url,
                       role=Role(aws.role_arn, aws.external_id, aws.session_name) if aws.role_arn else None,
-                      account=aws.account, limit=limit)
+                      account=aws.account, limit=limit, patience=Patience(timeout_from(consistency_timeout)))

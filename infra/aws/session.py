@@ -20,6 +20,7 @@ import botocore.parsers
 from botocore.config import Config as BotoConfig
 
 from infra.aws.assume import Role, account_mismatch, assumed_session
+from infra.aws.consistency import Patience
 from infra.aws.ratelimit import RequestRate
 from infra.errors import ProviderError
 from infra.redact import shown_url
@@ -39,17 +40,24 @@ def is_local_endpoint(endpoint_url: str | None) -> bool:
 
 class AwsClients:
     def __init__(self, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None, *,
-                 role: Role | None = None, account: str | None = None, limit: RequestRate | None = None):
+                 role: Role | None = None, account: str | None = None, limit: RequestRate | None = None,
+                 patience: Patience | None = None):
         """`role`: assumed from the credentials of `profile` (or the default chain); `account`: the
         account the credentials must be of (an environment's, in nodes.json), checked once; `limit`:
         the requests per second every client made here may send, together (shared with other
-        AwsClients of the same run when they are given the same one)."""
+        AwsClients of the same run when they are given the same one); `patience`: how long to wait
+        for what was just made to be visible (consistency.py)."""
         self.region, self.profile, self.endpoint_url = region, profile, endpoint_url
         self.role, self.account, self.limit = role, account, limit
+        self.patience = patience or Patience()
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._reachable = False
+
+    def interrupt(self) -> None:
+        """infra is stopped (Ctrl-C, SIGTERM): a wait for AWS to catch up ends now."""
+        self.patience.interrupt()
 
     @property
     def is_sandbox(self) -> bool:

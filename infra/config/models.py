@@ -321,6 +321,10 @@ class Settings(Strict):
                                                        "threads of a command (--max-request-rate overrides it).")
     notify: Notify | None = Field(None, description="Webhooks told when a roll starts, pauses, is promoted, "
                                                     "finishes or rolls back, and when drift is found.")
+    consistency_timeout: float | None = Field(None, ge=0, le=3600,
+                                              description="Seconds to wait for AWS to show what infra just made "
+                                                          "(eventual consistency) before an action fails; "
+                                                          "INFRA_CONSISTENCY_TIMEOUT when unset, else 120.")
     promote: list[str] = Field(default_factory=list, description="Environments in the order an AMI goes through "
                                                                  "them: the first builds it, each next one promotes "
                                                                  "(copies) its predecessor's instead of building.")

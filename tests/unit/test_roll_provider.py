@@ -3,8 +3,10 @@ ASG is made, waited for, and either kept (the old one removed) or deleted (the o
 
 from __future__ import annotations
 
+import botocore.exceptions
 import pytest
 
+from infra.aws.consistency import Patience
 from infra.errors import ProviderError
 from tests.support.fake_clock import FakeClock
 
@@ -17,9 +19,16 @@ class FakeAutoscaling:
         self.healthy = healthy
         self.groups: dict = {"web-old": {"Instances": []}}
         self.calls: list[tuple[str, str]] = []
+        self.not_yet = 0  # how many creates Auto Scaling answers "launch template does not exist" first
+        self.activities: list[dict] = []
 
     def create_auto_scaling_group(self, AutoScalingGroupName: str, **settings) -> None:
         self.calls.append(("create", AutoScalingGroupName))
+        if self.not_yet:
+            self.not_yet -= 1
+            raise botocore.exceptions.ClientError({"Error": {"Code": "ValidationError", "Message": (
+                "You must use a valid fully-formed launch template. The specified launch template, with "
+                "template ID lt-1, does not exist.")}}, "CreateAutoScalingGroup")
         instances = [{"InstanceId": f"i-{n}", "LifecycleState": "InService", "HealthStatus": "Healthy"}
                      for n in range(self.healthy)]
         self.groups[AutoScalingGroupName] = {"Instances": instances, **settings}
@@ -40,12 +49,20 @@ class FakeAutoscaling:
     def describe_launch_template_versions(self, LaunchTemplateId: str, Versions: list[str]) -> dict:
         return {"LaunchTemplateVersions": [{"LaunchTemplateData": {"ImageId": "ami-00000001"}}]}
 
+    def describe_scaling_activities(self, AutoScalingGroupName: str, MaxRecords: int) -> dict:
+        return {"Activities": self.activities}
+
 
 class FakeClients:
     region = None
 
-    def __init__(self, autoscaling: FakeAutoscaling) -> None:
+    def __init__(self, autoscaling: FakeAutoscaling, clock: FakeClock | None = None) -> None:
         self.autoscaling = autoscaling
+        clock = clock or FakeClock()
+        self.patience = Patience(timeout=120, clock=clock, sleep=clock.sleep)
+
+    def interrupt(self) -> None:
+        self.patience.interrupt()
 
     def client(self, service: str, region: str | None = None):
         return self.autoscaling
@@ -68,7 +85,7 @@ def replace(healthy: int):
     autoscaling = FakeAutoscaling(healthy)
     clock = FakeClock()
     context = AwsContext(config=parse_config('{"web": {"region": "us-east-1", "instance_type": "m1.small", '
-                                             '"source_ami": "ami-1ebb2077"}}'), clients=FakeClients(autoscaling))
+                                             '"source_ami": "ami-1ebb2077"}}'), clients=FakeClients(autoscaling, clock))
     provider = AutoscalingProvider(context, sleep=clock.sleep, clock=clock)
     action = Action(address="asg.web", kind="asg", group="web", action=ActionKind.REPLACE,
                     before={**ATTRIBUTES, "name": "web-old", "launch_template_version": "1"}, after=ATTRIBUTES)
@@ -122,3 +139,37 @@ def test_a_roll_interrupted_while_it_waits_is_undone_and_keeps_the_old_asg():
                                             r"back, deleted web-[0-9a-f]{8} and kept web-old"):
         provider.apply(action, ATTRIBUTES, lambda message: None)
     assert len(waited) == 1 and list(autoscaling.groups) == ["web-old"]
+
+
+def test_a_launch_template_auto_scaling_does_not_see_yet_is_waited_for_then_the_roll_goes_on():
+    provider, action, autoscaling, clock = replace(healthy=2)
+    autoscaling.not_yet = 3  # terraform-provider-aws #5217: CreateAutoScalingGroup right after the template
+    said: list[str] = []
+    outputs = provider.apply(action, ATTRIBUTES, said.append)
+    assert [c for c in autoscaling.calls if c[0] == "create"] == [("create", outputs["name"])] * 4
+    assert list(autoscaling.groups) == [outputs["name"]]  # one new ASG, the old one gone after the roll
+    assert any(line.startswith("waiting for launch template lt-1 version 2 to reach Auto Scaling") and
+               "ValidationError" in line for line in said)
+
+
+def test_a_launch_template_never_seen_fails_the_roll_after_the_consistency_timeout_and_keeps_the_old_asg():
+    provider, action, autoscaling, clock = replace(healthy=2)
+    autoscaling.not_yet = 10**6
+    with pytest.raises(ProviderError, match=r"waited 1[2-3]\ds for launch template lt-1 version 2 to reach Auto "
+                                            r"Scaling .* AWS still says ValidationError: You must use a valid"):
+        provider.apply(action, ATTRIBUTES, lambda message: None)
+    assert list(autoscaling.groups) == ["web-old"]
+    assert 120 <= clock.now < 140
+
+
+def test_a_launch_that_failed_in_a_zone_is_named_when_the_new_asg_is_not_healthy_in_time():
+    provider, action, autoscaling, clock = replace(healthy=1)
+    autoscaling.activities = [
+        {"StatusCode": "Successful", "StartTime": "2026-12-07T08:00:00Z", "StatusMessage": ""},
+        {"StatusCode": "Failed", "StartTime": "2026-12-07T08:00:01Z", "StatusMessage":
+         "We currently do not have sufficient m5.large capacity in the Availability Zone you requested "
+         "(us-east-1a). Launching EC2 instance failed."}]
+    with pytest.raises(ProviderError, match=r"1 instance\(s\) not launched yet \(last launch failed: We currently "
+                                            r"do not have sufficient m5.large capacity .*\(us-east-1a\).*rolled back"):
+        provider.apply(action, ATTRIBUTES, lambda message: None)
+    assert list(autoscaling.groups) == ["web-old"]

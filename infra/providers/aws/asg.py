@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import botocore.exceptions
+
+from infra.aws.consistency import Patience, until_visible
 from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ProviderError
 from infra.providers.aws.common import GROUP_TAG, available_zones, tag_dict
@@ -57,13 +60,28 @@ def settings(clients: AwsClients, region: str, attributes: dict[str, Any], *, si
     return found
 
 
-def create(clients: AwsClients, region: str, name: str, attributes: dict[str, Any], *, size: int | None = None,
-           extra: dict[str, str] | None = None, target_group_arns: list[str] | None = None) -> None:
+def create(clients: AwsClients, region: str, name: str, attributes: dict[str, Any], progress: Progress, *,
+           size: int | None = None, extra: dict[str, str] | None = None,
+           target_group_arns: list[str] | None = None) -> None:
+    """Create the ASG; while Auto Scaling does not see its launch template version yet (made a
+    moment ago), try again (consistency.py). AlreadyExists is an earlier attempt of this very call
+    that went through (the name is new to this roll): the ASG is there."""
     attached = {"TargetGroupARNs": target_group_arns} if target_group_arns else {}
+    client = clients.client("autoscaling", region)
+    request = {"AutoScalingGroupName": name, **settings(clients, region, attributes, size=size),
+               "Tags": tags(name, attributes, extra or {}), **attached}
+    template = f"launch template {attributes['launch_template_id']} version {attributes['launch_template_version']}"
+
+    def create_once() -> None:
+        try:
+            client.create_auto_scaling_group(**request)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "AlreadyExists":
+                raise
+
     with aws_errors(f"create autoscaling group {name}"):
-        clients.client("autoscaling", region).create_auto_scaling_group(
-            AutoScalingGroupName=name, **settings(clients, region, attributes, size=size),
-            Tags=tags(name, attributes, extra or {}), **attached)
+        until_visible(create_once, what=f"{template} to reach Auto Scaling (creating {name})", service="autoscaling",
+                      patience=clients.patience, progress=progress)
 
 
 def detach_target_groups(client: Any, name: str, arns: list[str] | tuple[str, ...], progress: Progress) -> None:
@@ -76,14 +94,18 @@ def detach_target_groups(client: Any, name: str, arns: list[str] | tuple[str, ..
         progress(f"could not detach {name} first ({exc}); deleting it all the same")
 
 
-def delete(client: Any, name: str, progress: Progress, *, detach: list[str] | tuple[str, ...] = ()) -> None:
+def delete(client: Any, name: str, progress: Progress, patience: Patience, *,
+           detach: list[str] | tuple[str, ...] = ()) -> None:
     """Delete the ASG (its instances terminate), detached from `detach` first, so its load
-    balancers stop sending it traffic before its instances go."""
+    balancers stop sending it traffic before its instances go. A scaling activity still under way
+    (ScalingActivityInProgress, ResourceInUse) is waited out (consistency.py)."""
     if detach:
         detach_target_groups(client, name, detach, progress)
     try:
         with aws_errors(f"delete autoscaling group {name}"):
-            client.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+            until_visible(lambda: client.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True),
+                          what=f"the scaling activities of {name} to end (deleting it)", service="autoscaling",
+                          patience=patience, progress=progress)
     except ProviderError as exc:
         if "not found" not in str(exc):
             raise

@@ -66,6 +66,7 @@ class AutoscalingProvider(ObservedPerRegion):
     def interrupt(self) -> None:
         """infra is terminated: a roll that is waiting stops waiting and is undone (see rollout.py)."""
         self._interrupted.set()
+        self.clients.interrupt()
 
     # -- observe -----------------------------------------------------------------------------
 
@@ -164,7 +165,7 @@ class AutoscalingProvider(ObservedPerRegion):
             arns = before.get("target_group_arns") or []
             if arns:  # detached (once) by the drain: detaching again would only hear InvalidTarget
                 self._drain_before_delete(client, region, before["name"], arns, progress)
-            asg.delete(client, before["name"], progress)
+            asg.delete(client, before["name"], progress, self.clients.patience)
             scaling.forget(self.clients, region, before["name"], before.get("scaling"))
             if split_address(action.address)[2] is not None:  # what an interrupted roll left beside the group's
                 asg.clear_stale_holding(client, action.group, self.owner, progress)

@@ -25,6 +25,7 @@ from infra.reconciler.rolls import RollShape, target_group_name
 from infra.reconciler.scaling import sizes_owned, with_sizes_of
 
 MAX_NAMED = 3  # instances named in one line; more are counted
+MAX_REASON = 160  # characters of a failed launch's status message
 
 
 class AsgFleet:
@@ -60,7 +61,7 @@ class AsgFleet:
             extra[asg.ROLLED_BACK_TAG] = str(self.attributes["rolled_back_from"])
         if self.scaling is not None:
             extra[scaling.SCALING_TAG] = "true"
-        asg.create(self.clients, self.region, self.new, self.attributes, size=size, extra=extra,
+        asg.create(self.clients, self.region, self.new, self.attributes, self.progress, size=size, extra=extra,
                    target_group_arns=self.arns)
         attached = f", attached to {', '.join(map(target_group_name, self.target_groups))}" if self.arns else ""
         of = f" of {self.attributes['desired_capacity']}" if size != self.attributes["desired_capacity"] else ""
@@ -72,7 +73,7 @@ class AsgFleet:
         except InfraError as failed:
             if self.old is None:  # a first ASG is kept, as when it does not get healthy; apply again puts them
                 raise
-            asg.delete(self.client, self.new, self.progress, detach=self.arns)
+            asg.delete(self.client, self.new, self.progress, self.clients.patience, detach=self.arns)
             raise ProviderError(f"{failed}: deleted {self.new}, kept {self.old}; nothing else changed") from None
 
     def _put_scaling(self) -> None:
@@ -111,7 +112,8 @@ class AsgFleet:
         group = asg.described(self.client, name)
         instances = [i["InstanceId"] for i in group.get("Instances", [])]
         serving = set(asg.in_service(group))
-        short = [f"{size - len(instances)} instance(s) not launched yet"] if len(instances) < size else []
+        short = [f"{size - len(instances)} instance(s) not launched yet{self._launch_failure(name)}"] \
+            if len(instances) < size else []
         arns = self.arns if name == self.new else self.old_arns
         if not arns:
             others = [f"{i['InstanceId']}: {i.get('LifecycleState')}, {i.get('HealthStatus')}"
@@ -127,6 +129,18 @@ class AsgFleet:
                       for s in states if s.instance not in healthy]
             found.append(Health(len(healthy), size, f"healthy in {where}", tuple(others + short)))
         return found
+
+    def _launch_failure(self, name: str) -> str:
+        """Why the ASG's last launch failed, when it did (InsufficientInstanceCapacity in a zone, a
+        bad launch template): its newest failed scaling activity, in a few words."""
+        with aws_errors(f"describe the scaling activities of {name}"):
+            found = self.client.describe_scaling_activities(AutoScalingGroupName=name, MaxRecords=10)["Activities"]
+        failed = [a for a in found if a.get("StatusCode") in ("Failed", "Cancelled")]
+        if not failed:
+            return ""
+        newest = max(failed, key=lambda a: str(a.get("StartTime", "")))
+        said = " ".join(str(newest.get("StatusMessage") or newest.get("Description") or "").split())
+        return f" (last launch failed: {said[:MAX_REASON]}{'...' if len(said) > MAX_REASON else ''})"
 
     def firing(self) -> list[str]:
         return alarms.firing(self.clients, self.region, self.alarms)
@@ -197,7 +211,7 @@ class AsgFleet:
             self._keep_old(keep)
             return
         attached = asg.described(self.client, self.old or "").get("TargetGroupARNs") or []
-        asg.delete(self.client, self.old or "", self.progress, detach=attached)
+        asg.delete(self.client, self.old or "", self.progress, self.clients.patience, detach=attached)
         scaling.forget(self.clients, self.region, self.old or "", self.old_scaling)
 
     def measure(self, metric: Mapping[str, Any], seconds: float, baseline: int) -> tuple[float | None, float | None]:
@@ -223,7 +237,7 @@ class AsgFleet:
                       f"{seconds} s): infra rollback {group} brings it back in seconds")
 
     def remove_new(self) -> None:
-        asg.delete(self.client, self.new, self.progress, detach=self.arns)
+        asg.delete(self.client, self.new, self.progress, self.clients.patience, detach=self.arns)
         scaling.forget(self.clients, self.region, self.new, self.scaling)
 
 

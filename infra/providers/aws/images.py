@@ -18,6 +18,7 @@ from typing import Any
 
 import botocore.exceptions
 
+from infra.aws.consistency import until_visible
 from infra.aws.session import aws_errors, paginate
 from infra.errors import InfraError, ProviderError
 from infra.providers import packer
@@ -142,6 +143,7 @@ class ImagesProvider:
 
     def interrupt(self) -> None:
         packer.interrupt_builds()
+        self.clients.interrupt()  # a wait for AWS to show an AMI ends too
 
     def apply(self, action: Action, attributes: dict[str, Any], progress: Progress) -> dict[str, Any]:
         if action.action is ActionKind.BUILD:
@@ -167,7 +169,9 @@ class ImagesProvider:
         image_id = self.builds.build(group, attributes, region, progress)
         ec2 = self.clients.client("ec2", region)
         with aws_errors(f"describe the new AMI {image_id}"):
-            found = ec2.describe_images(ImageIds=[image_id]).get("Images", [])
+            found = until_visible(lambda: ec2.describe_images(ImageIds=[image_id]).get("Images", []),
+                                  what=f"the new AMI {image_id} to show", service="ec2",
+                                  patience=self.clients.patience, progress=progress)
         name = found[0].get("Name", "") if found else ""
         if found:
             self._own(region, group, image_of(found[0]), progress, attributes.get(IMAGE_DIGEST))

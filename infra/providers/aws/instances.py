@@ -7,10 +7,14 @@ group's tags too, but never `infra:name`, so they are not mistaken for one-off i
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+import botocore.exceptions
+
+from infra.aws.consistency import until_visible
 from infra.aws.session import aws_errors, paginate, wait_until
 from infra.config.chef import dna_document
 from infra.errors import ProviderError
@@ -49,6 +53,9 @@ class InstancesProvider(ObservedPerRegion):
         self.context, self.clients = context, context.clients
         self.dna_path = context.config.layout.instance_dna  # (group, instance id) -> its dna file
 
+    def interrupt(self) -> None:
+        self.clients.interrupt()  # a wait for AWS to show what was just made ends
+
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
         ec2 = self.clients.client("ec2", region)
         instances = [instance for reservation in paginate(ec2, "describe_instances", "Reservations", Filters=[
@@ -84,9 +91,19 @@ class InstancesProvider(ObservedPerRegion):
             if "InvalidKeyPair.NotFound" not in str(exc):
                 raise
         with aws_errors(f"import key pair {name}"):
+            return self._imported(ec2, name, public_key)
+
+    def _imported(self, ec2: Any, name: str, public_key: str) -> bool:
+        """Import the key pair; False when AWS has it already (a describe just before may not have
+        shown it yet: eventual consistency)."""
+        try:
             ec2.import_key_pair(KeyName=name, PublicKeyMaterial=public_key.encode(),
                                 TagSpecifications=[{"ResourceType": "key-pair", "Tags": tag_list(
                                     {MANAGED_TAG: "true", OWNER_TAG: self.owner})}])
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "InvalidKeyPair.Duplicate":
+                return False
+            raise
         return True
 
     # -- apply -------------------------------------------------------------------------------
@@ -142,8 +159,13 @@ class InstancesProvider(ObservedPerRegion):
             request["SecurityGroupIds"] = security_group_ids(self.clients, region, attributes["security_groups"])
         if attributes.get("iam_instance_profile"):
             request["IamInstanceProfile"] = {"Name": attributes["iam_instance_profile"]}
+        # One token for every attempt: should an attempt that AWS answered with "not yet" (a key
+        # pair or instance profile just made) have launched after all, the next returns that instance.
+        request["ClientToken"] = str(uuid.uuid4())
         with aws_errors(f"launch instance {name}"):
-            instance = ec2.run_instances(**request)["Instances"][0]
+            instance = until_visible(lambda: ec2.run_instances(**request)["Instances"][0],
+                                     what=f"what instance {name} launches with to show", service="ec2",
+                                     patience=self.clients.patience, progress=progress)
         instance_id = instance["InstanceId"]
         progress(f"launched {instance_id} ({attributes['instance_type']}) in {attributes['zone']}; waiting until "
                  f"it runs")

@@ -12,6 +12,9 @@ import base64
 import binascii
 from typing import Any, cast
 
+import botocore.exceptions
+
+from infra.aws.consistency import until_visible
 from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ProviderError
 from infra.providers.aws.common import (
@@ -48,6 +51,9 @@ class LaunchTemplatesProvider(ObservedPerRegion):
 
     def __init__(self, context: AwsContext) -> None:
         self.context, self.clients = context, context.clients
+
+    def interrupt(self) -> None:
+        self.clients.interrupt()  # a wait for AWS to show what was just made ends
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
         ec2 = self.clients.client("ec2", region)
@@ -112,23 +118,14 @@ class LaunchTemplatesProvider(ObservedPerRegion):
             return {"id": before["id"], "name": before["name"], "version": before["version"]}
         data = self._template_data(region, attributes)
         if action.action is ActionKind.CREATE:
-            with aws_errors(f"create launch template {action.group}"):
-                made = ec2.create_launch_template(
-                    LaunchTemplateName=f"{self.owner}.{action.group}", LaunchTemplateData=data,
-                    TagSpecifications=[{"ResourceType": "launch-template", "Tags": tag_list(attributes["tags"])}],
-                )["LaunchTemplate"]
-            progress(f"created launch template {made['LaunchTemplateName']} ({made['LaunchTemplateId']}), version 1")
-            return {"id": made["LaunchTemplateId"], "name": made["LaunchTemplateName"], "version": "1"}
+            return self._create(ec2, f"{self.owner}.{action.group}", data, attributes["tags"], progress)
         template_id = before["id"]
         version = str(before.get("version", ""))
         changed = set(changed_attributes(action.changes))
         if changed & set(VERSIONED) or action.action is ActionKind.REPLACE:
-            with aws_errors(f"create a version of launch template {action.group}"):
-                made = ec2.create_launch_template_version(LaunchTemplateId=template_id, LaunchTemplateData=data,
-                                                          VersionDescription="infra apply")["LaunchTemplateVersion"]
-                version = str(made["VersionNumber"])
-                ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion=version)
-                if before.get("default_version"):  # a rollback had moved the default: it follows again
+            version = self._new_version(ec2, template_id, action.group, data, progress)
+            if before.get("default_version"):  # a rollback had moved the default: it follows again
+                with aws_errors(f"tag launch template {action.group}"):
                     ec2.delete_tags(Resources=[template_id], Tags=[{"Key": APPLIED_TAG}])
             progress(f"launch template {action.group}: new version {version} "
                      f"({', '.join(sorted(changed & set(VERSIONED))) or 'replacement requested'})")
@@ -136,6 +133,49 @@ class LaunchTemplatesProvider(ObservedPerRegion):
             self._retag(ec2, template_id, before.get("tags") or {}, attributes["tags"])
             progress(f"launch template {action.group}: tags updated")
         return {"id": template_id, "name": before.get("name", action.group), "version": version}
+
+    def _create(self, ec2: Any, name: str, data: dict[str, Any], tags: dict[str, str],
+                progress: Progress) -> dict[str, Any]:
+        """Create the template, version 1. Names are unique in a region: one that exists already is
+        this group's when it carries this project's owner tag (made by an apply that died before it
+        recorded it, or not yet shown by the describe the plan came from), and gets a new version
+        with what is wanted instead of a second template."""
+        try:
+            with aws_errors(f"create launch template {name}"):
+                made = _created(ec2, name, data, tags)
+        except _Exists:
+            found = self._ours_named(ec2, name)
+            version = self._new_version(ec2, found["LaunchTemplateId"], name, data, progress)
+            progress(f"launch template {name} ({found['LaunchTemplateId']}) was there already: made version "
+                     f"{version} of it the default")
+            return {"id": found["LaunchTemplateId"], "name": name, "version": version}
+        progress(f"created launch template {made['LaunchTemplateName']} ({made['LaunchTemplateId']}), version 1")
+        return {"id": made["LaunchTemplateId"], "name": made["LaunchTemplateName"], "version": "1"}
+
+    def _ours_named(self, ec2: Any, name: str) -> dict[str, Any]:
+        with aws_errors(f"describe launch template {name}"):
+            found = until_visible(lambda: ec2.describe_launch_templates(LaunchTemplateNames=[name])["LaunchTemplates"],
+                                  what=f"launch template {name} to show", service="ec2",
+                                  patience=self.clients.patience)
+        if not found or tag_dict(found[0].get("Tags")).get(OWNER_TAG) != self.owner:
+            raise ProviderError(f"a launch template named {name} exists in AWS but is not tagged "
+                                f"{OWNER_TAG}={self.owner}; import it (infra import) or delete it")
+        return found[0]
+
+    def _new_version(self, ec2: Any, template_id: str, name: str, data: dict[str, Any], progress: Progress) -> str:
+        """A new version of the template, made its default (once EC2 shows the version: it may
+        answer VersionNotFound for a moment)."""
+        with aws_errors(f"create a version of launch template {name}"):
+            made = until_visible(lambda: ec2.create_launch_template_version(
+                LaunchTemplateId=template_id, LaunchTemplateData=data,
+                VersionDescription="infra apply")["LaunchTemplateVersion"],
+                what=f"launch template {template_id} to show", service="ec2", patience=self.clients.patience,
+                progress=progress)
+            version = str(made["VersionNumber"])
+            until_visible(lambda: ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion=version),
+                          what=f"version {version} of launch template {template_id} to show", service="ec2",
+                          patience=self.clients.patience, progress=progress)
+        return version
 
     def _template_data(self, region: str, attributes: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -176,6 +216,21 @@ def point_default(clients: AwsClients, region: str, template_id: str, version: s
             ec2.create_tags(Resources=[template_id], Tags=[{"Key": APPLIED_TAG, "Value": applied}])
     progress(f"launch template {template['LaunchTemplateName']}: default version {version}"
              + ("" if version == applied else f" (infra applied {applied}: plans compare with that)"))
+
+
+class _Exists(Exception):
+    """CreateLaunchTemplate: a template of that name is there already."""
+
+
+def _created(ec2: Any, name: str, data: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+    try:
+        return cast(dict[str, Any], ec2.create_launch_template(
+            LaunchTemplateName=name, LaunchTemplateData=data,
+            TagSpecifications=[{"ResourceType": "launch-template", "Tags": tag_list(tags)}])["LaunchTemplate"])
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "InvalidLaunchTemplateName.AlreadyExistsException":
+            raise _Exists() from None
+        raise
 
 
 def _address(template: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from collections import defaultdict
 from functools import cached_property
 from typing import Any
 
+from infra.aws.consistency import until_visible
 from infra.aws.session import AwsClients, aws_errors, paginate, wait_until
 from infra.errors import ProviderError
 from infra.providers.aws.common import AwsContext, in_each_region, tag_dict, tag_list
@@ -103,6 +104,9 @@ class Promotions:
         else:
             progress(f"found {image_id} ({name}), copied by a promotion that did not finish; finishing it")
         with aws_errors(f"wait for {image_id} to be available"):
+            # A copy just made may be unknown by its id for a while; the waiter would fail on that.
+            until_visible(lambda: here.describe_images(ImageIds=[image_id]), what=f"the copy {image_id} to show",
+                          service="ec2", patience=self.clients.patience, progress=progress)
             wait_until(here, "image_available", ImageIds=[image_id], **COPY_WAIT)
             made = here.describe_images(ImageIds=[image_id])["Images"][0]
         snapshots = [m["Ebs"]["SnapshotId"] for m in made.get("BlockDeviceMappings", [])

@@ -1,0 +1,335 @@
+"""Eventual consistency: each "not yet" answer is retried, for a bounded time, and said; on stub
+clients and a fake clock (nothing sleeps)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import botocore.exceptions
+import pytest
+
+from infra.aws.consistency import NOT_YET, TIMEOUT_ENV, NotVisible, Patience, not_yet, timeout_from, until_visible
+from infra.errors import InfraError, ProviderError
+from infra.reconciler.actions import ActionKind
+from infra.reconciler.plan import Action
+from tests.support.fake_clock import FakeClock
+
+
+def error(code: str, message: str = "", operation: str = "Call") -> botocore.exceptions.ClientError:
+    return botocore.exceptions.ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+class Flaky:
+    """A call that fails with `failure` the first `times` times, then answers `result`."""
+
+    def __init__(self, failure: Exception, times: int, result: Any = "done") -> None:
+        self.failure, self.times, self.result, self.calls = failure, times, result, 0
+
+    def __call__(self) -> Any:
+        self.calls += 1
+        if self.calls <= self.times:
+            raise self.failure
+        return self.result
+
+
+def patience(clock: FakeClock, timeout: float = 120) -> Patience:
+    return Patience(timeout=timeout, clock=clock, sleep=clock.sleep)
+
+
+NOT_FOUND = error("InvalidInstanceID.NotFound", "The instance ID 'i-0abc' does not exist")
+
+
+def test_a_call_answered_not_yet_is_repeated_until_it_succeeds_and_the_wait_is_said():
+    clock, said = FakeClock(), []
+    call = Flaky(NOT_FOUND, times=4)
+    assert until_visible(call, what="instance i-0abc to show", service="ec2", patience=patience(clock),
+                         progress=said.append) == "done"
+    assert call.calls == 5
+    assert said == ["waiting for instance i-0abc to show (AWS is eventually consistent: InvalidInstanceID.NotFound: "
+                    "The instance ID 'i-0abc' does not exist); 0s of 120s"]
+    assert 0 < clock.now < 8
+
+
+def test_the_backoff_grows_with_jitter_up_to_its_cap():
+    clock = FakeClock()
+    call = Flaky(NOT_FOUND, times=12)
+    until_visible(call, what="x", service="ec2", patience=patience(clock))
+    first, cap = clock.sleeps[0], clock.sleeps[-1]
+    assert 0.125 <= first <= 0.25 and 4 <= cap <= 8
+    assert all(seconds <= 8 for seconds in clock.sleeps)
+
+
+def test_a_long_wait_says_what_it_waits_for_at_least_every_ten_seconds():
+    clock, said, at = FakeClock(), [], []
+    call = Flaky(NOT_FOUND, times=20)
+
+    def progress(line: str) -> None:
+        said.append(line)
+        at.append(clock.now)
+
+    until_visible(call, what="instance i-0abc to show", service="ec2", patience=patience(clock), progress=progress)
+    assert clock.now > 60
+    points = [*at, clock.now]
+    gaps = [b - a for a, b in zip(points, points[1:])]  # noqa: B905
+    assert all(gap <= 10 + 8 for gap in gaps)  # a line, then the next once 10 s passed (at the next retry)
+    assert len(said) >= clock.now // 18
+    assert all(line.startswith("waiting for instance i-0abc to show") for line in said)
+
+
+def test_the_wait_is_bounded_and_ends_in_one_line_naming_what_never_showed():
+    clock = FakeClock()
+    call = Flaky(NOT_FOUND, times=10**6)
+    with pytest.raises(NotVisible) as raised:
+        until_visible(call, what="instance i-0abc to show", service="ec2", patience=patience(clock, timeout=30))
+    assert 30 <= clock.now <= 30 + 1e-6  # the last sleep is cut to the time left
+    message = str(raised.value)
+    assert "\n" not in message and isinstance(raised.value, ProviderError)
+    assert message.startswith("waited 30s for instance i-0abc to show, AWS still says InvalidInstanceID.NotFound")
+    assert "__settings__.consistency_timeout" in message and TIMEOUT_ENV in message
+
+
+def test_any_other_error_is_raised_at_once():
+    clock = FakeClock()
+    call = Flaky(error("InvalidParameterValue", "Value (m9.huge) for parameter instanceType is invalid."), times=1)
+    with pytest.raises(botocore.exceptions.ClientError):
+        until_visible(call, what="x", service="ec2", patience=patience(clock))
+    assert call.calls == 1 and clock.now == 0
+
+
+def test_a_wait_ends_at_once_when_infra_is_stopped():
+    clock = FakeClock()
+    waits = patience(clock)
+    call = Flaky(NOT_FOUND, times=10**6)
+    waits.sleep = lambda seconds: waits.interrupt()  # SIGTERM during the first pause
+    with pytest.raises(NotVisible, match=r"infra was stopped \(Ctrl-C or SIGTERM\) while waiting for x "):
+        until_visible(call, what="x", service="ec2", patience=waits)
+    assert call.calls == 2
+
+
+def test_the_real_sleep_wakes_on_an_interrupt():
+    waits = Patience(timeout=600)
+    waits.interrupt()
+    waits.pause(600)  # returns at once: it waits on the event an interrupt sets
+
+
+@pytest.mark.parametrize(("service", "code", "message"), [
+    ("ec2", "InvalidInstanceID.NotFound", "The instance ID 'i-1' does not exist"),
+    ("ec2", "InvalidAMIID.NotFound", "The image id '[ami-1]' does not exist"),
+    ("ec2", "InvalidSnapshot.NotFound", "The snapshot 'snap-1' does not exist."),
+    ("ec2", "InvalidKeyPair.NotFound", "The key pair 'ops' does not exist"),
+    ("ec2", "InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID lt-1, does not exist"),
+    ("ec2", "InvalidLaunchTemplateId.VersionNotFound", "Could not find launch template version 2"),
+    ("ec2", "InvalidParameterValue", "Value (web) for parameter iamInstanceProfile.name is invalid. Invalid IAM "
+                                     "Instance Profile name"),
+    ("autoscaling", "ValidationError", "You must use a valid fully-formed launch template. The specified launch "
+                                       "template, with template ID lt-1, does not exist."),
+    ("autoscaling", "ValidationError", "Invalid IamInstanceProfile: web"),
+    ("autoscaling", "ResourceInUse", "You cannot delete an AutoScalingGroup while there are instances"),
+    ("autoscaling", "ScalingActivityInProgress", "You cannot delete an AutoScalingGroup while there are scaling "
+                                                 "activities in progress for that group."),
+    ("elbv2", "InvalidTarget", "The following targets are not in a running state"),
+])
+def test_each_not_yet_answer_of_the_table_is_recognised(service, code, message):
+    assert not_yet(service, error(code, message))
+    assert any(entry.code == code for entry in NOT_YET[service])
+
+
+@pytest.mark.parametrize(("service", "code", "message"), [
+    ("autoscaling", "ValidationError", "Max bound, 1, must be greater than or equal to min bound, 2"),
+    ("autoscaling", "ValidationError", "AutoScalingGroup name not found - no such group: web-1"),  # gone: final
+    ("ec2", "InvalidParameterValue", "Value (m9.huge) for parameter instanceType is invalid."),
+    ("ec2", "UnauthorizedOperation", "You are not authorized to perform this operation."),
+    ("autoscaling", "InvalidInstanceID.NotFound", "another service's code is not this one's"),
+])
+def test_other_answers_are_final(service, code, message):
+    assert not not_yet(service, error(code, message))
+
+
+def test_the_timeout_comes_from_the_settings_then_the_environment_then_the_default(monkeypatch):
+    monkeypatch.delenv(TIMEOUT_ENV, raising=False)
+    assert timeout_from(None) == 120
+    monkeypatch.setenv(TIMEOUT_ENV, "30")
+    assert timeout_from(None) == 30
+    assert timeout_from(45) == 45
+    monkeypatch.setenv(TIMEOUT_ENV, "soon")
+    with pytest.raises(InfraError, match=f"{TIMEOUT_ENV}='soon': give the seconds"):
+        timeout_from(None)
+
+
+# -- the providers' create-then-use steps, on stub clients -------------------------------------------
+
+
+class StubClients:
+    region = "us-east-1"
+
+    def __init__(self, ec2: Any, clock: FakeClock) -> None:
+        self.ec2, self.patience = ec2, patience(clock)
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self.ec2
+
+    def interrupt(self) -> None:
+        self.patience.interrupt()
+
+
+class StubEc2:
+    """Launch templates and instances, with "not yet" answers where a test asks for them."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.failures: dict[str, list[Exception]] = {}
+        self.templates: dict[str, dict] = {}
+        self.tokens: list[str] = []
+
+    def _maybe_fail(self, operation: str) -> None:
+        self.calls.append(operation)
+        if self.failures.get(operation):
+            raise self.failures[operation].pop(0)
+
+    def create_launch_template(self, LaunchTemplateName: str, **_: Any) -> dict:
+        self._maybe_fail("create_launch_template")
+        if LaunchTemplateName in self.templates:
+            raise error("InvalidLaunchTemplateName.AlreadyExistsException",
+                        f"Launch template name already in use: {LaunchTemplateName}")
+        made = {"LaunchTemplateName": LaunchTemplateName, "LaunchTemplateId": f"lt-{len(self.templates) + 1}",
+                "Tags": [{"Key": "infra:owner", "Value": "proj"}], "versions": 1}
+        self.templates[LaunchTemplateName] = made
+        return {"LaunchTemplate": made}
+
+    def describe_launch_templates(self, LaunchTemplateNames: list[str]) -> dict:
+        self._maybe_fail("describe_launch_templates")
+        return {"LaunchTemplates": [self.templates[n] for n in LaunchTemplateNames if n in self.templates]}
+
+    def create_launch_template_version(self, LaunchTemplateId: str, **_: Any) -> dict:
+        self._maybe_fail("create_launch_template_version")
+        template = next(t for t in self.templates.values() if t["LaunchTemplateId"] == LaunchTemplateId)
+        template["versions"] += 1
+        return {"LaunchTemplateVersion": {"VersionNumber": template["versions"]}}
+
+    def modify_launch_template(self, LaunchTemplateId: str, DefaultVersion: str) -> None:
+        self._maybe_fail("modify_launch_template")
+
+    def run_instances(self, ClientToken: str, **_: Any) -> dict:
+        self.tokens.append(ClientToken)
+        self._maybe_fail("run_instances")
+        return {"Instances": [{"InstanceId": "i-0new"}]}
+
+    def get_waiter(self, name: str) -> Any:
+        return SimpleNamespace(wait=lambda **_: self.calls.append(f"wait {name}"))
+
+    def describe_key_pairs(self, KeyNames: list[str]) -> dict:
+        self._maybe_fail("describe_key_pairs")
+        return {}
+
+    def import_key_pair(self, **_: Any) -> dict:
+        self._maybe_fail("import_key_pair")
+        return {}
+
+
+TEMPLATE = {"region": "us-east-1", "image_id": "ami-1", "instance_type": "t3.micro", "security_groups": [],
+            "key_name": None, "iam_instance_profile": None, "user_data": "", "tags": {"group": "web"}}
+
+
+def templates(ec2: StubEc2, clock: FakeClock):
+    from infra.providers.aws.launch_templates import LaunchTemplatesProvider
+
+    workspace = SimpleNamespace(config=SimpleNamespace(owner="proj"))
+    return LaunchTemplatesProvider(workspace, StubClients(ec2, clock))
+
+
+def test_a_launch_template_that_exists_already_gets_a_new_version_not_a_second_template():
+    """The plan's describe did not show it yet (or an apply died before recording it): names are unique."""
+    clock, ec2 = FakeClock(), StubEc2()
+    ec2.templates["proj.web"] = {"LaunchTemplateName": "proj.web", "LaunchTemplateId": "lt-9", "versions": 1,
+                                 "Tags": [{"Key": "infra:owner", "Value": "proj"}]}
+    ec2.failures["describe_launch_templates"] = [error("InvalidLaunchTemplateName.NotFoundException", "not found")]
+    said: list[str] = []
+    action = Action(address="launch_template.web", kind="launch_template", group="web", action=ActionKind.CREATE,
+                    after=TEMPLATE)
+    outputs = templates(ec2, clock).apply(action, TEMPLATE, said.append)
+    assert outputs == {"id": "lt-9", "name": "proj.web", "version": "2"}
+    assert list(ec2.templates) == ["proj.web"]
+    assert said[-1] == "launch template proj.web (lt-9) was there already: made version 2 of it the default"
+
+
+def test_a_launch_template_of_that_name_that_is_not_ours_is_an_error():
+    clock, ec2 = FakeClock(), StubEc2()
+    ec2.templates["proj.web"] = {"LaunchTemplateName": "proj.web", "LaunchTemplateId": "lt-9", "versions": 1,
+                                 "Tags": []}
+    action = Action(address="launch_template.web", kind="launch_template", group="web", action=ActionKind.CREATE,
+                    after=TEMPLATE)
+    with pytest.raises(ProviderError, match="a launch template named proj.web exists in AWS but is not tagged"):
+        templates(ec2, clock).apply(action, TEMPLATE, lambda line: None)
+
+
+def test_a_new_version_not_visible_yet_is_made_the_default_once_it_shows():
+    clock, ec2 = FakeClock(), StubEc2()
+    ec2.templates["proj.web"] = {"LaunchTemplateName": "proj.web", "LaunchTemplateId": "lt-9", "versions": 1}
+    ec2.failures["modify_launch_template"] = [error("InvalidLaunchTemplateId.VersionNotFound", "version 2")] * 2
+    said: list[str] = []
+    before = {**TEMPLATE, "image_id": "ami-0", "id": "lt-9", "name": "proj.web", "version": "1"}
+    action = Action(address="launch_template.web", kind="launch_template", group="web", action=ActionKind.REPLACE,
+                    before=before, after=TEMPLATE)
+    outputs = templates(ec2, clock).apply(action, TEMPLATE, said.append)
+    assert outputs["version"] == "2" and ec2.calls.count("modify_launch_template") == 3
+    assert ec2.calls.count("create_launch_template_version") == 1
+    assert said[0].startswith("waiting for version 2 of launch template lt-9 to show")
+
+
+def instances(ec2: StubEc2, clock: FakeClock, root):
+    from infra.providers.aws.instances import InstancesProvider
+
+    layout = SimpleNamespace(instance_dna=lambda group, instance: f"dna/{group}-{instance}.json")
+    workspace = SimpleNamespace(root=root, config=SimpleNamespace(owner="proj", layout=layout))
+    return InstancesProvider(workspace, StubClients(ec2, clock))
+
+
+def test_an_instance_launched_with_a_key_pair_not_visible_yet_is_launched_once_with_one_client_token(tmp_path):
+    clock, ec2 = FakeClock(), StubEc2()
+    ec2.failures["run_instances"] = [error("InvalidKeyPair.NotFound", "The key pair 'ops' does not exist")] * 3
+    attributes = {**TEMPLATE, "zone": "us-east-1a", "key_name": "ops"}
+    action = Action(address="instance.web.one", kind="instance", group="web", action=ActionKind.CREATE,
+                    after=attributes)
+    outputs = instances(ec2, clock, tmp_path).apply(action, attributes, lambda line: None)
+    assert outputs["id"] == "i-0new"
+    assert len(ec2.tokens) == 4 and len(set(ec2.tokens)) == 1  # an attempt that went through is not repeated
+    assert (tmp_path / "dna/web-i-0new.json").exists()
+
+
+def test_a_key_pair_the_describe_did_not_show_yet_is_not_imported_twice(tmp_path):
+    clock, ec2 = FakeClock(), StubEc2()
+    ec2.failures["describe_key_pairs"] = [error("InvalidKeyPair.NotFound", "The key pair 'ops' does not exist")]
+    ec2.failures["import_key_pair"] = [error("InvalidKeyPair.Duplicate", "The keypair 'ops' already exists.")]
+    assert instances(ec2, clock, tmp_path).ensure_key_pair("us-east-1", "ops", "ssh-ed25519 AAAA") is False
+
+
+class StubAutoscaling:
+    def __init__(self, busy: int) -> None:
+        self.busy, self.deletes = busy, 0
+
+    def delete_auto_scaling_group(self, AutoScalingGroupName: str, ForceDelete: bool) -> None:
+        self.deletes += 1
+        if self.deletes <= self.busy:
+            raise error("ScalingActivityInProgress", "You cannot delete an AutoScalingGroup while there are scaling "
+                                                     "activities in progress for that group.")
+
+
+def test_an_asg_busy_scaling_is_deleted_once_its_activity_ends():
+    from infra.providers.aws import asg
+
+    clock, said = FakeClock(), []
+    client = StubAutoscaling(busy=2)
+    asg.delete(client, "web-1", said.append, patience(clock))
+    assert client.deletes == 3
+    assert said[0].startswith("waiting for the scaling activities of web-1 to end (deleting it)")
+    assert said[-1] == "deleted web-1 (its instances terminate)"
+
+
+def test_an_asg_that_stays_busy_fails_its_deletion_in_one_line():
+    from infra.providers.aws import asg
+
+    clock = FakeClock()
+    with pytest.raises(ProviderError, match=r"^waited 120s for the scaling "
+                                            r"activities of web-1 to end"):
+        asg.delete(StubAutoscaling(busy=10**6), "web-1", lambda line: None, patience(clock))
