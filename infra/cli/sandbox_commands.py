@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import typer
@@ -10,6 +11,7 @@ from infra.aws.access import AwsOptions
 from infra.cli.app import app, options, out
 from infra.cli.common import workspace
 from infra.config import Config, load_config
+from infra.sandbox.hostile import Knobs
 from infra.sandbox.launcher import Sandbox, exports
 from infra.workspace import Workspace
 
@@ -20,8 +22,22 @@ app.add_typer(sandbox_app, name="sandbox")
 
 @sandbox_app.command("start")
 def sandbox_start(port: int = typer.Option(0, "--port", min=0, max=65535,
-                                           help="Port on 127.0.0.1 (a free one when 0).")) -> None:
+                                           help="Port on 127.0.0.1 (a free one when 0)."),
+                  hostile: bool = typer.Option(False, "--hostile",
+                                               help="Behave as AWS does on a bad day: latency, throttling, 5xx, "
+                                                    "what was just made invisible for a while, instances pending, "
+                                                    "targets initial, failed launches in one zone, AMIs pending "
+                                                    "(docs/aws-behaviour.md)."),
+                  seed: int | None = typer.Option(None, "--hostile-seed", metavar="N",
+                                                     help="Seed of the hostile sandbox's faults (implies --hostile); "
+                                                          "the same seed replays them. Random when not given."),
+                  knobs: list[str] = typer.Option([], "--knob", metavar="NAME=VALUE",
+                                                  help="Set one of the hostile sandbox's knobs (implies --hostile), "
+                                                       "e.g. --knob throttle=0.1 --knob lag=10; repeatable.")) -> None:
     """Start the sandbox in the background and print the line that points infra at it."""
+    bad_day = None
+    if hostile or seed is not None or knobs:
+        bad_day = Knobs.parse(knobs, seed=secrets.randbelow(10**6) if seed is None else seed)
     config = load_config(options.config)  # one sandbox for every environment: seeded with what any names
     groups = [g for merged in (config.groups, *(e.groups for e in config.environments.values()))
               for g in merged.values()]
@@ -31,13 +47,21 @@ def sandbox_start(port: int = typer.Option(0, "--port", min=0, max=65535,
     target_groups = sorted({t for scale in scales for t in scale.target_groups})
     alarms = sorted({a for scale in scales if scale.rollout for a in scale.rollout.alarms})
     server, started = Sandbox(workspace().root).start(amis, port=port, security_groups=security_groups,
-                                                      target_groups=target_groups, alarms=alarms)
+                                                      target_groups=target_groups, alarms=alarms, hostile=bad_day)
     seeded = [*sorted(set(amis)), *(f"target group {t}" for t in target_groups if not t.startswith("arn:")),
               *(f"alarm {a}" for a in alarms), *_state_storage(config, server.endpoint_url)]
     out.print(("Started" if started else "Already running:") + f" sandbox at {server.endpoint_url} "
               f"(pid {server.pid}), seeded with {', '.join(seeded) or 'no AMIs'}", highlight=False)
+    _say_hostile(server.hostile)
+    if not started and bad_day is not None and server.hostile is None:
+        out.print("It is not hostile: stop it (infra sandbox stop) and start it again with --hostile.")
     out.print("Point infra at it with:")
     print(exports(server))
+
+
+def _say_hostile(knobs: Knobs | None) -> None:
+    if knobs is not None:
+        out.print(f"Hostile: {knobs.said()} (replay with --hostile-seed {knobs.seed})", highlight=False)
 
 
 @sandbox_app.command("stop")
@@ -55,6 +79,7 @@ def sandbox_status() -> None:
         out.print("The sandbox is not running; start it with: infra sandbox start")
         raise typer.Exit(1)
     out.print(f"The sandbox runs at {server.endpoint_url} (pid {server.pid}).", highlight=False)
+    _say_hostile(server.hostile)
     print(exports(server))
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from infra.errors import InfraError
 from infra.fsutil import atomic_write_json
-from infra.sandbox.server import ALARMS_ENV, SECURITY_GROUPS_ENV, TARGET_GROUPS_ENV
+from infra.sandbox.hostile import Knobs
+from infra.sandbox.server import ALARMS_ENV, HOSTILE_ENV, SECURITY_GROUPS_ENV, TARGET_GROUPS_ENV
 
 SANDBOX_DIR = ".infra/sandbox"
 SANDBOX_OWNER = "099720109477"
@@ -58,6 +59,7 @@ class MotoServer:
     directory: Path
     port: int = 0
     pid: int = 0
+    hostile: Knobs | None = None  # AWS's bad days, switched on (hostile.py)
 
     @property
     def endpoint_url(self) -> str:
@@ -73,6 +75,9 @@ class MotoServer:
         env = {**os.environ, "MOTO_AMIS_PATH": str(amis_path),
                SECURITY_GROUPS_ENV: json.dumps(sorted(set(security_groups))),
                TARGET_GROUPS_ENV: json.dumps(sorted(set(target_groups))), ALARMS_ENV: json.dumps(sorted(set(alarms)))}
+        env.pop(HOSTILE_ENV, None)
+        if self.hostile is not None:
+            env[HOSTILE_ENV] = self.hostile.to_json()
         log = open(self.directory / "moto.log", "ab")
         # moto, with the fixes in infra/sandbox/server.py (ebs AMIs, seeded security and target groups, alarms)
         process = subprocess.Popen([sys.executable, "-m", "infra.sandbox.server", "-H", "127.0.0.1",
@@ -137,7 +142,9 @@ class Sandbox:
     def running(self) -> MotoServer | None:
         try:
             data = json.loads(self.record.read_text())
-            server: MotoServer | None = MotoServer(self.directory, port=int(data["port"]), pid=int(data["pid"]))
+            hostile = Knobs(**data["hostile"]) if data.get("hostile") else None
+            server: MotoServer | None = MotoServer(self.directory, port=int(data["port"]), pid=int(data["pid"]),
+                                                   hostile=hostile)
         except (FileNotFoundError, ValueError, KeyError, TypeError):
             server = self._unrecorded()
         return server if server is not None and _alive(server.pid) and server.responds() else None
@@ -157,14 +164,18 @@ class Sandbox:
         return None
 
     def start(self, amis: Iterable[str], port: int = 0, security_groups: Iterable[str] = (),
-              target_groups: Iterable[str] = (), alarms: Iterable[str] = ()) -> tuple[MotoServer, bool]:
+              target_groups: Iterable[str] = (), alarms: Iterable[str] = (),
+              hostile: Knobs | None = None) -> tuple[MotoServer, bool]:
         """Start the sandbox unless it runs; returns the server and whether it was started now."""
         current = self.running()
         if current is not None:
             return current, False
-        server = MotoServer(self.directory, port=port).start(amis, security_groups=security_groups,
-                                                             target_groups=target_groups, alarms=alarms)
-        atomic_write_json(self.record, {"port": server.port, "pid": server.pid})
+        server = MotoServer(self.directory, port=port, hostile=hostile).start(
+            amis, security_groups=security_groups, target_groups=target_groups, alarms=alarms)
+        record: dict[str, object] = {"port": server.port, "pid": server.pid}
+        if hostile is not None:
+            record["hostile"] = json.loads(hostile.to_json())
+        atomic_write_json(self.record, record)
         return server, True
 
     def stop(self) -> bool:

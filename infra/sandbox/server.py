@@ -1,6 +1,8 @@
 """The sandbox's moto server: moto, made a little closer to AWS where infra's builds need it.
 
-Run as `python -m infra.sandbox.server [moto.server options]`. Eight differences from plain moto:
+Run as `python -m infra.sandbox.server [moto.server options]`. With `INFRA_SANDBOX_HOSTILE` set (JSON
+knobs), moto's application runs behind the hostile layer (hostile.py: latency, throttling, lag,
+pending instances, `initial` targets, failed launches). Eight differences from plain moto:
 
 - An image made by CreateImage has root device type `ebs`, as in AWS (CreateImage only works
   on EBS-backed instances); moto says `standard`, and packer's amazon-ebs builder refuses to
@@ -41,6 +43,7 @@ from typing import Any
 SECURITY_GROUPS_ENV = "INFRA_SANDBOX_SECURITY_GROUPS"
 TARGET_GROUPS_ENV = "INFRA_SANDBOX_TARGET_GROUPS"
 ALARMS_ENV = "INFRA_SANDBOX_ALARMS"
+HOSTILE_ENV = "INFRA_SANDBOX_HOSTILE"  # the hostile layer's knobs (JSON); hostile.py
 SANDBOX_DELAY = "5"  # seconds of deregistration delay for the seeded target groups (AWS's default: 300)
 
 
@@ -202,7 +205,19 @@ def _paged(describe: Any, key: str, unasked: int | None = 15) -> Any:
     return paged
 
 
+def _hostile(knobs: str) -> None:
+    """moto's application behind the hostile layer (hostile.py): AWS's bad days, as the knobs say."""
+    import moto.server
+
+    from infra.sandbox.hostile import Hostile, Knobs
+
+    dispatcher = moto.server.DomainDispatcherApplication
+    moto.server.DomainDispatcherApplication = lambda create: Hostile(dispatcher(create), Knobs.from_json(knobs))  # type: ignore
+
+
 def main(argv: list[str] | None = None) -> None:
+    if os.environ.get(HOSTILE_ENV):
+        _hostile(os.environ[HOSTILE_ENV])
     groups = json.loads(os.environ.get(SECURITY_GROUPS_ENV) or "[]")
     target_groups = json.loads(os.environ.get(TARGET_GROUPS_ENV) or "[]")
     alarms = json.loads(os.environ.get(ALARMS_ENV) or "[]")

@@ -1,0 +1,161 @@
+"""The seed's lifecycle against the hostile sandbox: AWS as it behaves on a bad day (latency,
+throttling, 5xx, what was just made invisible for a while, instances pending, targets `initial`,
+launches failing in one zone, AMIs pending), with the real packer. Every apply converges: exit 0,
+one ASG and one launch template per group, the target group never without a healthy target
+during a roll, and the next plan empty.
+
+The knobs are AWS's behaviours at a few seconds' scale, so the module runs in about a minute; the
+seed is fixed, so a failure replays (see docs/aws-behaviour.md).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from infra.sandbox.hostile import Knobs
+from infra.sandbox.launcher import MotoServer
+from tests.cli_helpers import run_infra
+from tests.integration.conftest import ALARM, SECURITY_GROUPS, SOURCE_AMIS, TARGET_GROUP
+from tests.integration.test_environments import NODES
+from tests.integration.test_failures import builds
+from tests.integration.test_fleet_asg import BEE, example, tags, write
+from tests.support.watch import Watch
+
+WWW = "12_04-www"
+KNOBS = Knobs(seed=24, latency=0.005, throttle=0.04, errors=0.01, lag=1.5, pending=1.5, initial=2.0,
+              ami_pending=1.5, failed_launches=0.5, launch_retry=2.0)
+# The test's own clients go through the hostile layer too: they retry as infra's do.
+PATIENT = Config(retries={"mode": "standard", "max_attempts": 10})
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory: pytest.TempPathFactory):
+    server = MotoServer(tmp_path_factory.mktemp("hostile"), hostile=KNOBS).start(
+        SOURCE_AMIS, security_groups=SECURITY_GROUPS)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws(hostile_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """This module's AWS: the hostile sandbox, reset (its own clock of what was made too)."""
+    request = urllib.request.Request(f"{hostile_server.endpoint_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+    for name, value in (("AWS_ENDPOINT_URL", hostile_server.endpoint_url), ("AWS_ACCESS_KEY_ID", "testing"),
+                        ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_POLL_DELAY_SECONDS", "1")  # packer's waiters: its default is 15 s between looks
+    return hostile_server.endpoint_url
+
+
+def client(service: str, aws: str, region: str = "us-east-1"):
+    return boto3.client(service, region_name=region, endpoint_url=aws, config=PATIENT)
+
+
+@pytest.fixture
+def ec2(aws: str):
+    return client("ec2", aws)
+
+
+@pytest.fixture
+def elbv2(aws: str):
+    return client("elbv2", aws)
+
+
+@pytest.fixture
+def cloudwatch(aws: str):
+    return client("cloudwatch", aws)
+
+
+def applied(capsys, *args: str):
+    result = run_infra(capsys, *args) if args and args[0] != "apply" else \
+        run_infra(capsys, "apply", "--auto-approve", *args[1:])
+    assert result.code == 0, result.err + result.out
+    return result
+
+
+def converged(capsys, aws: str, *environment: str, region: str = "us-east-1") -> None:
+    """The next plan is empty, and no group has two ASGs or two launch templates."""
+    plan = run_infra(capsys, *environment, "plan", "--detailed-exitcode")
+    assert plan.code == 0, plan.out + plan.err
+    groups = client("autoscaling", aws, region).describe_auto_scaling_groups()["AutoScalingGroups"]
+    templates = client("ec2", aws, region).describe_launch_templates()["LaunchTemplates"]
+    for found in (groups, templates):
+        per_group = Counter((tags(r).get("infra:owner"), tags(r).get("group")) for r in found)
+        assert all(count == 1 for count in per_group.values()), per_group
+
+
+def serving(elbv2, arn: str) -> frozenset[str]:
+    found = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    return frozenset(d["Target"]["Id"] for d in found if d["TargetHealth"]["State"] == "healthy")
+
+
+@pytest.fixture
+def repo(aws, ops_repo: Path, control, elbv2, ec2, cloudwatch) -> Path:
+    """The example nodes.json, built with packer, its bee group rolled gated behind web-tg."""
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    elbv2.create_target_group(Name=TARGET_GROUP, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance")
+    cloudwatch.put_metric_alarm(AlarmName=ALARM, Namespace="web", MetricName="5xx", Statistic="Sum", Period=60,
+                                EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    example(ops_repo, packer=True, target_groups=[TARGET_GROUP], healthy_deadline=30,
+            rollout={"canary": 1, "bake": 1, "alarms": [ALARM]})
+    return ops_repo
+
+
+def test_apply_a_gated_roll_rollback_and_instance_create_converge_on_a_bad_day(repo, aws, control, capsys, elbv2,
+                                                                              tmp_path):
+    first = applied(capsys, "apply")
+    assert sorted(builds(control)) == [BEE, WWW]
+    assert "waiting for" in first.out  # AWS said "not yet" at least once, and infra said what it waited for
+    converged(capsys, aws)
+    arn = elbv2.describe_target_groups(Names=[TARGET_GROUP])["TargetGroups"][0]["TargetGroupArn"]
+
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[BEE]["instance_type"] = "m3.large"
+    write(repo, nodes)
+    with Watch(lambda: serving(elbv2, arn), every=0.1) as watch:
+        rolled = applied(capsys, "apply")
+    assert all(watch.seen), "web-tg had no healthy target at some moment of the roll"
+    assert "canary passed; scaling to 2" in rolled.out and "0/1 healthy in web-tg; waiting" in rolled.out, rolled.out
+    converged(capsys, aws)
+
+    with Watch(lambda: serving(elbv2, arn), every=0.1) as watch:
+        back = applied(capsys, "rollback", BEE, "--auto-approve")
+    assert all(watch.seen), "web-tg had no healthy target at some moment of the rollback"
+    assert "infra rollback: back to launch template version 1" in back.out
+    converged(capsys, aws)
+
+    key = tmp_path / "deploy.pem"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    made = applied(capsys, "instance:create", WWW, "--key", str(key), "--name", "web1")
+    assert "imported key pair deploy" in made.out
+    one_off = client("ec2", aws).describe_instances(Filters=[{"Name": "tag:infra:name", "Values": ["web1"]}])
+    assert len([i for r in one_off["Reservations"] for i in r["Instances"]]) == 1
+    converged(capsys, aws)
+
+
+@pytest.fixture
+def environments(aws, ops_repo: Path, control) -> Path:
+    (ops_repo / "nodes.json").write_text(json.dumps(NODES, indent=2))
+    return ops_repo
+
+
+def test_an_environment_promotion_converges_on_a_bad_day(environments, aws, control, capsys):
+    applied(capsys, "--env", "staging", "apply", "--auto-approve")
+    promoted = applied(capsys, "--env", "production", "apply", "--auto-approve")
+    assert builds(control) == ["web"]  # production copied staging's AMI, once
+    assert "promoted" in promoted.out, promoted.out
+    converged(capsys, aws, "--env", "staging", region="us-west-2")
+    converged(capsys, aws, "--env", "production")
+    images = client("ec2", aws).describe_images(Owners=["self"])["Images"]
+    assert len(images) == 1 and images[0]["State"] == "available"
