@@ -11,12 +11,14 @@ seed is fixed, so a failure replays (see docs/aws-behaviour.md).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import boto3
+import botocore.exceptions
 import pytest
 from botocore.config import Config
 
@@ -159,3 +161,22 @@ def test_an_environment_promotion_converges_on_a_bad_day(environments, aws, cont
     converged(capsys, aws, "--env", "production")
     images = client("ec2", aws).describe_images(Owners=["self"])["Images"]
     assert len(images) == 1 and images[0]["State"] == "available"
+
+
+def test_sandbox_start_hostile_says_its_knobs_and_seed_and_throttles_as_aws_does(ops_repo, capsys):
+    started = run_infra(capsys, "sandbox", "start", "--hostile-seed", "5", "--knob", "throttle=1", "--knob",
+                        "latency=0")
+    assert started.code == 0, started.err
+    try:
+        assert "Hostile: seed=5, latency=0.0, throttle=1.0," in started.out
+        assert "(replay with --hostile-seed 5)" in started.out
+        endpoint = re.search(r"export AWS_ENDPOINT_URL=(\S+)", started.out).group(1)
+        status = run_infra(capsys, "sandbox", "status")
+        assert status.code == 0 and "Hostile: seed=5" in status.out
+        impatient = boto3.client("autoscaling", region_name="us-east-1", endpoint_url=endpoint,
+                                 aws_access_key_id="testing", aws_secret_access_key="testing",
+                                 config=Config(retries={"mode": "standard", "max_attempts": 1}))
+        with pytest.raises(botocore.exceptions.ClientError, match=r"\(Throttling\).*Rate exceeded"):
+            impatient.describe_auto_scaling_groups()
+    finally:
+        assert run_infra(capsys, "sandbox", "stop").code == 0

@@ -1,0 +1,228 @@
+"""The hostile sandbox's layer, without a server: its knobs, its faults as botocore reads them, and
+its clock of what was made (on canned AWS XML and a fake clock)."""
+
+from __future__ import annotations
+
+import io
+import random
+from typing import Any
+
+import botocore.awsrequest
+import botocore.parsers
+import botocore.session
+import pytest
+from botocore.retries.standard import RetryContext, ThrottledRetryableChecker, TransientRetryableChecker
+
+from infra.errors import InfraError
+from infra.sandbox.hostile import Hostile, Knobs
+from infra.sandbox.lag import World
+from tests.support.fake_clock import FakeClock
+
+QUIET = Knobs(latency=0, throttle=0, errors=0, lag=0, pending=0, initial=0, ami_pending=0, failed_launches=0)
+
+
+def test_knobs_are_set_by_name_and_a_bad_one_is_one_line():
+    knobs = Knobs.parse(["throttle=0.1", "initial=10", "failing-zone=c"], seed=7)
+    assert (knobs.seed, knobs.throttle, knobs.initial, knobs.failing_zone) == (7, 0.1, 10.0, "c")
+    assert Knobs.from_json(knobs.to_json()) == knobs
+    for bad, said in (("throtle=0.1", "give name=value, the name one of latency, throttle"),
+                      ("throttle=2", "throttle=2: give a share from 0 to 1"),
+                      ("lag=soon", "lag=soon: give a number"), ("lag", "give name=value"),
+                      ("seed=3", "--hostile-seed sets the seed")):
+        with pytest.raises(InfraError, match=said):
+            Knobs.parse([bad])
+
+
+class Moto:
+    """moto's application, as far as the layer sees it: answers `body` to everything, counting calls."""
+
+    def __init__(self, body: bytes = b"<R/>") -> None:
+        self.body, self.calls = body, 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        self.calls += 1
+        start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(self.body)))])
+        return [self.body]
+
+
+def environ(service: str, action: str, **params: str) -> dict[str, Any]:
+    body = "&".join([f"Action={action}", *(f"{k}={v}" for k, v in params.items())]).encode()
+    return {"PATH_INFO": "/", "REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": "application/x-www-form-urlencoded", "wsgi.input": io.BytesIO(body),
+            "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential=testing/20261207/us-east-1/{service}/aws4_request, "
+                                  f"SignedHeaders=host, Signature=0"}
+
+
+def called(layer: Hostile, env: dict[str, Any]) -> tuple[int, bytes]:
+    said: dict[str, str] = {}
+    body = b"".join(layer(env, lambda status, headers, *_: said.setdefault("status", status)))
+    return int(said["status"].split()[0]), body
+
+
+def parsed(service: str, status: int, body: bytes) -> dict[str, Any]:
+    protocol = "ec2" if service == "ec2" else "query"
+    return botocore.parsers.create_parser(protocol).parse({"status_code": status, "headers": {}, "body": body}, None)
+
+
+@pytest.mark.parametrize(("service", "status", "code"), [("ec2", 503, "RequestLimitExceeded"),
+                                                          ("autoscaling", 400, "Throttling"),
+                                                          ("elasticloadbalancing", 400, "Throttling")])
+def test_a_throttled_request_is_one_botocore_retries_as_throttling_and_never_reaches_moto(service, status, code):
+    moto = Moto()
+    layer = Hostile(moto, Knobs(**{**QUIET.__dict__, "throttle": 1.0}), sleep=lambda s: None)
+    got, body = called(layer, environ(service, "DescribeThings"))
+    response = parsed(service, got, body)
+    assert (got, response["Error"]["Code"], moto.calls) == (status, code, 0)
+    context = RetryContext(attempt_number=1, parsed_response=response,
+                           http_response=botocore.awsrequest.AWSResponse("", got, {}, None))
+    assert ThrottledRetryableChecker().is_retryable(context)
+
+
+def test_a_5xx_is_one_botocore_retries_as_transient():
+    layer = Hostile(Moto(), Knobs(**{**QUIET.__dict__, "errors": 1.0}), sleep=lambda s: None)
+    got, body = called(layer, environ("autoscaling", "CreateAutoScalingGroup"))
+    response = parsed("autoscaling", got, body)
+    assert (got, response["Error"]["Code"]) == (500, "InternalFailure")
+    context = RetryContext(attempt_number=1, parsed_response=response,
+                           http_response=botocore.awsrequest.AWSResponse("", got, {}, None))
+    assert TransientRetryableChecker().is_retryable(context)
+
+
+def test_the_same_seed_gives_the_same_faults_and_other_services_are_left_alone():
+    def faults(seed: int) -> list[int]:
+        layer = Hostile(Moto(), Knobs(**{**QUIET.__dict__, "seed": seed, "throttle": 0.3}), sleep=lambda s: None)
+        return [called(layer, environ("ec2", "DescribeInstances"))[0] for _ in range(40)]
+
+    assert faults(1) == faults(1) and faults(1) != faults(2) and 503 in faults(1)
+    moto = Moto()
+    layer = Hostile(moto, Knobs(**{**QUIET.__dict__, "throttle": 1.0}), sleep=lambda s: None)
+    s3 = environ("s3", "GetObject")
+    assert called(layer, s3)[0] == 200 and moto.calls == 1
+
+
+def test_each_request_takes_about_the_latency():
+    slept: list[float] = []
+    layer = Hostile(Moto(), Knobs(**{**QUIET.__dict__, "latency": 0.2}), sleep=slept.append)
+    for _ in range(20):
+        called(layer, environ("ec2", "DescribeImages"))
+    assert len(slept) == 20 and all(0.1 <= s <= 0.3 for s in slept)
+
+
+# -- the clock of what was made --------------------------------------------------------------------
+
+EC2 = 'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"'
+ASG = 'xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"'
+ELB = 'xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"'
+
+
+def world(clock: FakeClock, **knobs: float) -> World:
+    settings = {"lag": 0.0, "pending": 0.0, "initial": 0.0, "ami_pending": 0.0, "failed_launches": 0.0,
+                "launch_retry": 0.0, **knobs}
+    return World(**settings, failing_zone="a", random=random.Random(0), clock=clock)  # type: ignore[arg-type]
+
+
+def test_a_launch_template_is_unknown_to_auto_scaling_for_the_lag_then_known():
+    clock = FakeClock()
+    lag = world(clock, lag=5)
+    lag.rewritten("ec2", "CreateLaunchTemplate", {}, (
+        f"<CreateLaunchTemplateResponse {EC2}><launchTemplate><launchTemplateId>lt-0ab1</launchTemplateId>"
+        f"<launchTemplateName>acme.web</launchTemplateName><latestVersionNumber>1</latestVersionNumber>"
+        f"</launchTemplate></CreateLaunchTemplateResponse>").encode())
+    request = {"LaunchTemplate.LaunchTemplateId": "lt-0ab1", "LaunchTemplate.Version": "1"}
+    refused = lag.refused("autoscaling", "CreateAutoScalingGroup", request)
+    assert refused is not None and refused.code == "ValidationError"
+    assert "launch template, with template ID lt-0ab1, does not exist" in refused.message
+    assert lag.refused("autoscaling", "CreateAutoScalingGroup",
+                       {"LaunchTemplate.LaunchTemplateName": "acme.web"}) is not None
+    clock.now = 5
+    assert lag.refused("autoscaling", "CreateAutoScalingGroup", request) is None
+
+
+def test_an_instance_and_an_ami_are_unknown_by_id_for_the_lag():
+    clock = FakeClock()
+    lag = world(clock, lag=3)
+    lag.rewritten("ec2", "RunInstances", {}, f"<R {EC2}><instancesSet><item><instanceId>i-0abc</instanceId>"
+                                             f"</item></instancesSet></R>".encode())
+    lag.rewritten("ec2", "CopyImage", {}, f"<R {EC2}><imageId>ami-0def</imageId></R>".encode())
+    assert lag.refused("ec2", "DescribeInstances", {"InstanceId.1": "i-0abc"}).code == "InvalidInstanceID.NotFound"
+    assert lag.refused("ec2", "CreateTags", {"ResourceId.1": "ami-0def"}).code == "InvalidAMIID.NotFound"
+    assert lag.refused("ec2", "DescribeInstances", {}) is None  # a filtered describe is not refused
+    clock.now = 3
+    assert lag.refused("ec2", "DescribeImages", {"ImageId.1": "ami-0def"}) is None
+
+
+def target_health(state: str = "healthy") -> bytes:
+    return (f"<DescribeTargetHealthResponse {ELB}><DescribeTargetHealthResult><TargetHealthDescriptions><member>"
+            f"<Target><Id>i-0abc</Id><Port>80</Port></Target><TargetHealth><State>{state}</State></TargetHealth>"
+            f"</member></TargetHealthDescriptions></DescribeTargetHealthResult></DescribeTargetHealthResponse>")\
+        .encode()
+
+
+def asg_groups(zone: str = "us-east-1b") -> bytes:
+    return (f"<DescribeAutoScalingGroupsResponse {ASG}><DescribeAutoScalingGroupsResult><AutoScalingGroups><member>"
+            f"<AutoScalingGroupName>web-1</AutoScalingGroupName><Instances><member><InstanceId>i-0abc</InstanceId>"
+            f"<AvailabilityZone>{zone}</AvailabilityZone><LifecycleState>InService</LifecycleState>"
+            f"<HealthStatus>Healthy</HealthStatus></member></Instances></member></AutoScalingGroups>"
+            f"</DescribeAutoScalingGroupsResult></DescribeAutoScalingGroupsResponse>").encode()
+
+
+def answer(service: str, operation: str, body: bytes) -> dict[str, Any]:
+    """The response as boto3 gives it."""
+    model = botocore.session.get_session().get_service_model(service).operation_model(operation)
+    return botocore.parsers.create_parser(model.metadata["protocol"]).parse(
+        {"status_code": 200, "headers": {}, "body": body}, model.output_shape)
+
+
+def states(lag: World) -> tuple[str, str]:
+    """The instance's lifecycle state in its ASG, and its target's state, as boto3 would read them."""
+    [group] = answer("autoscaling", "DescribeAutoScalingGroups", lag.rewritten(
+        "autoscaling", "DescribeAutoScalingGroups", {}, asg_groups()))["AutoScalingGroups"]
+    [target] = answer("elbv2", "DescribeTargetHealth", lag.rewritten(
+        "elasticloadbalancing", "DescribeTargetHealth", {}, target_health()))["TargetHealthDescriptions"]
+    return group["Instances"][0]["LifecycleState"], target["TargetHealth"]["State"]
+
+
+def test_an_instance_is_pending_then_its_target_initial_then_healthy():
+    clock = FakeClock()
+    lag = world(clock, pending=2, initial=3)
+    assert states(lag) == ("Pending", "initial")
+    clock.now = 2
+    assert states(lag) == ("InService", "initial")
+    clock.now = 5
+    assert states(lag) == ("InService", "healthy")
+
+
+def test_a_launch_that_fails_in_the_failing_zone_is_missing_then_retried_and_its_activity_says_why():
+    clock = FakeClock()
+    lag = world(clock, failed_launches=1.0, launch_retry=4)
+    assert b"i-0abc" not in lag.rewritten("autoscaling", "DescribeAutoScalingGroups", {}, asg_groups("us-east-1a"))
+    assert b"i-0abc" not in lag.rewritten("elasticloadbalancing", "DescribeTargetHealth", {}, target_health())
+    activities = lag.rewritten("autoscaling", "DescribeScalingActivities", {"AutoScalingGroupName": "web-1"}, (
+        f"<DescribeScalingActivitiesResponse {ASG}><DescribeScalingActivitiesResult><Activities/>"
+        f"</DescribeScalingActivitiesResult></DescribeScalingActivitiesResponse>").encode())
+    [activity] = answer("autoscaling", "DescribeScalingActivities", activities)["Activities"]
+    assert activity["StatusCode"] == "Failed" and "(us-east-1a)" in activity["StatusMessage"]
+    assert "InsufficientInstanceCapacity" in activity["StatusMessage"]
+    clock.now = 4
+    assert b"i-0abc" in lag.rewritten("autoscaling", "DescribeAutoScalingGroups", {}, asg_groups("us-east-1a"))
+    assert lag.rewritten("autoscaling", "DescribeAutoScalingGroups", {}, asg_groups("us-east-1b")) == \
+        asg_groups("us-east-1b")  # another zone launches at once
+
+
+def test_an_ami_just_made_is_pending_for_a_while():
+    clock = FakeClock()
+    lag = world(clock, ami_pending=10)
+    lag.rewritten("ec2", "CreateImage", {}, f"<R {EC2}><imageId>ami-0def</imageId></R>".encode())
+    images = f"<R {EC2}><imagesSet><item><imageId>ami-0def</imageId><imageState>available</imageState></item>" \
+             f"</imagesSet></R>".encode()
+    assert b">pending<" in lag.rewritten("ec2", "DescribeImages", {}, images)
+    clock.now = 10
+    assert lag.rewritten("ec2", "DescribeImages", {}, images) == images
+
+
+def test_a_reset_forgets_what_was_made():
+    clock = FakeClock()
+    lag = world(clock, lag=5)
+    lag.rewritten("ec2", "CreateImage", {}, f"<R {EC2}><imageId>ami-0def</imageId></R>".encode())
+    lag.clear()
+    assert lag.refused("ec2", "DescribeImages", {"ImageId.1": "ami-0def"}) is None
