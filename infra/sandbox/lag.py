@@ -4,8 +4,9 @@ AWS answers at once but shows what was just made only after a while, and to each
 own time. This module remembers when each launch template (and version), instance and AMI was
 made or first seen, and from that says what a request may not see yet (`refused`) and how a
 response should look now (`rewritten`): a launch template unknown to Auto Scaling, an instance or
-AMI unknown by its id, an instance `pending`, a target `initial`, an AMI `pending`, a launch that
-failed in one zone (its instance missing for a while, a Failed scaling activity saying why).
+AMI unknown by its id, a key pair unknown to RunInstances, an instance `pending`, a target
+`initial`, an AMI `pending`, a launch that failed in one zone (its instance missing for a while,
+a Failed scaling activity saying why).
 
 It sees requests and responses as the moto server's WSGI layer does (hostile.py): form
 parameters in, XML out. It knows nothing of HTTP.
@@ -26,6 +27,7 @@ INSTANCE_ID = re.compile(r"<instanceId>(i-[0-9a-f]+)</instanceId>")
 IMAGE_ID = re.compile(r"<imageId>(ami-[0-9a-f]+)</imageId>")
 TEMPLATE_ID = re.compile(r"<launchTemplateId>(lt-[0-9a-f]+)</launchTemplateId>")
 TEMPLATE_NAME = re.compile(r"<launchTemplateName>([^<]+)</launchTemplateName>")
+KEY_NAME = re.compile(r"<keyName>([^<]+)</keyName>")
 VERSION = re.compile(r"<(?:latestV|v)ersionNumber>(\d+)</")
 
 
@@ -84,6 +86,9 @@ class World:
                 if self._young(key, self.lag):
                     return Refusal("InvalidLaunchTemplateId.VersionNotFound",
                                    f"Could not find launch template version {params['SetDefaultVersion']}")
+            key_pair = params.get("KeyName", "")
+            if action == "RunInstances" and key_pair and self._young(f"key-pair:{key_pair}", self.lag):
+                return Refusal("InvalidKeyPair.NotFound", f"The key pair '{key_pair}' does not exist")
             ids = _numbered(params, "InstanceId" if action == "DescribeInstances" else
                             "ImageId" if action == "DescribeImages" else "ResourceId" if action == "CreateTags" else "")
             for found in ids:
@@ -142,6 +147,9 @@ class World:
         elif action in ("CreateImage", "CopyImage", "RegisterImage"):
             for image in IMAGE_ID.findall(text):
                 self.made.setdefault(image, now)
+        elif action == "ImportKeyPair":
+            for name in KEY_NAME.findall(text):
+                self.made.setdefault(f"key-pair:{name}", now)
         elif action == "RunInstances":
             for instance in INSTANCE_ID.findall(text):
                 self.instances.setdefault(instance, Instance(born=now))
@@ -264,8 +272,8 @@ class World:
                                ("StatusCode", "Failed"), ("Progress", "100"),
                                ("StatusMessage", f"We currently do not have sufficient capacity in the Availability "
                                                  f"Zone you requested ({instance.zone}). Our system will be working "
-                                                 f"on provisioning additional capacity. "
-                                                 f"(InsufficientInstanceCapacity) Launching EC2 instance failed.")):
+                                                 f"on provisioning additional capacity. Launching EC2 instance "
+                                                 f"failed.")):
                 ET.SubElement(member, f"{namespace}{key}").text = value
         return True
 

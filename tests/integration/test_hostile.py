@@ -32,8 +32,8 @@ from tests.integration.test_fleet_asg import BEE, example, tags, write
 from tests.support.watch import Watch
 
 WWW = "12_04-www"
-KNOBS = Knobs(seed=24, latency=0.005, throttle=0.04, errors=0.01, lag=1.5, pending=1.5, initial=2.0,
-              ami_pending=1.5, failed_launches=0.5, launch_retry=2.0)
+KNOBS = Knobs(seed=24, latency=0.005, throttle=0.04, errors=0.01, lag=1.0, pending=1.0, initial=1.5,
+              ami_pending=1.0, failed_launches=0.5, launch_retry=1.5)
 # The test's own clients go through the hostile layer too: they retry as infra's do.
 PATIENT = Config(retries={"mode": "standard", "max_attempts": 10})
 
@@ -49,15 +49,19 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def aws(hostile_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
     """This module's AWS: the hostile sandbox, reset (its own clock of what was made too)."""
-    request = urllib.request.Request(f"{hostile_server.endpoint_url}/moto-api/reset", method="POST")
+    return pointed_at(hostile_server, monkeypatch)
+
+
+def pointed_at(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    request = urllib.request.Request(f"{server.endpoint_url}/moto-api/reset", method="POST")
     urllib.request.urlopen(request, timeout=10).close()
-    for name, value in (("AWS_ENDPOINT_URL", hostile_server.endpoint_url), ("AWS_ACCESS_KEY_ID", "testing"),
+    for name, value in (("AWS_ENDPOINT_URL", server.endpoint_url), ("AWS_ACCESS_KEY_ID", "testing"),
                         ("AWS_SECRET_ACCESS_KEY", "testing")):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.setenv("AWS_POLL_DELAY_SECONDS", "1")  # packer's waiters: its default is 15 s between looks
-    return hostile_server.endpoint_url
+    return server.endpoint_url
 
 
 def client(service: str, aws: str, region: str = "us-east-1"):
@@ -140,7 +144,7 @@ def test_apply_a_gated_roll_rollback_and_instance_create_converge_on_a_bad_day(r
     key = tmp_path / "deploy.pem"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     made = applied(capsys, "instance:create", WWW, "--key", str(key), "--name", "web1")
-    assert "imported key pair deploy" in made.out
+    assert "imported key pair deploy" in made.out and "InvalidKeyPair.NotFound" in made.out  # waited for it
     one_off = client("ec2", aws).describe_instances(Filters=[{"Name": "tag:infra:name", "Values": ["web1"]}])
     assert len([i for r in one_off["Reservations"] for i in r["Instances"]]) == 1
     converged(capsys, aws)
@@ -180,3 +184,35 @@ def test_sandbox_start_hostile_says_its_knobs_and_seed_and_throttles_as_aws_does
             impatient.describe_auto_scaling_groups()
     finally:
         assert run_infra(capsys, "sandbox", "stop").code == 0
+
+
+@pytest.fixture(scope="module")
+def no_capacity(tmp_path_factory: pytest.TempPathFactory):
+    """A sandbox where every launch in an `a` zone fails, for longer than any roll waits."""
+    knobs = Knobs(seed=3, latency=0, throttle=0, errors=0, lag=0.5, pending=0.5, initial=0.5, ami_pending=0,
+                  failed_launches=1.0, launch_retry=600)
+    server = MotoServer(tmp_path_factory.mktemp("no-capacity"), hostile=knobs).start(
+        SOURCE_AMIS, security_groups=SECURITY_GROUPS)
+    yield server
+    server.stop()
+
+
+def test_a_roll_into_a_zone_without_capacity_is_rolled_back_saying_why(no_capacity, ops_repo, capsys, monkeypatch):
+    endpoint = pointed_at(no_capacity, monkeypatch)
+    example(ops_repo, zones=["us-east-1b"], healthy_deadline=4)
+    applied(capsys, "apply")
+    [old] = client("autoscaling", endpoint).describe_auto_scaling_groups()["AutoScalingGroups"]
+
+    nodes = json.loads((ops_repo / "nodes.json").read_text())
+    nodes[BEE]["instance_type"] = "m3.large"
+    nodes[BEE]["autoscale"]["zones"] = ["us-east-1a"]
+    write(ops_repo, nodes)
+    failed = run_infra(capsys, "apply", "--auto-approve")
+    assert failed.code == 1
+    [line] = [line for line in failed.err.splitlines() if line.startswith(f"asg.{BEE}:")]
+    assert re.search(rf"did not become healthy within 4s \(0/2 instances InService and Healthy\): 2 instance\(s\) "
+                     rf"not launched yet \(a launch failed: We currently do not have sufficient capacity in the "
+                     rf"Availability Zone you requested \(us-east-1a\)\..*\): rolled "
+                     rf"back, deleted {BEE}-[0-9a-f]{{8}} and kept {old['AutoScalingGroupName']}", line), line
+    [kept] = client("autoscaling", endpoint).describe_auto_scaling_groups()["AutoScalingGroups"]
+    assert kept["AutoScalingGroupName"] == old["AutoScalingGroupName"]

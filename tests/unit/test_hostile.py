@@ -151,6 +151,15 @@ def test_an_instance_and_an_ami_are_unknown_by_id_for_the_lag():
     assert lag.refused("ec2", "DescribeImages", {"ImageId.1": "ami-0def"}) is None
 
 
+def test_a_key_pair_just_imported_is_unknown_to_run_instances_for_the_lag():
+    clock = FakeClock()
+    lag = world(clock, lag=2)
+    lag.rewritten("ec2", "ImportKeyPair", {}, f"<R {EC2}><keyName>deploy</keyName></R>".encode())
+    assert lag.refused("ec2", "RunInstances", {"KeyName": "deploy"}).code == "InvalidKeyPair.NotFound"
+    clock.now = 2
+    assert lag.refused("ec2", "RunInstances", {"KeyName": "deploy"}) is None
+
+
 def target_health(state: str = "healthy") -> bytes:
     return (f"<DescribeTargetHealthResponse {ELB}><DescribeTargetHealthResult><TargetHealthDescriptions><member>"
             f"<Target><Id>i-0abc</Id><Port>80</Port></Target><TargetHealth><State>{state}</State></TargetHealth>"
@@ -202,7 +211,7 @@ def test_a_launch_that_fails_in_the_failing_zone_is_missing_then_retried_and_its
         f"</DescribeScalingActivitiesResult></DescribeScalingActivitiesResponse>").encode())
     [activity] = answer("autoscaling", "DescribeScalingActivities", activities)["Activities"]
     assert activity["StatusCode"] == "Failed" and "(us-east-1a)" in activity["StatusMessage"]
-    assert "InsufficientInstanceCapacity" in activity["StatusMessage"]
+    assert activity["StatusMessage"].startswith("We currently do not have sufficient capacity")  # AWS's words
     clock.now = 4
     assert b"i-0abc" in lag.rewritten("autoscaling", "DescribeAutoScalingGroups", {}, asg_groups("us-east-1a"))
     assert lag.rewritten("autoscaling", "DescribeAutoScalingGroups", {}, asg_groups("us-east-1b")) == \

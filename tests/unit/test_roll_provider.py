@@ -169,7 +169,7 @@ def test_a_launch_that_failed_in_a_zone_is_named_when_the_new_asg_is_not_healthy
         {"StatusCode": "Failed", "StartTime": "2026-12-07T08:00:01Z", "StatusMessage":
          "We currently do not have sufficient m5.large capacity in the Availability Zone you requested "
          "(us-east-1a). Launching EC2 instance failed."}]
-    with pytest.raises(ProviderError, match=r"1 instance\(s\) not launched yet \(last launch failed: We currently "
+    with pytest.raises(ProviderError, match=r"1 instance\(s\) not launched yet \(a launch failed: We currently "
                                             r"do not have sufficient m5.large capacity .*\(us-east-1a\).*rolled back"):
         provider.apply(action, ATTRIBUTES, lambda message: None)
     assert list(autoscaling.groups) == ["web-old"]

@@ -140,7 +140,7 @@ class AsgFleet:
             return ""
         newest = max(failed, key=lambda a: str(a.get("StartTime", "")))
         said = " ".join(str(newest.get("StatusMessage") or newest.get("Description") or "").split())
-        return f" (last launch failed: {said[:MAX_REASON]}{'...' if len(said) > MAX_REASON else ''})"
+        return f" (a launch failed: {said[:MAX_REASON]}{'...' if len(said) > MAX_REASON else ''})"
 
     def firing(self) -> list[str]:
         return alarms.firing(self.clients, self.region, self.alarms)
