@@ -26,9 +26,9 @@ from infra.sandbox.hostile import Knobs
 from infra.sandbox.launcher import MotoServer
 from tests.cli_helpers import run_infra
 from tests.integration.conftest import ALARM, SECURITY_GROUPS, SOURCE_AMIS, TARGET_GROUP
+from tests.integration.fleet_support import BEE, example, tags, write
 from tests.integration.test_environments import NODES
 from tests.integration.test_failures import builds
-from tests.integration.test_fleet_asg import BEE, example, tags, write
 from tests.support.watch import Watch
 
 WWW = "12_04-www"
@@ -126,8 +126,11 @@ def test_apply_a_gated_roll_rollback_and_instance_create_converge_on_a_bad_day(r
     converged(capsys, aws)
     arn = elbv2.describe_target_groups(Names=[TARGET_GROUP])["TargetGroups"][0]["TargetGroupArn"]
 
+    key = tmp_path / "deploy.pem"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    client("ec2", aws).import_key_pair(KeyName="ops", PublicKeyMaterial=key.with_suffix(".pem.pub").read_bytes())
     nodes = json.loads((repo / "nodes.json").read_text())
-    nodes[BEE]["instance_type"] = "m3.large"
+    nodes[BEE]["key_name"] = "ops"  # a new launch template version (and no new AMI: a shorter test)
     write(repo, nodes)
     with Watch(lambda: serving(elbv2, arn), every=0.1) as watch:
         rolled = applied(capsys, "apply")
@@ -141,8 +144,6 @@ def test_apply_a_gated_roll_rollback_and_instance_create_converge_on_a_bad_day(r
     assert "infra rollback: back to launch template version 1" in back.out
     converged(capsys, aws)
 
-    key = tmp_path / "deploy.pem"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     made = applied(capsys, "instance:create", WWW, "--key", str(key), "--name", "web1")
     assert "imported key pair deploy" in made.out and "InvalidKeyPair.NotFound" in made.out  # waited for it
     one_off = client("ec2", aws).describe_instances(Filters=[{"Name": "tag:infra:name", "Values": ["web1"]}])

@@ -11,6 +11,7 @@ import pytest
 
 from infra.aws.consistency import NOT_YET, TIMEOUT_ENV, NotVisible, Patience, not_yet, timeout_from, until_visible
 from infra.errors import InfraError, ProviderError
+from infra.providers.aws.common import AwsContext
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action
 from tests.support.fake_clock import FakeClock
@@ -234,8 +235,8 @@ TEMPLATE = {"region": "us-east-1", "image_id": "ami-1", "instance_type": "t3.mic
 def templates(ec2: StubEc2, clock: FakeClock):
     from infra.providers.aws.launch_templates import LaunchTemplatesProvider
 
-    workspace = SimpleNamespace(config=SimpleNamespace(owner="proj"))
-    return LaunchTemplatesProvider(workspace, StubClients(ec2, clock))
+    config = SimpleNamespace(owner="proj")
+    return LaunchTemplatesProvider(AwsContext(config=config, clients=StubClients(ec2, clock)))  # type: ignore[arg-type]
 
 
 def test_a_launch_template_that_exists_already_gets_a_new_version_not_a_second_template():
@@ -281,8 +282,8 @@ def instances(ec2: StubEc2, clock: FakeClock, root):
     from infra.providers.aws.instances import InstancesProvider
 
     layout = SimpleNamespace(instance_dna=lambda group, instance: f"dna/{group}-{instance}.json")
-    workspace = SimpleNamespace(root=root, config=SimpleNamespace(owner="proj", layout=layout))
-    return InstancesProvider(workspace, StubClients(ec2, clock))
+    config = SimpleNamespace(owner="proj", layout=layout)
+    return InstancesProvider(AwsContext(config=config, clients=StubClients(ec2, clock), root=root))  # type: ignore
 
 
 def test_an_instance_launched_with_a_key_pair_not_visible_yet_is_launched_once_with_one_client_token(tmp_path):
