@@ -182,6 +182,7 @@ class StubEc2:
         self.failures: dict[str, list[Exception]] = {}
         self.templates: dict[str, dict] = {}
         self.tokens: list[str] = []
+        self.states: list[str] = []  # what DescribeInstances says, one answer each (then "running")
 
     def _maybe_fail(self, operation: str) -> None:
         self.calls.append(operation)
@@ -216,8 +217,10 @@ class StubEc2:
         self._maybe_fail("run_instances")
         return {"Instances": [{"InstanceId": "i-0new"}]}
 
-    def get_waiter(self, name: str) -> Any:
-        return SimpleNamespace(wait=lambda **_: self.calls.append(f"wait {name}"))
+    def describe_instances(self, InstanceIds: list[str]) -> dict:
+        self._maybe_fail("describe_instances")
+        state = self.states.pop(0) if self.states else "running"
+        return {"Reservations": [{"Instances": [{"InstanceId": InstanceIds[0], "State": {"Name": state}}]}]}
 
     def describe_key_pairs(self, KeyNames: list[str]) -> dict:
         self._maybe_fail("describe_key_pairs")
@@ -296,6 +299,32 @@ def test_an_instance_launched_with_a_key_pair_not_visible_yet_is_launched_once_w
     assert outputs["id"] == "i-0new"
     assert len(ec2.tokens) == 4 and len(set(ec2.tokens)) == 1  # an attempt that went through is not repeated
     assert (tmp_path / "dna/web-i-0new.json").exists()
+
+
+def test_a_new_instance_unknown_by_id_then_pending_is_waited_for_saying_so(tmp_path):
+    clock, ec2 = FakeClock(), StubEc2()
+    ec2.failures["describe_instances"] = [error("InvalidInstanceID.NotFound", "The instance ID 'i-0new' does not "
+                                                                              "exist")] * 2
+    ec2.states = ["pending"] * 6
+    said: list[str] = []
+    attributes = {**TEMPLATE, "zone": "us-east-1a"}
+    action = Action(address="instance.web.one", kind="instance", group="web", action=ActionKind.CREATE,
+                    after=attributes)
+    assert instances(ec2, clock, tmp_path).apply(action, attributes, said.append)["id"] == "i-0new"
+    assert ec2.calls.count("describe_instances") == 2 + 7
+    assert any(line.startswith("waiting for instance i-0new to show") for line in said)
+    assert any(line.startswith("i-0new: pending; waiting") for line in said)
+    assert said[-1].startswith("i-0new is running; wrote dna/web-i-0new.json")
+
+
+def test_a_new_instance_that_ends_instead_of_running_fails_in_one_line(tmp_path):
+    clock, ec2 = FakeClock(), StubEc2()
+    ec2.states = ["pending", "terminated"]
+    attributes = {**TEMPLATE, "zone": "us-east-1a"}
+    action = Action(address="instance.web.one", kind="instance", group="web", action=ActionKind.CREATE,
+                    after=attributes)
+    with pytest.raises(ProviderError, match=r"^i-0new is terminated instead of running; see why with aws ec2"):
+        instances(ec2, clock, tmp_path).apply(action, attributes, lambda line: None)
 
 
 def test_a_key_pair_the_describe_did_not_show_yet_is_not_imported_twice(tmp_path):

@@ -15,7 +15,7 @@ from typing import Any, cast
 import botocore.exceptions
 
 from infra.aws.consistency import until_visible
-from infra.aws.session import aws_errors, paginate, wait_until
+from infra.aws.session import aws_errors, paginate
 from infra.config.chef import dna_document
 from infra.errors import ProviderError
 from infra.fsutil import atomic_write_json
@@ -35,6 +35,7 @@ from infra.providers.aws.common import (
     tag_list,
     unowned_of,
 )
+from infra.providers.aws.rollout import Interrupted, Step, Waiter
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import MANAGED_TAG, OWNER_TAG
@@ -43,6 +44,7 @@ from infra.reconciler.resources import Observation, Observed, address_of, split_
 
 NAME_TAG = "infra:name"
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
+RUNNING_WITHIN = 600  # seconds a new instance has to leave `pending`
 
 
 class InstancesProvider(ObservedPerRegion):
@@ -169,11 +171,37 @@ class InstancesProvider(ObservedPerRegion):
         instance_id = instance["InstanceId"]
         progress(f"launched {instance_id} ({attributes['instance_type']}) in {attributes['zone']}; waiting until "
                  f"it runs")
-        with aws_errors(f"wait for {instance_id} to run"):
-            wait_until(ec2, "instance_running", InstanceIds=[instance_id], delay=5, attempts=120)
+        self._wait_running(ec2, instance_id, progress)
         path = self._write_dna(group, instance_id, name)
         progress(f"{instance_id} is running; wrote {path}")
         return {"id": instance_id, "zone": attributes["zone"], "dna": path}
+
+    def _wait_running(self, ec2: Any, instance_id: str, progress: Progress) -> None:
+        """Wait until the instance runs (it is `pending` for a while, and unknown by its id at
+        first), saying how it is at least every 10 s; stopped by Ctrl-C or SIGTERM."""
+        patience = self.clients.patience
+        waiter = Waiter(progress, patience.clock, patience.pause, patience.stopping.is_set)
+
+        def step(elapsed: float, left: float) -> Step:
+            with aws_errors(f"describe {instance_id}"):
+                found = until_visible(lambda: ec2.describe_instances(InstanceIds=[instance_id])["Reservations"],
+                                      what=f"instance {instance_id} to show", service="ec2", patience=patience,
+                                      progress=progress)
+            state = next((i.get("State", {}).get("Name", "") for r in found for i in r.get("Instances", [])), "")
+            if state in ("shutting-down", "terminated", "stopping", "stopped"):
+                raise ProviderError(f"{instance_id} is {state} instead of running; see why with aws ec2 "
+                                    f"describe-instances --instance-ids {instance_id} (StateReason)")
+            return Step(f"{instance_id}: {state or 'not shown yet'}; waiting, {left:.0f} s left", key=state,
+                        done=state == "running")
+
+        try:
+            last = waiter.wait("the launch", RUNNING_WITHIN, step)
+        except Interrupted:
+            raise ProviderError(f"infra was stopped (Ctrl-C or SIGTERM) while {instance_id} started; it is kept, "
+                                f"apply again to record it") from None
+        if not last.done:
+            raise ProviderError(f"{instance_id} did not run within {RUNNING_WITHIN}s ({last.key}); apply again to "
+                                f"wait longer, or terminate it")
 
     def _write_dna(self, group: str, instance_id: str, name: str) -> str:
         """The instance's chef-solo attributes (its dna file); returns its path."""
