@@ -73,8 +73,9 @@ NOT_YET: dict[str, tuple[NotYet, ...]] = {
     "autoscaling": (
         # CreateAutoScalingGroup right after CreateLaunchTemplate(Version): "You must use a valid
         # fully-formed launch template. The specified launch template, with template ID lt-..., does
-        # not exist." terraform-provider-aws #5217, #5633, #40088; kubernetes/kops #9637.
-        NotYet("ValidationError", "launch template"),
+        # not exist." terraform-provider-aws #5217, #5633, #40088; kubernetes/kops #9637. (Only "does
+        # not exist": "...launch template. The requested configuration is currently not supported" is final.)
+        NotYet("ValidationError", "does not exist"),
         # An instance profile just made: "Invalid IamInstanceProfile" (terraform-provider-aws #5633
         # and the IAM page above).
         NotYet("ValidationError", "IamInstanceProfile"),

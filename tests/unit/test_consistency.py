@@ -139,6 +139,8 @@ def test_each_not_yet_answer_of_the_table_is_recognised(service, code, message):
 @pytest.mark.parametrize(("service", "code", "message"), [
     ("autoscaling", "ValidationError", "Max bound, 1, must be greater than or equal to min bound, 2"),
     ("autoscaling", "ValidationError", "AutoScalingGroup name not found - no such group: web-1"),  # gone: final
+    ("autoscaling", "ValidationError", "You must use a valid fully-formed launch template. The requested "
+                                       "configuration is currently not supported. Please check the documentation"),
     ("ec2", "InvalidParameterValue", "Value (m9.huge) for parameter instanceType is invalid."),
     ("ec2", "UnauthorizedOperation", "You are not authorized to perform this operation."),
     ("autoscaling", "InvalidInstanceID.NotFound", "another service's code is not this one's"),
