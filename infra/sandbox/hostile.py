@@ -24,6 +24,7 @@ import re
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -33,6 +34,7 @@ from infra.errors import InfraError
 from infra.sandbox.lag import Refusal, World
 
 SERVICES = frozenset({"ec2", "autoscaling", "elasticloadbalancing"})
+STATS_PATH = "/moto-api/hostile"  # GET: the requests seen and the faults given, by code (JSON)
 CREDENTIAL = re.compile(r"Credential=[^/]+/\d+/([^/]+)/([^/]+)/")
 
 
@@ -106,6 +108,7 @@ class Hostile:
         self.app, self.knobs, self.sleep = app, knobs, sleep
         self.random = random.Random(knobs.seed)
         self.lock = threading.Lock()
+        self.counts: Counter[str] = Counter()  # requests, and each fault by its code
         self.world = World(lag=knobs.lag, pending=knobs.pending, initial=knobs.initial,
                            ami_pending=knobs.ami_pending, failed_launches=knobs.failed_launches,
                            launch_retry=knobs.launch_retry, failing_zone=knobs.failing_zone,
@@ -115,25 +118,41 @@ class Hostile:
         return getattr(self.app, name)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO", "").startswith("/moto-api/reset"):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/moto-api/reset"):
             self.world.clear()
+        if path == STATS_PATH:  # what the layer did so far: a test (or a user) sees its faults happened
+            return _json(start_response, self._counts())
         request = _request(environ)
         if request is None:
             return self.app(environ, start_response)
         with self.lock:
             latency = self.knobs.latency * self.random.uniform(0.5, 1.5)
             fault = self._fault(request)
+            self.counts["requests"] += 1
         if latency:
             self.sleep(latency)
         refusal = fault or self.world.refused(request.service, request.action, request.params)
         if refusal is not None:
+            self._count(refusal.code)
             return _error(start_response, request.service, *_status_of(refusal))
         status, headers, body = _called(self.app, environ)
         if status.startswith("200"):
-            body = self.world.rewritten(request.service, request.action, request.params, body)
+            answered = self.world.rewritten(request.service, request.action, request.params, body)
+            if answered != body:
+                self._count("rewritten")
+            body = answered
         start_response(status, [(k, v) for k, v in headers if k.lower() != "content-length"]
                        + [("Content-Length", str(len(body)))])
         return [body]
+
+    def _count(self, what: str) -> None:
+        with self.lock:
+            self.counts[what] += 1
+
+    def _counts(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.counts)
 
     def _fault(self, request: _Request) -> Refusal | None:
         """Throttled, or a 5xx, as often as the knobs say (decided before moto sees the request)."""
@@ -184,6 +203,12 @@ def _called(app: Callable[..., Any], environ: dict[str, Any]) -> tuple[str, list
     finally:
         getattr(chunks, "close", lambda: None)()
     return said["status"], said["headers"], body
+
+
+def _json(start_response: Callable[..., Any], document: dict[str, int]) -> list[bytes]:
+    data = json.dumps(document, sort_keys=True).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
 
 
 def _error(start_response: Callable[..., Any], service: str, status: int, refusal: Refusal) -> list[bytes]:

@@ -118,8 +118,15 @@ def repo(aws, ops_repo: Path, control, elbv2, ec2, cloudwatch) -> Path:
     return ops_repo
 
 
+def faults(aws: str) -> Counter[str]:
+    """The requests the hostile layer saw and the faults it gave, by code, so far."""
+    with urllib.request.urlopen(f"{aws}/moto-api/hostile", timeout=10) as answer:
+        return Counter(json.loads(answer.read()))
+
+
 def test_apply_a_gated_roll_rollback_and_instance_create_converge_on_a_bad_day(repo, aws, control, capsys, elbv2,
                                                                               tmp_path):
+    before = faults(aws)
     first = applied(capsys, "apply")
     assert sorted(builds(control)) == [BEE, WWW]
     assert "waiting for" in first.out  # AWS said "not yet" at least once, and infra said what it waited for
@@ -149,6 +156,11 @@ def test_apply_a_gated_roll_rollback_and_instance_create_converge_on_a_bad_day(r
     one_off = client("ec2", aws).describe_instances(Filters=[{"Name": "tag:infra:name", "Values": ["web1"]}])
     assert len([i for r in one_off["Reservations"] for i in r["Instances"]]) == 1
     converged(capsys, aws)
+    given = faults(aws) - before
+    assert given["RequestLimitExceeded"] + given["Throttling"] > 0 and given["rewritten"] > 0, given  # a bad day
+    for not_yet in ("ValidationError", "InvalidLaunchTemplateId.VersionNotFound", "InvalidKeyPair.NotFound",
+                    "InvalidInstanceID.NotFound", "InvalidAMIID.NotFound"):  # each answered, each waited out
+        assert given[not_yet] > 0, given
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ its clock of what was made (on canned AWS XML and a fake clock)."""
 from __future__ import annotations
 
 import io
+import json
 import random
 from typing import Any
 
@@ -98,6 +99,15 @@ def test_the_same_seed_gives_the_same_faults_and_other_services_are_left_alone()
     layer = Hostile(moto, Knobs(**{**QUIET.__dict__, "throttle": 1.0}), sleep=lambda s: None)
     s3 = environ("s3", "GetObject")
     assert called(layer, s3)[0] == 200 and moto.calls == 1
+
+
+def test_the_layer_counts_the_requests_it_saw_and_the_faults_it_gave():
+    layer = Hostile(Moto(), Knobs(**{**QUIET.__dict__, "seed": 4, "throttle": 0.5}), sleep=lambda s: None)
+    statuses = [called(layer, environ("autoscaling", "DescribeAutoScalingGroups"))[0] for _ in range(30)]
+    env = {"PATH_INFO": "/moto-api/hostile", "REQUEST_METHOD": "GET"}
+    status, body = called(layer, env)
+    assert status == 200
+    assert json.loads(body) == {"requests": 30, "Throttling": statuses.count(400)} and 0 < statuses.count(400) < 30
 
 
 def test_each_request_takes_about_the_latency():
