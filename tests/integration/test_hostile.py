@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import urllib.request
 from collections import Counter
@@ -28,7 +29,7 @@ from tests.cli_helpers import run_infra
 from tests.integration.conftest import ALARM, SECURITY_GROUPS, SOURCE_AMIS, TARGET_GROUP
 from tests.integration.fleet_support import BEE, example, tags, write
 from tests.integration.test_environments import NODES
-from tests.integration.test_failures import builds
+from tests.integration.test_failures import builds, start_infra, wait_until
 from tests.support.watch import Watch
 
 WWW = "12_04-www"
@@ -229,3 +230,31 @@ def test_a_roll_into_a_zone_without_capacity_is_rolled_back_saying_why(no_capaci
                      rf"back, deleted {BEE}-[0-9a-f]{{8}} and kept {old['AutoScalingGroupName']}", line), line
     [kept] = client("autoscaling", endpoint).describe_auto_scaling_groups()["AutoScalingGroups"]
     assert kept["AutoScalingGroupName"] == old["AutoScalingGroupName"]
+
+
+@pytest.fixture(scope="module")
+def slow_to_show(tmp_path_factory: pytest.TempPathFactory):
+    """A sandbox that shows what was made only after ten minutes."""
+    knobs = Knobs(seed=5, latency=0, throttle=0, errors=0, lag=600, pending=0, initial=0, ami_pending=0,
+                  failed_launches=0)
+    server = MotoServer(tmp_path_factory.mktemp("slow"), hostile=knobs).start(
+        SOURCE_AMIS, security_groups=SECURITY_GROUPS)
+    yield server
+    server.stop()
+
+
+def test_sigterm_ends_a_wait_for_aws_to_catch_up_and_the_apply_records_what_it_made(slow_to_show, ops_repo, capsys,
+                                                                                    monkeypatch, tmp_path):
+    pointed_at(slow_to_show, monkeypatch)
+    example(ops_repo)
+    apply = start_infra(ops_repo, tmp_path, "apply", "apply", "--auto-approve")
+    out = tmp_path / "apply.out"
+    wait_until("the wait for the launch template", lambda: "to reach Auto Scaling" in out.read_text()
+               or apply.poll() is not None, timeout=60)
+    apply.send_signal(signal.SIGTERM)
+    assert apply.wait(timeout=30) == 143  # not the ten minutes, nor the 120 s it would wait
+    err = (tmp_path / "apply.err").read_text()
+    assert (f"asg.{BEE}: failed" in err and "infra was stopped (Ctrl-C or SIGTERM) while waiting for launch template "
+            "lt-" in err and "to reach Auto Scaling (creating 12_04-bee-" in err), err
+    assert "Traceback" not in err
+    assert "launch_template.12_04-bee" in run_infra(capsys, "state", "list").out  # recorded: made once
