@@ -80,6 +80,12 @@ def sandbox_status() -> None:
         raise typer.Exit(1)
     out.print(f"The sandbox runs at {server.endpoint_url} (pid {server.pid}).", highlight=False)
     _say_hostile(server.hostile)
+    done = server.faults()
+    if done:
+        given = ", ".join(f"{code} {count}" for code, count in sorted(done.items())
+                          if code not in ("requests", "rewritten"))
+        out.print(f"So far: {done.get('requests', 0)} requests; faults given: {given or 'none'}; "
+                  f"{done.get('rewritten', 0)} answers shown as AWS would then (pending, initial...)", highlight=False)
     print(exports(server))
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from infra.errors import InfraError
 from infra.fsutil import atomic_write_json
-from infra.sandbox.hostile import Knobs
+from infra.sandbox.hostile import STATS_PATH, Knobs
 from infra.sandbox.server import ALARMS_ENV, HOSTILE_ENV, SECURITY_GROUPS_ENV, TARGET_GROUPS_ENV
 
 SANDBOX_DIR = ".infra/sandbox"
@@ -96,6 +96,18 @@ class MotoServer:
             time.sleep(0.1)
         self.stop()
         raise InfraError(f"the moto server did not answer within {timeout:.0f}s; see {self.directory / 'moto.log'}")
+
+    def faults(self) -> dict[str, int]:
+        """What the hostile layer did so far (hostile.py): requests, and each fault by its code; {} when
+        it is not hostile or does not answer."""
+        if self.hostile is None:
+            return {}
+        try:
+            with urllib.request.urlopen(f"{self.endpoint_url}{STATS_PATH}", timeout=5) as answer:
+                found = json.loads(answer.read())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): int(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
     def responds(self) -> bool:
         try:

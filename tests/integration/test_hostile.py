@@ -196,6 +196,8 @@ def test_sandbox_start_hostile_says_its_knobs_and_seed_and_throttles_as_aws_does
                                  config=Config(retries={"mode": "standard", "max_attempts": 1}))
         with pytest.raises(botocore.exceptions.ClientError, match=r"\(Throttling\).*Rate exceeded"):
             impatient.describe_auto_scaling_groups()
+        assert re.search(r"So far: (\d+) requests; faults given: Throttling \1; 0 answers shown as AWS would",
+                         run_infra(capsys, "sandbox", "status").out)  # every one throttled
     finally:
         assert run_infra(capsys, "sandbox", "stop").code == 0
 
