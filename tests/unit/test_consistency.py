@@ -365,3 +365,32 @@ def test_an_asg_that_stays_busy_fails_its_deletion_in_one_line():
     with pytest.raises(ProviderError, match=r"^waited 120s for the scaling "
                                             r"activities of web-1 to end"):
         asg.delete(StubAutoscaling(busy=10**6), "web-1", lambda line: None, patience(clock))
+
+
+class StubImages:
+    """EC2 for a new AMI: unknown by its id `unknown` times, then described; tags noted."""
+
+    def __init__(self, unknown: int) -> None:
+        self.unknown, self.describes, self.tagged = unknown, 0, []
+
+    def describe_images(self, ImageIds: list[str]) -> dict:
+        self.describes += 1
+        if self.describes <= self.unknown:
+            raise error("InvalidAMIID.NotFound", f"The image id '[{ImageIds[0]}]' does not exist")
+        return {"Images": [{"ImageId": ImageIds[0], "Name": "web-1", "State": "available", "Tags": []}]}
+
+    def create_tags(self, Resources: list[str], Tags: list[dict]) -> None:
+        self.tagged.append(Resources)
+
+
+def test_a_new_ami_unknown_by_its_id_is_waited_for_then_marked_as_ours():
+    from infra.providers.aws.images import ImagesProvider
+
+    clock, ec2, said = FakeClock(), StubImages(unknown=3), []
+    config = SimpleNamespace(owner="proj")
+    provider = ImagesProvider(AwsContext(config=config, clients=StubClients(ec2, clock)))  # type: ignore[arg-type]
+    provider.__dict__["builds"] = SimpleNamespace(build=lambda group, attributes, region, progress: "ami-0new")
+    outputs = provider.build("web", {"region": "us-east-1", "tags": {}}, said.append)
+    assert outputs == {"image_id": "ami-0new", "name": "web-1"} and ec2.describes == 4
+    assert ec2.tagged == [["ami-0new"]]  # its marks (group, managed, owner) put on once it shows
+    assert said[0].startswith("waiting for the new AMI ami-0new to show")
