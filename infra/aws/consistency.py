@@ -27,6 +27,7 @@ from typing import TypeVar
 import botocore.exceptions
 
 from infra.errors import InfraError, ProviderError
+from infra.stopping import pause, stop_requested
 
 TIMEOUT_ENV = "INFRA_CONSISTENCY_TIMEOUT"
 DEFAULT_TIMEOUT = 120.0  # seconds; AWS says "a few minutes" at worst, the cases above clear in seconds
@@ -124,22 +125,28 @@ def timeout_from(setting: float | None) -> float:
 @dataclass
 class Patience:
     """How one run waits for AWS to catch up: for how long, on which clock, and a sleep that wakes
-    at once when infra is stopped (Ctrl-C, SIGTERM: `interrupt()`)."""
+    at once when infra is stopped: Ctrl-C or SIGTERM (infra/stopping.py), or the apply's
+    `interrupt()` of its providers."""
 
     timeout: float = DEFAULT_TIMEOUT
     clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], object] | None = None  # None: wait on `stopping` (wakes on interrupt)
+    sleep: Callable[[float], object] | None = None  # None: infra.stopping's pause, or `interrupt()`
     random: random.Random = field(default_factory=random.Random)
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def interrupt(self) -> None:
         self.stopping.set()
 
+    def stopped(self) -> bool:
+        return self.stopping.is_set() or (self.sleep is None and stop_requested())
+
     def pause(self, seconds: float) -> None:
         if self.sleep is not None:
             self.sleep(seconds)
-        else:
-            self.stopping.wait(seconds)
+            return
+        deadline = self.clock() + seconds
+        while not self.stopped() and self.clock() < deadline:  # whichever stop comes first wakes it
+            pause(min(0.5, deadline - self.clock()))
 
 
 class NotVisible(ProviderError):
@@ -167,7 +174,7 @@ def until_visible(call: Callable[[], T], *, what: str, service: str, patience: P
             why = f"{error.get('Code')}: {error.get('Message', '')}".rstrip(": .")
         now = patience.clock()
         waited = now - start
-        if patience.stopping.is_set():
+        if patience.stopped():
             raise NotVisible(f"infra was stopped (Ctrl-C or SIGTERM) while waiting for {what} ({why})")
         if waited >= patience.timeout:
             raise NotVisible(f"waited {waited:.0f}s for {what}, AWS still says {why}; should it catch up later, apply "

@@ -108,6 +108,21 @@ def test_a_wait_ends_at_once_when_infra_is_stopped():
     assert call.calls == 2
 
 
+def test_ctrl_c_or_sigterm_wakes_the_real_sleep_and_ends_the_wait():
+    from infra import stopping
+
+    stopping.request_stop()  # what the CLI's signal handlers do
+    try:
+        waits = Patience(timeout=600)
+        waits.pause(600)  # returns at once
+        call = Flaky(NOT_FOUND, times=10**6)
+        with pytest.raises(NotVisible, match=r"infra was stopped \(Ctrl-C or SIGTERM\) while waiting for x"):
+            until_visible(call, what="x", service="ec2", patience=waits)
+        assert call.calls == 1
+    finally:
+        stopping.reset()
+
+
 def test_the_real_sleep_wakes_on_an_interrupt():
     waits = Patience(timeout=600)
     waits.interrupt()

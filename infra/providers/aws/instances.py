@@ -180,7 +180,7 @@ class InstancesProvider(ObservedPerRegion):
         """Wait until the instance runs (it is `pending` for a while, and unknown by its id at
         first), saying how it is at least every 10 s; stopped by Ctrl-C or SIGTERM."""
         patience = self.clients.patience
-        waiter = Waiter(progress, patience.clock, patience.pause, patience.stopping.is_set)
+        waiter = Waiter(progress, patience.clock, patience.pause, patience.stopped)
 
         def step(elapsed: float, left: float) -> Step:
             with aws_errors(f"describe {instance_id}"):
