@@ -15,7 +15,7 @@ import pytest
 
 from tests.cli_helpers import run_infra
 from tests.integration.fleet_support import BEE, asgs, write
-from tests.integration.test_rollout_steps import autoscaling, paused_roll, team_repo  # noqa: F401  (fixtures)
+from tests.integration.test_rollout_steps import paused_roll, team_repo  # noqa: F401  (fixtures)
 
 SECRET = "services/T0001/B0002/XXXXSECRET"
 
