@@ -57,11 +57,8 @@ class PlanChecks:
         return [g for g in groups or [] if isinstance(g, str) and not g.startswith("sg-")]
 
     def _check_security_groups(self, region: str, named: dict[str, str]) -> None:
-        with aws_errors(f"describe security groups in {region}"):
-            found = {g["GroupName"] for g in paginate(self.clients.client("ec2", region), "describe_security_groups",
-                                                      "SecurityGroups",
-                                                      Filters=[{"Name": "group-name", "Values": sorted(named)}])}
-        missing = [name for name in named if name not in found]
+        missing = self._missing(region, "security groups", "describe_security_groups", "SecurityGroups",
+                                "GroupName", "group-name", named)
         if missing:
             group = named[missing[0]]
             raise self.config.error_at(group, ["security_groups"], f"group {group!r}: security_groups: no security "
@@ -69,13 +66,17 @@ class PlanChecks:
                                                                    f"there, or fix the name")
 
     def _check_images(self, region: str, wanted: dict[str, str]) -> None:
-        with aws_errors(f"describe the source AMIs in {region}"):
-            found = {i["ImageId"] for i in paginate(self.clients.client("ec2", region), "describe_images", "Images",
-                                                    Filters=[{"Name": "image-id", "Values": sorted(wanted)}])}
-        missing = [image for image in wanted if image not in found]
+        missing = self._missing(region, "the source AMIs", "describe_images", "Images", "ImageId", "image-id", wanted)
         if missing:
             group = wanted[missing[0]]
             raise self.config.error_at(group, ["source_ami"], f"group {group!r}: source_ami: {missing[0]} does not "
                                                               f"exist in {region}, or this account may not use it; "
                                                               f"name an AMI there")
 
+    def _missing(self, region: str, what: str, method: str, key: str, field: str, filter_name: str,
+                 wanted: dict[str, str]) -> list[str]:
+        """Which of `wanted` (by `field`) one paginated, filtered describe does not find in `region`."""
+        with aws_errors(f"describe {what} in {region}"):
+            found = {item[field] for item in paginate(self.clients.client("ec2", region), method, key,
+                                                       Filters=[{"Name": filter_name, "Values": sorted(wanted)}])}
+        return [name for name in wanted if name not in found]
