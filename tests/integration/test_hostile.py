@@ -33,9 +33,11 @@ from tests.integration.test_failures import builds, start_infra, wait_until
 from tests.support.watch import Watch
 
 WWW = "12_04-www"
-KNOBS = Knobs(seed=24, latency=0.005, throttle=0.04, errors=0.01, lag=1.0, pending=1.0, initial=1.5,
+KNOBS = Knobs(seed=24, latency=0.005, throttle=0.04, errors=0.01, lag=2.5, pending=1.0, initial=1.5,
               ami_pending=1.0, failed_launches=0.5, launch_retry=1.5)
-# The test's own clients go through the hostile layer too: they retry as infra's do.
+# lag outlasts a throttled call's retry (botocore backs off up to a second or two first): with 1 s, a
+# throttled RunInstances could come back after the key pair showed, and the "not yet" path went untried
+# (about one run in eight). The test's own clients go through the hostile layer too: they retry as infra's do.
 PATIENT = Config(retries={"mode": "standard", "max_attempts": 10})
 
 
