@@ -119,8 +119,9 @@ class Executor:
         """Start what can start, up to the parallelism, and settle what finishes, until nothing is left."""
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
             try:
+                checked = False  # since the last start: a state write checks the lock too, once is enough
                 while schedule.pending or running:
-                    if schedule.pending and len(running) < self.parallelism:
+                    if schedule.pending and len(running) < self.parallelism and not checked:
                         self._check_lock()
                     while len(running) < self.parallelism:
                         with signals_held():
@@ -132,7 +133,7 @@ class Executor:
                     if not running:
                         break  # what is left waits on something that will never run
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    self._settle_all([(future, *running.pop(future)) for future in done], schedule, result)
+                    checked = self._settle_all([(future, *running.pop(future)) for future in done], schedule, result)
             except KeyboardInterrupt:
                 for future in running:
                     future.cancel()
@@ -144,13 +145,15 @@ class Executor:
                 raise
 
     def _settle_all(self, finished: list[tuple[Future, Action, float]], schedule: _Schedule,
-                    result: ApplyResult) -> None:
-        """Record every action that finished, then record state once, before anything new starts."""
+                    result: ApplyResult) -> bool:
+        """Record every action that finished, then record state once, before anything new starts;
+        True when it wrote (and so checked the lock)."""
         with signals_held():
             recorded = [action.address for future, action, started in finished
                         if self._settle(action, future, started, schedule, result)]
             if recorded:
                 self._write(recorded)
+        return bool(recorded)
 
     def _settle(self, action: Action, future: Future, started: float, schedule: _Schedule,
                 result: ApplyResult) -> bool:
