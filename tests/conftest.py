@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.support.answer_watch import AnswerWatch, watch_every_answer
 from tests.support.plan_schema import PlanWatch, watch_every_plan
 
 # CI machines are small and shared: judge properties by their results, never by their speed.
@@ -56,3 +57,22 @@ def every_plan_validates(_plan_watch: PlanWatch) -> Iterator[None]:
     broken = _plan_watch.take()
     assert not broken, "a plan broke docs/plan-json.md's schema: " + "; ".join(
         f"{source}: {', '.join(errors)}" for source, errors in broken)
+
+
+@pytest.fixture(scope="session")
+def _answer_watch() -> Iterator[AnswerWatch]:
+    watch = AnswerWatch()
+    restore = watch_every_answer(watch)
+    yield watch
+    restore()
+
+
+@pytest.fixture(autouse=True)
+def every_answer_reads_as_botocore_reads_it(_answer_watch: AnswerWatch) -> Iterator[None]:
+    """Every XML answer a test's AWS calls get (in this process) reads the same with infra's compiled
+    readers as with botocore's parser (infra/aws/xml_answers.py)."""
+    _answer_watch.take()
+    yield
+    differences = _answer_watch.take()
+    assert not differences, "the compiled XML readers read an answer otherwise than botocore: " + "; ".join(
+        differences[:3])
