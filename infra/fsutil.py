@@ -26,7 +26,7 @@ def read_text(path: Path | str, *, limit: int, what: str) -> str:
     UnicodeDecodeError far from here: each is a FileError naming `path`. A file that is not
     there raises FileNotFoundError, for the caller to say what is missing.
     """
-    path = Path(path)
+    path = os.fspath(path)  # not a Path: a plan reads a file per resource, tens of thousands of them
     try:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):
@@ -44,7 +44,7 @@ def read_text(path: Path | str, *, limit: int, what: str) -> str:
         raise FileError(f"{path}: cannot read: {exc.strerror or exc}; check the path and its permissions") from None
     if len(data) > limit:
         raise FileError(f"{path}: is larger than {limit // MiB} MiB; is this really {what}?")
-    return decode(data, str(path))
+    return decode(data, path)
 
 
 def decode(data: bytes, where: str) -> str:

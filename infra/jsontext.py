@@ -47,11 +47,23 @@ class JsonProblem(ValueError):
 def loads(text: str, *, max_depth: int = MAX_DEPTH,
           object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None) -> Any:
     """`json.loads`, and `check`: every failure is a JsonProblem (a JSONDecodeError from the hook
-    or the parser is left as it is, for callers that give hints about it)."""
+    or the parser is left as it is, for callers that give hints about it).
+
+    What `check` looks for is mostly visible in the text, and looked for there (a state of 10,000
+    groups is 70 MB and millions of values): NaN and the infinities are the parser's constants or
+    floats (it calls a hook for each), a lone surrogate is an escape from \\ud800 to \\udfff or a
+    surrogate character; only the depth is a walk, of the containers alone. A text that may hold a
+    problem gets `check`'s walk, which names the keys to it."""
+    if text.startswith("\ufeff"):  # json.loads's own error about it (a decoder's would say "Expecting value")
+        return json.loads(text)
     try:
-        document = json.loads(text, object_pairs_hook=object_pairs_hook)
+        document = (_CHECKING if object_pairs_hook is None else _checking(object_pairs_hook)).decode(text)
     except json.JSONDecodeError:
         raise
+    except _Unwritable:  # read it as it is: `check` names the value
+        document = json.loads(text, object_pairs_hook=object_pairs_hook)
+        check(document, max_depth=max_depth)
+        raise AssertionError("check passed a NaN or an infinity") from None
     except RecursionError:
         raise JsonProblem(f"is nested too deeply (more than {max_depth} levels)", _FLATTEN) from None
     except ValueError as exc:  # a number too long to convert: the only ValueError json.loads raises itself
@@ -61,8 +73,63 @@ def loads(text: str, *, max_depth: int = MAX_DEPTH,
         line, column = line_column(text, long.start()) if long else (None, None)
         raise JsonProblem(f"a number has more than {INT_DIGITS} digits", "no count or size infra knows is that large",
                           line=line, column=column) from None
-    check(document, max_depth=max_depth)
+    if _may_hold_surrogate(text) or not _shallow(document, max_depth):
+        check(document, max_depth=max_depth)
     return document
+
+
+class _Unwritable(ValueError):
+    """A NaN or an infinity met while parsing (raised from the parser's hooks)."""
+
+
+def _unwritable(constant: str) -> Any:
+    raise _Unwritable(constant)
+
+
+def _finite(number: str) -> float:
+    value = float(number)
+    if not math.isfinite(value):  # 1e999
+        raise _Unwritable(number)
+    return value
+
+
+def _checking(object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None) -> json.JSONDecoder:
+    return json.JSONDecoder(object_pairs_hook=object_pairs_hook, parse_constant=_unwritable, parse_float=_finite)
+
+
+_CHECKING = _checking()  # made once: json.loads with hooks makes a decoder per call
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def _may_hold_surrogate(text: str) -> bool:
+    """An escape of a UTF-16 surrogate, or one itself (a str decoded with surrogateescape): a pair
+    may be fine (a character outside the BMP, escaped), a lone one is not; `check` tells which."""
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+        return True
+    return not _is_text(text)
+
+
+_CONTAINERS = (dict, list)
+
+
+def _shallow(document: Any, max_depth: int) -> bool:
+    """No deeper than `max_depth` levels of objects and lists: each level's containers looked at
+    whole (the types of their values gathered in C), their scalars never one by one."""
+    level = [document] if type(document) in _CONTAINERS else []
+    depth = 0
+    while level:
+        if depth >= max_depth:
+            return False
+        below = []
+        for container in level:
+            values = container.values() if type(container) is dict else container
+            kinds = set(map(type, values))
+            if dict in kinds or list in kinds:
+                below += [value for value in values if type(value) is dict or type(value) is list]
+        level, depth = below, depth + 1
+    return True
 
 
 def check(document: Any, *, max_depth: int = MAX_DEPTH) -> None:
