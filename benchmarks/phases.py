@@ -28,7 +28,7 @@ def main() -> None:
     started = time.perf_counter()
     import infra.cli  # noqa: F401  (what the `infra` command imports before it does anything)
     from infra import engine
-    from infra.cli.app import COLLECT_EVERY
+    from infra.cli.app import COLLECT_EVERY, collector_paused
     from infra.reconciler import render
     from infra.reconciler.graph import desired_graph, with_recorded
     from infra.reconciler.plan import MadeAgainst
@@ -37,6 +37,8 @@ def main() -> None:
 
     phases["import infra"] = time.perf_counter() - started
     gc.set_threshold(*COLLECT_EVERY)
+    paused = collector_paused()
+    paused.__enter__()  # as `infra plan` runs, until the process ends
     workspace = Workspace(Path("nodes.json"), AwsOptions(endpoint_url=os.environ.get("AWS_ENDPOINT_URL")))
 
     def timed(name, work):

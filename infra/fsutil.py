@@ -34,8 +34,10 @@ def read_text(path: Path | str, *, limit: int, what: str) -> str:
                             f"only from one")
         if info.st_size > limit:
             raise FileError(f"{path}: is larger than {limit // MiB} MiB; is this really {what}?")
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
+        with open(path, "rb") as handle:  # what stat said (read(limit) would allocate `limit` bytes each time),
+            data = handle.read(min(info.st_size, limit) + 1)
+            if len(data) > info.st_size:  # and the rest, if it grew (replaced) since
+                data += handle.read(limit + 1 - len(data))
     except FileNotFoundError:
         if os.path.islink(path):
             raise FileError(f"{path}: is a symbolic link to {os.readlink(path)}, which does not exist") from None

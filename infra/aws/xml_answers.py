@@ -96,14 +96,17 @@ class _CompiledShapes:
 
     def _list(self, shape: Any) -> Reader:
         flattened = bool(shape.serialization.get("flattened"))
+        texts = _is_text(shape.member)
         item: Reader | None = None
 
         def read(node: Any) -> list[Any]:
             nonlocal item
-            if item is None:  # compiled on first use: a shape may contain itself
-                item = self.reader(shape.member)
             if flattened and type(node) is not list:
                 node = [node]
+            if texts:
+                return [_text_of(child) for child in node]
+            if item is None:  # compiled on first use: a shape may contain itself
+                item = self.reader(shape.member)
             return [item(child) for child in node]
         return read
 
@@ -117,39 +120,53 @@ class _CompiledShapes:
                   if member.serialization.get("location") not in parsers.ResponseParser.KNOWN_LOCATIONS
                   and not member.serialization.get("eventheader")]
         position = {element: index for index, (_, element, _) in enumerate(fields)}
-        elements: dict[str, str | None] = {}  # an element's tag as found (namespaced or not) -> a member's element
-        readers: dict[str, tuple[str, Reader]] | None = None
+        # an element's tag as found (namespaced or not) -> (its member's place, name, reader or None for
+        # plain text), or None for an element the shape does not have
+        entries: dict[str, tuple[int, str, Reader | None] | None] = {}
+        botocore_reader = self._botocore(shape)
 
-        def element_of(tag: str) -> str | None:
+        def entry_of(tag: str) -> tuple[int, str, Reader | None] | None:
             local = _local_name(tag) if "{" in tag else tag
-            elements[tag] = found = local if local in position else None
-            return found
+            index = position.get(local)
+            if index is None:
+                entries[tag] = None
+                return None
+            name, _, member = fields[index]
+            entries[tag] = entry = (index, name, None if _is_text(member) else self.reader(member))
+            return entry
 
         def read(node: Any) -> dict[str, Any]:
-            nonlocal readers
-            if readers is None:  # made on first use (a shape may contain itself), whole before it is seen
-                readers = {element: (name, self.reader(member)) for name, element, member in fields}
             if type(node) is list:
                 node = node[0]
-            found: dict[str, Any] = {}
+            parsed: dict[str, Any] = {}
+            last, in_order = -1, True
             for child in node:
                 tag = child.tag
-                element = elements[tag] if tag in elements else element_of(tag)
-                if element is None:
+                entry = entries[tag] if tag in entries else entry_of(tag)
+                if entry is None:
                     continue
-                if element in found:  # repeated: a flattened list's items, gathered as botocore does
-                    if type(found[element]) is list:
-                        found[element].append(child)
-                    else:
-                        found[element] = [found[element], child]
-                else:
-                    found[element] = child
-            parsed = {}
-            for element in sorted(found, key=position.__getitem__) if len(found) > 1 else found:
-                name, reader = readers[element]
-                parsed[name] = reader(found[element])
-            return parsed
+                index, name, reader = entry
+                if name in parsed:  # repeated: a flattened list's items, which botocore gathers; seldom seen
+                    return botocore_reader(node)
+                parsed[name] = _text_of(child) if reader is None else reader(child)
+                if index < last:
+                    in_order = False
+                last = index
+            if in_order:  # AWS (and moto) write members in the shape's order, which is botocore's key order
+                return parsed
+            places = {name: index for index, name, _ in filter(None, entries.values())}
+            return dict(sorted(parsed.items(), key=lambda item: places[item[0]]))
         return read
+
+
+def _is_text(shape: Any) -> bool:
+    """A string member: read as its element's text, with no reader to call."""
+    return shape.type_name in ("string", "character")
+
+
+def _text_of(node: Any) -> str:
+    text = node.text
+    return "" if text is None else text
 
 
 _NAMESPACE = re.compile("{.*}")

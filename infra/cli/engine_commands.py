@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from infra import engine
-from infra.cli.app import ReportOutput, app, err, out
+from infra.cli.app import ReportOutput, app, collector_paused, err, out
 from infra.cli.common import ConsoleListener, busy, confirmed, note_project, report_result, workspace
 from infra.errors import InfraError
 from infra.reconciler import graph_render, render
@@ -73,10 +73,11 @@ def plan(
         raise InfraError(f"--out {out_file}: the directory {out_file.parent} does not exist; make it first, or save "
                          f"the plan elsewhere")
     ws = workspace()
-    with busy("Planning: reading nodes.json and observing what exists..."):
-        result = engine.make_plan(ws, engine.Selection(groups or (), exclude=exclude or ()), adopt=adopt,
-                                  refresh_only=refresh_only)
-    print_report("plan", result, output)
+    with collector_paused():
+        with busy("Planning: reading nodes.json and observing what exists..."):
+            result = engine.make_plan(ws, engine.Selection(groups or (), exclude=exclude or ()), adopt=adopt,
+                                      refresh_only=refresh_only)
+        print_report("plan", result, output)
     note_project(ws)
     if out_file is not None:
         engine.save_plan(result, out_file)
@@ -107,7 +108,7 @@ def apply(
                                  f"(infra plan {option} ... --out FILE)")
         the_plan = engine.load_plan(Path(targets[0]))
     else:
-        with busy("Planning: reading nodes.json and observing what exists..."):
+        with collector_paused(), busy("Planning: reading nodes.json and observing what exists..."):
             the_plan = engine.make_plan(ws, engine.Selection(targets, exclude=exclude or ()), adopt=adopt,
                                         refresh_only=refresh_only)
         out.print(render.plan_text(the_plan))
