@@ -41,7 +41,7 @@ class FilesProvider:
         observed: dict[str, Observed] = {}
         for resource in resources:
             path = resource.attributes.get("path")
-            found = self._read(_inside(resource.address, path)) if path else None
+            found = self._read(_inside(resource.address, path), resource.attributes.get("document")) if path else None
             if found is not None:
                 observed[resource.address] = found
         asked = {resource.address for resource in resources}
@@ -50,7 +50,9 @@ class FilesProvider:
                 observed[address] = found
         return Observation(found=observed)
 
-    def _read(self, path: str) -> Observed | None:
+    def _read(self, path: str, wanted: Any = None) -> Observed | None:
+        """The file's document; the `wanted` one itself when they are equal (no second copy held: a
+        plan of 10,000 groups reads 30,000 files)."""
         try:  # os.path, not pathlib: a thousand groups are thousands of files
             text = read_text(os.path.join(str(self.root), path), limit=MAX_FILE_BYTES, what="its files")
         except FileNotFoundError:
@@ -61,7 +63,9 @@ class FilesProvider:
             document: Any = jsontext.loads(text)
         except (json.JSONDecodeError, JsonProblem):
             document = text  # not JSON (infra could write) any more: shows as a change of the whole document
-        return Observed(attributes={"path": path, "document": document}, outputs={"path": path})
+        if document == wanted:
+            document = wanted
+        return Observed.of({"path": path, "document": document}, {"path": path})
 
     def _orphans(self, kind: str, directory: str, asked: set[str]):
         try:

@@ -148,7 +148,7 @@ def observed(region: str, group: dict[str, Any], wanted: dict[str, Any], all_zon
                       "desired_capacity": group["DesiredCapacity"]},
     }
     outputs = {"name": group["AutoScalingGroupName"], **previous_output(attributes)}
-    return Observed(attributes=attributes, outputs=outputs)
+    return Observed.of(attributes, outputs)
 
 
 def _zones(actual: list[str], in_subnets: bool, wanted: dict[str, Any], all_zones: list[str]) -> list[str]:

@@ -358,9 +358,8 @@ def observed_image(region: str, image: Image, every: Iterable[Image] = ()) -> Ob
     what deleting `ami.GROUP` removes, for the plan to name."""
     images = [{"id": i.id, "name": i.name, "snapshots": list(i.snapshots)}
               for i in sorted(every, key=lambda i: i.created, reverse=True)]
-    return Observed(attributes={"region": region, "source_hash": image.source_hash, "tags": dict(image.tags),
-                                IMAGE_DIGEST: image.image_digest, "images": images},
-                    outputs={"image_id": image.id, "name": image.name})
+    return Observed.of({"region": region, "source_hash": image.source_hash, "tags": dict(image.tags),
+                        IMAGE_DIGEST: image.image_digest, "images": images}, {"image_id": image.id, "name": image.name})
 
 
 def _has_image(found: Observed | None, image_digest: str | None) -> bool:

@@ -264,8 +264,8 @@ def observed_template(region: str, template: dict[str, Any], version: dict[str, 
         # The template's default when `infra rollback` pointed it at another version (None otherwise).
         "default_version": str(template["DefaultVersionNumber"]) if tags.get(APPLIED_TAG) else None,
     }
-    return Observed(attributes=attributes, outputs={"id": template["LaunchTemplateId"],
-                                                    "name": template["LaunchTemplateName"], "version": number})
+    return Observed.of(attributes, {"id": template["LaunchTemplateId"], "name": template["LaunchTemplateName"],
+                                    "version": number})
 
 
 def _decoded(user_data: str | None) -> str | None:
