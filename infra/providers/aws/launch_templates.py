@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, cast
 
 import botocore.exceptions
@@ -57,20 +58,29 @@ class LaunchTemplatesProvider(ObservedPerRegion):
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
         ec2 = self.clients.client("ec2", region)
-        templates = [t for t in paginate(ec2, "describe_launch_templates", "LaunchTemplates", Filters=[MANAGED],
-                                          PaginationConfig=PAGE)
-                     if tag_dict(t.get("Tags")).get(GROUP_TAG)]
-        owners = by_owner(templates, lambda t: tag_dict(t.get("Tags")), self.owner)
-        theirs = [(_address(t), owner, _described(region, t["LaunchTemplateName"], t["LaunchTemplateId"]))
-                  for owner, t in owners.theirs]
-        mine = owners.ours + owners.untagged
-        if not mine:
-            return Observation(unowned=unowned_of({}, str, theirs, wanted))
-        ids = {t["LaunchTemplateId"] for t in mine}
-        default = {v["LaunchTemplateId"]: v for v in paginate(ec2, "describe_launch_template_versions",
-                                                              "LaunchTemplateVersions", Versions=["$Default"],
-                                                              PaginationConfig=PAGE)
-                   if v["LaunchTemplateId"] in ids}
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="template-versions") as pool:
+            # Every template's default version, paged at the same time as the templates once the first
+            # of this project's is seen: not at all in a region with none (a cold plan).
+            versions: Future[list[dict[str, Any]]] | None = None
+            templates = []
+            for template in paginate(ec2, "describe_launch_templates", "LaunchTemplates", Filters=[MANAGED],
+                                     PaginationConfig=PAGE):
+                tags = tag_dict(template.get("Tags"))
+                if not tags.get(GROUP_TAG):
+                    continue
+                templates.append(template)
+                if versions is None and tags.get(OWNER_TAG, "") in ("", self.owner):
+                    versions = pool.submit(lambda: list(paginate(
+                        ec2, "describe_launch_template_versions", "LaunchTemplateVersions", Versions=["$Default"],
+                        PaginationConfig=PAGE)))
+            owners = by_owner(templates, lambda t: tag_dict(t.get("Tags")), self.owner)
+            theirs = [(_address(t), owner, _described(region, t["LaunchTemplateName"], t["LaunchTemplateId"]))
+                      for owner, t in owners.theirs]
+            mine = owners.ours + owners.untagged
+            if not mine or versions is None:
+                return Observation(unowned=unowned_of({}, str, theirs, wanted))
+            ids = {t["LaunchTemplateId"] for t in mine}
+            default = {v["LaunchTemplateId"]: v for v in versions.result() if v["LaunchTemplateId"] in ids}
         default.update(self._applied_versions(ec2, mine))
         group_ids = [g for v in default.values() for g in v.get("LaunchTemplateData", {}).get("SecurityGroupIds", [])]
         names = security_group_names(self.clients, region, group_ids)
