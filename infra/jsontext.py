@@ -15,6 +15,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 # Levels of objects and lists in what infra writes (state, roles, templates, plans): room for the
@@ -111,25 +112,23 @@ def _may_hold_surrogate(text: str) -> bool:
     return not _is_text(text)
 
 
-_CONTAINERS = (dict, list)
-
-
 def _shallow(document: Any, max_depth: int) -> bool:
-    """No deeper than `max_depth` levels of objects and lists: each level's containers looked at
-    whole (the types of their values gathered in C), their scalars never one by one."""
-    level = [document] if type(document) in _CONTAINERS else []
+    """No deeper than `max_depth` levels of objects and lists: one level at a time, its values
+    gathered and its containers picked out by C loops (a 10,000-group state holds 520,000 objects
+    and lists, 1.3 million other values), never one value at a time in Python."""
+    objects = [document] if isinstance(document, dict) else []
+    lists = [document] if isinstance(document, list) else []
     depth = 0
-    while level:
+    while objects or lists:
         if depth >= max_depth:
             return False
-        below = []
-        for container in level:
-            values = container.values() if type(container) is dict else container
-            kinds = set(map(type, values))
-            if dict in kinds or list in kinds:
-                below += [value for value in values if type(value) is dict or type(value) is list]
-        level, depth = below, depth + 1
+        values = list(chain(chain.from_iterable(map(dict.values, objects)), chain.from_iterable(lists)))
+        objects, lists = list(filter(_is_object, values)), list(filter(_is_list, values))
+        depth += 1
     return True
+
+
+_is_object, _is_list = dict.__instancecheck__, list.__instancecheck__
 
 
 def check(document: Any, *, max_depth: int = MAX_DEPTH) -> None:
