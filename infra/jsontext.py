@@ -74,7 +74,7 @@ def loads(text: str, *, max_depth: int = MAX_DEPTH,
         line, column = line_column(text, long.start()) if long else (None, None)
         raise JsonProblem(f"a number has more than {INT_DIGITS} digits", "no count or size infra knows is that large",
                           line=line, column=column) from None
-    if _may_hold_surrogate(text) or not _shallow(document, max_depth):
+    if _may_hold_surrogate(text) or (_openings(text) >= max_depth and not _shallow(document, max_depth)):
         check(document, max_depth=max_depth)
     return document
 
@@ -110,6 +110,11 @@ def _may_hold_surrogate(text: str) -> bool:
     if "\\u" in text and _SURROGATE_ESCAPE.search(text):
         return True
     return not _is_text(text)
+
+
+def _openings(text: str) -> int:
+    """How many objects and lists a JSON text could open, at most: more than its depth can be."""
+    return text.count("{") + text.count("[")
 
 
 def _shallow(document: Any, max_depth: int) -> bool:
