@@ -62,19 +62,21 @@ class LaunchTemplatesProvider(ObservedPerRegion):
             # Every template's default version, paged at the same time as the templates once the first
             # of this project's is seen: not at all in a region with none (a cold plan).
             versions: Future[list[dict[str, Any]]] | None = None
-            templates = []
+            templates, tags_of = [], {}  # tags by template id: read once, not at each look
             for template in paginate(ec2, "describe_launch_templates", "LaunchTemplates", Filters=[MANAGED],
                                      PaginationConfig=PAGE):
                 tags = tag_dict(template.get("Tags"))
                 if not tags.get(GROUP_TAG):
                     continue
                 templates.append(template)
+                tags_of[template["LaunchTemplateId"]] = tags
                 if versions is None and tags.get(OWNER_TAG, "") in ("", self.owner):
                     versions = pool.submit(lambda: list(paginate(
                         ec2, "describe_launch_template_versions", "LaunchTemplateVersions", Versions=["$Default"],
                         PaginationConfig=PAGE)))
-            owners = by_owner(templates, lambda t: tag_dict(t.get("Tags")), self.owner)
-            theirs = [(_address(t), owner, _described(region, t["LaunchTemplateName"], t["LaunchTemplateId"]))
+            owners = by_owner(templates, lambda t: tags_of[t["LaunchTemplateId"]], self.owner)
+            theirs = [(_address(t, tags_of[t["LaunchTemplateId"]]), owner,
+                       _described(region, t["LaunchTemplateName"], t["LaunchTemplateId"]))
                       for owner, t in owners.theirs]
             mine = owners.ours + owners.untagged
             if not mine or versions is None:
@@ -86,9 +88,14 @@ class LaunchTemplatesProvider(ObservedPerRegion):
         names = security_group_names(self.clients, region, group_ids)
 
         def observed(found: list[dict[str, Any]]) -> dict[str, Observed]:
-            return {_address(t): observed_template(region, t, default[t["LaunchTemplateId"]], tag_dict(t.get("Tags")),
-                                                   names, wanted.get(_address(t), {}))
-                    for t in found if t["LaunchTemplateId"] in default}
+            made = {}
+            for template in found:
+                ident = template["LaunchTemplateId"]
+                if ident in default:
+                    address = _address(template, tags_of[ident])
+                    made[address] = observed_template(region, template, default[ident], tags_of[ident], names,
+                                                      wanted.get(address, {}))
+            return made
 
         return Observation(found=observed(owners.ours), unowned=unowned_of(
             observed(owners.untagged), lambda o: _described(region, o.attributes["name"], o.attributes["id"]),
@@ -243,8 +250,8 @@ def _created(ec2: Any, name: str, data: dict[str, Any], tags: dict[str, str]) ->
         raise
 
 
-def _address(template: dict[str, Any]) -> str:
-    return address_of("launch_template", tag_dict(template.get("Tags"))[GROUP_TAG])
+def _address(template: dict[str, Any], tags: dict[str, str] | None = None) -> str:
+    return address_of("launch_template", (tags if tags is not None else tag_dict(template.get("Tags")))[GROUP_TAG])
 
 
 def _described(region: str, name: str, template_id: str) -> str:
