@@ -6,7 +6,6 @@ Values under secret-looking keys, and URL passwords, are masked in every format 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from rich.markup import escape
@@ -18,33 +17,18 @@ from infra.reconciler.drift import DriftReport
 from infra.reconciler.graph_render import markdown_charts
 from infra.reconciler.plan import Action, AttributeChange, Plan
 from infra.reconciler.plan_json import document_text
-from infra.reconciler.refs import parse_ref
 from infra.reconciler.removals import removed
 from infra.reconciler.rolls import roll_of
+from infra.reconciler.shown import MAX_VALUE, show_value
 from infra.redact import masked
 
-UNKNOWN = "(known after apply)"
 ABSENT = "(absent)"
 _STYLE = {ActionKind.CREATE: "green", ActionKind.BUILD: "cyan", ActionKind.UPDATE: "yellow",
           ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim", ActionKind.ADOPT: "blue",
           ActionKind.REFRESH: "blue", ActionKind.PROMOTE: "cyan"}
-_MAX_VALUE = 100
-_ENCODE = json.JSONEncoder(default=str).encode  # json.dumps(value, default=str), without a new encoder per value
 
 
-def show_value(value: Any, path: str = "", limit: int | None = _MAX_VALUE) -> str:
-    """A value as a plan shows it: JSON, secrets masked, unknown ones said so, cut at `limit` (None: whole)."""
-    value = masked(value, path)
-    if parse_ref(value) is not None:
-        return UNKNOWN
-    text = _ENCODE(value)
-    if "${" in text:
-        for reference in re.findall(r'"\$\{[a-z_]+\.[A-Za-z0-9_.-]+\}"', text):
-            text = text.replace(reference, UNKNOWN)
-    return text if limit is None or len(text) <= limit else text[:limit - 3] + "..."
-
-
-def show_side(change: AttributeChange, side: str, limit: int | None = _MAX_VALUE) -> str:
+def show_side(change: AttributeChange, side: str, limit: int | None = MAX_VALUE) -> str:
     """One side (`before` or `after`) of a change as shown: a key that is not there reads `(absent)`."""
     if getattr(change, f"{side}_absent"):
         return ABSENT
@@ -107,7 +91,7 @@ def held_lines(plan: Plan) -> list[str]:
     return [f"{action.address}: {action.held}" for action in plan.actions if action.held]
 
 
-def _attribute_lines(action: Action, limit: int | None = _MAX_VALUE) -> list[str]:
+def _attribute_lines(action: Action, limit: int | None = MAX_VALUE) -> list[str]:
     """What a change sets (`+`), changes (`~`) and removes (`-`, named: AMI ids, instance ids, files)."""
     gone = [f"    - {line}" for line in removed(action)]
     if action.action is ActionKind.CREATE or (action.action in (ActionKind.BUILD, ActionKind.PROMOTE)
