@@ -23,8 +23,8 @@ REFRESH_HELP = ("Only record what exists now in the state (accept changes made b
 ADOPT_HELP = ("Adopt what infra made before owner tags, of the groups nodes.json or the state names: tag it as this "
               "project's (see docs/state.md, Ownership).")
 
-RENDERERS: dict[str, dict[ReportOutput, Callable[..., str]]] = {
-    "plan": {ReportOutput.text: render.plan_text, ReportOutput.json: render.plan_json,
+RENDERERS: dict[str, dict[ReportOutput, Callable[..., str | list[str]]]] = {
+    "plan": {ReportOutput.text: render.plan_text, ReportOutput.json: render.plan_json_pieces,
              ReportOutput.markdown: render.plan_markdown},
     "drift": {ReportOutput.text: render.drift_text, ReportOutput.json: render.drift_json,
               ReportOutput.markdown: render.drift_markdown},
@@ -46,11 +46,12 @@ def print_report(what: str, report: object, output: ReportOutput) -> None:
         _write(RENDERERS[what][output](report))
 
 
-def _write(text: str, piece: int = 1 << 20) -> None:
-    """`print(text)`, a megabyte at a time: a report of 10,000 groups is tens of megabytes, and
-    printing it whole encoded a second copy of it at once."""
-    for start in range(0, len(text), piece):
-        sys.stdout.write(text[start:start + piece])
+def _write(text: str | list[str], piece: int = 1 << 20) -> None:
+    """`print(text)` (or of the pieces it is joined from), a megabyte at a time: a report of 10,000
+    groups is tens of megabytes, and printing it whole encoded a second copy of it at once."""
+    for part in [text] if isinstance(text, str) else text:
+        for start in range(0, len(part), piece):
+            sys.stdout.write(part[start:start + piece])
     sys.stdout.write("\n")
 
 

@@ -91,19 +91,25 @@ def plan_document(plan: Plan, *, mask: Mask | None = None) -> dict[str, Any]:
 
 
 def document_text(plan: Plan, *, mask: Mask | None = None) -> str:
-    """`plan_document` as JSON indented by two spaces, each action written as soon as it is shown:
-    a plan of 10,000 groups is 60,000 actions, and their documents held at once (besides the plan
-    and the text) took more memory than the plan itself."""
+    """`plan_document` as JSON indented by two spaces."""
+    return "".join(document_pieces(plan, mask=mask))
+
+
+def document_pieces(plan: Plan, *, mask: Mask | None = None) -> list[str]:
+    """`document_text` in the pieces it is joined from, to be written one after another: each action
+    is written as soon as it is shown (a plan of 10,000 groups is 60,000 actions, and their documents
+    held at once, besides the plan and the text, took more memory than the plan itself), and a
+    printed plan of 80 MB need not be joined into one more copy of itself."""
     shown = _Shown(mask)
     actions = [dumps_indented(_shown_action(model, shown), level=2) for model in plan.actions]
     head = dumps_indented(_head(plan, shown))  # `masked` is known once every value went through the mask
     if not actions:
-        return head[:-2] + ',\n  "actions": []\n}'
+        return [head[:-2] + ',\n  "actions": []\n}']
     pieces = [head[:-2] + ',\n  "actions": [\n    ']
     for action in actions:
         pieces += (action, ",\n    ")
     pieces[-1] = "\n  ]\n}"
-    return "".join(pieces)  # one copy of the text besides its pieces
+    return pieces
 
 
 def _head(plan: Plan, shown: _Shown) -> dict[str, Any]:

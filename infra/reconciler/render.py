@@ -16,7 +16,7 @@ from infra.reconciler.cost import CostItem, Nodes, PlanCost
 from infra.reconciler.drift import DriftReport
 from infra.reconciler.graph_render import markdown_charts
 from infra.reconciler.plan import Action, AttributeChange, Plan
-from infra.reconciler.plan_json import document_text
+from infra.reconciler.plan_json import document_pieces
 from infra.reconciler.removals import removed
 from infra.reconciler.rolls import roll_of
 from infra.reconciler.shown import MAX_VALUE, show_value
@@ -167,7 +167,12 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
 
 def plan_json(plan: Plan) -> str:
     """The plan's document (docs/plan-json.md), as a saved plan holds it, with secrets masked."""
-    return document_text(plan, mask=masked)
+    return "".join(plan_json_pieces(plan))
+
+
+def plan_json_pieces(plan: Plan) -> list[str]:
+    """`plan_json` in the pieces it is joined from, to print one after another (80 MB at 10,000 groups)."""
+    return document_pieces(plan, mask=masked)
 
 
 def plan_markdown(plan: Plan) -> str:

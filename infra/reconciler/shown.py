@@ -54,7 +54,8 @@ class _Opening:
     __slots__ = ("limit", "pieces", "size")
 
     def __init__(self, limit: int) -> None:
-        self.limit, self.pieces, self.size = limit, [], 0
+        self.limit, self.size = limit, 0
+        self.pieces: list[str] = []
 
     def add(self, piece: str) -> None:
         self.pieces.append(piece)
