@@ -67,13 +67,30 @@ class _Shown:
                 self.hid = self.hid or shown != value
                 return shown
             return value
-        if kind is dict:
-            if self.masking:
-                return {key: self._secret(item, nulled) if is_secret_key(str(key), parent)
-                        else self._walk(item, str(key), nulled) for key, item in value.items()}
-            return {key: self._walk(item, str(key), nulled) for key, item in value.items()}
+        if kind is dict:  # the same dict when nothing in it is shown otherwise, as most are not
+            copied = None
+            for key, item in value.items():
+                name = key if type(key) is str else str(key)
+                if self.masking and is_secret_key(name, parent):
+                    shown = self._secret(item, nulled)
+                elif type(item) is str and not (item.startswith("${") or "@" in item or "=" in item):
+                    continue  # a plain string, as most are: shown as it is, without a call
+                else:
+                    shown = self._walk(item, name, nulled)
+                if shown is not item:
+                    if copied is None:
+                        copied = dict(value)
+                    copied[key] = shown
+            return value if copied is None else copied
         if kind is list:
-            return [self._walk(item, parent, nulled) for item in value]
+            items = None
+            for index, item in enumerate(value):
+                shown = self._walk(item, parent, nulled)
+                if shown is not item:
+                    if items is None:
+                        items = list(value)
+                    items[index] = shown
+            return value if items is None else items
         return value
 
     def _secret(self, value: Any, nulled: bool) -> str:
