@@ -17,7 +17,7 @@ refused by readers of another. 2.1 added the action `promote` and the summary's 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from infra.errors import InfraError
@@ -109,24 +109,27 @@ def plan_document(plan: Plan, *, mask: Mask | None = None) -> dict[str, Any]:
 
 def document_text(plan: Plan, *, mask: Mask | None = None) -> str:
     """`plan_document` as JSON indented by two spaces."""
-    return "".join(document_pieces(plan, mask=mask))
+    return "\n".join(document_lines(plan, mask=mask))
 
 
-def document_pieces(plan: Plan, *, mask: Mask | None = None) -> list[str]:
-    """`document_text` in the pieces it is joined from, to be written one after another: each action
-    is written as soon as it is shown (a plan of 10,000 groups is 60,000 actions, and their documents
+def document_lines(plan: Plan, *, mask: Mask | None = None) -> Iterator[str]:
+    """`document_text` in lines (an action's lines at a time), to print as they come: each action is
+    written as soon as it is shown (a plan of 10,000 groups is 60,000 actions, and their documents
     held at once, besides the plan and the text, took more memory than the plan itself), and a
-    printed plan of 80 MB need not be joined into one more copy of itself."""
+    printed plan of 80 MB is never joined into one more copy of itself."""
     shown = _Shown(mask)
     actions = [dumps_indented(_shown_action(model, shown), level=2) for model in plan.actions]
     head = dumps_indented(_head(plan, shown))  # `masked` is known once every value went through the mask
     if not actions:
-        return [head[:-2] + ',\n  "actions": []\n}']
-    pieces = [head[:-2] + ',\n  "actions": [\n    ']
-    for action in actions:
-        pieces += (action, ",\n    ")
-    pieces[-1] = "\n  ]\n}"
-    return pieces
+        yield head[:-2] + ',\n  "actions": []'
+    else:
+        yield head[:-2] + ',\n  "actions": ['
+        last = len(actions) - 1
+        for index in range(len(actions)):
+            action, actions[index] = actions[index], ""  # let go of each as it is written
+            yield "    " + action + ("," if index < last else "")
+        yield "  ]"
+    yield "}"
 
 
 def _head(plan: Plan, shown: _Shown) -> dict[str, Any]:
