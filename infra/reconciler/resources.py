@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,8 +24,10 @@ class Resource(ManyRecord):
     depends_on: tuple[str, ...] = ()
     protect: bool = False
 
-    @property
+    @cached_property
     def address(self) -> str:
+        """Asked for hundreds of thousands of times in a plan of 10,000 groups: made once. (A frozen
+        model: its fields cannot change under it; pydantic compares and dumps fields only.)"""
         return address_of(self.kind, self.group, self.name)
 
 
