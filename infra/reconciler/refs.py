@@ -86,4 +86,7 @@ def unresolved(value: Any) -> list[str]:
 
 def digest(value: Any) -> str:
     """A stable content hash of JSON-like data (key order does not matter)."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    return hashlib.sha256(_CANONICAL(value).encode()).hexdigest()[:16]
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode  # json.dumps's, made once
