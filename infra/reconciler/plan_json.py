@@ -24,7 +24,7 @@ from infra.errors import InfraError
 from infra.jsondump import dumps_indented
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Plan
-from infra.reconciler.refs import parse_ref, ref
+from infra.reconciler.refs import is_plain, parse_ref, ref
 from infra.reconciler.rolls import roll_of
 from infra.redact import MASK, is_secret_key, masked_text, path_keys
 
@@ -196,11 +196,15 @@ def unknown(value: Any) -> Any:
     target = parse_ref(value)
     if target is not None:
         return ".".join(target)
-    if isinstance(value, dict):
-        marks = {key: unknown(item) for key, item in value.items()}
-        return {key: mark for key, mark in marks.items() if mark} or None
+    if isinstance(value, dict):  # a plain value (most are) is known, without a call
+        marks: dict[Any, Any] = {}
+        for key, item in value.items():
+            mark = None if is_plain(item) else unknown(item)
+            if mark:
+                marks[key] = mark
+        return marks or None
     if isinstance(value, list):
-        item_marks = [unknown(item) for item in value]
+        item_marks = [None if is_plain(item) else unknown(item) for item in value]
         return [mark or False for mark in item_marks] if any(item_marks) else None
     return None
 

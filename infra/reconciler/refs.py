@@ -42,7 +42,7 @@ def resolve(value: Any, lookup: Callable[[str, str], Any]) -> Any:
     if isinstance(value, dict):
         copied = None
         for key, item in value.items():
-            if _plain(item):
+            if is_plain(item):
                 continue
             resolved = resolve(item, lookup)
             if resolved is not item:
@@ -53,7 +53,7 @@ def resolve(value: Any, lookup: Callable[[str, str], Any]) -> Any:
     if isinstance(value, list):
         items = None
         for index, item in enumerate(value):
-            if _plain(item):
+            if is_plain(item):
                 continue
             resolved = resolve(item, lookup)
             if resolved is not item:
@@ -67,7 +67,7 @@ def resolve(value: Any, lookup: Callable[[str, str], Any]) -> Any:
 _SCALARS = frozenset({int, float, bool, type(None)})
 
 
-def _plain(value: Any) -> bool:
+def is_plain(value: Any) -> bool:
     """Whether `value` is surely no reference and holds none (most values: a plain string or number)."""
     kind = type(value)
     return (kind is str and not value.startswith("${")) or kind in _SCALARS
