@@ -104,7 +104,9 @@ class _Opening:
             self.add("true")
         elif value is False:
             self.add("false")
-        elif kind is int or kind is float:
+        elif kind is int:
+            self.add(int.__repr__(value))
+        elif kind is float:
             self.add(_ENCODE(value))
         else:
             raise _Unusual
@@ -118,8 +120,11 @@ def opening(value: Any, path: str, limit: int) -> str | None:
         return _SHOWN_MASK
     kind = type(value)
     if kind is str and "${" not in value and "@" not in value and "=" not in value:  # most values: one string
-        text = encode_basestring_ascii(value)
-        return text if len(text) <= limit else text[:limit - 3] + "..."
+        return _cut(encode_basestring_ascii(value), limit)
+    if kind is str and parse_ref(value) is not None:  # a reference: no '@' or '=' in it to mask
+        return _cut(UNKNOWN, limit)
+    if kind is int:
+        return _cut(int.__repr__(value), limit)  # as json writes an int
     if value is None:
         return "null"
     written = _Opening(limit)
@@ -130,3 +135,7 @@ def opening(value: Any, path: str, limit: int) -> str | None:
     except _Unusual:
         return None
     return "".join(written.pieces)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
