@@ -116,7 +116,31 @@ def _masked(value: Any, parent: str) -> Any:
     kind = type(value)  # exact types first: this walks every value of a plan
     if kind is str:
         return masked_text(value)
-    if kind is dict or (kind is not list and isinstance(value, dict)):
+    if kind is dict:  # the same dict when nothing in it is masked, as most are not: no copy of every value
+        copied = None
+        for key, item in value.items():
+            name = key if type(key) is str else str(key)
+            if is_secret_key(name, parent):
+                shown: Any = MASK
+            elif type(item) is str and "@" not in item and "=" not in item:
+                continue  # a plain string, as most are: as it is, without a call
+            else:
+                shown = _masked(item, name)
+            if shown is not item:
+                if copied is None:
+                    copied = dict(value)
+                copied[key] = shown
+        return value if copied is None else copied
+    if kind is list:
+        items = None
+        for index, item in enumerate(value):
+            shown = _masked(item, parent)
+            if shown is not item:
+                if items is None:
+                    items = list(value)
+                items[index] = shown
+        return value if items is None else items
+    if isinstance(value, dict):
         return {key: MASK if is_secret_key(str(key), parent) else _masked(item, str(key))
                 for key, item in value.items()}
     if kind is list or isinstance(value, list):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]  # C; in json.encoder's API
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,10 @@ def packer_literal(text: Any) -> str:
 
 
 def packer_json(value: Any) -> str:
-    """The jinja filter `packer_json`: a JSON string of `value` for a Packer template."""
-    return json.dumps(packer_literal(value))
+    """The jinja filter `packer_json`: a JSON string of `value` for a Packer template (what
+    json.dumps writes of a string, without its generic path: a template of 10,000 groups calls it
+    hundreds of thousands of times)."""
+    return encode_basestring_ascii(packer_literal(value))
 
 
 def packer_text(written: str) -> str | None:
@@ -59,9 +62,20 @@ def environment(root: str) -> jinja2.Environment:
     return env
 
 
+def template(root: Path | str, name: str) -> jinja2.Template:
+    """The template `name` (the ops repository's own, if any). jinja keeps a template's globals as a
+    ChainMap over the environment's and copies them into a new dict at every render, key by key in
+    Python: 20,000 renders in a graph of 10,000 groups. Nothing changes either after loading, so
+    the template gets a plain dict of the same names, once."""
+    loaded = environment(str(root)).get_template(name)
+    if type(loaded.globals) is not dict:
+        loaded.globals = dict(loaded.globals)
+    return loaded
+
+
 def render_text(root: Path | str, name: str, **context: Any) -> str:
     try:
-        return environment(str(root)).get_template(name).render(**context)
+        return template(root, name).render(**context)
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(f"template syntax error: {exc.message}", path=exc.filename or name, line=exc.lineno) from None
     except jinja2.UndefinedError as exc:

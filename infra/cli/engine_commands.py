@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import typer
@@ -23,9 +23,9 @@ REFRESH_HELP = ("Only record what exists now in the state (accept changes made b
 ADOPT_HELP = ("Adopt what infra made before owner tags, of the groups nodes.json or the state names: tag it as this "
               "project's (see docs/state.md, Ownership).")
 
-RENDERERS: dict[str, dict[ReportOutput, Callable[..., str]]] = {
-    "plan": {ReportOutput.text: render.plan_text, ReportOutput.json: render.plan_json,
-             ReportOutput.markdown: render.plan_markdown},
+RENDERERS: dict[str, dict[ReportOutput, Callable[..., str | Iterable[str]]]] = {
+    "plan": {ReportOutput.text: render.plan_text_lines, ReportOutput.json: render.plan_json_lines,
+             ReportOutput.markdown: render.plan_markdown_lines},
     "drift": {ReportOutput.text: render.drift_text, ReportOutput.json: render.drift_json,
               ReportOutput.markdown: render.drift_markdown},
     "usage": {ReportOutput.text: usage_render.usage_text, ReportOutput.json: usage_render.usage_json,
@@ -41,16 +41,30 @@ def print_report(what: str, report: object, output: ReportOutput) -> None:
     if output is ReportOutput.text and out.color_system is None:
         _write(RENDERERS[what][output](report, color=False))
     elif output is ReportOutput.text:
-        out.print(RENDERERS[what][output](report))
+        shown = RENDERERS[what][output](report)
+        out.print(shown if isinstance(shown, str) else "\n".join(shown))
     else:
         _write(RENDERERS[what][output](report))
 
 
-def _write(text: str, piece: int = 1 << 20) -> None:
-    """`print(text)`, a megabyte at a time: a report of 10,000 groups is tens of megabytes, and
-    printing it whole encoded a second copy of it at once."""
-    for start in range(0, len(text), piece):
-        sys.stdout.write(text[start:start + piece])
+def _write(report: str | Iterable[str], piece: int = 1 << 20, lines: int = 4096) -> None:
+    """`print(report)`, never whole: a string a megabyte at a time, lines (joined by newlines) some
+    thousands at a time. A report of 10,000 groups is tens of megabytes and hundreds of thousands
+    of lines: joined whole, or encoded whole, it was one more copy of itself at once."""
+    if isinstance(report, str):
+        for start in range(0, len(report), piece):
+            sys.stdout.write(report[start:start + piece])
+    else:
+        some: list[str] = []
+        between = ""
+        for line in report:
+            some.append(line)
+            if len(some) == lines:
+                sys.stdout.write(between + "\n".join(some))
+                between = "\n"
+                some.clear()
+        if some:
+            sys.stdout.write(between + "\n".join(some))
     sys.stdout.write("\n")
 
 

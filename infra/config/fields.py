@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo
+
+from infra.records import ManyRecord
 
 # Guards against typos, far above any account's instance quota (and moto would try to launch them).
 MAX_NODES = 10_000
@@ -25,7 +27,7 @@ def partial(info: ValidationInfo) -> bool:
     return bool(info.context and info.context.get(PARTIAL))
 
 
-class Strict(BaseModel):
+class Strict(ManyRecord):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.cost import PlanCost
+from infra.reconciler.resources import ManyRecord
 
 ListOp = Literal["change", "insert", "remove"]
 _REVERSED: dict[str, ListOp] = {"change": "change", "insert": "remove", "remove": "insert"}
@@ -51,7 +52,7 @@ def changed_attributes(changes: list[AttributeChange]) -> list[str]:
     return sorted({change.attribute for change in changes})
 
 
-class Action(BaseModel):
+class Action(ManyRecord):
     address: str
     kind: str
     group: str

@@ -17,14 +17,14 @@ refused by readers of another. 2.1 added the action `promote` and the summary's 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from infra.errors import InfraError
 from infra.jsondump import dumps_indented
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Plan
-from infra.reconciler.refs import parse_ref, ref
+from infra.reconciler.refs import is_plain, parse_ref, ref
 from infra.reconciler.rolls import roll_of
 from infra.redact import MASK, is_secret_key, masked_text, path_keys
 
@@ -67,13 +67,30 @@ class _Shown:
                 self.hid = self.hid or shown != value
                 return shown
             return value
-        if kind is dict:
-            if self.masking:
-                return {key: self._secret(item, nulled) if is_secret_key(str(key), parent)
-                        else self._walk(item, str(key), nulled) for key, item in value.items()}
-            return {key: self._walk(item, str(key), nulled) for key, item in value.items()}
+        if kind is dict:  # the same dict when nothing in it is shown otherwise, as most are not
+            copied = None
+            for key, item in value.items():
+                name = key if type(key) is str else str(key)
+                if self.masking and is_secret_key(name, parent):
+                    shown = self._secret(item, nulled)
+                elif type(item) is str and not (item.startswith("${") or "@" in item or "=" in item):
+                    continue  # a plain string, as most are: shown as it is, without a call
+                else:
+                    shown = self._walk(item, name, nulled)
+                if shown is not item:
+                    if copied is None:
+                        copied = dict(value)
+                    copied[key] = shown
+            return value if copied is None else copied
         if kind is list:
-            return [self._walk(item, parent, nulled) for item in value]
+            items = None
+            for index, item in enumerate(value):
+                shown = self._walk(item, parent, nulled)
+                if shown is not item:
+                    if items is None:
+                        items = list(value)
+                    items[index] = shown
+            return value if items is None else items
         return value
 
     def _secret(self, value: Any, nulled: bool) -> str:
@@ -91,19 +108,28 @@ def plan_document(plan: Plan, *, mask: Mask | None = None) -> dict[str, Any]:
 
 
 def document_text(plan: Plan, *, mask: Mask | None = None) -> str:
-    """`plan_document` as JSON indented by two spaces, each action written as soon as it is shown:
-    a plan of 10,000 groups is 60,000 actions, and their documents held at once (besides the plan
-    and the text) took more memory than the plan itself."""
+    """`plan_document` as JSON indented by two spaces."""
+    return "\n".join(document_lines(plan, mask=mask))
+
+
+def document_lines(plan: Plan, *, mask: Mask | None = None) -> Iterator[str]:
+    """`document_text` in lines (an action's lines at a time), to print as they come: each action is
+    written as soon as it is shown (a plan of 10,000 groups is 60,000 actions, and their documents
+    held at once, besides the plan and the text, took more memory than the plan itself), and a
+    printed plan of 80 MB is never joined into one more copy of itself."""
     shown = _Shown(mask)
     actions = [dumps_indented(_shown_action(model, shown), level=2) for model in plan.actions]
     head = dumps_indented(_head(plan, shown))  # `masked` is known once every value went through the mask
     if not actions:
-        return head[:-2] + ',\n  "actions": []\n}'
-    pieces = [head[:-2] + ',\n  "actions": [\n    ']
-    for action in actions:
-        pieces += (action, ",\n    ")
-    pieces[-1] = "\n  ]\n}"
-    return "".join(pieces)  # one copy of the text besides its pieces
+        yield head[:-2] + ',\n  "actions": []'
+    else:
+        yield head[:-2] + ',\n  "actions": ['
+        last = len(actions) - 1
+        for index in range(len(actions)):
+            action, actions[index] = actions[index], ""  # let go of each as it is written
+            yield "    " + action + ("," if index < last else "")
+        yield "  ]"
+    yield "}"
 
 
 def _head(plan: Plan, shown: _Shown) -> dict[str, Any]:
@@ -170,11 +196,15 @@ def unknown(value: Any) -> Any:
     target = parse_ref(value)
     if target is not None:
         return ".".join(target)
-    if isinstance(value, dict):
-        marks = {key: unknown(item) for key, item in value.items()}
-        return {key: mark for key, mark in marks.items() if mark} or None
+    if isinstance(value, dict):  # a plain value (most are) is known, without a call
+        marks: dict[Any, Any] = {}
+        for key, item in value.items():
+            mark = None if is_plain(item) else unknown(item)
+            if mark:
+                marks[key] = mark
+        return marks or None
     if isinstance(value, list):
-        item_marks = [unknown(item) for item in value]
+        item_marks = [None if is_plain(item) else unknown(item) for item in value]
         return [mark or False for mark in item_marks] if any(item_marks) else None
     return None
 

@@ -42,6 +42,8 @@ def resolve(value: Any, lookup: Callable[[str, str], Any]) -> Any:
     if isinstance(value, dict):
         copied = None
         for key, item in value.items():
+            if is_plain(item):
+                continue
             resolved = resolve(item, lookup)
             if resolved is not item:
                 if copied is None:
@@ -49,9 +51,26 @@ def resolve(value: Any, lookup: Callable[[str, str], Any]) -> Any:
                 copied[key] = resolved
         return value if copied is None else copied
     if isinstance(value, list):
-        items = [resolve(item, lookup) for item in value]
-        return value if all(new is old for new, old in zip(items, value, strict=True)) else items
+        items = None
+        for index, item in enumerate(value):
+            if is_plain(item):
+                continue
+            resolved = resolve(item, lookup)
+            if resolved is not item:
+                if items is None:
+                    items = list(value)
+                items[index] = resolved
+        return value if items is None else items
     return value
+
+
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def is_plain(value: Any) -> bool:
+    """Whether `value` is surely no reference and holds none (most values: a plain string or number)."""
+    kind = type(value)
+    return (kind is str and not value.startswith("${")) or kind in _SCALARS
 
 
 def unresolved(value: Any) -> list[str]:
@@ -67,4 +86,7 @@ def unresolved(value: Any) -> list[str]:
 
 def digest(value: Any) -> str:
     """A stable content hash of JSON-like data (key order does not matter)."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    return hashlib.sha256(_CANONICAL(value).encode()).hexdigest()[:16]
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode  # json.dumps's, made once

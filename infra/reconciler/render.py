@@ -6,7 +6,7 @@ Values under secret-looking keys, and URL passwords, are masked in every format 
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Iterator
 from typing import Any
 
 from rich.markup import escape
@@ -17,34 +17,19 @@ from infra.reconciler.cost import CostItem, Nodes, PlanCost
 from infra.reconciler.drift import DriftReport
 from infra.reconciler.graph_render import markdown_charts
 from infra.reconciler.plan import Action, AttributeChange, Plan
-from infra.reconciler.plan_json import document_text
-from infra.reconciler.refs import parse_ref
+from infra.reconciler.plan_json import document_lines
 from infra.reconciler.removals import removed
 from infra.reconciler.rolls import roll_of
+from infra.reconciler.shown import MAX_VALUE, show_value
 from infra.redact import masked
 
-UNKNOWN = "(known after apply)"
 ABSENT = "(absent)"
 _STYLE = {ActionKind.CREATE: "green", ActionKind.BUILD: "cyan", ActionKind.UPDATE: "yellow",
           ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim", ActionKind.ADOPT: "blue",
           ActionKind.REFRESH: "blue", ActionKind.PROMOTE: "cyan"}
-_MAX_VALUE = 100
-_ENCODE = json.JSONEncoder(default=str).encode  # json.dumps(value, default=str), without a new encoder per value
 
 
-def show_value(value: Any, path: str = "", limit: int | None = _MAX_VALUE) -> str:
-    """A value as a plan shows it: JSON, secrets masked, unknown ones said so, cut at `limit` (None: whole)."""
-    value = masked(value, path)
-    if parse_ref(value) is not None:
-        return UNKNOWN
-    text = _ENCODE(value)
-    if "${" in text:
-        for reference in re.findall(r'"\$\{[a-z_]+\.[A-Za-z0-9_.-]+\}"', text):
-            text = text.replace(reference, UNKNOWN)
-    return text if limit is None or len(text) <= limit else text[:limit - 3] + "..."
-
-
-def show_side(change: AttributeChange, side: str, limit: int | None = _MAX_VALUE) -> str:
+def show_side(change: AttributeChange, side: str, limit: int | None = MAX_VALUE) -> str:
     """One side (`before` or `after`) of a change as shown: a key that is not there reads `(absent)`."""
     if getattr(change, f"{side}_absent"):
         return ABSENT
@@ -107,7 +92,7 @@ def held_lines(plan: Plan) -> list[str]:
     return [f"{action.address}: {action.held}" for action in plan.actions if action.held]
 
 
-def _attribute_lines(action: Action, limit: int | None = _MAX_VALUE) -> list[str]:
+def _attribute_lines(action: Action, limit: int | None = MAX_VALUE) -> list[str]:
     """What a change sets (`+`), changes (`~`) and removes (`-`, named: AMI ids, instance ids, files)."""
     gone = [f"    - {line}" for line in removed(action)]
     if action.action is ActionKind.CREATE or (action.action in (ActionKind.BUILD, ActionKind.PROMOTE)
@@ -151,7 +136,12 @@ def _leaves(path: str, value: Any) -> list[tuple[str, Any]]:
 
 def plan_text(plan: Plan, *, color: bool = True) -> str:
     """Terraform-like text; `color` adds rich markup (the console strips it when not a terminal)."""
-    lines: list[str] = []
+    return "\n".join(plan_text_lines(plan, color=color))
+
+
+def plan_text_lines(plan: Plan, *, color: bool = True) -> Iterator[str]:
+    """`plan_text` line by line, to print as they come: 10,000 groups are 540,000 lines, and holding
+    them all, then joining them, took more memory than the rest of the report."""
     for action in plan.changes:
         mark = action.action.mark
         style = _STYLE[action.action]
@@ -160,34 +150,44 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
         head = f"  # {action.address} will be {verb}: {action.reason}"
         if action.protected:
             head += " [PROTECTED: needs --allow-destroy]"
-        lines.append(f"[bold]{escape(head)}[/]" if color else head)
+        yield f"[bold]{escape(head)}[/]" if color else head
         entry = f"{mark:>3} {action.address}"
-        lines.append(f"[{style}]{escape(entry)}[/]" if color else entry)
+        yield f"[{style}]{escape(entry)}[/]" if color else entry
         roll = roll_of(action)
         for line in [*_attribute_lines(action), *([f"    roll: {roll.summary()}"] if roll else []),
                      *(f"    ! {warning}" for warning in roll_warnings(action))]:
-            lines.append(escape(line) if color else line)
-        lines.append("")
+            yield escape(line) if color else line
+        yield ""
     deletions = [a for a in plan.changes if a.action.destroys]
     if deletions:
         warn = (f"  ! {len(deletions)} resource(s) will be destroyed or replaced: "
                 + ", ".join(a.address for a in deletions))
-        lines.append(f"[bold red]{escape(warn)}[/]" if color else warn)
+        yield f"[bold red]{escape(warn)}[/]" if color else warn
     for notice in [*held_lines(plan), *notice_lines(plan), excluded_line(plan)]:
         if notice:
             line = f"  ! {notice}"
-            lines.append(f"[yellow]{escape(line)}[/]" if color else line)
-    lines.append(f"[bold]{summary_line(plan)}[/]" if color else summary_line(plan))
-    return "\n".join(lines)
+            yield f"[yellow]{escape(line)}[/]" if color else line
+    yield f"[bold]{summary_line(plan)}[/]" if color else summary_line(plan)
 
 
 def plan_json(plan: Plan) -> str:
     """The plan's document (docs/plan-json.md), as a saved plan holds it, with secrets masked."""
-    return document_text(plan, mask=masked)
+    return "\n".join(plan_json_lines(plan))
+
+
+def plan_json_lines(plan: Plan) -> Iterator[str]:
+    """`plan_json` in lines to print as they come, never joined (80 MB at 10,000 groups)."""
+    return document_lines(plan, mask=masked)
 
 
 def plan_markdown(plan: Plan) -> str:
     """A pull-request comment: headline, a table of changes, and the attribute diffs folded."""
+    return "\n".join(plan_markdown_lines(plan))
+
+
+def plan_markdown_lines(plan: Plan) -> Iterator[str]:
+    """`plan_markdown` line by line, to print as they come (its attribute changes of 10,000 groups
+    are hundreds of thousands of lines)."""
     lines = [f"### infra plan: {summary_line(plan)}", ""]
     notices = notice_lines(plan)
     if notices:
@@ -198,7 +198,8 @@ def plan_markdown(plan: Plan) -> str:
     if held_lines(plan):
         lines += ["> **Held back:**", *(f"> - {line}" for line in held_lines(plan)), ""]
     if not plan.changes:
-        return "\n".join(lines)
+        yield from lines
+        return
     lines += ["| | address | action | reason |", "|---|---|---|---|"]
     for action in plan.changes:
         reason = action.reason.replace("|", "\\|") + (" **(protected)**" if action.protected else "")
@@ -214,14 +215,14 @@ def plan_markdown(plan: Plan) -> str:
     if plan.cost is not None:
         lines += ["", *cost_markdown(plan.cost)]
     lines += markdown_charts(plan)  # the order of the changes and the rolls' time lines (graph_render.py)
-    lines += ["", "<details><summary>Attribute changes</summary>", "", "```diff"]
+    yield from lines
+    yield from ("", "<details><summary>Attribute changes</summary>", "", "```diff")
     for action in plan.changes:  # whole values here: the details are where a reviewer reads them
-        lines.append(f"# {action.address}: {action.action.name.lower()}")
+        yield f"# {action.address}: {action.action.name.lower()}"
         for line in _attribute_lines(action, limit=None):
             stripped = line.strip()
-            lines.append({"+": "+ ", "-": "- "}.get(stripped[:1], "! ") + stripped[2:])
-    lines += ["```", "", "</details>"]
-    return "\n".join(lines)
+            yield {"+": "+ ", "-": "- "}.get(stripped[:1], "! ") + stripped[2:]
+    yield from ("```", "", "</details>")
 
 
 def cost_markdown(cost: PlanCost) -> list[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from infra.errors import InfraError
 from infra.reconciler.actions import ActionKind
@@ -182,3 +184,19 @@ def test_printed_json_masks_secrets_inside_strings_as_every_format_does():
     printed = json.loads(plan_json(plan(graph(secret), {}, State())))
     assert "hunter2" not in json.dumps(printed) and printed["masked"] is True
     assert printed["actions"][0]["after"]["document"]["dsn"] == "host=db user=app password=(sensitive) port=5432"
+
+
+_WORDS = st.sampled_from(["web", "password", "ssl", "key", "token", "${ami.web.image_id}", "a=b", "password=hunter2",
+                          "http://admin:pw@host/x", "(sensitive)"])
+_VALUES = st.recursive(st.none() | st.integers() | _WORDS | st.text(max_size=8),
+                       lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_WORDS | st.text(max_size=6), inner,
+                                                                                  max_size=4), max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_WORDS, _VALUES, max_size=4))
+def test_a_printed_value_is_the_value_masked_and_its_references_null(document):
+    the_plan = plan(graph(Resource(kind="role", group="web", attributes={"document": document})), {}, State())
+    printed = plan_document(the_plan, mask=masked)
+    assert printed["actions"][0]["after"] == {"document": known(masked(document, "document"))}
+    assert printed["masked"] == (known(masked(document, "document")) != known(document))
