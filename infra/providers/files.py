@@ -39,9 +39,16 @@ class FilesProvider:
 
     def observe(self, resources: list[Resource]) -> Observation:
         observed: dict[str, Observed] = {}
+        folders: dict[str, bool] = {}  # folder -> is there: a new repository's files are in folders not made yet
         for resource in resources:
             path = resource.attributes.get("path")
-            found = self._read(_inside(resource.address, path), resource.attributes.get("document")) if path else None
+            if not path:
+                continue
+            path = _inside(resource.address, path)
+            folder = os.path.dirname(path)
+            if folder not in folders:
+                folders[folder] = os.path.lexists(os.path.join(str(self.root), folder))
+            found = self._read(path, resource.attributes.get("document")) if folders[folder] else None
             if found is not None:
                 observed[resource.address] = found
         asked = {resource.address for resource in resources}
