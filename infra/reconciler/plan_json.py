@@ -104,7 +104,7 @@ def plan_document(plan: Plan, *, mask: Mask | None = None) -> dict[str, Any]:
     which the walk applies inline), secret values replaced (for printing)."""
     shown = _Shown(mask)
     actions = [_shown_action(model, shown) for model in plan.actions]
-    return _head(plan, shown) | {"actions": actions}
+    return _head(plan) | {"actions": actions, "masked": shown.hid}
 
 
 def document_text(plan: Plan, *, mask: Mask | None = None) -> str:
@@ -114,28 +114,25 @@ def document_text(plan: Plan, *, mask: Mask | None = None) -> str:
 
 def document_lines(plan: Plan, *, mask: Mask | None = None) -> Iterator[str]:
     """`document_text` in lines (an action's lines at a time), to print as they come: each action is
-    written as soon as it is shown (a plan of 10,000 groups is 60,000 actions, and their documents
-    held at once, besides the plan and the text, took more memory than the plan itself), and a
-    printed plan of 80 MB is never joined into one more copy of itself."""
+    written as soon as it is shown, and let go of (a plan of 10,000 groups is 60,000 actions, 82 MB
+    of text), and a printed plan is never joined into one more copy of itself. `masked` comes last:
+    it is known once every value went through the mask."""
     shown = _Shown(mask)
-    actions = [dumps_indented(_shown_action(model, shown), level=2) for model in plan.actions]
-    head = dumps_indented(_head(plan, shown))  # `masked` is known once every value went through the mask
-    if not actions:
-        yield head[:-2] + ',\n  "actions": []'
-    else:
-        yield head[:-2] + ',\n  "actions": ['
-        last = len(actions) - 1
-        for index in range(len(actions)):
-            action, actions[index] = actions[index], ""  # let go of each as it is written
-            yield "    " + action + ("," if index < last else "")
-        yield "  ]"
+    head = dumps_indented(_head(plan))
+    last = len(plan.actions) - 1
+    yield head[:-2] + ',\n  "actions": [' + ("" if plan.actions else "],")
+    for index, model in enumerate(plan.actions):
+        yield "    " + dumps_indented(_shown_action(model, shown), level=2) + ("," if index < last else "")
+    if plan.actions:
+        yield "  ],"
+    yield f'  "masked": {"true" if shown.hid else "false"}'
     yield "}"
 
 
-def _head(plan: Plan, shown: _Shown) -> dict[str, Any]:
+def _head(plan: Plan) -> dict[str, Any]:
     """The document's properties before `actions`."""
-    return {"format_version": FORMAT_VERSION, "masked": shown.hid, "has_changes": bool(plan.changes),
-            "summary": plan.summary(), **plan.model_dump(mode="json", exclude={"actions"})}
+    return {"format_version": FORMAT_VERSION, "has_changes": bool(plan.changes), "summary": plan.summary(),
+            **plan.model_dump(mode="json", exclude={"actions"})}
 
 
 def _shown_action(model: Any, shown: _Shown) -> dict[str, Any]:
