@@ -109,12 +109,15 @@ class AsgFleet:
                                                   MaxSize=self.attributes["max_size"], DesiredCapacity=size)
 
     def health(self, name: str, size: int) -> list[Health]:
+        arns = self.arns if name == self.new else self.old_arns
+        if size == 0:  # nothing is asked of no instances: AWS need not be (a first ASG of desired 0)
+            return [Health(0, 0, f"healthy in {target_group_name(arn)}") for arn in arns] or \
+                [Health(0, 0, "instances InService and Healthy")]
         group = asg.described(self.client, name)
         instances = [i["InstanceId"] for i in group.get("Instances", [])]
         serving = set(asg.in_service(group))
         short = [f"{size - len(instances)} instance(s) not launched yet{self._launch_failure(name)}"] \
             if len(instances) < size else []
-        arns = self.arns if name == self.new else self.old_arns
         if not arns:
             others = [f"{i['InstanceId']}: {i.get('LifecycleState')}, {i.get('HealthStatus')}"
                       for i in group.get("Instances", []) if i["InstanceId"] not in serving]

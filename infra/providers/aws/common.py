@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from infra.aws.session import AwsClients, aws_errors, paginate
+from infra.aws.session import AwsClients, paginate
 from infra.errors import ProviderError
+from infra.providers.aws.region_facts import region_facts
 from infra.reconciler.graph import MANAGED_TAG, OWNER_TAG
 from infra.reconciler.resources import Observation, Observed, Resource, Unowned, split_address
 
@@ -168,11 +169,9 @@ class ObservedPerRegion:
 
 
 def available_zones(clients: AwsClients, region: str) -> list[str]:
-    """Every availability zone of `region` that takes instances now (no local or wavelength zones)."""
-    with aws_errors(f"describe availability zones of {region}"):
-        zones = clients.client("ec2", region).describe_availability_zones(
-            Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]
-    return sorted(z["ZoneName"] for z in zones if z.get("ZoneType", "availability-zone") == "availability-zone")
+    """Every availability zone of `region` that takes instances now (no local or wavelength zones);
+    asked once a run (region_facts.py)."""
+    return region_facts(clients).zones(region)
 
 
 def in_wanted_order(found: list[str], wanted: Any) -> list[str]:
@@ -183,19 +182,17 @@ def in_wanted_order(found: list[str], wanted: Any) -> list[str]:
 
 
 def security_group_ids(clients: AwsClients, region: str, groups: list[str]) -> list[str]:
-    """Security group ids for names or ids (ids pass through); a missing name is a clear error."""
+    """Security group ids for names or ids (ids pass through); a missing name is a clear error.
+    Names are looked up once a run (region_facts.py)."""
     names = [g for g in groups if not g.startswith("sg-")]
     if not names:
         return list(groups)
-    found: dict[str, str] = {}
-    for group in paginate(clients.client("ec2", region), "describe_security_groups", "SecurityGroups",
-                          Filters=[{"Name": "group-name", "Values": names}]):
-        found.setdefault(group["GroupName"], group["GroupId"])
+    found = region_facts(clients).security_groups(region, names)
     missing = [n for n in names if n not in found]
     if missing:
         raise ProviderError(f"security group(s) {', '.join(missing)} not found in {region}; create them, or fix "
                             f"security_groups in nodes.json")
-    return [g if g.startswith("sg-") else found[g] for g in groups]
+    return [g if g.startswith("sg-") else found[g][0] for g in groups]
 
 
 def security_group_names(clients: AwsClients, region: str, ids: Iterable[str]) -> dict[str, str]:

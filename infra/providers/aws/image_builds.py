@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from infra.aws.session import paginate
 from infra.errors import ProviderError
 from infra.providers import packer
 from infra.providers.aws.common import AwsContext
+from infra.providers.aws.region_facts import region_facts
 from infra.providers.base import Progress
 from infra.reconciler.graph import HASH_TAG
 from infra.reconciler.kinds import AMI
@@ -78,15 +77,11 @@ class PackerBuilds:
         return {name: value for name, value in values.items() if name in declared}
 
     def security_group_ids(self, group: str, names: Iterable[str], region: str) -> list[str]:
-        """Ids for the group's security groups (names or ids): packer 1.6 launches with ids only."""
+        """Ids for the group's security groups (names or ids): packer 1.6 launches with ids only. Names
+        are looked up once a run (region_facts.py)."""
         names = list(dict.fromkeys(names))
         wanted = [n for n in names if not n.startswith("sg-")]
-        found: dict[str, list[str]] = defaultdict(list)
-        if wanted:
-            ec2 = self.clients.client("ec2", region)
-            for sg in paginate(ec2, "describe_security_groups", "SecurityGroups",
-                               Filters=[{"Name": "group-name", "Values": wanted}]):
-                found[sg["GroupName"]].append(sg["GroupId"])
+        found = region_facts(self.clients).security_groups(region, wanted) if wanted else {}
         missing = [n for n in wanted if n not in found]
         if missing:
             raise ProviderError(f"group {group}: security group(s) {', '.join(missing)} not found in {region}; "
