@@ -2,7 +2,7 @@
 
 Run as `python -m infra.sandbox.server [moto.server options]`. With `INFRA_SANDBOX_HOSTILE` set (JSON
 knobs), moto's application runs behind the hostile layer (hostile.py: latency, throttling, lag,
-pending instances, `initial` targets, failed launches). Eight differences from plain moto:
+pending instances, `initial` targets, failed launches). Nine differences from plain moto:
 
 - An image made by CreateImage has root device type `ebs`, as in AWS (CreateImage only works
   on EBS-backed instances); moto says `standard`, and packer's amazon-ebs builder refuses to
@@ -27,6 +27,10 @@ pending instances, `initial` targets, failed launches). Eight differences from p
 - An EC2 resource's tags are looked up by its id; plain moto scans every tag of every resource
   for each one, so describing 1,000 tagged AMIs took seconds (it grows with the square of their
   number) and the sandbox, not infra, set the pace of a plan. The answers are the same.
+- Each request costs moto less: the names of its service modules and the actions of a response
+  class are worked out once, not for every request, and DescribeImages of one AMI by id is a
+  look-up, not a walk of every AMI. An apply of 1,000 groups took 27 s of moto's CPU, a third of
+  it in that dispatch. The answers are the same.
 - CopyImage of an AMI another account shared (its launch permission) copies it, as in AWS; plain
   moto looks for the source in the copying account only, so an environment in another account
   (a role assumed: moto answers as that role's account) could not promote what staging built.
@@ -34,6 +38,7 @@ pending instances, `initial` targets, failed launches). Eight differences from p
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -54,6 +59,8 @@ def patch_moto(security_groups: list[str], target_groups: Sequence[str] = (), al
     _page_describes()
     _tags_by_id()
     _copy_shared_images()
+    _quick_dispatch()
+    _images_by_id()
     from moto.ec2.models import EC2Backend
     from moto.ec2.models.amis import AmiBackend
 
@@ -170,6 +177,33 @@ def _tags_by_id() -> None:
         return [{"resource_id": resource_id, "key": k, "value": v, "resource_type": kind} for k, v in found.items()]
 
     TaggedEC2Resource.get_tags = tags_of  # type: ignore[method-assign]
+
+
+def _quick_dispatch() -> None:
+    """What moto works out again for every request, worked out once: the names of its own service
+    modules (it lists its package directory, a stat per entry, twice a request) and the action
+    methods of a response class (inspect.getmembers of the class). A third of its CPU in an apply."""
+    import moto.backends
+    import moto.core.responses
+
+    modules = tuple(moto.backends.list_of_moto_modules())
+    moto.backends.list_of_moto_modules = lambda: modules
+    moto.core.responses.method_names_from_class = functools.cache(moto.core.responses.method_names_from_class)
+
+
+def _images_by_id() -> None:
+    """DescribeImages of one AMI by its id (as after every build, and CreateTags of an AMI) is a
+    look-up; plain moto walks every AMI of the region for it."""
+    from moto.ec2.models.amis import AmiBackend
+
+    describe = AmiBackend.describe_images
+
+    def describe_images(self: Any, ami_ids: list[str] | None = None, *args: Any, **kwargs: Any) -> Any:
+        if ami_ids and len(ami_ids) == 1 and ami_ids[0] in self.amis:
+            return [self.amis[ami_ids[0]]]
+        return describe(self, ami_ids, *args, **kwargs)
+
+    AmiBackend.describe_images = describe_images  # type: ignore[method-assign]
 
 
 def _page_describes() -> None:
