@@ -50,7 +50,8 @@ def print_report(what: str, report: object, output: ReportOutput) -> None:
 def _write(report: str | Iterable[str], piece: int = 1 << 20, lines: int = 4096) -> None:
     """`print(report)`, never whole: a string a megabyte at a time, lines (joined by newlines) some
     thousands at a time. A report of 10,000 groups is tens of megabytes and hundreds of thousands
-    of lines: joined whole, or encoded whole, it was one more copy of itself at once."""
+    of lines: joined whole, or encoded whole, it was one more copy of itself at once. Flushed, as
+    rich prints: what follows on stderr (an error, a warning) comes after it in a log of both."""
     if isinstance(report, str):
         for start in range(0, len(report), piece):
             sys.stdout.write(report[start:start + piece])
@@ -66,6 +67,7 @@ def _write(report: str | Iterable[str], piece: int = 1 << 20, lines: int = 4096)
         if some:
             sys.stdout.write(between + "\n".join(some))
     sys.stdout.write("\n")
+    sys.stdout.flush()
 
 
 @app.command()
@@ -125,7 +127,7 @@ def apply(
         with collector_paused(), busy("Planning: reading nodes.json and observing what exists..."):
             the_plan = engine.make_plan(ws, engine.Selection(targets, exclude=exclude or ()), adopt=adopt,
                                         refresh_only=refresh_only)
-        out.print(render.plan_text(the_plan))
+        print_report("plan", the_plan, ReportOutput.text)
         engine.refuse_unadopted(the_plan)
         note_project(ws)
         if the_plan.changes and not confirmed("apply", auto_approve):
