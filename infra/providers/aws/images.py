@@ -35,6 +35,7 @@ from infra.providers.aws.common import (
 )
 from infra.providers.aws.image_builds import PackerBuilds
 from infra.providers.aws.image_usage import images_in_use
+from infra.providers.aws.new_images import NewImages
 from infra.providers.aws.promotion import Promotions
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
@@ -60,6 +61,7 @@ class ImagesProvider:
         self.context, self.clients = context, context.clients
         self._lock = threading.Lock()
         self._seen: dict[str, set[str]] = defaultdict(set)  # group -> regions its AMIs were found in
+        self._new_images = NewImages()  # what builds made, described together
 
     def region(self, wanted: str | None) -> str:
         """`wanted`, or the default region when a resource names none (`--region` is already every
@@ -169,7 +171,7 @@ class ImagesProvider:
         image_id = self.builds.build(group, attributes, region, progress)
         ec2 = self.clients.client("ec2", region)
         with aws_errors(f"describe the new AMI {image_id}"):
-            found = until_visible(lambda: ec2.describe_images(ImageIds=[image_id]).get("Images", []),
+            found = until_visible(lambda: self._new_images.described(ec2, region, image_id),
                                   what=f"the new AMI {image_id} to show", service="ec2",
                                   patience=self.clients.patience, progress=progress)
         name = found[0].get("Name", "") if found else ""
