@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, Val
 from infra import jsontext
 from infra.errors import StateError
 from infra.jsontext import JsonProblem
+from infra.records import ManyRecord
 
 # 2: the state names the project that applied it (`owner`); an infra of format 1 knows no owners and
 # would take other projects' resources for its own orphans, so it must refuse this file.
@@ -18,7 +19,7 @@ STATE_FORMAT = 2
 _ADDRESS = TypeAdapter(str)  # writes an address as pydantic writes a key
 
 
-class ResourceState(BaseModel):
+class ResourceState(ManyRecord):
     """One resource as last applied. Never changed in place: a new one replaces it (so the state can
     keep each one's JSON text between writes)."""
 
