@@ -17,6 +17,7 @@ Installed per session: `parsing_session()`.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -26,6 +27,7 @@ import botocore.session
 from botocore import parsers
 
 Reader = Callable[[Any], Any]
+PARSER_SETTING = "INFRA_AWS_PARSER"  # `botocore`: botocore's own parsers, not the compiled ones
 _ISO_UTC = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?Z\Z")
 _NUMBER_TYPES = {"integer": int, "long": int, "float": float, "double": float}
 
@@ -231,7 +233,10 @@ class ParserFactory(parsers.ResponseParserFactory):
 
 
 def parsing_session() -> botocore.session.Session:
-    """A botocore session whose clients read XML answers with the compiled parsers."""
+    """A botocore session whose clients read XML answers with the compiled parsers; with
+    INFRA_AWS_PARSER=botocore in the environment, with botocore's own (should a botocore release
+    read some answer otherwise: docs/aws-behaviour.md)."""
     session = botocore.session.get_session()
-    session.register_component("response_parser_factory", ParserFactory())
+    if os.environ.get(PARSER_SETTING, "").strip().lower() != "botocore":
+        session.register_component("response_parser_factory", ParserFactory())
     return session

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import botocore.exceptions
 import pytest
+from botocore.parsers import EC2QueryParser
 
 from infra.aws.session import AwsClients
 from infra.aws.xml_answers import Ec2Answers, QueryAnswers
@@ -21,6 +22,14 @@ def test_clients_read_with_the_compiled_readers(clients):
     factory = clients.session()._session.get_component("response_parser_factory")  # noqa: SLF001
     assert isinstance(factory.create_parser("ec2"), Ec2Answers)
     assert isinstance(factory.create_parser("query"), QueryAnswers)
+
+
+def test_botocore_s_own_parsers_on_request(aws, monkeypatch):
+    monkeypatch.setenv("INFRA_AWS_PARSER", "botocore")
+    clients = AwsClients(region="us-east-1", endpoint_url=aws)
+    factory = clients.session()._session.get_component("response_parser_factory")  # noqa: SLF001
+    assert type(factory.create_parser("ec2")) is EC2QueryParser
+    assert clients.client("ec2").describe_security_groups(GroupNames=["bee"])["SecurityGroups"][0]["GroupName"] == "bee"
 
 
 def test_fleet_answers_read_whole(clients, target_group):
