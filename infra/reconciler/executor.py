@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from infra.errors import InfraError, RollPaused
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action, Plan
-from infra.reconciler.refs import resolve, unresolved
+from infra.reconciler.refs import ref, resolve
 from infra.state.backend import StateBackend, still_held
 from infra.state.journal import finish, record_changes
 from infra.state.lock import LockInfo
@@ -116,43 +116,46 @@ class Executor:
         return result
 
     def _walk(self, schedule: _Schedule, running: dict[Future, tuple[Action, float]], result: ApplyResult) -> None:
-        """Start what can start, up to the parallelism, and settle what finishes, until nothing is left."""
+        """Start what can start, up to the parallelism, and settle what finishes, until nothing is left.
+
+        Each turn settles what finished and starts what may start under one hold of the signals
+        (signals_held: four calls of signal.signal, which cost more than starting an action did)."""
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
             try:
+                done: set[Future] = set()
                 checked = False  # since the last start: a state write checks the lock too, once is enough
-                while schedule.pending or running:
-                    if schedule.pending and len(running) < self.parallelism and not checked:
-                        self._check_lock()
-                    while len(running) < self.parallelism:
-                        with signals_held():
-                            action = schedule.take()
-                            if action is None:
-                                break
+                while True:
+                    with signals_held():
+                        if done:
+                            checked = self._settle_all([(future, *running.pop(future)) for future in done],
+                                                       schedule, result)
+                        if schedule.pending and len(running) < self.parallelism and not checked:
+                            self._check_lock()
+                        while len(running) < self.parallelism and (action := schedule.take()) is not None:
                             self.listener.started(action)
                             running[pool.submit(self._apply_one, action)] = (action, time.monotonic())
                     if not running:
-                        break  # what is left waits on something that will never run
+                        break  # nothing left, or what is left waits on something that will never run
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    checked = self._settle_all([(future, *running.pop(future)) for future in done], schedule, result)
             except KeyboardInterrupt:
                 for future in running:
                     future.cancel()
                 # SIGTERM reaches infra alone, Ctrl-C the terminal's whole group, `kill -INT` infra alone:
                 # either way, what runs outside (packer) or waits (a roll) is stopped, so the apply ends soon.
                 self.providers.interrupt()
-                self._settle_all([(future, action, started) for future, (action, started) in running.items()
-                                  if not future.cancelled()], schedule, result)
+                with signals_held():
+                    self._settle_all([(future, action, started) for future, (action, started) in running.items()
+                                      if not future.cancelled()], schedule, result)
                 raise
 
     def _settle_all(self, finished: list[tuple[Future, Action, float]], schedule: _Schedule,
                     result: ApplyResult) -> bool:
         """Record every action that finished, then record state once, before anything new starts;
-        True when it wrote (and so checked the lock)."""
-        with signals_held():
-            recorded = [action.address for future, action, started in finished
-                        if self._settle(action, future, started, schedule, result)]
-            if recorded:
-                self._write(recorded)
+        True when it wrote (and so checked the lock). Called with the signals held."""
+        recorded = [action.address for future, action, started in finished
+                    if self._settle(action, future, started, schedule, result)]
+        if recorded:
+            self._write(recorded)
         return bool(recorded)
 
     def _settle(self, action: Action, future: Future, started: float, schedule: _Schedule,
@@ -190,8 +193,15 @@ class Executor:
         return True
 
     def _apply_one(self, action: Action) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-        attributes = resolve(action.after, self._output) if action.after is not None else None
-        missing = unresolved(attributes) if attributes is not None else []
+        missing: list[str] = []  # the references left as they are, in the order resolve meets them
+
+        def output(address: str, name: str) -> Any:
+            found = self._output(address, name)
+            if found is None:
+                missing.append(ref(address, name))
+            return found
+
+        attributes = resolve(action.after, output) if action.after is not None else None
         if missing:
             needed = ", ".join(m[2:-1] for m in missing)
             raise InfraError(f"needs {needed}, which is not known yet; apply the resources it names first")
