@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 from botocore.credentials import RefreshableCredentials
 
+from infra.aws.query_bodies import encode_once
 from infra.aws.xml_answers import parsing_session
 
 SESSION_SECONDS = 3600  # what every role allows unless its maximum session duration was lowered
@@ -36,7 +37,7 @@ def assumed_session(sts: Any, role: Role) -> boto3.session.Session:
         return {"access_key": credentials["AccessKeyId"], "secret_key": credentials["SecretAccessKey"],
                 "token": credentials["SessionToken"], "expiry_time": credentials["Expiration"].isoformat()}
 
-    session = parsing_session()
+    session = encode_once(parsing_session())
     session._credentials = RefreshableCredentials.create_from_metadata(  # noqa: SLF001 (botocore has no setter)
         metadata=fetch(), refresh_using=fetch, method="sts-assume-role")
     return boto3.session.Session(botocore_session=session)

@@ -21,6 +21,7 @@ from botocore.config import Config as BotoConfig
 
 from infra.aws.assume import Role, account_mismatch, assumed_session
 from infra.aws.consistency import Patience
+from infra.aws.query_bodies import encode_once
 from infra.aws.ratelimit import RequestRate
 from infra.aws.xml_answers import parsing_session
 from infra.errors import ProviderError
@@ -72,7 +73,7 @@ class AwsClients:
 
     def _open(self) -> boto3.session.Session:
         try:
-            session = boto3.session.Session(profile_name=self.profile, botocore_session=parsing_session())
+            session = boto3.session.Session(profile_name=self.profile, botocore_session=encode_once(parsing_session()))
         except botocore.exceptions.ProfileNotFound:
             raise ProviderError(f"AWS profile {self.profile!r} is not in your AWS config; check --profile, "
                                 f"AWS_PROFILE or the environment's aws.profile in nodes.json") from None
