@@ -13,7 +13,6 @@ interrupt or a kill must reach both. infra passes its own interrupts on (see int
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import random
@@ -260,8 +259,10 @@ def for_endpoint(template: Mapping[str, Any], endpoint_url: str, *, offline: boo
     `offline` (the endpoint is not AWS itself, e.g. the moto sandbox): no instance really boots,
     so the builders use `communicator: none` and the provisioners, which need one, are removed.
     """
-    derived = copy.deepcopy(dict(template))
-    builders = [b for b in derived.get("builders", []) if isinstance(b, dict) and b.get("type") in AMAZON_BUILDERS]
+    derived = dict(template)  # what changes is copied (the AWS builders, the top level), the rest shared
+    if isinstance(derived.get("builders"), list):
+        derived["builders"] = [dict(b) if _is_aws(b) else b for b in derived["builders"]]
+    builders = [b for b in derived.get("builders", []) if _is_aws(b)]
     for builder in builders:
         builder["custom_endpoint_ec2"] = endpoint_url
         if offline:
@@ -275,6 +276,10 @@ def for_endpoint(template: Mapping[str, Any], endpoint_url: str, *, offline: boo
                      f"({kinds}) are left out of this build")
         del derived["provisioners"]
     return derived, notes
+
+
+def _is_aws(builder: Any) -> bool:
+    return isinstance(builder, dict) and builder.get("type") in AMAZON_BUILDERS
 
 
 def load_template(path: Path) -> dict[str, Any]:
