@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,38 +50,38 @@ class ConsoleListener:
 
     def started(self, action: Action) -> None:
         doing = action.roll_command or action.action.name.lower()  # a paused roll's promote or abort
-        _say(out, f"[dim]{escape(action.address)}: {doing}...[/]", f"{action.address}: {doing}...")
+        _say(out, f"{action.address}: {doing}...", lambda: f"[dim]{escape(action.address)}: {doing}...[/]")
 
     def progress(self, action: Action, message: str) -> None:  # packer's output may name an endpoint URL
         shown = mask_url_passwords(message)
-        _say(out, f"[dim]{escape(action.address)}: {escape(shown)}[/]", f"{action.address}: {shown}")
+        _say(out, f"{action.address}: {shown}", lambda: f"[dim]{escape(action.address)}: {escape(shown)}[/]")
 
     def finished(self, action: Action, seconds: float) -> None:
         verb = ROLL_DONE.get(action.roll_command) or action.action.verb.split(" (")[0]
-        _say(out, f"[green]{escape(action.address)}: {verb}[/] [dim]({seconds:.1f}s)[/]",
-             f"{action.address}: {verb} ({seconds:.1f}s)")
+        _say(out, f"{action.address}: {verb} ({seconds:.1f}s)",
+             lambda: f"[green]{escape(action.address)}: {verb}[/] [dim]({seconds:.1f}s)[/]")
 
     def failed(self, action: Action, error: str, seconds: float) -> None:
         shown = mask_url_passwords(error)
-        _say(err, f"[red]{escape(action.address)}: failed after {seconds:.1f}s: {escape(shown)}[/]",
-             f"{action.address}: failed after {seconds:.1f}s: {shown}")
+        _say(err, f"{action.address}: failed after {seconds:.1f}s: {shown}",
+             lambda: f"[red]{escape(action.address)}: failed after {seconds:.1f}s: {escape(shown)}[/]")
 
     def skipped(self, action: Action, because: str) -> None:
-        _say(err, f"[yellow]{escape(action.address)}: skipped: {escape(because)}[/]",
-             f"{action.address}: skipped: {because}")
+        _say(err, f"{action.address}: skipped: {because}",
+             lambda: f"[yellow]{escape(action.address)}: skipped: {escape(because)}[/]")
 
     def paused(self, action: Action, where: str) -> None:  # the whole line closes the apply (report_result)
-        _say(out, f"[yellow]{escape(action.address)}: paused[/]", f"{action.address}: paused")
+        _say(out, f"{action.address}: paused", lambda: f"[yellow]{escape(action.address)}: paused[/]")
 
 
 _saying = threading.Lock()
 
 
-def _say(console: Console, markup: str, plain: str) -> None:
+def _say(console: Console, plain: str, markup: Callable[[], str]) -> None:
     """One line: with rich's markup in colour, else as it is (the same text rich would print: control
-    codes left out), whole and at once."""
+    codes left out), whole and at once. The markup is made only for colour (escaping is most of it)."""
     if console.color_system is not None:
-        console.print(markup)
+        console.print(markup())
         return
     with _saying:
         console.file.write(strip_control_codes(plain) + "\n")
