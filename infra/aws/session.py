@@ -107,6 +107,9 @@ class AwsClients:
         without a region, the default one (`--region`, else us-east-1)."""
         region = region or self.region or "us-east-1"
         key = (service, region)
+        made = self._clients.get(key)  # made once, then only read: no lock needed to find it
+        if made is not None:
+            return made
         session = self.session()
         with self._lock:
             if self.is_sandbox and not self._reachable:

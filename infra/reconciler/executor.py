@@ -344,4 +344,5 @@ class _Guarded:
             except Exception:
                 self._listener = None  # stop reporting; keep applying
 
+        setattr(self, name, call)  # made once a name: the next look finds it without __getattr__
         return call
