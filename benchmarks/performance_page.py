@@ -319,8 +319,10 @@ def readme_speed(m: Measured) -> str:
         return ""
     shape = "every one with an autoscaling group" if m.every_asg else "of mixed shapes"
     colds = [("text", largest.cold[0.0]), *largest.formats.items()]
-    said = [f"On a {info['nproc']}-core {info['cpu']} machine ({info['date'][:10]}, shared: load average "
-            f"{median(m.loads):.1f} at the median run, so wall times are longer than on a quiet one), a cold "
+    load = median(m.loads)
+    busy = (f"shared: load average {load:.1f} at the median run, so wall times are longer than on a quiet one"
+            if load > int(info["nproc"]) else f"quiet: load average {load:.1f} at the median run")
+    said = [f"On a {info['nproc']}-core {info['cpu']} machine ({info['date'][:10]}, {busy}), a cold "
             f"`infra plan` of {largest.groups:,} node groups {shape} ({largest.resources:,} resources) takes "
             + ", ".join(f"{run.seconds:.1f} s as {output}" for output, run in colds)
             + f", at most {max(run.peak_mb for _, run in colds):.0f} MB."]
