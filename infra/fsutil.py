@@ -3,7 +3,6 @@ half of either), and reads that end in one line naming the file, whatever is at 
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import stat
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.errors import FileError
+from infra.jsondump import dumps_indented
 
 MiB = 1024 * 1024
 
@@ -194,8 +194,9 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def dump_json(data: Any) -> str:
-    """The one JSON layout infra writes: two-space indent, stable key order as given, newline."""
-    return json.dumps(data, indent=2) + "\n"
+    """The one JSON layout infra writes: two-space indent, stable key order as given, newline
+    (json.dumps(indent=2)'s bytes, written without its pure-Python encoder: jsondump.py)."""
+    return dumps_indented(data) + "\n"
 
 
 def atomic_write_json(path: Path, data: Any, **kwargs: Any) -> None:

@@ -122,14 +122,14 @@ class _CompiledShapes:
                   if member.serialization.get("location") not in parsers.ResponseParser.KNOWN_LOCATIONS
                   and not member.serialization.get("eventheader")]
         position = {element: index for index, (_, element, _) in enumerate(fields)}
+        place = {name: index for index, (name, _, _) in enumerate(fields)}
         # an element's tag as found (namespaced or not) -> (its member's place, name, reader or None for
         # plain text), or None for an element the shape does not have
         entries: dict[str, tuple[int, str, Reader | None] | None] = {}
         botocore_reader = self._botocore(shape)
 
         def entry_of(tag: str) -> tuple[int, str, Reader | None] | None:
-            local = _local_name(tag) if "{" in tag else tag
-            index = position.get(local)
+            index = position.get(_local_name(tag))
             if index is None:
                 entries[tag] = None
                 return None
@@ -156,8 +156,7 @@ class _CompiledShapes:
                 last = index
             if in_order:  # AWS (and moto) write members in the shape's order, which is botocore's key order
                 return parsed
-            places = {name: index for index, name, _ in filter(None, entries.values())}
-            return dict(sorted(parsed.items(), key=lambda item: places[item[0]]))
+            return dict(sorted(parsed.items(), key=lambda item: place[item[0]]))
         return read
 
 
@@ -175,7 +174,8 @@ _NAMESPACE = re.compile("{.*}")
 
 
 def _local_name(tag: str) -> str:
-    return _NAMESPACE.sub("", tag)
+    """A tag without its namespace (`{http://...}Name`: Name), as botocore's _node_tag strips it."""
+    return _NAMESPACE.sub("", tag) if "{" in tag else tag
 
 
 def _element_name(member: Any, name: str) -> str:
@@ -198,8 +198,7 @@ class _Compiled:
         return self.compiled.reader(shape)(node)
 
     def _node_tag(self, node: Any) -> str:
-        tag = node.tag
-        return _local_name(tag) if "{" in tag else tag
+        return _local_name(node.tag)
 
 
 class QueryAnswers(_Compiled, parsers.QueryParser):

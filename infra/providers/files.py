@@ -18,8 +18,7 @@ from infra import jsontext
 from infra.config.layout import Layout
 from infra.config.models import GROUP_NAME
 from infra.errors import FileError, ProviderError
-from infra.fsutil import MiB, atomic_write_text, inside_repository, read_text
-from infra.jsondump import dumps_indented
+from infra.fsutil import MiB, atomic_write_json, inside_repository, read_text
 from infra.jsontext import JsonProblem
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
@@ -103,8 +102,7 @@ class FilesProvider:
             return {}
         path = _inside(action.address, attributes["path"])
         try:
-            # fsutil.dump_json's bytes (json.dumps with indent=2), without the pure-Python encoder
-            atomic_write_text(self.root / path, dumps_indented(attributes["document"]) + "\n")
+            atomic_write_json(self.root / path, attributes["document"])
         except OSError as exc:
             raise ProviderError(f"{path}: cannot write: {exc.strerror}") from None
         progress(f"wrote {path}")
