@@ -22,6 +22,7 @@ from infra.fsutil import MiB, atomic_write_json, inside_repository, read_text
 from infra.jsontext import JsonProblem
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
+from infra.reconciler.diff import same
 from infra.reconciler.graph import MANAGED_TAG
 from infra.reconciler.plan import Action
 from infra.reconciler.resources import Observation, Observed, Resource, address_of
@@ -70,7 +71,7 @@ class FilesProvider:
             document: Any = jsontext.loads(text)
         except (json.JSONDecodeError, JsonProblem):
             document = text  # not JSON (infra could write) any more: shows as a change of the whole document
-        if document == wanted:
+        if same(document, wanted):
             document = wanted
         return Observed.of({"path": path, "document": document}, {"path": path})
 

@@ -1,4 +1,8 @@
-"""Attribute diffs, cheap when nothing changed: equality first, deepdiff only on a difference."""
+"""Attribute diffs, cheap when nothing changed: equality first, deepdiff only on a difference.
+
+Equal means equal as JSON: Python's `1 == True == 1.0` would take a Chef attribute changed from
+`1` to `true` (or `1.0`) for no change, though the file written and what Chef reads differ.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ def attribute_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Att
     changes: list[AttributeChange] = []
     for key, wanted in after.items():
         found = before.get(key, _MISSING)
-        if found == wanted:
+        if same(found, wanted):
             continue
         if isinstance(found, (dict, list)) and isinstance(wanted, type(found)):
             changes.extend(_deep(key, found, wanted))
@@ -26,6 +30,33 @@ def attribute_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Att
             changes.append(AttributeChange(path=key, before=None if found is _MISSING else found, after=wanted,
                                            before_absent=found is _MISSING))
     return changes
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal as JSON values: `==`, with a boolean never equal to a number, nor an integer to a float."""
+    return a is b or (a == b and _same_types(a, b))
+
+
+def _same_types(a: Any, b: Any) -> bool:
+    """Of two equal values, whether every value in one has the type of its counterpart in the other
+    (equal containers hold the same keys and lengths; strings are equal only to strings)."""
+    stack = [(a, b)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        x, y = pop()
+        kind = type(x)
+        if kind is not type(y):
+            return False
+        if kind is dict:
+            for key, value in x.items():
+                other = y[key]
+                if value is not other and type(value) is not str:
+                    push((value, other))
+        elif kind is list:
+            for value, other in zip(x, y, strict=True):  # equal lists: equal lengths
+                if value is not other and type(value) is not str:
+                    push((value, other))
+    return True
 
 
 # deepdiff's reports of an item put into or taken out of a list (it aligns the two lists as
