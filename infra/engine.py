@@ -21,6 +21,7 @@ from infra.reconciler.planner import plan as compute_plan
 from infra.reconciler.refresh import check_refresh, refresh_plan, refreshed
 from infra.reconciler.refs import unresolved
 from infra.reconciler.resources import Observation, Resource, split_address
+from infra.reconciler.shared_values import share_recorded
 from infra.state.backend import locked
 from infra.state.model import State
 from infra.workspace import Workspace
@@ -87,6 +88,7 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
         config.group(group)  # unknown names are an error, with a suggestion
     state = read_state(workspace)
     desired = with_recorded(desired_graph(config, workspace.root), state, config.groups)
+    share_recorded(desired, state)
     observation = observe(workspace, desired, state, selection)
     known = {*state.resources, *observation.found, *(u.address for u in observation.unowned)}
     scope, excluded = scoped(selection, desired, state, {*desired.resources, *known})

@@ -75,6 +75,17 @@ class Action(ManyRecord):
     # one recorded but found gone: the outputs it had, so its provider can clean up after it.
     outputs: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def planned(cls, *, address: str, kind: str, group: str, action: ActionKind, after: dict[str, Any] | None,
+                before: dict[str, Any] | None = None, changes: list[AttributeChange] | None = None,
+                reason: str = "", depends_on: list[str] | None = None, protect: bool = False, held: str = "",
+                outputs: dict[str, Any] | None = None) -> Action:
+        """An action the planner made of values already of their types: not validated (and copied)
+        again. A plan of 10,000 groups makes 60,000."""
+        return cls.model_construct(address=address, kind=kind, group=group, action=action, before=before, after=after,
+                                   changes=[] if changes is None else changes, reason=reason,
+                                   depends_on=[] if depends_on is None else depends_on, protect=protect, hold=False,
+                                   held=held, roll_command="", outputs={} if outputs is None else outputs)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

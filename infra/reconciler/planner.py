@@ -171,31 +171,31 @@ def _action_for(resource: Resource, after: dict[str, Any], found: Observed | Non
                                 depends_on=list(resource.depends_on), after=after, protect=resource.protect)
     if found is None:
         if recorded is None:
-            return Action(action=kind.create, reason="does not exist yet", **base)
-        return Action(action=kind.create, reason="recorded in state but gone; will be made again",
-                      outputs=recorded.outputs, **base)
+            return Action.planned(action=kind.create, reason="does not exist yet", **base)
+        return Action.planned(action=kind.create, reason="recorded in state but gone; will be made again",
+                              outputs=recorded.outputs, **base)
     before = _with_recorded(kind, found.attributes, recorded, after)
     if kind.by_digest:
         return _by_digest(resource, after, found, recorded.attributes if recorded else None, base)
     if kind.rolls and before.get("roll") and not forced:
         return paused_roll(resource, before, after, found, base)
     if forced:
-        return Action(action=ActionKind.REPLACE, before=before, changes=attribute_changes(before, after),
-                      reason="replacement requested", **base)
+        return Action.planned(action=ActionKind.REPLACE, before=before, changes=attribute_changes(before, after),
+                              reason="replacement requested", **base)
     after, held = held_back(kind, resource.group, before, after)
     base.update(after=after, held=held)
     changes = attribute_changes(before, after)
     if not changes:
-        return Action(action=ActionKind.NOOP, before=before, reason="up to date", outputs=found.outputs, **base)
+        return Action.planned(action=ActionKind.NOOP, before=before, reason="up to date", outputs=found.outputs, **base)
     roots = changed_attributes(changes)
     forcing = [r for r in roots if r in kind.replace_on]
     if forcing:
         pending = [r for r in forcing if unresolved(after.get(r))]
         why = ("an upstream change gives it a new " if pending else "changed ") + ", ".join(forcing)
-        return Action(action=ActionKind.REPLACE, before=before, changes=changes,
-                      reason=f"{why}, which cannot change in place", **base)
-    return Action(action=ActionKind.UPDATE, before=before, changes=changes, reason="changed: " + ", ".join(roots),
-                  **base)
+        return Action.planned(action=ActionKind.REPLACE, before=before, changes=changes,
+                              reason=f"{why}, which cannot change in place", **base)
+    return Action.planned(action=ActionKind.UPDATE, before=before, changes=changes,
+                          reason="changed: " + ", ".join(roots), **base)
 
 
 def _with_recorded(kind, found: dict[str, Any], recorded: ResourceState | None,
@@ -245,11 +245,11 @@ def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recor
         changes = attribute_changes(seen, wanted)
         reused = "" if found is newest else f"; reuses {found.outputs.get('image_id')}, an earlier build of them"
         if changes:
-            return Action(action=ActionKind.UPDATE, before={**(recorded or after), **seen}, changes=changes,
-                          reason="changed: " + ", ".join(changed_attributes(changes)) + reused,
+            return Action.planned(action=ActionKind.UPDATE, before={**(recorded or after), **seen}, changes=changes,
+                                  reason="changed: " + ", ".join(changed_attributes(changes)) + reused,
                           outputs=found.outputs, **base)
-        return Action(action=ActionKind.NOOP, before=recorded or after, reason="built from the same inputs" + reused,
-                      outputs=found.outputs, **base)
+        return Action.planned(action=ActionKind.NOOP, before=recorded or after,
+                              reason="built from the same inputs" + reused, outputs=found.outputs, **base)
     changes = attribute_changes(recorded, after) if recorded is not None else []
     if pending:
         reason = "its source changes first: " + ", ".join(p[2:-1] for p in pending)
@@ -261,7 +261,7 @@ def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recor
             a for a in changed_attributes(changes) if a not in kind.outside_versions)
     else:
         reason = "the newest AMI was built from other inputs"
-    return Action(action=ActionKind.BUILD, before=recorded, changes=changes, reason=reason, **base)
+    return Action.planned(action=ActionKind.BUILD, before=recorded, changes=changes, reason=reason, **base)
 
 
 def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_scope,

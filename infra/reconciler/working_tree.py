@@ -10,6 +10,7 @@ names the workflow that avoids it: generated files committed, checked by `infra 
 from __future__ import annotations
 
 from infra.reconciler.actions import ActionKind
+from infra.reconciler.diff import same
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.plan import Action
 from infra.state.model import ResourceState
@@ -24,7 +25,7 @@ def explained(action: Action, recorded: ResourceState | None) -> Action:
         return action
     if action.action not in (ActionKind.CREATE, ActionKind.UPDATE):
         return action
-    if recorded.attributes.get("document") != action.after.get("document"):
+    if not same(recorded.attributes.get("document"), action.after.get("document")):
         return action  # nodes.json changed since the last apply: an ordinary change
     path = action.after.get("path") or action.address
     state = "missing from" if action.action is ActionKind.CREATE else "different in"

@@ -58,6 +58,13 @@ class State(BaseModel):
         if not self.lineage:
             self.lineage = str(uuid.uuid4())
 
+    def hold(self, address: str, attributes: dict[str, Any]) -> None:
+        """Hold `attributes` for the resource at `address` instead of its own, which they equal as
+        JSON (a copy made elsewhere: the desired graph's), so that one copy stays in memory. Set in
+        place, though resources are frozen: the resource's value and JSON text stay what they were
+        (a new resource per call cost 60,000 model constructions in a plan of 10,000 groups)."""
+        object.__setattr__(self.resources[address], "attributes", attributes)
+
     def to_json(self) -> str:
         """The state file's text: `model_dump_json(indent=2)`, byte for byte, but each resource is
         serialised once and its text kept until it is replaced. An apply writes the whole state after
