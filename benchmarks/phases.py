@@ -33,6 +33,7 @@ def main() -> None:
     from infra.reconciler.graph import desired_graph, with_recorded
     from infra.reconciler.plan import MadeAgainst
     from infra.reconciler.planner import plan
+    from infra.reconciler.shared_values import share_recorded
     from infra.workspace import AwsOptions, Workspace
 
     phases["import infra"] = time.perf_counter() - started
@@ -51,6 +52,7 @@ def main() -> None:
     state = timed("read state", workspace.backend.read)
     desired = timed("desired graph (render templates, hash)",
                     lambda: with_recorded(desired_graph(config, workspace.root), state, config.groups))
+    timed("share what the state and the desired graph both hold", lambda: share_recorded(desired, state))
     cpu_before = cpu()
     observation = timed("observe (boto3 clients, AWS describes, local files)",
                         lambda: engine.observe(workspace, desired, state, engine.Selection()))
