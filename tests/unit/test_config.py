@@ -160,6 +160,11 @@ def test_sizes_may_come_half_from_base_and_are_judged_once_merged():
      "group 'we\\u2028b': the key holds U+2028 (LINE SEPARATOR) at position 2"),
     ('{"__base__": {"instance_type": "m1.large", "source_ami": "ami-1", "description": "x\\u200by"}, "web": {}}',
      "1:67", "__base__: key 'description': its value holds U+200B (ZERO WIDTH SPACE) at position 1"),
+    # Written as they are, not escaped: the text's one look (ASCII, no escape, no DEL) must not pass them.
+    ('{"__base__": {"instance_type": "m1.large\x7f", "source_ami": "ami-1"}, "web": {}}', "1:15",
+     "__base__: key 'instance_type': its value holds U+007F (a control character) at position 8"),
+    ('{"__base__": {"instance_type": "m1.large", "source_ami": "ami-1", "description": "x\u2028y"}, "web": {}}',
+     "1:67", "__base__: key 'description': its value holds U+2028 (LINE SEPARATOR) at position 1"),
 ])
 def test_an_unprintable_character_is_refused_where_it_is_naming_the_key(text, where, said):
     with pytest.raises(ConfigError) as caught:
