@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel
 
@@ -17,6 +17,27 @@ class ManyRecord(BaseModel):
 
     def model_post_init(self, context: Any, /) -> None:
         object.__setattr__(self, "__pydantic_fields_set__", _every_field(type(self)))
+
+    @classmethod
+    def made(cls, **fields: Any) -> Self:
+        """An instance of values already of their types, every field given: what `model_construct`
+        makes, without its work per field (defaults, aliases, the set of fields given), a third of
+        its time. A plan of 10,000 groups makes 120,000 (observations and actions). Refused when a
+        field is missing (and for a model with private attributes, which it would not set)."""
+        every = _every_field(cls)
+        if fields.keys() != every:
+            raise TypeError(f"{cls.__name__}.made needs every field, exactly: {sorted(every ^ fields.keys())}")
+        if cls.__private_attributes__:
+            raise TypeError(f"{cls.__name__} has private attributes: make it with model_construct")
+        made = cls.__new__(cls)
+        _set(made, "__dict__", fields)
+        _set(made, "__pydantic_fields_set__", every)
+        _set(made, "__pydantic_extra__", None)
+        _set(made, "__pydantic_private__", None)
+        return made
+
+
+_set = object.__setattr__
 
 
 @cache

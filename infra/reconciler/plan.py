@@ -82,10 +82,10 @@ class Action(ManyRecord):
                 outputs: dict[str, Any] | None = None) -> Action:
         """An action the planner made of values already of their types: not validated (and copied)
         again. A plan of 10,000 groups makes 60,000."""
-        return cls.model_construct(address=address, kind=kind, group=group, action=action, before=before, after=after,
-                                   changes=[] if changes is None else changes, reason=reason,
-                                   depends_on=[] if depends_on is None else depends_on, protect=protect, hold=False,
-                                   held=held, roll_command="", outputs={} if outputs is None else outputs)
+        return cls.made(address=address, kind=kind, group=group, action=action, before=before, after=after,
+                        changes=[] if changes is None else changes, reason=reason,
+                        depends_on=[] if depends_on is None else depends_on, protect=protect, hold=False, held=held,
+                        roll_command="", outputs={} if outputs is None else outputs)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -45,8 +45,7 @@ class Observed(ManyRecord):
     def of(cls, attributes: dict[str, Any], outputs: dict[str, Any] | None = None) -> Observed:
         """What a provider built from AWS's answers or a file, as it is: not validated (and copied)
         again. A plan of 10,000 groups makes 60,000 of them."""
-        return cls.model_construct(attributes=attributes, outputs={} if outputs is None else outputs,
-                                   earlier={})  # given: pydantic inspects a default factory's signature each time
+        return cls.made(attributes=attributes, outputs={} if outputs is None else outputs, earlier={})
 
     def built_from(self, digest: str, key: str = "source_hash") -> Observed:
         """This one, or the earlier one built from `digest` when this one was built from other inputs
