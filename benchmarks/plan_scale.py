@@ -4,6 +4,7 @@ without the latency of a real region's API, beside a model of a per-resource ref
     .venv/bin/python benchmarks/plan_scale.py            # everything (about 20 minutes on 2 cores);
                                                          # writes docs/performance.md
     .venv/bin/python benchmarks/plan_scale.py --quick    # 10 and 100 groups, a small apply; writes nothing
+    .venv/bin/python benchmarks/plan_scale.py --only-regions  # one region beside four (10 min); writes nothing
 
 For each size (10, 100, 1,000 and 10,000 generated groups, see fleet.py) it runs the real CLI,
 `infra plan --detailed-exitcode`, as a subprocess and measures its wall time, its peak memory
@@ -17,7 +18,8 @@ once as the proxy passes requests on at once, and once with every request held `
   fleet resource by resource, 10 at a time, through the same proxy: the baseline.
 It checks the requests against the pages of one tag-filtered describe per resource kind, and
 times the phases of one plan in-process (phases.py) at the larger sizes. It plans 1,000 groups
-spread over four regions beside the same in one. Then `infra apply` of 100 groups from nothing
+spread over four regions beside the same in one, warm, on moto and on its recorded answers
+(`--only-regions`: that alone, writing nothing). Then `infra apply` of 100 groups from nothing
 with --parallelism 1, 10 and 50, with a fake packer (fake_packer.py) that takes a fixed time per
 build, to show the builds overlap. Last, the scale targets of issue 17, met or not.
 
@@ -45,9 +47,9 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 import fleet  # noqa: E402
 import performance_page  # noqa: E402
 from doc_sections import owned_sections, replace_section  # noqa: E402
-from harness import Bench, Run, machine  # noqa: E402
+from harness import Bench, Run, machine, median_run  # noqa: E402
 from replay import Replay  # noqa: E402
-from report import ApplyRow, PlanRow, RegionsRow, ms  # noqa: E402
+from report import OBSERVE, ApplyRow, PlanRow, RegionsRow, ms  # noqa: E402
 
 SIZES = (10, 100, 1000, 10000)
 APPLY_GROUPS = 100
@@ -56,6 +58,7 @@ PACKER_SECONDS = 1.0
 DELAY = 0.05  # seconds added to every AWS request: the latency of a real region's API
 PHASES_FROM = 1000  # time the phases of a plan at this many groups and more
 REGIONS_GROUPS, REGIONS = 1000, 4  # the fleet spread over regions, planned beside the same in one region
+REGIONS_REPLAYED = 5  # runs of each fleet on the replay, in turn (the median kept): the target's figure
 # Warm plans need everything made first, by `infra apply`; 10,000 groups take a few minutes.
 WARM_LIMIT = 10000
 DOCS = ROOT / "docs" / "performance.md"
@@ -203,17 +206,68 @@ def make_everything(bench: Bench, root: Path, row: PlanRow) -> None:
 
 
 def measure_regions(bench: Bench, groups: int, delays: list[float], repeats: int) -> RegionsRow:
-    """The same fleet spread over four regions: made, then planned warm (the observe phase timed too)."""
-    bench.reset()
-    root = bench.repository("regions", groups, REGIONS)
+    """The same fleet in one region and spread over four: each made, then planned warm and the observe
+    phase of a plan timed alone (phases.py), on moto (through a recorder, so that its answers are kept)
+    and on those answers served from memory (replay.py), each without and with the delay. moto answers
+    four regions' describes on the same cores as infra; the replay's figure is infra's own. On the
+    replay both fleets are measured in turn, run by run, so that both see the same load (the machine is
+    shared: measured minutes apart, the ratio of two medians of three moved from x0.3 to x1.3)."""
     row = RegionsRow(groups=groups, regions=REGIONS)
-    row.setup = bench.apply(root, 50, 0.0)
-    for delay in delays:
-        row.warm[delay] = bench.plan(root, expect=0, repeats=repeats, delay=delay)
-        _describe(groups, f"over {REGIONS} regions, warm, {ms(delay)} per request", row.warm[delay])
-        found = bench.phases(root, repeats=repeats, delay=delay)
-        row.observe[delay] = found["phases"]["observe (boto3 clients, AWS describes, local files)"]
+    roots: dict[int, Path] = {}
+    replays: dict[int, Replay] = {}
+    try:
+        for regions in (1, REGIONS):
+            bench.reset()
+            roots[regions] = root = bench.repository(f"regions-{regions}", groups, regions)
+            row.setup[regions] = bench.apply(root, 50, 0.0)
+            replays[regions] = Replay(_regions_on_moto(bench, row, regions, root, delays, repeats))
+        for delay in delays:
+            plans: dict[int, list[Run]] = {regions: [] for regions in roots}
+            phases: dict[int, list[dict]] = {regions: [] for regions in roots}
+            for _ in range(max(repeats, REGIONS_REPLAYED)):
+                for regions, root in roots.items():
+                    plans[regions].append(bench.plan(root, expect=0, repeats=1, delay=delay,
+                                                     endpoint=replays[regions]))
+                    phases[regions].append(bench.phases(root, repeats=1, delay=delay, endpoint=replays[regions]))
+            for regions in roots:
+                row.warm[regions, "replay", delay] = median_run(plans[regions])
+                row.phases[regions, "replay", delay] = sorted(phases[regions], key=lambda found: found["phases"][
+                    OBSERVE])[len(phases[regions]) // 2]
+                _describe_regions(row, regions, "replay", delay)
+        row.misses = sum(sum(replay.misses.values()) for replay in replays.values())
+        if row.misses:
+            print(f"  REPLAY MISSES (figures not valid): {[dict(r.misses) for r in replays.values()]}", flush=True)
+    finally:
+        for replay in replays.values():
+            replay.close()
+    for on in ("replay", "moto"):
+        print(f"  observe over {REGIONS} regions, times one region's, on {on}: "
+              + ", ".join(f"x{row.ratio(on, delay):.2f} with {ms(delay)}" for delay in delays), flush=True)
     return row
+
+
+def _regions_on_moto(bench: Bench, row: RegionsRow, regions: int, root: Path, delays: list[float],
+                     repeats: int) -> dict:
+    """One fleet's warm plan and observe on moto (the fleet just made), without the delay through a
+    recorder; what it recorded."""
+    recorder = bench.recorder()
+    try:
+        for delay in delays:  # the recorder adds no delay: with one, the counting proxy in front of moto
+            endpoint = None if delay else recorder
+            row.warm[regions, "moto", delay] = bench.plan(root, expect=0, repeats=repeats, delay=delay,
+                                                          endpoint=endpoint)
+            row.phases[regions, "moto", delay] = bench.phases(root, repeats=repeats, delay=delay, endpoint=endpoint)
+            _describe_regions(row, regions, "moto", delay)
+    finally:
+        recorder.close()
+    return recorder.answers
+
+
+def _describe_regions(row: RegionsRow, regions: int, on: str, delay: float) -> None:
+    found, where = row.phases[regions, on, delay], f"in {regions} region{'s' if regions > 1 else ''}, warm"
+    _describe(row.groups, f"{where}, {on}, {ms(delay)} per request", row.warm[regions, on, delay])
+    print(f"  {row.groups:>6,} groups {where}, {on}, {ms(delay)} per request: observe {found['phases'][OBSERVE]:.2f} s"
+          f" ({found['observe_cpu']:.2f} s CPU in infra, {found['moto_cpu']:.2f} s moto's)", flush=True)
 
 
 def measure_applies(bench: Bench, groups: int, parallelisms: list[int], packer_seconds: float,
@@ -255,15 +309,20 @@ def measure(args: argparse.Namespace, sizes: list[int], parallelisms: list[int],
     with tempfile.TemporaryDirectory(prefix="infra-bench-") as scratch:
         bench = Bench(Path(scratch), every_asg=not args.mixed)
         try:
-            print("infra plan (cold: nothing exists; warm: everything exists) and the per-resource refresh:",
-                  flush=True)
+            if sizes:
+                print("infra plan (cold: nothing exists; warm: everything exists) and the per-resource refresh:",
+                      flush=True)
             plans = measure_plans(bench, sizes, args.repeats, args.warm_limit, delays, args.phases_from,
                                   args.moto_baseline_limit)
+            if not args.no_regions:
+                print(f"{args.regions_groups:,} groups in one region and over {REGIONS}, warm:", flush=True)
             regions = None if args.no_regions else measure_regions(bench, args.regions_groups, delays, args.repeats)
-            print(f"infra apply of {args.apply_groups} groups from nothing, packer builds of "
-                  f"{args.packer_seconds:g} s:", flush=True)
-            applies = measure_applies(bench, args.apply_groups, parallelisms, args.packer_seconds,
-                                      [0.0] if args.quick else delays)
+            applies = []
+            if parallelisms:
+                print(f"infra apply of {args.apply_groups} groups from nothing, packer builds of "
+                      f"{args.packer_seconds:g} s:", flush=True)
+                applies = measure_applies(bench, args.apply_groups, parallelisms, args.packer_seconds,
+                                          [0.0] if args.quick else delays)
         finally:
             bench.close()
     return performance_page.Measured(info=info, plans=plans, regions=regions, applies=applies, delays=delays,
@@ -283,8 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallelism", default=",".join(map(str, PARALLELISMS)))
     parser.add_argument("--packer-seconds", type=float, default=PACKER_SECONDS)
     parser.add_argument("--regions-groups", type=int, default=REGIONS_GROUPS,
-                        help=f"groups of the fleet spread over {REGIONS} regions (one of --sizes, to compare)")
+                        help=f"groups of the fleet in one region and spread over {REGIONS}")
     parser.add_argument("--no-regions", action="store_true", help=f"skip the {REGIONS}-region fleet")
+    parser.add_argument("--only-regions", action="store_true",
+                        help=f"only the fleet in one region and over {REGIONS} (about 10 minutes); writes nothing")
     parser.add_argument("--phases-from", type=int, default=PHASES_FROM, help="time the phases of plans this large")
     parser.add_argument("--moto-baseline-limit", type=int, default=MOTO_BASELINE_LIMIT,
                         help="the per-resource refresh on moto with the delay up to this many groups")
@@ -303,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     parallelisms = [int(p) for p in args.parallelism.split(",") if p]
     if args.quick:
         sizes, parallelisms, args.no_write, args.apply_groups, args.no_regions = [10, 100], [1, 10], True, 20, True
+    if args.only_regions:
+        sizes, parallelisms, args.no_write, args.no_regions = [], [], True, False
     delays = sorted({0.0, args.delay})
     page = pickle.loads(args.kept.read_bytes()) if args.kept else measure(args, sizes, parallelisms, delays)
     if args.keep:

@@ -9,6 +9,8 @@ from itertools import pairwise
 
 from harness import Run
 
+OBSERVE = "observe (boto3 clients, AWS describes, local files)"  # phases.py's name of the phase
+
 
 @dataclass
 class PlanRow:
@@ -30,11 +32,25 @@ class PlanRow:
 
 @dataclass
 class RegionsRow:
+    """The same fleet in one region and spread over `regions`, each planned warm: on moto and on moto's
+    answers recorded during the run and served from memory (replay.py), without and with the delay."""
+
     groups: int
     regions: int
-    warm: dict[float, Run] = field(default_factory=dict)
-    observe: dict[float, float] = field(default_factory=dict)  # the observe phase of a warm plan, by delay
-    setup: Run | None = None
+    warm: dict[tuple[int, str, float], Run] = field(default_factory=dict)  # (regions, "moto"/"replay", delay)
+    phases: dict[tuple[int, str, float], dict] = field(default_factory=dict)  # the same, phases.py's answer
+    setup: dict[int, Run] = field(default_factory=dict)  # the apply that made each fleet, by regions
+    misses: int = 0  # requests the replays held no answer for (none, or their figures are not valid)
+
+    def observe(self, regions: int, on: str, delay: float) -> float | None:
+        """The observe phase of a warm plan (phases.py), wall seconds."""
+        found = self.phases.get((regions, on, delay))
+        return found["phases"][OBSERVE] if found else None
+
+    def ratio(self, on: str, delay: float) -> float | None:
+        """The spread fleet's observe, times that of the same fleet in one region."""
+        spread, one = self.observe(self.regions, on, delay), self.observe(1, on, delay)
+        return spread / one if spread is not None and one else None
 
 
 @dataclass
@@ -176,25 +192,25 @@ def phases_table(columns: list[tuple[str, dict]]) -> list[str]:
     return lines
 
 
-def regions_table(one: PlanRow | None, spread: RegionsRow | None, delays: list[float]) -> list[str]:
-    if one is None or spread is None:
+def regions_table(row: RegionsRow | None, delays: list[float]) -> list[str]:
+    """One line per answerer, delay and number of regions: the warm plan and its observe phase."""
+    if row is None:
         return []
-    lines = ["| groups | regions | delay per request | warm plan: wall | observe (phases.py) | AWS requests |",
-             "|---:|---:|---:|---:|---:|---:|"]
-    for delay in delays:
-        for regions, warm, observe in ((1, one.warm.get(delay), _observe(one, delay)),
-                                       (spread.regions, spread.warm.get(delay), spread.observe.get(delay))):
-            if warm is None:
-                continue
-            shown = f"{observe:.2f} s" if observe is not None else "-"
-            lines.append(f"| {spread.groups:,} | {regions} | {ms(delay)} | {warm.seconds:.2f} s | {shown} | "
-                         f"{warm.total_requests} |")
+    lines = ["| regions | AWS answered by | delay per request | warm plan: wall | warm plan: CPU | observe: wall | "
+             "observe: CPU in infra | observe: moto's CPU | observe, times one region's | AWS requests |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for on in ("replay", "moto"):
+        for delay in delays:
+            for regions in (1, row.regions):
+                warm, found = row.warm.get((regions, on, delay)), row.phases.get((regions, on, delay))
+                if warm is None:
+                    continue
+                ratio = row.ratio(on, delay) if regions != 1 else None
+                observed = (f"{found['phases'][OBSERVE]:.2f} s | {found['observe_cpu']:.2f} s | "
+                            + (f"{found.get('moto_cpu', 0):.2f} s" if on == "moto" else "-")) if found else "- | - | -"
+                lines.append(f"| {regions} | {on} | {ms(delay)} | {warm.seconds:.2f} s | {warm.cpu:.2f} s | "
+                             f"{observed} | {'-' if ratio is None else f'x{ratio:.2f}'} | {warm.total_requests} |")
     return lines
-
-
-def _observe(row: PlanRow, delay: float) -> float | None:
-    found = row.phases.get("warm" if delay == 0 else "warm, delayed")
-    return found["phases"]["observe (boto3 clients, AWS describes, local files)"] if found else None
 
 
 def apply_table(rows: list[ApplyRow], packer_seconds: float) -> list[str]:

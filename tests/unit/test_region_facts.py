@@ -83,3 +83,43 @@ def test_a_name_in_several_vpcs_keeps_every_id() -> None:
     assert region_facts(clients).security_groups("us-east-1", ["web"]) == {"web": ["sg-1", "sg-7"]}
     assert region_facts(clients).security_groups("eu-west-1", ["web"]) == {"web": ["sg-1", "sg-7"]}
     assert [call for call, _ in ec2.calls] == ["groups", "groups"]  # one question per region
+
+
+def test_regions_observed_at_once_do_not_wait_for_each_other_s_answers() -> None:
+    # us-east-1's answer comes only once eu-west-1 has been asked: with one lock for every region, the
+    # second question would wait behind the first (each a round trip to AWS, one region after another).
+    us_asking, eu_asked = threading.Event(), threading.Event()
+
+    class WaitingEc2(StubEc2):
+        def __init__(self, region: str) -> None:
+            super().__init__({})
+            self.region = region
+
+        def describe_availability_zones(self, Filters: list[dict]) -> dict:
+            if self.region == "eu-west-1":
+                eu_asked.set()
+            else:
+                us_asking.set()
+                assert eu_asked.wait(timeout=10), "eu-west-1 was not asked while us-east-1 waited for its answer"
+            return super().describe_availability_zones(Filters)
+
+    class ClientsPerRegion:
+        region = "us-east-1"
+
+        def __init__(self) -> None:
+            self.ec2 = {region: WaitingEc2(region) for region in ("us-east-1", "eu-west-1")}
+
+        def client(self, service: str, region: str | None = None) -> Any:
+            return self.ec2[region or self.region]
+
+    clients: Any = ClientsPerRegion()
+    found: dict[str, list[str]] = {}
+    threads = [threading.Thread(target=lambda r=region: found.update({r: available_zones(clients, r)}))
+               for region in ("us-east-1", "eu-west-1")]
+    threads[0].start()
+    assert us_asking.wait(timeout=10)  # us-east-1 is being asked (its region's lock held) ...
+    threads[1].start()  # ... when eu-west-1 is
+    for thread in threads:
+        thread.join()
+    assert set(found) == {"us-east-1", "eu-west-1"}
+    assert [len(ec2.calls) for ec2 in clients.ec2.values()] == [1, 1]

@@ -26,11 +26,18 @@ class RegionFacts:
         self.clients = clients
         self._zones: dict[str, list[str]] = {}
         self._groups: dict[str, dict[str, list[str]]] = defaultdict(dict)  # region -> name -> ids
-        self._lock = threading.Lock()  # one describe at a time: 50 threads asking at once ask AWS once
+        # One describe at a time per region: 50 threads asking at once ask AWS once; regions, observed
+        # at once, do not wait for each other's answers.
+        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_lock = threading.Lock()
+
+    def _lock(self, region: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks[region]
 
     def zones(self, region: str) -> list[str]:
         """Every availability zone of `region` that takes instances now (no local or wavelength zones)."""
-        with self._lock:
+        with self._lock(region):
             if region not in self._zones:
                 with aws_errors(f"describe availability zones of {region}"):
                     found = self.clients.client("ec2", region).describe_availability_zones(
@@ -43,7 +50,7 @@ class RegionFacts:
         """The ids of the security groups named `names` in `region` (several where a name is in
         several VPCs), in AWS's order; a name found nowhere is left out."""
         names = list(dict.fromkeys(names))
-        with self._lock:
+        with self._lock(region):
             known = self._groups[region]
             unknown = [n for n in names if n not in known]
             if unknown:
