@@ -27,10 +27,11 @@ pending instances, `initial` targets, failed launches). Nine differences from pl
 - An EC2 resource's tags are looked up by its id; plain moto scans every tag of every resource
   for each one, so describing 1,000 tagged AMIs took seconds (it grows with the square of their
   number) and the sandbox, not infra, set the pace of a plan. The answers are the same.
-- Each request costs moto less: the names of its service modules and the actions of a response
-  class are worked out once, not for every request, and DescribeImages of one AMI by id is a
-  look-up, not a walk of every AMI. An apply of 1,000 groups took 27 s of moto's CPU, a third of
-  it in that dispatch. The answers are the same.
+- Each request costs moto less: what moto works out again for every request (the names of its
+  service modules, the actions of a response class, the operation a request is for, a Query
+  request's parameters) is worked out once (quick_requests.py), and DescribeImages of one AMI by
+  id is a look-up, not a walk of every AMI. An apply of 1,000 groups took 27 s of moto's CPU, a
+  third of it in that dispatch. The answers are the same.
 - CopyImage of an AMI another account shared (its launch permission) copies it, as in AWS; plain
   moto looks for the source in the copying account only, so an environment in another account
   (a role assumed: moto answers as that role's account) could not promote what staging built.
@@ -38,12 +39,13 @@ pending instances, `initial` targets, failed launches). Nine differences from pl
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from infra.sandbox.quick_requests import quick_requests
 
 SECURITY_GROUPS_ENV = "INFRA_SANDBOX_SECURITY_GROUPS"
 TARGET_GROUPS_ENV = "INFRA_SANDBOX_TARGET_GROUPS"
@@ -59,7 +61,7 @@ def patch_moto(security_groups: list[str], target_groups: Sequence[str] = (), al
     _page_describes()
     _tags_by_id()
     _copy_shared_images()
-    _quick_dispatch()
+    quick_requests()
     _images_by_id()
     from moto.ec2.models import EC2Backend
     from moto.ec2.models.amis import AmiBackend
@@ -177,18 +179,6 @@ def _tags_by_id() -> None:
         return [{"resource_id": resource_id, "key": k, "value": v, "resource_type": kind} for k, v in found.items()]
 
     TaggedEC2Resource.get_tags = tags_of  # type: ignore[method-assign]
-
-
-def _quick_dispatch() -> None:
-    """What moto works out again for every request, worked out once: the names of its own service
-    modules (it lists its package directory, a stat per entry, twice a request) and the action
-    methods of a response class (inspect.getmembers of the class). A third of its CPU in an apply."""
-    import moto.backends
-    import moto.core.responses
-
-    modules = tuple(moto.backends.list_of_moto_modules())
-    moto.backends.list_of_moto_modules = lambda: modules
-    moto.core.responses.method_names_from_class = functools.cache(moto.core.responses.method_names_from_class)
 
 
 def _images_by_id() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Modules that only the sandbox's server process imports: they come with the `sandbox` extra.
-SANDBOX_ONLY = {"infra/sandbox/server.py"}
+SANDBOX_ONLY = {"infra/sandbox/server.py", "infra/sandbox/quick_requests.py"}
 
 
 def _name(requirement: str) -> str:

@@ -1,0 +1,125 @@
+"""What moto works out again and again for each request, worked out once: the same answers for less CPU.
+
+The sandbox's moto answers every request of an apply on the same cores as infra (an apply of
+10,000 groups: about 40,000 requests), and most of its CPU is not in what a request does but in
+taking it apart: each is reckoned here once a request, or once a server.
+
+- The names of moto's own service modules (it lists its package directory, a stat per entry, twice
+  a request) and the action methods of a response class (inspect.getmembers of the class).
+- The operation a request is for: moto matches the request against the service's routes again
+  each time it asks (four or five times a request); here once, for that request.
+- A Query API request's parameters: for each member of the operation's input, moto asks whether
+  any parameter name starts with the member's prefix, walking every name of the request (and
+  werkzeug's combined view of the query string and form builds a new set of the names at each
+  walk): the time grew with the product of the members and the parameters. Here the parameters
+  are read once into a dict, and a prefix is found in their sorted names by bisection.
+- The attribute names to try for each member of an answer: moto asks six alias rules, for each
+  member of each object it answers with (an AMI has about seventy), which names the member's value
+  may be under; the names depend on the member, its shape and the object's class alone, so they
+  are asked once for each. DescribeImages of seven AMIs took about 8 ms of moto's CPU.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from typing import Any
+
+
+def quick_requests() -> None:
+    _quick_dispatch()
+    _route_once()
+    _query_parameters_once()
+    _attribute_names_once()
+
+
+def _quick_dispatch() -> None:
+    import moto.backends
+    import moto.core.responses
+
+    modules = tuple(moto.backends.list_of_moto_modules())
+    moto.backends.list_of_moto_modules = lambda: modules
+    moto.core.responses.method_names_from_class = functools.cache(moto.core.responses.method_names_from_class)
+
+
+def _route_once() -> None:
+    """BaseResponse._get_action_from_request, remembered for the request it was asked of (a response
+    object serves one request; its `uri_match` is set as the first match set it)."""
+    from moto.core.responses import BaseResponse
+
+    route = BaseResponse._get_action_from_request
+
+    def routed(self: Any, request: Any) -> str:
+        known = self.__dict__.get("_sandbox_route")
+        if known is not None and known[0] is request:
+            if known[2] is not None:
+                self.uri_match = known[2]
+            return known[1]
+        action = route(self, request)
+        self.__dict__["_sandbox_route"] = (request, action, self.__dict__.get("uri_match") if action else None)
+        return action
+
+    BaseResponse._get_action_from_request = routed  # type: ignore[method-assign]
+
+
+class _Parameters(dict):
+    """A Query API request's parameters (the first value of each name, as werkzeug's `get` answers)
+    and their names in order, to find a prefix among them by bisection."""
+
+    def __init__(self, values: Any) -> None:
+        super().__init__((name, values.get(name)) for name in values)
+        self.names = sorted(self)
+
+    def any_starts_with(self, prefix: str) -> bool:
+        at = bisect.bisect_left(self.names, prefix)
+        return at < len(self.names) and self.names[at].startswith(prefix)
+
+
+def _query_parameters_once() -> None:
+    from moto.core.parse import QueryParser
+
+    do_parse = QueryParser._do_parse
+    gonna_recurse = QueryParser._gonna_recurse
+
+    def parse_once(self: Any, request_dict: Any, shape: Any) -> Any:
+        return do_parse(self, {**request_dict, "values": _Parameters(request_dict["values"])}, shape)
+
+    def nothing_under(self: Any, query_params: Any, prefix: str) -> bool:
+        if prefix and isinstance(query_params, _Parameters):
+            return not query_params.any_starts_with(prefix)
+        return gonna_recurse(self, query_params, prefix)
+
+    QueryParser._do_parse = parse_once  # type: ignore[method-assign]
+    QueryParser._gonna_recurse = nothing_under  # type: ignore[method-assign]
+
+
+def _attribute_names_once() -> None:
+    """AttributePicker.__call__ with the names to try (get_possible_keys) remembered per picker
+    class and alias rules, object class, member name and member shape (shapes are the service
+    model's own, made once: moto caches its models)."""
+    from moto.core.serialize import MISSING, AttributePicker
+    from moto.core.utils import get_value
+
+    names: dict[tuple, tuple[str, ...]] = {}
+
+    def pick(self: Any, context: Any) -> Any:
+        obj, shape = context.obj, context.shape
+        known = (type(self), tuple(self.alias_providers), type(obj), context.key, shape,
+                 getattr(shape, "parent", None))
+        possible = names.get(known)
+        if possible is None:
+            possible = names[known] = tuple(self.get_possible_keys(context))
+        for possible_key in possible:
+            value = get_value(obj, possible_key, MISSING)
+            if value is not MISSING:
+                break
+        else:
+            value = None
+        key_path = f"{context.key_path}.{context.key}"
+        for transform_path, transform in self.response_transformers.items():
+            if key_path.endswith(transform_path):
+                value = transform(value)
+                break
+        return value
+
+    AttributePicker.__call__ = pick  # type: ignore[method-assign]
