@@ -20,21 +20,20 @@ moto, so that stand-in alone took half the CPU of the apply. The bash client cos
 infra still starts one packer process per build and reads its output, as with the real one.
 
 The AMI is registered with two EC2 Query API requests (RegisterImage, CreateTags) made with
-urllib, not boto3. The endpoint (moto) does not check signatures; the Authorization header only
+http.client on one connection, not boto3. The endpoint (moto) does not check signatures; the Authorization header only
 names the region.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
 import socketserver
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,23 +55,49 @@ def substitute(value: str, variables: dict[str, str], now: float, unique: str) -
     return ISOTIME.sub(stamp, value)
 
 
-def ec2_call(endpoint: str, region: str, params: dict[str, str], attempts: int = 5) -> str:
-    """One EC2 Query API request; the answer's XML text. A connection refused or reset is tried
-    again, as packer's AWS SDK does."""
-    body = urllib.parse.urlencode({**params, "Version": "2016-11-15"}).encode()
-    credential = f"testing/20240101/{region}/ec2/aws4_request"
-    request = urllib.request.Request(endpoint.rstrip("/") + "/", data=body, method="POST", headers={
-        "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
-        "Authorization": f"AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host, Signature=0"})
-    for attempt in range(1, attempts + 1):
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.read().decode()
-        except (ConnectionError, urllib.error.URLError) as exc:
-            if isinstance(exc, urllib.error.HTTPError) or attempt == attempts:
-                raise Failed(f"fake packer: {params['Action']} at {endpoint}: {exc}") from None
-            time.sleep(0.1 * attempt)
-    raise AssertionError("unreachable")
+class Ec2Client:
+    """EC2 Query API requests of one build, on one connection kept open between them, as packer's
+    AWS SDK keeps its own (a new connection per request cost the counting proxy a thread each)."""
+
+    def __init__(self, endpoint: str, region: str) -> None:
+        self.endpoint, self.region = endpoint, region
+        address = urllib.parse.urlsplit(endpoint)
+        self.host, self.port = address.hostname or "127.0.0.1", address.port or 80
+        self.connection: http.client.HTTPConnection | None = None
+
+    def __enter__(self) -> Ec2Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+    def call(self, params: dict[str, str], attempts: int = 5) -> str:
+        """One request; the answer's XML text. A connection refused or reset is tried again (on a
+        new connection), as packer's AWS SDK does; an HTTP error fails the build."""
+        body = urllib.parse.urlencode({**params, "Version": "2016-11-15"}).encode()
+        credential = f"testing/20240101/{self.region}/ec2/aws4_request"
+        headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+                   "Authorization": f"AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host, Signature=0"}
+        for attempt in range(1, attempts + 1):
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+            try:
+                self.connection.request("POST", "/", body=body, headers=headers)
+                response = self.connection.getresponse()
+                answer = response.read()
+            except (ConnectionError, OSError, http.client.HTTPException) as exc:
+                self.connection.close()
+                self.connection = None
+                if attempt == attempts:
+                    raise Failed(f"fake packer: {params['Action']} at {self.endpoint}: {exc}") from None
+                time.sleep(0.1 * attempt)
+                continue
+            if response.status >= 400:
+                raise Failed(f"fake packer: {params['Action']} at {self.endpoint}: HTTP Error {response.status}: "
+                             f"{response.reason}")
+            return answer.decode()
+        raise AssertionError("unreachable")
 
 
 def parse_build(argv: list[str]) -> tuple[dict[str, str], str]:
@@ -171,14 +196,15 @@ class PackerService:
             raise Failed("fake packer: the template names no custom_endpoint_ec2; it only builds in moto")
         lines = [said("ui", "say", f"amazon-ebs: fake build of {name}")]
         time.sleep(self.seconds)
-        answer = ec2_call(endpoint, region, {"Action": "RegisterImage", "Name": name, "RootDeviceName": "/dev/sda1",
-                                             "Description": str(builder.get("ami_description", ""))})
-        image_id = re.search(r"<imageId>([^<]+)</imageId>", answer)[1]
-        if tags:
-            request = {"Action": "CreateTags", "ResourceId.1": image_id}
-            for number, (key, value) in enumerate(tags.items(), 1):
-                request[f"Tag.{number}.Key"], request[f"Tag.{number}.Value"] = key, value
-            ec2_call(endpoint, region, request)
+        with Ec2Client(endpoint, region) as ec2:
+            answer = ec2.call({"Action": "RegisterImage", "Name": name, "RootDeviceName": "/dev/sda1",
+                               "Description": str(builder.get("ami_description", ""))})
+            image_id = re.search(r"<imageId>([^<]+)</imageId>", answer)[1]
+            if tags:
+                request = {"Action": "CreateTags", "ResourceId.1": image_id}
+                for number, (key, value) in enumerate(tags.items(), 1):
+                    request[f"Tag.{number}.Key"], request[f"Tag.{number}.Value"] = key, value
+                ec2.call(request)
         with self._lock:
             self.spans.append((started, time.time()))
         return [*lines, said("ui", "say", f"amazon-ebs: AMI: {image_id}"), said("artifact-count", "1"),

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import bisect
 import http.client
+import re
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import unquote_plus
+
+ACTION = re.compile(rb"(?:^|&)Action=([^&]+)")
 
 
 class CountingProxy:
@@ -80,7 +83,8 @@ class CountingProxy:
         if target:
             action = target.split(".")[-1]
         else:
-            action = (parse_qs(body.decode(errors="replace")).get("Action") or [path.split("?")[0]])[0]
+            named = ACTION.search(body)  # the first Action of the form body, as parse_qs would find it
+            action = unquote_plus(named[1].decode(errors="replace")) if named else path.split("?")[0]
         with self._lock:
             self.counts[action] += 1
             self.arrivals.append(time.monotonic())
