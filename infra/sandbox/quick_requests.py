@@ -17,7 +17,8 @@ taking it apart: each is reckoned here once a request, or once a server.
 - The attribute names to try for each member of an answer: moto asks six alias rules, for each
   member of each object it answers with (an AMI has about seventy), which names the member's value
   may be under; the names depend on the member, its shape and the object's class alone, so they
-  are asked once for each. DescribeImages of seven AMIs took about 8 ms of moto's CPU.
+  are asked once for each, and so is the transformer (of about twenty) that a member's path
+  calls for. DescribeImages of seven AMIs took about 8 ms of moto's CPU.
 - The server's log (moto.log) keeps the requests that failed (4xx, 5xx) and what went wrong, not
   a line for each request that succeeded: every Query API request is `"POST / HTTP/1.1" 200`, so
   those lines told nothing, and writing them was a twentieth of moto's CPU in an apply.
@@ -120,14 +121,32 @@ def _attribute_names_once() -> None:
                 break
         else:
             value = None
-        key_path = f"{context.key_path}.{context.key}"
-        for transform_path, transform in self.response_transformers.items():
-            if key_path.endswith(transform_path):
+        transforms = self.response_transformers
+        if transforms:
+            transform = _transform_of(transforms, f"{context.key_path}.{context.key}")
+            if transform is not None:
                 value = transform(value)
-                break
         return value
 
     AttributePicker.__call__ = pick  # type: ignore[method-assign]
+
+
+_transforms: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+_UNKNOWN = object()
+
+
+def _transform_of(transforms: dict[str, Any], key_path: str) -> Any:
+    """The first of a response class's transformers (RESPONSE_KEY_PATH_TO_TRANSFORMER, a class
+    constant) whose path `key_path` ends with, or None: asked once per path (moto asked each of
+    EC2's twenty for every member of every object it answered with)."""
+    known = _transforms.get(id(transforms))
+    if known is None or known[0] is not transforms:
+        known = _transforms[id(transforms)] = (transforms, {})
+    chosen = known[1].get(key_path, _UNKNOWN)
+    if chosen is _UNKNOWN:
+        chosen = known[1][key_path] = next(
+            (transform for path, transform in transforms.items() if key_path.endswith(path)), None)
+    return chosen
 
 
 def _log_failures_only() -> None:
