@@ -77,10 +77,13 @@ def test_install_completion_sets_up_bash_and_the_script_completes(tmp_path):
     env = {**os.environ, "HOME": str(tmp_path),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", None)
-    installed = subprocess.run(["bash", "-c", "infra --install-completion"], env=env, capture_output=True, text=True)
+    # `; exit $?`: bash runs infra as its child, not exec'ing it in its place, so the shell infra
+    # finds above it is that bash, whatever runs the tests (a detached run has no shell above it).
+    installed = subprocess.run(["bash", "-c", "infra --install-completion; exit $?"], env=env, capture_output=True,
+                               text=True)
     assert installed.returncode == 0 and "bash completion installed" in installed.stdout, installed.stderr
     assert "infra.sh" in (tmp_path / ".bashrc").read_text()
-    shown = subprocess.run(["bash", "-c", "infra --show-completion"], env=env, capture_output=True, text=True)
+    shown = subprocess.run(["bash", "-c", "infra --show-completion; exit $?"], env=env, capture_output=True, text=True)
     assert shown.returncode == 0 and "complete -o default -F _infra_completion infra" in shown.stdout
     completed = subprocess.run(["bash", "-c", "source ~/.bash_completions/infra.sh; COMP_WORDS=(infra sandbox st); "
                                 "COMP_CWORD=2; _infra_completion infra; echo ${COMPREPLY[@]}"],

@@ -229,11 +229,15 @@ def processes(autoscaling, asg: str) -> set[str]:
 
 
 def moment(autoscaling) -> dict[str, tuple]:
-    """Each ASG of the group: its instance count, its policies and its suspended processes."""
-    return {group["AutoScalingGroupName"]: (len(group["Instances"]),
-                                            frozenset(policies(autoscaling, group["AutoScalingGroupName"])),
-                                            frozenset(p["ProcessName"] for p in group.get("SuspendedProcesses", [])))
-            for group in asgs(autoscaling, BEE)}
+    """Each ASG of the group: its instance count, its policies and its suspended processes. The
+    policies are read first: infra suspends a new ASG's scaling before it puts its policies, so an
+    ASG read after them shows what held then or later (read the other way round, a moment could pair
+    processes from before the suspension with policies from after it)."""
+    put = {name: frozenset(policies(autoscaling, name))
+           for name in (group["AutoScalingGroupName"] for group in asgs(autoscaling, BEE))}
+    return {name: (len(group["Instances"]), put.get(name, frozenset()),
+                   frozenset(p["ProcessName"] for p in group.get("SuspendedProcesses", [])))
+            for group in asgs(autoscaling, BEE) for name in [group["AutoScalingGroupName"]]}
 
 
 @pytest.fixture

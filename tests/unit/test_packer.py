@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 import pytest
 
@@ -189,10 +190,16 @@ def test_interrupting_the_builds_stops_a_running_packer_the_way_ctrl_c_would(tmp
 
     fake = tmp_path / "bin" / "packer"
     fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\n"
-                    "trap 'echo \"1,amazon-ebs,error,Build was cancelled.\"; exit 1' INT\n"
-                    "echo '1,,ui,say,building'\n"
-                    "i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n")
+    # Python, not sh: a shell cannot trap a signal ignored when it started (as SIGINT is under a
+    # background job of a non-interactive shell, where the suite may run); packer (Go) can, as Python.
+    fake.write_text(f"#!{sys.executable}\n"
+                    "import signal, sys, time\n"
+                    "def cancelled(*_):\n"
+                    "    print('1,amazon-ebs,error,Build was cancelled.', flush=True)\n"
+                    "    sys.exit(1)\n"
+                    "signal.signal(signal.SIGINT, cancelled)\n"
+                    "print('1,,ui,say,building', flush=True)\n"
+                    "time.sleep(60)\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
     template = tmp_path / "web.json"
