@@ -247,7 +247,7 @@ def _by_digest(resource: Resource, after: dict[str, Any], found: Observed, recor
         if changes:
             return Action.planned(action=ActionKind.UPDATE, before={**(recorded or after), **seen}, changes=changes,
                                   reason="changed: " + ", ".join(changed_attributes(changes)) + reused,
-                          outputs=found.outputs, **base)
+                                  outputs=found.outputs, **base)
         return Action.planned(action=ActionKind.NOOP, before=recorded or after,
                               reason="built from the same inputs" + reused, outputs=found.outputs, **base)
     changes = attribute_changes(recorded, after) if recorded is not None else []

@@ -14,7 +14,7 @@ from infra.reconciler.graph import Graph
 from infra.state.model import State
 
 _ABSENT = object()
-_LARGE = frozenset({dict, list, str})
+_SHAREABLE = frozenset({dict, list, str})  # not numbers, booleans or null: nothing to gain
 
 
 def share_recorded(desired: Graph, state: State) -> None:
@@ -30,10 +30,10 @@ def share_recorded(desired: Graph, state: State) -> None:
             continue
         shared = None
         for key, value in mine.items():
-            if type(value) not in _LARGE:  # a number, or a name: a few dozen bytes, not worth a look
+            if type(value) not in _SHAREABLE:
                 continue
             other = wanted.get(key, _ABSENT)
-            if other is not value and other is not _ABSENT and same(value, other):
+            if other is not value and same(value, other):
                 if shared is None:
                     shared = dict(mine)
                 shared[key] = other

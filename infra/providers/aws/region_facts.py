@@ -28,12 +28,10 @@ class RegionFacts:
         self._groups: dict[str, dict[str, list[str]]] = defaultdict(dict)  # region -> name -> ids
         # One describe at a time per region: 50 threads asking at once ask AWS once; regions, observed
         # at once, do not wait for each other's answers.
-        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._locks_lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
 
     def _lock(self, region: str) -> threading.Lock:
-        with self._locks_lock:
-            return self._locks[region]
+        return self._locks.setdefault(region, threading.Lock())  # one dict operation: atomic under the GIL
 
     def zones(self, region: str) -> list[str]:
         """Every availability zone of `region` that takes instances now (no local or wavelength zones)."""
