@@ -75,6 +75,14 @@ def observe(workspace: Workspace, desired: Graph, state: State, selection: Selec
     return workspace.providers.observe(asked, kinds=kinds, orphans=orphans and selection.everything)
 
 
+def recorded_regions(state: State) -> dict[str, set[str | None]]:
+    """The regions the state records resources in, by kind: a plan observes there (at least)."""
+    regions: dict[str, set[str | None]] = {}
+    for recorded in state.resources.values():
+        regions.setdefault(recorded.kind, set()).add(recorded.attributes.get("region"))
+    return regions
+
+
 def make_plan(workspace: Workspace, selection: Selection | None = None, *, forced: Iterable[str] = (),
               adopt: bool = False, refresh_only: bool = False) -> Plan:
     selection = selection or Selection()
@@ -87,9 +95,15 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
     for group in selection.groups:
         config.group(group)  # unknown names are an error, with a suggestion
     state = read_state(workspace)
-    desired = with_recorded(desired_graph(config, workspace.root), state, config.groups)
-    share_recorded(desired, state)
-    observation = observe(workspace, desired, state, selection)
+    if selection.everything:
+        workspace.providers.start_scans(recorded_regions(state))
+    try:
+        desired = with_recorded(desired_graph(config, workspace.root), state, config.groups)
+        share_recorded(desired, state)
+        observation = observe(workspace, desired, state, selection)
+    finally:
+        if selection.everything:
+            workspace.providers.stop_scans()
     known = {*state.resources, *observation.found, *(u.address for u in observation.unowned)}
     scope, excluded = scoped(selection, desired, state, {*desired.resources, *known})
     look_alikes(workspace, [r for r in desired if r.address not in known and (scope is None or r.address in scope)],

@@ -6,6 +6,7 @@ session that makes them is not, hence the lock.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -21,6 +22,7 @@ from botocore.config import Config as BotoConfig
 
 from infra.aws.assume import Role, account_mismatch, assumed_session
 from infra.aws.consistency import Patience
+from infra.aws.early_pages import EarlyPages
 from infra.aws.query_bodies import encode_once
 from infra.aws.ratelimit import RequestRate
 from infra.aws.xml_answers import parsing_session
@@ -56,6 +58,7 @@ class AwsClients:
         self._session: boto3.session.Session | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._reachable = False
+        self.early = EarlyPages()
 
     def interrupt(self) -> None:
         """infra is stopped (Ctrl-C, SIGTERM): a wait for AWS to catch up ends now."""
@@ -121,6 +124,20 @@ class AwsClients:
                     self._clients[key].meta.events.register("before-send", _waiting_for(self.limit))
             return self._clients[key]
 
+    def start_scan(self, service: str, region: str, operation: str, key: str, **arguments: Any) -> None:
+        """Page `operation` now, in the background, for the `scan` with the same arguments to read
+        (early_pages.py). The client is made in that thread too: what making it may say (no such
+        profile, a stopped sandbox) is said where the scan is read, as it was before."""
+        self.early.start(_scan_key(service, region, operation, key, arguments), operation,
+                         lambda: paginate(self.client(service, region), operation, key, **arguments))
+
+    def scan(self, service: str, region: str, operation: str, key: str, **arguments: Any) -> Iterator[dict[str, Any]]:
+        """Every item under `key` across all pages of `operation` of `service` in `region`: read from
+        the scan started early with the same arguments when there is one (once), else paged now."""
+        early = self.early.take(_scan_key(service, region, operation, key, arguments))
+        return early.items() if early is not None else paginate(self.client(service, region), operation, key,
+                                                                **arguments)
+
     def _check_sandbox(self) -> None:
         """A loopback endpoint that refuses connections is a stopped sandbox: say so at once, instead
         of after a minute of retries that cannot help."""
@@ -149,6 +166,10 @@ class AwsClients:
         if self.is_sandbox and self.session().get_credentials() is None:
             env.update(SANDBOX_CREDENTIALS)
         return env
+
+
+def _scan_key(service: str, region: str, operation: str, key: str, arguments: dict[str, Any]) -> tuple[str, ...]:
+    return service, region, operation, key, json.dumps(arguments, sort_keys=True, default=str)
 
 
 def _waiting_for(limit: RequestRate):

@@ -38,6 +38,8 @@ class Provider(Protocol):
     # Optional, for `infra import` (a provider of no kind may offer them): `find_importable(kind, id,
     # group, region, wanted, name)` describes one resource made without infra, and
     # `look_alikes(resources)` lists those named like resources a plan would make (providers/aws/adoption.py).
+    # Optional: `start_scans(regions)` starts the bulk scans its observe reads in those regions, to page
+    # while the plan builds its graph, and `stop_scans()` stops those nobody read (Providers.start_scans).
     # Optional: `check_plan(actions)` raises a located ConfigError for what the plan would use that
     # does not exist outside infra (a security group, a source AMI: providers/aws/plan_checks.py).
 
@@ -55,6 +57,19 @@ class Providers:
     def offering(self, method: str) -> list[Any]:
         """The providers with an optional `method` (`find_importable`, `look_alikes`: infra import)."""
         return [provider for provider in self.all if hasattr(provider, method)]
+
+    def start_scans(self, regions: dict[str, set[str | None]]) -> None:
+        """Start early the bulk scans observe will read (aws/early_pages.py), in the regions where
+        resources of each kind are (`regions`: by kind), so that they page while the caller works."""
+        for provider in self.offering("start_scans"):
+            wanted = set().union(*(regions.get(kind, ()) for kind in provider.kinds))
+            if wanted:
+                provider.start_scans(wanted)
+
+    def stop_scans(self) -> None:
+        """Stop the scans started early that nobody read (a plan that failed before it observed)."""
+        for provider in self.offering("stop_scans"):
+            provider.stop_scans()
 
     def interrupt(self) -> None:
         """Ask providers that run something long outside this process (packer) to stop it now."""

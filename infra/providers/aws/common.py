@@ -144,12 +144,41 @@ class AwsContext:
         return self.config.owner
 
 
+@dataclass(frozen=True)
+class Scan:
+    """A region's bulk describe of what infra made (by tag), read by observe; a plan starts it early,
+    while it builds nodes.json's graph (aws/early_pages.py)."""
+
+    service: str
+    operation: str
+    key: str
+    arguments: dict[str, Any]
+
+    def start(self, clients: AwsClients, regions: Iterable[str]) -> None:
+        for region in regions:
+            clients.start_scan(self.service, region, self.operation, self.key, **self.arguments)
+
+    def items(self, clients: AwsClients, region: str) -> Iterable[dict[str, Any]]:
+        return clients.scan(self.service, region, self.operation, self.key, **self.arguments)
+
+
 class ObservedPerRegion:
     """A provider that observes with one bulk scan per region: `_observe_region(region, wanted)`
-    gets the desired attributes by address and returns what it found there (orphans included)."""
+    gets the desired attributes by address and returns what it found there (orphans included).
+    `scans` are those it reads in every region it observes: a plan starts them early."""
 
     clients: AwsClients
     context: AwsContext
+    scans: tuple[Scan, ...] = ()
+
+    def start_scans(self, regions: Iterable[str | None]) -> None:
+        """Start the scans observe will read in `regions` (where the state records resources of this
+        provider's kinds: regions observe asks about, as they are among those it is asked about)."""
+        for scan in self.scans:
+            scan.start(self.clients, sorted({region for region in regions if isinstance(region, str)}))
+
+    def stop_scans(self) -> None:
+        self.clients.early.stop()
 
     @property
     def owner(self) -> str:

@@ -19,12 +19,13 @@ from typing import Any
 import botocore.exceptions
 
 from infra.aws.consistency import until_visible
-from infra.aws.session import aws_errors, paginate
+from infra.aws.session import aws_errors
 from infra.errors import InfraError, ProviderError
 from infra.providers import packer
 from infra.providers.aws.common import (
     AwsContext,
     ByOwner,
+    Scan,
     by_owner,
     configured_regions,
     identity_tags,
@@ -53,6 +54,9 @@ USABLE_STATES = ("available", "pending")  # a failed or deregistered AMI is not 
 # AMIs per DescribeImages page, AWS's most: without MaxResults AWS answers every AMI in one response,
 # and 10,000 AMIs' XML and its parse held 120 MB at once (docs/performance.md).
 IMAGE_PAGE = 1000
+IMAGES_SCAN = Scan("ec2", "describe_images", "Images", {
+    "Owners": ["self"], "Filters": [{"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]}],
+    "PaginationConfig": {"PageSize": IMAGE_PAGE}})
 
 class ImagesProvider:
     kinds = frozenset({"ami"})
@@ -88,6 +92,13 @@ class ImagesProvider:
             observation.found.get(r.address), r.attributes.get(IMAGE_DIGEST))])
         return observation
 
+    def start_scans(self, regions: Iterable[str | None]) -> None:
+        """Start the scan observe reads in `regions` (where the state records AMIs: among those it asks)."""
+        IMAGES_SCAN.start(self.clients, sorted(set(map(self.region, regions))))
+
+    def stop_scans(self) -> None:
+        self.clients.early.stop()
+
     def _observe_region(self, region: str, asked: dict[str, str]) -> Observation:
         """What one region holds, labelled with that region (asked: address -> the region it is wanted in)."""
         observation = Observation()
@@ -113,13 +124,10 @@ class ImagesProvider:
 
     def _scan(self, region: str, group: str | None = None) -> ByOwner[Image]:
         """The usable AMIs infra made in `region` (of one group, or of all), by owner."""
-        filters = [{"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]}]
-        if group is not None:
-            filters.append({"Name": f"tag:{GROUP_TAG}", "Values": [group]})
-        ec2 = self.clients.client("ec2", region)
-        pages = {"PageSize": IMAGE_PAGE}
-        found = [image_of(raw) for raw in paginate(ec2, "describe_images", "Images", Owners=["self"], Filters=filters,
-                                                 PaginationConfig=pages) if raw.get("State") in USABLE_STATES]
+        scan = IMAGES_SCAN if group is None else Scan(IMAGES_SCAN.service, IMAGES_SCAN.operation, IMAGES_SCAN.key, {
+            **IMAGES_SCAN.arguments, "Filters": [*IMAGES_SCAN.arguments["Filters"],
+                                                 {"Name": f"tag:{GROUP_TAG}", "Values": [group]}]})
+        found = [image_of(raw) for raw in scan.items(self.clients, region) if raw.get("State") in USABLE_STATES]
         images = by_owner([image for image in found if image.group and (group is None or image.group == group)],
                           lambda image: dict(image.tags), self.owner)
         with self._lock:
