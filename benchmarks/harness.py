@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
@@ -230,6 +231,23 @@ def machine() -> dict[str, str]:
 
     return {"nproc": str(os.cpu_count()), "cpu": cpu, "memory": memory, "python": platform.python_version(),
             "moto": moto.__version__, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def cpu_speed(repeats: int = 5) -> float:
+    """CPU seconds of a fixed pure-Python workload (JSON text in and out, dicts, strings: what a plan
+    does), the least of `repeats` runs. The host's speed varies over a day (the same code has measured
+    1.5 to 1.8 times slower at some hours than at others): a page's figures compare with another's
+    at the ratio of their speeds, not as they are."""
+    document = {f"group-{n}": {"name": f"web-{n}", "sizes": list(range(8)), "on": n % 2 == 0, "ami": None}
+                for n in range(2000)}
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        for _ in range(50):
+            copied = json.loads(json.dumps(document))
+            sum(len(key) + len(item["name"]) + sum(item["sizes"]) for key, item in copied.items())
+        best = min(best, time.process_time() - started)
+    return best
 
 
 def load_summary(loads: list[float]) -> str:

@@ -45,6 +45,7 @@ class Measured:
     loads: list[float]
     minutes: float
     every_asg: bool = True
+    speeds: tuple[float, float] | None = None  # harness.cpu_speed() at the start and at the end of the run
 
     def row(self, groups: int) -> PlanRow | None:
         return next((r for r in self.plans if r.groups == groups), None)
@@ -67,6 +68,16 @@ def _busy(loads: list[float], cpus: int) -> str:
                 "quiet machine")
     return (f"on {cpus} CPUs: a quiet machine; the highest follows the benchmark's own applies, as the load average "
             "is a mean over the last minute")
+
+
+def _speed(speeds: tuple[float, float]) -> list[str]:
+    """The host's speed while the figures were measured: the same code is up to 1.8 times slower at some
+    hours of the day than at others, so two pages compare at the ratio of these figures."""
+    first, last = speeds
+    return [f"The machine's speed: a fixed Python workload (`cpu_speed` in benchmarks/harness.py) took {first:.2f} s",
+            f"of CPU at the start of the run and {last:.2f} s at its end. The host's speed varies over the day",
+            "(the same code has measured 1.5 to 1.8 times slower at some hours than at others): to compare",
+            "this page with another, scale its times by the ratio of the two pages' figures."]
 
 
 def _where(found: dict | None) -> str:
@@ -218,6 +229,7 @@ def render(m: Measured, expected: Callable) -> str:
         f"Measured {info['date']} on {info['nproc']} CPUs ({info['cpu']}), {info['memory']} of memory, "
         f"Python {info['python']}, moto {info['moto']}; the whole run took {m.minutes:.0f} min. The machine's "
         f"load average at the start of each run: {load_summary(m.loads)} ({_busy(m.loads, int(info['nproc']))}).",
+        *([""] + _speed(m.speeds) if m.speeds else []),
         "",
         "## Targets",
         "",

@@ -47,7 +47,7 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 import fleet  # noqa: E402
 import performance_page  # noqa: E402
 from doc_sections import owned_sections, replace_section  # noqa: E402
-from harness import Bench, Run, machine, median_run  # noqa: E402
+from harness import Bench, Run, cpu_speed, machine, median_run  # noqa: E402
 from replay import Replay  # noqa: E402
 from report import OBSERVE, ApplyRow, PlanRow, RegionsRow, ms  # noqa: E402
 
@@ -305,6 +305,8 @@ def measure(args: argparse.Namespace, sizes: list[int], parallelisms: list[int],
             delays: list[float]) -> performance_page.Measured:
     info = machine()
     print(f"infra benchmarks on {info['nproc']} CPU(s) ({info['cpu']}), {info['memory']}, {info['date']}", flush=True)
+    first_speed = cpu_speed()
+    print(f"the machine's speed: a fixed Python workload took {first_speed:.2f} s of CPU", flush=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="infra-bench-") as scratch:
         bench = Bench(Path(scratch), every_asg=not args.mixed)
@@ -328,7 +330,7 @@ def measure(args: argparse.Namespace, sizes: list[int], parallelisms: list[int],
     return performance_page.Measured(info=info, plans=plans, regions=regions, applies=applies, delays=delays,
                                      apply_groups=args.apply_groups, packer_seconds=args.packer_seconds,
                                      loads=bench.loads, minutes=(time.monotonic() - started) / 60,
-                                     every_asg=not args.mixed)
+                                     every_asg=not args.mixed, speeds=(first_speed, cpu_speed()))
 
 
 def main(argv: list[str] | None = None) -> int:
