@@ -2,7 +2,7 @@
 
 Run as `python -m infra.sandbox.server [moto.server options]`. With `INFRA_SANDBOX_HOSTILE` set (JSON
 knobs), moto's application runs behind the hostile layer (hostile.py: latency, throttling, lag,
-pending instances, `initial` targets, failed launches). Nine differences from plain moto:
+pending instances, `initial` targets, failed launches). Ten differences from plain moto:
 
 - An image made by CreateImage has root device type `ebs`, as in AWS (CreateImage only works
   on EBS-backed instances); moto says `standard`, and packer's amazon-ebs builder refuses to
@@ -35,6 +35,9 @@ pending instances, `initial` targets, failed launches). Nine differences from pl
 - CopyImage of an AMI another account shared (its launch permission) copies it, as in AWS; plain
   moto looks for the source in the copying account only, so an environment in another account
   (a role assumed: moto answers as that role's account) could not promote what staging built.
+- A conditional PutObject (If-None-Match, If-Match) looks at the object and writes it as one step
+  for its bucket and key, as S3 does; plain moto looks, then writes, so two applies that put the
+  state's lock object at the same moment could both write it, and both go on as its holder.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ def patch_moto(security_groups: list[str], target_groups: Sequence[str] = (), al
     _page_describes()
     _tags_by_id()
     _copy_shared_images()
+    _atomic_conditional_puts()
     quick_requests()
     _images_by_id()
     from moto.ec2.models import EC2Backend
@@ -162,6 +166,28 @@ def _copy_shared_images() -> None:
         return copy_image(self, source_image_id, source_region, name, description)
 
     AmiBackend.copy_image = copy_shared  # type: ignore[method-assign]
+
+
+def _atomic_conditional_puts() -> None:
+    """moto's PutObject checks If-None-Match and If-Match against the object there, then writes, with
+    nothing holding the key between (each request has its thread): held here, per bucket and key, from
+    the check to the write, so of conditional puts at once one writes and the others get 412 as in S3
+    (S3LockObject relies on it). A plain put or a delete does not wait: a delete cannot change what an
+    If-None-Match put is answered, and infra puts no lock object without a condition."""
+    import threading
+
+    from moto.s3.responses import S3Response
+
+    put_object = S3Response.put_object
+    locks: dict[tuple[str, str], threading.Lock] = {}  # one per key ever put conditionally: lock objects
+
+    def put_object_atomically(self: Any) -> Any:
+        if not (self.headers.get("If-None-Match") or self.headers.get("If-Match")):
+            return put_object(self)
+        with locks.setdefault((self.bucket_name, self.parse_key_name()), threading.Lock()):
+            return put_object(self)
+
+    S3Response.put_object = put_object_atomically  # type: ignore[method-assign]
 
 
 def _tags_by_id() -> None:

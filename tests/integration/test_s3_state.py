@@ -1,11 +1,17 @@
 """Team state on moto: the S3 object with history, its two locks (a lock object written with a
-conditional put, which moto enforces as S3 does; a DynamoDB item), unlock, and migration."""
+conditional put, which the sandbox's moto decides in one step as S3 does; a DynamoDB item), unlock,
+and migration."""
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+import botocore.config
+import botocore.exceptions
 import pytest
 
+from infra.sandbox.launcher import MotoServer
 from tests.cli_helpers import run_infra
 from tests.integration.test_failures import amis_per_group, two_applies_at_once
 
@@ -141,6 +147,41 @@ def test_two_applies_at_once_on_s3_lock_files_one_wins_and_the_other_is_refused_
     assert amis_per_group(ec2) == {"12_04-bee": 1, "12_04-www": 1}
     assert run_infra(capsys, "plan", "--detailed-exitcode").code == 0
     assert not boto3.client("dynamodb", region_name="us-east-1", endpoint_url=aws).list_tables()["TableNames"]
+
+
+def test_of_many_conditional_puts_of_one_new_key_at_once_exactly_one_writes_it(tmp_path, monkeypatch):
+    """The lock object's promise, which S3 keeps and plain moto's server did not (it looked for the key,
+    then wrote it): of puts with If-None-Match: * of one new key at the same moment, one writes it and
+    every other is refused with 412 PreconditionFailed, round after round. The server here keeps every
+    object in a file (moto keeps those under 5 MB in memory): writing it lets the other requests run
+    between moto's look and its write, as a loaded machine did in the suite (in memory, unloaded, the
+    race hardly ever showed)."""
+    monkeypatch.setenv("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", "1")
+    server = MotoServer(tmp_path / "moto").start([])
+    writers, rounds = 4, 30
+    try:
+        s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=server.endpoint_url,
+                          aws_access_key_id="testing", aws_secret_access_key="testing",
+                          config=botocore.config.Config(max_pool_connections=writers))
+        s3.create_bucket(Bucket="ops-state")
+        together = threading.Barrier(writers, timeout=30)
+
+        def put(key: str, writer: int) -> str:
+            together.wait()
+            try:
+                s3.put_object(Bucket="ops-state", Key=key, Body=f"writer {writer}".encode(), IfNoneMatch="*")
+            except botocore.exceptions.ClientError as exc:
+                return exc.response["Error"]["Code"]
+            return f"writer {writer}"
+
+        with ThreadPoolExecutor(writers) as pool:
+            for n in range(rounds):
+                key = f"round-{n}.lock"
+                answers = list(pool.map(put, [key] * writers, range(writers)))
+                written = s3.get_object(Bucket="ops-state", Key=key)["Body"].read().decode()
+                assert sorted(answers) == sorted([written] + ["PreconditionFailed"] * (writers - 1)), f"round {n}"
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("lock", ["object", "table"])
