@@ -10,6 +10,8 @@ from enum import Enum
 import typer
 
 from infra.cli import app
+from infra.cli.app import options
+from infra.cli.global_options import flags_left_to, global_options
 
 SECTIONS = [
     ("Reading nodes.json", ["validate", "show", "schema", "graph", "init", "generate"]),
@@ -55,12 +57,34 @@ def describe(path: str, command) -> list[str]:
     return lines + options_table(command)
 
 
+def global_options_text(root) -> list[str]:
+    shared = global_options(root, options)
+    flags = ", ".join("/".join(f"`{flag}`" for flag in param.opts) for param in shared)
+    left = [f"`infra {path}` keeps its own {', '.join(f'`{flag}`' for flag in taken)}"
+            for path, command in commands(root) if (taken := flags_left_to(command, shared))]
+    return [f"They go before the command or after it, or after a group's sub-command, with the same meaning and "
+            f"environment variables: `infra --config ops/nodes.json plan` is `infra plan --config ops/nodes.json`, "
+            f"`infra --env prod state list` is `infra state list --env prod`. Given both before and after the "
+            f"command, the one after wins (as when an option is repeated): `infra --env staging plan --env prod` "
+            f"plans prod. This holds for {flags}; each command's `--help` lists them under \"Global options\". "
+            + (f"A command's own option of the same name keeps its meaning (the global one then goes before it "
+               f"only): {'; '.join(left)}." if left else "No command has an option of the same name (one would keep "
+               "its meaning, the global one then going before it only).")
+            + " `--version`, `--install-completion` and `--show-completion` go before the command only."]
+
+
+def commands(root, prefix=""):
+    """Every command and group under `root`, with its path after `infra`."""
+    for name, command in root.commands.items():
+        yield f"{prefix}{name}", command
+        yield from commands(command, f"{prefix}{name} ") if hasattr(command, "commands") else ()
+
+
 def main() -> None:
     root = typer.main.get_command(app)
     lines = ["# Command reference", "",
              "Generated from `infra --help` by `scripts/command_reference.py` (`make docs`); do not edit by hand.",
-             "", "## Global options", "", "They come before the command: `infra --config ops/nodes.json plan`.", "",
-             *options_table(root)]
+             "", "## Global options", "", *global_options_text(root), "", *options_table(root)]
     listed = set()
     for title, names in SECTIONS:
         lines += [f"## {title}", ""]

@@ -41,6 +41,29 @@ def test_no_help_names_a_python_type(capsys):
     assert "--ttl SECONDS" in run_infra(capsys, "services:notify", "--help").out
 
 
+def _flags(help_text: str) -> set[str]:
+    """The flags of the option rows of a --help (up to the next heading)."""
+    rows = re.findall(r"^  (-[^ ,]+(?:, -[^ ,]+)?)", help_text.split("\nCommands:")[0], re.MULTILINE)
+    return {flag for row in rows for flag in row.split(", ")}
+
+
+GLOBAL_FLAGS = ["-c", "--config", "--env", "--region", "--profile", "--endpoint-url", "--max-request-rate", "--debug"]
+
+
+def test_every_commands_help_lists_the_global_options_it_takes_apart(capsys):
+    """Every command and group takes the global options after it too (none has an option of the same
+    name: docs/commands.md would name it), and its help lists them under their own heading."""
+    for path, _ in _all_commands(command()):
+        if len(path) == 1:
+            continue
+        shown = run_infra(capsys, *path[1:], "--help").out
+        own, _, global_ = shown.partition("\nGlobal options:\n")
+        assert _flags(global_) == set(GLOBAL_FLAGS), f"{' '.join(path)} --help:\n{shown}"
+        assert not _flags(own) & set(GLOBAL_FLAGS), f"{' '.join(path)} --help:\n{shown}"
+    assert run_infra(capsys, "state", "--help").out.index("Global options:") \
+        < run_infra(capsys, "state", "--help").out.index("Commands:")
+
+
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_prints_the_script_for_each_shell(capsys, shell):
     result = run_infra(capsys, "completion", shell)
@@ -57,7 +80,9 @@ def test_completion_completes_commands_options_and_choices(capsys, monkeypatch):
     monkeypatch.setenv("_INFRA_COMPLETE", "complete_bash")
     for words, cword, expected in (("infra pl", 1, {"plan"}), ("infra services:l", 1, {"services:list"}),
                                    ("infra plan --o", 2, {"--out", "--output"}),
-                                   ("infra plan -o ", 3, {"text", "json", "markdown"})):
+                                   ("infra plan -o ", 3, {"text", "json", "markdown"}),
+                                   ("infra plan --en", 2, {"--env", "--endpoint-url"}),
+                                   ("infra state list --env prod --o", 5, {"--output"})):
         monkeypatch.setenv("COMP_WORDS", words)
         monkeypatch.setenv("COMP_CWORD", str(cword))
         result = run_infra(capsys)

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from infra import __version__, stopping
+from infra.cli.global_options import accept_after_commands
 from infra.cli.value_names import name_values
 from infra.errors import InfraError, Terminated
 from infra.redact import mask_url_passwords
@@ -49,7 +50,8 @@ class ReportOutput(str, Enum):
 
 @dataclass
 class Options:
-    """Options every command shares, set once by the app callback."""
+    """Options every command shares, set by the app callback; given after the command too, set again
+    from there (infra/cli/global_options.py)."""
 
     config: str = "nodes.json"
     env: str | None = None
@@ -58,6 +60,10 @@ class Options:
     endpoint_url: str | None = None
     max_request_rate: float | None = None
     debug: bool = False
+
+    def set(self, name: str, value: Any) -> None:
+        """Set one option as the command line gave it; `--env ""` is no environment."""
+        setattr(self, name, (value or None) if name == "env" else value)
 
 
 options = Options()
@@ -88,8 +94,9 @@ def _global_options(
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                  help="Print infra's version and exit."),
 ) -> None:
-    options.config, options.env, options.region, options.profile = config, env or None, region, profile  # "": none
-    options.endpoint_url, options.max_request_rate, options.debug = endpoint_url, max_request_rate, debug
+    for name, value in (("config", config), ("env", env), ("region", region), ("profile", profile),
+                        ("endpoint_url", endpoint_url), ("max_request_rate", max_request_rate), ("debug", debug)):
+        options.set(name, value)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -99,8 +106,9 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def command() -> Any:
-    """The command line as typer builds it from `app`, its help naming values rather than types."""
-    return name_values(typer.main.get_command(app))
+    """The command line as typer builds it from `app`, its help naming values rather than types, its
+    global options taken after any command too."""
+    return accept_after_commands(name_values(typer.main.get_command(app)), options)
 
 
 # A command builds millions of small objects that live until it ends (the config, the graph, the
