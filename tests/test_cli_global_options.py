@@ -91,6 +91,14 @@ def test_debug_after_the_command_shows_the_traceback(tmp_path, monkeypatch, caps
         run_infra(capsys, "validate", "--debug")
 
 
+def test_the_word_debug_as_an_option_s_value_is_not_debug(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("INFRA_DEBUG", raising=False)
+    missing = run_infra(capsys, "-c", "--debug", "validate")  # nodes.json named "--debug": not there
+    assert missing.code == 1 and missing.err.startswith("error: ") and "--debug" in missing.err
+    assert len(missing.err.strip().splitlines()) == 1, missing.err  # one line, no traceback
+
+
 @dataclass
 class Settings:
     config: str = "nodes.json"

@@ -132,9 +132,14 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _debugging() -> bool:
+    """--debug (before or after the command) or INFRA_DEBUG: errors end in their traceback."""
+    return options.debug or os.environ.get("INFRA_DEBUG") not in (None, "", "0")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app; every error ends as one line on stderr, exit 1."""
-    debug = "--debug" in (argv or sys.argv) or os.environ.get("INFRA_DEBUG") not in (None, "", "0")
+    options.debug = False  # as the command line sets it, once parsed (`--exec --debug` is a value, not the option)
     stopping.reset()
     previous = signal.signal(signal.SIGTERM, _terminate)
     previous_int = signal.signal(signal.SIGINT, _interrupt) if _in_main_thread() else None
@@ -146,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         if code == 130:  # typer turns an interrupt into exit code 130 without a word: say which it was
             raise Terminated() if _terminated else KeyboardInterrupt()
     except InfraError as exc:
-        if debug:
+        if _debugging():
             raise
         _print_error(str(exc))
         code = getattr(exc, "exit_code", 1)
@@ -155,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         os.dup2(devnull, sys.stdout.fileno())
         code = 141
     except OSError as exc:  # the file system said no: which file, and why
-        if debug:
+        if _debugging():
             raise
         where = f"{exc.filename}: " if exc.filename else ""
         hint = ("free some space and run the command again (files are written whole or not at all)"
@@ -181,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
             code = 1
             _print_error(_usage_message(exc))
     except Exception as exc:  # a bug or an unexpected library error: still one line unless --debug
-        if debug:
+        if _debugging():
             raise
         _print_error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         code = 1
