@@ -2,7 +2,7 @@
 
 Run as `python -m infra.sandbox.server [moto.server options]`. With `INFRA_SANDBOX_HOSTILE` set (JSON
 knobs), moto's application runs behind the hostile layer (hostile.py: latency, throttling, lag,
-pending instances, `initial` targets, failed launches). Ten differences from plain moto:
+pending instances, `initial` targets, failed launches). Eleven differences from plain moto:
 
 - An image made by CreateImage has root device type `ebs`, as in AWS (CreateImage only works
   on EBS-backed instances); moto says `standard`, and packer's amazon-ebs builder refuses to
@@ -35,9 +35,13 @@ pending instances, `initial` targets, failed launches). Ten differences from pla
 - CopyImage of an AMI another account shared (its launch permission) copies it, as in AWS; plain
   moto looks for the source in the copying account only, so an environment in another account
   (a role assumed: moto answers as that role's account) could not promote what staging built.
-- A conditional PutObject (If-None-Match, If-Match) looks at the object and writes it as one step
-  for its bucket and key, as S3 does; plain moto looks, then writes, so two applies that put the
-  state's lock object at the same moment could both write it, and both go on as its holder.
+- A conditional PutObject (If-None-Match, If-Match) or DeleteObject (If-Match) looks at the object
+  and writes or deletes it as one step for its bucket and key, as S3 does; plain moto looks, then
+  writes, so two applies that put the state's lock object at the same moment could both write it,
+  and both go on as its holder (and a release could delete a lock another run had just put).
+- A PutItem or DeleteItem looks at the item, checks its ConditionExpression and writes as one step
+  for its table, as DynamoDB does; plain moto looks, then writes, so two applies could both put the
+  lock table's item with attribute_not_exists(LockID).
 """
 
 from __future__ import annotations
@@ -64,7 +68,8 @@ def patch_moto(security_groups: list[str], target_groups: Sequence[str] = (), al
     _page_describes()
     _tags_by_id()
     _copy_shared_images()
-    _atomic_conditional_puts()
+    _atomic_conditional_writes()
+    _atomic_item_writes()
     quick_requests()
     _images_by_id()
     from moto.ec2.models import EC2Backend
@@ -168,26 +173,67 @@ def _copy_shared_images() -> None:
     AmiBackend.copy_image = copy_shared  # type: ignore[method-assign]
 
 
-def _atomic_conditional_puts() -> None:
-    """moto's PutObject checks If-None-Match and If-Match against the object there, then writes, with
-    nothing holding the key between (each request has its thread): held here, per bucket and key, from
-    the check to the write, so of conditional puts at once one writes and the others get 412 as in S3
-    (S3LockObject relies on it). A plain put or a delete does not wait: a delete cannot change what an
-    If-None-Match put is answered, and infra puts no lock object without a condition."""
+def _atomic_conditional_writes() -> None:
+    """moto's PutObject checks If-None-Match and If-Match against the object there, then writes, and its
+    DeleteObject checks If-Match, then deletes, with nothing holding the key between (each request has its
+    thread): held here, per bucket and key, from the check to the write or delete, so of conditional puts
+    at once one writes and the others get 412 as in S3 (S3LockObject's acquire relies on it), and a
+    release's delete If-Match its lock's ETag never deletes a lock another run put meanwhile. A plain put
+    or delete does not wait: between a conditional request's check and its write it changes nothing the
+    check promised (a lock object gone is gone to both), and infra puts no lock object without a condition."""
     import threading
 
     from moto.s3.responses import S3Response
 
-    put_object = S3Response.put_object
-    locks: dict[tuple[str, str], threading.Lock] = {}  # one per key ever put conditionally: lock objects
+    put_object, delete_object = S3Response.put_object, S3Response.delete_object
+    locks: dict[tuple[str, str], threading.Lock] = {}  # one per key ever written conditionally: lock objects
+
+    def held(self: Any) -> threading.Lock:
+        return locks.setdefault((self.bucket_name, self.parse_key_name()), threading.Lock())
 
     def put_object_atomically(self: Any) -> Any:
         if not (self.headers.get("If-None-Match") or self.headers.get("If-Match")):
             return put_object(self)
-        with locks.setdefault((self.bucket_name, self.parse_key_name()), threading.Lock()):
+        with held(self):
             return put_object(self)
 
+    def delete_object_atomically(self: Any) -> Any:
+        if not self.headers.get("If-Match"):
+            return delete_object(self)
+        with held(self):
+            return delete_object(self)
+
     S3Response.put_object = put_object_atomically  # type: ignore[method-assign]
+    S3Response.delete_object = delete_object_atomically  # type: ignore[method-assign]
+
+
+def _atomic_item_writes() -> None:
+    """moto's PutItem and DeleteItem look up the item, evaluate the ConditionExpression against it, then
+    write or delete, with nothing holding the item between: two applies putting the lock item with
+    attribute_not_exists(LockID) at once could both be answered 200, where DynamoDB fails all but one
+    with ConditionalCheckFailedException (DynamoDBLock relies on it). Held here, per table, from the
+    look-up to the write, for every put and delete of an item (the sandbox's tables are lock tables:
+    a few items, a few writes)."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    put_item, delete_item = DynamoDBBackend.put_item, DynamoDBBackend.delete_item
+    locks: dict[tuple[str, str, str], threading.Lock] = {}  # one per table ever written
+
+    def held(self: Any, table_name: str) -> threading.Lock:
+        return locks.setdefault((self.account_id, self.region_name, table_name), threading.Lock())
+
+    def put_item_atomically(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        with held(self, table_name):
+            return put_item(self, table_name, *args, **kwargs)
+
+    def delete_item_atomically(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        with held(self, table_name):
+            return delete_item(self, table_name, *args, **kwargs)
+
+    DynamoDBBackend.put_item = put_item_atomically  # type: ignore[method-assign]
+    DynamoDBBackend.delete_item = delete_item_atomically  # type: ignore[method-assign]
 
 
 def _tags_by_id() -> None:

@@ -184,6 +184,41 @@ def test_of_many_conditional_puts_of_one_new_key_at_once_exactly_one_writes_it(t
         server.stop()
 
 
+def test_of_many_conditional_puts_of_one_new_item_at_once_exactly_one_writes_it(aws):
+    """The lock table's promise, which DynamoDB keeps and plain moto's server did not (it looked up the
+    item, evaluated the condition, then wrote): of puts of one new item at the same moment on condition
+    that it does not exist, one writes it and every other fails with ConditionalCheckFailedException,
+    round after round. The condition here is long (attribute_not_exists(LockID), then the same of
+    another attribute, 60 times): moto parses it between its look and its write, which lets the other
+    requests run there (with DynamoDBLock's short condition the race hardly ever showed)."""
+    writers, rounds = 4, 30
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=aws,
+                            config=botocore.config.Config(max_pool_connections=writers))
+    dynamodb.create_table(TableName="infra-locks", BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}])
+    absent = "attribute_not_exists(LockID)" + " AND attribute_not_exists(Info)" * 60
+    together = threading.Barrier(writers, timeout=30)
+
+    def put(lock_id: str, writer: int) -> str:
+        together.wait()
+        try:
+            dynamodb.put_item(TableName="infra-locks", ConditionExpression=absent,
+                              Item={"LockID": {"S": lock_id}, "Info": {"S": f"writer {writer}"}})
+        except botocore.exceptions.ClientError as exc:
+            return exc.response["Error"]["Code"]
+        return f"writer {writer}"
+
+    with ThreadPoolExecutor(writers) as pool:
+        for n in range(rounds):
+            lock_id = f"ops-state/round-{n}.json"
+            answers = list(pool.map(put, [lock_id] * writers, range(writers)))
+            written = dynamodb.get_item(TableName="infra-locks", Key={"LockID": {"S": lock_id}},
+                                        ConsistentRead=True)["Item"]["Info"]["S"]
+            assert sorted(answers) == sorted([written] + ["ConditionalCheckFailedException"] * (writers - 1)), \
+                f"round {n}"
+
+
 @pytest.mark.parametrize("lock", ["object", "table"])
 def test_unlock_names_who_held_the_lock_and_since_when(aws, tmp_path, monkeypatch, capsys, lock):
     from infra.aws.access import AwsOptions
