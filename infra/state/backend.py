@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Protocol
 
-from infra.state.lock import Confirm, LockInfo, lock_lost
+from infra.state.lock import Confirm, LockInfo, LockLostError, lock_lost
 from infra.state.model import State
 
 
@@ -42,5 +42,8 @@ def locked(backend: StateBackend, operation: str) -> Iterator[LockInfo]:
     backend.acquire(info)
     try:
         yield info
-    finally:
-        backend.release(info)
+    except BaseException:
+        with suppress(LockLostError):  # the run's own error is the one to tell
+            backend.release(info)
+        raise
+    backend.release(info)  # may say the lock was lost as it was let go (LockLostError)

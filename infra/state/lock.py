@@ -103,6 +103,14 @@ def lock_lost(where: str, info: LockInfo) -> LockLostError:
                          f"step is not recorded; run infra plan to see where things are")
 
 
+def lock_lost_at_release(where: str, info: LockInfo) -> LockLostError:
+    """Said when the lock was replaced by another run's between this run's last look at it and its
+    release (its last state write came before that look): the other run's lock stays."""
+    return LockLostError(f"the lock of state {where} (lock id {info.id}) was removed while this run held it "
+                         f"(infra state unlock?), as this run let go of it: a lock another run took meanwhile is "
+                         f"left in place; run infra plan to see where things are")
+
+
 def _process_state(pid: int) -> str:
     """running, gone, or unknown (not this host's business)."""
     try:

@@ -9,6 +9,9 @@ try at the same moment exactly one gets the lock, and the other is told who hold
 - `DynamoDBLock`: one item keyed `LockID=<bucket>/<key>`, put with `attribute_not_exists(LockID)`,
   as Terraform's S3 backend does with `dynamodb_table`, for teams that already have the table.
 
+Each is let go with a conditional delete too (the lock object If-Match the ETag read as this run's,
+the item on condition that it names this run), so a release never removes a lock another run took.
+
 Either holds the `LockInfo` JSON (who, pid, since when, for what), shown when a second apply is
 refused and by `infra state unlock`.
 """
@@ -20,7 +23,7 @@ from typing import Any
 import botocore.exceptions
 
 from infra.aws.session import aws_errors
-from infra.state.lock import Confirm, LockInfo, locked_error, unlockable
+from infra.state.lock import Confirm, LockInfo, lock_lost_at_release, locked_error, unlockable
 
 TAKEN = ("PreconditionFailed", "ConditionalRequestConflict")  # S3's answers to a put of an existing lock
 
@@ -70,9 +73,24 @@ class S3LockObject:
         return True
 
     def release(self, info: LockInfo) -> None:
-        _, holder = self._holder()
-        if holder is not None and holder.id == info.id:  # not ours any more (force-unlocked): leave it
-            with aws_errors(f"unlocking state: deleting {self.where}"):
+        """Delete the lock object if it is this run's, on condition that it is still the object read
+        (If-Match its ETag): one force-unlocked and taken by another run between the read and the
+        delete is left to that run, and this run is told it lost its lock."""
+        holder, etag = self._read()
+        if holder is None or holder.id != info.id:  # not ours any more (force-unlocked): leave it
+            return
+        with aws_errors(f"unlocking state: deleting {self.where}"):
+            try:
+                self.s3.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=etag)
+            except botocore.exceptions.ClientError as exc:
+                if _code(exc) == "PreconditionFailed":  # another run's lock object since the read
+                    raise lock_lost_at_release(self.state, info) from None
+                if _code(exc) == "NoSuchKey":  # gone since the read (or by this delete, retried): nobody's to keep
+                    return
+                if _code(exc) != "NotImplemented":
+                    raise
+                # A store that answers NotImplemented to If-Match on DeleteObject (S3 takes it since
+                # 2024; a store that ignores the header deletes, as this did before): delete unconditionally.
                 self.s3.delete_object(Bucket=self.bucket, Key=self.key)
 
     def holds(self, info: LockInfo) -> bool:
@@ -89,12 +107,17 @@ class S3LockObject:
 
     def _holder(self) -> tuple[bool, LockInfo | None]:
         """Whether the lock object exists, and the holder it names (None when it names none)."""
+        holder, etag = self._read()
+        return etag is not None, holder
+
+    def _read(self) -> tuple[LockInfo | None, str | None]:
+        """The holder the lock object names (None when it names none) and its ETag (None: no object)."""
         with aws_errors(f"reading the lock {self.where}"):
             try:
-                body = self.s3.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
+                found = self.s3.get_object(Bucket=self.bucket, Key=self.key)
             except self.s3.exceptions.NoSuchKey:
-                return False, None
-        return True, _parsed(body)
+                return None, None
+            return _parsed(found["Body"].read()), found["ETag"]
 
     def _damaged(self) -> str:
         return (f"the lock object {self.where} names no holder (damaged); if no apply is running, delete it: "

@@ -317,3 +317,95 @@ def test_an_apply_whose_lock_is_removed_under_it_stops_at_the_next_step(aws, tmp
             in stopped.err)
     with pytest.raises(s3.exceptions.NoSuchKey):  # nothing written over what the next holder may write
         s3.get_object(Bucket="ops-state", Key="prod/state.json")
+
+
+@pytest.mark.parametrize("taken", [True, False], ids=["taken", "only-removed"])
+def test_a_release_whose_lock_changed_hands_after_its_look_leaves_the_new_holders_lock(aws, tmp_path, monkeypatch,
+                                                                                     capsys, taken):
+    """An unlock from another clone, and another apply taking the lock, land between the moment an ending
+    apply reads its lock object (still its own) and its delete: the delete is conditional on the object
+    read (If-Match its ETag), so the new holder's lock stays, and the ending apply says so in one line.
+    Removed and not taken: nothing is left to keep, and the apply ends as it would have."""
+    from infra.state.lock import LockInfo
+    from infra.state.s3 import S3Backend
+
+    (tmp_path / "nodes.json").write_text(json.dumps({"__base__": LOCAL_ONLY, "web": {}}))
+    monkeypatch.chdir(tmp_path)
+    s3 = s3_state(tmp_path, aws)
+    bob = LockInfo(operation="apply", who="bob@ci-9", pid=4343) if taken else None
+    made = S3Backend.__init__
+
+    def made_with_a_lock_that_changes_hands(self, *args, **kwargs):
+        made(self, *args, **kwargs)
+        self.lock.s3 = ChangingHands(self.lock.s3, s3, bob)
+
+    monkeypatch.setattr(S3Backend, "__init__", made_with_a_lock_that_changes_hands)
+    ended = run_infra(capsys, "apply", "--auto-approve")
+    assert json.loads(s3.get_object(Bucket="ops-state", Key="prod/state.json")["Body"].read())["resources"]
+    if not taken:
+        assert ended.code == 0 and "error" not in ended.err and lock_object(s3) is None
+        return
+    assert ended.code == 1, ended.err
+    assert [line for line in ended.err.splitlines() if line.startswith("error:")] == [
+        ended.err.strip().splitlines()[-1]]
+    assert ("error: the lock of state s3://ops-state/prod/state.json (lock id " in ended.err
+            and ") was removed while this run held it (infra state unlock?), as this run let go of it: a lock "
+                "another run took meanwhile is left in place; run infra plan to see where things are" in ended.err)
+    assert lock_object(s3) == json.loads(bob.model_dump_json())  # bob's lock stays
+
+
+def test_a_store_that_refuses_a_conditional_delete_has_the_lock_deleted_as_before(aws, tmp_path, monkeypatch):
+    """An S3-compatible store that answers NotImplemented to DeleteObject with If-Match: the lock is
+    released with a plain delete, as infra did before it asked for the condition."""
+    from infra.aws.access import AwsOptions
+    from infra.config import load_config
+    from infra.state.backend import locked
+    from infra.state.s3 import S3Backend
+
+    (tmp_path / "nodes.json").write_text(json.dumps({"__base__": LOCAL_ONLY, "web": {}}))
+    monkeypatch.chdir(tmp_path)
+    s3 = s3_state(tmp_path, aws)
+    backend = S3Backend(load_config("nodes.json").settings.state, AwsOptions())
+    backend.lock.s3 = RefusingConditions(backend.lock.s3)
+    with locked(backend, "apply") as info:
+        assert lock_object(s3)["id"] == info.id
+    assert lock_object(s3) is None
+    assert backend.lock.s3.refused == 1
+
+
+class RefusingConditions:
+    """An S3 client on a store that does not implement If-Match on DeleteObject."""
+
+    def __init__(self, client) -> None:
+        self.client, self.refused = client, 0
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def delete_object(self, **request):
+        if "IfMatch" in request:
+            self.refused += 1
+            raise botocore.exceptions.ClientError({"Error": {"Code": "NotImplemented", "Message": "A header you "
+                                                   "provided implies functionality that is not implemented"}},
+                                                  "DeleteObject")
+        return self.client.delete_object(**request)
+
+
+class ChangingHands:
+    """infra's S3 client, whose delete of the lock object first lets another run take the lock: the
+    holder's lock removed (`infra state unlock --force` elsewhere) and `holder`'s put in its place (when
+    there is one)."""
+
+    def __init__(self, client, other, holder) -> None:
+        self.client, self.other, self.holder = client, other, holder
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def delete_object(self, **request):
+        if request["Key"] == LOCK:
+            self.other.delete_object(Bucket="ops-state", Key=LOCK)
+            if self.holder is not None:
+                self.other.put_object(Bucket="ops-state", Key=LOCK, Body=self.holder.model_dump_json().encode(),
+                                      IfNoneMatch="*")
+        return self.client.delete_object(**request)

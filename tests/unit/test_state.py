@@ -179,3 +179,26 @@ def test_an_unlock_that_is_not_confirmed_leaves_the_lock(tmp_path):
     with pytest.raises(StateError, match="not confirmed"):
         backend.force_unlock(holder.id, refuse)
     assert backend.holds(holder)
+
+
+class LosingBackend(LocalBackend):
+    """A backend whose lock was lost as the run let go of it (an S3 lock object that changed hands)."""
+
+    def release(self, info):
+        from infra.state.lock import lock_lost_at_release
+        super().release(info)
+        raise lock_lost_at_release(self.description, info)
+
+
+def test_a_lock_lost_at_release_is_told_unless_the_run_failed_already(tmp_path):
+    from infra.state.backend import locked
+    from infra.state.lock import LockLostError
+
+    backend = LosingBackend(tmp_path / "state.json")
+    with pytest.raises(LockLostError, match="was removed while this run held it .*, as this run let go of it"):
+        with locked(backend, "apply"):
+            pass
+    with pytest.raises(StateError, match="^the apply's own error$"):  # not hidden by the lost lock
+        with locked(backend, "apply"):
+            raise StateError("the apply's own error")
+    assert not backend.lock_path.exists()  # released both times
