@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from infra.errors import InfraError, RollPaused
 from infra.reconciler.actions import ActionKind
@@ -27,7 +27,7 @@ from infra.reconciler.plan import Action, Plan
 from infra.reconciler.refs import ref, resolve
 from infra.state.backend import StateBackend, still_held
 from infra.state.journal import finish, record_changes
-from infra.state.lock import LockInfo
+from infra.state.lock import LockInfo, lock_lost_at_end
 from infra.state.model import ResourceState, State
 
 
@@ -105,9 +105,11 @@ class Executor:
         running: dict[Future, tuple[Action, float]] = {}
         try:
             self._walk(schedule, running, result)
-        finally:
-            if self.lock is None or self.backend.holds(self.lock):  # a lost lock: the state is another's now
-                finish(self.backend, self.state)  # what the journal holds, written whole
+        except BaseException:
+            self._finish()  # the error in flight is the one to tell
+            raise
+        if not self._finish():
+            raise lock_lost_at_end(self.backend.description, cast(LockInfo, self.lock))
         for address, action in schedule.pending.items():
             result.skipped[address] = "waits on an action that did not run"
             self.listener.skipped(action, result.skipped[address])
@@ -238,6 +240,14 @@ class Executor:
                 changed.append(action.address)
         if changed:
             self._write(changed)
+
+    def _finish(self) -> bool:
+        """Write what the journal holds into the state, whole; not when the lock was lost (the state
+        is another run's now): False then."""
+        if self.lock is not None and not self.backend.holds(self.lock):
+            return False
+        finish(self.backend, self.state)
+        return True
 
     def _check_lock(self) -> None:
         if self.lock is not None:

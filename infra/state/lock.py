@@ -103,6 +103,15 @@ def lock_lost(where: str, info: LockInfo) -> LockLostError:
                          f"step is not recorded; run infra plan to see where things are")
 
 
+def lock_lost_at_end(where: str, info: LockInfo) -> LockLostError:
+    """Said when an apply finished every step and found its lock gone as it was to write the state
+    whole (its journal compacted, or uploaded): that write is left to whoever holds the lock now."""
+    return LockLostError(f"the lock of state {where} (lock id {info.id}) was removed while this run held it "
+                         f"(infra state unlock?), after its last step: every step is recorded in its journal on "
+                         f"this machine, but the state was not written whole at the end; run infra plan here to "
+                         f"see where things are")
+
+
 def lock_lost_at_release(where: str, info: LockInfo) -> LockLostError:
     """Said when the lock was replaced by another run's between this run's last look at it and its
     release (its last state write came before that look): the other run's lock stays."""

@@ -318,6 +318,36 @@ def test_an_apply_whose_lock_was_removed_stops_before_its_next_step_without_writ
     assert world.calls == ["thing.a"] and backend.writes == []
 
 
+class UnlockedAfterWriting(RecordingBackend):
+    """Its lock is removed right after the state write of `after` (as `infra state unlock` from elsewhere
+    would, after the apply's last look at its lock)."""
+
+    def __init__(self, path, after):
+        super().__init__(path)
+        self.after, self.holder = after, None
+
+    def write(self, state):
+        super().write(state)
+        if self.after in state.resources and self.holder is not None:
+            self.force_unlock(self.holder.id, lambda holder: None)
+            self.holder = None
+
+
+def test_an_apply_whose_lock_is_removed_after_its_last_step_says_so(tmp_path):
+    from infra.state.lock import LockLostError
+
+    backend = UnlockedAfterWriting(tmp_path / "state.json", after="thing.b")
+    desired = Graph(topological([thing("a"), thing("b", "a")]))
+    with pytest.raises(LockLostError, match="after its last step: every step is recorded"):  # was silent
+        with locked(backend, "apply") as holder:
+            backend.holder = holder.model_copy(update={"who": "ops@another-host"})  # so that unlock may remove it
+            backend.lock_path.write_text(backend.holder.model_dump_json())
+            state = backend.read()
+            world = World()
+            Executor(Providers([world]), backend, state, lock=holder).run(plan(desired, {}, state))
+    assert world.calls == ["thing.a", "thing.b"] and backend.writes[-1] == {"thing.a", "thing.b"}
+
+
 class PausingWorld(World):
     """thing.b's roll stops at a manual pause, as a roll with {"pause": "manual"} does."""
 
