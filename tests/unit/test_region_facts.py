@@ -3,7 +3,9 @@ groups and threads that want them; a name not found is asked again. On stub clie
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 from typing import Any
 
 import pytest
@@ -83,6 +85,18 @@ def test_a_name_in_several_vpcs_keeps_every_id() -> None:
     assert region_facts(clients).security_groups("us-east-1", ["web"]) == {"web": ["sg-1", "sg-7"]}
     assert region_facts(clients).security_groups("eu-west-1", ["web"]) == {"web": ["sg-1", "sg-7"]}
     assert [call for call, _ in ec2.calls] == ["groups", "groups"]  # one question per region
+
+
+def test_a_run_s_facts_go_when_its_clients_go() -> None:
+    # A process that makes run after run (a service, the test suite: thousands) must not keep each
+    # run's clients, their boto3 sessions and clients, through the facts kept for them.
+    clients: Any = StubClients(StubEc2({"web": ["sg-1"]}))
+    assert available_zones(clients, "us-east-1") == ["us-east-1a", "us-east-1b"]
+    assert security_group_ids(clients, "us-east-1", ["web"]) == ["sg-1"]
+    gone = weakref.ref(clients)
+    del clients
+    gc.collect()
+    assert gone() is None
 
 
 def test_regions_observed_at_once_do_not_wait_for_each_other_s_answers() -> None:
