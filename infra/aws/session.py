@@ -126,10 +126,18 @@ class AwsClients:
 
     def start_scan(self, service: str, region: str, operation: str, key: str, **arguments: Any) -> None:
         """Page `operation` now, in the background, for the `scan` with the same arguments to read
-        (early_pages.py). The client is made in that thread too: what making it may say (no such
-        profile, a stopped sandbox) is said where the scan is read, as it was before."""
+        (early_pages.py). The client is made here: made in that thread while this one computes, it
+        took seconds (botocore looks for its service files with a stat call each, and after each the
+        thread waited up to 5 ms for this one to let go of the interpreter). What making it may say (no such profile, a
+        stopped sandbox) is said where the scan is read, as it was before."""
+        try:
+            client = self.client(service, region)
+        except ProviderError as exc:
+            failed = exc
+            client = None
         self.early.start(_scan_key(service, region, operation, key, arguments), operation,
-                         lambda: paginate(self.client(service, region), operation, key, **arguments))
+                         lambda: paginate(client, operation, key, **arguments) if client is not None
+                         else _raise(failed))
 
     def scan(self, service: str, region: str, operation: str, key: str, **arguments: Any) -> Iterator[dict[str, Any]]:
         """Every item under `key` across all pages of `operation` of `service` in `region`: read from
@@ -166,6 +174,10 @@ class AwsClients:
         if self.is_sandbox and self.session().get_credentials() is None:
             env.update(SANDBOX_CREDENTIALS)
         return env
+
+
+def _raise(error: Exception) -> Iterator[dict[str, Any]]:
+    raise error
 
 
 def _scan_key(service: str, region: str, operation: str, key: str, arguments: dict[str, Any]) -> tuple[str, ...]:

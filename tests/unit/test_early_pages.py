@@ -95,3 +95,14 @@ def test_nothing_started_is_nothing_to_take_or_stop():
     early = EarlyPages()
     assert early.take("asgs") is None
     early.stop()
+
+
+def test_what_making_a_scan_s_client_says_is_said_where_the_scan_is_read(tmp_path, monkeypatch):
+    from infra.aws.session import AwsClients
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))  # no profiles at all
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    clients = AwsClients(region="us-east-1", profile="nope")
+    clients.start_scan("autoscaling", "us-east-1", "describe_auto_scaling_groups", "AutoScalingGroups")  # no error yet
+    with pytest.raises(ProviderError, match="AWS profile 'nope' is not in your AWS config"):
+        list(clients.scan("autoscaling", "us-east-1", "describe_auto_scaling_groups", "AutoScalingGroups"))

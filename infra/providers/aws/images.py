@@ -92,13 +92,6 @@ class ImagesProvider:
             observation.found.get(r.address), r.attributes.get(IMAGE_DIGEST))])
         return observation
 
-    def start_scans(self, regions: Iterable[str | None]) -> None:
-        """Start the scan observe reads in `regions` (where the state records AMIs: among those it asks)."""
-        IMAGES_SCAN.start(self.clients, sorted(set(map(self.region, regions))))
-
-    def stop_scans(self) -> None:
-        self.clients.early.stop()
-
     def _observe_region(self, region: str, asked: dict[str, str]) -> Observation:
         """What one region holds, labelled with that region (asked: address -> the region it is wanted in)."""
         observation = Observation()

@@ -55,7 +55,6 @@ VERSIONED = ("image_id", "instance_type", "security_groups", "key_name", "iam_in
 
 class LaunchTemplatesProvider(ObservedPerRegion):
     kinds = frozenset({"launch_template"})
-    scans = (TEMPLATES_SCAN, DEFAULTS_SCAN)  # a plan starts both early where the state records templates
 
     def __init__(self, context: AwsContext) -> None:
         self.context, self.clients = context, context.clients
