@@ -164,22 +164,11 @@ def test_of_many_conditional_puts_of_one_new_key_at_once_exactly_one_writes_it(t
                           aws_access_key_id="testing", aws_secret_access_key="testing",
                           config=botocore.config.Config(max_pool_connections=writers))
         s3.create_bucket(Bucket="ops-state")
-        together = threading.Barrier(writers, timeout=30)
-
-        def put(key: str, writer: int) -> str:
-            together.wait()
-            try:
-                s3.put_object(Bucket="ops-state", Key=key, Body=f"writer {writer}".encode(), IfNoneMatch="*")
-            except botocore.exceptions.ClientError as exc:
-                return exc.response["Error"]["Code"]
-            return f"writer {writer}"
-
-        with ThreadPoolExecutor(writers) as pool:
-            for n in range(rounds):
-                key = f"round-{n}.lock"
-                answers = list(pool.map(put, [key] * writers, range(writers)))
-                written = s3.get_object(Bucket="ops-state", Key=key)["Body"].read().decode()
-                assert sorted(answers) == sorted([written] + ["PreconditionFailed"] * (writers - 1)), f"round {n}"
+        one_wins_each_round(
+            writers, rounds, refused="PreconditionFailed",
+            write=lambda key, writer: s3.put_object(Bucket="ops-state", Key=key, Body=writer.encode(),
+                                                    IfNoneMatch="*"),
+            written=lambda key: s3.get_object(Bucket="ops-state", Key=key)["Body"].read().decode())
     finally:
         server.stop()
 
@@ -198,25 +187,32 @@ def test_of_many_conditional_puts_of_one_new_item_at_once_exactly_one_writes_it(
                           KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
                           AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}])
     absent = "attribute_not_exists(LockID)" + " AND attribute_not_exists(Info)" * 60
+    one_wins_each_round(
+        writers, rounds, refused="ConditionalCheckFailedException",
+        write=lambda key, writer: dynamodb.put_item(TableName="infra-locks", ConditionExpression=absent,
+                                                    Item={"LockID": {"S": key}, "Info": {"S": writer}}),
+        written=lambda key: dynamodb.get_item(TableName="infra-locks", Key={"LockID": {"S": key}},
+                                              ConsistentRead=True)["Item"]["Info"]["S"])
+
+
+def one_wins_each_round(writers: int, rounds: int, *, write, written, refused: str) -> None:
+    """`writers` threads `write(key, "writer <n>")` at the same moment, round after round (a new key
+    each): exactly one writes (what is `written` there is its), every other is `refused` (an error code)."""
     together = threading.Barrier(writers, timeout=30)
 
-    def put(lock_id: str, writer: int) -> str:
+    def attempt(key: str, writer: int) -> str:
         together.wait()
         try:
-            dynamodb.put_item(TableName="infra-locks", ConditionExpression=absent,
-                              Item={"LockID": {"S": lock_id}, "Info": {"S": f"writer {writer}"}})
+            write(key, f"writer {writer}")
         except botocore.exceptions.ClientError as exc:
             return exc.response["Error"]["Code"]
         return f"writer {writer}"
 
     with ThreadPoolExecutor(writers) as pool:
         for n in range(rounds):
-            lock_id = f"ops-state/round-{n}.json"
-            answers = list(pool.map(put, [lock_id] * writers, range(writers)))
-            written = dynamodb.get_item(TableName="infra-locks", Key={"LockID": {"S": lock_id}},
-                                        ConsistentRead=True)["Item"]["Info"]["S"]
-            assert sorted(answers) == sorted([written] + ["ConditionalCheckFailedException"] * (writers - 1)), \
-                f"round {n}"
+            key = f"round-{n}.lock"
+            answers = list(pool.map(attempt, [key] * writers, range(writers)))
+            assert sorted(answers) == sorted([written(key)] + [refused] * (writers - 1)), f"round {n}"
 
 
 @pytest.mark.parametrize("lock", ["object", "table"])
