@@ -19,13 +19,12 @@ from typing import Any
 import botocore.exceptions
 
 from infra.aws.consistency import until_visible
-from infra.aws.session import aws_errors
+from infra.aws.session import aws_errors, paginate
 from infra.errors import InfraError, ProviderError
 from infra.providers import packer
 from infra.providers.aws.common import (
     AwsContext,
     ByOwner,
-    Scan,
     by_owner,
     configured_regions,
     identity_tags,
@@ -54,9 +53,6 @@ USABLE_STATES = ("available", "pending")  # a failed or deregistered AMI is not 
 # AMIs per DescribeImages page, AWS's most: without MaxResults AWS answers every AMI in one response,
 # and 10,000 AMIs' XML and its parse held 120 MB at once (docs/performance.md).
 IMAGE_PAGE = 1000
-IMAGES_SCAN = Scan("ec2", "describe_images", "Images", {
-    "Owners": ["self"], "Filters": [{"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]}],
-    "PaginationConfig": {"PageSize": IMAGE_PAGE}})
 
 class ImagesProvider:
     kinds = frozenset({"ami"})
@@ -117,10 +113,13 @@ class ImagesProvider:
 
     def _scan(self, region: str, group: str | None = None) -> ByOwner[Image]:
         """The usable AMIs infra made in `region` (of one group, or of all), by owner."""
-        scan = IMAGES_SCAN if group is None else Scan(IMAGES_SCAN.service, IMAGES_SCAN.operation, IMAGES_SCAN.key, {
-            **IMAGES_SCAN.arguments, "Filters": [*IMAGES_SCAN.arguments["Filters"],
-                                                 {"Name": f"tag:{GROUP_TAG}", "Values": [group]}]})
-        found = [image_of(raw) for raw in scan.items(self.clients, region) if raw.get("State") in USABLE_STATES]
+        filters = [{"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]}]
+        if group is not None:
+            filters.append({"Name": f"tag:{GROUP_TAG}", "Values": [group]})
+        ec2 = self.clients.client("ec2", region)
+        pages = {"PageSize": IMAGE_PAGE}
+        found = [image_of(raw) for raw in paginate(ec2, "describe_images", "Images", Owners=["self"], Filters=filters,
+                                                 PaginationConfig=pages) if raw.get("State") in USABLE_STATES]
         images = by_owner([image for image in found if image.group and (group is None or image.group == group)],
                           lambda image: dict(image.tags), self.owner)
         with self._lock:

@@ -16,14 +16,13 @@ from typing import Any, cast
 import botocore.exceptions
 
 from infra.aws.consistency import until_visible
-from infra.aws.session import AwsClients, aws_errors
+from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ProviderError
 from infra.providers.aws.common import (
     GROUP_TAG,
     MANAGED,
     AwsContext,
     ObservedPerRegion,
-    Scan,
     as_config_names,
     by_owner,
     identity_tags,
@@ -44,11 +43,6 @@ from infra.reconciler.resources import Observation, Observed, address_of
 # (what nodes.json asks for), which plans compare with while the default is the earlier one.
 APPLIED_TAG = "infra:applied_version"
 PAGE = {"PageSize": 200}  # the most AWS gives in one page; fewer requests with many groups
-TEMPLATES_SCAN = Scan("ec2", "describe_launch_templates", "LaunchTemplates",
-                      {"Filters": [MANAGED], "PaginationConfig": PAGE})
-# Every template's default version in a region (other projects' too: versions cannot be filtered by tag).
-DEFAULTS_SCAN = Scan("ec2", "describe_launch_template_versions", "LaunchTemplateVersions",
-                     {"Versions": ["$Default"], "PaginationConfig": PAGE})
 # Attributes that live in a template version; a change to any of them makes a new version.
 VERSIONED = ("image_id", "instance_type", "security_groups", "key_name", "iam_instance_profile", "user_data")
 
@@ -69,14 +63,17 @@ class LaunchTemplatesProvider(ObservedPerRegion):
             # of this project's is seen: not at all in a region with none (a cold plan).
             versions: Future[list[dict[str, Any]]] | None = None
             templates, tags_of = [], {}  # tags by template id: read once, not at each look
-            for template in TEMPLATES_SCAN.items(self.clients, region):
+            for template in paginate(ec2, "describe_launch_templates", "LaunchTemplates", Filters=[MANAGED],
+                                     PaginationConfig=PAGE):
                 tags = tag_dict(template.get("Tags"))
                 if not tags.get(GROUP_TAG):
                     continue
                 templates.append(template)
                 tags_of[template["LaunchTemplateId"]] = tags
                 if versions is None and tags.get(OWNER_TAG, "") in ("", self.owner):
-                    versions = pool.submit(lambda: list(DEFAULTS_SCAN.items(self.clients, region)))
+                    versions = pool.submit(lambda: list(paginate(
+                        ec2, "describe_launch_template_versions", "LaunchTemplateVersions", Versions=["$Default"],
+                        PaginationConfig=PAGE)))
             owners = by_owner(templates, lambda t: tags_of[t["LaunchTemplateId"]], self.owner)
             theirs = [(_address(t, tags_of[t["LaunchTemplateId"]]), owner,
                        _described(region, t["LaunchTemplateName"], t["LaunchTemplateId"]))
