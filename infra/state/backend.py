@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Protocol
 
+from infra.errors import ProviderError
 from infra.state.lock import Confirm, LockInfo, LockLostError, lock_lost
 from infra.state.model import State
 
@@ -43,7 +44,7 @@ def locked(backend: StateBackend, operation: str) -> Iterator[LockInfo]:
     try:
         yield info
     except BaseException:
-        with suppress(LockLostError):  # the run's own error is the one to tell
+        with suppress(LockLostError, ProviderError):  # the run's own error is the one to tell
             backend.release(info)
         raise
     backend.release(info)  # may say the lock was lost as it was let go (LockLostError)

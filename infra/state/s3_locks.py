@@ -153,12 +153,17 @@ class DynamoDBLock:
         raise locked_error(self.state, _info_of(self._item()), self._damaged())
 
     def release(self, info: LockInfo) -> None:
-        try:
-            self.dynamodb.delete_item(TableName=self.table, Key={"LockID": {"S": self.lock_id}},
-                                      ConditionExpression="Info = :info",
-                                      ExpressionAttributeValues={":info": {"S": info.model_dump_json()}})
-        except botocore.exceptions.ClientError:
-            pass  # not ours any more (force-unlocked): leave the new holder alone
+        """Delete the item if it still names this run. Any other failure (access denied, throttled past
+        botocore's retries) is said in one line: the lock stays, and the next run would find it."""
+        with aws_errors(f"unlocking state in DynamoDB table {self.table}"):
+            try:
+                self.dynamodb.delete_item(TableName=self.table, Key={"LockID": {"S": self.lock_id}},
+                                          ConditionExpression="Info = :info",
+                                          ExpressionAttributeValues={":info": {"S": info.model_dump_json()}})
+            except botocore.exceptions.ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+                # not ours any more (force-unlocked): leave the new holder alone
 
     def holds(self, info: LockInfo) -> bool:
         holder = _info_of(self._item())

@@ -202,3 +202,53 @@ def test_a_lock_lost_at_release_is_told_unless_the_run_failed_already(tmp_path):
         with locked(backend, "apply"):
             raise StateError("the apply's own error")
     assert not backend.lock_path.exists()  # released both times
+
+
+class LockTable:
+    """A DynamoDB client whose DeleteItem fails with `code` (None: succeeds)."""
+
+    def __init__(self, code):
+        self.code = code
+
+    def delete_item(self, **_):
+        import botocore.exceptions
+
+        if self.code:
+            raise botocore.exceptions.ClientError({"Error": {"Code": self.code, "Message": "as the test says"}},
+                                                  "DeleteItem")
+
+
+@pytest.mark.parametrize("code", [None, "ConditionalCheckFailedException"])
+def test_a_dynamodb_lock_lets_go_quietly_when_it_is_gone_or_another_run_s(code):
+    from infra.state.lock import LockInfo
+    from infra.state.s3_locks import DynamoDBLock
+
+    DynamoDBLock(LockTable(code), "infra-locks", "ops-state", "prod.json").release(LockInfo(operation="apply"))
+
+
+def test_a_dynamodb_lock_that_cannot_be_let_go_says_so_in_one_line():
+    from infra.errors import ProviderError
+    from infra.state.lock import LockInfo
+    from infra.state.s3_locks import DynamoDBLock
+
+    lock = DynamoDBLock(LockTable("AccessDeniedException"), "infra-locks", "ops-state", "prod.json")
+    with pytest.raises(ProviderError) as raised:  # was swallowed: the lock stayed, unsaid
+        lock.release(LockInfo(operation="apply"))
+    assert str(raised.value) == ("unlocking state in DynamoDB table infra-locks: AccessDeniedException: as the test "
+                                 "says")
+
+
+def test_a_failed_command_s_own_error_is_told_even_when_its_lock_cannot_be_let_go(tmp_path):
+    from infra.errors import ProviderError
+    from infra.state.backend import locked
+
+    class Stuck(LocalBackend):
+        def release(self, info):
+            raise ProviderError("unlocking state in DynamoDB table infra-locks: ThrottlingException: Rate exceeded")
+
+    with pytest.raises(StateError, match="the command's own"):
+        with locked(Stuck(tmp_path / "state.json"), "apply"):
+            raise StateError("the command's own error")
+    with pytest.raises(ProviderError, match="ThrottlingException"):  # after a command that went well: said
+        with locked(Stuck(tmp_path / "other.json"), "apply"):
+            pass
