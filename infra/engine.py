@@ -95,14 +95,15 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
     for group in selection.groups:
         config.group(group)  # unknown names are an error, with a suggestion
     state = read_state(workspace)
-    if selection.everything:
-        workspace.providers.start_scans(recorded_regions(state))
+    early = recorded_regions(state) if selection.everything else {}  # nothing recorded (cold): nothing to start
+    if early:
+        workspace.providers.start_scans(early)
     try:
         desired = with_recorded(desired_graph(config, workspace.root), state, config.groups)
         share_recorded(desired, state)
         observation = observe(workspace, desired, state, selection)
     finally:
-        if selection.everything:
+        if early:
             workspace.providers.stop_scans()
     known = {*state.resources, *observation.found, *(u.address for u in observation.unowned)}
     scope, excluded = scoped(selection, desired, state, {*desired.resources, *known})

@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, cast
 from urllib.parse import urlparse
 
@@ -128,16 +129,13 @@ class AwsClients:
         """Page `operation` now, in the background, for the `scan` with the same arguments to read
         (early_pages.py). The client is made here: made in that thread while this one computes, it
         took seconds (botocore looks for its service files with a stat call each, and after each the
-        thread waited up to 5 ms for this one to let go of the interpreter). What making it may say (no such profile, a
-        stopped sandbox) is said where the scan is read, as it was before."""
+        thread waited up to 5 ms for this one to let go of the interpreter). What making it may say
+        (no such profile, a stopped sandbox) is said where the scan is read, as it was before."""
         try:
-            client = self.client(service, region)
+            pages = partial(paginate, self.client(service, region), operation, key, **arguments)
         except ProviderError as exc:
-            failed = exc
-            client = None
-        self.early.start(_scan_key(service, region, operation, key, arguments), operation,
-                         lambda: paginate(client, operation, key, **arguments) if client is not None
-                         else _raise(failed))
+            pages = partial(_raise, exc)
+        self.early.start(_scan_key(service, region, operation, key, arguments), operation, pages)
 
     def scan(self, service: str, region: str, operation: str, key: str, **arguments: Any) -> Iterator[dict[str, Any]]:
         """Every item under `key` across all pages of `operation` of `service` in `region`: read from

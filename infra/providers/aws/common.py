@@ -174,8 +174,9 @@ class ObservedPerRegion:
     def start_scans(self, regions: Iterable[str | None]) -> None:
         """Start the scans observe will read in `regions` (where the state records resources of this
         provider's kinds: regions observe asks about, as they are among those it is asked about)."""
+        named = sorted({region for region in regions if isinstance(region, str)})
         for scan in self.scans:
-            scan.start(self.clients, sorted({region for region in regions if isinstance(region, str)}))
+            scan.start(self.clients, named)
 
     def stop_scans(self) -> None:
         self.clients.early.stop()
