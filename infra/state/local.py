@@ -14,6 +14,23 @@ from infra.state.model import State
 MAX_STATE_BYTES = 1024 * MiB  # thousands of groups take tens of MiB
 
 
+def _write_lock(path: Path, info: LockInfo, flags: int) -> None:
+    with os.fdopen(os.open(path, flags | os.O_WRONLY, 0o644), "w") as handle:
+        handle.write(info.model_dump_json())
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _put_in_place(written: Path, path: Path, info: LockInfo) -> None:
+    """Link `written` to `path` (FileExistsError when taken)."""
+    try:
+        os.link(written, path)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: made, then written, the only way there
+        _write_lock(path, info, os.O_CREAT | os.O_EXCL)
+
+
 class LocalBackend:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -32,16 +49,20 @@ class LocalBackend:
         atomic_write_text(self.path, state.to_json(), keep_backup=self.backup, private=True)
 
     def acquire(self, info: LockInfo) -> None:
+        """Put the lock file in place whole: written beside it, then linked to its name, which fails
+        when another run holds it. Created empty and then written, a second apply starting at that
+        moment read no holder and said "locked by an unknown process ... if no apply is running,
+        remove the lock" of a run that was starting."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        written = self.lock_path.with_name(f".{self.lock_path.name}.{info.id}")
+        _write_lock(written, info, os.O_CREAT | os.O_TRUNC)
         try:
-            fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            _put_in_place(written, self.lock_path, info)
         except FileExistsError:
             raise locked_error(str(self.path), self._holder(),
                                f"if no apply is running, remove {self.lock_path}") from None
-        with os.fdopen(fd, "w") as handle:
-            handle.write(info.model_dump_json())
-            handle.flush()
-            os.fsync(handle.fileno())
+        finally:
+            written.unlink(missing_ok=True)
 
     def release(self, info: LockInfo) -> None:
         holder = self._holder()

@@ -252,3 +252,36 @@ def test_a_failed_command_s_own_error_is_told_even_when_its_lock_cannot_be_let_g
     with pytest.raises(ProviderError, match="ThrottlingException"):  # after a command that went well: said
         with locked(Stuck(tmp_path / "other.json"), "apply"):
             pass
+
+
+def test_a_lock_file_is_never_there_without_its_holder(tmp_path, monkeypatch):
+    """A second apply starting while the first takes the lock reads who holds it: the file appears whole
+    (it was created empty, then written: read in between, it named an unknown process)."""
+    from infra.state import local
+    from infra.state.lock import LockInfo
+
+    backend = LocalBackend(tmp_path / "state.json")
+    seen_while_writing = []
+    fsync = local.os.fsync
+    monkeypatch.setattr(local.os, "fsync", lambda fd: (seen_while_writing.append(backend.lock_path.exists()),
+                                                       fsync(fd)))
+    info = LockInfo(operation="apply")
+    backend.acquire(info)
+    assert seen_while_writing == [False]  # written before it is in place
+    assert backend.holds(info) and [p.name for p in tmp_path.iterdir()] == ["state.lock"]  # nothing left beside
+
+
+def test_a_lock_file_is_taken_where_there_are_no_hard_links(tmp_path, monkeypatch):
+    from infra.state import local
+    from infra.state.lock import LockInfo
+
+    def no_links(source, target):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(local.os, "link", no_links)
+    backend = LocalBackend(tmp_path / "state.json")
+    first, second = LockInfo(operation="apply"), LockInfo(operation="apply")
+    backend.acquire(first)
+    with pytest.raises(StateError, match="is locked by"):
+        backend.acquire(second)
+    assert backend.holds(first) and [p.name for p in tmp_path.iterdir()] == ["state.lock"]
