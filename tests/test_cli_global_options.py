@@ -84,6 +84,19 @@ def test_a_bad_value_after_the_command_is_the_one_line_error_it_is_before(repo, 
     assert after.err == before.err.replace("(see: infra --help)", "(see: infra plan --help)")
 
 
+@pytest.mark.parametrize("args, message", [
+    (["plan", "--env"], "Option '--env' requires an argument. (see: infra plan --help)"),
+    (["state", "list", "-c"], "Option '-c' requires an argument. (see: infra state list --help)"),
+    (["state", "list", "-o"], "Option '-o' requires an argument. (see: infra state list --help)"),
+    (["apply", "--auto-approve=yes"], "Option '--auto-approve' does not take a value. (see: infra apply --help)"),
+    (["--env"], "Option '--env' requires an argument. (see: infra --help)"),
+])
+def test_an_option_missing_its_value_points_to_the_help_of_its_command(repo, capsys, args, message):
+    """As every other usage error does: that help lists the option (a global one under "Global options")."""
+    result = run_infra(capsys, *args)
+    assert result.code == 1 and result.err == f"error: {message}\n"
+
+
 def test_debug_after_the_command_shows_the_traceback(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no nodes.json: an error
     assert run_infra(capsys, "validate").code == 1
