@@ -70,7 +70,8 @@ def global_options_text(root) -> list[str]:
             + (f"A command's own option of the same name keeps its meaning (the global one then goes before it "
                f"only): {'; '.join(left)}." if left else "No command has an option of the same name (one would keep "
                "its meaning, the global one then going before it only).")
-            + " `--version`, `--install-completion` and `--show-completion` go before the command only."]
+            + " `--version`, `--install-completion` and `--show-completion` go before the command only. A group"
+              " given global options but no command (`infra state --env prod`) shows its help, as it does alone."]
 
 
 def commands(root, prefix=""):

@@ -97,6 +97,21 @@ def test_an_option_missing_its_value_points_to_the_help_of_its_command(repo, cap
     assert result.code == 1 and result.err == f"error: {message}\n"
 
 
+@pytest.mark.parametrize("group, given", [
+    ([], ["--env", "staging"]),
+    ([], ["--debug"]),
+    (["state"], ["--env", "staging"]),
+    (["state"], ["-c", "other.json", "--region", "eu-west-1"]),
+    (["env"], ["--max-request-rate", "5"]),
+    (["rollout"], ["--debug"]),
+    (["sandbox"], ["--endpoint-url", "http://127.0.0.1:5000"]),
+])
+def test_a_group_given_options_but_no_command_shows_its_help_as_it_does_alone(repo, capsys, group, given):
+    alone = run_infra(capsys, *group)
+    assert alone.code == 0 and alone.out.startswith(f"Usage: {' '.join(['infra', *group])} ")
+    assert run_infra(capsys, *group, *given) == alone  # not "Missing command.", exit 1
+
+
 def test_debug_after_the_command_shows_the_traceback(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no nodes.json: an error
     assert run_infra(capsys, "validate").code == 1

@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from infra import __version__, stopping
 from infra.cli.global_options import accept_after_commands
-from infra.cli.usage_errors import named_after_their_command
+from infra.cli.usage_errors import help_without_a_command, named_after_their_command
 from infra.cli.value_names import name_values
 from infra.errors import InfraError, Terminated
 from infra.redact import mask_url_passwords
@@ -108,8 +108,10 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def command() -> Any:
     """The command line as typer builds it from `app`, its help naming values rather than types, its
-    global options taken after any command too, its usage errors naming the command they were typed to."""
-    return accept_after_commands(named_after_their_command(name_values(typer.main.get_command(app))), options)
+    global options taken after any command too, its usage errors naming the command they were typed to,
+    its groups showing their help when given no command."""
+    typed = named_after_their_command(name_values(typer.main.get_command(app)))
+    return accept_after_commands(help_without_a_command(typed), options)
 
 
 # A command builds millions of small objects that live until it ends (the config, the graph, the
