@@ -302,6 +302,33 @@ def test_state_push_refuses_a_file_that_is_not_a_state(local, capsys):
     assert len(json.loads(infra(capsys, "state", "list", "-o", "json").out)) == 2
 
 
+@pytest.mark.parametrize("command", [["state", "rm", "role.api"], ["state", "push", "pulled.json", "--force"]])
+def test_state_rm_and_push_whose_lock_was_taken_meanwhile_write_nothing(local, capsys, monkeypatch, command):
+    """Unlocked and locked by another run between taking the lock and writing: as an apply does before
+    each state write, they look again, and stop in one line, the other run's lock and the state as they were."""
+    from infra.state.local import LocalBackend
+    from infra.state.lock import LockInfo
+
+    infra(capsys, "apply", "--auto-approve")
+    (local / "pulled.json").write_text(infra(capsys, "state", "pull").out)
+    state = (local / ".infra" / "state.json").read_text()
+    other = LockInfo(operation="apply", who="ops@ci-7")
+    read = LocalBackend.read
+
+    def read_then_lose_the_lock(backend):
+        if backend.lock_path.exists():  # read under this run's lock: another run's from now on
+            backend.lock_path.write_text(other.model_dump_json())
+        return read(backend)
+
+    monkeypatch.setattr(LocalBackend, "read", read_then_lose_the_lock)
+    result = infra(capsys, *command)
+    assert result.code == 1 and result.err.count("\n") == 1, result.err
+    assert "was removed while this run held it (infra state unlock?): stopped before writing the state; " \
+           "nothing was written" in result.err
+    assert (local / ".infra" / "state.json").read_text() == state
+    assert LockInfo.model_validate_json((local / ".infra" / "state.lock").read_text()) == other
+
+
 def test_a_damaged_lock_file_is_named_by_unlock_too(local, capsys):
     (local / ".infra").mkdir()
     (local / ".infra" / "state.lock").write_text("garbage")

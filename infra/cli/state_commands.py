@@ -12,7 +12,7 @@ from infra.cli.common import stdin_is_terminal, workspace
 from infra.errors import StateError
 from infra.fsutil import read_text
 from infra.redact import masked
-from infra.state.backend import locked
+from infra.state.backend import locked, still_held
 from infra.state.local import MAX_STATE_BYTES
 from infra.state.lock import LockInfo
 from infra.state.model import State
@@ -62,11 +62,12 @@ def state_show(address: str,
 def state_rm(address: str) -> None:
     """Forget ADDRESS without touching what it names; a later apply adopts it again if it still exists."""
     ws = workspace()
-    with locked(ws.backend, "state rm"):
+    with locked(ws.backend, "state rm") as lock:
         state = ws.backend.read()
         if state.resources.pop(address, None) is None:
             raise StateError(f"{address} is not in state; infra state list shows what is")
         state.next_version()
+        still_held(ws.backend, lock, before="writing the state")
         ws.backend.write(state)
     out.print(f"Removed {address} from state; nothing else was changed.")
 
@@ -113,7 +114,7 @@ def state_push(path: Path = typer.Argument(..., help="A state file, e.g. .infra/
     if not incoming.lineage:  # every state infra writes has one: this is some other JSON file
         raise StateError(f"{path}: not a state file written by infra (it has no lineage); infra state pull "
                          f"prints one")
-    with locked(ws.backend, "state push"):
+    with locked(ws.backend, "state push") as lock:
         current = ws.backend.read()
         if not force and current.lineage and incoming.lineage and current.lineage != incoming.lineage:
             raise StateError(f"{path} is another state (lineage {incoming.lineage}, backend has {current.lineage}); "
@@ -123,5 +124,6 @@ def state_push(path: Path = typer.Argument(..., help="A state file, e.g. .infra/
                              f"pass --force to overwrite it")
         incoming.serial = max(incoming.serial, current.serial)
         incoming.next_version()
+        still_held(ws.backend, lock, before="writing the state")
         ws.backend.write(incoming)
     out.print(f"Pushed {path} ({len(incoming.resources)} resource(s)) to {ws.backend.description}.")

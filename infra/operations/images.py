@@ -1,7 +1,9 @@
 """The packer:clean and packer:delete commands: retention and removal of a group's AMIs, on request.
 
-Both hold the state lock, like an apply, and work through the AMI provider (images.py), which
-knows how to find this project's AMIs, what uses them, and how to remove one with its snapshots.
+Both hold the state lock, like an apply, and check it is still theirs just before they remove
+anything or write the state, as an apply does before each step and state write; they work through
+the AMI provider (images.py), which knows how to find this project's AMIs, what uses them, and how
+to remove one with its snapshots.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from infra.providers.base import Progress
 from infra.reconciler.graph import PROTECT_TAG
 from infra.reconciler.resources import address_of
 from infra.reconciler.retention import Decision, Image
-from infra.state.backend import locked
+from infra.state.backend import locked, still_held
 
 if TYPE_CHECKING:
     from infra.workspace import Workspace
@@ -42,9 +44,11 @@ def clean(workspace: Workspace, groups: Iterable[str], keep: int | None, progres
         if count is not None:
             by_region[provider.region(config.groups[name].region)][name] = count
     total = Decision()
-    with locked(workspace.backend, "packer:clean"):
+    with locked(workspace.backend, "packer:clean") as lock:
         for region, wanted in sorted(by_region.items()):
             images = [image for image in provider.images(region) if image.group in wanted]
+            if not dry_run:  # what another region removed already is said above; nothing more goes
+                still_held(workspace.backend, lock, before=None if total.removed else "removing any AMI")
             decision = provider.retain(region, images, wanted, progress, dry_run=dry_run)
             total.kept.extend(decision.kept)
             total.held.extend(decision.held)
@@ -72,7 +76,7 @@ def delete(workspace: Workspace, group: str, progress: Progress, *, allow_destro
     regions = provider.regions_of(group)
     written = config.layout.packer_template(group)
     template = workspace.root / written
-    with locked(workspace.backend, "packer:delete"):
+    with locked(workspace.backend, "packer:delete") as lock:
         found = [image for region in regions for image in provider.images(region, group)]
         if settings is None and not template.exists() and not found:
             config.group(group)  # neither in nodes.json nor left over: the unknown-group error
@@ -82,6 +86,7 @@ def delete(workspace: Workspace, group: str, progress: Progress, *, allow_destro
                              f"--allow-destroy to remove its AMIs")
         if (found or template.exists()) and not confirm(found, str(written) if template.exists() else None):
             return None
+        still_held(workspace.backend, lock, before="removing any AMI")  # the question may have waited long
         removed = provider.delete_group(group, regions, progress)
         if template.exists():
             template.unlink()
@@ -91,6 +96,7 @@ def delete(workspace: Workspace, group: str, progress: Progress, *, allow_destro
                      if state.resources.pop(a, None) is not None]
         if forgotten:
             state.next_version()
+            still_held(workspace.backend, lock)  # the AMIs are gone: an apply's words, what finished is not recorded
             workspace.backend.write(state)
             progress(f"forgot {', '.join(forgotten)} from the state")
     return removed

@@ -7,7 +7,7 @@ from contextlib import contextmanager, suppress
 from typing import Protocol
 
 from infra.errors import ProviderError
-from infra.state.lock import Confirm, LockInfo, LockLostError, lock_lost
+from infra.state.lock import Confirm, LockInfo, LockLostError, lock_lost, lock_lost_before
 from infra.state.model import State
 
 
@@ -30,11 +30,13 @@ class StateBackend(Protocol):
         """Remove the lock `lock_id` names, after `confirm` (lock.unlockable says when it is asked)."""
 
 
-def still_held(backend: StateBackend, info: LockInfo) -> None:
+def still_held(backend: StateBackend, info: LockInfo, *, before: str | None = None) -> None:
     """Raise LockLostError unless `backend`'s lock is still the one `info` took: checked before each
-    step and state write of an apply, so one whose lock was removed stops instead of racing the next."""
+    step and state write of an apply, and before the change of a command that holds the lock for one
+    (`before`: that change, not made), so one whose lock was removed stops instead of racing the next."""
     if not backend.holds(info):
-        raise lock_lost(backend.description, info)
+        raise (lock_lost_before(backend.description, info, before) if before is not None
+               else lock_lost(backend.description, info))
 
 
 @contextmanager

@@ -103,6 +103,14 @@ def lock_lost(where: str, info: LockInfo) -> LockLostError:
                          f"step is not recorded; run infra plan to see where things are")
 
 
+def lock_lost_before(where: str, info: LockInfo, change: str) -> LockLostError:
+    """Said by a command that holds the lock for one change (state rm, state push, packer:clean,
+    packer:delete) when it finds its lock gone just before making it: that change is not made."""
+    return LockLostError(f"the lock of state {where} (lock id {info.id}) was removed while this run held it "
+                         f"(infra state unlock?): stopped before {change}; nothing was written; run the command "
+                         f"again once no other run holds the lock")
+
+
 def lock_lost_at_end(where: str, info: LockInfo) -> LockLostError:
     """Said when an apply finished every step and found its lock gone as it was to write the state
     whole (its journal compacted, or uploaded): that write is left to whoever holds the lock now."""

@@ -10,6 +10,7 @@ import pytest
 
 from infra.providers import packer
 from infra.providers.aws import images
+from infra.state.lock import LockInfo
 from tests.cli_helpers import run_infra
 from tests.integration.conftest import owner_of
 
@@ -275,6 +276,58 @@ def test_packer_delete_refuses_while_an_ami_is_in_use_and_removes_nothing(repo, 
            in result.err
     assert len(result.err.strip().splitlines()) == 1
     assert [i["ImageId"] for i in amis(ec2, "web")] == [image] and (repo / "packer/web.json").exists()
+
+
+def lose_the_lock_when_amis_are_listed(repo: Path, monkeypatch) -> LockInfo:
+    """Unlock and lock by another run (from another clone) as the command lists the AMIs, lock held."""
+    other = LockInfo(operation="apply", who="ops@ci-7")
+    listed = images.ImagesProvider.images
+
+    def listed_then_lost(provider, *args, **kwargs):
+        found = listed(provider, *args, **kwargs)
+        (repo / ".infra/state.lock").write_text(other.model_dump_json())
+        return found
+
+    monkeypatch.setattr(images.ImagesProvider, "images", listed_then_lost)
+    return other
+
+
+@pytest.mark.parametrize("command", [["packer:clean", "web", "-n", "1"], ["packer:delete", "web", "--auto-approve"]])
+def test_packer_clean_and_delete_whose_lock_was_taken_meanwhile_remove_nothing(repo, ec2, capsys, monkeypatch,
+                                                                                 command):
+    """As an apply does before each step, they look at the lock again before removing anything, and
+    stop in one line: the AMIs, the template, the state and the other run's lock as they were."""
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    make_ami(ec2, "web", "web-20200101-000000", owner_of(repo))
+    before, state = amis(ec2), (repo / ".infra/state.json").read_text()
+    other = lose_the_lock_when_amis_are_listed(repo, monkeypatch)
+    result = run_infra(capsys, *command)
+    assert result.code == 1 and result.err.count("\n") == 1, result.err
+    assert "was removed while this run held it (infra state unlock?): stopped before removing any AMI; nothing " \
+           "was written" in result.err
+    assert amis(ec2) == before and (repo / "packer/web.json").exists()
+    assert (repo / ".infra/state.json").read_text() == state
+    assert LockInfo.model_validate_json((repo / ".infra/state.lock").read_text()) == other
+
+
+def test_packer_delete_whose_lock_was_taken_as_it_removed_the_amis_leaves_the_state_to_the_other_run(
+        repo, ec2, capsys, monkeypatch):
+    assert run_infra(capsys, "apply", "--auto-approve").code == 0
+    state = (repo / ".infra/state.json").read_text()
+    other = LockInfo(operation="apply", who="ops@ci-7")
+    delete_group = images.ImagesProvider.delete_group
+
+    def removed_then_lost(provider, *args, **kwargs):
+        removed = delete_group(provider, *args, **kwargs)
+        (repo / ".infra/state.lock").write_text(other.model_dump_json())
+        return removed
+
+    monkeypatch.setattr(images.ImagesProvider, "delete_group", removed_then_lost)
+    result = run_infra(capsys, "packer:delete", "web", "--auto-approve")
+    assert result.code == 1 and result.err.count("\n") == 1, result.err
+    assert "stopped before the next step; what finished since the last step is not recorded" in result.err
+    assert amis(ec2, "web") == [] and (repo / ".infra/state.json").read_text() == state  # the next plan sees it
+    assert LockInfo.model_validate_json((repo / ".infra/state.lock").read_text()) == other
 
 
 def test_a_group_removed_from_nodes_json_has_its_amis_removed_by_apply(repo, ec2, capsys):
