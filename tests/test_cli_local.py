@@ -229,6 +229,7 @@ def test_graph_prints_dot_and_mermaid(example, capsys):
     (["plan", "--output", "yaml"], "'yaml' is not one of 'text', 'json', 'markdown'"),
     (["nosuch"], "No such command 'nosuch'"),
     (["apply", "--parallelism", "0"], "Invalid value for '--parallelism'"),
+    (["completion"], "Missing argument 'SHELL'. Choose from: bash, zsh, fish (see: infra completion --help)"),
 ])
 def test_usage_errors_are_one_line_and_exit_1_never_2(example, capsys, args, expected):
     result = infra(capsys, *args)

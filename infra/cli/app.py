@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import re
 import signal
 import sys
 import threading
@@ -222,7 +223,7 @@ def _in_main_thread() -> bool:
 
 def _usage_message(exc: Exception) -> str:
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-    message = message.replace("Value error, ", "")
+    message = re.sub(r"\s*\n\s*", " ", message.replace("Value error, ", ""))  # click lists choices on lines
     context = getattr(exc, "ctx", None)
     command = getattr(context, "command_path", None) or "infra"
     return f"{message} (see: {command} --help)"
