@@ -13,7 +13,7 @@ from infra.reconciler.cost import estimate
 from infra.reconciler.drift import DriftReport, detect_drift
 from infra.reconciler.exclude import check_names, left_out
 from infra.reconciler.executor import ApplyResult, Executor, Listener, QuietListener
-from infra.reconciler.graph import Graph, desired_graph, topological, with_recorded
+from infra.reconciler.graph import Graph, desired_graph, scanned_regions, topological, with_recorded
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.plan import MadeAgainst, Plan
 from infra.reconciler.plan_json import dump_plan, read_plan
@@ -83,6 +83,17 @@ def recorded_regions(state: State) -> dict[str, set[str | None]]:
     return regions
 
 
+def start_scans(workspace: Workspace, regions: dict[str, set[str | None]]) -> bool:
+    """Start the bulk scans observe will read in `regions` (by kind), to page while the plan reads the
+    state and builds its graph (aws/early_pages.py): the ASG scan is a warm plan's longest chain of
+    round trips. Nothing to start, nothing is made (a plan of nodes.json without ASGs loads no boto3 yet).
+    Whether something was started."""
+    if not any(regions.values()):
+        return False
+    workspace.providers.start_scans(regions)
+    return True
+
+
 def make_plan(workspace: Workspace, selection: Selection | None = None, *, forced: Iterable[str] = (),
               adopt: bool = False, refresh_only: bool = False) -> Plan:
     selection = selection or Selection()
@@ -94,16 +105,17 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
     config = workspace.config
     for group in selection.groups:
         config.group(group)  # unknown names are an error, with a suggestion
-    state = read_state(workspace)
-    early = recorded_regions(state) if selection.everything else {}  # nothing recorded (cold): nothing to start
-    if early:
-        workspace.providers.start_scans(early)
+    early = selection.everything
+    started = False
     try:
+        started = start_scans(workspace, scanned_regions(config) if early else {})  # before the state is read
+        state = read_state(workspace)
+        started = start_scans(workspace, recorded_regions(state) if early else {}) or started
         desired = with_recorded(desired_graph(config, workspace.root), state, config.groups)
         share_recorded(desired, state)
         observation = observe(workspace, desired, state, selection)
     finally:
-        if early:
+        if started:
             workspace.providers.stop_scans()
     known = {*state.resources, *observation.found, *(u.address for u in observation.unowned)}
     scope, excluded = scoped(selection, desired, state, {*desired.resources, *known})

@@ -95,6 +95,12 @@ def _promotions(config: Config, root: Path | str, inputs: dict[str, ImageInputs]
     return promoted
 
 
+def scanned_regions(config: Config) -> dict[str, set[str | None]]:
+    """The regions the graph will have ASGs in (by kind, as engine.recorded_regions), read from
+    nodes.json without building the graph: a plan starts its ASG scans there first (engine.start_scans)."""
+    return {"asg": {group.region for group in config.groups.values() if group.autoscale is not None}}
+
+
 def group_tags(group: Group, owner: str) -> dict[str, str]:
     """Tags on every AWS resource a group owns: the seed's `group` tag and the ownership marks
     (made by infra, and by which project)."""

@@ -5,6 +5,7 @@ second time, and the plan is what it was. Requests counted at the endpoint, a pr
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,26 @@ def test_a_group_removed_from_nodes_json_is_still_found_in_the_region_the_state_
     assert "autoscaling group west-" in planned.out  # as found in us-west-2, not only as the state recorded it
     asked = proxy.reset()
     assert {scan: asked[scan] for scan in SCANS} == {scan: 2 for scan in SCANS}
+
+
+def test_the_asg_scans_of_nodes_json_s_regions_page_while_the_state_is_read(proxy, repo, capsys, monkeypatch):
+    # the longest chain of round trips starts before the state (70 MB at 10,000 groups) is read
+    applied = run_infra(capsys, "apply", "--auto-approve")
+    assert applied.code == 0, applied.err
+    from infra.state.local import LocalBackend
+
+    read, asked_while_reading = LocalBackend.read, []
+
+    def read_when_the_scans_were_asked(self):
+        deadline = time.monotonic() + 10
+        while proxy.counts["DescribeAutoScalingGroups"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        asked_while_reading.append(proxy.counts["DescribeAutoScalingGroups"])
+        return read(self)
+
+    monkeypatch.setattr(LocalBackend, "read", read_when_the_scans_were_asked)
+    proxy.reset()
+    planned = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert planned.code == 0, planned.out + planned.err
+    assert asked_while_reading == [2]  # us-east-1 and us-west-2, before the state was read
+    assert proxy.reset()["DescribeAutoScalingGroups"] == 2  # and read by observing, not asked again
