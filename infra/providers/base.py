@@ -5,7 +5,7 @@ Core code (reconciler/) only sees this interface; it never knows AWS, packer or 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -13,6 +13,7 @@ from infra.errors import ProviderError
 from infra.reconciler.kinds import KINDS, LOCAL_KINDS
 from infra.reconciler.plan import Action
 from infra.reconciler.resources import Observation, Resource
+from infra.state.model import ResourceState
 
 Progress = Callable[[str], None]
 
@@ -40,6 +41,9 @@ class Provider(Protocol):
     # `look_alikes(resources)` lists those named like resources a plan would make (providers/aws/adoption.py).
     # Optional: `start_scans(regions)` starts the bulk scans its observe reads in those regions, to page
     # while the plan builds its graph, and `stop_scans()` stops those nobody read (Providers.start_scans).
+    # Optional: `confirm(resources, recorded)` looks up by id those of `resources` the state records
+    # (`recorded`, by address) that observe did not find, and returns what AWS shows of them
+    # (providers/aws/unlisted.py: AWS's listings lag behind a describe by id); see Providers.confirm.
     # Optional: `check_plan(actions)` raises a located ConfigError for what the plan would use that
     # does not exist outside infra (a security group, a source AMI: providers/aws/plan_checks.py).
 
@@ -84,6 +88,27 @@ class Providers:
             finish = getattr(provider, "finish", None)
             if finish is not None:
                 finish(applied, report)
+
+    def confirm(self, observation: Observation, resources: Iterable[Resource],
+                recorded: Mapping[str, ResourceState]) -> Observation:
+        """`observation` with what the state records (`recorded`) of `resources` that it did not find,
+        when a provider finds it asking by id (its optional `confirm`); each provider is asked once,
+        all at the same time, and none when nothing recorded is missing (a warm plan)."""
+        batches: dict[int, tuple[Any, list[Resource]]] = {}
+        unowned: set[str] | None = None
+        for resource in resources:
+            if resource.address in observation.found or resource.address not in recorded:
+                continue
+            if unowned is None:
+                unowned = {item.address for item in observation.unowned}
+            provider = self.for_kind(resource.kind)
+            if resource.address not in unowned and hasattr(provider, "confirm"):
+                batches.setdefault(id(provider), (provider, []))[1].append(resource)
+        if batches:
+            with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+                for found in pool.map(lambda batch: batch[0].confirm(batch[1], recorded), batches.values()):
+                    observation.found.update(found.found)
+        return observation
 
     def for_kind(self, kind: str) -> Provider:
         try:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from infra.aws.session import AwsClients, paginate
 from infra.errors import ProviderError
 from infra.providers.aws.region_facts import region_facts
+from infra.providers.aws.unlisted import Lookup, Unlisted, looked_up, made_at_seconds
 from infra.reconciler.graph import MANAGED_TAG, OWNER_TAG
 from infra.reconciler.resources import Observation, Observed, Resource, Unowned, split_address
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from infra.aws.access import AwsOptions
     from infra.config import Config
     from infra.state.backend import StateBackend
+    from infra.state.model import ResourceState
 
 GROUP_TAG = "group"
 MANAGED = {"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]}
@@ -165,11 +167,14 @@ class Scan:
 class ObservedPerRegion:
     """A provider that observes with one bulk scan per region: `_observe_region(region, wanted)`
     gets the desired attributes by address and returns what it found there (orphans included).
-    `scans` are those it reads in every region it observes: a plan starts them early."""
+    `scans` are those it reads in every region it observes: a plan starts them early. With a
+    `lookup`, what the state records and the scan did not list is asked for by id (`confirm`), and
+    `_observed_by_id(region, items, wanted)` reads those items as the scan's are read."""
 
     clients: AwsClients
     context: AwsContext
     scans: tuple[Scan, ...] = ()
+    lookup: Lookup | None = None
 
     def start_scans(self, regions: Iterable[str | None]) -> None:
         """Start the scans observe will read in `regions` (where the state records resources of this
@@ -195,6 +200,35 @@ class ObservedPerRegion:
         return observation
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
+        raise NotImplementedError
+
+    def confirm(self, resources: list[Resource], recorded: dict[str, ResourceState]) -> Observation:
+        """What AWS shows by id of `resources`, which the state records (`recorded`) and observe did not
+        find; waited for a while when made recently (unlisted.py). Only this project's, at their addresses."""
+        lookup = self.lookup
+        if lookup is None:
+            return Observation()
+        by_region: dict[str, list[Unlisted]] = {}
+        for resource in resources:
+            was = recorded[resource.address]
+            ident, region = was.outputs.get(lookup.output), was.attributes.get("region")
+            if isinstance(ident, str) and ident and isinstance(region, str):
+                by_region.setdefault(region, []).append(Unlisted(resource.address, ident, made_at_seconds(was.made_at)))
+        wanted = wanted_by_address(resources)
+
+        def in_region(region: str) -> Observation:
+            shown = looked_up(by_region[region], lambda idents: lookup.describe(self.clients, region, idents),
+                              patience=self.clients.patience)
+            found = self._observed_by_id(region, list(shown.values()), wanted) if shown else {}
+            return Observation(found={address: o for address, o in found.items() if address in wanted})
+
+        observation = Observation()
+        for found in in_each_region(sorted(by_region), in_region):
+            observation.add(found)
+        return observation
+
+    def _observed_by_id(self, region: str, items: list[dict[str, Any]],
+                        wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
         raise NotImplementedError
 
 
