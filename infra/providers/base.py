@@ -41,9 +41,10 @@ class Provider(Protocol):
     # `look_alikes(resources)` lists those named like resources a plan would make (providers/aws/adoption.py).
     # Optional: `start_scans(regions)` starts the bulk scans its observe reads in those regions, to page
     # while the plan builds its graph, and `stop_scans()` stops those nobody read (Providers.start_scans).
-    # Optional: `confirm(resources, recorded)` looks up by id those of `resources` the state records
-    # (`recorded`, by address) that observe did not find, and returns what AWS shows of them
-    # (providers/aws/unlisted.py: AWS's listings lag behind a describe by id); see Providers.confirm.
+    # Optional: `confirm(resources, recorded, found)` looks up by id those of `resources` the state
+    # records (`recorded`, by address) that observe did not find, or found (`found`) under another
+    # `confirmed_by` output (the ASG's name), and returns what AWS shows of them (providers/aws/unlisted.py:
+    # AWS's listings lag behind a describe by id); see Providers.confirm.
     # Optional: `check_plan(actions)` raises a located ConfigError for what the plan would use that
     # does not exist outside infra (a security group, a source AMI: providers/aws/plan_checks.py).
 
@@ -91,22 +92,35 @@ class Providers:
 
     def confirm(self, observation: Observation, resources: Iterable[Resource],
                 recorded: Mapping[str, ResourceState]) -> Observation:
-        """`observation` with what the state records (`recorded`) of `resources` that it did not find,
-        when a provider finds it asking by id (its optional `confirm`); each provider is asked once,
-        all at the same time, and none when nothing recorded is missing (a warm plan)."""
+        """`observation` with what AWS shows, asked by id, of the resources the state records
+        (`recorded`) that it did not find, or found under another name than recorded (a roll's new
+        ASG not listed yet, its old one kept and listed): each provider offering `confirm` is asked
+        once, all at the same time, and none when all is found as recorded (a warm plan)."""
         batches: dict[int, tuple[Any, list[Resource]]] = {}
         unowned: set[str] | None = None
+        confirming: dict[str, tuple[Any, str | None] | None] = {}  # by kind: the provider, its `confirmed_by`
         for resource in resources:
-            if resource.address in observation.found or resource.address not in recorded:
+            was = recorded.get(resource.address)
+            if was is None:
+                continue
+            if resource.kind not in confirming:
+                provider = self.for_kind(resource.kind)
+                confirming[resource.kind] = ((provider, getattr(provider, "confirmed_by", None))
+                                             if hasattr(provider, "confirm") else None)
+            by = confirming[resource.kind]
+            if by is None:
+                continue
+            seen = observation.found.get(resource.address)
+            if seen is not None and (by[1] is None or seen.outputs.get(by[1]) == was.outputs.get(by[1])):
                 continue
             if unowned is None:
                 unowned = {item.address for item in observation.unowned}
-            provider = self.for_kind(resource.kind)
-            if resource.address not in unowned and hasattr(provider, "confirm"):
-                batches.setdefault(id(provider), (provider, []))[1].append(resource)
+            if resource.address not in unowned:
+                batches.setdefault(id(by[0]), (by[0], []))[1].append(resource)
         if batches:
             with ThreadPoolExecutor(max_workers=len(batches)) as pool:
-                for found in pool.map(lambda batch: batch[0].confirm(batch[1], recorded), batches.values()):
+                for found in pool.map(lambda batch: batch[0].confirm(batch[1], recorded, observation.found),
+                                      batches.values()):
                     observation.found.update(found.found)
         return observation
 

@@ -152,7 +152,10 @@ class Confirming:
     def observe(self, resources: list[Resource]) -> Observation:
         return Observation()
 
-    def confirm(self, resources: list[Resource], recorded: dict[str, ResourceState]) -> Observation:
+    confirmed_by = "name"
+
+    def confirm(self, resources: list[Resource], recorded: dict[str, ResourceState],
+                found: dict[str, Observed]) -> Observation:
         self.asked.append([r.address for r in resources])
         return Observation(found={r.address: Observed(attributes={"name": "found by name"}) for r in resources})
 
@@ -165,8 +168,19 @@ def test_only_what_the_state_records_and_observe_did_not_find_is_asked_for_and_n
     provider = Confirming()
     providers = Providers([provider])
     asked = [Resource(kind="asg", group=g) for g in ("web", "bee", "new")]
-    found = Observation(found={"asg.web": Observed(), "asg.bee": Observed(), "asg.new": Observed()})
+    found = Observation(found={f"asg.{g}": Observed(outputs={"name": f"{g}-1"}) for g in ("web", "bee", "new")})
     assert providers.confirm(found, asked, recorded("web", "bee")) is found and provider.asked == []  # a warm plan
-    partly = providers.confirm(Observation(found={"asg.web": Observed()}), asked, recorded("web", "bee"))
+    partly = providers.confirm(Observation(found={"asg.web": Observed(outputs={"name": "web-1"})}), asked,
+                               recorded("web", "bee"))
     assert provider.asked == [["asg.bee"]]  # asg.new is not recorded: it does not exist yet, nothing to ask
     assert partly.found["asg.bee"].attributes == {"name": "found by name"} and "asg.new" not in partly.found
+
+
+def test_what_was_found_under_another_name_than_recorded_is_asked_for_too():
+    """A roll's new ASG not listed yet, and its old one, kept warm, listed: the old one is not the group's."""
+    provider = Confirming()
+    found = Observation(found={"asg.web": Observed(outputs={"name": "web-0"}), "asg.bee": Observed(
+        outputs={"name": "bee-1"})})
+    Providers([provider]).confirm(found, [Resource(kind="asg", group=g) for g in ("web", "bee")],
+                                  recorded("web", "bee"))
+    assert provider.asked == [["asg.web"]] and found.found["asg.web"].attributes == {"name": "found by name"}

@@ -202,9 +202,16 @@ class ObservedPerRegion:
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
         raise NotImplementedError
 
-    def confirm(self, resources: list[Resource], recorded: dict[str, ResourceState]) -> Observation:
+    @property
+    def confirmed_by(self) -> str | None:
+        """The output naming a resource in AWS: one found under another than recorded is confirmed too."""
+        return self.lookup.output if self.lookup is not None else None
+
+    def confirm(self, resources: list[Resource], recorded: dict[str, ResourceState],
+                found: dict[str, Observed]) -> Observation:
         """What AWS shows by id of `resources`, which the state records (`recorded`) and observe did not
-        find; waited for a while when made recently (unlisted.py). Only this project's, at their addresses."""
+        find, or `found` under another name (also described, to be read with it); waited for a while
+        when made recently (unlisted.py). Only this project's, of the groups asked about."""
         lookup = self.lookup
         if lookup is None:
             return Observation()
@@ -212,19 +219,25 @@ class ObservedPerRegion:
         for resource in resources:
             was = recorded[resource.address]
             ident, region = was.outputs.get(lookup.output), was.attributes.get("region")
-            if isinstance(ident, str) and ident and isinstance(region, str):
-                by_region.setdefault(region, []).append(Unlisted(resource.address, ident, made_at_seconds(was.made_at)))
+            if not (isinstance(ident, str) and ident and isinstance(region, str)):
+                continue
+            by_region.setdefault(region, []).append(Unlisted(resource.address, ident, made_at_seconds(was.made_at)))
+            listed = found[resource.address].outputs.get(lookup.output) if resource.address in found else None
+            if isinstance(listed, str) and listed and listed != ident:  # never waited for: it was listed
+                by_region[region].append(Unlisted(resource.address, listed))
         wanted = wanted_by_address(resources)
+        groups = {split_address(address)[:2] for address in wanted}
 
         def in_region(region: str) -> Observation:
             shown = looked_up(by_region[region], lambda idents: lookup.describe(self.clients, region, idents),
                               patience=self.clients.patience)
-            found = self._observed_by_id(region, list(shown.values()), wanted) if shown else {}
-            return Observation(found={address: o for address, o in found.items() if address in wanted})
+            read = self._observed_by_id(region, list(shown.values()), wanted) if shown else {}
+            return Observation(found={address: observed for address, observed in read.items()
+                                      if split_address(address)[:2] in groups})
 
         observation = Observation()
-        for found in in_each_region(sorted(by_region), in_region):
-            observation.add(found)
+        for region_found in in_each_region(sorted(by_region), in_region):
+            observation.add(region_found)
         return observation
 
     def _observed_by_id(self, region: str, items: list[dict[str, Any]],
