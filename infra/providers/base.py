@@ -98,25 +98,28 @@ class Providers:
         once, all at the same time, and none when all is found as recorded (a warm plan)."""
         batches: dict[int, tuple[Any, list[Resource]]] = {}
         unowned: set[str] | None = None
-        confirming: dict[str, tuple[Any, str | None] | None] = {}  # by kind: the provider, its `confirmed_by`
+        confirming: dict[str, Any] = {}  # by kind: the provider offering `confirm`, else None
+        named_by: dict[str, str | None] = {}  # by kind: that provider's `confirmed_by`
+        found = observation.found
         for resource in resources:
-            was = recorded.get(resource.address)
+            provider = confirming.get(resource.kind, confirming)  # the dict itself: not asked yet
+            if provider is confirming:
+                provider = self.for_kind(resource.kind)
+                provider = confirming[resource.kind] = provider if hasattr(provider, "confirm") else None
+                named_by[resource.kind] = getattr(provider, "confirmed_by", None)
+            if provider is None:
+                continue
+            address = resource.address
+            was = recorded.get(address)
             if was is None:
                 continue
-            if resource.kind not in confirming:
-                provider = self.for_kind(resource.kind)
-                confirming[resource.kind] = ((provider, getattr(provider, "confirmed_by", None))
-                                             if hasattr(provider, "confirm") else None)
-            by = confirming[resource.kind]
-            if by is None:
-                continue
-            seen = observation.found.get(resource.address)
-            if seen is not None and (by[1] is None or seen.outputs.get(by[1]) == was.outputs.get(by[1])):
+            seen, key = found.get(address), named_by[resource.kind]
+            if seen is not None and (key is None or seen.outputs.get(key) == was.outputs.get(key)):
                 continue
             if unowned is None:
                 unowned = {item.address for item in observation.unowned}
-            if resource.address not in unowned:
-                batches.setdefault(id(by[0]), (by[0], []))[1].append(resource)
+            if address not in unowned:
+                batches.setdefault(id(provider), (provider, []))[1].append(resource)
         if batches:
             with ThreadPoolExecutor(max_workers=len(batches)) as pool:
                 for found in pool.map(lambda batch: batch[0].confirm(batch[1], recorded, observation.found),
