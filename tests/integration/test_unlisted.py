@@ -11,8 +11,9 @@ from infra.sandbox.hostile import Knobs
 from infra.sandbox.launcher import MotoServer
 from tests.cli_helpers import run_infra
 from tests.integration.conftest import SECURITY_GROUPS, SOURCE_AMIS
-from tests.integration.fleet_support import applied, example
-from tests.integration.test_hostile import client, pointed_at
+from tests.integration.fleet_support import BEE, applied, example
+from tests.integration.test_failures import builds
+from tests.integration.test_hostile import WWW, client, pointed_at
 from tests.support.aws_proxy import CountingProxy
 
 # Listings leave out what was made for ten minutes: longer than the test. Nothing else is hostile.
@@ -47,6 +48,18 @@ def test_a_plan_right_after_an_apply_finds_by_name_what_aws_does_not_list_yet(la
     # Each kind's listing, then one describe by name or id for what it did not show.
     assert proxy.counts["DescribeAutoScalingGroups"] == 2 and proxy.counts["DescribeLaunchTemplates"] == 2, \
         proxy.counts
+
+
+def test_a_plan_right_after_a_build_finds_by_id_the_ami_aws_does_not_list_yet(lagging_listings, ops_repo, control,
+                                                                              capsys, monkeypatch):
+    endpoint = pointed_at(lagging_listings, monkeypatch)
+    example(ops_repo, packer=True)
+    applied(capsys)
+    assert set(builds(control)) == {BEE, WWW}
+    assert client("ec2", endpoint).describe_images(Owners=["self"])["Images"] == []  # not listed
+    plan = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert plan.code == 0, plan.out + plan.err  # no second build
+    assert sorted(builds(control)) == [BEE, WWW]
 
 
 def test_a_warm_plan_where_the_listings_show_everything_asks_nothing_more(aws, proxy, ops_repo, capsys, monkeypatch):

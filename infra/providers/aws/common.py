@@ -210,39 +210,51 @@ class ObservedPerRegion:
     def confirm(self, resources: list[Resource], recorded: dict[str, ResourceState],
                 found: dict[str, Observed]) -> Observation:
         """What AWS shows by id of `resources`, which the state records (`recorded`) and observe did not
-        find, or `found` under another name (also described, to be read with it); waited for a while
-        when made recently (unlisted.py). Only this project's, of the groups asked about."""
-        lookup = self.lookup
-        if lookup is None:
+        find, or `found` under another name (see `confirmed_by_id`)."""
+        if self.lookup is None:
             return Observation()
-        by_region: dict[str, list[Unlisted]] = {}
-        for resource in resources:
-            was = recorded[resource.address]
-            ident, region = was.outputs.get(lookup.output), was.attributes.get("region")
-            if not (isinstance(ident, str) and ident and isinstance(region, str)):
-                continue
-            by_region.setdefault(region, []).append(Unlisted(resource.address, ident, made_at_seconds(was.made_at)))
-            listed = found[resource.address].outputs.get(lookup.output) if resource.address in found else None
-            if isinstance(listed, str) and listed and listed != ident:  # never waited for: it was listed
-                by_region[region].append(Unlisted(resource.address, listed))
-        wanted = wanted_by_address(resources)
-        groups = {split_address(address)[:2] for address in wanted}
-
-        def in_region(region: str) -> Observation:
-            shown = looked_up(by_region[region], lambda idents: lookup.describe(self.clients, region, idents),
-                              patience=self.clients.patience)
-            read = self._observed_by_id(region, list(shown.values()), wanted) if shown else {}
-            return Observation(found={address: observed for address, observed in read.items()
-                                      if split_address(address)[:2] in groups})
-
-        observation = Observation()
-        for region_found in in_each_region(sorted(by_region), in_region):
-            observation.add(region_found)
-        return observation
+        return confirmed_by_id(self.lookup, self.clients, resources, recorded, found, self._observed_by_id)
 
     def _observed_by_id(self, region: str, items: list[dict[str, Any]],
                         wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
         raise NotImplementedError
+
+
+Reader = Callable[[str, list[dict[str, Any]], dict[str, dict[str, Any]]], dict[str, Observed]]
+
+
+def confirmed_by_id(lookup: Lookup, clients: AwsClients, resources: list[Resource], recorded: dict[str, ResourceState],
+                    found: dict[str, Observed], read: Reader,
+                    region_of: Callable[[ResourceState], Any] = lambda was: was.attributes.get("region"),
+                    ) -> Observation:
+    """What AWS shows by id (`lookup`) of `resources`, which the state records (`recorded`) and
+    observe did not find, or `found` under another name (described too, so that `read(region, items,
+    wanted)` reads both as the scan would); waited for a while when made recently (unlisted.py).
+    Only this project's, of the groups asked about."""
+    by_region: dict[str, list[Unlisted]] = {}
+    for resource in resources:
+        was = recorded[resource.address]
+        ident, region = was.outputs.get(lookup.output), region_of(was)
+        if not (isinstance(ident, str) and ident and isinstance(region, str)):
+            continue
+        by_region.setdefault(region, []).append(Unlisted(resource.address, ident, made_at_seconds(was.made_at)))
+        listed = found[resource.address].outputs.get(lookup.output) if resource.address in found else None
+        if isinstance(listed, str) and listed and listed != ident:  # never waited for: it was listed
+            by_region[region].append(Unlisted(resource.address, listed))
+    wanted = wanted_by_address(resources)
+    groups = {split_address(address)[:2] for address in wanted}
+
+    def in_region(region: str) -> Observation:
+        shown = looked_up(by_region[region], lambda idents: lookup.describe(clients, region, idents),
+                          patience=clients.patience)
+        items = read(region, list(shown.values()), wanted) if shown else {}
+        return Observation(found={address: observed for address, observed in items.items()
+                                  if split_address(address)[:2] in groups})
+
+    observation = Observation()
+    for region_found in in_each_region(sorted(by_region), in_region):
+        observation.add(region_found)
+    return observation
 
 
 def available_zones(clients: AwsClients, region: str) -> list[str]:
