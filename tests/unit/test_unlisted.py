@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from infra.aws.consistency import NotVisible
+from infra.providers.aws.common import confirmed_by_id
 from infra.providers.aws.unlisted import Lookup, Unlisted, looked_up, made_at_seconds
 from infra.providers.base import Providers
 from infra.reconciler.resources import Observation, Observed, Resource
@@ -184,3 +185,35 @@ def test_what_was_found_under_another_name_than_recorded_is_asked_for_too():
     Providers([provider]).confirm(found, [Resource(kind="asg", group=g) for g in ("web", "bee")],
                                   recorded("web", "bee"))
     assert provider.asked == [["asg.web"]] and found.found["asg.web"].attributes == {"name": "found by name"}
+
+
+class Described:
+    """A lookup by name whose describe shows `shown`, noting what it was asked."""
+
+    output = "name"
+
+    def __init__(self, shown: set[str]) -> None:
+        self.shown, self.asked = shown, []
+
+    def describe(self, clients: Any, region: str, idents: list[str]) -> dict[str, Any]:
+        self.asked.append((region, list(idents)))
+        return {i: {"AutoScalingGroupName": i} for i in idents if i in self.shown}
+
+
+def test_confirmed_by_id_describes_the_recorded_name_and_the_listed_one_together_and_reads_them_as_a_scan_would():
+    clock = FakeClock()
+    clients = type("Clients", (), {"patience": patience(clock)})()
+    lookup = Described({"web-2", "web-1"})
+    state = {"asg.web": ResourceState(kind="asg", group="web", outputs={"name": "web-2"},
+                                      attributes={"region": "us-east-1"})}
+    read_as: list[list[str]] = []
+
+    def read(region: str, items: list[dict[str, Any]], wanted: dict[str, Any]) -> dict[str, Observed]:
+        read_as.append(sorted(i["AutoScalingGroupName"] for i in items))
+        return {"asg.web": Observed(outputs={"name": "web-2"}), "asg.web.web-0": Observed(),
+                "asg.bee": Observed()}  # another group's: not asked about here
+
+    shown = confirmed_by_id(lookup, clients, [Resource(kind="asg", group="web")], state,  # type: ignore[arg-type]
+                            {"asg.web": Observed(outputs={"name": "web-1"})}, read)
+    assert lookup.asked == [("us-east-1", ["web-2", "web-1"])] and read_as == [["web-1", "web-2"]]
+    assert set(shown.found) == {"asg.web", "asg.web.web-0"} and clock.sleeps == []
