@@ -72,7 +72,8 @@ def observe(workspace: Workspace, desired: Graph, state: State, selection: Selec
     scope = selection.scope(desired, wanted)
     asked = [r for a, r in wanted.items() if scope is None or a in scope]
     kinds = selection.kinds or None
-    return workspace.providers.observe(asked, kinds=kinds, orphans=orphans and selection.everything)
+    observation = workspace.providers.observe(asked, kinds=kinds, orphans=orphans and selection.everything)
+    return workspace.providers.confirm(observation, asked, state.resources)  # recorded, not listed: asked by id
 
 
 def recorded_regions(state: State) -> dict[str, set[str | None]]:

@@ -5,7 +5,7 @@ Core code (reconciler/) only sees this interface; it never knows AWS, packer or 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -13,6 +13,7 @@ from infra.errors import ProviderError
 from infra.reconciler.kinds import KINDS, LOCAL_KINDS
 from infra.reconciler.plan import Action
 from infra.reconciler.resources import Observation, Resource
+from infra.state.model import ResourceState
 
 Progress = Callable[[str], None]
 
@@ -40,6 +41,10 @@ class Provider(Protocol):
     # `look_alikes(resources)` lists those named like resources a plan would make (providers/aws/adoption.py).
     # Optional: `start_scans(regions)` starts the bulk scans its observe reads in those regions, to page
     # while the plan builds its graph, and `stop_scans()` stops those nobody read (Providers.start_scans).
+    # Optional: `confirm(resources, recorded, found)` looks up by id those of `resources` the state
+    # records (`recorded`, by address) that observe did not find, or found (`found`) under another
+    # `confirmed_by` output (the ASG's name), and returns what AWS shows of them (providers/aws/unlisted.py:
+    # AWS's listings lag behind a describe by id); see Providers.confirm.
     # Optional: `check_plan(actions)` raises a located ConfigError for what the plan would use that
     # does not exist outside infra (a security group, a source AMI: providers/aws/plan_checks.py).
 
@@ -84,6 +89,43 @@ class Providers:
             finish = getattr(provider, "finish", None)
             if finish is not None:
                 finish(applied, report)
+
+    def confirm(self, observation: Observation, resources: Iterable[Resource],
+                recorded: Mapping[str, ResourceState]) -> Observation:
+        """`observation` with what AWS shows, asked by id, of the resources the state records
+        (`recorded`) that it did not find, or found under another name than recorded (a roll's new
+        ASG not listed yet, its old one kept and listed): each provider offering `confirm` is asked
+        once, all at the same time, and none when all is found as recorded (a warm plan)."""
+        batches: dict[int, tuple[Any, list[Resource]]] = {}
+        unowned: set[str] | None = None
+        confirming: dict[str, Any] = {}  # by kind: the provider offering `confirm`, else None
+        named_by: dict[str, str | None] = {}  # by kind: that provider's `confirmed_by`
+        found = observation.found
+        for resource in resources:
+            provider = confirming.get(resource.kind, confirming)  # the dict itself: not asked yet
+            if provider is confirming:
+                provider = self.for_kind(resource.kind)
+                provider = confirming[resource.kind] = provider if hasattr(provider, "confirm") else None
+                named_by[resource.kind] = getattr(provider, "confirmed_by", None)
+            if provider is None:
+                continue
+            address = resource.address
+            was = recorded.get(address)
+            if was is None:
+                continue
+            seen, key = found.get(address), named_by[resource.kind]
+            if seen is not None and (key is None or seen.outputs.get(key) == was.outputs.get(key)):
+                continue
+            if unowned is None:
+                unowned = {item.address for item in observation.unowned}
+            if address not in unowned:
+                batches.setdefault(id(provider), (provider, []))[1].append(resource)
+        if batches:
+            with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+                for found in pool.map(lambda batch: batch[0].confirm(batch[1], recorded, observation.found),
+                                      batches.values()):
+                    observation.found.update(found.found)
+        return observation
 
     def for_kind(self, kind: str) -> Provider:
         try:

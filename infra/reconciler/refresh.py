@@ -81,7 +81,9 @@ def refreshed(state: State, plan: Plan) -> State:
         if action.after is None:
             state.resources.pop(action.address, None)
         else:
+            recorded = state.resources.get(action.address)
             state.resources[action.address] = ResourceState(
                 kind=action.kind, group=action.group, attributes=action.after, outputs=action.outputs,
-                depends_on=action.depends_on, protect=action.protect)
+                depends_on=action.depends_on, protect=action.protect,
+                made_at=recorded.made_at if recorded is not None else None)
     return state

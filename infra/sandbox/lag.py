@@ -6,7 +6,9 @@ made or first seen, and from that says what a request may not see yet (`refused`
 response should look now (`rewritten`): a launch template unknown to Auto Scaling, an instance or
 AMI unknown by its id, a key pair unknown to RunInstances, an instance `pending`, a target
 `initial`, an AMI `pending`, a launch that failed in one zone (its instance missing for a while,
-a Failed scaling activity saying why).
+a Failed scaling activity saying why), and a resource left out of the listings that find it by
+filter or page through everything (`unlisted`: an ASG, a launch template, an AMI) for longer than
+it is unknown by id.
 
 It sees requests and responses as the moto server's WSGI layer does (hostile.py): form
 parameters in, XML out. It knows nothing of HTTP.
@@ -49,7 +51,8 @@ class Instance:
 
 @dataclass
 class World:
-    """`lag`: seconds a resource is invisible by id and to other services; `pending`: seconds an
+    """`lag`: seconds a resource is invisible by id and to other services; `scan_lag`: seconds an ASG,
+    a launch template or an AMI is left out of describes that list (no names or ids given); `pending`: seconds an
     instance is pending; `initial`: seconds after that a target stays `initial`; `ami_pending`:
     seconds an AMI is pending; `failed_launches`: the share of instances launched in a zone ending
     in `failing_zone` whose launch fails first and shows up `launch_retry` seconds later."""
@@ -62,8 +65,9 @@ class World:
     launch_retry: float
     failing_zone: str
     random: random.Random
+    scan_lag: float = 0.0
     clock: Callable[[], float] = time.monotonic
-    made: dict[str, float] = field(default_factory=dict)  # launch templates (id, name, id:version), AMIs
+    made: dict[str, float] = field(default_factory=dict)  # launch templates (id, name, id:version), AMIs, ASGs
     instances: dict[str, Instance] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -123,7 +127,7 @@ class World:
         """Remember what the response shows was made; the response as AWS would give it now."""
         text = body.decode("utf-8", "replace")
         with self.lock:
-            self._remember(action, text)
+            self._remember(action, text, params)
             edit = REWRITES.get((service, action))
             if edit is None:
                 return body
@@ -132,9 +136,11 @@ class World:
                 return body
         return _serialised(root)
 
-    def _remember(self, action: str, text: str) -> None:
+    def _remember(self, action: str, text: str, params: dict[str, str]) -> None:
         now = self.clock()
-        if action in ("CreateLaunchTemplate", "CreateLaunchTemplateVersion"):
+        if action == "CreateAutoScalingGroup" and params.get("AutoScalingGroupName"):  # its answer names nothing
+            self.made.setdefault(f"asg:{params['AutoScalingGroupName']}", now)
+        elif action in ("CreateLaunchTemplate", "CreateLaunchTemplateVersion"):
             template = TEMPLATE_ID.search(text)
             version = VERSION.search(text)
             if template and version:
@@ -180,10 +186,15 @@ class World:
     # -- the rewrites, one per kind of answer --------------------------------------------------
 
     def _asgs(self, root: ET.Element, params: dict[str, str]) -> bool:
+        listing = not _numbered(params, "AutoScalingGroupNames.member")
         changed = False
         for group in root.iterfind(".//{*}AutoScalingGroups"):
             for asg in group.findall(_tag("member")):
                 name = _text(asg, "AutoScalingGroupName")
+                if listing and self._young(f"asg:{name}", self.scan_lag):
+                    group.remove(asg)
+                    changed = True
+                    continue
                 holder = asg.find(_tag("Instances"))
                 for member in list(holder) if holder is not None else []:
                     instance = self._seen_in_asg(_text(member, "InstanceId"), _text(member, "AvailabilityZone"), name)
@@ -241,8 +252,26 @@ class World:
                     changed = True
         return changed
 
+    def _templates(self, root: ET.Element, params: dict[str, str]) -> bool:
+        """A listing (no ids or names asked for) leaves out the templates made less than `scan_lag` ago."""
+        if _numbered(params, "LaunchTemplateId") or _numbered(params, "LaunchTemplateName"):
+            return False
+        return self._unlisted(root, "launchTemplates", "launchTemplateId")
+
+    def _unlisted(self, root: ET.Element, holder_tag: str, id_tag: str) -> bool:
+        """Leave out of a listing's `holder_tag` the items whose `id_tag` was made less than `scan_lag` ago."""
+        changed = False
+        for holder in root.iterfind(f".//{{*}}{holder_tag}"):
+            for item in holder.findall(_tag("item")):
+                if self._young(_text(item, id_tag), self.scan_lag):
+                    holder.remove(item)
+                    changed = True
+        return changed
+
     def _images(self, root: ET.Element, params: dict[str, str]) -> bool:
         changed = False
+        if not _numbered(params, "ImageId"):
+            changed = self._unlisted(root, "imagesSet", "imageId")
         for item in root.iterfind(".//{*}item"):
             image_id, state = _text(item, "imageId"), item.find(_tag("imageState"))
             if image_id.startswith("ami-") and state is not None and state.text == "available" \
@@ -284,6 +313,7 @@ REWRITES = {
     ("autoscaling", "DescribeScalingActivities"): World._activities,
     ("ec2", "DescribeInstances"): World._instances,
     ("ec2", "DescribeImages"): World._images,
+    ("ec2", "DescribeLaunchTemplates"): World._templates,
     ("elasticloadbalancing", "DescribeTargetHealth"): World._targets,
 }
 

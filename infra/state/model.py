@@ -32,6 +32,10 @@ class ResourceState(ManyRecord):
     depends_on: list[str] = Field(default_factory=list)
     # Marked `protect` in nodes.json when last applied: deleting it with its group needs --allow-destroy.
     protect: bool = False
+    # When the apply made it in AWS (UTC, ISO 8601, to the second); none for files, or when made before
+    # infra recorded it (and then not written). A plan that does not find it yet waits a while for AWS
+    # to show something made this recently (providers/aws/unlisted.py) instead of making it again.
+    made_at: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 _RECORD_FIELDS = (("kind", str), ("group", str), ("attributes", dict), ("outputs", dict), ("depends_on", list),

@@ -33,7 +33,7 @@ from tests.integration.test_failures import builds, start_infra, wait_until
 from tests.support.watch import Watch
 
 WWW = "12_04-www"
-KNOBS = Knobs(seed=24, latency=0.005, throttle=0.04, errors=0.01, lag=2.5, pending=1.0, initial=1.5,
+KNOBS = Knobs(seed=24, latency=0.005, throttle=0.04, errors=0.01, lag=2.5, scan_lag=0, pending=1.0, initial=1.5,
               ami_pending=1.0, failed_launches=0.5, launch_retry=1.5)
 # lag outlasts a throttled call's retry (botocore backs off up to a second or two first): with 1 s, a
 # throttled RunInstances could come back after the key pair showed, and the "not yet" path went untried
@@ -220,7 +220,7 @@ def test_sandbox_start_hostile_says_its_knobs_and_seed_and_throttles_as_aws_does
 @pytest.fixture(scope="module")
 def no_capacity(tmp_path_factory: pytest.TempPathFactory):
     """A sandbox where every launch in an `a` zone fails, for longer than any roll waits."""
-    knobs = Knobs(seed=3, latency=0, throttle=0, errors=0, lag=0.5, pending=0.5, initial=0.5, ami_pending=0,
+    knobs = Knobs(seed=3, latency=0, throttle=0, errors=0, lag=0.5, scan_lag=0, pending=0.5, initial=0.5, ami_pending=0,
                   failed_launches=1.0, launch_retry=600)
     server = MotoServer(tmp_path_factory.mktemp("no-capacity"), hostile=knobs).start(
         SOURCE_AMIS, security_groups=SECURITY_GROUPS)
@@ -252,7 +252,7 @@ def test_a_roll_into_a_zone_without_capacity_is_rolled_back_saying_why(no_capaci
 @pytest.fixture(scope="module")
 def slow_to_show(tmp_path_factory: pytest.TempPathFactory):
     """A sandbox that shows what was made only after ten minutes."""
-    knobs = Knobs(seed=5, latency=0, throttle=0, errors=0, lag=600, pending=0, initial=0, ami_pending=0,
+    knobs = Knobs(seed=5, latency=0, throttle=0, errors=0, lag=600, scan_lag=0, pending=0, initial=0, ami_pending=0,
                   failed_launches=0)
     server = MotoServer(tmp_path_factory.mktemp("slow"), hostile=knobs).start(
         SOURCE_AMIS, security_groups=SECURITY_GROUPS)

@@ -3,6 +3,7 @@
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -365,3 +366,18 @@ def test_a_paused_roll_is_recorded_with_where_it_stands_and_its_dependants_wait(
     assert result.skipped == {"thing.c": "waits for the roll of thing.b, paused"}
     assert backend.read().resources["thing.b"].outputs["roll"] == {"state": "paused", "step": 1}
     assert sorted(result.applied) == ["thing.a", "thing.d"]
+
+
+def test_what_an_apply_makes_is_recorded_with_when_and_keeps_it_while_it_stands(tmp_path):
+    """`made_at`: a plan that does not find it yet waits for AWS only when it was made recently."""
+    world, backend = World(), RecordingBackend(tmp_path / "state.json")
+    before = datetime.now(UTC).replace(microsecond=0)
+    run([thing("a")], world, backend)
+    made = backend.read().resources["thing.a"].made_at
+    assert made is not None and before <= datetime.fromisoformat(made) <= datetime.now(UTC)
+    run([thing("a", value=2), thing("b")], world, backend)  # a updated in place, b made
+    state = backend.read()
+    assert state.resources["thing.a"].made_at == made and state.resources["thing.b"].made_at is not None
+    state.resources.pop("thing.b")
+    state.resources["thing.a"] = state.resources["thing.a"].model_copy(update={"made_at": None})
+    assert '"made_at"' not in state.to_json()  # not recorded: not written

@@ -245,3 +245,61 @@ def test_a_reset_forgets_what_was_made():
     lag.rewritten("ec2", "CreateImage", {}, f"<R {EC2}><imageId>ami-0def</imageId></R>".encode())
     lag.clear()
     assert lag.refused("ec2", "DescribeImages", {"ImageId.1": "ami-0def"}) is None
+
+
+def asg_listing(*names: str) -> bytes:
+    members = "".join(f"<member><AutoScalingGroupName>{name}</AutoScalingGroupName><Instances/></member>"
+                      for name in names)
+    return (f"<DescribeAutoScalingGroupsResponse {ASG}><DescribeAutoScalingGroupsResult><AutoScalingGroups>"
+            f"{members}</AutoScalingGroups></DescribeAutoScalingGroupsResult></DescribeAutoScalingGroupsResponse>"
+            ).encode()
+
+
+def listed(lag: World, service: str, action: str, params: dict[str, str], body: bytes, key: str) -> list[str]:
+    """What boto3 reads of the rewritten answer: each item's `key`."""
+    parsed = answer(service, action, lag.rewritten(service, action, params, body))
+    return [item[key] for item in next(v for v in parsed.values() if isinstance(v, list))]
+
+
+def test_an_asg_just_made_is_left_out_of_listings_for_the_scan_lag_but_shown_by_name():
+    clock = FakeClock()
+    lag = world(clock, lag=1, scan_lag=4)
+    lag.rewritten("autoscaling", "CreateAutoScalingGroup", {"AutoScalingGroupName": "web-2"},
+                  f"<CreateAutoScalingGroupResponse {ASG}/>".encode())
+    scan = {"Filters.member.1.Name": "tag:infra:managed", "Filters.member.1.Values.member.1": "true"}
+    assert listed(lag, "autoscaling", "DescribeAutoScalingGroups", scan, asg_listing("web-1", "web-2"),
+                  "AutoScalingGroupName") == ["web-1"]
+    assert listed(lag, "autoscaling", "DescribeAutoScalingGroups", {}, asg_listing("web-2"),
+                  "AutoScalingGroupName") == []  # every group, unfiltered: a listing too
+    by_name = {"AutoScalingGroupNames.member.1": "web-2"}
+    assert listed(lag, "autoscaling", "DescribeAutoScalingGroups", by_name, asg_listing("web-2"),
+                  "AutoScalingGroupName") == ["web-2"]
+    clock.now = 4
+    assert listed(lag, "autoscaling", "DescribeAutoScalingGroups", scan, asg_listing("web-1", "web-2"),
+                  "AutoScalingGroupName") == ["web-1", "web-2"]
+
+
+def test_a_launch_template_and_an_ami_just_made_are_left_out_of_listings_for_the_scan_lag():
+    clock = FakeClock()
+    lag = world(clock, lag=1, scan_lag=3)
+    lag.rewritten("ec2", "CreateLaunchTemplate", {}, (
+        f"<CreateLaunchTemplateResponse {EC2}><launchTemplate><launchTemplateId>lt-0ab1</launchTemplateId>"
+        f"<launchTemplateName>acme.web</launchTemplateName><latestVersionNumber>1</latestVersionNumber>"
+        f"</launchTemplate></CreateLaunchTemplateResponse>").encode())
+    lag.rewritten("ec2", "CreateImage", {}, f"<R {EC2}><imageId>ami-0def</imageId></R>".encode())
+    templates = (f"<DescribeLaunchTemplatesResponse {EC2}><launchTemplates>"
+                 + "".join(f"<item><launchTemplateId>{ident}</launchTemplateId></item>" for ident in ("lt-0old",
+                                                                                                       "lt-0ab1"))
+                 + "</launchTemplates></DescribeLaunchTemplatesResponse>").encode()
+    images = (f"<DescribeImagesResponse {EC2}><imagesSet><item><imageId>ami-0def</imageId>"
+              f"<imageState>available</imageState></item></imagesSet></DescribeImagesResponse>").encode()
+    scan = {"Filter.1.Name": "tag:infra:managed", "Filter.1.Value.1": "true"}
+    assert listed(lag, "ec2", "DescribeLaunchTemplates", scan, templates, "LaunchTemplateId") == ["lt-0old"]
+    assert listed(lag, "ec2", "DescribeLaunchTemplates", {"LaunchTemplateId.1": "lt-0ab1"}, templates,
+                  "LaunchTemplateId") == ["lt-0old", "lt-0ab1"]  # by id: shown (moto answered only what was asked)
+    assert listed(lag, "ec2", "DescribeImages", {"Owner.1": "self", **scan}, images, "ImageId") == []
+    clock.now = 1
+    assert listed(lag, "ec2", "DescribeImages", {"ImageId.1": "ami-0def"}, images, "ImageId") == ["ami-0def"]
+    clock.now = 3
+    assert listed(lag, "ec2", "DescribeLaunchTemplates", scan, templates, "LaunchTemplateId") == ["lt-0old", "lt-0ab1"]
+    assert listed(lag, "ec2", "DescribeImages", scan, images, "ImageId") == ["ami-0def"]

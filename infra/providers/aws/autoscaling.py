@@ -44,6 +44,7 @@ from infra.providers.aws.common import (
     tag_list,
     unowned_of,
 )
+from infra.providers.aws.unlisted import Lookup
 from infra.providers.aws.waiting import Interrupted, RollFailed, Step, Waiter, keep_while_healthy
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
@@ -59,9 +60,15 @@ from infra.reconciler.scaling import sizes_owned
 GROUPS_SCAN = Scan("autoscaling", "describe_auto_scaling_groups", "AutoScalingGroups",
                    {"Filters": [MANAGED], "PaginationConfig": {"PageSize": 100}})
 
+# What the state records and GROUPS_SCAN did not list, by name (common.py's ObservedPerRegion.confirm).
+BY_NAME = Lookup("autoscaling", "describe_auto_scaling_groups", "AutoScalingGroupNames", "AutoScalingGroups",
+                 "AutoScalingGroupName", output="name", batch=50)
+
+
 class AutoscalingProvider(ObservedPerRegion):
     kinds = frozenset({"asg"})
     scans = (GROUPS_SCAN,)
+    lookup = BY_NAME
 
     def __init__(self, context: AwsContext, *, sleep: Callable[[float], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -95,6 +102,16 @@ class AutoscalingProvider(ObservedPerRegion):
         return Observation(found=ours,
                            unowned=unowned_of(untagged, lambda o: described_as(region, o.attributes["name"]),
                                               theirs, wanted))
+
+    def _observed_by_id(self, region: str, items: list[dict[str, Any]],
+                        wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
+        """ASGs the scan did not list, described by name: this project's live ones, read as the scan's are."""
+        live = [group for group in items if tag_dict(group.get("Tags")).get(GROUP_TAG) and not group.get("Status")]
+        ours = by_address(region, by_owner(live, lambda group: tag_dict(group.get("Tags")), self.owner).ours, wanted,
+                          Zones(self.clients, region))
+        self._observe_scaling(region, ours, wanted, {g["AutoScalingGroupName"] for g in live
+                                                     if scaling.SCALING_TAG in tag_dict(g.get("Tags"))})
+        return ours
 
     def _observe_scaling(self, region: str, found: dict[str, Observed], wanted: dict[str, dict[str, Any]],
                          tagged: set[str]) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from infra.aws.session import AwsClients, paginate
 from infra.errors import ProviderError
 from infra.providers.aws.region_facts import region_facts
+from infra.providers.aws.unlisted import Lookup, Unlisted, looked_up, made_at_seconds
 from infra.reconciler.graph import MANAGED_TAG, OWNER_TAG
 from infra.reconciler.resources import Observation, Observed, Resource, Unowned, split_address
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from infra.aws.access import AwsOptions
     from infra.config import Config
     from infra.state.backend import StateBackend
+    from infra.state.model import ResourceState
 
 GROUP_TAG = "group"
 MANAGED = {"Name": f"tag:{MANAGED_TAG}", "Values": ["true"]}
@@ -165,11 +167,14 @@ class Scan:
 class ObservedPerRegion:
     """A provider that observes with one bulk scan per region: `_observe_region(region, wanted)`
     gets the desired attributes by address and returns what it found there (orphans included).
-    `scans` are those it reads in every region it observes: a plan starts them early."""
+    `scans` are those it reads in every region it observes: a plan starts them early. With a
+    `lookup`, what the state records and the scan did not list is asked for by id (`confirm`), and
+    `_observed_by_id(region, items, wanted)` reads those items as the scan's are read."""
 
     clients: AwsClients
     context: AwsContext
     scans: tuple[Scan, ...] = ()
+    lookup: Lookup | None = None
 
     def start_scans(self, regions: Iterable[str | None]) -> None:
         """Start the scans observe will read in `regions` (where the state records resources of this
@@ -196,6 +201,60 @@ class ObservedPerRegion:
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
         raise NotImplementedError
+
+    @property
+    def confirmed_by(self) -> str | None:
+        """The output naming a resource in AWS: one found under another than recorded is confirmed too."""
+        return self.lookup.output if self.lookup is not None else None
+
+    def confirm(self, resources: list[Resource], recorded: dict[str, ResourceState],
+                found: dict[str, Observed]) -> Observation:
+        """What AWS shows by id of `resources`, which the state records (`recorded`) and observe did not
+        find, or `found` under another name (see `confirmed_by_id`)."""
+        if self.lookup is None:
+            return Observation()
+        return confirmed_by_id(self.lookup, self.clients, resources, recorded, found, self._observed_by_id)
+
+    def _observed_by_id(self, region: str, items: list[dict[str, Any]],
+                        wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
+        raise NotImplementedError
+
+
+Reader = Callable[[str, list[dict[str, Any]], dict[str, dict[str, Any]]], dict[str, Observed]]
+
+
+def confirmed_by_id(lookup: Lookup, clients: AwsClients, resources: list[Resource], recorded: dict[str, ResourceState],
+                    found: dict[str, Observed], read: Reader,
+                    region_of: Callable[[ResourceState], Any] = lambda was: was.attributes.get("region"),
+                    ) -> Observation:
+    """What AWS shows by id (`lookup`) of `resources`, which the state records (`recorded`) and
+    observe did not find, or `found` under another name (described too, so that `read(region, items,
+    wanted)` reads both as the scan would); waited for a while when made recently (unlisted.py).
+    Only this project's, of the groups asked about."""
+    by_region: dict[str, list[Unlisted]] = {}
+    for resource in resources:
+        was = recorded[resource.address]
+        ident, region = was.outputs.get(lookup.output), region_of(was)
+        if not (isinstance(ident, str) and ident and isinstance(region, str)):
+            continue
+        by_region.setdefault(region, []).append(Unlisted(resource.address, ident, made_at_seconds(was.made_at)))
+        listed = found[resource.address].outputs.get(lookup.output) if resource.address in found else None
+        if isinstance(listed, str) and listed and listed != ident:  # never waited for: it was listed
+            by_region[region].append(Unlisted(resource.address, listed))
+    wanted = wanted_by_address(resources)
+    groups = {split_address(address)[:2] for address in wanted}
+
+    def in_region(region: str) -> Observation:
+        shown = looked_up(by_region[region], lambda idents: lookup.describe(clients, region, idents),
+                          patience=clients.patience)
+        items = read(region, list(shown.values()), wanted) if shown else {}
+        return Observation(found={address: observed for address, observed in items.items()
+                                  if split_address(address)[:2] in groups})
+
+    observation = Observation()
+    for region_found in in_each_region(sorted(by_region), in_region):
+        observation.add(region_found)
+    return observation
 
 
 def available_zones(clients: AwsClients, region: str) -> list[str]:

@@ -27,6 +27,7 @@ from infra.providers.aws.common import (
     ByOwner,
     by_owner,
     configured_regions,
+    confirmed_by_id,
     identity_tags,
     in_each_region,
     managed_tags,
@@ -37,6 +38,7 @@ from infra.providers.aws.image_builds import PackerBuilds
 from infra.providers.aws.image_usage import images_in_use
 from infra.providers.aws.new_images import NewImages
 from infra.providers.aws.promotion import Promotions
+from infra.providers.aws.unlisted import Lookup
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import HASH_TAG, MANAGED_TAG, OWNER_TAG
@@ -46,6 +48,7 @@ from infra.reconciler.promotion import IMAGE_DIGEST, IMAGE_DIGEST_TAG, identity
 from infra.reconciler.resources import Observation, Observed, Resource, address_of
 from infra.reconciler.retention import Decision, Image, by_group, choose, newest_by_group, newest_first
 from infra.rendering import packer_literal
+from infra.state.model import ResourceState
 from infra.stopping import pause
 
 GROUP_TAG = "group"
@@ -53,6 +56,10 @@ USABLE_STATES = ("available", "pending")  # a failed or deregistered AMI is not 
 # AMIs per DescribeImages page, AWS's most: without MaxResults AWS answers every AMI in one response,
 # and 10,000 AMIs' XML and its parse held 120 MB at once (docs/performance.md).
 IMAGE_PAGE = 1000
+# What the state records and the scan did not list, by id (unlisted.py); EC2 refuses a whole call naming
+# one AMI it does not know (or not yet).
+AMI_BY_ID = Lookup("ec2", "describe_images", "ImageIds", "Images", "ImageId", output="image_id", batch=200,
+                   gone=("InvalidAMIID.NotFound", "InvalidAMIID.Malformed", "InvalidAMIID.Unavailable"))
 
 class ImagesProvider:
     kinds = frozenset({"ami"})
@@ -88,10 +95,34 @@ class ImagesProvider:
             observation.found.get(r.address), r.attributes.get(IMAGE_DIGEST))])
         return observation
 
-    def _observe_region(self, region: str, asked: dict[str, str]) -> Observation:
-        """What one region holds, labelled with that region (asked: address -> the region it is wanted in)."""
+    confirmed_by = AMI_BY_ID.output
+
+    def confirm(self, resources: list[Resource], recorded: dict[str, ResourceState],
+                found: dict[str, Observed]) -> Observation:
+        """The AMIs the state records and the scan did not list (or not as the group's newest), asked
+        for by id (common.py's confirmed_by_id); the scan's earlier ones of a group are kept."""
+        def read(region: str, items: list[dict[str, Any]], wanted: dict[str, Any]) -> dict[str, Observed]:
+            images = [image for raw in items if raw.get("State") in USABLE_STATES and (image := image_of(raw)).group]
+            owners = by_owner(images, lambda image: dict(image.tags), self.owner)
+            with self._lock:
+                for image in owners.ours:
+                    self._seen[image.group].add(region)
+            return self._observe_region(region, dict.fromkeys(wanted, region), owners).found
+
+        shown = confirmed_by_id(AMI_BY_ID, self.clients, resources, recorded, found, read,
+                                lambda was: self.region(was.attributes.get("region")))
+        for address, image in shown.found.items():
+            listed = found[address].earlier if address in found else {}
+            image.earlier = {**{h: o for h, o in listed.items() if h != image.attributes["source_hash"]},
+                             **image.earlier}
+        return shown
+
+    def _observe_region(self, region: str, asked: dict[str, str], owners: ByOwner[Image] | None = None
+                        ) -> Observation:
+        """What one region holds, labelled with that region (asked: address -> the region it is wanted
+        in); `owners`: the AMIs to read, when not those the region's scan finds."""
         observation = Observation()
-        owners = self._scan(region)
+        owners = self._scan(region) if owners is None else owners
         for group, images in by_group(owners.ours).items():
             newest, older = images[0], images[1:]
             address = address_of("ami", group)

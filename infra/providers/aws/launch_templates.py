@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any, cast
 
 import botocore.exceptions
@@ -33,6 +34,7 @@ from infra.providers.aws.common import (
     tag_list,
     unowned_of,
 )
+from infra.providers.aws.unlisted import Lookup
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import OWNER_TAG
@@ -47,8 +49,15 @@ PAGE = {"PageSize": 200}  # the most AWS gives in one page; fewer requests with 
 VERSIONED = ("image_id", "instance_type", "security_groups", "key_name", "iam_instance_profile", "user_data")
 
 
+# What the state records and the scan did not list, by id (common.py's ObservedPerRegion.confirm); EC2
+# refuses a whole call naming one id that does not exist.
+BY_ID = Lookup("ec2", "describe_launch_templates", "LaunchTemplateIds", "LaunchTemplates", "LaunchTemplateId",
+               output="id", batch=200, gone=("InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateId.Malformed"))
+
+
 class LaunchTemplatesProvider(ObservedPerRegion):
     kinds = frozenset({"launch_template"})
+    lookup = BY_ID
 
     def __init__(self, context: AwsContext) -> None:
         self.context, self.clients = context, context.clients
@@ -100,6 +109,35 @@ class LaunchTemplatesProvider(ObservedPerRegion):
         return Observation(found=observed(owners.ours), unowned=unowned_of(
             observed(owners.untagged), lambda o: _described(region, o.attributes["name"], o.attributes["id"]),
             theirs, wanted))
+
+    def _observed_by_id(self, region: str, items: list[dict[str, Any]],
+                        wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
+        """Templates the scan did not list, described by id: this project's, read as the scan's are
+        (each one's default version asked for alone: they are few)."""
+        ec2 = self.clients.client("ec2", region)
+        mine = [t for t in items if tag_dict(t.get("Tags")).get(GROUP_TAG)
+                and tag_dict(t.get("Tags")).get(OWNER_TAG) == self.owner]
+        def default_of(ident: str) -> dict[str, Any]:
+            return cast(dict[str, Any], ec2.describe_launch_template_versions(
+                LaunchTemplateId=ident, Versions=["$Default"])["LaunchTemplateVersions"][0])
+
+        default = {}
+        for template in mine:
+            ident = template["LaunchTemplateId"]
+            with aws_errors(f"describe the default version of {template['LaunchTemplateName']}"):
+                default[ident] = until_visible(partial(default_of, ident), what=f"launch template {ident} to show",
+                                               service="ec2", patience=self.clients.patience)
+        default.update(self._applied_versions(ec2, mine))
+        names = security_group_names(self.clients, region, [g for v in default.values()
+                                                            for g in v.get("LaunchTemplateData", {}).get(
+                                                                "SecurityGroupIds", [])])
+        made = {}
+        for template in mine:
+            tags = tag_dict(template.get("Tags"))
+            address = _address(template, tags)
+            made[address] = observed_template(region, template, default[template["LaunchTemplateId"]], tags, names,
+                                              wanted.get(address, {}))
+        return made
 
     @staticmethod
     def _applied_versions(ec2: Any, templates: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,73 @@
+"""A plan right after an apply, against AWS whose listings do not show yet what the apply made (the
+hostile sandbox's `scan_lag`): what the state records and a scan did not list is asked for by name
+or id, so the plan is empty instead of making a second ASG and launch template. A warm plan where
+the scans show everything asks nothing more (docs/aws-behaviour.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.sandbox.hostile import Knobs
+from infra.sandbox.launcher import MotoServer
+from tests.cli_helpers import run_infra
+from tests.integration.conftest import SECURITY_GROUPS, SOURCE_AMIS
+from tests.integration.fleet_support import BEE, applied, example
+from tests.integration.test_failures import builds
+from tests.integration.test_hostile import WWW, client, pointed_at
+from tests.support.aws_proxy import CountingProxy
+
+# Listings leave out what was made for ten minutes: longer than the test. Nothing else is hostile.
+LISTINGS_LAG = Knobs(seed=1, latency=0, throttle=0, errors=0, lag=0, scan_lag=600, pending=0, initial=0,
+                     ami_pending=0, failed_launches=0)
+
+
+@pytest.fixture(scope="module")
+def lagging_listings(tmp_path_factory: pytest.TempPathFactory):
+    server = MotoServer(tmp_path_factory.mktemp("lagging-listings"), hostile=LISTINGS_LAG).start(
+        SOURCE_AMIS, security_groups=SECURITY_GROUPS)
+    yield server
+    server.stop()
+
+
+def test_a_plan_right_after_an_apply_finds_by_name_what_aws_does_not_list_yet(lagging_listings, ops_repo, capsys,
+                                                                             monkeypatch):
+    endpoint = pointed_at(lagging_listings, monkeypatch)
+    example(ops_repo)
+    applied(capsys)
+    assert client("autoscaling", endpoint).describe_auto_scaling_groups()["AutoScalingGroups"] == []  # not listed
+    assert client("ec2", endpoint).describe_launch_templates()["LaunchTemplates"] == []
+
+    proxy = CountingProxy(lagging_listings.port)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
+    try:
+        plan = run_infra(capsys, "plan", "--detailed-exitcode")
+    finally:
+        proxy.close()
+    assert plan.code == 0, plan.out + plan.err  # no second ASG, no second launch template
+    assert "made again" not in plan.out and "No changes" in plan.out
+    # Each kind's listing, then one describe by name or id for what it did not show.
+    assert proxy.counts["DescribeAutoScalingGroups"] == 2 and proxy.counts["DescribeLaunchTemplates"] == 2, \
+        proxy.counts
+
+
+def test_a_plan_right_after_a_build_finds_by_id_the_ami_aws_does_not_list_yet(lagging_listings, ops_repo, control,
+                                                                              capsys, monkeypatch):
+    endpoint = pointed_at(lagging_listings, monkeypatch)
+    example(ops_repo, packer=True)
+    applied(capsys)
+    assert set(builds(control)) == {BEE, WWW}
+    assert client("ec2", endpoint).describe_images(Owners=["self"])["Images"] == []  # not listed
+    plan = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert plan.code == 0, plan.out + plan.err  # no second build
+    assert sorted(builds(control)) == [BEE, WWW]
+
+
+def test_a_warm_plan_where_the_listings_show_everything_asks_nothing_more(aws, proxy, ops_repo, capsys, monkeypatch):
+    example(ops_repo)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws)
+    applied(capsys)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
+    plan = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert plan.code == 0, plan.out + plan.err
+    assert proxy.counts["DescribeAutoScalingGroups"] == 1 and proxy.counts["DescribeLaunchTemplates"] == 1, \
+        proxy.counts
