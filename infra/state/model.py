@@ -41,13 +41,25 @@ class ResourceState(ManyRecord):
 _RECORD_FIELDS = (("kind", str), ("group", str), ("attributes", dict), ("outputs", dict), ("depends_on", list),
                   ("protect", bool))
 _RECORD_KEYS = frozenset(name for name, _ in _RECORD_FIELDS)
+_MADE_KEYS = _RECORD_KEYS | {"made_at"}
 
 
 def _as_written(record: Any) -> bool:
-    """Whether `record` is a resource as infra writes it: every field, each of its own type."""
-    return (type(record) is dict and record.keys() == _RECORD_KEYS
-            and all(type(record[name]) is kind for name, kind in _RECORD_FIELDS)
-            and all(type(name) is str for name in record["depends_on"]))
+    """Whether `record` is a resource as infra writes it: every field, each of its own type, and
+    `made_at` a text or left out (then put in, as None: what pydantic would read)."""
+    if type(record) is not dict:
+        return False
+    keys = record.keys()
+    if keys == _MADE_KEYS:
+        if type(record["made_at"]) is not str:
+            return False
+    elif keys != _RECORD_KEYS:
+        return False
+    if not (all(type(record[name]) is kind for name, kind in _RECORD_FIELDS)
+            and all(type(name) is str for name in record["depends_on"])):
+        return False
+    record.setdefault("made_at", None)
+    return True
 
 
 class _Texts(dict):
