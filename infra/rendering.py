@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 
 from infra.errors import ConfigError
+from infra.shared_texts import shared_object
 
 # Packer evaluates `{{ ... }}` in a template's strings, and renders AMI tags again and again until
 # they no longer change (packer 1.6): no escape like `{{"{{"}}` survives that, so no template can
@@ -85,10 +86,14 @@ def render_text(root: Path | str, name: str, **context: Any) -> str:
                           path=str(Path(root) / "templates" / name)) from None
 
 
+# A rendered template's keys and short texts held once: a Packer template per group repeats them all.
+_SHARING = json.JSONDecoder(object_hook=shared_object)
+
+
 def render_json(root: Path | str, name: str, **context: Any) -> Any:
     text = render_text(root, name, **context)
     try:
-        return json.loads(text)
+        return _SHARING.decode(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"template {name} did not render valid JSON: {exc.msg}", path=name,
                           line=exc.lineno, column=exc.colno) from None

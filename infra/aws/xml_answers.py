@@ -26,6 +26,8 @@ from typing import Any
 import botocore.session
 from botocore import parsers
 
+from infra.shared_texts import shared_text
+
 Reader = Callable[[Any], Any]
 PARSER_SETTING = "INFRA_AWS_PARSER"  # `botocore`: botocore's own parsers, not the compiled ones
 _ISO_UTC = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?Z\Z")
@@ -168,26 +170,6 @@ def _is_text(shape: Any) -> bool:
 def _text_of(node: Any) -> str:
     text = node.text
     return "" if text is None else shared_text(text)
-
-
-# Short texts that repeat, held once: an answer repeats its tags' keys, resource types and names (an
-# ASG's name in each of its tags), and 10,000 ASGs, templates and AMIs read as they come were 165 MB, 112
-# MB so (long texts, ARNs and user data, are seldom repeated: hashing them cost more than it saved). Not
-# sys.intern: on some Pythons what it holds is never freed, and a watch loop reads new ids for ever.
-SHARED_LENGTH = 32
-SHARED_AT_MOST = 100_000  # texts remembered; then forgotten all at once, as few are seen again by then
-_TEXTS: dict[str, str] = {}
-
-
-def shared_text(text: str) -> str:
-    if len(text) > SHARED_LENGTH:
-        return text
-    found = _TEXTS.get(text)
-    if found is None:
-        if len(_TEXTS) >= SHARED_AT_MOST:
-            _TEXTS.clear()
-        _TEXTS[text] = found = text
-    return found
 
 
 _NAMESPACE = re.compile("{.*}")
