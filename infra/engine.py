@@ -21,7 +21,7 @@ from infra.reconciler.planner import plan as compute_plan
 from infra.reconciler.refresh import check_refresh, refresh_plan, refreshed
 from infra.reconciler.refs import unresolved
 from infra.reconciler.resources import Observation, Resource, split_address
-from infra.reconciler.shared_values import share_recorded
+from infra.reconciler.shared_values import share_observed, share_recorded
 from infra.state.backend import locked
 from infra.state.model import State
 from infra.workspace import Workspace
@@ -118,6 +118,7 @@ def make_plan(workspace: Workspace, selection: Selection | None = None, *, force
     finally:
         if started:
             workspace.providers.stop_scans()
+    share_observed(observation.found, state)
     known = {*state.resources, *observation.found, *(u.address for u in observation.unowned)}
     scope, excluded = scoped(selection, desired, state, {*desired.resources, *known})
     look_alikes(workspace, [r for r in desired if r.address not in known and (scope is None or r.address in scope)],

@@ -4,13 +4,16 @@ A state read from its file holds every resource's attributes as last applied; th
 holds them again as nodes.json wants them, and after an apply the two are equal. At 10,000 groups
 that is 60,000 resources' documents (Chef roles, Packer templates, tags, user data) held twice, a
 quarter of a plan's memory. So where a recorded value equals the wanted one as JSON, the state
-holds the wanted one (both are never changed in place: a change is a new value).
+holds the wanted one (both are never changed in place: a change is a new value). Likewise the
+outputs the state records (ids, versions, paths: 60,000 small documents) where they equal those
+observed.
 """
 
 from __future__ import annotations
 
 from infra.reconciler.diff import same
 from infra.reconciler.graph import Graph
+from infra.reconciler.resources import Observed
 from infra.state.model import State
 
 _ABSENT = object()
@@ -39,3 +42,11 @@ def share_recorded(desired: Graph, state: State) -> None:
                 shared[key] = other
         if shared is not None:
             state.hold(resource.address, shared)
+
+
+def share_observed(found: dict[str, Observed], state: State) -> None:
+    """Make `state` hold the outputs `found` where they equal its own."""
+    for address, held in state.resources.items():
+        seen = found.get(address)
+        if seen is not None and seen.outputs is not held.outputs and held.outputs and same(held.outputs, seen.outputs):
+            state.hold(address, seen.outputs, "outputs")

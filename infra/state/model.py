@@ -12,6 +12,7 @@ from infra import jsontext
 from infra.errors import StateError
 from infra.jsontext import JsonProblem
 from infra.records import ManyRecord
+from infra.shared_texts import shared_text
 
 # 2: the state names the project that applied it (`owner`); an infra of format 1 knows no owners and
 # would take other projects' resources for its own orphans, so it must refuse this file.
@@ -59,6 +60,7 @@ def _as_written(record: Any) -> bool:
             and all(type(name) is str for name in record["depends_on"])):
         return False
     record.setdefault("made_at", None)
+    record["kind"], record["group"] = shared_text(record["kind"]), shared_text(record["group"])  # 60,000 of each
     return True
 
 
@@ -86,12 +88,13 @@ class State(BaseModel):
         if not self.lineage:
             self.lineage = str(uuid.uuid4())
 
-    def hold(self, address: str, attributes: dict[str, Any]) -> None:
-        """Hold `attributes` for the resource at `address` instead of its own, which they equal as
-        JSON (a copy made elsewhere: the desired graph's), so that one copy stays in memory. Set in
-        place, though resources are frozen: the resource's value and JSON text stay what they were
-        (a new resource per call cost 60,000 model constructions in a plan of 10,000 groups)."""
-        object.__setattr__(self.resources[address], "attributes", attributes)
+    def hold(self, address: str, attributes: dict[str, Any], field: str = "attributes") -> None:
+        """Hold `attributes` (or another `field`: the outputs) for the resource at `address` instead
+        of its own, which they equal as JSON (a copy made elsewhere: the desired graph's, what was
+        observed), so that one copy stays in memory. Set in place, though resources are frozen: the
+        resource's value and JSON text stay what they were (a new resource per call cost 60,000 model
+        constructions in a plan of 10,000 groups)."""
+        object.__setattr__(self.resources[address], field, attributes)
 
     @classmethod
     def _as_read(cls, data: dict[str, Any]) -> State | None:

@@ -1,9 +1,9 @@
-"""The state holds the desired graph's values where they are equal as JSON: one copy in memory, the
-same state written."""
+"""The state holds the desired graph's values, and the outputs observed, where they are equal as JSON:
+one copy in memory, the same state written."""
 
 from infra.reconciler.graph import Graph, topological
-from infra.reconciler.resources import Resource
-from infra.reconciler.shared_values import share_recorded
+from infra.reconciler.resources import Observed, Resource
+from infra.reconciler.shared_values import share_observed, share_recorded
 from infra.state.model import ResourceState, State
 
 
@@ -43,3 +43,19 @@ def test_a_value_equal_only_to_python_is_kept_as_recorded():
     share_recorded(desired, state)
     assert state.resources["role.web"].attributes["document"]["default_attributes"]["debug"] == 1
     assert type(state.resources["role.web"].attributes["document"]["default_attributes"]["debug"]) is int
+
+
+def test_equal_outputs_are_the_observed_ones_and_others_are_kept_as_recorded():
+    state = State(resources={
+        "launch_template.web": ResourceState(kind="launch_template", group="web", outputs={"id": "lt-1", "version": 2}),
+        "launch_template.api": ResourceState(kind="launch_template", group="api", outputs={"id": "lt-2", "version": 1}),
+        "asg.web": ResourceState(kind="asg", group="web", outputs={"name": "web-1"})})
+    written = state.to_json()
+    found = {"launch_template.web": Observed.of({}, {"id": "lt-1", "version": 2}),
+             "launch_template.api": Observed.of({}, {"id": "lt-2", "version": True})}  # equal to Python only
+    share_observed(found, state)
+    assert state.resources["launch_template.web"].outputs is found["launch_template.web"].outputs
+    assert state.resources["launch_template.api"].outputs == {"id": "lt-2", "version": 1}
+    assert type(state.resources["launch_template.api"].outputs["version"]) is int
+    assert state.resources["asg.web"].outputs == {"name": "web-1"}  # not found: as recorded
+    assert state.to_json() == written
