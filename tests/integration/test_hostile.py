@@ -41,10 +41,14 @@ KNOBS = Knobs(seed=24, latency=0.005, throttle=0.04, errors=0.01, lag=2.5, scan_
 PATIENT = Config(retries={"mode": "standard", "max_attempts": 10})
 
 
+def started_hostile(tmp_path_factory: pytest.TempPathFactory, name: str, knobs: Knobs) -> MotoServer:
+    """A hostile sandbox with `knobs`, holding the seed's source AMIs and security groups."""
+    return MotoServer(tmp_path_factory.mktemp(name), hostile=knobs).start(SOURCE_AMIS, security_groups=SECURITY_GROUPS)
+
+
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory: pytest.TempPathFactory):
-    server = MotoServer(tmp_path_factory.mktemp("hostile"), hostile=KNOBS).start(
-        SOURCE_AMIS, security_groups=SECURITY_GROUPS)
+    server = started_hostile(tmp_path_factory, "hostile", KNOBS)
     yield server
     server.stop()
 
@@ -222,8 +226,7 @@ def no_capacity(tmp_path_factory: pytest.TempPathFactory):
     """A sandbox where every launch in an `a` zone fails, for longer than any roll waits."""
     knobs = Knobs(seed=3, latency=0, throttle=0, errors=0, lag=0.5, scan_lag=0, pending=0.5, initial=0.5, ami_pending=0,
                   failed_launches=1.0, launch_retry=600)
-    server = MotoServer(tmp_path_factory.mktemp("no-capacity"), hostile=knobs).start(
-        SOURCE_AMIS, security_groups=SECURITY_GROUPS)
+    server = started_hostile(tmp_path_factory, "no-capacity", knobs)
     yield server
     server.stop()
 
@@ -254,8 +257,7 @@ def slow_to_show(tmp_path_factory: pytest.TempPathFactory):
     """A sandbox that shows what was made only after ten minutes."""
     knobs = Knobs(seed=5, latency=0, throttle=0, errors=0, lag=600, scan_lag=0, pending=0, initial=0, ami_pending=0,
                   failed_launches=0)
-    server = MotoServer(tmp_path_factory.mktemp("slow"), hostile=knobs).start(
-        SOURCE_AMIS, security_groups=SECURITY_GROUPS)
+    server = started_hostile(tmp_path_factory, "slow", knobs)
     yield server
     server.stop()
 

@@ -278,17 +278,17 @@ def test_packer_delete_refuses_while_an_ami_is_in_use_and_removes_nothing(repo, 
     assert [i["ImageId"] for i in amis(ec2, "web")] == [image] and (repo / "packer/web.json").exists()
 
 
-def lose_the_lock_when_amis_are_listed(repo: Path, monkeypatch) -> LockInfo:
-    """Unlock and lock by another run (from another clone) as the command lists the AMIs, lock held."""
+def lose_the_lock_after(method: str, repo: Path, monkeypatch) -> LockInfo:
+    """Unlock and lock by another run (from another clone) as ImagesProvider's `method` returns, lock held."""
     other = LockInfo(operation="apply", who="ops@ci-7")
-    listed = images.ImagesProvider.images
+    done = getattr(images.ImagesProvider, method)
 
-    def listed_then_lost(provider, *args, **kwargs):
-        found = listed(provider, *args, **kwargs)
+    def done_then_lost(provider, *args, **kwargs):
+        result = done(provider, *args, **kwargs)
         (repo / ".infra/state.lock").write_text(other.model_dump_json())
-        return found
+        return result
 
-    monkeypatch.setattr(images.ImagesProvider, "images", listed_then_lost)
+    monkeypatch.setattr(images.ImagesProvider, method, done_then_lost)
     return other
 
 
@@ -300,7 +300,7 @@ def test_packer_clean_and_delete_whose_lock_was_taken_meanwhile_remove_nothing(r
     assert run_infra(capsys, "apply", "--auto-approve").code == 0
     make_ami(ec2, "web", "web-20200101-000000", owner_of(repo))
     before, state = amis(ec2), (repo / ".infra/state.json").read_text()
-    other = lose_the_lock_when_amis_are_listed(repo, monkeypatch)
+    other = lose_the_lock_after("images", repo, monkeypatch)
     result = run_infra(capsys, *command)
     assert result.code == 1 and result.err.count("\n") == 1, result.err
     assert "was removed while this run held it (infra state unlock?): stopped before removing any AMI; nothing " \
@@ -314,15 +314,7 @@ def test_packer_delete_whose_lock_was_taken_as_it_removed_the_amis_leaves_the_st
         repo, ec2, capsys, monkeypatch):
     assert run_infra(capsys, "apply", "--auto-approve").code == 0
     state = (repo / ".infra/state.json").read_text()
-    other = LockInfo(operation="apply", who="ops@ci-7")
-    delete_group = images.ImagesProvider.delete_group
-
-    def removed_then_lost(provider, *args, **kwargs):
-        removed = delete_group(provider, *args, **kwargs)
-        (repo / ".infra/state.lock").write_text(other.model_dump_json())
-        return removed
-
-    monkeypatch.setattr(images.ImagesProvider, "delete_group", removed_then_lost)
+    other = lose_the_lock_after("delete_group", repo, monkeypatch)
     result = run_infra(capsys, "packer:delete", "web", "--auto-approve")
     assert result.code == 1 and result.err.count("\n") == 1, result.err
     assert "stopped before the next step; what finished since the last step is not recorded" in result.err

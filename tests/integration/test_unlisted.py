@@ -8,12 +8,10 @@ from __future__ import annotations
 import pytest
 
 from infra.sandbox.hostile import Knobs
-from infra.sandbox.launcher import MotoServer
 from tests.cli_helpers import run_infra
-from tests.integration.conftest import SECURITY_GROUPS, SOURCE_AMIS
 from tests.integration.fleet_support import BEE, applied, example
 from tests.integration.test_failures import builds
-from tests.integration.test_hostile import WWW, client, pointed_at
+from tests.integration.test_hostile import WWW, client, pointed_at, started_hostile
 from tests.support.aws_proxy import CountingProxy
 
 # Listings leave out what was made for ten minutes: longer than the test. Nothing else is hostile.
@@ -23,8 +21,7 @@ LISTINGS_LAG = Knobs(seed=1, latency=0, throttle=0, errors=0, lag=0, scan_lag=60
 
 @pytest.fixture(scope="module")
 def lagging_listings(tmp_path_factory: pytest.TempPathFactory):
-    server = MotoServer(tmp_path_factory.mktemp("lagging-listings"), hostile=LISTINGS_LAG).start(
-        SOURCE_AMIS, security_groups=SECURITY_GROUPS)
+    server = started_hostile(tmp_path_factory, "lagging-listings", LISTINGS_LAG)
     yield server
     server.stop()
 
