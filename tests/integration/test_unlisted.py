@@ -5,11 +5,15 @@ the scans show everything asks nothing more (docs/aws-behaviour.md)."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+
 import pytest
 
 from infra.sandbox.hostile import Knobs
 from tests.cli_helpers import run_infra
-from tests.integration.fleet_support import BEE, applied, example
+from tests.integration.fleet_support import BEE, applied, example, write
 from tests.integration.test_failures import builds
 from tests.integration.test_hostile import WWW, client, pointed_at, started_hostile
 from tests.support.aws_proxy import CountingProxy
@@ -68,3 +72,40 @@ def test_a_warm_plan_where_the_listings_show_everything_asks_nothing_more(aws, p
     assert plan.code == 0, plan.out + plan.err
     assert proxy.counts["DescribeAutoScalingGroups"] == 1 and proxy.counts["DescribeLaunchTemplates"] == 1, \
         proxy.counts
+
+
+def test_a_renamed_groups_old_asg_waits_on_the_new_asg_aws_does_not_list_yet(lagging_listings, ops_repo, capsys,
+                                                                             monkeypatch):
+    """The hold before a renamed group's old ASG goes watches the new ASG the apply just made by its
+    name: unlisted, it was taken for no nodes at all, and the old ASG went while the new one failed."""
+    endpoint = pointed_at(lagging_listings, monkeypatch)
+    example(ops_repo, timeout=4)
+    applied(capsys)
+    autoscaling, ec2 = client("autoscaling", endpoint), client("ec2", endpoint)
+    [old] = [t["ResourceId"] for t in autoscaling.describe_tags(
+        Filters=[{"Name": "key", "Values": ["group"]}, {"Name": "value", "Values": [BEE]}])["Tags"]]
+    nodes = json.loads((ops_repo / "nodes.json").read_text())
+    nodes["bee-v2"] = nodes.pop(BEE)
+    write(ops_repo, nodes)
+
+    def fail_new_nodes_soon_after_they_are_up():
+        while len(new := instances_of(ec2, "bee-v2")) < 2:  # instances are listed at once
+            time.sleep(0.05)
+        time.sleep(1.5)  # healthy first (the create passes), then failing while the old ASG is kept (4 s)
+        for instance in new:
+            autoscaling.set_instance_health(InstanceId=instance, HealthStatus="Unhealthy")
+
+    saboteur = threading.Thread(target=fail_new_nodes_soon_after_they_are_up, daemon=True)
+    saboteur.start()
+    failed = run_infra(capsys, "apply", "--auto-approve")
+    saboteur.join(timeout=10)
+    assert autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"] == []  # the new ASG is not listed
+    assert failed.code == 1 and "became unhealthy" in failed.err and f"{old} is kept" in failed.err, \
+        failed.out + failed.err
+    assert autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[old])["AutoScalingGroups"]
+
+
+def instances_of(ec2, group: str) -> list[str]:
+    found = ec2.describe_instances(Filters=[{"Name": "tag:group", "Values": [group]},
+                                            {"Name": "instance-state-name", "Values": ["pending", "running"]}])
+    return [i["InstanceId"] for r in found["Reservations"] for i in r["Instances"]]

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from infra.aws.session import aws_errors, paginate
+from infra.aws.session import aws_errors
 from infra.errors import ConfigError, ProviderError
 from infra.providers.aws import alarms, asg, blue_green, fast_rollback, launch_templates, load_balancing, scaling
 from infra.providers.aws.asg import (
@@ -76,6 +76,7 @@ class AutoscalingProvider(ObservedPerRegion):
         self._interrupted = threading.Event()
         # A wait wakes at once when infra is stopped; rolling back then waits for real.
         self.sleep, self.rest, self.clock = sleep or self._interrupted.wait, sleep or time.sleep, clock
+        self._made: dict[str, str] = {}  # group -> the ASG this apply made for it (a renamed group's hold)
 
     def interrupt(self) -> None:
         """infra is terminated: a roll that is waiting stops waiting and is undone (see rollout.py)."""
@@ -183,7 +184,7 @@ class AutoscalingProvider(ObservedPerRegion):
         client = self.clients.client("autoscaling", region)
         if action.action is ActionKind.DELETE:
             if action.hold and before.get("timeout"):
-                self._hold_before_delete(client, action, before["name"], before["timeout"], progress)
+                self._hold_before_delete(client, region, action, before["name"], before["timeout"], progress)
             arns = before.get("target_group_arns") or []
             if arns:  # detached (once) by the drain: detaching again would only hear InvalidTarget
                 self._drain_before_delete(client, region, before["name"], arns, progress)
@@ -210,6 +211,7 @@ class AutoscalingProvider(ObservedPerRegion):
         else:
             outputs = blue_green.roll(self.clients, region, action.group, attributes, old, progress, clock=self.clock,
                                       sleep=self.sleep, rest=self.rest, stopped=self._interrupted.is_set)
+            self._made[action.group] = outputs["name"]
         if attributes.get("rolled_back_from") or before.get("rolled_back_from"):  # infra rollback, or the way on
             launch_templates.point_default(self.clients, region, attributes["launch_template_id"],
                                            str(attributes["launch_template_version"]), progress)
@@ -307,11 +309,11 @@ class AutoscalingProvider(ObservedPerRegion):
                 ec2.create_tags(Resources=instances, Tags=tag_list(tags))
         return len(instances)
 
-    def _hold_before_delete(self, client: Any, action: Action, name: str, timeout: float,
+    def _hold_before_delete(self, client: Any, region: str, action: Action, name: str, timeout: float,
                             progress: Progress) -> None:
         """New nodes of the same apply take over (a renamed group): keep these for their `timeout`
         so other nodes notice the new ones first, while the new ASGs stay healthy, as a roll does."""
-        successors = self._successors(client, action)
+        successors = self._successors(region, action)
         wanted = sum(size for _, size in successors)
         new = ", ".join(new for new, _ in successors) or "the nodes that replace it"
 
@@ -352,14 +354,14 @@ class AutoscalingProvider(ObservedPerRegion):
         if not last.done:
             progress(f"{name}: still draining after {delay:g}s (the deregistration delay); deleting it")
 
-    def _successors(self, client: Any, action: Action) -> list[tuple[str, int]]:
-        """The live ASGs (name, desired capacity) of the groups whose nodes this deletion waited for."""
-        groups = sorted({split_address(d)[1] for d in action.depends_on if split_address(d)[0] == "asg"})
-        if not groups:
+    def _successors(self, region: str, action: Action) -> list[tuple[str, int]]:
+        """The live ASGs (name, desired capacity) of the groups whose nodes this deletion waited for: those
+        this apply made (a renamed group's are new groups' CREATEs), asked for by name, since AWS's
+        listings may not show yet what was made seconds ago (docs/aws-behaviour.md)."""
+        groups = {split_address(d)[1] for d in action.depends_on if split_address(d)[0] == "asg"}
+        names = sorted(self._made[group] for group in groups if group in self._made)
+        if not names:
             return []
-        with aws_errors("describe the new autoscaling groups"):
-            found = paginate(client, "describe_auto_scaling_groups", "AutoScalingGroups",
-                             Filters=[{"Name": f"tag:{GROUP_TAG}", "Values": groups},
-                                      {"Name": f"tag:{OWNER_TAG}", "Values": [self.owner]}])
-            return [(g["AutoScalingGroupName"], g["DesiredCapacity"]) for g in found
-                    if tag_dict(g.get("Tags")).get(ROLL_TAG) != PENDING]
+        found = BY_NAME.describe(self.clients, region, names)
+        return [(name, found[name]["DesiredCapacity"]) for name in names
+                if name in found and tag_dict(found[name].get("Tags")).get(ROLL_TAG) != PENDING]
