@@ -13,6 +13,7 @@ import pytest
 
 from infra.sandbox.hostile import Knobs
 from tests.cli_helpers import run_infra
+from tests.integration.conftest import owner_of
 from tests.integration.fleet_support import BEE, applied, example, write
 from tests.integration.test_failures import builds
 from tests.integration.test_hostile import WWW, client, pointed_at, started_hostile
@@ -109,3 +110,47 @@ def instances_of(ec2, group: str) -> list[str]:
     found = ec2.describe_instances(Filters=[{"Name": "tag:group", "Values": [group]},
                                             {"Name": "instance-state-name", "Values": ["pending", "running"]}])
     return [i["InstanceId"] for r in found["Reservations"] for i in r["Instances"]]
+
+
+# Listings leave out for 20 s what was made: the AMIs below are listed by the time the ASG is made, the ASG not yet.
+SHORT_LAG = Knobs(seed=2, latency=0, throttle=0, errors=0, lag=0, scan_lag=20, pending=0, initial=0, ami_pending=0,
+                  failed_launches=0)
+
+
+@pytest.fixture(scope="module")
+def short_lag(tmp_path_factory: pytest.TempPathFactory):
+    server = started_hostile(tmp_path_factory, "short-lag", SHORT_LAG)
+    yield server
+    server.stop()
+
+
+def test_retention_keeps_the_rollback_target_of_an_asg_aws_does_not_list_yet(short_lag, ops_repo, capsys,
+                                                                              monkeypatch):
+    """An ASG just made holds on to the AMI it would roll back to (infra:previous); retention asks for
+    the ASGs the state records by name, so an ASG not listed yet does not let that AMI go."""
+    endpoint = pointed_at(short_lag, monkeypatch)
+    example(ops_repo)
+    ec2, autoscaling = client("ec2", endpoint), client("autoscaling", endpoint)
+    identity = [{"Key": "group", "Value": BEE}, {"Key": "infra:managed", "Value": "true"},
+                {"Key": "infra:owner", "Value": owner_of(ops_repo)}]
+    older, newer = (ec2.register_image(Name=f"{BEE}-{n}", RootDeviceName="/dev/sda1", BlockDeviceMappings=[
+        {"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 8}}])["ImageId"] for n in ("older", "newer")
+        if time.sleep(1.1) is None)  # a second apart: their creation dates order them
+    while len(ec2.describe_images(Owners=["self"])["Images"]) < 2:  # the scan lag: AMIs too are listed late
+        time.sleep(0.5)
+    applied(capsys)
+    ec2.create_tags(Resources=[older, newer], Tags=identity)  # bee's now (before, the apply would remove them)
+    [name] = [t["ResourceId"] for t in autoscaling.describe_tags(
+        Filters=[{"Name": "key", "Values": ["group"]}, {"Name": "value", "Values": [BEE]}])["Tags"]]
+    [group] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    template = group["LaunchTemplate"]["LaunchTemplateId"]
+    autoscaling.create_or_update_tags(Tags=[{"ResourceId": name, "ResourceType": "auto-scaling-group",
+                                             "Key": "infra:previous", "Value": f"{template}:1:{older}",
+                                             "PropagateAtLaunch": False}])
+    assert autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"] == []  # the new ASG is not listed
+
+    cleaned = run_infra(capsys, "packer:clean", BEE, "-n", "1")
+    assert cleaned.code == 0, cleaned.out + cleaned.err
+    assert f"kept {older}" in cleaned.out and f"autoscaling group {name} (its rollback target" in cleaned.out, \
+        cleaned.out
+    assert {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]} == {older, newer}

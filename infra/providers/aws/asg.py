@@ -19,6 +19,7 @@ from infra.aws.consistency import Patience, until_visible
 from infra.aws.session import AwsClients, aws_errors, paginate
 from infra.errors import ProviderError
 from infra.providers.aws.common import GROUP_TAG, available_zones, tag_dict
+from infra.providers.aws.unlisted import Lookup
 from infra.providers.base import Progress
 from infra.reconciler.graph import OWNER_TAG
 
@@ -33,6 +34,10 @@ DEADLINE_TAG = "infra:healthy_deadline"
 PREVIOUS_TAG = "infra:previous"  # "<launch template id>:<version>:<image id>"
 ROLLED_BACK_TAG = "infra:rolled_back_from"  # the launch template version infra rollback left
 SIZES = {"MinSize": "min_size", "MaxSize": "max_size", "DesiredCapacity": "desired_capacity"}
+# ASGs by name, 50 a call: what a listing may leave out yet (docs/aws-behaviour.md), the state records or an
+# apply made (a plan's confirm, a renamed group's hold, retention's in-use check).
+BY_NAME = Lookup("autoscaling", "describe_auto_scaling_groups", "AutoScalingGroupNames", "AutoScalingGroups",
+                 "AutoScalingGroupName", output="name", batch=50)
 
 
 def settings(clients: AwsClients, region: str, attributes: dict[str, Any], *, size: int | None = None,

@@ -44,7 +44,6 @@ from infra.providers.aws.common import (
     tag_list,
     unowned_of,
 )
-from infra.providers.aws.unlisted import Lookup
 from infra.providers.aws.waiting import Interrupted, RollFailed, Step, Waiter, keep_while_healthy
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
@@ -60,15 +59,12 @@ from infra.reconciler.scaling import sizes_owned
 GROUPS_SCAN = Scan("autoscaling", "describe_auto_scaling_groups", "AutoScalingGroups",
                    {"Filters": [MANAGED], "PaginationConfig": {"PageSize": 100}})
 
-# What the state records and GROUPS_SCAN did not list, by name (common.py's ObservedPerRegion.confirm).
-BY_NAME = Lookup("autoscaling", "describe_auto_scaling_groups", "AutoScalingGroupNames", "AutoScalingGroups",
-                 "AutoScalingGroupName", output="name", batch=50)
 
 
 class AutoscalingProvider(ObservedPerRegion):
     kinds = frozenset({"asg"})
     scans = (GROUPS_SCAN,)
-    lookup = BY_NAME
+    lookup = asg.BY_NAME  # what the state records and GROUPS_SCAN did not list (ObservedPerRegion.confirm)
 
     def __init__(self, context: AwsContext, *, sleep: Callable[[float], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -362,6 +358,6 @@ class AutoscalingProvider(ObservedPerRegion):
         names = sorted(self._made[group] for group in groups if group in self._made)
         if not names:
             return []
-        found = BY_NAME.describe(self.clients, region, names)
+        found = asg.BY_NAME.describe(self.clients, region, names)
         return [(name, found[name]["DesiredCapacity"]) for name in names
                 if name in found and tag_dict(found[name].get("Tags")).get(ROLL_TAG) != PENDING]

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from infra.aws.session import AwsClients, paginate
+from infra.providers.aws import asg
 from infra.providers.aws.asg import PREVIOUS_TAG, previous_of
 from infra.providers.aws.common import tag_dict
 
@@ -25,15 +26,19 @@ FILTER_VALUES = 195  # EC2 takes at most 200 values in one filter
 SHORTCUTS = ("$Latest", "$Default")
 
 
-def images_in_use(clients: AwsClients, region: str, image_ids: Iterable[str]) -> dict[str, list[str]]:
-    """For each of `image_ids` that something uses: who, in words ("launch template web (version 3)")."""
+def images_in_use(clients: AwsClients, region: str, image_ids: Iterable[str], *,
+                  recorded: Iterable[str] = ()) -> dict[str, list[str]]:
+    """For each of `image_ids` that something uses: who, in words ("launch template web (version 3)").
+    `recorded`: ASG names the state records, asked for by name when the listing leaves them out (an
+    ASG made seconds ago may not be listed yet: docs/aws-behaviour.md)."""
     ids = set(image_ids)
     if not ids:
         return {}
     users: dict[str, list[str]] = defaultdict(list)
     ec2 = clients.client("ec2", region)
     for image, user in (*_instances(ec2, ids), *_launch_templates(ec2, ids),
-                        *_autoscaling_groups(ec2, clients.client("autoscaling", region), ids)):
+                        *_autoscaling_groups(ec2, clients.client("autoscaling", region),
+                                             _groups(clients, region, recorded), ids)):
         if user not in users[image]:
             users[image].append(user)
     return dict(users)
@@ -60,10 +65,19 @@ def _launch_templates(ec2: Any, ids: set[str]) -> Iterable[tuple[str, str]]:
             yield image, f"launch template {version.get('LaunchTemplateName')} (version {version.get('VersionNumber')})"
 
 
-def _autoscaling_groups(ec2: Any, autoscaling: Any, ids: set[str]) -> Iterable[tuple[str, str]]:
+def _groups(clients: AwsClients, region: str, recorded: Iterable[str]) -> list[dict[str, Any]]:
+    """Every ASG of the region, listed, and those of `recorded` the listing left out, by name."""
+    listed = list(paginate(clients.client("autoscaling", region), "describe_auto_scaling_groups", "AutoScalingGroups"))
+    names = {group["AutoScalingGroupName"] for group in listed}
+    unlisted = sorted(set(recorded) - names)
+    return [*listed, *asg.BY_NAME.describe(clients, region, unlisted).values()] if unlisted else listed
+
+
+def _autoscaling_groups(ec2: Any, autoscaling: Any, every: list[dict[str, Any]],
+                        ids: set[str]) -> Iterable[tuple[str, str]]:
     configurations: dict[str, list[str]] = defaultdict(list)  # launch configuration -> groups
     templates: dict[tuple[str, str, str], list[str]] = defaultdict(list)  # (id, name, version) -> groups
-    for group in paginate(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups"):
+    for group in every:
         name = group["AutoScalingGroupName"]
         previous = previous_of(tag_dict(group.get("Tags")).get(PREVIOUS_TAG))
         if previous and previous["image_id"] in ids:

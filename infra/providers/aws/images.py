@@ -316,10 +316,10 @@ class ImagesProvider:
         """Keep the newest `keep` of each group's `images`, hold those in use, remove the rest. The
         AMI the state records for a group is in use by it, even when older (an earlier build reused)."""
         candidates = choose(images, keep, {}).removed
-        in_use = images_in_use(self.clients, region, [i.id for i in candidates]) if candidates else {}
+        in_use: dict[str, list[str]] = {}
         if candidates:
-            recorded = {r.outputs.get("image_id") for r in self.context.state.read().resources.values()
-                        if r.kind == "ami"} if self.context.state is not None else set()
+            recorded, asgs = self._recorded(region)
+            in_use = images_in_use(self.clients, region, [i.id for i in candidates], recorded=asgs)
             for image in candidates:
                 if image.id in recorded:
                     in_use.setdefault(image.id, []).append(f"ami.{image.group} (the AMI infra applied for it)")
@@ -333,13 +333,24 @@ class ImagesProvider:
             self.remove(region, decision.removed, progress)
         return decision
 
+    def _recorded(self, region: str) -> tuple[set[Any], list[str]]:
+        """The AMIs the state records, and the ASGs it records in `region` (by name: a listing may
+        leave out yet an ASG made seconds ago, whose rollback target is in use)."""
+        if self.context.state is None:
+            return set(), []
+        resources = self.context.state.read().resources.values()
+        return ({r.outputs.get("image_id") for r in resources if r.kind == "ami"},
+                [r.outputs["name"] for r in resources if r.kind == "asg" and isinstance(r.outputs.get("name"), str)
+                 and self.region(r.attributes.get("region")) == region])
+
     def delete_group(self, group: str, regions: Iterable[str], progress: Progress) -> list[Image]:
         """Remove every AMI of `group` and their snapshots; nothing at all when one is in use."""
         found = {region: self.images(region, group) for region in regions}
         users: list[str] = []
         for region, images in found.items():
             ids = [i.id for i in images]
-            for image_id, used_by in images_in_use(self.clients, region, ids).items():
+            asgs = self._recorded(region)[1] if ids else []
+            for image_id, used_by in images_in_use(self.clients, region, ids, recorded=asgs).items():
                 users.append(f"{image_id} is used by {', '.join(used_by)}")
         if users:
             raise ProviderError(f"refusing to remove the AMIs of {group}, nothing was removed: {'; '.join(users)}; "
