@@ -34,6 +34,7 @@ from infra.providers.aws.common import (
     tag_list,
     unowned_of,
 )
+from infra.providers.aws.deregistration import deregister, snapshots_named
 from infra.providers.aws.image_builds import PackerBuilds
 from infra.providers.aws.image_usage import images_in_use
 from infra.providers.aws.new_images import NewImages
@@ -49,7 +50,6 @@ from infra.reconciler.resources import Observation, Observed, Resource, address_
 from infra.reconciler.retention import Decision, Image, by_group, choose, newest_by_group, newest_first
 from infra.rendering import packer_literal
 from infra.state.model import ResourceState
-from infra.stopping import pause
 
 GROUP_TAG = "group"
 USABLE_STATES = ("available", "pending")  # a failed or deregistered AMI is not a group's image
@@ -276,7 +276,7 @@ class ImagesProvider:
                 ec2.delete_tags(Resources=[image.id, *image.snapshots], Tags=[{"Key": key} for key in gone])
             ec2.create_tags(Resources=[image.id, *image.snapshots],
                             Tags=[{"Key": key, "Value": value} for key, value in wanted.items()])
-        progress(f"tagged {image.id} ({image.name})" + (f" and {_snapshots(image)}" if image.snapshots else "")
+        progress(f"tagged {image.id} ({image.name})" + (f" and {snapshots_named(image)}" if image.snapshots else "")
                  + " in place")
         return {"image_id": image.id, "name": image.name}
 
@@ -328,7 +328,7 @@ class ImagesProvider:
             progress(f"kept {held.image.id} ({held.image.name}): in use by {', '.join(held.users)}")
         if dry_run:
             for image in decision.removed:
-                progress(f"would deregister {image.id} ({image.name}) and delete {_snapshots(image)}")
+                progress(f"would deregister {image.id} ({image.name}) and delete {snapshots_named(image)}")
         else:
             self.remove(region, decision.removed, progress)
         return decision
@@ -365,17 +365,7 @@ class ImagesProvider:
 
     def remove(self, region: str, images: Iterable[Image], progress: Progress) -> None:
         """Deregister each image, then delete its EBS snapshots (they outlive the AMI otherwise)."""
-        ec2 = self.clients.client("ec2", region)
-        for image in images:
-            with aws_errors(f"deregister {image.id}"):
-                try:
-                    ec2.deregister_image(ImageId=image.id)
-                except botocore.exceptions.ClientError as exc:
-                    if _code(exc) not in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
-                        raise
-            for snapshot in image.snapshots:
-                _delete_snapshot(ec2, snapshot)
-            progress(f"deregistered {image.id} ({image.name}) and deleted {_snapshots(image)}")
+        deregister(self.clients.client("ec2", region), images, progress)
 
     def _prune(self, group: str, region: str, keep: int, progress: Progress) -> None:
         """`ami_keep` after a build: failing to prune does not fail the apply, it is said."""
@@ -415,27 +405,3 @@ def _has_image(found: Observed | None, image_digest: str | None) -> bool:
 
 def _described(region: str, image_id: str, name: str) -> str:
     return f"AMI {image_id} ({name}) in {region}"
-
-
-def _snapshots(image: Image) -> str:
-    return f"snapshot(s) {', '.join(image.snapshots)}" if image.snapshots else "no snapshots"
-
-
-def _code(exc: botocore.exceptions.ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
-def _delete_snapshot(ec2: Any, snapshot: str, attempts: int = 5) -> None:
-    """Delete a snapshot; right after deregistration AWS may still call it in use for a moment."""
-    for attempt in range(attempts):
-        with aws_errors(f"delete snapshot {snapshot}"):
-            try:
-                ec2.delete_snapshot(SnapshotId=snapshot)
-                return
-            except botocore.exceptions.ClientError as exc:
-                if _code(exc) == "InvalidSnapshot.NotFound":
-                    return
-                if _code(exc) != "InvalidSnapshot.InUse" or attempt == attempts - 1:
-                    raise
-        if not pause(2 * (attempt + 1)):
-            raise ProviderError(f"infra was stopped (Ctrl-C or SIGTERM) before snapshot {snapshot} was deleted")
