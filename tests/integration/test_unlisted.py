@@ -19,9 +19,14 @@ from tests.integration.test_failures import builds
 from tests.integration.test_hostile import WWW, client, pointed_at, started_hostile
 from tests.support.aws_proxy import CountingProxy
 
-# Listings leave out what was made for ten minutes: longer than the test. Nothing else is hostile.
-LISTINGS_LAG = Knobs(seed=1, latency=0, throttle=0, errors=0, lag=0, scan_lag=600, pending=0, initial=0,
-                     ami_pending=0, failed_launches=0)
+
+def listings_lag(seconds: float, seed: int) -> Knobs:
+    """A sandbox whose listings leave out what was made for `seconds`; nothing else is hostile."""
+    return Knobs(seed=seed, latency=0, throttle=0, errors=0, lag=0, scan_lag=seconds, pending=0, initial=0,
+                 ami_pending=0, failed_launches=0)
+
+
+LISTINGS_LAG = listings_lag(600, seed=1)  # longer than the test
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +118,7 @@ def instances_of(ec2, group: str) -> list[str]:
 
 
 # Listings leave out for 20 s what was made: the AMIs below are listed by the time the ASG is made, the ASG not yet.
-SHORT_LAG = Knobs(seed=2, latency=0, throttle=0, errors=0, lag=0, scan_lag=20, pending=0, initial=0, ami_pending=0,
-                  failed_launches=0)
+SHORT_LAG = listings_lag(20, seed=2)
 
 
 @pytest.fixture(scope="module")
