@@ -5,8 +5,8 @@ is registered; AWS does none of that. Layered over moto's WSGI application, this
 sandbox answer the way AWS does on a busy day, each behaviour a knob (`Knobs`, defaults close to
 AWS): request latency; a share of requests throttled (the error botocore and the AWS SDKs
 retry) and of 5xx; launch templates, instances and AMIs invisible by id and to other services
-for a while after they are made; ASGs, launch templates and AMIs left out of listings (describes
-by filter, or of everything) for longer; instances pending, then their targets `initial`, for a
+for a while after they are made; ASGs, launch templates, AMIs and instances left out of listings
+(describes by filter, or of everything) for longer; instances pending, then their targets `initial`, for a
 while; a share of the launches in one zone failing first (InsufficientInstanceCapacity); AMIs
 pending after create and copy (lag.py keeps that clock). Decisions come from `random.Random(seed)`: the
 same seed gives the same faults to the same sequence of requests, so a failure can be replayed.
@@ -48,7 +48,7 @@ class Knobs:
     throttle: float = 0.03  # share of requests throttled (RequestLimitExceeded, Throttling)
     errors: float = 0.005  # share of requests answered 500/503 (InternalError, ServiceUnavailable)
     lag: float = 5.0  # seconds what was made stays invisible by id and to other services
-    scan_lag: float = 10.0  # seconds an ASG, launch template or AMI just made is left out of listings
+    scan_lag: float = 10.0  # seconds an ASG, launch template, AMI or instance just made is left out of listings
     pending: float = 30.0  # seconds an instance is pending before it runs (InService)
     initial: float = 60.0  # seconds a target stays `initial` after that (interval x healthy threshold)
     ami_pending: float = 60.0  # seconds an AMI is pending after CreateImage or CopyImage

@@ -7,8 +7,8 @@ response should look now (`rewritten`): a launch template unknown to Auto Scalin
 AMI unknown by its id, a key pair unknown to RunInstances, an instance `pending`, a target
 `initial`, an AMI `pending`, a launch that failed in one zone (its instance missing for a while,
 a Failed scaling activity saying why), and a resource left out of the listings that find it by
-filter or page through everything (`unlisted`: an ASG, a launch template, an AMI) for longer than
-it is unknown by id.
+filter or page through everything (`unlisted`: an ASG, a launch template, an AMI, an instance
+RunInstances launched) for longer than it is unknown by id.
 
 It sees requests and responses as the moto server's WSGI layer does (hostile.py): form
 parameters in, XML out. It knows nothing of HTTP.
@@ -52,10 +52,11 @@ class Instance:
 @dataclass
 class World:
     """`lag`: seconds a resource is invisible by id and to other services; `scan_lag`: seconds an ASG,
-    a launch template or an AMI is left out of describes that list (no names or ids given); `pending`: seconds an
-    instance is pending; `initial`: seconds after that a target stays `initial`; `ami_pending`:
-    seconds an AMI is pending; `failed_launches`: the share of instances launched in a zone ending
-    in `failing_zone` whose launch fails first and shows up `launch_retry` seconds later."""
+    a launch template, an AMI or an instance RunInstances launched is left out of describes that list
+    (no names or ids given); `pending`: seconds an instance is pending; `initial`: seconds after that
+    a target stays `initial`; `ami_pending`: seconds an AMI is pending; `failed_launches`: the share
+    of instances launched in a zone ending in `failing_zone` whose launch fails first and shows up
+    `launch_retry` seconds later."""
 
     lag: float
     pending: float
@@ -67,7 +68,8 @@ class World:
     random: random.Random
     scan_lag: float = 0.0
     clock: Callable[[], float] = time.monotonic
-    made: dict[str, float] = field(default_factory=dict)  # launch templates (id, name, id:version), AMIs, ASGs
+    # Launch templates (id, name, id:version), AMIs, ASGs, instances RunInstances launched (not an ASG's).
+    made: dict[str, float] = field(default_factory=dict)
     instances: dict[str, Instance] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -159,6 +161,7 @@ class World:
         elif action == "RunInstances":
             for instance in INSTANCE_ID.findall(text):
                 self.instances.setdefault(instance, Instance(born=now))
+                self.made.setdefault(instance, now)
 
     def _seen_in_asg(self, instance_id: str, zone: str, asg: str) -> Instance:
         """An instance an ASG launched, first seen now: its launch fails first when it is unlucky."""
@@ -222,7 +225,15 @@ class World:
         return False
 
     def _instances(self, root: ET.Element, params: dict[str, str]) -> bool:
+        """A listing (no ids asked for) leaves out the instances RunInstances launched less than
+        `scan_lag` ago (and a reservation left with none); an instance still pending shows so."""
         changed = False
+        if not _numbered(params, "InstanceId") and self._unlisted(root, "instancesSet", "instanceId"):
+            changed = True
+            for holder in root.iterfind(".//{*}reservationSet"):
+                for reservation in holder.findall(_tag("item")):
+                    if not reservation.findall(f"{_tag('instancesSet')}/{_tag('item')}"):
+                        holder.remove(reservation)
         for item in root.iterfind(".//{*}item"):
             instance_id, state = _text(item, "instanceId"), item.find(_tag("instanceState"))
             if not instance_id.startswith("i-") or state is None:

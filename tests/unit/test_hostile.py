@@ -303,3 +303,38 @@ def test_a_launch_template_and_an_ami_just_made_are_left_out_of_listings_for_the
     clock.now = 3
     assert listed(lag, "ec2", "DescribeLaunchTemplates", scan, templates, "LaunchTemplateId") == ["lt-0old", "lt-0ab1"]
     assert listed(lag, "ec2", "DescribeImages", scan, images, "ImageId") == ["ami-0def"]
+
+
+
+def instance_listing(*reservations: list[str]) -> bytes:
+    """A DescribeInstances answer: each reservation's instances, running."""
+    held = "".join(f"<item><reservationId>r-{n}</reservationId><instancesSet>"
+                   + "".join(f"<item><instanceId>{i}</instanceId><instanceState><code>16</code><name>running</name>"
+                             f"</instanceState></item>" for i in ids)
+                   + "</instancesSet></item>" for n, ids in enumerate(reservations))
+    return f"<DescribeInstancesResponse {EC2}><reservationSet>{held}</reservationSet></DescribeInstancesResponse>"\
+        .encode()
+
+
+def instances_listed(lag: World, params: dict[str, str], body: bytes) -> list[list[str]]:
+    """Each reservation's instance ids, as boto3 reads the rewritten answer."""
+    parsed = answer("ec2", "DescribeInstances", lag.rewritten("ec2", "DescribeInstances", params, body))
+    return [[i["InstanceId"] for i in r["Instances"]] for r in parsed["Reservations"]]
+
+
+def test_an_instance_just_launched_is_left_out_of_listings_for_the_scan_lag_but_shown_by_id():
+    clock = FakeClock()
+    lag = world(clock, lag=1, scan_lag=4)
+    for launched in ("i-0abc", "i-0def"):
+        lag.rewritten("ec2", "RunInstances", {}, f"<R {EC2}><instancesSet><item><instanceId>{launched}</instanceId>"
+                                                 f"</item></instancesSet></R>".encode())
+    body = instance_listing(["i-0001"], ["i-0abc"], ["i-0a5e", "i-0def"])
+    scan = {"Filter.1.Name": "tag-key", "Filter.1.Value.1": "infra:name"}
+    # What RunInstances launched is left out, and a reservation holding nothing else with it; an instance an
+    # ASG launched (the layer never saw its launch) is listed at once.
+    assert instances_listed(lag, scan, body) == [["i-0001"], ["i-0a5e"]]
+    assert instances_listed(lag, {}, body) == [["i-0001"], ["i-0a5e"]]  # every instance, unfiltered: a listing
+    clock.now = 1
+    assert instances_listed(lag, {"InstanceId.1": "i-0abc"}, instance_listing(["i-0abc"])) == [["i-0abc"]]  # by id
+    clock.now = 4
+    assert instances_listed(lag, scan, body) == [["i-0001"], ["i-0abc"], ["i-0a5e", "i-0def"]]
