@@ -6,8 +6,10 @@ the scans show everything asks nothing more (docs/aws-behaviour.md)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -78,6 +80,59 @@ def test_a_warm_plan_where_the_listings_show_everything_asks_nothing_more(aws, p
     assert plan.code == 0, plan.out + plan.err
     assert proxy.counts["DescribeAutoScalingGroups"] == 1 and proxy.counts["DescribeLaunchTemplates"] == 1, \
         proxy.counts
+
+
+def one_off_instances(ec2) -> list[str]:
+    found = ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": ["infra:name"]}])
+    return [i["InstanceId"] for r in found["Reservations"] for i in r["Instances"]]
+
+
+def created_one_off(capsys, tmp_path: Path) -> str:
+    """`instance:create` of a web instance; its id."""
+    key = tmp_path / "deploy.pem"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    made = run_infra(capsys, "instance:create", WWW, "--key", str(key), "--name", "web1")
+    assert made.code == 0, made.out + made.err
+    return made.out.split("launched ", 1)[1].split()[0]
+
+
+def test_a_plan_right_after_instance_create_finds_by_id_the_instance_aws_does_not_list_yet(
+        lagging_listings, ops_repo, tmp_path, capsys, monkeypatch):
+    endpoint = pointed_at(lagging_listings, monkeypatch)
+    example(ops_repo)
+    applied(capsys)
+    instance = created_one_off(capsys, tmp_path)
+    ec2 = client("ec2", endpoint)
+    assert one_off_instances(ec2) == []  # not listed
+
+    proxy = CountingProxy(lagging_listings.port)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
+    try:
+        plan = run_infra(capsys, "plan", "--detailed-exitcode")
+    finally:
+        proxy.close()
+    assert plan.code == 0, plan.out + plan.err  # no second instance
+    assert "made again" not in plan.out and "No changes" in plan.out
+    # The one-off instances' listing and the build leftovers', then one describe by id.
+    assert proxy.counts["DescribeInstances"] == 3, proxy.counts
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    ec2.terminate_instances(InstanceIds=[instance])  # by hand: shown by id, terminated, it is gone
+    plan = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert plan.code == 2, plan.out + plan.err
+    assert f"instance.{WWW}.web1 will be created: recorded in state but gone; will be made again" in plan.out
+
+
+def test_a_warm_plan_with_a_one_off_instance_listed_asks_for_no_instance_by_id(aws, proxy, ops_repo, tmp_path,
+                                                                              capsys, monkeypatch):
+    example(ops_repo)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws)
+    applied(capsys)
+    created_one_off(capsys, tmp_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
+    plan = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert plan.code == 0, plan.out + plan.err
+    assert proxy.counts["DescribeInstances"] == 2, proxy.counts  # the two listings above, nothing by id
 
 
 def test_a_renamed_groups_old_asg_waits_on_the_new_asg_aws_does_not_list_yet(lagging_listings, ops_repo, capsys,

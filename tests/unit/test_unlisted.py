@@ -3,11 +3,13 @@ in batches, and waited for (on a fake clock) only when the state says it was mad
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from infra.aws.consistency import NotVisible
+from infra.providers.aws import instances
 from infra.providers.aws.common import confirmed_by_id
 from infra.providers.aws.unlisted import Lookup, Unlisted, looked_up, made_at_seconds
 from infra.providers.base import Providers
@@ -140,6 +142,40 @@ def test_ids_are_asked_for_in_batches_and_one_at_a_time_when_aws_refuses_a_batch
     client = Paginated({"lt-1", "lt-3"}, refuse=True)
     assert set(BY_ID.describe(Clients(client), "us-east-1", ["lt-1", "lt-2", "lt-3"])) == {"lt-1", "lt-3"}
     assert client.calls == [["lt-1", "lt-2"], ["lt-1"], ["lt-2"], ["lt-3"]]
+
+
+class Reservations:
+    """EC2's DescribeInstances by ids: reservations holding those of `reserved` asked for; with one asked
+    for that is not there, the whole call is refused."""
+
+    def __init__(self, reserved: list[list[str]]) -> None:
+        self.reserved, self.calls = reserved, []
+
+    def get_paginator(self, operation: str) -> Any:
+        client = self
+
+        class Pages:
+            def paginate(self, **kwargs: Any) -> list[dict[str, Any]]:
+                idents = kwargs["InstanceIds"]
+                client.calls.append(idents)
+                if set(idents) - {i for ids in client.reserved for i in ids}:
+                    raise error("InvalidInstanceID.NotFound", "does not exist")
+                return [{"Reservations": [{"ReservationId": f"r-{n}", "Instances": [
+                    {"InstanceId": i} for i in ids if i in idents]} for n, ids in enumerate(client.reserved)
+                    if set(ids) & set(idents)]}]
+
+        return Pages()
+
+
+def test_instances_are_asked_for_by_id_in_batches_and_found_by_their_id_across_reservations():
+    client = Reservations([["i-1", "i-2"], ["i-3"]])
+    by_id = replace(instances.BY_ID, batch=3)
+    found = by_id.describe(Clients(client), "us-east-1", ["i-1", "i-2", "i-3", "i-4"])
+    assert found == {"i-1": {"InstanceId": "i-1"}, "i-2": {"InstanceId": "i-2"}, "i-3": {"InstanceId": "i-3"}}
+    assert client.calls == [["i-1", "i-2", "i-3"], ["i-4"]]  # i-4 is gone
+    client = Reservations([["i-1", "i-2"]])
+    assert set(by_id.describe(Clients(client), "us-east-1", ["i-1", "i-4", "i-2"])) == {"i-1", "i-2"}
+    assert client.calls == [["i-1", "i-4", "i-2"], ["i-1"], ["i-4"], ["i-2"]]  # refused for i-4: one by one
 
 
 class Confirming:

@@ -2,7 +2,9 @@
 
 An instance is infra's when it carries `infra:managed=true` and `infra:name`; the name tag of
 infra (not `Name`, which users may edit) gives its address. Instances an ASG launched carry the
-group's tags too, but never `infra:name`, so they are not mistaken for one-off instances.
+group's tags too, but never `infra:name`, so they are not mistaken for one-off instances. One the
+state records and the scan did not list (AWS lists what was just launched late) is asked for by
+id before a plan calls it gone (unlisted.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from infra.providers.aws.common import (
     unowned_of,
 )
 from infra.providers.aws.rollout import Interrupted, Step, Waiter
+from infra.providers.aws.unlisted import Lookup
 from infra.providers.base import Progress
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.graph import MANAGED_TAG, OWNER_TAG
@@ -47,8 +50,15 @@ LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 RUNNING_WITHIN = 600  # seconds a new instance has to leave `pending`
 
 
+# What the state records and the scan did not list, by id (common.py's ObservedPerRegion.confirm); EC2
+# refuses a whole call naming one instance it does not know (or not yet).
+BY_ID = Lookup("ec2", "describe_instances", "InstanceIds", "Reservations", "InstanceId", output="id", batch=200,
+               gone=("InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"), within="Instances")
+
+
 class InstancesProvider(ObservedPerRegion):
     kinds = frozenset({"instance"})
+    lookup = BY_ID
 
     def __init__(self, context: AwsContext) -> None:
         self.root = Path(context.root)
@@ -64,6 +74,19 @@ class InstancesProvider(ObservedPerRegion):
             MANAGED, {"Name": "tag-key", "Values": [NAME_TAG]},
             {"Name": "instance-state-name", "Values": LIVE_STATES}]) for instance in reservation.get("Instances", [])
             if tag_dict(instance.get("Tags")).get(GROUP_TAG)]
+        return self._read(region, instances, wanted)
+
+    def _observed_by_id(self, region: str, items: list[dict[str, Any]],
+                        wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
+        """Instances the scan did not list, described by id: those the scan's filters would have
+        listed (a terminated one is gone), read as the scan's are."""
+        listed = [instance for instance in items if instance.get("State", {}).get("Name") in LIVE_STATES
+                  and (tags := tag_dict(instance.get("Tags"))).get(MANAGED_TAG) == "true" and NAME_TAG in tags
+                  and tags.get(GROUP_TAG)]
+        return self._read(region, listed, wanted).found
+
+    def _read(self, region: str, instances: list[dict[str, Any]], wanted: dict[str, dict[str, Any]]) -> Observation:
+        """This project's `instances` of `region` (the newest at each address), and the others' as unowned."""
         owners = by_owner(instances, lambda instance: tag_dict(instance.get("Tags")), self.owner)
         theirs = [(_address(i), owner, _described(region, i["InstanceId"])) for owner, i in owners.theirs]
         ours, untagged = _newest(owners.ours), _newest(owners.untagged)

@@ -107,7 +107,8 @@ class Lookup:
     `service` with `parameter` (at most `batch` a call), the answer's list under `key`, each item's
     id or name under `item_id`; the id is the recorded output `output`. `gone`: the error codes with
     which AWS refuses a whole call when one of those asked for does not exist; then each is asked
-    for alone."""
+    for alone. `within`: each of `key`'s items holds the items under this (DescribeInstances'
+    reservations hold instances)."""
 
     service: str
     operation: str
@@ -117,6 +118,7 @@ class Lookup:
     output: str
     batch: int
     gone: tuple[str, ...] = ()
+    within: str = ""
 
     def describe(self, clients: AwsClients, region: str, idents: list[str]) -> dict[str, Any]:
         client = clients.client(self.service, region)
@@ -129,7 +131,7 @@ class Lookup:
         with aws_errors(f"{self.operation} {', '.join(idents[:3])}"):
             try:
                 return {item[self.item_id]: item for page in client.get_paginator(self.operation).paginate(
-                    **{self.parameter: idents}) for item in page.get(self.key, [])}
+                    **{self.parameter: idents}) for item in self._items(page)}
             except botocore.exceptions.ClientError as error:
                 if error.response.get("Error", {}).get("Code") not in self.gone:
                     raise
@@ -139,3 +141,7 @@ class Lookup:
         for ident in idents:
             found.update(self._described(client, [ident]))
         return found
+
+    def _items(self, page: dict[str, Any]) -> Iterable[dict[str, Any]]:
+        for item in page.get(self.key, []):
+            yield from item.get(self.within, []) if self.within else (item,)
