@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from infra.aws.session import aws_errors
@@ -36,6 +36,7 @@ from infra.providers.aws.common import (
     GROUP_TAG,
     MANAGED,
     AwsContext,
+    ByOwner,
     ObservedPerRegion,
     Scan,
     by_owner,
@@ -60,7 +61,6 @@ GROUPS_SCAN = Scan("autoscaling", "describe_auto_scaling_groups", "AutoScalingGr
                    {"Filters": [MANAGED], "PaginationConfig": {"PageSize": 100}})
 
 
-
 class AutoscalingProvider(ObservedPerRegion):
     kinds = frozenset({"asg"})
     scans = (GROUPS_SCAN,)
@@ -83,16 +83,11 @@ class AutoscalingProvider(ObservedPerRegion):
 
     def _observe_region(self, region: str, wanted: dict[str, dict[str, Any]]) -> Observation:
         warnings = self._check_names(region, wanted)
-        live = [group for group in GROUPS_SCAN.items(self.clients, region)
-                if tag_dict(group.get("Tags")).get(GROUP_TAG) and not group.get("Status")]  # deleting: gone
-        owners = by_owner(live, lambda group: tag_dict(group.get("Tags")), self.owner)
         zones = Zones(self.clients, region)
+        owners, ours = self._read(region, GROUPS_SCAN.items(self.clients, region), wanted, zones)
         theirs = [(address_of("asg", tag_dict(g.get("Tags"))[GROUP_TAG]), owner,
                    described_as(region, g["AutoScalingGroupName"])) for owner, g in owners.theirs]
-        ours = by_address(region, owners.ours, wanted, zones)
         untagged = by_address(region, owners.untagged, wanted, zones, beside=ours)
-        self._observe_scaling(region, ours, wanted, {g["AutoScalingGroupName"] for g in owners.ours
-                                                     if scaling.SCALING_TAG in tag_dict(g.get("Tags"))})
         for group, said in warnings.items():  # read by the plan for a roll (render.py); never compared
             if address_of("asg", group) in ours:
                 ours[address_of("asg", group)].attributes["roll_warnings"] = said
@@ -103,12 +98,19 @@ class AutoscalingProvider(ObservedPerRegion):
     def _observed_by_id(self, region: str, items: list[dict[str, Any]],
                         wanted: dict[str, dict[str, Any]]) -> dict[str, Observed]:
         """ASGs the scan did not list, described by name: this project's live ones, read as the scan's are."""
-        live = [group for group in items if tag_dict(group.get("Tags")).get(GROUP_TAG) and not group.get("Status")]
-        ours = by_address(region, by_owner(live, lambda group: tag_dict(group.get("Tags")), self.owner).ours, wanted,
-                          Zones(self.clients, region))
-        self._observe_scaling(region, ours, wanted, {g["AutoScalingGroupName"] for g in live
+        return self._read(region, items, wanted, Zones(self.clients, region))[1]
+
+    def _read(self, region: str, groups: Iterable[dict[str, Any]], wanted: dict[str, dict[str, Any]],
+              zones: Zones) -> tuple[ByOwner[dict[str, Any]], dict[str, Observed]]:
+        """The live ASGs of `groups` (listed, or described by name) by owner, and this project's read in
+        nodes.json's words, with their scaling."""
+        live = [group for group in groups
+                if tag_dict(group.get("Tags")).get(GROUP_TAG) and not group.get("Status")]  # deleting: gone
+        owners = by_owner(live, lambda group: tag_dict(group.get("Tags")), self.owner)
+        ours = by_address(region, owners.ours, wanted, zones)
+        self._observe_scaling(region, ours, wanted, {g["AutoScalingGroupName"] for g in owners.ours
                                                      if scaling.SCALING_TAG in tag_dict(g.get("Tags"))})
-        return ours
+        return owners, ours
 
     def _observe_scaling(self, region: str, found: dict[str, Observed], wanted: dict[str, dict[str, Any]],
                          tagged: set[str]) -> None:
