@@ -318,8 +318,8 @@ class ImagesProvider:
         candidates = choose(images, keep, {}).removed
         in_use: dict[str, list[str]] = {}
         if candidates:
-            recorded, asgs = self._recorded(region)
-            in_use = images_in_use(self.clients, region, [i.id for i in candidates], recorded=asgs)
+            recorded, asgs = self._recorded()
+            in_use = images_in_use(self.clients, region, [i.id for i in candidates], recorded=asgs.get(region, []))
             for image in candidates:
                 if image.id in recorded:
                     in_use.setdefault(image.id, []).append(f"ami.{image.group} (the AMI infra applied for it)")
@@ -333,24 +333,26 @@ class ImagesProvider:
             self.remove(region, decision.removed, progress)
         return decision
 
-    def _recorded(self, region: str) -> tuple[set[Any], list[str]]:
-        """The AMIs the state records, and the ASGs it records in `region` (by name: a listing may
-        leave out yet an ASG made seconds ago, whose rollback target is in use)."""
+    def _recorded(self) -> tuple[set[Any], dict[str, list[str]]]:
+        """The AMIs the state records, and the ASGs it records, by region (by name: a listing may leave
+        out yet an ASG made seconds ago, whose rollback target is in use). The state read once."""
+        asgs: dict[str, list[str]] = defaultdict(list)
         if self.context.state is None:
-            return set(), []
+            return set(), asgs
         resources = self.context.state.read().resources.values()
-        return ({r.outputs.get("image_id") for r in resources if r.kind == "ami"},
-                [r.outputs["name"] for r in resources if r.kind == "asg" and isinstance(r.outputs.get("name"), str)
-                 and self.region(r.attributes.get("region")) == region])
+        for r in resources:
+            if r.kind == "asg" and isinstance(r.outputs.get("name"), str):
+                asgs[self.region(r.attributes.get("region"))].append(r.outputs["name"])
+        return {r.outputs.get("image_id") for r in resources if r.kind == "ami"}, asgs
 
     def delete_group(self, group: str, regions: Iterable[str], progress: Progress) -> list[Image]:
         """Remove every AMI of `group` and their snapshots; nothing at all when one is in use."""
         found = {region: self.images(region, group) for region in regions}
         users: list[str] = []
+        asgs = self._recorded()[1] if any(found.values()) else {}
         for region, images in found.items():
             ids = [i.id for i in images]
-            asgs = self._recorded(region)[1] if ids else []
-            for image_id, used_by in images_in_use(self.clients, region, ids, recorded=asgs).items():
+            for image_id, used_by in images_in_use(self.clients, region, ids, recorded=asgs.get(region, [])).items():
                 users.append(f"{image_id} is used by {', '.join(used_by)}")
         if users:
             raise ProviderError(f"refusing to remove the AMIs of {group}, nothing was removed: {'; '.join(users)}; "
