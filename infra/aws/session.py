@@ -213,6 +213,11 @@ def wait_until(client: Any, waiter: str, *, delay: float, attempts: int, **kwarg
             raise ProviderError(f"infra was stopped (Ctrl-C or SIGTERM) while waiting ({waiter.replace('_', ' ')})")
 
 
+def error_code(exc: Any) -> str:
+    """The code AWS answered a failed request with (a botocore ClientError's), "" when none."""
+    return exc.response.get("Error", {}).get("Code", "")
+
+
 @contextmanager
 def aws_errors(what: str) -> Iterator[None]:
     """Turn botocore's exceptions into one-line ProviderErrors that say what to do."""

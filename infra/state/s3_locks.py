@@ -22,14 +22,11 @@ from typing import Any
 
 import botocore.exceptions
 
-from infra.aws.session import aws_errors
+from infra.aws.session import aws_errors, error_code
 from infra.state.lock import Confirm, LockInfo, lock_lost_at_release, locked_error, unlockable
 
 TAKEN = ("PreconditionFailed", "ConditionalRequestConflict")  # S3's answers to a put of an existing lock
 
-
-def _code(exc: botocore.exceptions.ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
 
 
 def _parsed(text: str | bytes) -> LockInfo | None:
@@ -67,7 +64,7 @@ class S3LockObject:
                 self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=body, IfNoneMatch="*",
                                    ContentType="application/json")
             except botocore.exceptions.ClientError as exc:
-                if _code(exc) in TAKEN:
+                if error_code(exc) in TAKEN:
                     return False
                 raise
         return True
@@ -83,11 +80,11 @@ class S3LockObject:
             try:
                 self.s3.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=etag)
             except botocore.exceptions.ClientError as exc:
-                if _code(exc) == "PreconditionFailed":  # another run's lock object since the read
+                if error_code(exc) == "PreconditionFailed":  # another run's lock object since the read
                     raise lock_lost_at_release(self.state, info) from None
-                if _code(exc) == "NoSuchKey":  # gone since the read (or by this delete, retried): nobody's to keep
+                if error_code(exc) == "NoSuchKey":  # gone since the read (or by this delete, retried): nobody's to keep
                     return
-                if _code(exc) != "NotImplemented":
+                if error_code(exc) != "NotImplemented":
                     raise
                 # A store that answers NotImplemented to If-Match on DeleteObject (S3 takes it since
                 # 2024; a store that ignores the header deletes, as this did before): delete unconditionally.
@@ -148,7 +145,7 @@ class DynamoDBLock:
                                        ConditionExpression="attribute_not_exists(LockID)")
                 return
             except botocore.exceptions.ClientError as exc:
-                if _code(exc) != "ConditionalCheckFailedException":
+                if error_code(exc) != "ConditionalCheckFailedException":
                     raise
         raise locked_error(self.state, _info_of(self._item()), self._damaged())
 
@@ -161,7 +158,7 @@ class DynamoDBLock:
                                           ConditionExpression="Info = :info",
                                           ExpressionAttributeValues={":info": {"S": info.model_dump_json()}})
             except botocore.exceptions.ClientError as exc:
-                if _code(exc) != "ConditionalCheckFailedException":
+                if error_code(exc) != "ConditionalCheckFailedException":
                     raise
                 # not ours any more (force-unlocked): leave the new holder alone
 

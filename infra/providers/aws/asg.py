@@ -16,7 +16,7 @@ from typing import Any
 import botocore.exceptions
 
 from infra.aws.consistency import Patience, until_visible
-from infra.aws.session import AwsClients, aws_errors, paginate
+from infra.aws.session import AwsClients, aws_errors, error_code, paginate
 from infra.errors import ProviderError
 from infra.providers.aws.common import GROUP_TAG, available_zones, tag_dict
 from infra.providers.aws.unlisted import Lookup
@@ -81,7 +81,7 @@ def create(clients: AwsClients, region: str, name: str, attributes: dict[str, An
         try:
             client.create_auto_scaling_group(**request)
         except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "AlreadyExists":
+            if error_code(exc) != "AlreadyExists":
                 raise
 
     with aws_errors(f"create autoscaling group {name}"):

@@ -7,7 +7,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from infra.aws.session import aws_errors
+from infra.aws.session import aws_errors, error_code
 from infra.errors import ProviderError
 from infra.providers.base import Progress
 from infra.reconciler.retention import Image
@@ -21,7 +21,7 @@ def deregister(ec2: Any, images: Iterable[Image], progress: Progress) -> None:
             try:
                 ec2.deregister_image(ImageId=image.id)
             except botocore.exceptions.ClientError as exc:
-                if _code(exc) not in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
+                if error_code(exc) not in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
                     raise
         for snapshot in image.snapshots:
             _delete_snapshot(ec2, snapshot)
@@ -32,9 +32,6 @@ def snapshots_named(image: Image) -> str:
     return f"snapshot(s) {', '.join(image.snapshots)}" if image.snapshots else "no snapshots"
 
 
-def _code(exc: botocore.exceptions.ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
 
 def _delete_snapshot(ec2: Any, snapshot: str, attempts: int = 5) -> None:
     """Delete a snapshot; right after deregistration AWS may still call it in use for a moment."""
@@ -44,9 +41,9 @@ def _delete_snapshot(ec2: Any, snapshot: str, attempts: int = 5) -> None:
                 ec2.delete_snapshot(SnapshotId=snapshot)
                 return
             except botocore.exceptions.ClientError as exc:
-                if _code(exc) == "InvalidSnapshot.NotFound":
+                if error_code(exc) == "InvalidSnapshot.NotFound":
                     return
-                if _code(exc) != "InvalidSnapshot.InUse" or attempt == attempts - 1:
+                if error_code(exc) != "InvalidSnapshot.InUse" or attempt == attempts - 1:
                     raise
         if not pause(2 * (attempt + 1)):
             raise ProviderError(f"infra was stopped (Ctrl-C or SIGTERM) before snapshot {snapshot} was deleted")

@@ -17,7 +17,7 @@ from typing import Any, cast
 import botocore.exceptions
 
 from infra.aws.consistency import until_visible
-from infra.aws.session import aws_errors, paginate
+from infra.aws.session import aws_errors, error_code, paginate
 from infra.config.chef import dna_document
 from infra.errors import ProviderError
 from infra.fsutil import atomic_write_json
@@ -126,7 +126,7 @@ class InstancesProvider(ObservedPerRegion):
                                 TagSpecifications=[{"ResourceType": "key-pair", "Tags": tag_list(
                                     {MANAGED_TAG: "true", OWNER_TAG: self.owner})}])
         except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "InvalidKeyPair.Duplicate":
+            if error_code(exc) == "InvalidKeyPair.Duplicate":
                 return False
             raise
         return True

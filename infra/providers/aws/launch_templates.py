@@ -17,7 +17,7 @@ from typing import Any, cast
 import botocore.exceptions
 
 from infra.aws.consistency import until_visible
-from infra.aws.session import AwsClients, aws_errors, paginate
+from infra.aws.session import AwsClients, aws_errors, error_code, paginate
 from infra.errors import ProviderError
 from infra.providers.aws.common import (
     GROUP_TAG,
@@ -283,7 +283,7 @@ def _created(ec2: Any, name: str, data: dict[str, Any], tags: dict[str, str]) ->
             LaunchTemplateName=name, LaunchTemplateData=data,
             TagSpecifications=[{"ResourceType": "launch-template", "Tags": tag_list(tags)}])["LaunchTemplate"])
     except botocore.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "InvalidLaunchTemplateName.AlreadyExistsException":
+        if error_code(exc) == "InvalidLaunchTemplateName.AlreadyExistsException":
             raise _Exists() from None
         raise
 

@@ -17,7 +17,7 @@ from typing import Any
 import botocore.exceptions
 from botocore.config import Config as BotoConfig
 
-from infra.aws.session import AwsClients, aws_errors, paginate
+from infra.aws.session import AwsClients, aws_errors, error_code, paginate
 from infra.providers.aws.common import GROUP_TAG, MANAGED
 from infra.providers.base import Progress
 from infra.reconciler.graph import OWNER_TAG
@@ -131,7 +131,7 @@ class Deployer:
                 try:
                     invocation = client.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
                 except botocore.exceptions.ClientError as exc:
-                    if exc.response.get("Error", {}).get("Code") != "InvocationDoesNotExist":
+                    if error_code(exc) != "InvocationDoesNotExist":
                         raise
                     results.append(NodeResult(instance_id, group, "NotRun"))
                     continue

@@ -24,7 +24,7 @@ from typing import Any
 import botocore.exceptions
 
 from infra.aws.consistency import FIRST_DELAY, MAX_DELAY, PROGRESS_EVERY, TIMEOUT_ENV, NotVisible, Patience
-from infra.aws.session import AwsClients, aws_errors
+from infra.aws.session import AwsClients, aws_errors, error_code
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ class Lookup:
                 return {item[self.item_id]: item for page in client.get_paginator(self.operation).paginate(
                     **{self.parameter: idents}) for item in self._items(page)}
             except botocore.exceptions.ClientError as error:
-                if error.response.get("Error", {}).get("Code") not in self.gone:
+                if error_code(error) not in self.gone:
                     raise
         if len(idents) == 1:
             return {}
