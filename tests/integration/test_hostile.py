@@ -17,6 +17,7 @@ import subprocess
 import urllib.request
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import boto3
 import botocore.exceptions
@@ -44,6 +45,17 @@ PATIENT = Config(retries={"mode": "standard", "max_attempts": 10})
 def started_hostile(tmp_path_factory: pytest.TempPathFactory, name: str, knobs: Knobs) -> MotoServer:
     """A hostile sandbox with `knobs`, holding the seed's source AMIs and security groups."""
     return MotoServer(tmp_path_factory.mktemp(name), hostile=knobs).start(SOURCE_AMIS, security_groups=SECURITY_GROUPS)
+
+
+def hostile_fixture(name: str, knobs: Knobs) -> Any:
+    """A module's fixture: a hostile sandbox with `knobs` (started_hostile), stopped after the module."""
+    @pytest.fixture(scope="module")
+    def server(tmp_path_factory: pytest.TempPathFactory):
+        started = started_hostile(tmp_path_factory, name, knobs)
+        yield started
+        started.stop()
+
+    return server
 
 
 @pytest.fixture(scope="module")

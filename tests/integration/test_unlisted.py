@@ -9,16 +9,16 @@ import json
 import subprocess
 import threading
 import time
+from collections import Counter
 from pathlib import Path
-
-import pytest
+from typing import Any
 
 from infra.sandbox.hostile import Knobs
 from tests.cli_helpers import run_infra
 from tests.integration.conftest import owner_of
 from tests.integration.fleet_support import BEE, applied, example, write
 from tests.integration.test_failures import builds
-from tests.integration.test_hostile import WWW, client, pointed_at, started_hostile
+from tests.integration.test_hostile import WWW, client, hostile_fixture, pointed_at
 from tests.support.aws_proxy import CountingProxy
 
 
@@ -31,11 +31,17 @@ def listings_lag(seconds: float, seed: int) -> Knobs:
 LISTINGS_LAG = listings_lag(600, seed=1)  # longer than the test
 
 
-@pytest.fixture(scope="module")
-def lagging_listings(tmp_path_factory: pytest.TempPathFactory):
-    server = started_hostile(tmp_path_factory, "lagging-listings", LISTINGS_LAG)
-    yield server
-    server.stop()
+lagging_listings = hostile_fixture("lagging-listings", LISTINGS_LAG)
+
+
+def planned_counting(server: Any, capsys, monkeypatch) -> tuple[Any, Counter[str]]:
+    """`infra plan --detailed-exitcode` against `server` through a proxy, and the requests it counted."""
+    proxy = CountingProxy(server.port)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
+    try:
+        return run_infra(capsys, "plan", "--detailed-exitcode"), proxy.counts
+    finally:
+        proxy.close()
 
 
 def test_a_plan_right_after_an_apply_finds_by_name_what_aws_does_not_list_yet(lagging_listings, ops_repo, capsys,
@@ -46,17 +52,11 @@ def test_a_plan_right_after_an_apply_finds_by_name_what_aws_does_not_list_yet(la
     assert client("autoscaling", endpoint).describe_auto_scaling_groups()["AutoScalingGroups"] == []  # not listed
     assert client("ec2", endpoint).describe_launch_templates()["LaunchTemplates"] == []
 
-    proxy = CountingProxy(lagging_listings.port)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
-    try:
-        plan = run_infra(capsys, "plan", "--detailed-exitcode")
-    finally:
-        proxy.close()
+    plan, asked = planned_counting(lagging_listings, capsys, monkeypatch)
     assert plan.code == 0, plan.out + plan.err  # no second ASG, no second launch template
     assert "made again" not in plan.out and "No changes" in plan.out
     # Each kind's listing, then one describe by name or id for what it did not show.
-    assert proxy.counts["DescribeAutoScalingGroups"] == 2 and proxy.counts["DescribeLaunchTemplates"] == 2, \
-        proxy.counts
+    assert asked["DescribeAutoScalingGroups"] == 2 and asked["DescribeLaunchTemplates"] == 2, asked
 
 
 def test_a_plan_right_after_a_build_finds_by_id_the_ami_aws_does_not_list_yet(lagging_listings, ops_repo, control,
@@ -105,16 +105,11 @@ def test_a_plan_right_after_instance_create_finds_by_id_the_instance_aws_does_no
     ec2 = client("ec2", endpoint)
     assert one_off_instances(ec2) == []  # not listed
 
-    proxy = CountingProxy(lagging_listings.port)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
-    try:
-        plan = run_infra(capsys, "plan", "--detailed-exitcode")
-    finally:
-        proxy.close()
+    plan, asked = planned_counting(lagging_listings, capsys, monkeypatch)
     assert plan.code == 0, plan.out + plan.err  # no second instance
     assert "made again" not in plan.out and "No changes" in plan.out
     # The one-off instances' listing and the build leftovers', then one describe by id.
-    assert proxy.counts["DescribeInstances"] == 3, proxy.counts
+    assert asked["DescribeInstances"] == 3, asked
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     ec2.terminate_instances(InstanceIds=[instance])  # by hand: shown by id, terminated, it is gone
@@ -176,11 +171,7 @@ def instances_of(ec2, group: str) -> list[str]:
 SHORT_LAG = listings_lag(20, seed=2)
 
 
-@pytest.fixture(scope="module")
-def short_lag(tmp_path_factory: pytest.TempPathFactory):
-    server = started_hostile(tmp_path_factory, "short-lag", SHORT_LAG)
-    yield server
-    server.stop()
+short_lag = hostile_fixture("short-lag", SHORT_LAG)
 
 
 def test_retention_keeps_the_rollback_target_of_an_asg_aws_does_not_list_yet(short_lag, ops_repo, capsys,
