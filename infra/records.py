@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel
 
@@ -24,35 +24,34 @@ class ManyRecord(BaseModel):
         makes, without its work per field (defaults, aliases, the set of fields given), a third of
         its time. A plan of 10,000 groups makes 120,000 (observations and actions). Refused when a
         field is missing (and for a model with private attributes, which it would not set)."""
-        every = _every_field(cls)
-        if fields.keys() != every:
-            raise TypeError(f"{cls.__name__}.made needs every field, exactly: {sorted(every ^ fields.keys())}")
-        if cls.__private_attributes__:
-            raise TypeError(f"{cls.__name__} has private attributes: make it with model_construct")
-        made = cls.__new__(cls)
-        _set(made, "__dict__", fields)
-        _set(made, "__pydantic_fields_set__", every)
-        _set(made, "__pydantic_extra__", None)
-        _set(made, "__pydantic_private__", None)
-        return made
-
+        return _record(cls, fields, "made")
 
     @classmethod
     def taking(cls, fields: dict[str, Any]) -> Self:
         """`made(**fields)` that takes `fields` itself as the instance's own (a dict read from JSON,
         let go of by its reader): no copy of it, and none of the garbage a copy leaves. The caller
         has checked every value's type."""
-        if fields.keys() != _every_field(cls) or cls.__private_attributes__:
-            raise TypeError(f"{cls.__name__}.taking needs every field, exactly, and no private attributes")
-        made = cls.__new__(cls)
-        _set(made, "__dict__", fields)
-        _set(made, "__pydantic_fields_set__", _every_field(cls))
-        _set(made, "__pydantic_extra__", None)
-        _set(made, "__pydantic_private__", None)
-        return made
+        return _record(cls, fields, "taking")
+
+
+def _record(model: type[_Record], fields: dict[str, Any], method: str) -> _Record:
+    """An instance of `model` whose own values are `fields` (every field, exactly; `method` names the
+    caller in the error)."""
+    every = _every_field(model)
+    if fields.keys() != every:
+        raise TypeError(f"{model.__name__}.{method} needs every field, exactly: {sorted(every ^ fields.keys())}")
+    if model.__private_attributes__:
+        raise TypeError(f"{model.__name__} has private attributes: make it with model_construct")
+    made = model.__new__(model)
+    _set(made, "__dict__", fields)
+    _set(made, "__pydantic_fields_set__", every)
+    _set(made, "__pydantic_extra__", None)
+    _set(made, "__pydantic_private__", None)
+    return made
 
 
 _set = object.__setattr__
+_Record = TypeVar("_Record", bound="ManyRecord")
 
 
 @cache
