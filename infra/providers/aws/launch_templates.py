@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, cast
@@ -92,20 +93,7 @@ class LaunchTemplatesProvider(ObservedPerRegion):
                 return Observation(unowned=unowned_of({}, str, theirs, wanted))
             ids = {t["LaunchTemplateId"] for t in mine}
             default = {v["LaunchTemplateId"]: v for v in versions.result() if v["LaunchTemplateId"] in ids}
-        default.update(self._applied_versions(ec2, mine))
-        group_ids = [g for v in default.values() for g in v.get("LaunchTemplateData", {}).get("SecurityGroupIds", [])]
-        names = security_group_names(self.clients, region, group_ids)
-
-        def observed(found: list[dict[str, Any]]) -> dict[str, Observed]:
-            made = {}
-            for template in found:
-                ident = template["LaunchTemplateId"]
-                if ident in default:
-                    address = _address(template, tags_of[ident])
-                    made[address] = observed_template(region, template, default[ident], tags_of[ident], names,
-                                                      wanted.get(address, {}))
-            return made
-
+        observed = self._reader(region, ec2, mine, default, tags_of, wanted)
         return Observation(found=observed(owners.ours), unowned=unowned_of(
             observed(owners.untagged), lambda o: _described(region, o.attributes["name"], o.attributes["id"]),
             theirs, wanted))
@@ -127,17 +115,29 @@ class LaunchTemplatesProvider(ObservedPerRegion):
             with aws_errors(f"describe the default version of {template['LaunchTemplateName']}"):
                 default[ident] = until_visible(partial(default_of, ident), what=f"launch template {ident} to show",
                                                service="ec2", patience=self.clients.patience)
+        tags_of = {template["LaunchTemplateId"]: tag_dict(template.get("Tags")) for template in mine}
+        return self._reader(region, ec2, mine, default, tags_of, wanted)(mine)
+
+    def _reader(self, region: str, ec2: Any, mine: list[dict[str, Any]], default: dict[str, dict[str, Any]],
+                tags_of: dict[str, dict[str, str]], wanted: dict[str, dict[str, Any]]
+                ) -> Callable[[list[dict[str, Any]]], dict[str, Observed]]:
+        """What reads templates of `mine` in nodes.json's words: each with the version infra applied
+        (else its `default`, by id), its tags (`tags_of`, by id) and its security groups by name."""
         default.update(self._applied_versions(ec2, mine))
-        names = security_group_names(self.clients, region, [g for v in default.values()
-                                                            for g in v.get("LaunchTemplateData", {}).get(
-                                                                "SecurityGroupIds", [])])
-        made = {}
-        for template in mine:
-            tags = tag_dict(template.get("Tags"))
-            address = _address(template, tags)
-            made[address] = observed_template(region, template, default[template["LaunchTemplateId"]], tags, names,
-                                              wanted.get(address, {}))
-        return made
+        group_ids = [g for v in default.values() for g in v.get("LaunchTemplateData", {}).get("SecurityGroupIds", [])]
+        names = security_group_names(self.clients, region, group_ids)
+
+        def observed(found: list[dict[str, Any]]) -> dict[str, Observed]:
+            made = {}
+            for template in found:
+                ident = template["LaunchTemplateId"]
+                if ident in default:
+                    address = _address(template, tags_of[ident])
+                    made[address] = observed_template(region, template, default[ident], tags_of[ident], names,
+                                                      wanted.get(address, {}))
+            return made
+
+        return observed
 
     @staticmethod
     def _applied_versions(ec2: Any, templates: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
