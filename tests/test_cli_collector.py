@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import weakref
 
 from tests.cli_helpers import run_infra
 
@@ -27,3 +28,24 @@ def test_a_command_collects_less_often_and_restores_the_thresholds(capsys, monke
     assert result.code == 0
     assert recording.thresholds == app.COLLECT_EVERY != before
     assert gc.get_threshold() == before
+
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_what_a_plan_made_is_frozen_until_its_command_ends_in_process(capsys):
+    """Out of the collector's walks while the command ends; given back to a caller that runs
+    commands in its own process (the tests), so a reference cycle made by a command is freed."""
+    with app.collector_paused():
+        cycle = _Cycle()
+        made = weakref.ref(cycle)
+        del cycle
+    gc.collect()
+    assert made() is not None  # frozen: the collector does not walk it
+    assert run_infra(capsys, "--version").code == 0
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert made() is None
