@@ -74,14 +74,22 @@ def is_plain(value: Any) -> bool:
 
 
 def unresolved(value: Any) -> list[str]:
-    """The references still in `value`."""
-    if parse_ref(value) is not None:
-        return [value]
-    if isinstance(value, dict):
-        return [r for item in value.values() for r in unresolved(item)]
-    if isinstance(value, list):
-        return [r for item in value for r in unresolved(item)]
-    return []
+    """The references still in `value`, in document order (a walk of its containers; plain
+    strings and numbers are passed over with one test each)."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if is_plain(item):
+            continue
+        if isinstance(item, str):
+            if parse_ref(item) is not None:
+                found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(reversed(item.values()))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return found
 
 
 def digest(value: Any) -> str:
