@@ -81,6 +81,8 @@ def described_as(region: str, name: str) -> str:
 def live_and_leftovers(found: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The group's live ASG (the newest one that is not waiting to become healthy, nor paused beside
     it) and any others."""
+    if len(found) == 1:  # nearly every group: one ASG, live whatever its tags say
+        return found[0], []
     settled = [g for g in found if tag_dict(g.get("Tags")).get(ROLL_TAG) not in (PENDING, PAUSED, KEPT)] or found
     current = max(settled, key=lambda g: (str(g.get("CreatedTime", "")), g["AutoScalingGroupName"]))
     return current, [g for g in found if g is not current]
@@ -89,6 +91,8 @@ def live_and_leftovers(found: list[dict[str, Any]]) -> tuple[dict[str, Any], lis
 def kept_asgs(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The old ASGs kept warm whose window is still open, newest first (an older one, or one past
     its window, is a leftover: the next apply deletes it)."""
+    if not found:  # nearly every group: nothing beside its live ASG (and no clock read for it)
+        return []
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     kept = [g for g in found if tag_dict(g.get("Tags")).get(ROLL_TAG) == KEPT
             and tag_dict(g.get("Tags")).get(KEPT_UNTIL_TAG, "") > now]
