@@ -204,3 +204,32 @@ def test_retention_keeps_the_rollback_target_of_an_asg_aws_does_not_list_yet(sho
     assert f"kept {older}" in cleaned.out and f"autoscaling group {name} (its rollback target" in cleaned.out, \
         cleaned.out
     assert {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]} == {older, newer}
+
+
+def test_retention_keeps_the_ami_of_a_one_off_instance_aws_does_not_list_yet(short_lag, ops_repo, tmp_path, capsys,
+                                                                             monkeypatch):
+    """An instance launched seconds ago is not in the listing of instances by image yet; retention
+    counts the one-off instances the state records, so the AMI one was launched from stays."""
+    endpoint = pointed_at(short_lag, monkeypatch)
+    nodes = example(ops_repo)
+    ec2 = client("ec2", endpoint)
+    oldest, middle, newest = [ec2.register_image(Name=f"{WWW}-{n}", RootDeviceName="/dev/sda1", BlockDeviceMappings=[
+        {"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 8}}])["ImageId"] for n in range(3)
+        if time.sleep(1.1) is None]  # a second apart: their creation dates order them
+    nodes[WWW]["source_ami"] = oldest  # what its one-off instances boot (www builds none: packer is off)
+    write(ops_repo, nodes)
+    while len(ec2.describe_images(Owners=["self"])["Images"]) < 3:  # the scan lag: AMIs too are listed late
+        time.sleep(0.5)
+    applied(capsys)
+    ec2.create_tags(Resources=[oldest, middle, newest], Tags=[
+        {"Key": "group", "Value": WWW}, {"Key": "infra:managed", "Value": "true"},
+        {"Key": "infra:owner", "Value": owner_of(ops_repo)}])  # www's now (before, the apply would remove them)
+    instance = created_one_off(capsys, tmp_path)
+    assert one_off_instances(ec2) == []  # not listed yet
+
+    cleaned = run_infra(capsys, "packer:clean", WWW, "-n", "1")
+    assert cleaned.code == 0, cleaned.out + cleaned.err
+    assert f"kept {oldest}" in cleaned.out and f"instance.{WWW}.web1 (a one-off instance the state records" \
+        in cleaned.out, cleaned.out
+    assert {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]} == {oldest, newest}
+    assert ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["ImageId"] == oldest

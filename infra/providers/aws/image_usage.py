@@ -12,13 +12,15 @@ started from the images in question.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from infra.aws.session import AwsClients, paginate
 from infra.providers.aws import asg
 from infra.providers.aws.asg import PREVIOUS_TAG, previous_of
 from infra.providers.aws.common import tag_dict
+from infra.state.model import ResourceState
 
 # Instances that still need their image: a stopped instance boots from it again.
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
@@ -26,22 +28,56 @@ FILTER_VALUES = 195  # EC2 takes at most 200 values in one filter
 SHORTCUTS = ("$Latest", "$Default")
 
 
+@dataclass
+class Recorded:
+    """What the state records that holds on to AMIs, for the listings that may not show it yet (an
+    ASG or an instance made seconds ago: docs/aws-behaviour.md): the AMI applied for each group, the
+    ASGs by region (asked for by name when not listed), the one-off instances by the AMI they were
+    launched from."""
+
+    amis: set[str] = field(default_factory=set)
+    asgs: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    instances: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def of(cls, resources: Iterable[tuple[str, ResourceState]], region: Callable[[Any], str]) -> Recorded:
+        """From the state's `resources` (address, resource); `region` names the region a recorded one
+        is in (None: the default region)."""
+        recorded = cls()
+        for address, resource in resources:
+            if resource.kind == "ami" and isinstance(resource.outputs.get("image_id"), str):
+                recorded.amis.add(resource.outputs["image_id"])
+            elif resource.kind == "asg" and isinstance(resource.outputs.get("name"), str):
+                recorded.asgs[region(resource.attributes.get("region"))].append(resource.outputs["name"])
+            elif resource.kind == "instance" and isinstance(resource.attributes.get("image_id"), str):
+                recorded.instances[resource.attributes["image_id"]].append(address)
+        return recorded
+
+
 def images_in_use(clients: AwsClients, region: str, image_ids: Iterable[str], *,
-                  recorded: Iterable[str] = ()) -> dict[str, list[str]]:
+                  recorded: Recorded | None = None) -> dict[str, list[str]]:
     """For each of `image_ids` that something uses: who, in words ("launch template web (version 3)").
-    `recorded`: ASG names the state records, asked for by name when the listing leaves them out (an
-    ASG made seconds ago may not be listed yet: docs/aws-behaviour.md)."""
+    What the state `recorded` counts too: its ASGs are asked for by name when the listing leaves them
+    out, and a one-off instance it records uses the AMI it was launched from even while the listing
+    of instances does not show it yet."""
     ids = set(image_ids)
     if not ids:
         return {}
+    recorded = recorded or Recorded()
     users: dict[str, list[str]] = defaultdict(list)
     ec2 = clients.client("ec2", region)
-    for image, user in (*_instances(ec2, ids), *_launch_templates(ec2, ids),
+    for image, user in (*_instances(ec2, ids), *_recorded_instances(recorded, ids), *_launch_templates(ec2, ids),
                         *_autoscaling_groups(ec2, clients.client("autoscaling", region),
-                                             _groups(clients, region, recorded), ids)):
+                                             _groups(clients, region, recorded.asgs.get(region, [])), ids)):
         if user not in users[image]:
             users[image].append(user)
     return dict(users)
+
+
+def _recorded_instances(recorded: Recorded, ids: set[str]) -> Iterable[tuple[str, str]]:
+    for image in sorted(ids & recorded.instances.keys()):
+        for address in recorded.instances[image]:
+            yield image, f"{address} (a one-off instance the state records, launched from it)"
 
 
 def _instances(ec2: Any, ids: set[str]) -> Iterable[tuple[str, str]]:

@@ -36,7 +36,7 @@ from infra.providers.aws.common import (
 )
 from infra.providers.aws.deregistration import deregister, snapshots_named
 from infra.providers.aws.image_builds import PackerBuilds
-from infra.providers.aws.image_usage import images_in_use
+from infra.providers.aws.image_usage import Recorded, images_in_use
 from infra.providers.aws.new_images import NewImages
 from infra.providers.aws.promotion import Promotions
 from infra.providers.aws.unlisted import Lookup
@@ -318,10 +318,10 @@ class ImagesProvider:
         candidates = choose(images, keep, {}).removed
         in_use: dict[str, list[str]] = {}
         if candidates:
-            recorded, asgs = self._recorded()
-            in_use = images_in_use(self.clients, region, [i.id for i in candidates], recorded=asgs.get(region, []))
+            recorded = self._recorded()
+            in_use = images_in_use(self.clients, region, [i.id for i in candidates], recorded=recorded)
             for image in candidates:
-                if image.id in recorded:
+                if image.id in recorded.amis:
                     in_use.setdefault(image.id, []).append(f"ami.{image.group} (the AMI infra applied for it)")
         decision = choose(images, keep, in_use)
         for held in decision.held:
@@ -333,26 +333,20 @@ class ImagesProvider:
             self.remove(region, decision.removed, progress)
         return decision
 
-    def _recorded(self) -> tuple[set[Any], dict[str, list[str]]]:
-        """The AMIs the state records, and the ASGs it records, by region (by name: a listing may leave
-        out yet an ASG made seconds ago, whose rollback target is in use). The state read once."""
-        asgs: dict[str, list[str]] = defaultdict(list)
+    def _recorded(self) -> Recorded:
+        """What the state records that holds on to AMIs (image_usage.Recorded). The state read once."""
         if self.context.state is None:
-            return set(), asgs
-        resources = self.context.state.read().resources.values()
-        for r in resources:
-            if r.kind == "asg" and isinstance(r.outputs.get("name"), str):
-                asgs[self.region(r.attributes.get("region"))].append(r.outputs["name"])
-        return {r.outputs.get("image_id") for r in resources if r.kind == "ami"}, asgs
+            return Recorded()
+        return Recorded.of(self.context.state.read().resources.items(), self.region)
 
     def delete_group(self, group: str, regions: Iterable[str], progress: Progress) -> list[Image]:
         """Remove every AMI of `group` and their snapshots; nothing at all when one is in use."""
         found = {region: self.images(region, group) for region in regions}
         users: list[str] = []
-        asgs = self._recorded()[1] if any(found.values()) else {}
+        recorded = self._recorded() if any(found.values()) else Recorded()
         for region, images in found.items():
             ids = [i.id for i in images]
-            for image_id, used_by in images_in_use(self.clients, region, ids, recorded=asgs.get(region, [])).items():
+            for image_id, used_by in images_in_use(self.clients, region, ids, recorded=recorded).items():
                 users.append(f"{image_id} is used by {', '.join(used_by)}")
         if users:
             raise ProviderError(f"refusing to remove the AMIs of {group}, nothing was removed: {'; '.join(users)}; "
