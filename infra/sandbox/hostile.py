@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
+from infra.config.locate import unknown
 from infra.errors import InfraError
 from infra.sandbox.lag import Refusal, World
 
@@ -64,9 +65,12 @@ class Knobs:
         for setting in settings:
             name, _, raw = setting.partition("=")
             name = name.strip().replace("-", "_")
-            if name not in types or name == "seed" or not raw:
-                raise InfraError(f"--knob {setting!r}: give name=value, the name one of "
-                                 f"{', '.join(n for n in types if n != 'seed')} (--hostile-seed sets the seed)")
+            names = [n for n in types if n != "seed"]
+            if name not in names:
+                raise InfraError(f"--knob {setting!r}: {unknown(f'knob {name!r}', name, names)} (give name=value; "
+                                 f"--hostile-seed sets the seed)")
+            if not raw:
+                raise InfraError(f"--knob {setting!r}: give name=value")
             knobs = replace(knobs, **{name: _value(name, raw, str(types[name]))})
         return knobs
 

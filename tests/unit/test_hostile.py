@@ -26,7 +26,8 @@ def test_knobs_are_set_by_name_and_a_bad_one_is_one_line():
     knobs = Knobs.parse(["throttle=0.1", "initial=10", "failing-zone=c"], seed=7)
     assert (knobs.seed, knobs.throttle, knobs.initial, knobs.failing_zone) == (7, 0.1, 10.0, "c")
     assert Knobs.from_json(knobs.to_json()) == knobs
-    for bad, said in (("throtle=0.1", "give name=value, the name one of latency, throttle"),
+    for bad, said in (("throtle=0.1", "unknown knob 'throtle'; did you mean 'throttle'"),
+                      ("scan_lg=3", "did you mean 'scan_lag'"), ("warp=3", "known: 'latency', 'throttle'"),
                       ("throttle=2", "throttle=2: give a share from 0 to 1"),
                       ("lag=soon", "lag=soon: give a number"), ("lag", "give name=value"),
                       ("seed=3", "--hostile-seed sets the seed")):
