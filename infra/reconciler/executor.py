@@ -25,12 +25,12 @@ from typing import Any, Protocol, cast
 from infra.errors import InfraError, RollPaused
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.kinds import LOCAL_KINDS
-from infra.reconciler.plan import Action, Plan
+from infra.reconciler.plan import Action, Plan, recorded_as
 from infra.reconciler.refs import ref, resolve
 from infra.state.backend import StateBackend, still_held
 from infra.state.journal import finish, record_changes
 from infra.state.lock import LockInfo, lock_lost_at_end
-from infra.state.model import ResourceState, State
+from infra.state.model import State
 
 # Actions that leave a new resource in AWS, which AWS's listings may not show for a while.
 MAKES = frozenset({ActionKind.CREATE, ActionKind.REPLACE, ActionKind.BUILD, ActionKind.PROMOTE})
@@ -224,18 +224,13 @@ class Executor:
         if action.action is ActionKind.DELETE:
             self.state.resources.pop(action.address, None)
         else:
-            self.state.resources[action.address] = ResourceState(
-                kind=action.kind, group=action.group, attributes=attributes or {}, outputs=outputs,
-                depends_on=action.depends_on, protect=action.protect, made_at=self._made_at(action))
-
-    def _made_at(self, action: Action) -> str | None:
-        """When what `action` leaves in AWS was made: now for an action that makes a new one (a
-        create, a roll's new ASG, a build), else as recorded (a plan that does not find it yet waits
-        for AWS to show what was made this recently: providers/aws/unlisted.py)."""
-        if action.action in MAKES and action.kind not in LOCAL_KINDS:
-            return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        recorded = self.state.resources.get(action.address)
-        return recorded.made_at if recorded is not None else None
+            # Made now when the action makes a new one in AWS (a create, a roll's new ASG, a build), else
+            # as recorded (a plan that does not find it yet waits for AWS to show what was made this
+            # recently: providers/aws/unlisted.py).
+            made = action.action in MAKES and action.kind not in LOCAL_KINDS
+            self.state.resources[action.address] = recorded_as(
+                action, attributes or {}, outputs, was=self.state.resources.get(action.address),
+                made_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if made else None)
 
     def _record_unchanged(self, plan: Plan) -> None:
         """Adopt what already matches (so references resolve) and forget what is gone, in one write."""
@@ -248,9 +243,7 @@ class Executor:
                     changed.append(action.address)
                 continue
             recorded = self.state.resources.get(action.address)
-            entry = ResourceState(kind=action.kind, group=action.group, attributes=action.after,
-                                  outputs=action.outputs, depends_on=action.depends_on, protect=action.protect,
-                                  made_at=recorded.made_at if recorded is not None else None)
+            entry = recorded_as(action, action.after, action.outputs, was=recorded)
             if recorded != entry:
                 self.state.resources[action.address] = entry
                 changed.append(action.address)

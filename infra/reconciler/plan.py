@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, computed_field
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.cost import PlanCost
 from infra.reconciler.resources import ManyRecord
+from infra.state.model import ResourceState
 
 ListOp = Literal["change", "insert", "remove"]
 _REVERSED: dict[str, ListOp] = {"change": "change", "insert": "remove", "remove": "insert"}
@@ -155,3 +156,12 @@ class Plan(BaseModel):
             for counter in _COUNTED_AS.get(action.action, ()):
                 counts[counter] += 1
         return counts
+
+
+def recorded_as(action: Action, attributes: dict[str, Any], outputs: dict[str, Any], *, was: ResourceState | None,
+                made_at: str | None = None) -> ResourceState:
+    """What the state records of `action`'s resource once it holds `attributes` and `outputs`: made
+    at `made_at` when given (just made), else when `was` (the resource as recorded before) says."""
+    return ResourceState(kind=action.kind, group=action.group, attributes=attributes, outputs=outputs,
+                         depends_on=action.depends_on, protect=action.protect,
+                         made_at=made_at if made_at is not None else was.made_at if was is not None else None)

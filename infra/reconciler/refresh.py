@@ -18,7 +18,7 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.diff import managed_part
 from infra.reconciler.drift import Drifted, detect_drift
 from infra.reconciler.kinds import kind_of
-from infra.reconciler.plan import Action, MadeAgainst, Plan, changed_attributes
+from infra.reconciler.plan import Action, MadeAgainst, Plan, changed_attributes, recorded_as
 from infra.reconciler.resources import Observed
 from infra.state.model import ResourceState, State
 
@@ -81,9 +81,6 @@ def refreshed(state: State, plan: Plan) -> State:
         if action.after is None:
             state.resources.pop(action.address, None)
         else:
-            recorded = state.resources.get(action.address)
-            state.resources[action.address] = ResourceState(
-                kind=action.kind, group=action.group, attributes=action.after, outputs=action.outputs,
-                depends_on=action.depends_on, protect=action.protect,
-                made_at=recorded.made_at if recorded is not None else None)
+            state.resources[action.address] = recorded_as(action, action.after, action.outputs,
+                                                          was=state.resources.get(action.address))
     return state

@@ -39,16 +39,17 @@ class ResourceState(ManyRecord):
     made_at: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
-_RECORD_KEYS = frozenset({"kind", "group", "attributes", "outputs", "depends_on", "protect"})
-_MADE_KEYS = _RECORD_KEYS | {"made_at"}
+_RECORD_KEYS = ("kind", "group", "attributes", "outputs", "depends_on", "protect")
+_MADE_KEYS = (*_RECORD_KEYS, "made_at")
 
 
 def _as_written(record: Any) -> bool:
-    """Whether `record` is a resource as infra writes it: every field, each of its own type, and
-    `made_at` a text or left out (then put in, as None: what pydantic would read)."""
+    """Whether `record` is a resource as infra writes it: every field, in infra's order (it is written
+    back in the order it holds), each of its own type, and `made_at` a text or left out (then put in,
+    as None: what pydantic would read)."""
     if type(record) is not dict:
         return False
-    keys = record.keys()
+    keys = tuple(record)
     if keys == _MADE_KEYS:
         if type(record["made_at"]) is not str:
             return False
