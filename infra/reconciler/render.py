@@ -27,6 +27,7 @@ ABSENT = "(absent)"
 _STYLE = {ActionKind.CREATE: "green", ActionKind.BUILD: "cyan", ActionKind.UPDATE: "yellow",
           ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim", ActionKind.ADOPT: "blue",
           ActionKind.REFRESH: "blue", ActionKind.PROMOTE: "cyan"}
+_DIFF_MARKS = {"+": "+ ", "-": "- "}  # a diff's marks for what a plan sets and removes; "! " for what it changes
 
 
 def show_side(change: AttributeChange, side: str, limit: int | None = MAX_VALUE) -> str:
@@ -140,8 +141,9 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
 
 
 def plan_text_lines(plan: Plan, *, color: bool = True) -> Iterator[str]:
-    """`plan_text` line by line, to print as they come: 10,000 groups are 540,000 lines, and holding
-    them all, then joining them, took more memory than the rest of the report."""
+    """`plan_text` in pieces of whole lines (an action's lines, joined by newlines), to print as they
+    come: 10,000 groups are 540,000 lines, and holding them all, then joining them, took more memory
+    than the rest of the report; yielding them one by one, a tenth of its time."""
     for action in plan.changes:
         mark = action.action.mark
         style = _STYLE[action.action]
@@ -150,14 +152,17 @@ def plan_text_lines(plan: Plan, *, color: bool = True) -> Iterator[str]:
         head = f"  # {action.address} will be {verb}: {action.reason}"
         if action.protected:
             head += " [PROTECTED: needs --allow-destroy]"
-        yield f"[bold]{escape(head)}[/]" if color else head
         entry = f"{mark:>3} {action.address}"
-        yield f"[{style}]{escape(entry)}[/]" if color else entry
         roll = roll_of(action)
-        for line in [*_attribute_lines(action), *([f"    roll: {roll.summary()}"] if roll else []),
-                     *(f"    ! {warning}" for warning in roll_warnings(action))]:
-            yield escape(line) if color else line
-        yield ""
+        lines = _attribute_lines(action)
+        if roll:
+            lines += [f"    roll: {roll.summary()}", *(f"    ! {warning}" for warning in roll_warnings(action))]
+        if color:
+            lines = [f"[bold]{escape(head)}[/]", f"[{style}]{escape(entry)}[/]", *map(escape, lines)]
+        else:
+            lines[:0] = (head, entry)
+        lines.append("")
+        yield "\n".join(lines)
     deletions = [a for a in plan.changes if a.action.destroys]
     if deletions:
         warn = (f"  ! {len(deletions)} resource(s) will be destroyed or replaced: "
@@ -186,8 +191,8 @@ def plan_markdown(plan: Plan) -> str:
 
 
 def plan_markdown_lines(plan: Plan) -> Iterator[str]:
-    """`plan_markdown` line by line, to print as they come (its attribute changes of 10,000 groups
-    are hundreds of thousands of lines)."""
+    """`plan_markdown` in pieces of whole lines, to print as they come (its attribute changes of
+    10,000 groups are hundreds of thousands of lines)."""
     lines = [f"### infra plan: {summary_line(plan)}", ""]
     notices = notice_lines(plan)
     if notices:
@@ -218,10 +223,11 @@ def plan_markdown_lines(plan: Plan) -> Iterator[str]:
     yield from lines
     yield from ("", "<details><summary>Attribute changes</summary>", "", "```diff")
     for action in plan.changes:  # whole values here: the details are where a reviewer reads them
-        yield f"# {action.address}: {action.action.name.lower()}"
+        lines = [f"# {action.address}: {action.action.name.lower()}"]  # an action's lines at a time
         for line in _attribute_lines(action, limit=None):
             stripped = line.strip()
-            yield {"+": "+ ", "-": "- "}.get(stripped[:1], "! ") + stripped[2:]
+            lines.append(_DIFF_MARKS.get(stripped[:1], "! ") + stripped[2:])
+        yield "\n".join(lines)
     yield from ("```", "", "</details>")
 
 
