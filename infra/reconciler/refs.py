@@ -85,7 +85,10 @@ def unknown(value: Any) -> Any:
     if isinstance(value, dict):  # a plain value (most are) is known, without a call
         marks: dict[Any, Any] = {}
         for key, item in value.items():
-            mark = None if is_plain(item) else unknown(item)
+            kind = type(item)
+            if (kind is str and not item.startswith("${")) or kind in _SCALARS:  # is_plain, inline
+                continue
+            mark = unknown(item)
             if mark:
                 marks[key] = mark
         return marks or None

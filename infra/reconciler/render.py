@@ -41,10 +41,11 @@ def summary_line(plan: Plan) -> str:
     counts = plan.summary()
     if plan.refresh_only:
         return _refresh_summary(plan)
-    if not plan.changes and plan.held:
+    changes = plan.changes  # a property: a walk of every action each time
+    if not changes and plan.held:
         return (f"No changes to apply, but {len(plan.held)} held back from nodes.json: "
                 + "; ".join(f"{a.address} ({_why_held(a)})" for a in plan.held) + ".")
-    if not plan.changes:
+    if not changes:
         return "No changes. The infrastructure matches nodes.json."
     adopt = f", {counts['adopt']} to adopt" if counts["adopt"] else ""
     promote = f", {counts['promote']} to promote" if counts["promote"] else ""
@@ -144,7 +145,8 @@ def plan_text_lines(plan: Plan, *, color: bool = True) -> Iterator[str]:
     """`plan_text` in pieces of whole lines (an action's lines, joined by newlines), to print as they
     come: 10,000 groups are 540,000 lines, and holding them all, then joining them, took more memory
     than the rest of the report; yielding them one by one, a tenth of its time."""
-    for action in plan.changes:
+    changes = plan.changes  # a property: a walk of every action each time
+    for action in changes:
         mark = action.action.mark
         style = _STYLE[action.action]
         verb = "forgotten from state" if action.action is ActionKind.REFRESH and action.after is None \
@@ -163,7 +165,7 @@ def plan_text_lines(plan: Plan, *, color: bool = True) -> Iterator[str]:
             lines[:0] = (head, entry)
         lines.append("")
         yield "\n".join(lines)
-    deletions = [a for a in plan.changes if a.action.destroys]
+    deletions = [a for a in changes if a.action.destroys]
     if deletions:
         warn = (f"  ! {len(deletions)} resource(s) will be destroyed or replaced: "
                 + ", ".join(a.address for a in deletions))
@@ -200,21 +202,23 @@ def plan_markdown_lines(plan: Plan) -> Iterator[str]:
     if plan.excluded:
         lines += [f"> **Left out by --exclude**, with what depends on it: {', '.join(f'`{a}`' for a in plan.excluded)}",
                   ""]
-    if held_lines(plan):
-        lines += ["> **Held back:**", *(f"> - {line}" for line in held_lines(plan)), ""]
-    if not plan.changes:
+    held = held_lines(plan)
+    if held:
+        lines += ["> **Held back:**", *(f"> - {line}" for line in held), ""]
+    changes = plan.changes  # a property: a walk of every action each time
+    if not changes:
         yield from lines
         return
     lines += ["| | address | action | reason |", "|---|---|---|---|"]
-    for action in plan.changes:
+    for action in changes:
         reason = action.reason.replace("|", "\\|") + (" **(protected)**" if action.protected else "")
         lines.append(f"| `{action.action.mark}` | `{action.address}` | {action.action.name.lower()} | {reason} |")
-    rolls = [(a, roll) for a in plan.changes if (roll := roll_of(a))]
+    rolls = [(a, roll) for a in changes if (roll := roll_of(a))]
     if rolls:
         lines += ["", "**How the rolls go:**", *(f"- `{a.address}`: {roll.summary()}"
                                                  + "".join(f" **Warning:** {w}." for w in roll_warnings(a))
                                                  for a, roll in rolls)]
-    destroyed = [a.address for a in plan.changes if a.action.destroys]
+    destroyed = [a.address for a in changes if a.action.destroys]
     if destroyed:
         lines += ["", f"> **Warning:** destroys or replaces {', '.join(f'`{a}`' for a in destroyed)}"]
     if plan.cost is not None:
@@ -222,7 +226,7 @@ def plan_markdown_lines(plan: Plan) -> Iterator[str]:
     lines += markdown_charts(plan)  # the order of the changes and the rolls' time lines (graph_render.py)
     yield from lines
     yield from ("", "<details><summary>Attribute changes</summary>", "", "```diff")
-    for action in plan.changes:  # whole values here: the details are where a reviewer reads them
+    for action in changes:  # whole values here: the details are where a reviewer reads them
         lines = [f"# {action.address}: {action.action.name.lower()}"]  # an action's lines at a time
         for line in _attribute_lines(action, limit=None):
             stripped = line.strip()
