@@ -36,10 +36,10 @@ class _Unusual(Exception):
 class ActionText:
     """Writes actions' documents; `hid` says whether it masked anything (the document's `masked`)."""
 
-    __slots__ = ("hid", "masking", "parts", "refs")
+    __slots__ = ("hid", "masking", "parts")
 
     def __init__(self, *, masking: bool) -> None:
-        self.masking, self.hid, self.refs = masking, False, False
+        self.masking, self.hid = masking, False
         self.parts: list[str] = []
 
     def text(self, action: Action) -> str | None:
@@ -76,9 +76,7 @@ class ActionText:
         self._top(action.before, _ACTION, nulled=False)
         add("," + _ACTION + '"after": ')
         after = action.after
-        self.refs = False
-        self._top(after, _ACTION, nulled=True)
-        marks = (unknown(after) if after is not None and self.refs else None) or {}
+        marks = self._top(after, _ACTION, nulled=True) or {}  # unknown(after), found on the way
         add("," + _ACTION + '"after_unknown": ' + (dumps_indented(marks, level=3) if marks else "{}") + "," + _ACTION
             + '"changes": ')
         changes = action.changes
@@ -99,14 +97,14 @@ class ActionText:
         add("," + _ACTION + '"roll_command": ' + encode_basestring_ascii(action.roll_command) + "," + _ACTION
             + '"roll": ' + ("null" if roll is None else dumps_indented(roll.document(), level=3)) + "\n    }")
 
-    def _top(self, value: Any, pad: str, *, nulled: bool, optional: bool = True) -> None:
-        """An action's `before`, `after` or `outputs` (a dict; None when `optional`)."""
+    def _top(self, value: Any, pad: str, *, nulled: bool, optional: bool = True) -> Any:
+        """An action's `before`, `after` or `outputs` (a dict; None when `optional`): what _value returns."""
         if value is None and optional:
             self.parts.append("null")
-        elif type(value) is dict:
-            self._value(value, pad, "", nulled=nulled)
-        else:
-            raise _Unusual
+            return None
+        if type(value) is dict:
+            return self._value(value, pad, "", nulled)
+        raise _Unusual
 
     def _change(self, change: AttributeChange) -> None:
         path, index = change.path, change.index
@@ -121,14 +119,13 @@ class ActionText:
         if secret:
             add(self._secret(change.before, nulled=False))
         else:
-            self._value(change.before, _CHANGE, key, nulled=False)
+            self._value(change.before, _CHANGE, key, False)
         add("," + _CHANGE + '"after": ')
-        self.refs = False
         if secret:
             add(self._secret(change.after, nulled=True))
+            marks = unknown(change.after)
         else:
-            self._value(change.after, _CHANGE, key, nulled=True)
-        marks = unknown(change.after) if self.refs else None
+            marks = self._value(change.after, _CHANGE, key, True)
         add("," + _CHANGE + '"before_absent": ' + _BOOL[change.before_absent] + "," + _CHANGE + '"after_absent": '
             + _BOOL[change.after_absent] + "," + _CHANGE + '"op": ' + encode_basestring_ascii(change.op) + ","
             + _CHANGE + '"index": ' + ("null" if index is None else int.__repr__(index)) + "," + _CHANGE
@@ -138,7 +135,6 @@ class ActionText:
         """A string as shown: a reference null (when `nulled`), URL passwords and secret
         assignments masked (when masking)."""
         if nulled and value.startswith("${") and parse_ref(value) is not None:
-            self.refs = True
             return "null"
         if self.masking and ("@" in value or "=" in value):
             shown = masked_text(value)
@@ -148,63 +144,88 @@ class ActionText:
         return encode_basestring_ascii(value)
 
     def _secret(self, value: Any, *, nulled: bool) -> str:
-        """A value under a secret-looking key: the mark; whether it was there to mask, and whether
-        it held references, as plan_json's walk records them."""
+        """A value under a secret-looking key: the mark; whether it was there to mask, as plan_json's
+        walk records it."""
         _check(value)
-        if nulled and unknown(value) is not None:
-            self.refs = True
         if (known(value) if nulled else value) != MASK:
             self.hid = True
         return _SHOWN_MASK
 
-    def _value(self, value: Any, pad: str, parent: str, *, nulled: bool) -> None:
-        """`value` (under the key `parent`) as shown, its closing brace at `pad`."""
+    def _value(self, value: Any, pad: str, parent: str, nulled: bool) -> Any:
+        """Writes `value` (under the key `parent`) as shown, its closing brace at `pad`; returns
+        `unknown(value)` when `nulled` (where it holds references), found on the way."""
         add = self.parts.append
         kind = type(value)
         if kind is dict:
             if not value:
                 add("{}")
-                return
+                return None
             inner = pad + "  "
-            between = "{" + inner
+            between, after_one = "{" + inner, "," + inner
+            masking = self.masking
+            marks: Any = None
             for key, item in value.items():
                 if type(key) is not str:
                     raise _Unusual
                 head = between + encode_basestring_ascii(key) + ": "
-                between = "," + inner
-                if self.masking and is_secret_key(key, parent):
-                    add(head + self._secret(item, nulled=nulled))
-                    continue
+                between = after_one
                 item_kind = type(item)
-                if item_kind is str:  # most values: a plain string, written without a call
-                    add(head + (self._string(item, nulled) if "$" in item or "@" in item or "=" in item
-                                else encode_basestring_ascii(item)))
+                if masking and is_secret_key(key, parent):
+                    add(head + self._secret(item, nulled=nulled))
+                    mark = unknown(item) if nulled else None
+                elif item_kind is str:  # most values: a plain string, written without a call
+                    if "$" not in item and "@" not in item and "=" not in item:
+                        add(head + encode_basestring_ascii(item))
+                        continue
+                    shown = self._string(item, nulled)
+                    add(head + shown)
+                    mark = _reference(item) if shown == "null" else None
                 elif item_kind is bool or item is None:
                     add(head + _BOOL[item])
+                    continue
                 elif item_kind is int:
                     add(head + int.__repr__(item))
+                    continue
                 else:
                     add(head)
-                    self._value(item, inner, key, nulled=nulled)
+                    mark = self._value(item, inner, key, nulled)
+                if mark:
+                    if marks is None:
+                        marks = {}
+                    marks[key] = mark
             add(pad + "}")
-        elif kind is list:
+            return marks
+        if kind is list:
             if not value:
                 add("[]")
-                return
+                return None
             inner = pad + "  "
-            between = "[" + inner
-            for item in value:
+            between, after_one = "[" + inner, "," + inner
+            marks = None
+            for index, item in enumerate(value):
                 if type(item) is str:
-                    add(between + (self._string(item, nulled) if "$" in item or "@" in item or "=" in item
-                                   else encode_basestring_ascii(item)))
+                    if "$" not in item and "@" not in item and "=" not in item:
+                        add(between + encode_basestring_ascii(item))
+                        between = after_one
+                        continue
+                    shown = self._string(item, nulled)
+                    add(between + shown)
+                    mark = _reference(item) if shown == "null" else None
                 else:
                     add(between)
-                    self._value(item, inner, parent, nulled=nulled)
-                between = "," + inner
+                    mark = self._value(item, inner, parent, nulled)
+                between = after_one
+                if mark:
+                    if marks is None:
+                        marks = [False] * len(value)
+                    marks[index] = mark
             add(pad + "]")
-        elif kind is str:
-            add(self._string(value, nulled))
-        elif kind is bool or value is None:
+            return marks
+        if kind is str:
+            shown = self._string(value, nulled)
+            add(shown)
+            return _reference(value) if shown == "null" else None
+        if kind is bool or value is None:
             add(_BOOL[value])
         elif kind is int:
             add(int.__repr__(value))
@@ -212,6 +233,12 @@ class ActionText:
             add(float.__repr__(value))
         else:
             raise _Unusual
+        return None
+
+
+def _reference(value: str) -> str:
+    """The output a reference (a string the walk showed as null) comes from: `ami.web.image_id`."""
+    return ".".join(parse_ref(value) or ())
 
 
 _BOOL = {True: "true", False: "false", None: "null"}
