@@ -227,7 +227,7 @@ def plan_markdown_lines(plan: Plan) -> Iterator[str]:
     if plan.cost is not None:
         lines += ["", *cost_markdown(plan.cost)]
     lines += markdown_charts(plan)  # the order of the changes and the rolls' time lines (graph_render.py)
-    yield "\n".join(lines)
+    yield from lines
     yield from ("", "<details><summary>Attribute changes</summary>", "", "```diff")
     for action in changes:  # whole values here: the details are where a reviewer reads them
         lines = [f"# {action.address}: {action.action.name.lower()}"]  # an action's lines at a time
