@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 # Matched whole (fullmatch): `$` would take "recipe[a]\n".
@@ -23,6 +24,7 @@ def is_valid_run_list_item(item: str) -> bool:
     return bool(RUN_LIST_ITEM.fullmatch(item))
 
 
+@lru_cache(maxsize=4096)  # the run lists of 10,000 groups share most of their items
 def normalize_run_list_item(item: str) -> str:
     """Chef's normal form: `recipe[x]` and bare `x` become `recipe[x::default]`."""
     match = RUN_LIST_ITEM.fullmatch(item)
@@ -78,14 +80,20 @@ def services_in_run_list(run_list: Iterable[str], cookbook: str | None = None) -
     """
     services: list[str] = []
     for item in run_list:
-        if not item.startswith("recipe["):
-            continue
-        recipe = RECIPE.fullmatch(item[len("recipe["):-1])
-        if not recipe:
-            continue
-        book = recipe["cookbook"]
-        wanted = book == cookbook if cookbook else book.endswith("-service")
-        if wanted and recipe["recipe"] and recipe["recipe"] != "default":
-            if recipe["recipe"] not in services:
-                services.append(recipe["recipe"])
+        service = _service(item, cookbook)
+        if service and service not in services:
+            services.append(service)
     return services
+
+
+@lru_cache(maxsize=4096)
+def _service(item: str, cookbook: str | None) -> str | None:
+    """The service a run-list item provides (see services_in_run_list), if any."""
+    if not item.startswith("recipe["):
+        return None
+    recipe = RECIPE.fullmatch(item[len("recipe["):-1])
+    if not recipe:
+        return None
+    book = recipe["cookbook"]
+    wanted = book == cookbook if cookbook else book.endswith("-service")
+    return recipe["recipe"] if wanted and recipe["recipe"] and recipe["recipe"] != "default" else None

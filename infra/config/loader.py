@@ -175,11 +175,13 @@ def parse_config(text: str, path: str = DEFAULT_CONFIG_FILE, environment: str | 
 
 def _parse_json(text: str, path: str) -> Any:
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise _DuplicateKey(key)
-            result[key] = value
+        result = dict(pairs)
+        if len(result) < len(pairs):  # a key twice: the first one repeated is named
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    raise _DuplicateKey(key)
+                seen.add(key)
         return result
 
     try:

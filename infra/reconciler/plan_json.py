@@ -22,9 +22,10 @@ from typing import Any
 
 from infra.errors import InfraError
 from infra.jsondump import dumps_indented
+from infra.reconciler.action_json import ActionText
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Plan
-from infra.reconciler.refs import is_plain, parse_ref, ref
+from infra.reconciler.refs import known, parse_ref, ref, unknown
 from infra.reconciler.rolls import roll_of
 from infra.redact import MASK, is_secret_key, masked_text, path_keys
 
@@ -118,14 +119,18 @@ def document_lines(plan: Plan, *, mask: Mask | None = None) -> Iterator[str]:
     of text), and a printed plan is never joined into one more copy of itself. `masked` comes last:
     it is known once every value went through the mask."""
     shown = _Shown(mask)
+    written = ActionText(masking=mask is not None)  # the same text, in one walk of the action's values
     head = dumps_indented(_head(plan))
     last = len(plan.actions) - 1
     yield head[:-2] + ',\n  "actions": [' + ("" if plan.actions else "],")
     for index, model in enumerate(plan.actions):
-        yield "    " + dumps_indented(_shown_action(model, shown), level=2) + ("," if index < last else "")
+        text = written.text(model)
+        if text is None:  # a value of a type other than JSON's own: as pydantic dumps it
+            text = dumps_indented(_shown_action(model, shown), level=2)
+        yield "    " + text + ("," if index < last else "")
     if plan.actions:
         yield "  ],"
-    yield f'  "masked": {"true" if shown.hid else "false"}'
+    yield f'  "masked": {"true" if shown.hid or written.hid else "false"}'
     yield "}"
 
 
@@ -173,37 +178,6 @@ def _change(change: dict[str, Any], shown: _Shown) -> dict[str, Any]:
 def _roll(action: Any) -> dict[str, Any] | None:
     roll = roll_of(action)
     return roll.document() if roll else None
-
-
-def known(value: Any) -> Any:
-    """`value` with every value not known until apply (a reference) as null."""
-    if parse_ref(value) is not None:
-        return None
-    if isinstance(value, dict):
-        return {key: known(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [known(item) for item in value]
-    return value
-
-
-def unknown(value: Any) -> Any:
-    """Where `value` holds values not known until apply, shaped like it: each such value is the
-    output it comes from (`ami.web.image_id`); None when everything is known. A list keeps its
-    length, with false for the known items."""
-    target = parse_ref(value)
-    if target is not None:
-        return ".".join(target)
-    if isinstance(value, dict):  # a plain value (most are) is known, without a call
-        marks: dict[Any, Any] = {}
-        for key, item in value.items():
-            mark = None if is_plain(item) else unknown(item)
-            if mark:
-                marks[key] = mark
-        return marks or None
-    if isinstance(value, list):
-        item_marks = [None if is_plain(item) else unknown(item) for item in value]
-        return [mark or False for mark in item_marks] if any(item_marks) else None
-    return None
 
 
 def _restore(value: Any, marks: Any) -> Any:

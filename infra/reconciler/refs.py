@@ -64,6 +64,40 @@ def resolve(value: Any, lookup: Callable[[str, str], Any]) -> Any:
     return value
 
 
+def known(value: Any) -> Any:
+    """`value` with every value not known until apply (a reference) as null."""
+    if parse_ref(value) is not None:
+        return None
+    if isinstance(value, dict):
+        return {key: known(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [known(item) for item in value]
+    return value
+
+
+def unknown(value: Any) -> Any:
+    """Where `value` holds values not known until apply, shaped like it: each such value is the
+    output it comes from (`ami.web.image_id`); None when everything is known. A list keeps its
+    length, with false for the known items."""
+    target = parse_ref(value)
+    if target is not None:
+        return ".".join(target)
+    if isinstance(value, dict):  # a plain value (most are) is known, without a call
+        marks: dict[Any, Any] = {}
+        for key, item in value.items():
+            kind = type(item)
+            if (kind is str and not item.startswith("${")) or kind in _SCALARS:  # is_plain, inline
+                continue
+            mark = unknown(item)
+            if mark:
+                marks[key] = mark
+        return marks or None
+    if isinstance(value, list):
+        item_marks = [None if is_plain(item) else unknown(item) for item in value]
+        return [mark or False for mark in item_marks] if any(item_marks) else None
+    return None
+
+
 _SCALARS = frozenset({int, float, bool, type(None)})
 
 

@@ -27,6 +27,9 @@ ABSENT = "(absent)"
 _STYLE = {ActionKind.CREATE: "green", ActionKind.BUILD: "cyan", ActionKind.UPDATE: "yellow",
           ActionKind.REPLACE: "magenta", ActionKind.DELETE: "red", ActionKind.NOOP: "dim", ActionKind.ADOPT: "blue",
           ActionKind.REFRESH: "blue", ActionKind.PROMOTE: "cyan"}
+# A row of the Markdown plan's table of changes, but for the address and the reason: `| `+` | `` and `` | create | ``.
+_ROW_CELLS = {kind: (f"| `{kind.mark}` | `", f"` | {kind.name.lower()} | ") for kind in ActionKind}
+_DIFF_MARKS = {"+": "+ ", "-": "- "}  # a diff's marks for what a plan sets and removes; "! " for what it changes
 
 
 def show_side(change: AttributeChange, side: str, limit: int | None = MAX_VALUE) -> str:
@@ -40,10 +43,11 @@ def summary_line(plan: Plan) -> str:
     counts = plan.summary()
     if plan.refresh_only:
         return _refresh_summary(plan)
-    if not plan.changes and plan.held:
+    changes = plan.changes  # a property: a walk of every action each time
+    if not changes and plan.held:
         return (f"No changes to apply, but {len(plan.held)} held back from nodes.json: "
                 + "; ".join(f"{a.address} ({_why_held(a)})" for a in plan.held) + ".")
-    if not plan.changes:
+    if not changes:
         return "No changes. The infrastructure matches nodes.json."
     adopt = f", {counts['adopt']} to adopt" if counts["adopt"] else ""
     promote = f", {counts['promote']} to promote" if counts["promote"] else ""
@@ -140,9 +144,11 @@ def plan_text(plan: Plan, *, color: bool = True) -> str:
 
 
 def plan_text_lines(plan: Plan, *, color: bool = True) -> Iterator[str]:
-    """`plan_text` line by line, to print as they come: 10,000 groups are 540,000 lines, and holding
-    them all, then joining them, took more memory than the rest of the report."""
-    for action in plan.changes:
+    """`plan_text` in pieces of whole lines (an action's lines, joined by newlines), to print as they
+    come: 10,000 groups are 540,000 lines, and holding them all, then joining them, took more memory
+    than the rest of the report; yielding them one by one, a tenth of its time."""
+    changes = plan.changes  # a property: a walk of every action each time
+    for action in changes:
         mark = action.action.mark
         style = _STYLE[action.action]
         verb = "forgotten from state" if action.action is ActionKind.REFRESH and action.after is None \
@@ -150,15 +156,18 @@ def plan_text_lines(plan: Plan, *, color: bool = True) -> Iterator[str]:
         head = f"  # {action.address} will be {verb}: {action.reason}"
         if action.protected:
             head += " [PROTECTED: needs --allow-destroy]"
-        yield f"[bold]{escape(head)}[/]" if color else head
         entry = f"{mark:>3} {action.address}"
-        yield f"[{style}]{escape(entry)}[/]" if color else entry
         roll = roll_of(action)
-        for line in [*_attribute_lines(action), *([f"    roll: {roll.summary()}"] if roll else []),
-                     *(f"    ! {warning}" for warning in roll_warnings(action))]:
-            yield escape(line) if color else line
-        yield ""
-    deletions = [a for a in plan.changes if a.action.destroys]
+        lines = _attribute_lines(action)
+        if roll:
+            lines += [f"    roll: {roll.summary()}", *(f"    ! {warning}" for warning in roll_warnings(action))]
+        if color:
+            lines = [f"[bold]{escape(head)}[/]", f"[{style}]{escape(entry)}[/]", *map(escape, lines)]
+        else:
+            lines[:0] = (head, entry)
+        lines.append("")
+        yield "\n".join(lines)
+    deletions = [a for a in changes if a.action.destroys]
     if deletions:
         warn = (f"  ! {len(deletions)} resource(s) will be destroyed or replaced: "
                 + ", ".join(a.address for a in deletions))
@@ -186,8 +195,8 @@ def plan_markdown(plan: Plan) -> str:
 
 
 def plan_markdown_lines(plan: Plan) -> Iterator[str]:
-    """`plan_markdown` line by line, to print as they come (its attribute changes of 10,000 groups
-    are hundreds of thousands of lines)."""
+    """`plan_markdown` in pieces of whole lines, to print as they come (its attribute changes of
+    10,000 groups are hundreds of thousands of lines)."""
     lines = [f"### infra plan: {summary_line(plan)}", ""]
     notices = notice_lines(plan)
     if notices:
@@ -195,21 +204,24 @@ def plan_markdown_lines(plan: Plan) -> Iterator[str]:
     if plan.excluded:
         lines += [f"> **Left out by --exclude**, with what depends on it: {', '.join(f'`{a}`' for a in plan.excluded)}",
                   ""]
-    if held_lines(plan):
-        lines += ["> **Held back:**", *(f"> - {line}" for line in held_lines(plan)), ""]
-    if not plan.changes:
+    held = held_lines(plan)
+    if held:
+        lines += ["> **Held back:**", *(f"> - {line}" for line in held), ""]
+    changes = plan.changes  # a property: a walk of every action each time
+    if not changes:
         yield from lines
         return
     lines += ["| | address | action | reason |", "|---|---|---|---|"]
-    for action in plan.changes:
+    for action in changes:  # a row for each: 60,000 at 10,000 groups
         reason = action.reason.replace("|", "\\|") + (" **(protected)**" if action.protected else "")
-        lines.append(f"| `{action.action.mark}` | `{action.address}` | {action.action.name.lower()} | {reason} |")
-    rolls = [(a, roll) for a in plan.changes if (roll := roll_of(a))]
+        mark, name = _ROW_CELLS[action.action]
+        lines.append(mark + action.address + name + reason + " |")
+    rolls = [(a, roll) for a in changes if (roll := roll_of(a))]
     if rolls:
         lines += ["", "**How the rolls go:**", *(f"- `{a.address}`: {roll.summary()}"
                                                  + "".join(f" **Warning:** {w}." for w in roll_warnings(a))
                                                  for a, roll in rolls)]
-    destroyed = [a.address for a in plan.changes if a.action.destroys]
+    destroyed = [a.address for a in changes if a.action.destroys]
     if destroyed:
         lines += ["", f"> **Warning:** destroys or replaces {', '.join(f'`{a}`' for a in destroyed)}"]
     if plan.cost is not None:
@@ -217,11 +229,12 @@ def plan_markdown_lines(plan: Plan) -> Iterator[str]:
     lines += markdown_charts(plan)  # the order of the changes and the rolls' time lines (graph_render.py)
     yield from lines
     yield from ("", "<details><summary>Attribute changes</summary>", "", "```diff")
-    for action in plan.changes:  # whole values here: the details are where a reviewer reads them
-        yield f"# {action.address}: {action.action.name.lower()}"
+    for action in changes:  # whole values here: the details are where a reviewer reads them
+        lines = [f"# {action.address}: {action.action.name.lower()}"]  # an action's lines at a time
         for line in _attribute_lines(action, limit=None):
             stripped = line.strip()
-            yield {"+": "+ ", "-": "- "}.get(stripped[:1], "! ") + stripped[2:]
+            lines.append(_DIFF_MARKS.get(stripped[:1], "! ") + stripped[2:])
+        yield "\n".join(lines)
     yield from ("```", "", "</details>")
 
 
