@@ -60,6 +60,9 @@ class Notifying:
     def progress(self, action: Action, message: str) -> None:
         self.inner.progress(action, message)
 
+    def flush(self) -> None:
+        self.inner.flush()
+
     def finished(self, action: Action, seconds: float) -> None:
         self.inner.finished(action, seconds)
         if action.roll_command == "abort":

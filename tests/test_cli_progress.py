@@ -49,3 +49,18 @@ def test_coloured_progress_says_the_same(monkeypatch, stream):
 
 def _without_styles(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def test_the_lines_of_a_turn_are_shown_together_and_in_order_with_progress(monkeypatch):
+    shown = io.BytesIO()
+    stdout = io.TextIOWrapper(shown, encoding="utf-8")  # block-buffered, as stdout into a file or pipe
+    monkeypatch.setattr(common, "out", Console(file=stdout, soft_wrap=True, highlight=False, emoji=False,
+                                               color_system=None, force_terminal=False))
+    listener = common.ConsoleListener()
+    listener.started(ACTION)
+    assert shown.getvalue() == b""  # held until the turn ends
+    listener.progress(ACTION, "packer starts")  # an action's progress is shown at once, after what came before
+    assert shown.getvalue().decode().splitlines() == ["ami.web[1]: build...", "ami.web[1]: packer starts"]
+    listener.finished(ACTION, 1.25)
+    listener.flush()
+    assert shown.getvalue().decode().splitlines()[-1] == "ami.web[1]: built (1.2s)"

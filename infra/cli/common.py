@@ -46,11 +46,15 @@ class ConsoleListener:
 
     Without colour (not a terminal, or NO_COLOR) a line is written as it is: rich parsing markup,
     and taking its lock, line by line cost the apply's scheduling thread half its time (a line per
-    action started and ended, and packer's progress, from 50 threads at once)."""
+    action started and ended, and packer's progress, from 50 threads at once). The lines the
+    scheduling thread says in a turn (started, finished, failed, skipped, paused) are shown together
+    when it ends the turn (`flush`); an action's progress, from its own thread, is shown at once,
+    after whatever was said before it."""
 
     def started(self, action: Action) -> None:
         doing = action.roll_command or action.action.name.lower()  # a paused roll's promote or abort
-        _say(out, f"{action.address}: {doing}...", lambda: f"[dim]{escape(action.address)}: {doing}...[/]")
+        _say(out, f"{action.address}: {doing}...", lambda: f"[dim]{escape(action.address)}: {doing}...[/]",
+             held=True)
 
     def progress(self, action: Action, message: str) -> None:  # packer's output may name an endpoint URL
         shown = mask_url_passwords(message)
@@ -59,32 +63,40 @@ class ConsoleListener:
     def finished(self, action: Action, seconds: float) -> None:
         verb = ROLL_DONE.get(action.roll_command) or action.action.verb.split(" (")[0]
         _say(out, f"{action.address}: {verb} ({seconds:.1f}s)",
-             lambda: f"[green]{escape(action.address)}: {verb}[/] [dim]({seconds:.1f}s)[/]")
+             lambda: f"[green]{escape(action.address)}: {verb}[/] [dim]({seconds:.1f}s)[/]", held=True)
 
     def failed(self, action: Action, error: str, seconds: float) -> None:
         shown = mask_url_passwords(error)
         _say(err, f"{action.address}: failed after {seconds:.1f}s: {shown}",
-             lambda: f"[red]{escape(action.address)}: failed after {seconds:.1f}s: {escape(shown)}[/]")
+             lambda: f"[red]{escape(action.address)}: failed after {seconds:.1f}s: {escape(shown)}[/]", held=True)
 
     def skipped(self, action: Action, because: str) -> None:
         _say(err, f"{action.address}: skipped: {because}",
-             lambda: f"[yellow]{escape(action.address)}: skipped: {escape(because)}[/]")
+             lambda: f"[yellow]{escape(action.address)}: skipped: {escape(because)}[/]", held=True)
 
     def paused(self, action: Action, where: str) -> None:  # the whole line closes the apply (report_result)
-        _say(out, f"{action.address}: paused", lambda: f"[yellow]{escape(action.address)}: paused[/]")
+        _say(out, f"{action.address}: paused", lambda: f"[yellow]{escape(action.address)}: paused[/]", held=True)
+
+    def flush(self) -> None:
+        out.file.flush()
+        err.file.flush()
 
 
 _saying = threading.Lock()
 
 
-def _say(console: Console, plain: str, markup: Callable[[], str]) -> None:
+def _say(console: Console, plain: str, markup: Callable[[], str], *, held: bool = False) -> None:
     """One line: with rich's markup in colour, else as it is (the same text rich would print: control
-    codes left out), whole and at once. The markup is made only for colour (escaping is most of it)."""
+    codes left out), whole and at once. The markup is made only for colour (escaping is most of it).
+    A line `held` is written to the console's file but shown (flushed) with the next line that is
+    not, or by ConsoleListener.flush. The file is flushed outside the lock (it has its own): a
+    thread that flushed under it made the others wait for its system call and for the interpreter."""
     if console.color_system is not None:
         console.print(markup())
         return
     with _saying:
         console.file.write(strip_control_codes(plain) + "\n")
+    if not held:
         console.file.flush()
 
 

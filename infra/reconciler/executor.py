@@ -16,10 +16,11 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from queue import SimpleQueue
 from typing import Any, Protocol, cast
 
 from infra.errors import InfraError, RollPaused
@@ -49,6 +50,11 @@ class Listener(Protocol):
 
     def paused(self, action: Action, where: str) -> None: ...
 
+    def flush(self) -> None:
+        """Show what was said so far: called once a turn, after its actions were recorded and the
+        next ones started. A listener may hold the lines of a turn until then (each line written
+        alone cost the scheduling thread a system call, and a wait to get the interpreter back)."""
+
 
 class QuietListener:
     def started(self, action: Action) -> None: pass
@@ -62,6 +68,8 @@ class QuietListener:
     def skipped(self, action: Action, because: str) -> None: pass
 
     def paused(self, action: Action, where: str) -> None: pass
+
+    def flush(self) -> None: pass
 
 
 @dataclass
@@ -118,6 +126,7 @@ class Executor:
         for address, action in schedule.pending.items():
             result.skipped[address] = "waits on an action that did not run"
             self.listener.skipped(action, result.skipped[address])
+        self.listener.flush()
         applied = set(result.applied)
         self.providers.finish([a for a in plan.actions if a.address in applied], self.listener.progress)
         return result
@@ -127,9 +136,10 @@ class Executor:
 
         Each turn settles what finished and starts what may start under one hold of the signals
         (signals_held: four calls of signal.signal, which cost more than starting an action did)."""
+        finishing: SimpleQueue[Future] = SimpleQueue()  # each action's future, as it finishes
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
             try:
-                done: set[Future] = set()
+                done: list[Future] = []
                 checked = False  # since the last start: a state write checks the lock too, once is enough
                 while True:
                     with signals_held():
@@ -140,10 +150,13 @@ class Executor:
                             self._check_lock()
                         while len(running) < self.parallelism and (action := schedule.take()) is not None:
                             self.listener.started(action)
-                            running[pool.submit(self._apply_one, action)] = (action, time.monotonic())
+                            future = pool.submit(self._apply_one, action)
+                            running[future] = (action, time.monotonic())
+                            future.add_done_callback(finishing.put)
+                        self.listener.flush()
                     if not running:
                         break  # nothing left, or what is left waits on something that will never run
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    done = _finished(finishing)
             except KeyboardInterrupt:
                 for future in running:
                     future.cancel()
@@ -153,6 +166,7 @@ class Executor:
                 with signals_held():
                     self._settle_all([(future, action, started) for future, (action, started) in running.items()
                                       if not future.cancelled()], schedule, result)
+                    self.listener.flush()
                 raise
 
     def _settle_all(self, finished: list[tuple[Future, Action, float]], schedule: _Schedule,
@@ -267,6 +281,16 @@ class Executor:
         self.state.next_version()
         record_changes(self.backend, self.state, changed)
 
+
+
+def _finished(finishing: SimpleQueue[Future]) -> list[Future]:
+    """The futures that finished: at least one (waited for), and every other one there by then.
+    Each finished future is put in the queue by its own callback: no turn looks at every running
+    one (concurrent.futures.wait takes and releases the lock of each of them)."""
+    done = [finishing.get()]
+    while not finishing.empty():
+        done.append(finishing.get())
+    return done
 
 
 HELD = (signal.SIGINT, signal.SIGTERM)
