@@ -284,7 +284,7 @@ def test_an_apply_killed_between_two_actions_resumes_without_duplicates(control,
     assert {f"ami.{BEE}", f"asg.{BEE}", f"packer_template.{WWW}"} <= state.resources.keys()
     assert f"ami.{WWW}" not in state.resources  # the action that was running is not recorded...
     assert amis_per_group(ec2) == {BEE: 1, WWW: 1}  # ...though its AMI exists
-    # What finished after the state was first written is in the journal beside it, fsynced as it finished.
+    # What finished after the state was first written is in the journal beside it, written as it finished.
     written_whole = State.from_json((infra_dir / "state.json").read_text(), "state.json")
     assert f"ami.{BEE}" not in written_whole.resources and written_whole.lineage == state.lineage
     assert sorted(p.name for p in infra_dir.iterdir() if p.name != "state.json.backup") == [

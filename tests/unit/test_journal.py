@@ -2,6 +2,8 @@
 leaves the state readable whatever moment it stops at, and bytes written that grow with the fleet."""
 
 import json
+import os
+import time
 import zlib
 
 import pytest
@@ -173,6 +175,23 @@ def test_a_remote_state_is_written_at_least_every_interval_while_an_apply_record
     now[0] = 21.0
     batch(backend, state, ("role.b", resource("b")))
     assert inner.writes == 2 and not backend.path.exists()
+
+
+def test_what_is_recorded_reaches_the_disk_within_the_interval_not_with_an_fsync_each(tmp_path, monkeypatch):
+    """Each record is handed to the system at once (a kill -9 keeps it); the disk gets it within
+    `sync_every`, even when nothing is recorded after it (an apply waiting on a roll)."""
+    synced: list[int] = []  # the journal's size at each fsync
+    monkeypatch.setattr(journal.os, "fsync", lambda fd: synced.append(os.fstat(fd).st_size))
+    backend, _, state = started(tmp_path, sync_every=0.2, clock=lambda: 0.0)
+    for index in range(50):
+        batch(backend, state, (f"role.g{index}", resource(f"g{index}")))
+    size = backend.path.stat().st_size
+    assert {f"role.g{index}" for index in range(50)} <= set(journaled(tmp_path)[0].read().resources)  # at once
+    deadline = time.monotonic() + 10
+    while (not synced or max(synced) < size) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert synced and max(synced) == size
+    assert len(synced) < 10, synced  # not one per record
 
 
 def test_a_damaged_record_is_one_clear_line(tmp_path):
