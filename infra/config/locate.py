@@ -63,7 +63,9 @@ class Locator:
         """The first of pydantic's `errors` in words, located: by `at` (the keys leading to it), else
         in the group's own text (`raw`) when the group writes the key itself, else in `__base__`."""
         error = errors[0]
-        loc = [part for part in error["loc"] if part not in ("name", "[key]")]  # [key]: the dict key itself
+        # [key]: the dict key itself; "name": pydantic's step into a model's own name (a key of nodes.json
+        # named "name" is kept: the whole location is never dropped)
+        loc = [part for part in error["loc"] if part not in ("name", "[key]")] or list(error["loc"])
         dotted = ".".join(str(part) for part in loc)
         what = label or owner_label(owner)
         if error["type"] == "extra_forbidden":

@@ -80,6 +80,8 @@ def test_trailing_comma_reports_line_and_column():
     ({**base(), "web": {"autoscale": {"node_mn": 1}}}, "did you mean 'node_min'?"),
     ({**base(regon="x"), "web": {}}, "__base__: unknown key 'regon'; did you mean 'region'?"),
     ({**base(), "__bsae__": {}}, "did you mean '__base__'?"),
+    ({**base(), "web": {"name": "other"}}, "group 'web': unknown key 'name'"),  # a group's name is its key
+    ({**base(name="x"), "web": {}}, "__base__: unknown key 'name'"),
 ])
 def test_unknown_keys_suggest_the_closest_known_key(document, expected):
     assert expected in error_of(json.dumps(document, indent=2))
