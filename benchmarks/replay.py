@@ -55,6 +55,10 @@ class _Endpoint:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # An answer is written in two sends (its head, then its body): with Nagle's algorithm the
+            # body waited for the client's delayed acknowledgement of the head, 40 ms on Linux, so
+            # every request answered from here took 44 ms (2 ms with TCP_NODELAY).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet
                 pass
