@@ -64,8 +64,9 @@ def _phases_columns(m: Measured) -> list[tuple[str, dict]]:
 def _busy(loads: list[float], cpus: int) -> str:
     """What the load averages say of the machine the figures were measured on."""
     if loads and median(loads) > cpus:
-        return (f"on {cpus} CPUs: above {cpus}, other work was running and the wall times here are longer than on a "
-                "quiet machine")
+        return (f"on {cpus} CPUs: above {cpus}; the load average is a mean over the last minute, of the benchmark's "
+                "own moto, proxy and runs before, and of any other work: the wall times may be longer than on an "
+                "idle machine")
     return (f"on {cpus} CPUs: a quiet machine; the highest follows the benchmark's own applies, as the load average "
             "is a mean over the last minute")
 
@@ -366,7 +367,8 @@ def readme_speed(m: Measured) -> str:
     shape = "every one with an autoscaling group" if m.every_asg else "of mixed shapes"
     colds = [("text", largest.cold[0.0]), *largest.formats.items()]
     load = median(m.loads)
-    busy = (f"shared: load average {load:.1f} at the median run, so wall times are longer than on a quiet one"
+    busy = (f"load average {load:.1f} at the median run, the benchmark's own servers included, so wall times may "
+            f"be longer than on an idle machine"
             if load > int(info["nproc"]) else f"quiet: load average {load:.1f} at the median run")
     said = [f"On a {info['nproc']}-core {info['cpu']} machine ({info['date'][:10]}, {busy}), a cold "
             f"`infra plan` of {largest.groups:,} node groups {shape} ({largest.resources:,} resources) takes "
