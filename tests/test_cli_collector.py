@@ -36,16 +36,28 @@ class _Cycle:
         self.me = self
 
 
-def test_what_a_plan_made_is_frozen_until_its_command_ends_in_process(capsys):
-    """Out of the collector's walks while the command ends; given back to a caller that runs
-    commands in its own process (the tests), so a reference cycle made by a command is freed."""
+def test_a_command_run_in_process_freezes_nothing_so_its_cycles_are_freed(capsys):
+    """Only the command line's own process (`main()`, which ends with the command) freezes what a
+    plan made; a caller that goes on (`main([...])`, the tests) keeps its garbage collectable."""
+    assert run_infra(capsys, "--version").code == 0  # main([...]) ran: in process
     with app.collector_paused():
         cycle = _Cycle()
         made = weakref.ref(cycle)
         del cycle
-    gc.collect()
-    assert made() is not None  # frozen: the collector does not walk it
-    assert run_infra(capsys, "--version").code == 0
     assert gc.get_freeze_count() == 0
     gc.collect()
     assert made() is None
+
+
+def test_the_command_lines_own_process_freezes_what_a_plan_made(monkeypatch):
+    monkeypatch.setattr(app, "_command_line", True)
+    try:
+        with app.collector_paused():
+            cycle = _Cycle()
+            made = weakref.ref(cycle)
+            del cycle
+        assert gc.get_freeze_count() > 0
+        gc.collect()
+        assert made() is not None  # frozen: the collector does not walk it
+    finally:
+        gc.unfreeze()
