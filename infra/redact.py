@@ -107,9 +107,15 @@ def masked(value: Any, path: str = "") -> Any:
     return _masked(value, key)
 
 
+def untouched(text: str) -> bool:
+    """Whether `masked_text` shows `text` as it is: it holds no `@` (a URL password) and no `=` (an
+    assignment). The walks over every value of a plan test this first, before anything else."""
+    return "@" not in text and "=" not in text
+
+
 def masked_text(text: str) -> str:
     """A string value as shown: its URL passwords and secret-looking assignments masked."""
-    return mask_assignments(mask_url_passwords(text)) if "@" in text or "=" in text else text
+    return text if untouched(text) else mask_assignments(mask_url_passwords(text))
 
 
 def _masked(value: Any, parent: str) -> Any:
@@ -122,8 +128,8 @@ def _masked(value: Any, parent: str) -> Any:
             name = key if type(key) is str else str(key)
             if is_secret_key(name, parent):
                 shown: Any = MASK
-            elif type(item) is str and "@" not in item and "=" not in item:
-                continue  # a plain string, as most are: as it is, without a call
+            elif type(item) is str and untouched(item):
+                continue  # a plain string, as most are: as it is, not walked
             else:
                 shown = _masked(item, name)
             if shown is not item:

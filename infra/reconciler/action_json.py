@@ -22,7 +22,7 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action, AttributeChange
 from infra.reconciler.refs import known, parse_ref, unknown
 from infra.reconciler.rolls import roll_of
-from infra.redact import MASK, is_secret_key, masked_text, path_keys
+from infra.redact import MASK, is_secret_key, masked_text, path_keys, untouched
 
 _SHOWN_MASK = encode_basestring_ascii(MASK)
 _ACTION = "\n      "  # the indentation of an action's keys (the action is at level 2: in `actions`)
@@ -136,7 +136,7 @@ class ActionText:
         assignments masked (when masking)."""
         if nulled and value.startswith("${") and parse_ref(value) is not None:
             return "null"
-        if self.masking and ("@" in value or "=" in value):
+        if self.masking and not untouched(value):
             shown = masked_text(value)
             if shown != value:
                 self.hid = True
@@ -173,8 +173,8 @@ class ActionText:
                 if masking and is_secret_key(key, parent):
                     add(head + self._secret(item, nulled=nulled))
                     mark = unknown(item) if nulled else None
-                elif item_kind is str:  # most values: a plain string, written without a call
-                    if "$" not in item and "@" not in item and "=" not in item:
+                elif item_kind is str:  # most values: a plain string, written without a walk
+                    if "$" not in item and untouched(item):
                         add(head + encode_basestring_ascii(item))
                         continue
                     shown = self._string(item, nulled)
@@ -204,7 +204,7 @@ class ActionText:
             marks = None
             for index, item in enumerate(value):
                 if type(item) is str:
-                    if "$" not in item and "@" not in item and "=" not in item:
+                    if "$" not in item and untouched(item):
                         add(between + encode_basestring_ascii(item))
                         between = after_one
                         continue

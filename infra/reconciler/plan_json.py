@@ -27,7 +27,7 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Plan
 from infra.reconciler.refs import known, parse_ref, ref, unknown
 from infra.reconciler.rolls import roll_of
-from infra.redact import MASK, is_secret_key, masked_text, path_keys
+from infra.redact import MASK, is_secret_key, masked_text, path_keys, untouched
 
 FORMAT_VERSION = "2.6"
 MAJOR = 2
@@ -63,7 +63,7 @@ class _Shown:
             if nulled and value.startswith("${") and parse_ref(value) is not None:
                 self.refs = True
                 return None
-            if self.masking and ("@" in value or "=" in value):
+            if self.masking and not untouched(value):
                 shown = masked_text(value)
                 self.hid = self.hid or shown != value
                 return shown
@@ -74,8 +74,8 @@ class _Shown:
                 name = key if type(key) is str else str(key)
                 if self.masking and is_secret_key(name, parent):
                     shown = self._secret(item, nulled)
-                elif type(item) is str and not (item.startswith("${") or "@" in item or "=" in item):
-                    continue  # a plain string, as most are: shown as it is, without a call
+                elif type(item) is str and not item.startswith("${") and untouched(item):
+                    continue  # a plain string, as most are: shown as it is, not walked
                 else:
                     shown = self._walk(item, name, nulled)
                 if shown is not item:

@@ -14,7 +14,7 @@ from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore
 from typing import Any
 
 from infra.reconciler.refs import parse_ref
-from infra.redact import MASK, is_secret_key, masked, masked_text, path_keys
+from infra.redact import MASK, is_secret_key, masked, masked_text, path_keys, untouched
 
 UNKNOWN = "(known after apply)"
 MAX_VALUE = 100  # characters of a value a text plan shows
@@ -77,7 +77,7 @@ class _Opening:
         `${`, which may be a reference, is unusual: references are shown as unknown."""
         kind = type(value)
         if kind is str:
-            if "@" in value or "=" in value:
+            if not untouched(value):
                 value = masked_text(value)
             if "${" in value:
                 raise _Unusual
@@ -94,7 +94,7 @@ class _Opening:
                 between = ", "
                 if is_secret_key(key, parent):
                     self.add(piece + _SHOWN_MASK)
-                elif type(item) is str and "$" not in item and "@" not in item and "=" not in item:
+                elif type(item) is str and "$" not in item and untouched(item):
                     self.add(piece + encode_basestring_ascii(item))  # most values: with their key, in one piece
                 else:
                     self.add(piece)
@@ -106,7 +106,7 @@ class _Opening:
                 return
             between = "["
             for item in value:
-                if type(item) is str and "$" not in item and "@" not in item and "=" not in item:
+                if type(item) is str and "$" not in item and untouched(item):
                     self.add(between + encode_basestring_ascii(item))
                 else:
                     self.add(between)
@@ -134,7 +134,7 @@ def opening(value: Any, path: str, limit: int) -> str | None:
     if key and is_secret_key(key, parent):
         return _SHOWN_MASK
     kind = type(value)
-    if kind is str and "${" not in value and "@" not in value and "=" not in value:  # most values: one string
+    if kind is str and "${" not in value and untouched(value):  # most values: one string
         return _cut(encode_basestring_ascii(value), limit)
     if kind is str and parse_ref(value) is not None:  # a reference: no '@' or '=' in it to mask
         return _cut(UNKNOWN, limit)
