@@ -3,9 +3,9 @@
 An action starts once every changing action it depends on has finished. A failed action stops
 its dependants; everything else goes on. State is recorded after every completed action (once
 for actions that complete together), before anything new starts: appended to the state's journal
-and fsynced (infra/state/journal.py; a backend without one writes the whole state, atomically),
-and the state written whole at the end. So a crash loses at most the actions that were running,
-and a re-run plans from what is recorded and observed.
+(infra/state/journal.py: on disk within a second; a backend without one writes the whole state,
+atomically), and the state written whole at the end. So a kill loses at most the actions that were
+running, and a re-run plans from what is recorded and observed.
 """
 
 from __future__ import annotations

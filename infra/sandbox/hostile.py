@@ -62,10 +62,10 @@ class Knobs:
         """Knobs from `--knob name=value` settings; each bad one is one line naming it."""
         knobs = cls() if seed is None else cls(seed=seed)
         types = {f.name: f.type for f in fields(cls)}
+        names = [n for n in types if n != "seed"]
         for setting in settings:
             name, _, raw = setting.partition("=")
             name = name.strip().replace("-", "_")
-            names = [n for n in types if n != "seed"]
             if name not in names:
                 raise InfraError(f"--knob {setting!r}: {unknown(f'knob {name!r}', name, names)} (give name=value; "
                                  f"--hostile-seed sets the seed)")

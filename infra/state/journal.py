@@ -89,9 +89,9 @@ class JournaledBackend:
         self._journal_bytes, self._written_at = 0, self.clock()
 
     def record(self, state: State, changed: Iterable[str]) -> None:
-        """What changed in `state` (its serial already moved on), appended (and fsynced, when the last
-        fsync is `SYNC_EVERY` old); the state written whole instead when the journal has grown enough,
-        or it has never been written."""
+        """What changed in `state` (its serial already moved on), appended and handed to the system
+        (on disk within `sync_every`: `_sync_soon`); the state written whole instead when the journal
+        has grown enough, or it has never been written."""
         if self._handle is None and not self._begin(state):
             self.write(state)
             return

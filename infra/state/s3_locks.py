@@ -28,7 +28,6 @@ from infra.state.lock import Confirm, LockInfo, lock_lost_at_release, locked_err
 TAKEN = ("PreconditionFailed", "ConditionalRequestConflict")  # S3's answers to a put of an existing lock
 
 
-
 def _parsed(text: str | bytes) -> LockInfo | None:
     try:
         return LockInfo.model_validate_json(text)

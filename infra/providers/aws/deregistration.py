@@ -32,7 +32,6 @@ def snapshots_named(image: Image) -> str:
     return f"snapshot(s) {', '.join(image.snapshots)}" if image.snapshots else "no snapshots"
 
 
-
 def _delete_snapshot(ec2: Any, snapshot: str, attempts: int = 5) -> None:
     """Delete a snapshot; right after deregistration AWS may still call it in use for a moment."""
     for attempt in range(attempts):
