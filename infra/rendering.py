@@ -63,6 +63,13 @@ def environment(root: str) -> jinja2.Environment:
     return env
 
 
+@lru_cache(maxsize=32)
+def overridden(root: str, name: str) -> bool:
+    """Whether the ops repository has its own template `name` (looked for once per run, as a
+    template is read once: `environment`)."""
+    return (Path(root) / "templates" / name).is_file()
+
+
 def template(root: Path | str, name: str) -> jinja2.Template:
     """The template `name` (the ops repository's own, if any). jinja keeps a template's globals as a
     ChainMap over the environment's and copies them into a new dict at every render, key by key in

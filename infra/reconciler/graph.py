@@ -21,11 +21,12 @@ from infra.config.layout import Layout
 from infra.errors import ConfigError
 from infra.reconciler.kinds import KINDS
 from infra.reconciler.order import Cycle, dependencies_first
+from infra.reconciler.packer_document import SHIPPED, shipped_packer_template
 from infra.reconciler.promotion import IMAGE_DIGEST, PROMOTED, ImageInputs, differences, image_inputs
 from infra.reconciler.refs import digest, parse_ref, ref
 from infra.reconciler.resources import Resource, address_of, split_address
 from infra.reconciler.scaling import document as scaling_document
-from infra.rendering import packer_text, render_json, render_text
+from infra.rendering import overridden, packer_text, render_json, render_text
 from infra.state.model import State
 
 MANAGED_TAG = "infra:managed"
@@ -114,10 +115,17 @@ def group_role(group: Group) -> dict[str, Any]:
 
 
 def packer_template(group: Group, root: Path | str, scope: Scope) -> dict[str, Any]:
-    """The group's Packer template, rendered from packer.json.j2 (the ops repository's own, if any)."""
-    return render_json(root, "packer.json.j2", group=group, role=role_name(group.name),
-                       source_ami="" if group.source_group else group.source_ami, tags=group_tags(group, scope.owner),
-                       owner=scope.owner, environment=scope.environment, roles_path=scope.layout.roles)
+    """The group's Packer template, rendered from packer.json.j2 (the ops repository's own, if any;
+    the shipped one is built without rendering: packer_document.py)."""
+    context: dict[str, Any] = {
+        "role": role_name(group.name), "source_ami": "" if group.source_group else group.source_ami,
+        "tags": group_tags(group, scope.owner), "owner": scope.owner, "environment": scope.environment,
+        "roles_path": scope.layout.roles}
+    if not overridden(str(root), SHIPPED):
+        built = shipped_packer_template(group, **context)
+        if built is not None:
+            return built
+    return render_json(root, SHIPPED, group=group, **context)
 
 
 def group_resources(group: Group, root: Path | str, scope: Scope, *, template: dict[str, Any] | None = None,
