@@ -20,6 +20,8 @@ def dependencies_first(items: Iterable[str], depends_on: Callable[[str], Iterabl
     path, or with `ignore_cycles` the edge that closes it is left out.
     """
     known = dict.fromkeys(items)
+    if _in_order(known, depends_on):  # as nodes.json's groups give them, mostly: the walk would keep it
+        return list(known)
     ordered: dict[str, None] = {}
     for start in known:
         if start in ordered:
@@ -41,3 +43,15 @@ def dependencies_first(items: Iterable[str], depends_on: Callable[[str], Iterabl
                 on_path.add(dependency)
                 pending.append(iter(depends_on(dependency)))
     return list(ordered)
+
+
+def _in_order(known: dict[str, None], depends_on: Callable[[str], Iterable[str]]) -> bool:
+    """Whether every item already comes after those of its dependencies that are among `known`:
+    then the walk gives them back in the order given (a graph of 60,000 resources: one pass, not a walk)."""
+    seen: set[str] = set()
+    for item in known:
+        for dependency in depends_on(item):
+            if dependency not in seen and dependency in known:
+                return False
+        seen.add(item)
+    return True

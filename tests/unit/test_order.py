@@ -46,3 +46,16 @@ def test_nodes_json_with_a_long_chain_of_group_sources_validates_and_graphs():
     graph = desired_graph(parse_config(text))
     addresses = [r.address for r in graph if r.kind == "ami"]
     assert addresses == [f"ami.g{i}" for i in range(3000)]
+
+
+@given(st.lists(st.lists(st.integers(0, 30), max_size=4), min_size=1, max_size=30), st.randoms())
+def test_items_already_in_order_stay_as_given_and_any_order_is_ordered_the_same_way(edges, random):
+    """A graph given in dependency order (nodes.json's groups, mostly) is taken as it is; a shuffled
+    one is walked into a valid order."""
+    depends = {f"n{i}": [f"n{j}" for j in targets if j < i] for i, targets in enumerate(edges)}
+    assert dependencies_first(list(depends), depends.__getitem__) == list(depends)
+    shuffled = list(depends)
+    random.shuffle(shuffled)
+    order = dependencies_first(shuffled, depends.__getitem__)
+    position = {item: index for index, item in enumerate(order)}
+    assert all(position[d] < position[item] for item, deps in depends.items() for d in deps)
