@@ -93,6 +93,9 @@ def differences(mine: ImageInputs, theirs: ImageInputs) -> str:
 
 
 def is_promoted(attributes: Mapping[str, Any] | None) -> bool:
+    if type(attributes) is dict:  # a plan's attributes: the ABC checks below cost more than the look-up
+        promoted = attributes.get(PROMOTED)
+        return promoted is not None and isinstance(promoted, Mapping)
     return isinstance(attributes, Mapping) and isinstance(attributes.get(PROMOTED), Mapping)
 
 

@@ -42,7 +42,8 @@ def resolve(value: Any, lookup: Callable[[str, str], Any]) -> Any:
     if isinstance(value, dict):
         copied = None
         for key, item in value.items():
-            if is_plain(item):
+            kind = type(item)
+            if (kind is str and not item.startswith("${")) or kind in _SCALARS:  # is_plain, inline
                 continue
             resolved = resolve(item, lookup)
             if resolved is not item:
@@ -53,7 +54,8 @@ def resolve(value: Any, lookup: Callable[[str, str], Any]) -> Any:
     if isinstance(value, list):
         items = None
         for index, item in enumerate(value):
-            if is_plain(item):
+            kind = type(item)
+            if (kind is str and not item.startswith("${")) or kind in _SCALARS:  # is_plain, inline
                 continue
             resolved = resolve(item, lookup)
             if resolved is not item:
