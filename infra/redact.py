@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from itertools import pairwise
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]  # C; in json.encoder's API
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -105,6 +106,30 @@ def masked(value: Any, path: str = "") -> Any:
     if key and is_secret_key(key, parent):
         return MASK
     return _masked(value, key)
+
+
+# Keys as JSON writes them before their values, `"key": `, by masking and parent key: a plan writes
+# a few hundred keys a million times. A key whose value is masked ends in MASKED_KEY (taken off).
+MASKED_KEY = "\t"  # never the last character of a written key: json escapes a tab in a key
+_WRITTEN_KEYS: dict[tuple[bool, str], dict[str, str]] = {}
+_WRITTEN_AT_MOST = 1_000  # parent keys; then forgotten all at once
+
+
+def written_keys(parent: str, masking: bool = True) -> dict[str, str]:
+    """The keys written so far under `parent` (by `written_key`), to look each up before writing it."""
+    keys = _WRITTEN_KEYS.get((masking, parent))
+    if keys is None:
+        if len(_WRITTEN_KEYS) >= _WRITTEN_AT_MOST:
+            _WRITTEN_KEYS.clear()
+        keys = _WRITTEN_KEYS[masking, parent] = {}
+    return keys
+
+
+def written_key(keys: dict[str, str], key: str, parent: str, masking: bool = True) -> str:
+    """`"key": ` as JSON writes it, ending in MASKED_KEY when the value under it is masked; kept in `keys`."""
+    written = encode_basestring_ascii(key) + ": "
+    keys[key] = written = written + MASKED_KEY if masking and is_secret_key(key, parent) else written
+    return written
 
 
 def untouched(text: str) -> bool:

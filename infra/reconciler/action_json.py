@@ -22,7 +22,7 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.plan import Action, AttributeChange
 from infra.reconciler.refs import known, parse_ref, unknown
 from infra.reconciler.rolls import roll_of
-from infra.redact import MASK, is_secret_key, masked_text, path_keys, untouched
+from infra.redact import MASK, MASKED_KEY, is_secret_key, masked_text, path_keys, untouched, written_key, written_keys
 
 _SHOWN_MASK = encode_basestring_ascii(MASK)
 _ACTION = "\n      "  # the indentation of an action's keys (the action is at level 2: in `actions`)
@@ -36,12 +36,11 @@ class _Unusual(Exception):
 class ActionText:
     """Writes actions' documents; `hid` says whether it masked anything (the document's `masked`)."""
 
-    __slots__ = ("heads", "hid", "masking", "parts")
+    __slots__ = ("hid", "masking", "parts")
 
     def __init__(self, *, masking: bool) -> None:
         self.masking, self.hid = masking, False
         self.parts: list[str] = []
-        self.heads: dict[str, dict[Any, str]] = {}  # by parent key: each key as written (_head)
 
     def text(self, action: Action) -> str | None:
         """The action's document as `json.dumps(document, indent=2)` writes it two levels deep in the
@@ -132,14 +131,6 @@ class ActionText:
             + _CHANGE + '"index": ' + ("null" if index is None else int.__repr__(index)) + "," + _CHANGE
             + '"after_unknown": ' + dumps_indented(marks, level=5) + "\n        }")
 
-    def _head(self, key: Any, parent: str) -> str:
-        """A key as written before its value, `"key": `; ending in a tab (taken off) when its value is
-        masked. Kept by parent and key: a plan writes a few hundred keys a million times."""
-        if type(key) is not str:
-            raise _Unusual
-        head = encode_basestring_ascii(key) + ": "
-        return head + "\t" if self.masking and is_secret_key(key, parent) else head
-
     def _string(self, value: str, nulled: bool) -> str:
         """A string as shown: a reference null (when `nulled`), URL passwords and secret
         assignments masked (when masking)."""
@@ -171,22 +162,20 @@ class ActionText:
                 return None
             inner = pad + "  "
             between, after_one = "{" + inner, "," + inner
-            heads = self.heads.get(parent)
-            if heads is None:
-                if len(self.heads) >= _HEADS_AT_MOST:
-                    self.heads.clear()
-                heads = self.heads[parent] = {}
+            masking = self.masking
+            keys = written_keys(parent, masking)
             marks: Any = None
             for key, item in value.items():
-                written = heads.get(key)
+                written = keys.get(key)
                 if written is None:
-                    written = heads[key] = self._head(key, parent)
+                    if type(key) is not str:
+                        raise _Unusual
+                    written = written_key(keys, key, parent, masking)
                 head = between + written
                 between = after_one
                 item_kind = type(item)
-                if written[-1] == "\t":  # a secret-looking key
-                    head = head[:-1]
-                    add(head + self._secret(item, nulled=nulled))
+                if written[-1] == MASKED_KEY:
+                    add(head[:-1] + self._secret(item, nulled=nulled))
                     mark = unknown(item) if nulled else None
                 elif item_kind is str:  # most values: a plain string, written without a walk
                     if "$" not in item and untouched(item):
@@ -257,7 +246,6 @@ def _reference(value: str) -> str:
 
 
 _BOOL = {True: "true", False: "false", None: "null"}
-_HEADS_AT_MOST = 1_000  # parent keys whose keys are kept written; then forgotten all at once
 
 
 def _check(value: Any) -> None:

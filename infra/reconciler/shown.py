@@ -14,7 +14,17 @@ from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore
 from typing import Any
 
 from infra.reconciler.refs import parse_ref
-from infra.redact import MASK, is_secret_key, masked, masked_text, path_keys, untouched
+from infra.redact import (
+    MASK,
+    MASKED_KEY,
+    is_secret_key,
+    masked,
+    masked_text,
+    path_keys,
+    untouched,
+    written_key,
+    written_keys,
+)
 
 UNKNOWN = "(known after apply)"
 MAX_VALUE = 100  # characters of a value a text plan shows
@@ -87,13 +97,17 @@ class _Opening:
                 self.add("{}")
                 return
             between = "{"
+            keys = written_keys(parent)
             for key, item in value.items():
-                if type(key) is not str or "${" in key:
-                    raise _Unusual
-                piece = between + encode_basestring_ascii(key) + ": "
+                written = keys.get(key)
+                if written is None:
+                    if type(key) is not str or "${" in key:
+                        raise _Unusual
+                    written = written_key(keys, key, parent)
+                piece = between + written
                 between = ", "
-                if is_secret_key(key, parent):
-                    self.add(piece + _SHOWN_MASK)
+                if written[-1] == MASKED_KEY:
+                    self.add(piece[:-1] + _SHOWN_MASK)
                 elif type(item) is str and "$" not in item and untouched(item):
                     self.add(piece + encode_basestring_ascii(item))  # most values: with their key, in one piece
                 else:
