@@ -149,9 +149,15 @@ def _masked(value: Any, parent: str) -> Any:
         return masked_text(value)
     if kind is dict:  # the same dict when nothing in it is masked, as most are not: no copy of every value
         copied = None
+        keys = written_keys(parent)
         for key, item in value.items():
-            name = key if type(key) is str else str(key)
-            if is_secret_key(name, parent):
+            if type(key) is str:
+                name, written = key, keys.get(key) or written_key(keys, key, parent)
+                secret = written[-1] == MASKED_KEY
+            else:
+                name = str(key)
+                secret = is_secret_key(name, parent)
+            if secret:
                 shown: Any = MASK
             elif type(item) is str and untouched(item):
                 continue  # a plain string, as most are: as it is, not walked
@@ -165,6 +171,8 @@ def _masked(value: Any, parent: str) -> Any:
     if kind is list:
         items = None
         for index, item in enumerate(value):
+            if type(item) is str and untouched(item):
+                continue
             shown = _masked(item, parent)
             if shown is not item:
                 if items is None:

@@ -101,9 +101,11 @@ class _Opening:
             for key, item in value.items():
                 written = keys.get(key)
                 if written is None:
-                    if type(key) is not str or "${" in key:
+                    if type(key) is not str:
                         raise _Unusual
                     written = written_key(keys, key, parent)
+                if "${" in key:  # the whole walk shows it
+                    raise _Unusual
                 piece = between + written
                 between = ", "
                 if written[-1] == MASKED_KEY:
