@@ -141,6 +141,9 @@ def _head(plan: Plan) -> dict[str, Any]:
 
 
 def _shown_action(model: Any, shown: _Shown) -> dict[str, Any]:
+    """An action's document the long way. A field added to it (or to `_action`) must be added to
+    action_json.ActionText too, which writes the same text in one walk: the hypothesis test in
+    tests/unit/test_plan_json.py compares the two and fails until it is."""
     return {**_action(model.model_dump(mode="json"), shown), "roll": _roll(model)}
 
 
