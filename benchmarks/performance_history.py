@@ -238,7 +238,7 @@ def lines() -> list[str]:
         "with the code before; every output compared byte for byte with the code before's):",
         "",
         "- The shipped Packer template is built as the values it renders to",
-        "  (`infra/reconciler/packer_document.py`), where each group's template was rendered by jinja and",
+        "  (`infra/reconciler/shipped_templates.py`), where each group's template was rendered by jinja and",
         "  its JSON parsed back: 0.48 -> 0.11 s of CPU. An ops repository's own `templates/packer.json.j2`",
         "  is rendered as before; a hypothesis test holds the built values to the render, key for key.",
         "- Plans write each key of a value, and decide whether its value is masked, once per parent key",

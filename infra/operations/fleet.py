@@ -22,10 +22,9 @@ from infra.config.models import MAX_NODES
 from infra.errors import InfraError
 from infra.providers.base import Progress
 from infra.reconciler.executor import ApplyResult, Listener
-from infra.reconciler.graph import group_tags, image_of
+from infra.reconciler.graph import group_tags, group_user_data, image_of
 from infra.reconciler.refs import parse_ref
 from infra.reconciler.resources import Resource
-from infra.rendering import render_text
 from infra.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -101,8 +100,7 @@ def instance_resource(group: Group, name: str, key: str, zone: str, root: Path |
                         "key_name": key,
                         "security_groups": group.security_groups,
                         "iam_instance_profile": group.iam_instance_profile,
-                        "user_data": render_text(root, "user-data.sh.j2", group=group,
-                                                 dna=dna_document(name, group.name), environment=environment),
+                        "user_data": group_user_data(group, dna_document(name, group.name), root, environment),
                         "tags": {**group_tags(group, owner), "Name": name},
                     })
 

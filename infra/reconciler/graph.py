@@ -21,11 +21,11 @@ from infra.config.layout import Layout
 from infra.errors import ConfigError
 from infra.reconciler.kinds import KINDS
 from infra.reconciler.order import Cycle, dependencies_first
-from infra.reconciler.packer_document import SHIPPED, shipped_packer_template
 from infra.reconciler.promotion import IMAGE_DIGEST, PROMOTED, ImageInputs, differences, image_inputs
 from infra.reconciler.refs import digest, parse_ref, ref
 from infra.reconciler.resources import Resource, address_of, split_address
 from infra.reconciler.scaling import document as scaling_document
+from infra.reconciler.shipped_templates import SHIPPED, USER_DATA, shipped_packer_template, shipped_user_data
 from infra.rendering import overridden, packer_text, render_json, render_text
 from infra.state.model import State
 
@@ -116,7 +116,7 @@ def group_role(group: Group) -> dict[str, Any]:
 
 def packer_template(group: Group, root: Path | str, scope: Scope) -> dict[str, Any]:
     """The group's Packer template, rendered from packer.json.j2 (the ops repository's own, if any;
-    the shipped one is built without rendering: packer_document.py)."""
+    the shipped one is built without rendering: shipped_templates.py)."""
     context: dict[str, Any] = {
         "role": role_name(group.name), "source_ami": "" if group.source_group else group.source_ami,
         "tags": group_tags(group, scope.owner), "owner": scope.owner, "environment": scope.environment,
@@ -126,6 +126,15 @@ def packer_template(group: Group, root: Path | str, scope: Scope) -> dict[str, A
         if built is not None:
             return built
     return render_json(root, SHIPPED, group=group, **context)
+
+
+def group_user_data(group: Group, dna: dict[str, Any], root: Path | str, environment: str | None) -> str:
+    """The user data of the group's launch template (dna: the group's) or of a one-off instance (its
+    own), rendered from user-data.sh.j2 (the ops repository's own, if any; the shipped one is built
+    without rendering: shipped_templates.py)."""
+    if not overridden(str(root), USER_DATA):
+        return shipped_user_data(group, dna)
+    return render_text(root, USER_DATA, group=group, dna=dna, environment=environment)
 
 
 def group_resources(group: Group, root: Path | str, scope: Scope, *, template: dict[str, Any] | None = None,
@@ -213,7 +222,7 @@ def _autoscaling(group: Group, root: Path | str, image: str, scope: Scope) -> li
     name, scale, owner = group.name, group.autoscale, scope.owner
     assert scale is not None
     dna = dna_document(name, name)
-    user_data = render_text(root, "user-data.sh.j2", group=group, dna=dna, environment=scope.environment)
+    user_data = group_user_data(group, dna, root, scope.environment)
     source = parse_ref(image)
     image_source = [source[0]] if source else []
     template = Resource(kind="launch_template", group=name,

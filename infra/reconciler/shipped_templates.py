@@ -1,13 +1,14 @@
-"""The shipped Packer template, infra/templates/packer.json.j2, built as the objects it renders to.
+"""The shipped templates (infra/templates/packer.json.j2, user-data.sh.j2), built without rendering.
 
 A plan needs every group's Packer template as JSON values (its document, and the digest an AMI is
-built from). Rendering the shipped template with jinja and reading its JSON back was about half of
-the desired graph's CPU at 10,000 groups (a jinja render and a JSON parse per group). When the ops
-repository does not override the template (templates/packer.json.j2), `shipped_packer_template`
-builds the same values directly: the same keys in the same order, every text written as the
-template writes it (`packer_literal`, what the `packer_json` filter writes), so documents, digests
-and plans are those of the render, which tests/unit/test_packer_document.py compares on generated
-groups. A change to packer.json.j2 must be made here too; that test fails until it is.
+built from) and its launch template's user data. Rendering the shipped templates with jinja (and
+reading the Packer template's JSON back) was about half of the desired graph's CPU at 10,000
+groups. When the ops repository does not override a template (templates/<name>), it is built here
+directly: the same keys in the same order, every text written as the template writes it
+(`packer_literal`, what the `packer_json` filter writes; `tojson` for the user data's dna), so
+documents, digests and plans are those of the render, which tests/unit/test_shipped_templates.py
+compares on generated groups. A change to a shipped template must be made here too; that test
+fails until it is.
 
 The template writes a few names into JSON strings as they are (the owner, group, environment and
 role in the AMI's and key pair's names): they are checked to be plain (letters, digits, `_`, `-`,
@@ -16,13 +17,17 @@ role in the AMI's and key pair's names): they are checked to be plain (letters, 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from infra.config.models import Group
 from infra.rendering import packer_literal
 
+_TOJSON = json.JSONEncoder(sort_keys=True).encode  # jinja's `tojson`: json.dumps with sorted keys
+
 SHIPPED = "packer.json.j2"
+USER_DATA = "user-data.sh.j2"
 _PLAIN = re.compile(r"[A-Za-z0-9_/-]*")
 _HASH_TAG, _HASH_VARIABLE = "infra:source_hash", "{{user `source_hash`}}"
 
@@ -72,3 +77,17 @@ def _tagged(tags: dict[str, str]) -> dict[str, str]:
     written = {packer_literal(key): packer_literal(value) for key, value in tags.items()}
     written[_HASH_TAG] = _HASH_VARIABLE
     return written
+
+
+def shipped_user_data(group: Group, dna: dict[str, Any]) -> str:
+    """The text user-data.sh.j2 renders to for `group` and the node's `dna` (the template's context
+    as graph.user_data gives it, but for the environment, which the shipped template does not use)."""
+    written = (_TOJSON(dna).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+               .replace("'", "\\u0027"))  # what jinja's tojson escapes for HTML
+    return (f"#!/bin/bash\n# infra: bootstrap chef-solo for {group.name} on first boot.\nset -euo pipefail\n"
+            f"mkdir -p /etc/chef\ncat > /etc/chef/dna.json <<'DNA'\n{written}\nDNA\n"
+            "if command -v chef-solo >/dev/null 2>&1; then\n"
+            "  chef-solo -j /etc/chef/dna.json 2>&1 | tee -a /var/log/infra-chef-solo.log\n"
+            "else\n"
+            '  echo "infra: chef-solo is not installed on this image; the dna is in /etc/chef/dna.json" >&2\n'
+            "fi\n")

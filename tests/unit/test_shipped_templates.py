@@ -1,6 +1,6 @@
-"""The shipped Packer template built without jinja (packer_document.py) is what rendering
-infra/templates/packer.json.j2 gives, key order and every text included: the document a plan
-shows, and the digest an AMI is built from. No server."""
+"""The shipped templates built without jinja (shipped_templates.py) are what rendering
+infra/templates/packer.json.j2 and user-data.sh.j2 gives, key order and every character included:
+the documents a plan shows, and the digests an AMI is built from. No server."""
 
 import json
 import string
@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infra.config import parse_config
-from infra.reconciler.graph import Scope, group_tags, packer_template
-from infra.reconciler.packer_document import SHIPPED, shipped_packer_template
-from infra.rendering import render_json
+from infra.config.chef import dna_document
+from infra.reconciler.graph import Scope, group_tags, group_user_data, packer_template
+from infra.reconciler.shipped_templates import SHIPPED, USER_DATA, shipped_packer_template
+from infra.rendering import render_json, render_text
 
 NAMES = st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True)
 # Text from nodes.json as users write it, and what packer would evaluate or JSON must escape.
@@ -69,3 +70,22 @@ def test_an_ops_repositorys_own_template_is_rendered(tmp_path):
     (tmp_path / "templates" / SHIPPED).write_text(own)
     assert packer_template(config.groups["web"], tmp_path, Scope.of("acme", None)) == {
         "builders": [{"type": "amazon-ebs", "ami_name": "web"}]}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=groups(), node=st.one_of(st.none(), NAMES), attributes=st.dictionaries(TAG_KEYS, TEXTS, max_size=3))
+def test_the_built_user_data_is_the_rendered_one(case, node, attributes, tmp_path):
+    """For a group's launch template (its dna names the group) and a one-off instance (its own name),
+    dna holding text a shell heredoc or HTML would mind (quotes, <, &)."""
+    group, scope = case
+    dna = {**dna_document(node or group.name, group.name), **attributes}
+    built = group_user_data(group, dna, tmp_path, scope.environment)
+    assert built == render_text(tmp_path, USER_DATA, group=group, dna=dna, environment=scope.environment)
+
+
+def test_an_ops_repositorys_own_user_data_is_rendered(tmp_path):
+    config = parse_config(json.dumps({"web": {"instance_type": "m1.small", "source_ami": "ami-1ebb2077"}}))
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / USER_DATA).write_text("#!/bin/sh\necho {{ group.name }} {{ dna.id }}\n")
+    user_data = group_user_data(config.groups["web"], dna_document("web", "web"), tmp_path, None)
+    assert user_data == "#!/bin/sh\necho web web\n"
