@@ -41,7 +41,8 @@ def status(
 @rollout_app.command("promote")
 def promote(group: str = typer.Argument(..., help="The group whose paused roll goes on.")) -> None:
     """Go on with GROUP's paused roll (from any machine with the same state): the alarms and the new
-    instances are checked, then the steps after the pause, then the new ASG takes over."""
+    instances are checked, then the steps after the pause, then the new ASG takes over. Ctrl-C or
+    SIGTERM pauses the roll again after the last step done (not rolled back): promote again goes on."""
     report_result(rollout.promote(workspace(), group, listener=ConsoleListener()))
 
 

@@ -23,6 +23,7 @@ from infra.reconciler.drift import held_by_infra
 from infra.reconciler.executor import ApplyResult, Listener
 from infra.reconciler.plan import Action, Plan
 from infra.reconciler.resources import Observed
+from infra.reconciler.rolls import resolved_steps
 from infra.workspace import Workspace
 
 
@@ -76,7 +77,9 @@ def promote(workspace: Workspace, group: str, listener: Listener | None = None) 
     plan, action = _paused_plan(workspace, group)
     paused = (action.before or {})["roll"]
     step = int(paused.get("step") or 0)
-    reason = f"infra rollout promote: the roll goes on from step {step + 2} (it was paused at step {step + 1})"
+    steps = len(resolved_steps((action.after or {}).get("rollout") or {}, 0))
+    then = f"from step {step + 2}" if step + 1 < steps else "to the take-over"  # stopped after the last step
+    reason = f"infra rollout promote: the roll goes on {then} (it was paused at step {step + 1})"
     return _apply(workspace, plan, action, "promote", reason, listener)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 from pathlib import Path
 
 import boto3
@@ -14,6 +15,7 @@ import pytest
 from tests.cli_helpers import run_infra
 from tests.integration.conftest import ALARM, TARGET_GROUP
 from tests.integration.fleet_support import BEE, applied, asgs, example, tags, write
+from tests.integration.test_failures import start_infra, wait_until
 from tests.integration.test_fleet_rollout import change_instance_type, instances, rolled_back, serving
 from tests.support.watch import Watch
 
@@ -33,14 +35,15 @@ def team_repo(aws, ops_repo: Path, target_group, alarm) -> Path:
     return ops_repo
 
 
-def paused_roll(capsys, autoscaling) -> tuple[dict, dict]:
+def paused_roll(capsys, autoscaling, *, bake: int = 1) -> tuple[dict, dict]:
     """Apply, roll again with a new instance type: it stops at step 2; the old ASG and the paused one."""
+    with_steps(Path.cwd(), [{"canary": 1}, {"pause": "manual"}, {"bake": bake}])
     applied(capsys)
     [old] = asgs(autoscaling, BEE)
     change_instance_type(Path.cwd())
     plan = run_infra(capsys, "plan")
-    assert "roll: steps 1. canary 1 of 2, 2. pause until infra rollout promote, 3. bake 1 s watching web-5xx; " \
-           "then 2;" in plan.out, plan.out
+    assert f"roll: steps 1. canary 1 of 2, 2. pause until infra rollout promote, 3. bake {bake} s watching " \
+           "web-5xx; then 2;" in plan.out, plan.out
     stopped = run_infra(capsys, "apply", "--auto-approve")
     assert stopped.code == PAUSED_EXIT, stopped.err + stopped.out
     [new] = [g for g in asgs(autoscaling, BEE) if g["AutoScalingGroupName"] != old["AutoScalingGroupName"]]
@@ -48,6 +51,12 @@ def paused_roll(capsys, autoscaling) -> tuple[dict, dict]:
             f"{old['AutoScalingGroupName']}; go on with: infra rollout promote {BEE}; go back with: infra rollout "
             f"abort {BEE}") in stopped.out
     return old, new
+
+
+def with_steps(repo: Path, steps: list[dict]) -> None:
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[BEE]["autoscale"]["rollout"]["steps"] = steps
+    write(repo, nodes)
 
 
 def test_a_manual_pause_stops_the_roll_survives_the_process_and_promote_from_a_fresh_clone_finishes_it(
@@ -137,3 +146,37 @@ def test_a_plan_warns_when_a_watched_alarm_already_fires_or_a_target_group_serve
     assert f"    ! target group {TARGET_GROUP} has no healthy target now" in warned.out, warned.out
     markdown = run_infra(capsys, "plan", "--output", "markdown").out
     assert f"**Warning:** target group {TARGET_GROUP} has no healthy target now." in markdown
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_promote_stopped_by_sigterm_or_ctrl_c_pauses_the_roll_again_and_a_second_promote_finishes_it(
+        team_repo, capsys, autoscaling, elbv2, target_group, tmp_path, signum, code):
+    """The operator approved the canary: stopping the promote keeps it, paused where it was (not rolled
+    back), the state and the tags say so, the lock is released, and promote (or abort) goes on."""
+    old, new = paused_roll(capsys, autoscaling, bake=60)
+    promote = start_infra(team_repo, tmp_path, "promote", "rollout", "promote", BEE)
+
+    def baking() -> bool:
+        return "bake 0/60 s" in (tmp_path / "promote.out").read_text() or promote.poll() is not None
+
+    wait_until("the bake", baking, timeout=60)
+    promote.send_signal(signum)  # to infra alone (kill -INT, or a CI runner's SIGTERM)
+    assert promote.wait(timeout=60) == code
+    said = (tmp_path / "promote.out").read_text() + (tmp_path / "promote.err").read_text()
+    assert (f"asg.{BEE}: {new['AutoScalingGroupName']}: infra was stopped (Ctrl-C or SIGTERM) during the bake: "
+            f"paused again after step 2/3, 1 of 2 instance(s) beside {old['AutoScalingGroupName']}, which serves at "
+            f"full size; go on with: infra rollout promote {BEE}; go back with: infra rollout abort {BEE}") in said, \
+        said
+    assert "rolled back" not in said and "Traceback" not in said
+    [paused] = [g for g in asgs(autoscaling, BEE) if g["AutoScalingGroupName"] == new["AutoScalingGroupName"]]
+    assert tags(paused)["infra:roll"] == "paused" and tags(paused)["infra:roll_step"] == "1"
+    assert serving(elbv2, target_group) == instances(old) | instances(paused)  # both serve, as at the pause
+    assert not (team_repo / ".infra" / "state.lock").exists()
+    status = run_infra(capsys, "rollout", "status", BEE)
+    assert status.code == PAUSED_EXIT and f"{BEE}: roll paused at step 2 of 3" in status.out, status.out
+    with_steps(team_repo, [{"canary": 1}, {"pause": "manual"}, {"bake": 1}])  # a step not yet run may change
+    promoted = run_infra(capsys, "rollout", "promote", BEE)
+    assert promoted.code == 0, promoted.err + promoted.out
+    [done] = asgs(autoscaling, BEE)
+    assert done["AutoScalingGroupName"] == new["AutoScalingGroupName"] and done["DesiredCapacity"] == 2
+    assert serving(elbv2, target_group) == instances(done)

@@ -69,8 +69,8 @@ class FakeFleet:
     def hand_over(self) -> None:
         self.calls.append(("hand over",))
 
-    def hand_back(self) -> None:
-        self.calls.append(("hand back",))
+    def hand_back(self, pausing: bool = False) -> None:
+        self.calls.append(("hand back", "pausing") if pausing else ("hand back",))
 
     def detach_old(self) -> float:
         self.calls.append(("detach old",))

@@ -5,6 +5,7 @@ promote (go on) or abort (go back)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -23,11 +24,12 @@ def stepped(steps: tuple, **changes) -> RollShape:
     return shape(steps=steps, listed=True, **changes)
 
 
-def machine(fleet: FakeFleet, roll_shape: RollShape, lines: list[tuple[float, str]]) -> Roll:
+def machine(fleet: FakeFleet, roll_shape: RollShape, lines: list[tuple[float, str]],
+            stopped: Callable[[], bool] = lambda: False) -> Roll:
     """A Roll as a new process would make it: nothing of an earlier one but the fleet."""
     clock = fleet.clock
     return Roll(roll_shape, fleet, progress=lambda line: lines.append((clock.now, line)), clock=clock,
-                sleep=clock.sleep, rest=clock.sleep)
+                sleep=clock.sleep, rest=clock.sleep, stopped=stopped)
 
 
 def test_steps_grow_the_canary_bake_and_pause_in_order_then_take_over():
@@ -69,6 +71,41 @@ def test_a_new_process_promotes_the_paused_roll_from_the_step_after_the_pause():
     machine(fleet, stepped(MANUAL), lines).resume(1)
     assert fleet.calls == [("scale", 2), ("scale", 4), ("holding",), ("hand over",), ("detach old",), ("promote",)]
     assert "web-b: step 3/4: canary 2 of 4" in [text for _, text in lines]
+
+
+@pytest.mark.parametrize("at, phase, step, tail", [
+    (0, "the pause", 1, [("paused", 1)]),  # before anything moved: the pause it was promoted from
+    (5, "the bake", 2, [("scale", 2), ("paused", 2)]),  # the canary grew to 2 (step 3): it stays, paused after it
+    (50, "the hold", 3, [("detach old",), ("attach old",), ("hand back", "pausing"), ("paused", 3)]),
+])
+def test_a_promote_stopped_pauses_the_roll_again_after_the_last_step_done_instead_of_rolling_back(
+        at, phase, step, tail):
+    """Ctrl-C or SIGTERM while a promoted roll goes on: the approved canary is kept, both ASGs serve (the
+    old one attached again when the take-over had detached it), and a new process goes on from there."""
+    clock = FakeClock()
+    fleet = FakeFleet(clock)
+    with pytest.raises(Paused):
+        machine(fleet, stepped(MANUAL), []).run()
+    fleet.calls.clear()
+    lines: list[tuple[float, str]] = []
+    with pytest.raises(Paused) as again:
+        machine(fleet, stepped(MANUAL), lines, stopped=lambda: clock.now >= at).resume(1)
+    assert again.value.stopped and again.value.step == step
+    assert str(again.value).startswith(f"web-b: infra was stopped (Ctrl-C or SIGTERM) during {phase}: paused again "
+                                       f"after step {step + 1}/4, ")
+    assert fleet.calls[-len(tail):] == tail, fleet.calls
+    assert ("remove new",) not in fleet.calls and fleet.serving == {OLD, NEW}
+    fleet.calls.clear()
+    machine(fleet, stepped(MANUAL), []).resume(again.value.step)  # infra rollout promote, again
+    assert fleet.calls[-1] == ("promote",) and fleet.serving == {NEW}
+
+
+def test_a_roll_not_yet_paused_that_is_stopped_still_rolls_back():
+    clock = FakeClock()
+    fleet = FakeFleet(clock)
+    with pytest.raises(RollFailed, match=r"^infra was stopped \(Ctrl-C or SIGTERM\) during the canary: rolled back"):
+        machine(fleet, stepped(STEPS), [], stopped=lambda: clock.now >= 0).run()
+    assert fleet.calls[-1] == ("remove new",) and fleet.serving == {OLD}
 
 
 def test_a_promote_while_an_alarm_fires_rolls_back_instead():

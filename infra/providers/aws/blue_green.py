@@ -181,10 +181,13 @@ class AsgFleet:
         if said:
             self.progress("; ".join(said))
 
-    def hand_back(self) -> None:
+    def hand_back(self, pausing: bool = False) -> None:
         if self.paused_old:
             scaling.resume(self.client, self.old or "")
-            self.progress(f"rolling back: {self.old}'s scaling acts again")
+            self.progress(f"{'pausing again' if pausing else 'rolling back'}: {self.old}'s scaling acts again")
+        if pausing and self.scaling is not None and any(self.scaling.values()):
+            scaling.pause(self.client, self.new)  # beside the old ASG, the canary waits for the roll (_put_scaling)
+            self.progress(f"{self.new}'s scaling is suspended until it takes over from {self.old}")
 
     def detach_old(self) -> float:
         attached = list(asg.described(self.client, self.old or "").get("TargetGroupARNs") or [])
@@ -288,10 +291,14 @@ def carry_on(clients: AwsClients, region: str, group: str, attributes: dict[str,
             machine.abort(abort)
         fleet.mark_pending()  # should this process die, the next plan takes the old ASG for the group's
         step = int(paused["step"])
-        progress(f"{fleet.new}: promoted at step {step + 1}/{len(shape.steps)}; going on from step {step + 2}")
+        then = f"from step {step + 2}" if step + 1 < len(shape.steps) else "to the take-over"  # stopped after the last
+        progress(f"{fleet.new}: promoted at step {step + 1}/{len(shape.steps)}; going on {then}")
         machine.resume(step)
     except Paused as again:
-        raise _paused(group, fleet, again, before) from None
+        paused_again = _paused(group, fleet, again, before)
+        if again.stopped:  # the apply ends as interrupted: this line says where the roll is, and what goes on
+            progress(str(paused_again))
+        raise paused_again from None
     except RollFailed as failure:
         if abort is None:
             raise ProviderError(str(failure)) from None

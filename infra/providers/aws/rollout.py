@@ -4,6 +4,7 @@
                  │         │  ▲         │                          │
                  │   manual pause: Paused (the process may end; resume() goes on, abort() goes back)
                  └─────────┴────────────┴──── a gate fails, or infra is stopped ──► roll back
+                           └─ resumed, then stopped (Ctrl-C, SIGTERM) ──► Paused again after the last step done
 
 The steps (canary N: grow and wait until healthy; bake or pause for seconds: watch; pause manual:
 stop) are `RollShape.steps`, in order; the new ASG launches with the first canary's size.
@@ -13,11 +14,14 @@ Pure: the AWS calls are behind `Fleet` (blue_green.py implements it with boto3) 
 those `RollShape` (reconciler/rolls.py) describes in a plan. The gates: an alarm in ALARM (checked
 in every phase until the old ASG is gone), new instances not healthy by `healthy_deadline` (in
 every target group, or InService and Healthy without any), new instances turning unhealthy later,
-and Ctrl-C or SIGTERM. Rolling back leaves the old ASG attached and serving (attached again and
-healthy first, when it had been detached, as Spinnaker's rollback enables the old server group
-before it disables the new one), then removes the new one. Scaling (policies, scheduled actions)
-moves with the traffic: the new ASG's acts from the moment it takes over, the old one's stops
-then, and acts again if the roll is undone after that.
+and Ctrl-C or SIGTERM. A roll going on after a manual pause (resume, infra rollout promote) that is
+stopped is not undone: the canary was approved, so it pauses again after the last step done, both
+ASGs serving (the old one attached again first, once it had been detached), as a pause is in Argo
+Rollouts, where an interrupted client changes nothing. Rolling back leaves the old ASG attached
+and serving (attached again and healthy first, when it had been detached, as Spinnaker's rollback
+enables the old server group before it disables the new one), then removes the new one. Scaling
+(policies, scheduled actions) moves with the traffic: the new ASG's acts from the moment it takes
+over, the old one's stops then, and acts again if the roll is undone after that.
 
 Waiting (deadlines, progress lines at least every 10 s, Ctrl-C) is waiting.py's.
 """
@@ -47,9 +51,10 @@ from infra.reconciler.rolls import RollShape, target_group_name
 class Paused(Exception):
     """The roll reached a manual pause: it stops here, both ASGs serving, until promoted or aborted."""
 
-    def __init__(self, step: int, message: str) -> None:
+    def __init__(self, step: int, message: str, *, stopped: bool = False) -> None:
         super().__init__(message)
         self.step = step
+        self.stopped = stopped  # paused again because infra was stopped, not at a manual pause
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,9 @@ class Fleet(Protocol):
         """The metric over the last `seconds`, and over the `baseline` seconds before the roll began."""
     def desired_now(self) -> int | None: """The new ASG's desired capacity when its scaling sets it; else None."""
     def hand_over(self) -> None: """The new ASG's scaling acts from now on, the old one's no longer."""
-    def hand_back(self) -> None: """The old ASG's scaling acts again (rolling back after hand_over)."""
+    def hand_back(self, pausing: bool = False) -> None:
+        """The old ASG's scaling acts again (rolling back after hand_over); `pausing`: the new one's waits
+        again, the roll paused beside the old one."""
     def detach_old(self) -> float: """Detach the old ASG; its longest deregistration delay, seconds."""
     def draining(self) -> list[str]: """Where the old instances still drain: "2 in web-tg"."""
     def attach_old(self) -> None: """Attach the old ASG again (rolling back)."""
@@ -106,6 +113,7 @@ class Roll:
         self.detached = self.handed_over = self.holding = False
         self.phase = "the launch"
         self.size = shape.first  # the new ASG's instances now
+        self.reached: int | None = None  # resumed: the last step done, where a stop pauses the roll again
 
     def run(self) -> None:
         """Launch the new ASG and walk every step; Paused at a manual pause (nothing rolled back)."""
@@ -126,6 +134,7 @@ class Roll:
         the alarms and the new instances are checked first, then the steps after it."""
         self.size = self.shape.size_after(paused_at)
         self.phase = "the pause"
+        self.reached = paused_at
 
         def steps() -> None:
             self._alarms()
@@ -141,11 +150,15 @@ class Roll:
         self._roll_back(RollFailed(why))
 
     def _go(self, steps: Callable[[], object]) -> None:
-        """Walk `steps` then take over; any failure rolls back. Paused passes through: nothing to undo."""
+        """Walk `steps` then take over; any failure rolls back, and so does a stop, unless the roll was
+        resumed (then it pauses again). Paused passes through: nothing to undo."""
         try:
             steps()
             self._take_over()
         except (RollFailed, Interrupted, InfraError) as failure:
+            # A stop may reach a call to AWS first (its wait for AWS to catch up ends): the same stop.
+            if self.reached is not None and (isinstance(failure, Interrupted) or self.waiter.stopped()):
+                self._pause_again()
             self._roll_back(failure)
         if self.fleet.old is not None:
             self.fleet.promote()
@@ -167,6 +180,8 @@ class Roll:
             elif kind != "canary":
                 self._bake(int(value), {"bake": "the bake", "pause": "the pause"}.get(kind, "the analysis"))
                 self._analyse(int(value))
+            if self.reached is not None:
+                self.reached = index
 
     def _pause(self, index: int) -> NoReturn:
         """Stop at a manual pause: the gates are checked once more, the pause is recorded, and the
@@ -322,6 +337,28 @@ class Roll:
         raise RollFailed(f"{why}: rolled back, deleted {fleet.new} and kept {fleet.old} "
                          f"({fleet.old_size} instance(s){where})")
 
+    def _pause_again(self) -> NoReturn:
+        """Stopped (Ctrl-C, SIGTERM) while a resumed roll went on: back to where it is safe to leave it,
+        a pause after the last step done, not a rollback (someone approved the canary). Both ASGs serve:
+        the old one, detached by the take-over, is attached again and healthy first, and takes its
+        scaling back. `infra rollout promote` goes on from the next step; `abort` goes back."""
+        fleet, step = self.fleet, int(self.reached or 0)
+        stopped = f"infra was stopped (Ctrl-C or SIGTERM) during {self.phase}"
+        if self.detached:
+            try:
+                fleet.attach_old()
+                self.progress(f"pausing again: attached {fleet.old} to {_names(fleet.target_groups)} again")
+                self._old_healthy(fleet.old or "")
+            except (RollFailed, InfraError) as stuck:
+                raise RollFailed(f"{stopped}; attaching {fleet.old} again failed, {fleet.new} serves alone (marked "
+                                 f"the group's; apply again to finish the roll): {stuck}") from None
+        if self.handed_over:
+            self._hand_back(pausing=True)
+        fleet.mark_paused(step)
+        raise Paused(step, f"{fleet.new}: {stopped}: paused again after step {step + 1}/{len(self.shape.steps)}, "
+                           f"{self.size} of {self.shape.desired} instance(s) beside {fleet.old}, which serves at "
+                           f"full size", stopped=True)
+
     def _unmark_holding(self) -> None:
         """The new ASG is no longer the group's: should infra die while rolling back, the next plan keeps
         the old one (it would take a holding ASG for the group's). Should that fail, the rollback goes on."""
@@ -330,13 +367,14 @@ class Roll:
         except InfraError as stuck:
             self.progress(f"rolling back: {stuck}; {self.fleet.new} is still marked as the group's")
 
-    def _hand_back(self) -> None:
-        """The old ASG serves again: its scaling acts again. Should that fail, the rollback goes on
-        (the old ASG serves at its size, only without scaling) and says so."""
+    def _hand_back(self, pausing: bool = False) -> None:
+        """The old ASG serves again: its scaling acts again. Should that fail, the rollback (or the
+        pause) goes on (the old ASG serves at its size, only without scaling) and says so."""
         try:
-            self.fleet.hand_back()
+            self.fleet.hand_back(pausing=True) if pausing else self.fleet.hand_back()
         except InfraError as stuck:
-            self.progress(f"rolling back: {stuck}; {self.fleet.old} serves, but its scaling stays suspended")
+            doing = "pausing again" if pausing else "rolling back"
+            self.progress(f"{doing}: {stuck}; {self.fleet.old} serves, but its scaling stays suspended")
 
     def _old_healthy(self, old: str) -> None:
         """The old ASG serves again before the new one goes: the target groups are never left empty."""
