@@ -3,12 +3,14 @@
 A roll that reached a `{"pause": "manual"}` step stopped there, both ASGs serving: the new one at
 the canary's size, the old one at full size. Where it stands is data, not a waiting process (as in
 Argo Rollouts: a pause is a condition in the rollout's status, promote removes it): the new ASG's
-tags (`infra:roll=paused`, `infra:roll_step`, `infra:roll_since`) and the group's state outputs
-(`roll`). So any machine that reads the same state and AWS can go on (promote: the steps after the
-pause, then the take-over, as one apply of the group's ASG) or go back (abort: the new ASG goes, the
-old one, never scaled down, stays; it is held at its version until nodes.json changes, as after
-infra rollback). The alarms the roll watches are still honoured while it waits: one in ALARM aborts
-the roll on the next status or promote.
+tags (`infra:roll=paused`, `infra:roll_step`, `infra:roll_since`, `infra:roll_steps`) and the
+group's state outputs (`roll`). So any machine that reads the same state and AWS can go on (promote:
+the steps after the pause, then the take-over, as one apply of the group's ASG) or go back (abort:
+the new ASG goes, the old one, never scaled down, stays; it is held at its version until nodes.json
+changes, as after infra rollback). A promote refuses when nodes.json's steps up to the paused one
+are no longer those the roll ran (rolls.steps_changed): the step recorded would point elsewhere.
+The alarms the roll watches are still honoured while it waits: one in ALARM aborts the roll on the
+next status or promote.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from infra.reconciler.drift import held_by_infra
 from infra.reconciler.executor import ApplyResult, Listener
 from infra.reconciler.plan import Action, Plan
 from infra.reconciler.resources import Observed
-from infra.reconciler.rolls import resolved_steps
+from infra.reconciler.rolls import resolved_steps, steps_changed
 from infra.workspace import Workspace
 
 
@@ -76,6 +78,9 @@ def promote(workspace: Workspace, group: str, listener: Listener | None = None) 
     """Go on with the group's paused roll: the steps after the pause, then the take-over."""
     plan, action = _paused_plan(workspace, group)
     paused = (action.before or {})["roll"]
+    changed = steps_changed(group, paused, (action.after or {}).get("rollout") or {})
+    if changed:  # before anything moves: the roll stays paused, abort still goes back
+        raise InfraError(f"asg.{group}: {changed}")
     step = int(paused.get("step") or 0)
     steps = len(resolved_steps((action.after or {}).get("rollout") or {}, 0))
     then = f"from step {step + 2}" if step + 1 < steps else "to the take-over"  # stopped after the last step

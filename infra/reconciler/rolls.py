@@ -10,6 +10,8 @@ stands is recorded on the new ASG's tags (`RollRecord`), so plan, drift and `inf
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -179,14 +181,19 @@ def brings_back_kept(before: Mapping[str, Any], attributes: Mapping[str, Any]) -
         (attributes.get("launch_template_id"), str(attributes.get("launch_template_version")))
 
 
-def resolved_steps(rollout: Mapping[str, Any], desired: int) -> tuple[tuple[str, int | str], ...]:
-    """The roll's steps with canary sizes counted; the short form (canary, bake) as its two steps."""
+def written_steps(rollout: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The roll's steps as nodes.json writes them; the short form (canary, bake) as its two steps."""
     written = rollout.get("steps")
     if written is None:
         written = ([{"canary": rollout["canary"]}] if rollout.get("canary") is not None else []) + \
                   ([{"bake": rollout["bake"]}] if rollout.get("bake") else [])
+    return list(written)
+
+
+def resolved_steps(rollout: Mapping[str, Any], desired: int) -> tuple[tuple[str, int | str], ...]:
+    """The roll's steps with canary sizes counted; the short form (canary, bake) as its two steps."""
     steps: list[tuple[str, int | str]] = []
-    for step in written:
+    for step in written_steps(rollout):
         [(kind, value)] = step.items()
         steps.append((kind, canary_size(value, desired) if kind == "canary" else value))
     return tuple(steps)
@@ -209,8 +216,35 @@ def paused_words(group: str, paused: Mapping[str, Any], attributes: Mapping[str,
     """A paused roll in one line: where it stands, since when, and the two commands that end it."""
     shape = RollShape.of(attributes)
     step = int(paused.get("step") or 0)
-    what = f" ({shape.step_words(step)})" if step < len(shape.steps) else ""
+    changed = steps_changed(group, paused, attributes.get("rollout") or {})
+    what = f" ({shape.step_words(step)})" if step < len(shape.steps) and not changed else ""
     since = f" since {paused['since']}" if paused.get("since") else ""
-    return (f"roll paused at step {step + 1} of {len(shape.steps)}{what}{since}: {paused.get('asg')} runs "
-            f"{paused.get('instances')} of {shape.desired} instance(s) beside {serving}, which serves at full size; "
-            f"go on with: infra rollout promote {group}; go back with: infra rollout abort {group}")
+    where = (f"roll paused at step {step + 1} of {len(shape.steps)}{what}{since}: {paused.get('asg')} runs "
+             f"{paused.get('instances')} of {shape.desired} instance(s) beside {serving}, which serves at full size")
+    if changed:
+        return f"{where}; but {changed}"
+    return f"{where}; go on with: infra rollout promote {group}; go back with: infra rollout abort {group}"
+
+
+def steps_digest(rollout: Mapping[str, Any], step: int) -> str:
+    """The steps a roll has run when it pauses after step `step` (from 0), as nodes.json wrote them, in 12
+    hex digits: recorded with the pause (infra:roll_steps), so that a promote notices they changed."""
+    ran = json.dumps(written_steps(rollout)[:step + 1], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(ran.encode()).hexdigest()[:12]
+
+
+def steps_changed(group: str, paused: Mapping[str, Any], rollout: Mapping[str, Any]) -> str:
+    """Why a paused roll cannot go on with nodes.json's steps now, or "": its progress is an index into
+    the steps, so steps inserted, removed or changed up to the one it paused after would resume it at
+    the wrong step. Steps after that one have not run: they may change (promote runs them as they are
+    now). A pause recorded without the digest (before infra recorded it) is taken as it is."""
+    recorded = paused.get("steps")
+    step = int(paused.get("step") or 0)
+    if not recorded or recorded == steps_digest(rollout, step):
+        return ""
+    now = written_steps(rollout)[:step + 1]
+    said = ", ".join(f"{n}. {json.dumps(dict(s), separators=(', ', ': '))}" for n, s in enumerate(now, 1)) or "none"
+    ran = "step 1" if step == 0 else f"steps 1-{step + 1}"
+    return (f"rollout.{ran} of {group} changed since its roll ran them and paused after step {step + 1} "
+            f"(nodes.json has now: {said}), so a promote would go on from the wrong step; put them back as they were "
+            f"to promote, or go back with: infra rollout abort {group}")

@@ -180,3 +180,23 @@ def test_a_promote_stopped_by_sigterm_or_ctrl_c_pauses_the_roll_again_and_a_seco
     [done] = asgs(autoscaling, BEE)
     assert done["AutoScalingGroupName"] == new["AutoScalingGroupName"] and done["DesiredCapacity"] == 2
     assert serving(elbv2, target_group) == instances(done)
+
+
+def test_a_step_inserted_before_the_pause_makes_promote_refuse_and_abort_still_goes_back(
+        team_repo, capsys, autoscaling, elbv2, target_group):
+    """The roll's progress is an index into the steps: with one inserted before it, a promote would go
+    on from the wrong step (here: the manual pause again), so it refuses, changing nothing."""
+    old, new = paused_roll(capsys, autoscaling)
+    with_steps(team_repo, [{"canary": 1}, {"bake": 1}, {"pause": "manual"}, {"bake": 1}])
+    refused = run_infra(capsys, "rollout", "promote", BEE)
+    assert refused.code == 1, refused.err + refused.out
+    assert (f"asg.{BEE}: rollout.steps 1-2 of {BEE} changed since its roll ran them and paused after step 2 "
+            f'(nodes.json has now: 1. {{"canary": 1}}, 2. {{"bake": 1}}), so a promote would go on from the wrong '
+            f"step; put them back as they were to promote, or go back with: infra rollout abort {BEE}") in refused.err
+    [paused] = [g for g in asgs(autoscaling, BEE) if g["AutoScalingGroupName"] == new["AutoScalingGroupName"]]
+    assert tags(paused)["infra:roll"] == "paused" and tags(paused)["infra:roll_step"] == "1"  # untouched
+    status = run_infra(capsys, "rollout", "status", BEE)
+    assert status.code == PAUSED_EXIT and f"but rollout.steps 1-2 of {BEE} changed" in status.out, status.out
+    aborted = run_infra(capsys, "rollout", "abort", BEE)
+    assert aborted.code == 0, aborted.err + aborted.out
+    rolled_back(autoscaling, elbv2, target_group, old)

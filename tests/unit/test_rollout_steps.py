@@ -12,7 +12,7 @@ import pytest
 from infra.config import parse_config
 from infra.errors import ConfigError
 from infra.providers.aws.rollout import Paused, Roll, RollFailed
-from infra.reconciler.rolls import RollShape
+from infra.reconciler.rolls import RollShape, paused_words, steps_changed, steps_digest
 from tests.support.fake_clock import FakeClock
 from tests.unit.test_fleet_rollout import NEW, OLD, FakeFleet, run, shape
 
@@ -177,6 +177,41 @@ def test_a_bad_step_is_one_located_line(rollout, said):
     with pytest.raises(ConfigError) as caught:
         parse_config(nodes(rollout), "nodes.json")
     assert said in str(caught.value) and str(caught.value).startswith("nodes.json:"), str(caught.value)
+
+
+WRITTEN = {"steps": [{"canary": "25%"}, {"pause": "manual"}, {"canary": "50%"}, {"bake": 60}], "alarms": ["a"]}
+
+
+def paused_after(step: int, rollout: dict = WRITTEN) -> dict:
+    """A roll paused after `step` (from 0), as the new ASG's tags record it."""
+    return {"state": "paused", "asg": "web-b", "step": step, "since": "2026-12-08T01:00:00Z", "instances": 1,
+            "steps": steps_digest(rollout, step)}
+
+
+def test_steps_edited_after_the_pause_do_not_hold_a_promote_back_those_before_it_do():
+    later = {**WRITTEN, "steps": [{"canary": "25%"}, {"pause": "manual"}, {"bake": 300}], "alarms": ["a", "b"]}
+    assert steps_changed("web", paused_after(1), later) == ""  # not run yet: promote runs them as they are now
+    assert steps_changed("web", paused_after(1), {"canary": "25%", "bake": 60}) != ""  # the pause is gone
+    inserted = {"steps": [{"canary": "25%"}, {"bake": 60}, {"pause": "manual"}, {"canary": "50%"}, {"bake": 60}]}
+    said = steps_changed("web", paused_after(1), inserted)
+    assert said == ('rollout.steps 1-2 of web changed since its roll ran them and paused after step 2 (nodes.json has '
+                    'now: 1. {"canary": "25%"}, 2. {"bake": 60}), so a promote would go on from the wrong step; put '
+                    'them back as they were to promote, or go back with: infra rollout abort web')
+    removed = {"steps": [{"pause": "manual"}, {"canary": "50%"}]}
+    assert "rollout.steps 1-2 of web changed" in steps_changed("web", paused_after(1), removed)
+    assert steps_changed("web", paused_after(1), {**inserted, "steps": WRITTEN["steps"]}) == ""  # put back
+    assert steps_changed("web", {**paused_after(1), "steps": ""}, inserted) == ""  # paused before infra recorded it
+
+
+def test_a_pause_whose_steps_changed_says_so_where_plan_and_status_say_where_it_stands():
+    attributes = {"desired_capacity": 4, "rollout": {"steps": [{"bake": 5}, *WRITTEN["steps"]]}}
+    said = paused_words("web", paused_after(1), attributes, "web-a")
+    assert said.startswith("roll paused at step 2 of 5 since 2026-12-08T01:00:00Z: web-b runs 1 of 4 instance(s) "
+                           "beside web-a, which serves at full size; but rollout.steps 1-2 of web changed"), said
+    assert said.endswith("or go back with: infra rollout abort web") and "promote web" not in said
+    same = paused_words("web", paused_after(1), {"desired_capacity": 4, "rollout": WRITTEN}, "web-a")
+    assert "(pause until infra rollout promote)" in same and same.endswith(
+        "go on with: infra rollout promote web; go back with: infra rollout abort web")
 
 
 def test_keep_previous_and_a_rollback_to_the_kept_asg_say_so_in_the_plan():

@@ -3,8 +3,9 @@
 infra keeps on each ASG, as tags that are not propagated to instances, what AWS cannot tell:
 the roll's `timeout` and `healthy_deadline`; `infra:roll` while a roll is under way (`pending`
 until the new ASG is healthy and baked, `paused` at a manual pause step, with `infra:roll_step` (the
-step, from 0) and `infra:roll_since` (when, UTC), `holding` once it took the traffic; `kept` on an old
-ASG kept warm after the roll until `infra:kept_until`, rollout.keep_previous); `infra:previous`,
+step, from 0), `infra:roll_since` (when, UTC) and `infra:roll_steps` (a digest of the steps it ran),
+`holding` once it took the traffic; `kept` on an old ASG kept warm after the roll until
+`infra:kept_until`, rollout.keep_previous); `infra:previous`,
 the launch template version and AMI its predecessor ran (what `infra rollback` returns to, and
 what retention keeps); `infra:rolled_back_from`, the version `infra rollback` left.
 """
@@ -27,6 +28,7 @@ ROLL_TAG = "infra:roll"
 PENDING, HOLDING = "pending", "holding"  # a roll's new ASG: not yet healthy; healthy, the old one still kept
 PAUSED = "paused"  # a roll's new ASG at a manual pause step, beside the old one that still serves
 STEP_TAG, SINCE_TAG = "infra:roll_step", "infra:roll_since"  # the paused step (from 0), and since when
+STEPS_TAG = "infra:roll_steps"  # a digest of the steps the paused roll ran (rolls.steps_digest)
 KEPT = "kept"  # a rolled group's old ASG, kept warm out of the target groups (rollout.keep_previous)
 KEPT_UNTIL_TAG = "infra:kept_until"  # until when (UTC); the next apply after that deletes it
 TIMEOUT_TAG = "infra:timeout"

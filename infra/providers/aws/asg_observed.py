@@ -24,6 +24,7 @@ from infra.providers.aws.asg import (
     ROLLED_BACK_TAG,
     SINCE_TAG,
     STEP_TAG,
+    STEPS_TAG,
     TIMEOUT_TAG,
 )
 from infra.providers.aws.common import GROUP_TAG, available_zones, in_wanted_order, managed_tags, tag_dict
@@ -112,6 +113,7 @@ def paused_roll(group: dict[str, Any]) -> dict[str, Any]:
     tags, template = tag_dict(group.get("Tags")), group.get("LaunchTemplate") or {}
     return {"state": PAUSED, "asg": group["AutoScalingGroupName"], "step": int_or_none(tags.get(STEP_TAG)) or 0,
             "since": tags.get(SINCE_TAG, ""), "instances": group["DesiredCapacity"],
+            **({"steps": tags[STEPS_TAG]} if tags.get(STEPS_TAG) else {}),  # the steps it ran (rolls.steps_changed)
             "launch_template_id": template.get("LaunchTemplateId"),
             "launch_template_version": template.get("Version"),
             **({"previous": asg.previous_of(tags.get(PREVIOUS_TAG))} if tags.get(PREVIOUS_TAG) else {})}

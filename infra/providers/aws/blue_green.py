@@ -21,7 +21,7 @@ from infra.providers.aws.common import GROUP_TAG, identity_tags
 from infra.providers.aws.rollout import Health, Paused, Roll, RollFailed
 from infra.providers.base import Progress
 from infra.reconciler.graph import OWNER_TAG
-from infra.reconciler.rolls import RollShape, target_group_name
+from infra.reconciler.rolls import RollShape, steps_digest, target_group_name
 from infra.reconciler.scaling import sizes_owned, with_sizes_of
 
 MAX_NAMED = 3  # instances named in one line; more are counted
@@ -164,10 +164,12 @@ class AsgFleet:
 
     def mark_paused(self, step: int) -> None:
         since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        ran = steps_digest(self.attributes.get("rollout") or {}, step)  # a promote refuses when they changed
         with aws_errors(f"mark {self.new} as paused"):
             self.client.create_or_update_tags(Tags=[asg.tag(self.new, asg.ROLL_TAG, asg.PAUSED),
                                                     asg.tag(self.new, asg.STEP_TAG, str(step)),
-                                                    asg.tag(self.new, asg.SINCE_TAG, since)])
+                                                    asg.tag(self.new, asg.SINCE_TAG, since),
+                                                    asg.tag(self.new, asg.STEPS_TAG, ran)])
 
     def hand_over(self) -> None:
         said = []
@@ -211,7 +213,8 @@ class AsgFleet:
     def promote(self) -> None:
         with aws_errors(f"promote {self.new}"):
             self.client.delete_tags(Tags=[asg.tag(self.new, key, "") for key in (asg.ROLL_TAG, asg.STEP_TAG,
-                                                                                 asg.SINCE_TAG, asg.KEPT_UNTIL_TAG)])
+                                                                                 asg.SINCE_TAG, asg.STEPS_TAG,
+                                                                                 asg.KEPT_UNTIL_TAG)])
         keep = int((self.attributes.get("rollout") or {}).get("keep_previous") or 0)
         if keep and self.target_groups:
             self._keep_old(keep)
@@ -320,7 +323,8 @@ def _paused(group: str, fleet: AsgFleet, paused: Paused, before: dict[str, Any])
     and what to record (the old ASG still serves, and the roll waits beside it)."""
     message = (f"{paused}; go on with: infra rollout promote {group}; go back with: infra rollout abort {group}")
     outputs = {"name": fleet.old, **({"previous": before["previous"]} if before.get("previous") else {}),
-               "roll": {"state": asg.PAUSED, "asg": fleet.new, "step": paused.step}}
+               "roll": {"state": asg.PAUSED, "asg": fleet.new, "step": paused.step,
+                        "steps": steps_digest(fleet.attributes.get("rollout") or {}, paused.step)}}
     return RollPaused(message, outputs)
 
 
