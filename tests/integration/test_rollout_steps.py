@@ -59,6 +59,12 @@ def with_steps(repo: Path, steps: list[dict]) -> None:
     write(repo, nodes)
 
 
+def with_autoscale(repo: Path, **settings) -> None:
+    nodes = json.loads((repo / "nodes.json").read_text())
+    nodes[BEE]["autoscale"].update(settings)
+    write(repo, nodes)
+
+
 def test_a_manual_pause_stops_the_roll_survives_the_process_and_promote_from_a_fresh_clone_finishes_it(
         team_repo, tmp_path_factory, capsys, autoscaling, elbv2, target_group, monkeypatch):
     old, new = paused_roll(capsys, autoscaling)
@@ -200,3 +206,40 @@ def test_a_step_inserted_before_the_pause_makes_promote_refuse_and_abort_still_g
     aborted = run_infra(capsys, "rollout", "abort", BEE)
     assert aborted.code == 0, aborted.err + aborted.out
     rolled_back(autoscaling, elbv2, target_group, old)
+
+
+def test_sigterm_during_the_hold_of_a_promote_attaches_the_old_asg_again_and_pauses_after_the_last_step(
+        team_repo, capsys, autoscaling, elbv2, target_group, tmp_path):
+    """Stopped once the new ASG took over (the old one detached, kept for `timeout`): the old ASG serves
+    again beside the new one, and the roll waits after its last step for promote (or abort)."""
+    old, new = paused_roll(capsys, autoscaling)
+    with_autoscale(team_repo, timeout=60)
+    promote = start_infra(team_repo, tmp_path, "promote", "rollout", "promote", BEE)
+
+    def holding() -> bool:
+        return f"keeping {old['AutoScalingGroupName']} for 60s" in (tmp_path / "promote.out").read_text() \
+            or promote.poll() is not None
+
+    wait_until("the hold", holding, timeout=60)
+    [detached] = [g for g in asgs(autoscaling, BEE) if g["AutoScalingGroupName"] == old["AutoScalingGroupName"]]
+    assert detached["TargetGroupARNs"] == []
+    promote.send_signal(signal.SIGTERM)
+    assert promote.wait(timeout=60) == 143
+    said = (tmp_path / "promote.out").read_text() + (tmp_path / "promote.err").read_text()
+    assert f"pausing again: attached {old['AutoScalingGroupName']} to web-tg again" in said, said
+    assert (f"infra was stopped (Ctrl-C or SIGTERM) during the hold: paused again after step 3/3, 2 of 2 instance(s) "
+            f"beside {old['AutoScalingGroupName']}, which serves at full size; go on with: infra rollout promote "
+            f"{BEE}") in said, said
+    found = {g["AutoScalingGroupName"]: g for g in asgs(autoscaling, BEE)}
+    kept, paused = found[old["AutoScalingGroupName"]], found[new["AutoScalingGroupName"]]
+    assert kept["TargetGroupARNs"] == [target_group] and kept["DesiredCapacity"] == 2
+    assert tags(paused)["infra:roll"] == "paused" and tags(paused)["infra:roll_step"] == "2"
+    assert serving(elbv2, target_group) == instances(kept) | instances(paused)
+    status = run_infra(capsys, "rollout", "status", BEE)
+    assert status.code == PAUSED_EXIT and f"{BEE}: roll paused at step 3 of 3" in status.out, status.out
+    with_autoscale(team_repo, timeout=1)
+    promoted = run_infra(capsys, "rollout", "promote", BEE)
+    assert promoted.code == 0, promoted.err + promoted.out
+    assert "promoted at step 3/3; going on to the take-over" in promoted.out
+    [done] = asgs(autoscaling, BEE)
+    assert done["AutoScalingGroupName"] == new["AutoScalingGroupName"]

@@ -100,6 +100,27 @@ def test_a_promote_stopped_pauses_the_roll_again_after_the_last_step_done_instea
     assert fleet.calls[-1] == ("promote",) and fleet.serving == {NEW}
 
 
+def test_a_promote_stopped_in_the_hold_whose_old_asg_cannot_be_attached_again_keeps_the_new_one_serving():
+    """Neither paused nor rolled back: the new ASG serves alone, still marked the group's, so the next
+    apply finishes the roll instead of deleting the only ASG that serves."""
+    from infra.errors import ProviderError
+
+    clock = FakeClock()
+    fleet = FakeFleet(clock)
+    with pytest.raises(Paused):
+        machine(fleet, stepped(MANUAL), []).run()
+
+    def refused() -> None:
+        raise ProviderError("attach web-a to its target groups again: AccessDenied")
+
+    fleet.attach_old = refused  # type: ignore[method-assign]
+    with pytest.raises(RollFailed, match=r"^infra was stopped \(Ctrl-C or SIGTERM\) during the hold; attaching web-a "
+                                         r"again failed, web-b serves alone \(marked the group's; apply again to "
+                                         r"finish the roll\): attach web-a .*AccessDenied$"):
+        machine(fleet, stepped(MANUAL), [], stopped=lambda: clock.now >= 50).resume(1)
+    assert fleet.serving == {NEW} and fleet.calls[-1] == ("detach old",)
+
+
 def test_a_roll_not_yet_paused_that_is_stopped_still_rolls_back():
     clock = FakeClock()
     fleet = FakeFleet(clock)
