@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
         _print_error("terminated; what finished is recorded in state, the lock is released")
         code = 143
     except KeyboardInterrupt:
-        _print_error("interrupted")
+        _print_error("interrupted; what finished is recorded in state, the lock is released")
         code = 130
     except typer.TyperException as exc:  # usage errors (typer's own click): bad option, missing argument
         if type(exc).__name__ == "NoArgsIsHelpError":  # `infra`, `infra state`: the help, as asked

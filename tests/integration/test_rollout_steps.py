@@ -174,6 +174,8 @@ def test_a_promote_stopped_by_sigterm_or_ctrl_c_pauses_the_roll_again_and_a_seco
             f"full size; go on with: infra rollout promote {BEE}; go back with: infra rollout abort {BEE}") in said, \
         said
     assert "rolled back" not in said and "Traceback" not in said
+    stopped = "terminated" if signum == signal.SIGTERM else "interrupted"
+    assert f"error: {stopped}; what finished is recorded in state, the lock is released" in said, said
     [paused] = [g for g in asgs(autoscaling, BEE) if g["AutoScalingGroupName"] == new["AutoScalingGroupName"]]
     assert tags(paused)["infra:roll"] == "paused" and tags(paused)["infra:roll_step"] == "1"
     assert serving(elbv2, target_group) == instances(old) | instances(paused)  # both serve, as at the pause
