@@ -2,7 +2,8 @@
 
 The group's live ASG (the newest one that is not waiting: pending, paused beside it, or kept warm
 after a roll) at `asg.<group>`, with what waits beside it as attributes of it (`roll`: a paused
-roll; `kept_previous`: the old ASG kept for a fast rollback), and leftovers at `asg.<group>.<name>`
+roll; `kept_previous`: the old ASG kept for a fast rollback, observed in full in the live one's
+`earlier`, at the address it would have as a leftover), and leftovers at `asg.<group>.<name>`
 (planned for deletion: an interrupted roll's, a kept ASG past its window).
 """
 
@@ -70,6 +71,8 @@ def by_address(region: str, groups: list[dict[str, Any]], wanted: dict[str, dict
             if kept:  # the previous ASG, warm within its window: infra rollback's fast way back
                 extras = [g for g in extras if g is not kept[0]]
                 found_here[address].attributes["kept_previous"] = kept_previous(kept[0])
+                found_here[address].earlier = {address_of("asg", name, kept[0]["AutoScalingGroupName"]):
+                                               kept_observed(region, kept[0])}
         for extra in extras:
             found_here[address_of("asg", name, extra["AutoScalingGroupName"])] = observed(region, extra, {}, [])
     return found_here
@@ -106,6 +109,14 @@ def kept_previous(group: dict[str, Any]) -> dict[str, Any]:
     return {"asg": group["AutoScalingGroupName"], "until": tag_dict(group.get("Tags")).get(KEPT_UNTIL_TAG),
             "instances": len(asg.in_service(group)), "desired_capacity": group["DesiredCapacity"],
             "launch_template_id": template.get("LaunchTemplateId"), "launch_template_version": template.get("Version")}
+
+
+def kept_observed(region: str, group: dict[str, Any]) -> Observed:
+    """An old ASG kept warm, observed in full as a leftover is (what deleting it needs and names), with
+    `kept_until`: the planner deletes it with its group, or once the group keeps none (reconciler/kept.py)."""
+    found = observed(region, group, {}, [])
+    found.attributes["kept_until"] = tag_dict(group.get("Tags")).get(KEPT_UNTIL_TAG)
+    return found
 
 
 def paused_roll(group: dict[str, Any]) -> dict[str, Any]:

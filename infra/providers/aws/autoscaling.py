@@ -119,6 +119,9 @@ class AutoscalingProvider(ObservedPerRegion):
         Nothing is asked at all when no ASG here needs it."""
         needed = {obs.attributes["name"]: obs for address, obs in found.items()
                   if wanted.get(address, {}).get("scaling") is not None or obs.attributes["name"] in tagged}
+        for live in found.values():  # an old ASG kept warm (asg_observed.py): deleting it forgets its alarms
+            needed.update((kept.attributes["name"], kept) for kept in live.earlier.values()
+                          if kept.attributes["name"] in tagged)
         if needed:
             for name, document in scaling.observe(self.clients, region, needed).items():
                 suspended = set(scaling.PROCESSES) & set(needed[name].attributes["suspended_processes"])
