@@ -16,6 +16,7 @@ from infra.reconciler.actions import ActionKind
 from infra.reconciler.diff import attribute_changes, managed_part
 from infra.reconciler.graph import HASH_TAG, PROTECT_TAG, Graph
 from infra.reconciler.holds import held_back, paused_roll
+from infra.reconciler.kept import scope_with, unwanted_kept, why_kept_goes
 from infra.reconciler.kinds import kind_of
 from infra.reconciler.order import dependencies_first
 from infra.reconciler.plan import Action, MadeAgainst, Notice, Plan, changed_attributes
@@ -70,6 +71,10 @@ def plan(desired: Graph, observed: dict[str, Observed], state: State, *,
                                          protect=recorded is not None and recorded.protect)
 
     actions = list(planned.values())
+    kept = unwanted_kept(desired, observed, planned, in_scope)
+    if kept:  # an old ASG kept warm goes as a leftover does, with its group's ASG or once none is kept (kept.py)
+        observed = {**observed, **kept}
+        in_scope = scope_with(in_scope, kept)
     actions.extend(_deletions(desired, observed, state, in_scope, planned=actions, adopted=adopted))
     return Plan(actions=actions, made_against=made_against or MadeAgainst(lineage=state.lineage, serial=state.serial),
                 targets=sorted(scope) if scope is not None else [], notices=notices)
@@ -312,7 +317,7 @@ def _deletions(desired: Graph, observed: dict[str, Observed], state: State, in_s
         dependants = [other for other in unwanted if address in depends[other]]
         users = built_on(address) if recorded is not None else _group_users(address, desired)
         dependants += [user for user in users if user in desired and user in changing and user not in dependants]
-        reason = _why_unwanted(address, desired, groups)
+        reason = why_kept_goes(address, found, desired) or _why_unwanted(address, desired, groups)
         starting, why = takeovers.successors(group) if kind_of(kind).serves and group not in groups else ([], "")
         hold = bool(starting)
         if hold:

@@ -38,7 +38,8 @@ class Observed(ManyRecord):
     attributes: dict[str, Any] = Field(default_factory=dict)
     outputs: dict[str, Any] = Field(default_factory=dict)
     # An artifact built by digest (an AMI) is observed as its newest one; `earlier` holds the newest
-    # of each other digest it was once built from, so going back to earlier inputs reuses one.
+    # of each other digest it was once built from, so going back to earlier inputs reuses one. A live
+    # ASG's holds the old one its roll kept warm (rollout.keep_previous), by its leftover address (kept.py).
     earlier: dict[str, Observed] = Field(default_factory=dict)
 
     @classmethod

@@ -4,6 +4,7 @@ the next apply deletes it."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -12,14 +13,19 @@ from tests.cli_helpers import run_infra
 from tests.integration.conftest import ALARM, TARGET_GROUP
 from tests.integration.fleet_support import BEE, applied, asgs, example, tags, write
 from tests.integration.test_fleet_rollout import instances, serving
+from tests.integration.test_fleet_scaling import SCALING, step_alarms
 from tests.support.watch import Watch
 
 
 @pytest.fixture
 def kept(aws, ops_repo, capsys, autoscaling, target_group, alarm) -> tuple[dict, dict]:
     """The bee group rolled once with keep_previous: (the new ASG, the old one kept warm)."""
+    return rolled_keeping(ops_repo, capsys, autoscaling)
+
+
+def rolled_keeping(ops_repo, capsys, autoscaling, **autoscale) -> tuple[dict, dict]:
     example(ops_repo, target_groups=[TARGET_GROUP], healthy_deadline=5,
-            rollout={"canary": 1, "alarms": [ALARM], "keep_previous": 600})
+            rollout={"canary": 1, "alarms": [ALARM], "keep_previous": 600}, **autoscale)
     applied(capsys)
     [old] = asgs(autoscaling, BEE)
     nodes = json.loads((ops_repo / "nodes.json").read_text())
@@ -77,3 +83,49 @@ def test_keep_previous_without_target_groups_is_one_located_error(ops_repo, caps
     example(ops_repo, rollout={"keep_previous": 600})
     result = run_infra(capsys, "validate")
     assert result.code == 1 and "rollout.keep_previous keeps the old ASG warm out of the target groups" in result.err
+
+
+def launch_templates(ec2) -> list[str]:
+    return [t["LaunchTemplateName"] for t in ec2.describe_launch_templates()["LaunchTemplates"]
+            if any(tag["Key"] == "group" and tag["Value"] == BEE for tag in t.get("Tags", []))]
+
+
+def test_a_group_removed_while_its_previous_asg_is_kept_goes_whole_in_one_apply(kept, ops_repo, capsys, autoscaling,
+                                                                               ec2):
+    new, old = kept
+    nodes = json.loads((ops_repo / "nodes.json").read_text())
+    del nodes[BEE]
+    write(ops_repo, nodes)
+    plan = run_infra(capsys, "plan")
+    for name in (new["AutoScalingGroupName"], old["AutoScalingGroupName"]):
+        assert f"autoscaling group {name}" in plan.out, plan.out  # the reviewer sees the warm one go too
+    gone = applied(capsys)
+    after = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert after.code == 0 and "No changes." in after.out, gone.out + after.out
+    assert asgs(autoscaling, BEE) == [] and launch_templates(ec2) == []
+
+
+def test_keep_previous_turned_off_deletes_the_kept_asg_in_the_next_apply(kept, ops_repo, capsys, autoscaling):
+    new, old = kept
+    nodes = json.loads((ops_repo / "nodes.json").read_text())
+    del nodes[BEE]["autoscale"]["rollout"]["keep_previous"]
+    write(ops_repo, nodes)
+    plan = run_infra(capsys, "plan")
+    assert f"- asg.{BEE}.{old['AutoScalingGroupName']}" in plan.out and "the group keeps none now" in plan.out, plan.out
+    applied(capsys)
+    assert [g["AutoScalingGroupName"] for g in asgs(autoscaling, BEE)] == [new["AutoScalingGroupName"]]
+    after = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert after.code == 0 and "No changes." in after.out, after.out
+
+
+def test_a_removed_group_takes_the_step_alarms_of_its_kept_asg_too(aws, ops_repo, capsys, autoscaling, cloudwatch,
+                                                                   ec2, target_group, alarm):
+    new, old = rolled_keeping(ops_repo, capsys, autoscaling, node_max=4, scaling=copy.deepcopy(SCALING))
+    assert step_alarms(cloudwatch, old["AutoScalingGroupName"]) != {}  # kept with its scaling, suspended
+    nodes = json.loads((ops_repo / "nodes.json").read_text())
+    del nodes[BEE]
+    write(ops_repo, nodes)
+    applied(capsys)
+    assert asgs(autoscaling, BEE) == [] and launch_templates(ec2) == []
+    for asg in (new, old):
+        assert step_alarms(cloudwatch, asg["AutoScalingGroupName"]) == {}, asg["AutoScalingGroupName"]
