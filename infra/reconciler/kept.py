@@ -50,12 +50,16 @@ def _keeps_one(attributes: Mapping[str, object]) -> bool:
 
 
 def why_kept_goes(address: str, found: Observed, desired: Graph) -> str | None:
-    """Why a kept ASG goes, or None for anything else."""
+    """Why a kept ASG goes (one within its window, or a leftover the provider found past it), or
+    None for anything else."""
     until = found.attributes.get("kept_until")
     if not until:
         return None
     kind, group, _ = split_address(address)
+    live = f"{kind}.{group}"
     kept = f"kept warm after its roll until {until} for a fast rollback (rollout.keep_previous)"
-    if f"{kind}.{group}" in desired:
+    if live not in desired:
+        return f"{kept}; its group's ASG is no longer in nodes.json: it goes with it"
+    if not _keeps_one(desired[live].attributes):
         return f"{kept}; the group keeps none now (keep_previous is off)"
-    return f"{kept}; its group's ASG is no longer in nodes.json: it goes with it"
+    return f"{kept}; past that now, or an ASG kept by a later roll took its place"

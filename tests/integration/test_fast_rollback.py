@@ -36,6 +36,7 @@ def rolled_keeping(ops_repo, capsys, autoscaling, **autoscale) -> tuple[dict, di
     [new] = [g for g in asgs(autoscaling, BEE) if g["AutoScalingGroupName"] != old["AutoScalingGroupName"]]
     [still] = [g for g in asgs(autoscaling, BEE) if g["AutoScalingGroupName"] == old["AutoScalingGroupName"]]
     assert tags(still)["infra:roll"] == "kept" and still["TargetGroupARNs"] == [] and len(still["Instances"]) == 2
+    assert tags(still)["infra:kept_since"] < tags(still)["infra:kept_until"]  # a lower keep_previous counts from it
     return new, still
 
 
@@ -64,6 +65,7 @@ def test_a_kept_asg_is_no_change_and_rollback_attaches_it_again_launching_nothin
     assert now["AutoScalingGroupName"] == old["AutoScalingGroupName"] and now["TargetGroupARNs"] == [target_group]
     assert serving(elbv2, target_group) == instances(old)
     assert tags(now)["infra:rolled_back_from"] == "2" and "infra:roll" not in tags(now)
+    assert "infra:kept_until" not in tags(now) and "infra:kept_since" not in tags(now)
     held = run_infra(capsys, "plan", "--detailed-exitcode")
     assert held.code == 2 and "held at launch_template_version 1 by infra rollback, which left 2" in held.out
 
@@ -129,3 +131,22 @@ def test_a_removed_group_takes_the_step_alarms_of_its_kept_asg_too(aws, ops_repo
     assert asgs(autoscaling, BEE) == [] and launch_templates(ec2) == []
     for asg in (new, old):
         assert step_alarms(cloudwatch, asg["AutoScalingGroupName"]) == {}, asg["AutoScalingGroupName"]
+
+
+def test_a_lower_keep_previous_ends_the_kept_asgs_window_sooner(kept, ops_repo, capsys, autoscaling):
+    new, old = kept
+    nodes = json.loads((ops_repo / "nodes.json").read_text())
+    nodes[BEE]["autoscale"]["rollout"]["keep_previous"] = 300
+    write(ops_repo, nodes)
+    within = run_infra(capsys, "plan")
+    assert "rollout.keep_previous: 600 -> 300" in within.out and old["AutoScalingGroupName"] not in within.out
+    autoscaling.create_or_update_tags(Tags=[{  # kept long ago: past 300 s, within the 600 s its roll gave it
+        "ResourceId": old["AutoScalingGroupName"], "ResourceType": "auto-scaling-group", "Key": "infra:kept_since",
+        "Value": "2000-01-01T00:00:00Z", "PropagateAtLaunch": False}])
+    past = run_infra(capsys, "plan")
+    assert f"- asg.{BEE}.{old['AutoScalingGroupName']}" in past.out, past.out
+    assert "until 2000-01-01T00:05:00Z for a fast rollback (rollout.keep_previous); past that now" in past.out
+    applied(capsys)
+    assert [g["AutoScalingGroupName"] for g in asgs(autoscaling, BEE)] == [new["AutoScalingGroupName"]]
+    after = run_infra(capsys, "plan", "--detailed-exitcode")
+    assert after.code == 0 and "No changes." in after.out, after.out

@@ -1,8 +1,10 @@
 """The old ASG a roll kept warm (rollout.keep_previous) in plans: it goes with its group's ASG, or once
-the group keeps none, and never under a roll of the same plan (reconciler/kept.py). Pure: no server."""
+the group keeps none, and never under a roll of the same plan (reconciler/kept.py); its window, shorter
+when keep_previous is lowered (asg_observed.py). Pure: no server."""
 
 from __future__ import annotations
 
+from infra.providers.aws.asg_observed import kept_until
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.planner import plan
 from infra.reconciler.removals import removed
@@ -77,3 +79,13 @@ def test_a_targeted_plan_takes_the_kept_asg_with_its_live_one_and_leaves_it_when
     off = graph(template(), asg(rollout={"canary": 1}))
     assert KEPT in {a.address for a in plan(off, found(), recorded(), scope={"asg.web"}).actions}
     assert KEPT not in {a.address for a in plan(off, found(), recorded(), scope={"launch_template.web"}).actions}
+
+
+def test_a_lower_keep_previous_ends_a_kept_window_sooner_counted_from_when_it_was_kept():
+    tags = [{"Key": "infra:kept_until", "Value": "2026-12-08T10:00:00Z"},
+            {"Key": "infra:kept_since", "Value": "2026-12-08T09:00:00Z"}]
+    kept = {"Tags": tags}
+    assert kept_until(kept, 600) == "2026-12-08T09:10:00Z"
+    assert kept_until(kept, 3600) == kept_until(kept, 7200) == "2026-12-08T10:00:00Z"  # a higher one: not longer
+    assert kept_until(kept, 0) == "2026-12-08T10:00:00Z"  # off: the planner deletes it (kept.py)
+    assert kept_until({"Tags": tags[:1]}, 600) == "2026-12-08T10:00:00Z"  # kept before infra tagged since when

@@ -4,8 +4,8 @@ infra keeps on each ASG, as tags that are not propagated to instances, what AWS 
 the roll's `timeout` and `healthy_deadline`; `infra:roll` while a roll is under way (`pending`
 until the new ASG is healthy and baked, `paused` at a manual pause step, with `infra:roll_step` (the
 step, from 0), `infra:roll_since` (when, UTC) and `infra:roll_steps` (a digest of the steps it ran),
-`holding` once it took the traffic; `kept` on an old ASG kept warm after the roll until
-`infra:kept_until`, rollout.keep_previous); `infra:previous`,
+`holding` once it took the traffic; `kept` on an old ASG kept warm after the roll, since
+`infra:kept_since` until `infra:kept_until`, rollout.keep_previous); `infra:previous`,
 the launch template version and AMI its predecessor ran (what `infra rollback` returns to, and
 what retention keeps); `infra:rolled_back_from`, the version `infra rollback` left.
 """
@@ -31,6 +31,7 @@ STEP_TAG, SINCE_TAG = "infra:roll_step", "infra:roll_since"  # the paused step (
 STEPS_TAG = "infra:roll_steps"  # a digest of the steps the paused roll ran (rolls.steps_digest)
 KEPT = "kept"  # a rolled group's old ASG, kept warm out of the target groups (rollout.keep_previous)
 KEPT_UNTIL_TAG = "infra:kept_until"  # until when (UTC); the next apply after that deletes it
+KEPT_SINCE_TAG = "infra:kept_since"  # since when (UTC): a lower keep_previous ends its window sooner
 TIMEOUT_TAG = "infra:timeout"
 DEADLINE_TAG = "infra:healthy_deadline"
 PREVIOUS_TAG = "infra:previous"  # "<launch template id>:<version>:<image id>"

@@ -9,7 +9,7 @@ roll; `kept_previous`: the old ASG kept for a fast rollback, observed in full in
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from infra.aws.session import AwsClients
@@ -17,6 +17,7 @@ from infra.providers.aws import asg, load_balancing
 from infra.providers.aws.asg import (
     DEADLINE_TAG,
     KEPT,
+    KEPT_SINCE_TAG,
     KEPT_UNTIL_TAG,
     PAUSED,
     PENDING,
@@ -59,7 +60,8 @@ def by_address(region: str, groups: list[dict[str, Any]], wanted: dict[str, dict
         current, extras = live_and_leftovers(found) if address not in (beside or {}) else (None, found)
         want = wanted.get(address, {})
         paused = [g for g in extras if tag_dict(g.get("Tags")).get(ROLL_TAG) == PAUSED]
-        kept = kept_asgs(extras)
+        keep = int((want.get("rollout") or {}).get("keep_previous") or 0)
+        kept = kept_asgs(extras, keep)
         if current is not None:
             every_zone = zones.all() if "zones" in want and not want["zones"] else []
             found_here[address] = observed(region, current, want, every_zone)
@@ -70,11 +72,13 @@ def by_address(region: str, groups: list[dict[str, Any]], wanted: dict[str, dict
                 found_here[address].outputs["roll"] = roll
             if kept:  # the previous ASG, warm within its window: infra rollback's fast way back
                 extras = [g for g in extras if g is not kept[0]]
-                found_here[address].attributes["kept_previous"] = kept_previous(kept[0])
+                found_here[address].attributes["kept_previous"] = kept_previous(kept[0], keep)
                 found_here[address].earlier = {address_of("asg", name, kept[0]["AutoScalingGroupName"]):
-                                               kept_observed(region, kept[0])}
+                                               kept_observed(region, kept[0], keep)}
         for extra in extras:
-            found_here[address_of("asg", name, extra["AutoScalingGroupName"])] = observed(region, extra, {}, [])
+            was_kept = tag_dict(extra.get("Tags")).get(ROLL_TAG) == KEPT  # past its window, or kept before another
+            found_here[address_of("asg", name, extra["AutoScalingGroupName"])] = (
+                kept_observed(region, extra, keep) if was_kept else observed(region, extra, {}, []))
     return found_here
 
 
@@ -92,30 +96,43 @@ def live_and_leftovers(found: list[dict[str, Any]]) -> tuple[dict[str, Any], lis
     return current, [g for g in found if g is not current]
 
 
-def kept_asgs(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def kept_asgs(found: list[dict[str, Any]], keep: int) -> list[dict[str, Any]]:
     """The old ASGs kept warm whose window is still open, newest first (an older one, or one past
-    its window, is a leftover: the next apply deletes it)."""
+    its window, is a leftover: the next apply deletes it). `keep`: the group's keep_previous now."""
     if not found:  # nearly every group: nothing beside its live ASG (and no clock read for it)
         return []
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    kept = [g for g in found if tag_dict(g.get("Tags")).get(ROLL_TAG) == KEPT
-            and tag_dict(g.get("Tags")).get(KEPT_UNTIL_TAG, "") > now]
+    kept = [g for g in found if tag_dict(g.get("Tags")).get(ROLL_TAG) == KEPT and kept_until(g, keep) > now]
     return sorted(kept, key=lambda g: str(g.get("CreatedTime", "")), reverse=True)
 
 
-def kept_previous(group: dict[str, Any]) -> dict[str, Any]:
+def kept_until(group: dict[str, Any], keep: int) -> str:
+    """The end of a kept ASG's window (UTC): what its roll tagged, or sooner when keep_previous was
+    lowered since (`keep` seconds from when it was kept; no sooner for an ASG kept without that tag)."""
+    tags = tag_dict(group.get("Tags"))
+    until, since = tags.get(KEPT_UNTIL_TAG, ""), tags.get(KEPT_SINCE_TAG)
+    if not keep or not since:
+        return until
+    try:
+        lowered = datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) + timedelta(seconds=keep)
+    except ValueError:  # a tag edited by hand: the window its roll gave it
+        return until
+    return min(until, lowered.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def kept_previous(group: dict[str, Any], keep: int) -> dict[str, Any]:
     """An old ASG kept warm, as infra rollback reads it."""
     template = group.get("LaunchTemplate") or {}
-    return {"asg": group["AutoScalingGroupName"], "until": tag_dict(group.get("Tags")).get(KEPT_UNTIL_TAG),
+    return {"asg": group["AutoScalingGroupName"], "until": kept_until(group, keep),
             "instances": len(asg.in_service(group)), "desired_capacity": group["DesiredCapacity"],
             "launch_template_id": template.get("LaunchTemplateId"), "launch_template_version": template.get("Version")}
 
 
-def kept_observed(region: str, group: dict[str, Any]) -> Observed:
+def kept_observed(region: str, group: dict[str, Any], keep: int) -> Observed:
     """An old ASG kept warm, observed in full as a leftover is (what deleting it needs and names), with
     `kept_until`: the planner deletes it with its group, or once the group keeps none (reconciler/kept.py)."""
     found = observed(region, group, {}, [])
-    found.attributes["kept_until"] = tag_dict(group.get("Tags")).get(KEPT_UNTIL_TAG)
+    found.attributes["kept_until"] = kept_until(group, keep)
     return found
 
 

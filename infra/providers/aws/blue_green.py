@@ -214,7 +214,8 @@ class AsgFleet:
         with aws_errors(f"promote {self.new}"):
             self.client.delete_tags(Tags=[asg.tag(self.new, key, "") for key in (asg.ROLL_TAG, asg.STEP_TAG,
                                                                                  asg.SINCE_TAG, asg.STEPS_TAG,
-                                                                                 asg.KEPT_UNTIL_TAG)])
+                                                                                 asg.KEPT_UNTIL_TAG,
+                                                                                 asg.KEPT_SINCE_TAG)])
         keep = int((self.attributes.get("rollout") or {}).get("keep_previous") or 0)
         if keep and self.target_groups:
             self._keep_old(keep)
@@ -236,10 +237,12 @@ class AsgFleet:
         """Keep the old ASG warm, out of the target groups (detached by the roll), for `seconds`: infra
         rollback attaches it again in seconds instead of launching (Spinnaker keeps the previous server
         group disabled). Its scaling stays suspended (hand_over), so nothing resizes it meanwhile."""
-        until = (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(UTC)
+        until = (now + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
         with aws_errors(f"keep {self.old}"):
-            self.client.create_or_update_tags(Tags=[asg.tag(self.old or "", asg.ROLL_TAG, asg.KEPT),
-                                                    asg.tag(self.old or "", asg.KEPT_UNTIL_TAG, until)])
+            self.client.create_or_update_tags(Tags=[
+                asg.tag(self.old or "", asg.ROLL_TAG, asg.KEPT), asg.tag(self.old or "", asg.KEPT_UNTIL_TAG, until),
+                asg.tag(self.old or "", asg.KEPT_SINCE_TAG, now.strftime("%Y-%m-%dT%H:%M:%SZ"))])
         group = self.attributes["tags"].get(GROUP_TAG, "")
         self.progress(f"kept {self.old} warm ({self.old_size} instance(s), out of "
                       f"{', '.join(map(target_group_name, self.target_groups))}) until {until} (keep_previous "

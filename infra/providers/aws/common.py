@@ -32,7 +32,7 @@ MAX_REGIONS_AT_ONCE = 8  # describes in flight per provider; a fleet spans a han
 INTERNAL_TAGS = frozenset({"infra:timeout", "infra:healthy_deadline", "infra:roll", "infra:name", "infra:source_hash",
                            "infra:previous", "infra:rolled_back_from", "infra:image_digest", "infra:scaling",
                            "infra:applied_version", "infra:roll_step", "infra:roll_since", "infra:kept_until",
-                           "infra:roll_steps"})
+                           "infra:roll_steps", "infra:kept_since"})
 
 
 def tag_dict(tags: Iterable[dict[str, Any]] | None) -> dict[str, str]:
