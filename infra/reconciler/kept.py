@@ -8,7 +8,9 @@ and when the group still has its ASG but keeps none any more (`keep_previous` of
 removes a group whole, and the plan names the warm ASG among what goes.
 
 It is left alone when the live ASG is replaced in the same plan: a roll or a rollback may be the
-one that attaches it again (infra rollback); the plan after that roll sees to it.
+one that attaches it again (infra rollback); the plan after that roll sees to it. Its window (and a
+lower keep_previous's shorter one) is the provider's to read, with the clock: one found past it is
+a leftover, and `why_kept_goes` says so too.
 """
 
 from __future__ import annotations

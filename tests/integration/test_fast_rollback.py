@@ -1,6 +1,7 @@
 """Fast rollback on moto: with rollout.keep_previous, a roll keeps the old ASG warm out of the target
 groups; infra rollback attaches it again (no instance launched, web-tg never empty); past its window
-the next apply deletes it."""
+(shorter when keep_previous is lowered), with its removed group, or once keep_previous is off, the
+next apply deletes it."""
 
 from __future__ import annotations
 
