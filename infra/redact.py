@@ -134,7 +134,8 @@ def written_key(keys: dict[str, str], key: str, parent: str, masking: bool = Tru
 
 def untouched(text: str) -> bool:
     """Whether `masked_text` shows `text` as it is: it holds no `@` (a URL password) and no `=` (an
-    assignment). The walks over every value of a plan test this first, before anything else."""
+    assignment). The walks over every value of a plan test this first, before anything else; the
+    JSON plan's (action_json.ActionText._value) has it inline: a new trigger goes there too."""
     return "@" not in text and "=" not in text
 
 

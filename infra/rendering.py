@@ -51,23 +51,30 @@ def packer_text(written: str) -> str | None:
 
 
 @lru_cache(maxsize=8)
-def environment(root: str) -> jinja2.Environment:
+def _templates(root: str) -> tuple[jinja2.Environment, frozenset[str]]:
+    """The jinja environment of the ops repository at `root`, and the names of the templates it has
+    of its own (templates/): both looked at once per run, in one cache, so they never disagree."""
+    own = Path(root) / "templates"
     loader = jinja2.ChoiceLoader([
-        jinja2.FileSystemLoader(str(Path(root) / "templates")),
+        jinja2.FileSystemLoader(str(own)),
         jinja2.PackageLoader("infra", "templates"),
     ])
     # auto_reload off: a template is read once per run, not checked on disk again for every group
     env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False, auto_reload=False)
     env.filters["packer_json"] = packer_json
-    return env
+    names = frozenset(entry.name for entry in own.iterdir() if entry.is_file()) if own.is_dir() else frozenset()
+    return env, names
 
 
-@lru_cache(maxsize=32)
+def environment(root: str) -> jinja2.Environment:
+    return _templates(root)[0]
+
+
 def overridden(root: str, name: str) -> bool:
     """Whether the ops repository has its own template `name` (looked for once per run, as a
     template is read once: `environment`)."""
-    return (Path(root) / "templates" / name).is_file()
+    return name in _templates(root)[1]
 
 
 def template(root: Path | str, name: str) -> jinja2.Template:

@@ -57,22 +57,22 @@ class ActionText:
     def _action(self, action: Action) -> None:
         kind = action.action
         plain = (action.address, action.kind, action.group, action.reason, action.held, action.roll_command)
-        if (type(kind) is not ActionKind or any(type(value) is not str for value in plain)
+        if (type(kind) is not ActionKind or set(map(type, plain)) != _STR
                 or type(action.protect) is not bool or type(action.hold) is not bool):
             raise _Unusual
         add = self.parts.append
-        add("{" + _ACTION + '"address": ' + encode_basestring_ascii(action.address) + "," + _ACTION + '"kind": '
-            + encode_basestring_ascii(action.kind) + "," + _ACTION + '"group": ' + encode_basestring_ascii(action.group)
-            + "," + _ACTION + '"action": "' + kind.name.lower() + '",' + _ACTION + '"reason": '
-            + encode_basestring_ascii(action.reason) + "," + _ACTION + '"depends_on": ')
+        add(f'{{{_ACTION}"address": {encode_basestring_ascii(action.address)},{_ACTION}"kind": '
+            f'{encode_basestring_ascii(action.kind)},{_ACTION}"group": {encode_basestring_ascii(action.group)},'
+            f'{_ACTION}"action": "{kind.name.lower()}",{_ACTION}"reason": {encode_basestring_ascii(action.reason)},'
+            f'{_ACTION}"depends_on": ')
         depends_on = action.depends_on
         if type(depends_on) is not list or any(type(address) is not str for address in depends_on):
             raise _Unusual
         add("[" + _ACTION + "  " + ("," + _ACTION + "  ").join(map(encode_basestring_ascii, depends_on)) + _ACTION + "]"
             if depends_on else "[]")
-        add("," + _ACTION + '"protect": ' + _BOOL[action.protect] + "," + _ACTION + '"protected": '
-            + _BOOL[action.protect and kind.destroys] + "," + _ACTION + '"hold": ' + _BOOL[action.hold] + ","
-            + _ACTION + '"held": ' + encode_basestring_ascii(action.held) + "," + _ACTION + '"before": ')
+        add(f',{_ACTION}"protect": {_BOOL[action.protect]},{_ACTION}"protected": '
+            f'{_BOOL[action.protect and kind.destroys]},{_ACTION}"hold": {_BOOL[action.hold]},'
+            f'{_ACTION}"held": {encode_basestring_ascii(action.held)},{_ACTION}"before": ')
         self._top(action.before, _ACTION, nulled=False)
         add("," + _ACTION + '"after": ')
         after = action.after
@@ -171,16 +171,18 @@ class ActionText:
                     if type(key) is not str:
                         raise _Unusual
                     written = written_key(keys, key, parent, masking)
+                item_kind = type(item)
+                if item_kind is str and "$" not in item and "@" not in item and "=" not in item \
+                        and written[-1] != MASKED_KEY:  # most values: a plain string (untouched(), inline)
+                    add(f"{between}{written}{encode_basestring_ascii(item)}")
+                    between = after_one
+                    continue
                 head = between + written
                 between = after_one
-                item_kind = type(item)
                 if written[-1] == MASKED_KEY:
                     add(head[:-1] + self._secret(item, nulled=nulled))
                     mark = unknown(item) if nulled else None
-                elif item_kind is str:  # most values: a plain string, written without a walk
-                    if "$" not in item and untouched(item):
-                        add(head + encode_basestring_ascii(item))
-                        continue
+                elif item_kind is str:
                     shown = self._string(item, nulled)
                     add(head + shown)
                     mark = _reference(item) if shown == "null" else None
@@ -208,7 +210,7 @@ class ActionText:
             marks = None
             for index, item in enumerate(value):
                 if type(item) is str:
-                    if "$" not in item and untouched(item):
+                    if "$" not in item and "@" not in item and "=" not in item:  # untouched(), inline
                         add(between + encode_basestring_ascii(item))
                         between = after_one
                         continue
@@ -246,6 +248,7 @@ def _reference(value: str) -> str:
 
 
 _BOOL = {True: "true", False: "false", None: "null"}
+_STR = {str}
 
 
 def _check(value: Any) -> None:

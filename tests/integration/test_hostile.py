@@ -87,10 +87,14 @@ def pointed_at(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
     return server.endpoint_url
 
 
+_APPLIED = [0.0]  # when the last apply (or other command that makes things) ended: time.monotonic()
+
+
 def after_scan_lag(listing: Callable[[], Any]) -> Any:
     """What a listing answers once everything made is in it: the sandbox, as AWS, leaves what was made
-    in the last `scan_lag` seconds out of listings (infra's plans confirm it by id meanwhile)."""
-    time.sleep(KNOBS.scan_lag)
+    in the last `scan_lag` seconds out of listings (infra's plans confirm it by id meanwhile), so it
+    waits for what is left of that since the last apply ended."""
+    time.sleep(max(0.0, _APPLIED[0] + KNOBS.scan_lag - time.monotonic()))
     return listing()
 
 
@@ -117,6 +121,7 @@ def applied(capsys, *args: str):
     result = run_infra(capsys, *args) if args and args[0] != "apply" else \
         run_infra(capsys, "apply", "--auto-approve", *args[1:])
     assert result.code == 0, result.err + result.out
+    _APPLIED[0] = time.monotonic()
     return result
 
 
@@ -129,7 +134,7 @@ def converged(capsys, aws: str, *environment: str, region: str = "us-east-1", he
     else:  # nothing to apply; exit 2 as nodes.json and the fleet differ (fleet.md, infra rollback)
         assert plan.code == 2 and f"No changes to apply, but 1 held back from nodes.json: {held} " in plan.out, \
             plan.out + plan.err
-    groups = client("autoscaling", aws, region).describe_auto_scaling_groups()["AutoScalingGroups"]
+    groups = after_scan_lag(client("autoscaling", aws, region).describe_auto_scaling_groups)["AutoScalingGroups"]
     templates = client("ec2", aws, region).describe_launch_templates()["LaunchTemplates"]
     for found in (groups, templates):
         per_group = Counter((tags(r).get("infra:owner"), tags(r).get("group")) for r in found)
@@ -167,7 +172,7 @@ def test_apply_a_gated_roll_rollback_and_instance_create_converge_on_a_bad_day(r
     assert set(builds(control)) == {BEE, WWW}
     assert "waiting for" in first.out  # AWS said "not yet" at least once, and infra said what it waited for
     converged(capsys, aws)
-    images = client("ec2", aws).describe_images(Owners=["self"])["Images"]
+    images = after_scan_lag(lambda: client("ec2", aws).describe_images(Owners=["self"]))["Images"]
     assert sorted(tags(image)["group"] for image in images) == [BEE, WWW]  # one AMI each, however often it retried
     arn = elbv2.describe_target_groups(Names=[TARGET_GROUP])["TargetGroups"][0]["TargetGroupArn"]
 
@@ -191,7 +196,7 @@ def test_apply_a_gated_roll_rollback_and_instance_create_converge_on_a_bad_day(r
 
     made = applied(capsys, "instance:create", WWW, "--key", str(key), "--name", "web1")
     assert "imported key pair deploy" in made.out and "InvalidKeyPair.NotFound" in made.out  # waited for it
-    converged(capsys, aws, held=f"asg.{BEE}")  # while listings still leave the instance out (scan_lag)
+    converged(capsys, aws, held=f"asg.{BEE}")  # its plan while listings still leave the instance out (scan_lag)
     one_off = after_scan_lag(lambda: client("ec2", aws).describe_instances(
         Filters=[{"Name": "tag:infra:name", "Values": ["web1"]}]))
     assert len([i for r in one_off["Reservations"] for i in r["Instances"]]) == 1

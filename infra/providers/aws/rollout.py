@@ -347,14 +347,23 @@ class Roll:
         if self.detached:
             try:
                 fleet.attach_old()
-                self.progress(f"pausing again: attached {fleet.old} to {_names(fleet.target_groups)} again")
-                self._old_healthy(fleet.old or "")
-            except (RollFailed, InfraError) as stuck:
+            except InfraError as stuck:
                 raise RollFailed(f"{stopped}; attaching {fleet.old} again failed, {fleet.new} serves alone (marked "
                                  f"the group's; apply again to finish the roll): {stuck}") from None
+            self.progress(f"pausing again: attached {fleet.old} to {_names(fleet.target_groups)} again")
+            try:
+                self._old_healthy(fleet.old or "", "pausing again")
+            except (RollFailed, InfraError) as stuck:
+                raise RollFailed(f"{stopped}; {fleet.old} is attached again but not healthy, {fleet.new} serves "
+                                 f"beside it (marked the group's; apply again to finish the roll): {stuck}") from None
         if self.handed_over:
             self._hand_back(pausing=True)
-        fleet.mark_paused(step)
+        try:
+            fleet.mark_paused(step)
+        except InfraError as stuck:  # the new ASG is still tagged as a roll under way: the next plan deletes it
+            raise RollFailed(f"{stopped}; recording the pause on {fleet.new} failed, so the roll cannot be promoted: "
+                             f"both ASGs serve, and the next apply keeps {fleet.old} and deletes {fleet.new} "
+                             f"({stuck})") from None
         raise Paused(step, f"{fleet.new}: {stopped}: paused again after step {step + 1}/{len(self.shape.steps)}, "
                            f"{self.size} of {self.shape.desired} instance(s) beside {fleet.old}, which serves at "
                            f"full size", stopped=True)
@@ -376,7 +385,7 @@ class Roll:
             doing = "pausing again" if pausing else "rolling back"
             self.progress(f"{doing}: {stuck}; {self.fleet.old} serves, but its scaling stays suspended")
 
-    def _old_healthy(self, old: str) -> None:
+    def _old_healthy(self, old: str, doing: str = "the rollback") -> None:
         """The old ASG serves again before the new one goes: the target groups are never left empty."""
         size = self.fleet.old_size
         needed = self.shape.needed(size)
@@ -387,7 +396,7 @@ class Roll:
             done = all(h.healthy >= needed for h in health)
             return Step(f"{old}: {said}" + ("" if done else f"; waiting, {left:.0f} s left"), key=said, done=done)
 
-        self.undo.wait("the rollback", self.shape.healthy_deadline, step,
+        self.undo.wait(doing, self.shape.healthy_deadline, step,
                        lambda last: f"{old} is not healthy again within {self.shape.healthy_deadline:g}s ({last.key})")
 
 
