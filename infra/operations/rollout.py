@@ -25,7 +25,7 @@ from infra.reconciler.drift import held_by_infra
 from infra.reconciler.executor import ApplyResult, Listener
 from infra.reconciler.plan import Action, Plan
 from infra.reconciler.resources import Observed
-from infra.reconciler.rolls import resolved_steps, steps_changed
+from infra.reconciler.rolls import goes_on, steps_changed, written_steps
 from infra.workspace import Workspace
 
 
@@ -82,9 +82,8 @@ def promote(workspace: Workspace, group: str, listener: Listener | None = None) 
     if changed:  # before anything moves: the roll stays paused, abort still goes back
         raise InfraError(f"asg.{group}: {changed}")
     step = int(paused.get("step") or 0)
-    steps = len(resolved_steps((action.after or {}).get("rollout") or {}, 0))
-    then = f"from step {step + 2}" if step + 1 < steps else "to the take-over"  # stopped after the last step
-    reason = f"infra rollout promote: the roll goes on {then} (it was paused at step {step + 1})"
+    steps = len(written_steps((action.after or {}).get("rollout") or {}))
+    reason = f"infra rollout promote: the roll goes on {goes_on(step, steps)} (it was paused at step {step + 1})"
     return _apply(workspace, plan, action, "promote", reason, listener)
 
 

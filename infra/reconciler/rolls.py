@@ -10,7 +10,6 @@ stands is recorded on the new ASG's tags (`RollRecord`), so plan, drift and `inf
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from infra.config.fields import target_group_name
 from infra.config.rollout import MANUAL
 from infra.reconciler.actions import ActionKind
 from infra.reconciler.kinds import kind_of
+from infra.reconciler.refs import digest
 from infra.reconciler.scaling import carried, sizes_owned, with_sizes_of
 
 
@@ -229,8 +229,13 @@ def paused_words(group: str, paused: Mapping[str, Any], attributes: Mapping[str,
 def steps_digest(rollout: Mapping[str, Any], step: int) -> str:
     """The steps a roll has run when it pauses after step `step` (from 0), as nodes.json wrote them, in 12
     hex digits: recorded with the pause (infra:roll_steps), so that a promote notices they changed."""
-    ran = json.dumps(written_steps(rollout)[:step + 1], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(ran.encode()).hexdigest()[:12]
+    return digest(written_steps(rollout)[:step + 1])[:12]
+
+
+def goes_on(step: int, steps: int) -> str:
+    """Where a roll promoted after step `step` (from 0) of `steps` goes on: the next step, or the
+    take-over when it paused (or was stopped) after the last one."""
+    return f"from step {step + 2}" if step + 1 < steps else "to the take-over"
 
 
 def steps_changed(group: str, paused: Mapping[str, Any], rollout: Mapping[str, Any]) -> str:

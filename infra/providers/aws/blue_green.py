@@ -21,7 +21,7 @@ from infra.providers.aws.common import GROUP_TAG, identity_tags
 from infra.providers.aws.rollout import Health, Paused, Roll, RollFailed
 from infra.providers.base import Progress
 from infra.reconciler.graph import OWNER_TAG
-from infra.reconciler.rolls import RollShape, steps_digest, target_group_name
+from infra.reconciler.rolls import RollShape, goes_on, steps_digest, target_group_name
 from infra.reconciler.scaling import sizes_owned, with_sizes_of
 
 MAX_NAMED = 3  # instances named in one line; more are counted
@@ -297,8 +297,8 @@ def carry_on(clients: AwsClients, region: str, group: str, attributes: dict[str,
             machine.abort(abort)
         fleet.mark_pending()  # should this process die, the next plan takes the old ASG for the group's
         step = int(paused["step"])
-        then = f"from step {step + 2}" if step + 1 < len(shape.steps) else "to the take-over"  # stopped after the last
-        progress(f"{fleet.new}: promoted at step {step + 1}/{len(shape.steps)}; going on {then}")
+        steps = len(shape.steps)
+        progress(f"{fleet.new}: promoted at step {step + 1}/{steps}; going on {goes_on(step, steps)}")
         machine.resume(step)
     except Paused as again:
         paused_again = _paused(group, fleet, again, before)
